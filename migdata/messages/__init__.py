@@ -1,0 +1,1 @@
+"""Message catalogue files (TOML), one per package; read by :mod:`migdata.errors`."""

@@ -1,0 +1,1 @@
+"""The tidy household model: code lists, schema, validation, import report and dataset store."""
