@@ -1,0 +1,205 @@
+"""``HouseholdData``: the tidy tables of one dataset, its codebook, provenance and import report,
+and the dataset store (a folder of Parquet tables plus ``manifest.json``).
+
+The store is the LGU's local "M&D database": it is written atomically (a temporary folder,
+then a rename), every table carries its row count and SHA-256 in the manifest, and loading
+gives back exactly what was saved (values, dtypes, categories), or a clear error naming the
+file that is missing or does not match its checksum. A folder holding a *different* dataset
+is never overwritten unless ``force=True``.
+
+Example:
+    >>> import pandas as pd, tempfile
+    >>> hh = pd.DataFrame({"hh_id": ["a"], "weight": [1.0], "source": ["demo"]})
+    >>> pp = pd.DataFrame({"hh_id": ["a"], "line_no": [1], "age": [30]})
+    >>> d = HouseholdData({"households": hh, "persons": pp})
+    >>> out = d.save(tempfile.mkdtemp() + "/store")
+    >>> load(out).persons["age"].tolist()
+    [30]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from migdata import __version__
+from migdata.errors import StoreError
+from migdata.model.report import ImportReport
+
+MANIFEST = "manifest.json"
+STORE_FORMAT = "migdata-store"
+STORE_FORMAT_VERSION = 1
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class HouseholdData:
+    """The tidy tables of one dataset (``households``, ``persons``, and optional others such as
+    ``of_survey`` or ``clb_survey``), with the codebook of its sources (a DataFrame, one row per
+    source variable), provenance (sources, rounds, PSGC release, design, ...) and the import report.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    codebook: pd.DataFrame | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    report: ImportReport = field(default_factory=ImportReport)
+
+    def __post_init__(self) -> None:
+        self.provenance.setdefault("dataset_id", uuid.uuid4().hex)
+
+    @property
+    def households(self) -> pd.DataFrame:
+        return self.tables["households"]
+
+    @property
+    def persons(self) -> pd.DataFrame:
+        return self.tables["persons"]
+
+    @property
+    def dataset_id(self) -> str:
+        return self.provenance["dataset_id"]
+
+    @property
+    def complete_count(self) -> bool:
+        """True for censuses (CBMS, CPH): weight 1 and no sampling error."""
+        return bool(self.provenance.get("complete_count", False))
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{k}: {len(v):,} rows" for k, v in self.tables.items())
+        src = ", ".join(self.provenance.get("sources", [])) or "unknown source"
+        return f"<HouseholdData {src}; {parts}>"
+
+    # -- store -------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str], force: bool = False) -> Path:
+        """Write the dataset store to folder ``path`` atomically; returns the folder."""
+        target = Path(path)
+        _check_target(target, self.dataset_id, force)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            tables_meta = {}
+            for name, df in self.tables.items():
+                fname = f"{name}.parquet"
+                df.to_parquet(tmp / fname, engine="pyarrow", compression="zstd", index=False)
+                tables_meta[name] = {"file": fname, "rows": int(len(df)),
+                                     "columns": [str(c) for c in df.columns],
+                                     "sha256": _sha256(tmp / fname)}
+            if self.codebook is not None:
+                self.codebook.astype("string").to_parquet(tmp / "codebook.parquet", index=False)
+                tables_meta["_codebook"] = {"file": "codebook.parquet", "rows": int(len(self.codebook)),
+                                            "sha256": _sha256(tmp / "codebook.parquet")}
+            manifest = {
+                "format": STORE_FORMAT,
+                "format_version": STORE_FORMAT_VERSION,
+                "dataset_id": self.dataset_id,
+                "migdata_version": __version__,
+                "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "sources": self.provenance.get("sources", []),
+                "rounds": self.provenance.get("rounds", []),
+                "psgc_release": self.provenance.get("psgc_release"),
+                "tables": tables_meta,
+                "provenance": self.provenance,
+                "import_report": self.report.to_dict(),
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+            _swap_in(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def _check_target(target: Path, dataset_id: str, force: bool) -> None:
+    if not target.exists() or force:
+        return
+    if not target.is_dir():
+        raise StoreError("MD120", path=target)
+    manifest = target / MANIFEST
+    if manifest.exists():
+        try:
+            other = json.loads(manifest.read_text(encoding="utf-8")).get("dataset_id")
+        except (OSError, ValueError):
+            other = None
+        if other == dataset_id:
+            return
+        raise StoreError("MD121", path=target)
+    if any(target.iterdir()):
+        raise StoreError("MD122", path=target)
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``; an existing target is moved aside first and removed after."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a store, or a StoreError that says what is wrong."""
+    folder = Path(path)
+    if not folder.exists():
+        raise StoreError("MD123", path=folder)
+    mpath = folder / MANIFEST
+    if not mpath.exists():
+        raise StoreError("MD124", path=folder)
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StoreError("MD125", path=mpath, detail=str(exc)) from None
+    if manifest.get("format") != STORE_FORMAT:
+        raise StoreError("MD125", path=mpath, detail="not a migdata dataset manifest")
+    return manifest
+
+
+def load(path: str | os.PathLike[str], tables: list[str] | None = None,
+         verify: bool = True) -> HouseholdData:
+    """Load a dataset store written by :meth:`HouseholdData.save`.
+
+    ``tables`` limits which tables are read (all by default); ``verify`` checks every file's
+    SHA-256 against the manifest (a mismatch or a missing file is a :class:`StoreError`).
+    """
+    folder = Path(path)
+    manifest = read_manifest(folder)
+    out: dict[str, pd.DataFrame] = {}
+    codebook = None
+    for name, meta in manifest["tables"].items():
+        if tables is not None and name not in tables and name != "_codebook":
+            continue
+        fpath = folder / meta["file"]
+        if not fpath.exists():
+            raise StoreError("MD126", path=fpath, table=name)
+        if verify and _sha256(fpath) != meta["sha256"]:
+            raise StoreError("MD127", path=fpath, table=name)
+        try:
+            df = pd.read_parquet(fpath, engine="pyarrow")
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise StoreError("MD128", path=fpath, table=name, detail=str(exc)) from None
+        if len(df) != meta["rows"]:
+            raise StoreError("MD127", path=fpath, table=name)
+        if name == "_codebook":
+            codebook = df
+        else:
+            out[name] = df
+    return HouseholdData(out, codebook=codebook, provenance=dict(manifest.get("provenance", {})),
+                         report=ImportReport.from_dict(manifest.get("import_report", {})))

@@ -1,0 +1,93 @@
+"""The dataset store: exact round trip, atomic replace, no accidental overwrite, corruption named."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import migdata
+from migdata.errors import StoreError
+from migdata.model import HouseholdData, validate
+
+
+@pytest.fixture()
+def data():
+    hh = pd.DataFrame({"hh_id": ["a", "b"], "weight": [1.5, 2.0], "source": ["t", "t"],
+                       "urban_rural": ["urban", "rural"]})
+    pp = pd.DataFrame({"hh_id": ["a", "a", "b"], "line_no": [1, 2, 1], "sex": ["female", "male", "male"],
+                       "age": [40, None, 8], "relationship": ["head", "spouse", "head"],
+                       "of_status": ["resident", "ofw_contract", None], "owwa_member": [None, True, False]})
+    return validate(HouseholdData({"households": hh, "persons": pp}, provenance={"sources": ["t"]}))
+
+
+def test_round_trip_is_exact(tmp_path, data):
+    out = data.save(tmp_path / "store")
+    back = migdata.load(out)
+    for name in ("households", "persons"):
+        pd.testing.assert_frame_equal(back.tables[name], data.tables[name])
+    # unused categories survive (fixed category sets)
+    assert list(back.persons["of_status"].cat.categories)[:2] == ["ofw_contract", "ofw_no_contract"]
+    assert back.dataset_id == data.dataset_id
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tables"]["persons"]["rows"] == 3
+    assert manifest["import_report"]["counts"]["persons"]["kept"] == 3
+
+
+def test_same_dataset_can_be_saved_again_but_not_another(tmp_path, data):
+    data.save(tmp_path / "s")
+    data.save(tmp_path / "s")  # same dataset id: replaced atomically
+    other = HouseholdData(dict(data.tables))
+    with pytest.raises(StoreError) as e:
+        other.save(tmp_path / "s")
+    assert e.value.code == "MD121"
+    other.save(tmp_path / "s", force=True)
+    assert migdata.load(tmp_path / "s").dataset_id == other.dataset_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no temporary folders left
+
+
+def test_non_empty_foreign_folder_is_not_overwritten(tmp_path, data):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "notes.txt").write_text("mine")
+    with pytest.raises(StoreError) as e:
+        data.save(tmp_path / "x")
+    assert e.value.code == "MD122"
+
+
+def test_checksum_mismatch_names_the_file(tmp_path, data):
+    out = data.save(tmp_path / "s")
+    f = out / "persons.parquet"
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    f.write_bytes(bytes(b))
+    with pytest.raises(StoreError) as e:
+        migdata.load(out)
+    assert e.value.code == "MD127" and "persons.parquet" in str(e.value)
+
+
+def test_missing_table_and_missing_manifest(tmp_path, data):
+    out = data.save(tmp_path / "s")
+    (out / "households.parquet").unlink()
+    with pytest.raises(StoreError) as e:
+        migdata.load(out)
+    assert e.value.code == "MD126" and "households.parquet" in str(e.value)
+    with pytest.raises(StoreError) as e:
+        migdata.load(tmp_path / "nothing")
+    assert e.value.code == "MD123"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StoreError) as e:
+        migdata.load(tmp_path / "empty")
+    assert e.value.code == "MD124"
+
+
+def test_large_table_round_trip_keeps_dtypes(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 50_000
+    hh = pd.DataFrame({"hh_id": [f"h{i}" for i in range(n)], "weight": rng.random(n), "source": "t"})
+    pp = pd.DataFrame({"hh_id": hh["hh_id"], "line_no": 1, "sex": rng.choice(["male", "female"], n),
+                       "age": rng.integers(0, 100, n), "relationship": "head"})
+    d = validate(HouseholdData({"households": hh, "persons": pp}))
+    back = migdata.load(d.save(tmp_path / "big"))
+    pd.testing.assert_frame_equal(back.persons, d.persons)
