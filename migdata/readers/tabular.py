@@ -1,0 +1,333 @@
+"""CSV and Excel (.xlsx/.xlsm) files as raw tables of strings.
+
+**Everything is read as text** (the pandas ``dtype=str, keep_default_na=False`` convention):
+an empty cell is ``""``, ``NA`` stays ``"NA"``, ``007`` keeps its zeros. Types, missing codes and
+recodes come from the source profile, which knows what each column means; a reader that guessed
+would silently turn barangay codes into floats and ``NA`` (Namibia, or "not applicable") into NaN.
+
+CSV details, each reported in ``codebook.tables[<table>]``:
+
+- **encoding**: a UTF-16 or UTF-8 byte-order mark wins; otherwise UTF-8 is tried, then cp1252
+  (Windows Excel "CSV"), then latin-1. A file holding NUL bytes without a BOM (UTF-16 without a
+  mark, or not text at all) is error MD003. Passing ``encoding=`` turns detection off; bytes that
+  do not decode are then error MD003 with the offset of the first bad byte.
+- **delimiter**: ``csv.Sniffer`` over the first 64 KiB restricted to ``, ; TAB |``; when it cannot
+  decide, the candidate found the same non-zero number of times on most of the first lines wins.
+- **header row**: ``header_row`` (1-based line number) when given; otherwise leading title rows
+  are skipped: the header is the first of the first 50 rows with at least the most common
+  number of non-empty fields.
+- rows with more non-empty fields, or fewer fields, than the header are rejected (MD482) and
+  reported; blank lines are skipped and not counted as rows.
+
+Excel: every sheet (or ``sheet=``) becomes a table named after the sheet, read with openpyxl
+(values, not formulas); whole numbers are written without ``.0``, dates as ISO text; the header
+row is found as for CSV. ``_source_row`` is the line number (CSV, the first line of a record that
+spans lines) or the spreadsheet row number (Excel), 1-based.
+
+Example:
+    >>> tables, cb = read_csv("households.csv")                  # doctest: +SKIP
+    >>> cb.tables["households"]["encoding"], cb.tables["households"]["delimiter"]   # doctest: +SKIP
+    ('cp1252', ';')
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from migdata.errors import DataError, UsageError
+from migdata.readers.codebook import Codebook, Variable
+
+DELIMITERS = ",;\t|"
+HEADER_SCAN_ROWS = 50
+
+
+# --- encoding --------------------------------------------------------------------------------
+
+def detect_encoding(raw: bytes, path: str = "", encoding: str | None = None) -> tuple[str, str]:
+    """Decode ``raw``; return (text, encoding used). Raises MD003 when it cannot.
+
+    Example:
+        >>> detect_encoding("año".encode("cp1252"))[1]
+        'cp1252'
+    """
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as e:
+            raise UsageError("MD004", what="encoding", value=encoding,
+                             choices="utf-8, utf-8-sig, cp1252, latin-1, utf-16") from e
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError as e:
+            raise DataError("MD003", path=path, encoding=encoding, offset=e.start) from e
+    if raw.startswith(codecs.BOM_UTF32_LE) or raw.startswith(codecs.BOM_UTF32_BE):
+        return raw.decode("utf-32"), "utf-32"
+    if raw.startswith(codecs.BOM_UTF16_LE) or raw.startswith(codecs.BOM_UTF16_BE):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as e:
+            raise DataError("MD003", path=path, encoding="utf-16", offset=e.start) from e
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw.decode("utf-8-sig"), "utf-8-sig"
+        except UnicodeDecodeError as e:
+            raise DataError("MD003", path=path, encoding="utf-8-sig", offset=e.start) from e
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        # UTF-16 without a byte-order mark, or a binary file: no 8-bit guess would be right
+        raise DataError("MD003", path=path, encoding="utf-8 or cp1252 (it holds NUL bytes: "
+                        "UTF-16 without a byte-order mark, or not a text file)", offset=nul)
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+# --- delimiter and header ---------------------------------------------------------------------
+
+def detect_delimiter(text: str) -> str:
+    """The field delimiter of CSV ``text`` among ``, ; TAB |``.
+
+    Example:
+        >>> detect_delimiter("a;b;c\\n1;2;3\\n")
+        ';'
+    """
+    sample = text[:65536]
+    if len(text) > 65536:
+        sample = sample[: sample.rfind("\n") + 1] or sample
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        pass
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:50]
+    best, best_score = ",", -1
+    for d in DELIMITERS:
+        counts = Counter(ln.count(d) for ln in lines)
+        n, freq = max(counts.items(), key=lambda kv: (kv[1], kv[0])) if counts else (0, 0)
+        score = freq if n > 0 else 0
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def _nonempty(row: Iterable[Any]) -> int:
+    return sum(1 for v in row if v is not None and str(v).strip() != "")
+
+
+def find_header(rows: list[list[str]]) -> int:
+    """0-based index (into ``rows``) of the header row.
+
+    Title rows hold one or two filled cells; data rows mostly hold as many as the header. So the
+    header is the first of the first 50 rows with at least the most common number of non-empty
+    fields (a data row with an extra field does not move it).
+
+    Example:
+        >>> find_header([["Title", ""], ["a", "b"], ["1", "2"], ["3", "4", "5"]])
+        1
+    """
+    scan = rows[:HEADER_SCAN_ROWS]
+    counts = Counter(_nonempty(r) for r in scan)
+    if not counts:
+        return 0
+    modal = max(counts.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    for i, r in enumerate(scan):
+        if _nonempty(r) >= modal:
+            return i
+    return 0
+
+
+# --- shared table building ----------------------------------------------------------------------
+
+def _build_table(records: list[tuple[int, list[str]]], *, file: str, table: str, header_row: int | None,
+                 cb: Codebook, sheet_label: str = "") -> pd.DataFrame:
+    """records: (1-based source line/row, fields). Returns the table; problems into cb.report."""
+    report = cb.report
+    nonblank = [(ln, r) for ln, r in records if _nonempty(r) > 0]
+    if header_row is not None:
+        idx = next((i for i, (ln, _) in enumerate(nonblank) if ln >= header_row), None)
+        if idx is None or nonblank[idx][0] != header_row:
+            last = records[-1][0] if records else 0
+            if idx is None:
+                raise DataError("MD480", file=file, sheet=sheet_label, row=header_row,
+                                detail=f"the last non-blank line is {nonblank[-1][0] if nonblank else last}")
+            raise DataError("MD480", file=file, sheet=sheet_label, row=header_row,
+                            detail="that line is blank")
+    else:
+        idx = find_header([r for _, r in nonblank]) if nonblank else 0
+    if not nonblank:
+        return pd.DataFrame()
+    header_line, header = nonblank[idx]
+    # trailing empty header cells (Excel pads rows) are not columns
+    while header and str(header[-1]).strip() == "":
+        header = header[:-1]
+    names: list[str] = []
+    seen: Counter = Counter()
+    for j, h in enumerate(header):
+        name = str(h).strip() or f"column_{j + 1}"
+        if name in seen:
+            new = f"{name}.{seen[name]}"
+            report.add("MD483", table=table, source_file=file, source_row=header_line, column=name,
+                       value=name, action="kept", sheet=sheet_label, detail=f"to {new!r}")
+            seen[name] += 1
+            name = new
+        else:
+            seen[name] += 1
+        names.append(name)
+    ncol = len(names)
+    keep_rows: list[list[str]] = []
+    keep_lines: list[int] = []
+    rejected = 0
+    for ln, r in nonblank[idx + 1:]:
+        if len(r) > ncol and _nonempty(r[ncol:]) == 0:
+            r = r[:ncol]
+        elif len(r) < ncol and sheet_label:
+            r = list(r) + [""] * (ncol - len(r))  # spreadsheets do not store trailing empty cells
+        if len(r) != ncol:
+            rejected += 1
+            report.add("MD482", table=table, source_file=file, source_row=ln, column=None,
+                       value=len(r), expected=ncol, action="rejected")
+            continue
+        keep_rows.append(r)
+        keep_lines.append(ln)
+    df = pd.DataFrame(keep_rows, columns=names, dtype=object)
+    for c in names:
+        df[c] = df[c].astype(object)
+    df.insert(0, "_source_row", pd.Series(keep_lines, dtype="int64"))
+    report.set_counts(table, read=len(keep_rows) + rejected, kept=len(keep_rows), rejected=rejected)
+    for c in names:
+        cb.add(Variable(name=c, table=table, type="string"))
+    cb.tables[table] = {"file": file, "header_row": header_line, "n_rows": len(df)}
+    if idx > 0 or (nonblank and nonblank[0][0] != header_line):
+        cb.notes.append(f"{file}{sheet_label}: {sum(1 for ln, _ in nonblank[:idx])} title row(s) "
+                        f"before the header on line {header_line} were skipped.")
+    return df
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataError("MD001", path=str(path))
+    if path.stat().st_size == 0:
+        raise DataError("MD002", path=str(path))
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+def read_csv(path: str | Path, encoding: str | None = None, delimiter: str | None = None,
+             header_row: int | None = None, table: str | None = None) -> tuple[dict[str, pd.DataFrame], Codebook]:
+    """Read a delimited text file into one table of strings (named ``table`` or the file stem).
+
+    Example:
+        >>> tables, cb = read_csv("lgu_persons.csv", header_row=3)    # doctest: +SKIP
+        >>> tables["lgu_persons"].dtypes.unique()                      # doctest: +SKIP
+    """
+    path = Path(path)
+    _check_file(path)
+    text, used = detect_encoding(path.read_bytes(), str(path), encoding)
+    if not text.strip():
+        raise DataError("MD002", path=str(path))
+    delim = delimiter or detect_delimiter(text)
+    name = table or path.stem
+    cb = Codebook(source=str(path), format="csv")
+    records: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    start = 1
+    try:
+        for row in reader:
+            records.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        raise DataError("MD484", file=str(path), format="CSV", detail=f"line {start}: {e}") from e
+    df = _build_table(records, file=str(path), table=name, header_row=header_row, cb=cb)
+    if len(df) == 0 and not cb.report.problems:
+        raise DataError("MD002", path=str(path))
+    cb.tables[name].update({"encoding": used, "delimiter": delim})
+    cb.notes.append(f"{path.name}: read as {used}, delimiter {delim!r}, header on line "
+                    f"{cb.tables[name]['header_row']}.")
+    return {name: df}, cb
+
+
+# --- Excel ---------------------------------------------------------------------------------------
+
+def _cell_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ") if (v.hour or v.minute or v.second) else v.date().isoformat()
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    return str(v)
+
+
+def read_excel(path: str | Path, sheet: str | list[str] | None = None, header_row: int | None = None
+               ) -> tuple[dict[str, pd.DataFrame], Codebook]:
+    """Read the sheets of an .xlsx/.xlsm workbook (all, or ``sheet``) as tables of strings.
+
+    Example:
+        >>> tables, cb = read_excel("survey.xlsx", sheet="persons")   # doctest: +SKIP
+    """
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+    import zipfile
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as e:
+        raise DataError("MD484", file=str(path), format="an Excel .xlsx workbook", detail=str(e)) from e
+    try:
+        names = wb.sheetnames
+        wanted = names if sheet is None else ([sheet] if isinstance(sheet, str) else list(sheet))
+        for s in wanted:
+            if s not in names:
+                raise DataError("MD481", file=str(path), value=s, choices=", ".join(names))
+        cb = Codebook(source=str(path), format="excel")
+        tables: dict[str, pd.DataFrame] = {}
+        for s in wanted:
+            ws = wb[s]
+            records = [(i, [_cell_text(v) for v in row])
+                       for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+            if not any(_nonempty(r) for _, r in records):
+                cb.notes.append(f"{path.name}: sheet {s!r} is empty and was skipped.")
+                continue
+            tables[s] = _build_table(records, file=str(path), table=s, header_row=header_row, cb=cb,
+                                     sheet_label=f", sheet {s!r}")
+            cb.tables[s]["sheet"] = s
+    finally:
+        wb.close()
+    if not tables:
+        raise DataError("MD002", path=str(path))
+    return tables, cb
+
+
+def read(path: str | Path, **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
+    """Read a CSV/TSV/TXT or Excel file, choosing by extension.
+
+    Options: CSV ``encoding``, ``delimiter``, ``header_row``, ``table``; Excel ``sheet``, ``header_row``.
+
+    Example:
+        >>> tables, cb = read("households.csv", delimiter=";")       # doctest: +SKIP
+    """
+    ext = Path(path).suffix.lower()
+    if ext in (".xlsx", ".xlsm"):
+        return read_excel(path, **options)
+    if ext == ".xls":
+        raise DataError("MD484", file=str(path), format="an Excel .xlsx workbook",
+                        detail="the old .xls format is not supported")
+    return read_csv(path, **options)
