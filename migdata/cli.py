@@ -1,0 +1,296 @@
+"""The ``migdata`` command line: thin wrappers that parse arguments, call the library and print.
+
+Why click: it is mature, widely packaged, gives nested sub-commands (``migdata areas show``),
+generated ``--help``, exit code 2 for usage errors and a progress bar, with no other
+dependency; its ``CliRunner`` lets tests drive the CLI in-process.
+
+Exit codes: 0 ok; 1 data problems found (bad input, rejected rows, corrupted store); 2 usage
+error (unknown option, unknown area code or profile). Expected errors are printed as one
+plain message (never a traceback); ``--debug`` shows the traceback for bug reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from migdata import __version__
+from migdata.errors import MigdataError
+
+_DEBUG = False
+
+
+def _progress() -> Callable[[str], None]:
+    """Progress messages on stderr (only when attached to a terminal, or always for long jobs)."""
+    def say(msg: str) -> None:
+        click.echo(msg, err=True)
+    return say
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="migdata")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks (for bug reports).")
+def cli(debug: bool) -> None:
+    """migdata: local migration data for development planning.
+
+    Import census, CBMS and survey files into one tidy household model, compute
+    migration indicators by sex, age and area with their precision, and publish
+    Excel tables and a migration profile report.
+    """
+    global _DEBUG
+    _DEBUG = debug
+
+
+# --- demo ----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("migdata-demo"), show_default=True, help="Folder for everything the demo writes.")
+def demo(out_dir: Path) -> None:
+    """Run the whole pipeline on the bundled CALABARZON sample data."""
+    from migdata.demo import run_demo
+
+    files = run_demo(out_dir, progress=_progress())
+    click.echo("\nThe demo wrote:")
+    for f in files:
+        click.echo(f"  {f}")
+
+
+# --- dataset store -------------------------------------------------------------------------
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--profile", required=True, help="Source profile (see 'migdata profiles').")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset folder to write.")
+@click.option("--policy", type=click.Choice(["lenient", "reject", "strict"]), default="lenient",
+              show_default=True, help="What to do with bad rows (see README).")
+@click.option("--force", is_flag=True, help="Replace a different dataset already in --out.")
+@click.option("--keep-identifiers", is_flag=True,
+              help="Keep names, addresses, phone numbers and GPS (dropped by default).")
+def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, force: bool,
+            keep_identifiers: bool) -> None:
+    """Import FILES with a source profile into a dataset folder."""
+    from migdata.importer import import_files
+
+    data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
+                        progress=_progress())
+    data.save(out_dir, force=force)
+    click.echo(data.report.summary())
+    click.echo(f"\nSaved to {out_dir}")
+    if data.report.problems:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option("--policy", type=click.Choice(["lenient", "reject", "strict"]), default="lenient")
+def validate(store: Path, policy: str) -> None:
+    """Check a dataset folder again: checksums, schema, keys, codes and ranges."""
+    import migdata
+    from migdata.model import HouseholdData, ImportReport
+    from migdata.model import validate as run_validate
+
+    data = migdata.load(store)
+    fresh = run_validate(HouseholdData(data.tables, provenance=data.provenance, report=ImportReport()),
+                         policy=policy)
+    click.echo(fresh.report.summary())
+    stored = data.report
+    if stored.problems:
+        click.echo(f"\nThe import report saved with this dataset lists {len(stored.problems):,} problem(s) "
+                   f"found on import ({stored.n_rejected:,} row(s) rejected then).")
+    sys.exit(1 if fresh.report.problems else 0)
+
+
+@cli.command()
+@click.argument("store", type=click.Path(path_type=Path))
+def info(store: Path) -> None:
+    """Describe a dataset folder: sources, counts by area level and sex."""
+    from migdata.summary import describe_store
+
+    click.echo(describe_store(store))
+
+
+# --- areas ---------------------------------------------------------------------------------
+@cli.group()
+def areas() -> None:
+    """Philippine Standard Geographic Codes (PSGC)."""
+
+
+@areas.command("show")
+@click.argument("code")
+def areas_show(code: str) -> None:
+    """Show an area, its parents and the counts of its sub-areas."""
+    from migdata import areas as a
+
+    click.echo(a.describe(code))
+
+
+@areas.command("search")
+@click.argument("name", nargs=-1, required=True)
+@click.option("--level", type=click.Choice(["region", "province", "city", "municipality",
+                                            "submunicipality", "barangay"]), default=None)
+def areas_search(name: tuple[str, ...], level: str | None) -> None:
+    """Find areas by name (accents and case ignored)."""
+    from migdata import areas as a
+
+    found = a.search(" ".join(name), level=level)
+    if len(found) == 0:
+        click.echo("No area matches.")
+        sys.exit(1)
+    click.echo(found.to_string(index=False))
+
+
+# --- profiles, codebooks -------------------------------------------------------------------
+@cli.command()
+def profiles() -> None:
+    """List the source profiles."""
+    from migdata.profiles import list_profiles
+
+    click.echo(_as_text(list_profiles()))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write an Excel codebook instead of printing.")
+def codebook(file: Path, out: Path | None) -> None:
+    """Show the codebook (variables, labels, value labels) of a data or dictionary FILE."""
+    from migdata.importer import codebook_table, write_codebook
+
+    if out is not None:
+        click.echo(f"Wrote {write_codebook(file, out)}")
+    else:
+        click.echo(_as_text(codebook_table(file)))
+
+
+# --- sample data, questionnaires -----------------------------------------------------------
+@cli.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--households", type=click.IntRange(1), default=3000, show_default=True)
+@click.option("--seed", type=int, default=2022, show_default=True)
+@click.option("--dirty", is_flag=True, help="Also plant problems, to see what the import report says.")
+def sample(out_dir: Path, households: int, seed: int, dirty: bool) -> None:
+    """Write synthetic CALABARZON sample data in the real file formats."""
+    from migdata.sample import generate
+
+    written = generate(out_dir, households=households, seed=seed, dirty=dirty)
+    for f in written or []:
+        click.echo(f"  {f}")
+
+
+@cli.group()
+def questionnaires() -> None:
+    """The XLSForms of the CBMS migration rider and the two migration surveys."""
+
+
+@questionnaires.command("build")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("xforms"),
+              show_default=True)
+def questionnaires_build(out_dir: Path) -> None:
+    """Convert the XLSForms to XForms (XML) for KoboToolbox/ODK."""
+    from migdata.questionnaires import build
+
+    for f in build(out_dir):
+        click.echo(f"  {f}")
+
+
+@questionnaires.command("codebook")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("questionnaires_codebook.xlsx"), show_default=True)
+def questionnaires_codebook(out: Path) -> None:
+    """Write an Excel codebook of the questionnaires."""
+    from migdata.questionnaires import codebook as make_codebook
+
+    click.echo(f"Wrote {make_codebook(out)}")
+
+
+# --- indicators, reports -------------------------------------------------------------------
+@cli.command()
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option("--level", default="city", show_default=True,
+              type=click.Choice(["region", "province", "city", "barangay"]))
+@click.option("--by", default="sex,age_group", show_default=True,
+              help="Comma-separated disaggregations (sex, age_group, urban_rural, migratory_status), or 'none'.")
+@click.option("--ids", default=None, help="Comma-separated indicator ids (default: all).")
+@click.option("--age-scheme", default="broad", show_default=True)
+@click.option("--k", "k", type=click.IntRange(1), default=3, show_default=True,
+              help="Disclosure threshold for complete counts (cells of fewer units are suppressed).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("indicators.xlsx"),
+              show_default=True)
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the long table as CSV.")
+def indicators(store: Path, level: str, by: str, ids: str | None, age_scheme: str, k: int, out: Path,
+               csv_out: Path | None) -> None:
+    """Compute the indicator catalogue for a dataset and write the Excel tables."""
+    import migdata
+    from migdata.indicators import compute
+    from migdata.publish.excel import write_csv, write_workbook
+
+    data = migdata.load(store)
+    by_list = [] if by.strip().lower() == "none" else [b.strip() for b in by.split(",") if b.strip()]
+    table = compute(data, ids=None if ids is None else [i.strip() for i in ids.split(",")],
+                    level=level, by=by_list, age_scheme=age_scheme, k=k)
+    click.echo(f"Wrote {write_workbook(table, out)}")
+    if csv_out is not None:
+        click.echo(f"Wrote {write_csv(table, csv_out)}")
+
+
+@cli.command()
+@click.argument("store", type=click.Path(path_type=Path))
+@click.option("--area", required=True, help="PSGC code of the area (see 'migdata areas search').")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
+              show_default=True)
+def report(store: Path, area: str, out: Path) -> None:
+    """Write the migration profile report of one area as HTML."""
+    from migdata.report import render_report
+
+    click.echo(f"Wrote {render_report(store, area, out, progress=_progress())}")
+
+
+def _as_text(obj: Any) -> str:
+    try:
+        import pandas as pd
+
+        if isinstance(obj, pd.DataFrame):
+            with pd.option_context("display.max_rows", 500, "display.max_colwidth", 60, "display.width", 160):
+                return obj.to_string(index=False)
+    except ImportError:  # pragma: no cover
+        pass
+    return str(obj)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning expected errors into one message and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="migdata", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MigdataError as exc:
+        if _DEBUG:
+            raise
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        if _DEBUG:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug, not bad input: one line plus how to report it
+        if _DEBUG:
+            raise
+        click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in migdata; "
+                   "run again with 'migdata --debug ...' and report the traceback.", err=True)
+        sys.exit(3)
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
