@@ -1,0 +1,143 @@
+"""Write CBMS 2022 HPQ cases as CSPro fixed-width text, in the exact layout of ``HPQF2_DICT.dcf``.
+
+Hand-written because no library writes CSPro data files. Positions, lengths and zero-fill come
+from the dictionary itself (parsed by :func:`migdata.readers.cspro.read_dictionary`), so the
+file follows the layout the importer reads. Records of a case are written in dictionary order
+(``R`` geo, ``1`` Section A x members, ``3`` Section B x members, ``4`` C, ``6`` E, ``B`` H,
+``F`` K, ``M`` P); the n-th occurrence of a person record belongs to roster line n (Sections B,
+C and E carry no line number), so every member has one record of each, blank where the item
+was not asked. As CSPro does, trailing blanks are trimmed; the file is UTF-8 with a BOM.
+
+Encoding is vectorised: each record type of a chunk becomes a ``(rows, record length)`` byte
+matrix filled item by item.
+
+Example:
+    >>> from migdata.sample.cbms import dictionary_path, Layout
+    >>> lay = Layout(dictionary_path())
+    >>> lay.item("A05_SEX").start, lay.record("SECTION_A").type_value
+    (230, '1')
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import IO, Mapping
+
+import numpy as np
+
+from migdata.readers.cspro import CsproDictionary, Item, Record, read_dictionary
+
+# Records the sample writes, in dictionary (file) order; person records repeat per member.
+HOUSEHOLD_RECORDS = ("GEO_ID",)
+PERSON_RECORDS = ("SECTION_A", "SECTION_B", "SECTION_C", "SECTION_E")
+TRAILING_RECORDS = ("SECTION_H", "SECTION_K", "SECTION_P")
+ID_ITEMS = ("REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN")
+DICTIONARY_NAME = "HPQF2_DICT.dcf"
+
+
+def dictionary_path() -> Path:
+    """The copy of the PSA CBMS 2022 HPQ dictionary shipped with migdata (MIT, see README there)."""
+    return Path(str(resources.files("migdata.sample").joinpath(DICTIONARY_NAME)))
+
+
+class Layout:
+    """Items and records of the dictionary, by name."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.dictionary: CsproDictionary = read_dictionary(path or dictionary_path())
+        self._items: dict[str, Item] = {it.name: it for it in self.dictionary.items()}
+        self._records: dict[str, Record] = {r.name: r for r in self.dictionary.records}
+
+    def item(self, name: str) -> Item:
+        return self._items[name]
+
+    def record(self, name: str) -> Record:
+        return self._records[name]
+
+    def encode(self, record: str, n: int, values: Mapping[str, object]) -> np.ndarray:
+        """A ``(n, length)`` uint8 matrix of ``n`` records; ``values`` maps item names to arrays.
+
+        Numeric arrays use ``-1`` (or any negative) for a blank item; alpha arrays hold str.
+        """
+        rec = self.record(record)
+        buf = np.full((n, rec.length), 32, dtype=np.uint8)
+        ts = self.dictionary.record_type_start - 1
+        buf[:, ts:ts + len(rec.type_value)] = np.frombuffer(rec.type_value.encode("ascii"), np.uint8)
+        for name, v in values.items():
+            it = self.item(name)
+            if not it.is_id and it.record != rec.name:
+                raise KeyError(f"{name} is not an item of {record}")
+            lo = it.start - 1
+            buf[:, lo:lo + it.length] = _numeric(np.asarray(v), it) if it.numeric else _alpha(v, it.length)
+        return buf
+
+
+def _numeric(v: np.ndarray, it: Item) -> np.ndarray:
+    w = it.length
+    v = v.astype(np.int64)
+    if (v >= 10 ** w).any():
+        bad = v[v >= 10 ** w][0]
+        raise ValueError(f"value {bad} does not fit item {it.name} ({w} columns)")
+    blank = v < 0
+    vv = np.where(blank, 0, v)
+    powers = 10 ** np.arange(w - 1, -1, -1, dtype=np.int64)
+    out = (48 + (vv[:, None] // powers) % 10).astype(np.uint8)
+    if not it.zero_fill:
+        lead = (vv[:, None] < powers) & (np.arange(w) < w - 1)
+        out[lead] = 32
+    out[blank] = 32
+    return out
+
+
+def _alpha(v: object, w: int) -> np.ndarray:
+    arr = np.asarray(v, dtype=object)
+    b = np.array([("" if s is None else str(s)).encode("ascii", "replace")[:w] for s in arr], dtype=f"S{w}")
+    out = b.view(np.uint8).reshape(len(arr), w).copy() if len(arr) else np.zeros((0, w), np.uint8)
+    out[out == 0] = 32
+    return out
+
+
+def lines(matrix: np.ndarray) -> list[bytes]:
+    """Each row as bytes without trailing blanks (as CSPro writes them)."""
+    return [row.tobytes().rstrip(b" ") for row in matrix]
+
+
+def write_cases(fh: IO[bytes], layout: Layout, ids: Mapping[str, np.ndarray],
+                members: np.ndarray, person_values: Mapping[str, Mapping[str, object]],
+                household_values: Mapping[str, Mapping[str, object]]) -> int:
+    """Write the cases of one chunk; returns the number of lines written.
+
+    ``ids`` holds the 8 ID items per household; ``members`` the number of roster lines per
+    household (persons are sorted by household, then line); ``person_values[record]`` and
+    ``household_values[record]`` the item arrays of each record.
+    """
+    n = len(members)
+    pid = {k: np.repeat(np.asarray(v), members) for k, v in ids.items()}
+    m = int(members.sum())
+    per_case = 1 + len(PERSON_RECORDS) * members + len(TRAILING_RECORDS)
+    start = np.concatenate([[0], np.cumsum(per_case)[:-1]])
+    total = int(per_case.sum())
+    out: list[bytes] = [b""] * total
+
+    def place(positions: np.ndarray, rows: list[bytes]) -> None:
+        for pos, row in zip(positions.tolist(), rows):
+            out[pos] = row
+
+    geo = dict(ids)
+    geo.update(household_values.get("GEO_ID", {}))
+    place(start, lines(layout.encode("GEO_ID", n, geo)))
+    # the k-th member of a case, 0-based
+    first = np.repeat(start, members)
+    k = np.arange(m) - np.repeat(np.concatenate([[0], np.cumsum(members)[:-1]]), members)
+    mem = np.repeat(members, members)
+    for j, rec in enumerate(PERSON_RECORDS):
+        vals = dict(pid)
+        vals.update(person_values.get(rec, {}))
+        place(first + 1 + j * mem + k, lines(layout.encode(rec, m, vals)))
+    for j, rec in enumerate(TRAILING_RECORDS):
+        vals = dict(ids)
+        vals.update(household_values.get(rec, {}))
+        place(start + 1 + len(PERSON_RECORDS) * members + j, lines(layout.encode(rec, n, vals)))
+    fh.write(b"\n".join(out) + b"\n")
+    return total
