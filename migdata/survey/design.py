@@ -1,0 +1,696 @@
+"""The survey design object and its estimators (total, mean, proportion, ratio, quantile).
+
+A :class:`Design` holds the weights and the coded sampling structure (strata, units of each
+stage, FPCs) of one data frame. Its estimators return tidy DataFrames with one row per domain
+(x variable x category): the domain columns first, then ``variable``, ``category``
+(proportions), ``quantile`` (quantiles), ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``cv``,
+``df``, ``n`` (unweighted in-domain cases used), ``n_missing`` (in-domain cases left out because
+the variable is missing, like R's ``na.rm=TRUE``), ``ci_method`` and ``flag``.
+
+Conventions (all as R ``survey``, see ``variance.py`` for the variance formulas):
+
+- PSUs are always nested in strata (R's ``nest=TRUE``), stage-k units in stage-(k-1) units.
+- Without an FPC the first stage is taken as sampled with replacement and later stages are
+  ignored (ultimate cluster). With one FPC per stage, each stage's variance is added (R's default
+  multistage variance). FPC values <= 1 are sampling fractions, otherwise population counts.
+- Without weights they are derived from the FPCs (product over stages of N_h / n_h); with
+  neither, every unit gets weight 1 (R warns and does the same).
+- Domains never subset the data: out-of-domain cases contribute zero to the scores and every
+  PSU of the design stays in the variance. ``n`` and ``n_missing`` count in-domain rows.
+- ``df`` is the design's degrees of freedom, R's ``degf(design)`` (PSUs minus strata, counting
+  only PSUs and strata with a non-zero weight) for every domain by default. With
+  ``domain_df="domain"`` it is counted among the domain's own cases, which is what R gets when
+  ``svyby`` hands each domain's subset to ``svyciprop`` or ``svyquantile`` (their default
+  ``df=degf(design)`` is then the subset's). ``svyby(..., svymean)`` itself prints normal
+  (df = Inf) intervals; our ``t`` intervals with the design df are R's
+  ``confint(est, df=degf(design))``.
+- A missing domain value puts a row in no domain (like R's ``svyby``); how many such rows
+  there were is in ``result.attrs["n_no_domain"]``.
+
+Example:
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4], "w": [1.0, 1, 2, 2], "s": [1, 1, 2, 2]})
+    >>> d = Design(df, weights="w", strata="s")
+    >>> float(d.mean("y")["estimate"].iloc[0])
+    2.8333333333333335
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from migdata.errors import DataError, DesignError, UsageError
+from migdata.publish import reliability
+from migdata.survey import intervals
+from migdata.survey.quantile import math_quantile
+from migdata.survey.variance import (DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance,
+                                     factorize)
+
+RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "df", "n", "n_missing",
+                  "ci_method", "flag"]
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, (str, bytes)) or not isinstance(x, Iterable):
+        return [x]
+    return list(x)
+
+
+@dataclass
+class Domains:
+    """Integer domain codes for the rows of a design (-1: in no domain) and their labels.
+
+    Build once with :meth:`Design.domains` and pass as ``by=`` to many estimator calls: the
+    cell structure is computed once and reused.
+
+    Example:
+        >>> import pandas as pd
+        >>> d = Design(pd.DataFrame({"sex": ["f", "m", "f"], "w": [1.0, 1, 1]}), weights="w")
+        >>> dom = d.domains(["sex"])
+        >>> dom.codes.tolist(), dom.labels["sex"].tolist()
+        ([0, 1, 0], ['f', 'm'])
+    """
+
+    codes: np.ndarray
+    labels: pd.DataFrame
+    n_no_domain: int = 0
+    _cells: dict = field(default_factory=dict, repr=False)
+    _sizes: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    def sizes(self) -> np.ndarray:
+        """In-domain row counts."""
+        if self._sizes is None:
+            c = self.codes
+            self._sizes = np.bincount(c[c >= 0], minlength=self.n).astype(float)
+        return self._sizes
+
+
+class Design:
+    """A survey design on a data frame (Taylor linearisation, as R ``survey``).
+
+    Args:
+        df: the data, one row per sampled unit of analysis.
+        weights: column of sampling weights (None: derived from ``fpc``, or 1).
+        strata: stratum column (or a list, one per stage; None entries mean unstratified).
+        psu: cluster column, or a list of columns one per stage (R's ``id=~dnum+snum``);
+            None: every row is its own PSU.
+        fpc: population counts or sampling fractions, a column or one column per stage.
+        lonely_psu: ``fail`` (default), ``remove``, ``certainty``, ``adjust``, ``average``.
+        adjust_domain_lonely: R's ``survey.adjust.domain.lonely`` (default False, as R).
+        domain_df: ``design`` (R's ``degf`` of the full design) or ``domain``.
+        policy: reliability policy (name or object) for the ``flag`` column.
+        level: confidence level of the intervals.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"y": [2.0, 4, 6, 8], "w": [10.0, 10, 20, 20], "psu": [1, 2, 3, 4]})
+        >>> float(Design(df, weights="w", psu="psu").total("y")["estimate"].iloc[0])
+        340.0
+    """
+
+    def __init__(self, df: pd.DataFrame, weights: str | None = None,
+                 strata: str | Sequence[str | None] | None = None,
+                 psu: str | Sequence[str] | None = None, fpc: str | Sequence[str] | None = None,
+                 lonely_psu: str = "fail", adjust_domain_lonely: bool = False,
+                 domain_df: str = "design", policy: reliability.ReliabilityPolicy | str | None = None,
+                 level: float = 0.95) -> None:
+        if lonely_psu not in LONELY_OPTIONS:
+            raise UsageError("MD307", what="Lonely PSU option", value=lonely_psu,
+                             choices=", ".join(LONELY_OPTIONS))
+        if domain_df not in ("design", "domain"):
+            raise UsageError("MD307", what="domain_df", value=domain_df, choices="design, domain")
+        self.data = df
+        self.n_rows = len(df)
+        if self.n_rows == 0:
+            raise DesignError("MD311")
+        self.lonely_psu = lonely_psu
+        self.adjust_domain_lonely = adjust_domain_lonely
+        self.domain_df = domain_df
+        self.policy = reliability.get_policy(policy)
+        self.level = level
+        self.complete = False
+        psus = _as_list(psu) or [None]
+        stratas = _as_list(strata)
+        fpcs = _as_list(fpc)
+        if fpcs and len(fpcs) != len(psus):
+            raise DesignError("MD309", stages=len(psus), fpcs=len(fpcs))
+        for role, cols in (("weights", _as_list(weights)), ("strata", stratas), ("psu", psus),
+                           ("fpc", fpcs)):
+            for c in cols:
+                if c is not None:
+                    self._column(c, role)
+        self.weights_col, self.strata_cols, self.psu_cols, self.fpc_cols = weights, stratas, psus, fpcs
+        self.stages = self._build_stages(psus, stratas, fpcs)
+        # R adds later stages to the variance only when FPCs are given (multistage()).
+        self.var_stages = self.stages if fpcs else self.stages[:1]
+        self.w = self._weights(weights, fpcs)
+        self._df = self._degf()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def complete_count(cls, df: pd.DataFrame,
+                       policy: reliability.ReliabilityPolicy | str | None = None) -> "Design":
+        """A census / complete enumeration: weight 1, no sampling error (SE 0, totals = sums).
+
+        Example:
+            >>> import pandas as pd
+            >>> c = Design.complete_count(pd.DataFrame({"y": [1.0, 2.0]}))
+            >>> c.total("y")[["estimate", "se", "flag"]].values.tolist()
+            [[3.0, 0.0, 'complete_count']]
+        """
+        self = cls.__new__(cls)
+        self.data = df
+        self.n_rows = len(df)
+        if self.n_rows == 0:
+            raise DesignError("MD311")
+        self.lonely_psu = "fail"
+        self.adjust_domain_lonely = False
+        self.domain_df = "design"
+        self.policy = reliability.get_policy(policy)
+        self.level = 0.95
+        self.complete = True
+        self.weights_col, self.strata_cols, self.psu_cols, self.fpc_cols = None, [], [None], []
+        stage = Stage.build(np.zeros(self.n_rows, dtype=np.int64), None,
+                            popsize=np.array([float(self.n_rows)]), labels=["(all)"])
+        self.stages = self.var_stages = [stage]
+        self.w = np.ones(self.n_rows)
+        self._df = np.nan
+        return self
+
+    def _row(self, i: int):
+        """The user-facing row number of position i (``_source_row`` when the data has it)."""
+        if "_source_row" in self.data.columns:
+            return self.data["_source_row"].iloc[i]
+        return i + 1
+
+    def _column(self, name: str, role: str) -> pd.Series:
+        if name not in self.data.columns:
+            known = ", ".join(map(str, list(self.data.columns)[:15]))
+            raise UsageError("MD300", column=name, role=role, known=known)
+        return self.data[name]
+
+    def _codes(self, name: str, role: str) -> tuple[np.ndarray, np.ndarray]:
+        s = self._column(name, role)
+        codes, uniq = pd.factorize(s, sort=True)
+        bad = codes < 0
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError("MD302", column=name, role=role, count=int(bad.sum()), row=self._row(first))
+        return codes.astype(np.int64), np.asarray(uniq)
+
+    def _fpc_values(self, fpcs: list[str]) -> list[np.ndarray]:
+        vals = []
+        for c in fpcs:
+            v = pd.to_numeric(self._column(c, "fpc"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = ~np.isfinite(v) | (v <= 0)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                raise DataError("MD302", column=c, role="fpc", count=int(bad.sum()), row=self._row(first))
+            vals.append(v)
+        allv = np.concatenate(vals) if vals else np.array([])
+        if len(allv) and (allv > 1).any() and (allv < 1).any():
+            col = next(c for c, v in zip(fpcs, vals) if (v < 1).any())
+            raise DesignError("MD304", column=col, small=float(allv[allv < 1][0]), big=float(allv[allv > 1][0]))
+        self._fpc_is_count = bool(len(allv) and (allv > 1).any())
+        return vals
+
+    def _build_stages(self, psus, stratas, fpcs) -> list[Stage]:
+        n = self.n_rows
+        fpc_vals = self._fpc_values(fpcs) if fpcs else []
+        stages: list[Stage] = []
+        parent = np.zeros(n, dtype=np.int64)
+        n_parents = 1
+        parent_names = np.array(["(all)"], dtype=object)
+        for s, psu in enumerate(psus):
+            scol = stratas[s] if s < len(stratas) else None
+            if scol is None:
+                rs, suniq_raw = np.zeros(n, dtype=np.int64), np.array(["(unstratified)"], dtype=object)
+            else:
+                rs, suniq_raw = self._codes(scol, "strata")
+            ns = len(suniq_raw)
+            stratum, skeys = factorize_sorted(parent * ns + rs)
+            s_parent = skeys // ns
+            s_raw = suniq_raw[skeys % ns]
+            if s == 0:
+                labels = [str(x) for x in s_raw]
+            else:
+                pname = self.psu_cols[s - 1]
+                labels = [f"{x} in {pname}={parent_names[p]}" if scol is not None else
+                          f"{pname}={parent_names[p]}" for x, p in zip(s_raw, s_parent)]
+            if psu is None:
+                unit, unit_names = None, None
+            else:
+                rp, puniq = self._codes(psu, "psu")
+                unit, ukeys = factorize_sorted(stratum * len(puniq) + rp)
+                unit_names = puniq[ukeys % len(puniq)].astype(object)
+            popsize = None
+            if fpcs:
+                popsize = self._stratum_popsize(fpc_vals[s], fpcs[s], stratum, len(skeys), unit, labels, s + 1)
+            mult = None
+            if s > 0:
+                prev = stages[-1]
+                prev_stratum = prev.unit_stratum[s_parent]
+                mult = prev.stratum_mult[prev_stratum] * prev.stratum_frac[prev_stratum]
+            st = Stage.build(stratum, unit, popsize=popsize, parent=s_parent, n_parents=n_parents,
+                             mult=mult, labels=labels, number=s + 1)
+            if popsize is not None:
+                over = popsize < st.stratum_n - 1e-9
+                if over.any():
+                    i = int(np.flatnonzero(over)[0])
+                    raise DesignError("MD305", column=fpcs[s], stratum=labels[i], stage=s + 1,
+                                      popsize=popsize[i], sampsize=int(st.stratum_n[i]))
+            stages.append(st)
+            if psu is None:
+                break
+            parent = unit
+            n_parents = st.n_units
+            parent_names = unit_names
+        return stages
+
+    def _stratum_popsize(self, v, col, stratum, n_strata, unit, labels, stage_no) -> np.ndarray:
+        order = pd.Series(v).groupby(stratum)
+        lo, hi = order.min().to_numpy(), order.max().to_numpy()
+        varies = hi - lo > 1e-9 * np.maximum(1, np.abs(hi))
+        if varies.any():
+            i = int(np.flatnonzero(varies)[0])
+            raise DesignError("MD306", column=col, stratum=labels[i], stage=stage_no,
+                              values=f"{lo[i]:g} to {hi[i]:g}")
+        if self._fpc_is_count:
+            return lo.astype(float)
+        if unit is None:
+            n_h = np.bincount(stratum, minlength=n_strata).astype(float)
+        else:
+            us = np.zeros(int(unit.max()) + 1, dtype=np.int64)
+            us[unit] = stratum
+            n_h = np.bincount(us, minlength=n_strata).astype(float)
+        return n_h / lo
+
+    def _weights(self, weights, fpcs) -> np.ndarray:
+        n = self.n_rows
+        if weights is not None:
+            s = self._column(weights, "weights")
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = ~np.isfinite(v) | (v < 0)
+            if bad.any():
+                first = int(np.flatnonzero(bad)[0])
+                raise DataError("MD301", column=weights, count=int(bad.sum()), row=self._row(first),
+                                value=s.iloc[first])
+            return v
+        if fpcs:
+            w = np.ones(n)
+            for st in self.stages:
+                inv = 1.0 / (st.stratum_frac)
+                per_unit = inv[st.unit_stratum]
+                w = w * (per_unit[st.unit] if st.unit is not None else per_unit)
+            return w
+        warnings.warn("No weights or FPC given: assuming equal probability (weight 1), as R survey does.",
+                      stacklevel=3)
+        return np.ones(n)
+
+    def _degf(self) -> float:
+        st = self.stages[0]
+        nz = self.w != 0
+        units = st.row_units(self.n_rows)[nz]
+        used_units = np.unique(units)
+        return float(len(used_units) - len(np.unique(st.unit_stratum[used_units])))
+
+    @property
+    def degf(self) -> float:
+        """Design degrees of freedom: PSUs minus strata (R's ``degf``); NaN for a complete count."""
+        return self._df
+
+    # ------------------------------------------------------------------ domains
+    def domains(self, by: str | Sequence[str] | np.ndarray | Domains | None,
+                observed: bool = True) -> Domains:
+        """Domain codes for ``by`` columns (or precomputed integer codes, -1 = no domain).
+
+        ``observed=True`` lists only combinations that occur (R's ``drop.empty.groups``);
+        ``observed=False`` lists every combination of the columns' categories, empty ones too.
+        """
+        if isinstance(by, Domains):
+            if len(by.codes) != self.n_rows:
+                raise UsageError("MD313", got=len(by.codes), expected=self.n_rows)
+            return by
+        n = self.n_rows
+        if by is None or (not isinstance(by, np.ndarray) and len(_as_list(by)) == 0):
+            return Domains(np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1)))
+        if isinstance(by, np.ndarray):
+            if len(by) != n:
+                raise UsageError("MD313", got=len(by), expected=n)
+            codes = by.astype(np.int64)
+            n_dom = int(codes.max()) + 1 if len(codes) else 0
+            return Domains(codes, pd.DataFrame({"domain": np.arange(n_dom)}), int((codes < 0).sum()))
+        cols = _as_list(by)
+        parts, cats = [], []
+        for c in cols:
+            s = self._column(c, "by")
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                parts.append(s.cat.codes.to_numpy().astype(np.int64))
+                cats.append(s.cat.categories)
+            else:
+                k, u = pd.factorize(s, sort=True)
+                parts.append(k.astype(np.int64))
+                cats.append(pd.Index(u))
+        sizes = [max(len(c), 1) for c in cats]
+        combined = np.zeros(n, dtype=np.int64)
+        missing = np.zeros(n, dtype=bool)
+        for p, size in zip(parts, sizes):
+            missing |= p < 0
+            combined = combined * size + np.where(p < 0, 0, p)
+        combined[missing] = -1
+        total = math.prod(sizes)
+        if observed:
+            ok = combined >= 0
+            if total <= DENSE_LIMIT:
+                present = np.flatnonzero(np.bincount(combined[ok], minlength=total))
+                remap = np.full(total, -1, dtype=np.int64)
+                remap[present] = np.arange(len(present))
+                codes = np.where(ok, remap[np.where(ok, combined, 0)], -1)
+            else:
+                present = np.unique(combined[ok])
+                codes = np.where(ok, np.searchsorted(present, combined), -1)
+        else:
+            present = np.arange(total)
+            codes = combined
+        idx = np.unravel_index(present, sizes) if len(sizes) else ()
+        labels = {}
+        for c, cat, ix, orig in zip(cols, cats, idx, (self.data[c] for c in cols)):
+            if isinstance(orig.dtype, pd.CategoricalDtype):
+                labels[c] = pd.Categorical.from_codes(ix, dtype=orig.dtype)
+            else:
+                labels[c] = cat.take(ix) if len(cat) else np.full(len(ix), np.nan)
+        return Domains(codes.astype(np.int64), pd.DataFrame(labels), int(missing.sum()))
+
+    def _cells(self, dom: Domains) -> Cells:
+        key = id(self)
+        cells = dom._cells.get(key)
+        if cells is None:
+            st = self.var_stages[-1]
+            cells = Cells(dom.codes, dom.n, st.row_units(self.n_rows), st.n_units,
+                          rows_are_units=st.unit is None)
+            dom._cells = {key: cells}  # one design per Domains at a time keeps memory bounded
+        return cells
+
+    # ------------------------------------------------------------------ variables
+    def _numeric(self, name: str, estimator: str) -> np.ndarray:
+        s = self._column(name, "variable")
+        if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+            return s.to_numpy(dtype=float, na_value=np.nan)
+        if s.dtype == object:
+            conv = pd.to_numeric(s, errors="coerce")
+            if conv.isna().equals(s.isna()) and not s.map(lambda x: isinstance(x, str)).any():
+                return conv.to_numpy(dtype=float, na_value=np.nan)
+        raise UsageError("MD308", column=name, dtype=str(s.dtype), estimator=estimator)
+
+    # ------------------------------------------------------------------ engine
+    def _linear(self, dom: Domains, a_list, b_list, valid_list, ratio: bool, cat=None):
+        """Estimates and variances of linear / ratio statistics for every domain.
+
+        a_list, b_list: row arrays (0 where invalid); valid_list: bool row arrays.
+        For proportions ``cat=(codes, K)`` splits one variable into K indicator columns.
+        Returns est, var, n, df arrays of shape (n_dom, k).
+        """
+        cells = self._cells(dom)
+        w = self.w
+        A, B, C, CNZ = [], [], [], []
+        for a, b, valid in zip(a_list, b_list, valid_list):
+            wv = np.where(valid, w, 0.0)
+            if cat is not None:
+                codes, K = cat
+                A.append(cells.sum_by_category(wv, codes, K))
+                wsum, cnt = cells.sum(wv), cells.sum(valid.astype(float))
+                B.append(np.repeat(wsum[:, None], K, axis=1))
+                C.append(np.repeat(cnt[:, None], K, axis=1))
+                if self.domain_df == "domain":
+                    CNZ.append(np.repeat(cells.sum((valid & (w > 0)).astype(float))[:, None], K, axis=1))
+            else:
+                A.append(cells.sum(w * a)[:, None])
+                B.append(cells.sum(w * b)[:, None] if ratio else np.zeros((cells.size, 1)))
+                C.append(cells.sum(valid.astype(float))[:, None])
+                if self.domain_df == "domain":
+                    CNZ.append(cells.sum((valid & (w > 0)).astype(float))[:, None])
+        A, B, C = np.hstack(A), np.hstack(B), np.hstack(C)
+        n_dom, k = dom.n, A.shape[1]
+        sum_dom = lambda X: np.column_stack([np.bincount(cells.dom, weights=X[:, j], minlength=n_dom)
+                                              for j in range(k)])
+        SA, n = sum_dom(A), sum_dom(C)
+        if ratio:
+            SB = sum_dom(B)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est = SA / SB
+                Z = (A - est[cells.dom] * B) / SB[cells.dom]
+            Z = np.where(np.isfinite(Z), Z, 0.0)
+        else:
+            est, Z = SA, A
+        if self.complete:
+            var = np.zeros_like(est)
+        else:
+            var = design_variance(cells, self.var_stages, Z, C > 0, self.lonely_psu,
+                                  self.adjust_domain_lonely)
+        if ratio:
+            var = np.where(np.isfinite(est), var, np.nan)
+        if self.complete:
+            df = np.full_like(est, np.nan)
+        elif self.domain_df == "domain":
+            df = self._domain_degf(cells, np.hstack(CNZ), n_dom)
+        else:
+            df = np.full_like(est, self._df)
+        return est, var, n, df
+
+    def _domain_degf(self, cells: Cells, CNZ: np.ndarray, n_dom: int) -> np.ndarray:
+        st1 = self.stages[0]
+        up = cells.unit
+        for t in range(len(self.var_stages) - 1, 0, -1):
+            up = self.var_stages[t].unit_parent()[up]
+        out = np.zeros((n_dom, CNZ.shape[1]))
+        for j in range(CNZ.shape[1]):
+            ok = CNZ[:, j] > 0
+            du = np.unique(cells.dom[ok] * st1.n_units + up[ok])
+            ds = np.unique((du // st1.n_units) * st1.n_strata + st1.unit_stratum[du % st1.n_units])
+            out[:, j] = (np.bincount(du // st1.n_units, minlength=n_dom)
+                         - np.bincount(ds // st1.n_strata, minlength=n_dom))
+        return out
+
+    def _finish(self, dom: Domains, est, var, n, df, names, ci, extra=None, n_missing=None):
+        """Assemble the tidy result: rows are domain-major, then variable (then category)."""
+        n_dom, k = est.shape
+        se = np.sqrt(np.maximum(var, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cv = se / np.abs(est)
+        cv = np.where(se == 0, np.where(np.isfinite(est) & (est != 0), 0.0, cv), cv)
+        method, lo, hi = ci(est, se, df, n)
+        out = dom.labels.loc[dom.labels.index.repeat(k)].reset_index(drop=True)
+        out["variable"] = np.tile(np.asarray(names, dtype=object), n_dom)
+        for col, vals in (extra or {}).items():
+            out[col] = np.tile(np.asarray(vals, dtype=object), n_dom)
+        flat = lambda x: np.asarray(x, dtype=float).reshape(-1)
+        out["estimate"], out["se"] = flat(est), flat(se)
+        out["ci_low"], out["ci_high"] = flat(lo), flat(hi)
+        out["cv"], out["df"] = flat(cv), flat(df)
+        out["n"] = flat(n).astype(np.int64)
+        nm = np.zeros_like(est) if n_missing is None else n_missing
+        out["n_missing"] = flat(nm).astype(np.int64)
+        out["ci_method"] = "complete count (no sampling error)" if self.complete else method
+        out["flag"] = reliability.flag(out["cv"].to_numpy(), out["n"].to_numpy(), self.policy,
+                                       complete_count=self.complete)
+        out.attrs["n_no_domain"] = dom.n_no_domain
+        out.attrs["design"] = self.describe()
+        return out
+
+    def _t_ci(self, est, se, df, n):
+        lo, hi = intervals.t_interval(est, se, df, self.level)
+        return "t", lo, hi
+
+    def describe(self) -> str:
+        """One line naming the design (for result attributes and reports)."""
+        if self.complete:
+            return "complete count"
+        parts = [f"weights={self.weights_col}", f"strata={self.strata_cols or None}",
+                 f"psu={self.psu_cols}", f"fpc={self.fpc_cols or None}", f"lonely_psu={self.lonely_psu}"]
+        return "Design(" + ", ".join(parts) + ")"
+
+    # ------------------------------------------------------------------ estimators
+    def estimate_many(self, kind: str, variables: str | Sequence[str], by=None,
+                      ci_method: str | None = None, denominator: str | Sequence[str] | None = None,
+                      observed: bool = True) -> pd.DataFrame:
+        """Vectorised entry point: one call, many variables, every domain.
+
+        ``kind`` is ``mean``, ``total``, ``proportion`` or ``ratio``; ``by`` may be column
+        names, a :class:`Domains` from :meth:`domains`, or an int array of domain codes.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"a": [1.0, 0, 1], "b": [2.0, 4, 6], "g": ["x", "y", "x"]})
+            >>> r = Design.complete_count(df).estimate_many("mean", ["a", "b"], by="g")
+            >>> r[["g", "variable", "estimate"]].values.tolist()
+            [['x', 'a', 1.0], ['x', 'b', 4.0], ['y', 'a', 0.0], ['y', 'b', 4.0]]
+        """
+        if kind == "mean":
+            return self.mean(variables, by=by, observed=observed)
+        if kind == "total":
+            return self.total(variables, by=by, observed=observed)
+        if kind == "proportion":
+            return self.proportion(variables, by=by, ci_method=ci_method or "logit", observed=observed)
+        if kind == "ratio":
+            return self.ratio(variables, denominator, by=by, observed=observed)
+        raise UsageError("MD307", what="Estimate kind", value=kind, choices="mean, total, proportion, ratio")
+
+    def _simple(self, variables, by, observed, ratio: bool, estimator: str) -> pd.DataFrame:
+        dom = self.domains(by, observed)
+        names = _as_list(variables)
+        ys = [self._numeric(v, estimator) for v in names]
+        valid = [~np.isnan(y) for y in ys]
+        a = [np.where(v, y, 0.0) for y, v in zip(ys, valid)]
+        b = [v.astype(float) for v in valid]
+        est, var, n, df = self._linear(dom, a, b, valid, ratio=ratio)
+        n_missing = dom.sizes()[:, None] - n
+        return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=n_missing)
+
+    def mean(self, variables: str | Sequence[str], by=None, observed: bool = True) -> pd.DataFrame:
+        """Weighted mean(s) with Taylor SE, per domain (R ``svymean`` / ``svyby``, na.rm=TRUE).
+
+        Boolean or 0/1 columns give proportions with t intervals; use :meth:`proportion` for
+        logit intervals.
+        """
+        return self._simple(variables, by, observed, ratio=True, estimator="mean")
+
+    def total(self, variables: str | Sequence[str], by=None, observed: bool = True) -> pd.DataFrame:
+        """Weighted total(s) with Taylor SE, per domain (R ``svytotal``, na.rm=TRUE)."""
+        return self._simple(variables, by, observed, ratio=False, estimator="total")
+
+    def ratio(self, numerator: str | Sequence[str], denominator: str | Sequence[str], by=None,
+              observed: bool = True) -> pd.DataFrame:
+        """Ratio(s) of weighted totals sum(w y) / sum(w x) per domain (R ``svyratio``, na.rm=TRUE).
+
+        Numerators and denominators pair up in order (one denominator serves all numerators).
+        Rows where either is missing are left out of that ratio.
+        """
+        nums = _as_list(numerator)
+        dens = _as_list(denominator)
+        if len(dens) == 1:
+            dens = dens * len(nums)
+        if len(dens) != len(nums):
+            raise UsageError("MD307", what="Denominator list", value=dens, choices="one, or one per numerator")
+        dom = self.domains(by, observed)
+        a, b, valid = [], [], []
+        for y_name, x_name in zip(nums, dens):
+            y, x = self._numeric(y_name, "ratio"), self._numeric(x_name, "ratio")
+            v = ~np.isnan(y) & ~np.isnan(x)
+            a.append(np.where(v, y, 0.0))
+            b.append(np.where(v, x, 0.0))
+            valid.append(v)
+        est, var, n, df = self._linear(dom, a, b, valid, ratio=True)
+        names = [f"{y}/{x}" for y, x in zip(nums, dens)]
+        return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=dom.sizes()[:, None] - n)
+
+    def proportion(self, variable: str | Sequence[str], by=None, ci_method: str = "logit",
+                   observed: bool = True) -> pd.DataFrame:
+        """Proportion of each category of ``variable`` per domain, with a named CI method.
+
+        ``ci_method``: ``logit`` (R ``svyciprop`` default), ``beta`` (Korn–Graubard),
+        ``wilson``, or ``t``. Categories come from the column's categorical dtype (unobserved
+        categories give 0) or its sorted distinct values; missing values are left out.
+        """
+        if ci_method not in intervals.PROPORTION_METHODS:
+            raise UsageError("MD307", what="Confidence interval method", value=ci_method,
+                             choices=", ".join(intervals.PROPORTION_METHODS))
+        frames = []
+        dom = self.domains(by, observed)
+        for name in _as_list(variable):
+            s = self._column(name, "variable")
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                codes, cats = s.cat.codes.to_numpy().astype(np.int64), list(s.cat.categories)
+            else:
+                codes, u = pd.factorize(s, sort=True)
+                codes, cats = codes.astype(np.int64), list(u)
+            valid = codes >= 0
+            K = max(len(cats), 1)
+            est, var, n, df = self._linear(dom, [None], [None], [valid], ratio=True, cat=(codes, K))
+
+            def ci(est, se, df, n, _m=ci_method):
+                lo, hi = intervals.proportion_interval(_m, est, se, df, n, self.level)
+                return _m, lo, hi
+
+            frames.append(self._finish(dom, est, var, n, df, [name] * K, ci, extra={"category": cats},
+                                       n_missing=dom.sizes()[:, None] - n))
+        out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        out.attrs["n_no_domain"] = dom.n_no_domain
+        return out
+
+    def quantile(self, variables: str | Sequence[str], probs: float | Sequence[float], by=None,
+                 observed: bool = True) -> pd.DataFrame:
+        """Quantiles per domain as R ``svyquantile`` (survey >= 4.0 defaults).
+
+        The quantile is R's ``qrule="math"`` (the smallest value whose cumulative weight share
+        reaches p); the CI is Woodruff's (``interval.type="mean"``): a t interval for the
+        proportion below the quantile, mapped back through the same rule; the SE is the CI width
+        divided by 2 t(df), as R derives it.
+        """
+        probs_l = [float(p) for p in _as_list(probs)]
+        for p in probs_l:
+            if not 0 <= p <= 1:
+                raise UsageError("MD310", value=p)
+        dom = self.domains(by, observed)
+        names = _as_list(variables)
+        frames = []
+        for name in names:
+            y = self._numeric(name, "quantile")
+            valid = ~np.isnan(y) & (dom.codes >= 0)
+            idx = np.flatnonzero(valid)
+            order = idx[np.lexsort((y[idx], dom.codes[idx]))]
+            d_sorted = dom.codes[order]
+            bounds = np.searchsorted(d_sorted, np.arange(dom.n + 1))
+            ys, ws = y[order], self.w[order]
+            segs = [(ys[bounds[i]:bounds[i + 1]], ws[bounds[i]:bounds[i + 1]]) for i in range(dom.n)]
+            q = np.array([[math_quantile(x, w, p) for p in probs_l] for x, w in segs]).reshape(dom.n, len(probs_l))
+            lo = np.full_like(q, np.nan)
+            hi = np.full_like(q, np.nan)
+            se = np.zeros_like(q)
+            valid_y = ~np.isnan(y)
+            n_valid = np.bincount(dom.codes[valid], minlength=dom.n).astype(float)
+            if self.complete:
+                lo, hi = q.copy(), q.copy()
+                df = np.full_like(q, np.nan)
+            else:
+                df = np.zeros_like(q)
+                for j, p in enumerate(probs_l):
+                    qrow = np.where(dom.codes >= 0, q[np.maximum(dom.codes, 0), j], np.nan)
+                    below = (y <= qrow).astype(float)
+                    est, var, _, dfj = self._linear(dom, [below], [valid_y.astype(float)], [valid_y], ratio=True)
+                    c = intervals.critical(dfj[:, 0], self.level)
+                    sep = np.sqrt(np.maximum(var[:, 0], 0))
+                    plo, phi = est[:, 0] - c * sep, est[:, 0] + c * sep
+                    for i, (x, w) in enumerate(segs):
+                        if len(x) == 0:
+                            continue
+                        lo[i, j] = np.nan if not (plo[i] >= 0) else math_quantile(x, w, plo[i])
+                        hi[i, j] = np.nan if not (phi[i] <= 1) else math_quantile(x, w, phi[i])
+                    se[:, j] = (hi[:, j] - lo[:, j]) / (2 * c)
+                    df[:, j] = dfj[:, 0]
+            n = np.repeat(n_valid[:, None], len(probs_l), axis=1)
+            lo_, hi_ = lo, hi
+            frame = self._finish(dom, q, se ** 2, n, df, [name] * len(probs_l),
+                                 lambda *a: ("woodruff", lo_, hi_), extra={"quantile": probs_l},
+                                 n_missing=dom.sizes()[:, None] - n)
+            frames.append(frame)
+        out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        out.attrs["n_no_domain"] = dom.n_no_domain
+        return out
+
+
+def factorize_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of an int64 key in sorted order of the key, and the sorted distinct keys."""
+    codes, uniq = pd.factorize(key, sort=True)
+    return codes.astype(np.int64), np.asarray(uniq, dtype=np.int64)
