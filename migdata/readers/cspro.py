@@ -560,3 +560,28 @@ def _codebook(d: CsproDictionary, src: str, report: ImportReport,
                        "ranges": [(v.low, v.high, v.label) for v in (vs.values if vs else []) if v.is_range]},
             ))
     return cb
+
+
+def find_dictionary(data_path: str | Path) -> Path:
+    """The ``.dcf`` for a data file: same name with ``.dcf``, else the only ``.dcf`` beside it."""
+    p = Path(data_path)
+    for cand in (p.with_suffix(".dcf"), p.with_suffix(".DCF")):
+        if cand.is_file():
+            return cand
+    dcfs = sorted(q for q in p.parent.glob("*") if q.suffix.lower() == ".dcf")
+    if len(dcfs) == 1:
+        return dcfs[0]
+    raise DataError("MD511", path=str(p))
+
+
+def read(path: str | Path, dictionary: str | Path | CsproDictionary | None = None,
+         **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
+    """Registry entry (``READERS["cspro"]``): :func:`read_cspro` with the dictionary found
+    beside the data file when not given. A ``.dcf`` path alone gives empty tables and the
+    dictionary's codebook (for ``migdata codebook DICT.dcf``)."""
+    p = Path(path)
+    if p.suffix.lower() == ".dcf":
+        d = read_dictionary(p)
+        report = options.get("report") or ImportReport()
+        return {}, _codebook(d, str(p), report, {})
+    return read_cspro(p, dictionary if dictionary is not None else find_dictionary(p), **options)

@@ -1,0 +1,228 @@
+"""The import pipeline: read -> map (profile) -> validate -> a :class:`HouseholdData` ready to save.
+
+Also the ``migdata codebook`` helpers (:func:`codebook_table`, :func:`write_codebook`), which
+dispatch on the file extension to the registered readers.
+
+Policies (see :mod:`migdata.model.report`): ``lenient`` keeps rows with bad values (set
+missing, reported); ``reject`` also rejects every row with a value problem found while reading
+or mapping (the counts add those rows to ``read`` and ``rejected``); ``strict`` fails on the
+first batch of problems with :class:`~migdata.errors.DataError` ``MD119``, the report attached.
+
+Example:
+    >>> data = import_files(["LFS_PUF_December_2022.F2", "LFS_PUF_December_2022.dcf"],
+    ...                     "lfs_puf_2022")                                    # doctest: +SKIP
+    >>> data.save("lfs_2022_12")                                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from migdata.errors import DataError, UsageError
+from migdata.model.report import POLICIES, ImportReport
+from migdata.profiles import load_profile
+from migdata.profiles.engine import Profile, apply_profile
+from migdata.readers import get_reader, reader_for
+from migdata.readers.codebook import Codebook
+
+Progress = Callable[[str, int, int], None]
+#: reader problems that blank one value of a row (rejected under the "reject" policy)
+VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506"}
+
+
+def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out = [Path(p) for p in paths]
+    if not out:
+        raise UsageError("MD512")
+    for p in out:
+        if not p.exists():
+            raise DataError("MD001", path=str(p))
+    return out
+
+
+def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
+             report: ImportReport | None = None, progress: Progress | None = None,
+             **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
+    """Read every file with the profile's reader (or the one the extension names) and stack
+    same-named raw tables; ``_source_file`` is added when there is more than one data file."""
+    files = _paths(paths)
+    report = report if report is not None else ImportReport()
+    reader = (profile.reader if profile and profile.reader else None) or reader_for(files[0])
+    opts = dict(profile.reader_options) if profile else {}
+    opts.update(options)
+    results: list[tuple[Path, dict[str, pd.DataFrame], Codebook]] = []
+    if reader == "cspro":
+        from migdata.readers.cspro import find_dictionary, read_cspro, read_dictionary
+
+        dcfs = [p for p in files if p.suffix.lower() == ".dcf"]
+        data = [p for p in files if p.suffix.lower() != ".dcf"]
+        if not data:
+            raise UsageError("MD512")
+        d = read_dictionary(dcfs[0]) if dcfs else None
+        if profile is not None and "items" not in opts:
+            opts["items"] = sorted(set().union(*profile.raw_columns().values())) if profile.tables else None
+        for i, f in enumerate(data):
+            cb_prog = None
+            if progress is not None:
+                cb_prog = (lambda done, total, f=f: progress(f"reading {f.name}", done, total))
+            tables, cb = read_cspro(f, d if d is not None else find_dictionary(f), report=report,
+                                    progress=cb_prog, **opts)
+            results.append((f, tables, cb))
+    else:
+        fn = get_reader(reader)
+        for f in files:
+            if progress is not None:
+                progress(f"reading {f.name}", 0, 1)
+            tables, cb = fn(f, **opts)
+            if cb.report is not report:
+                report.extend(cb.report)
+                cb.report = report
+            results.append((f, tables, cb))
+    raw: dict[str, list[pd.DataFrame]] = {}
+    for f, tables, _ in results:
+        for name, df in tables.items():
+            if len(results) > 1 and "_source_file" not in df.columns:
+                df = df.assign(_source_file=pd.Categorical([str(f)] * len(df)) if len(df) else [])
+            raw.setdefault(name, []).append(df)
+    merged = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True)) for k, v in raw.items()}
+    cb = results[0][2]
+    if len(results) > 1:
+        cb.source = ", ".join(str(f) for f, _, _ in results)
+    return merged, cb
+
+
+def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
+                 policy: str = "lenient", keep_identifiers: bool = False,
+                 progress: Progress | None = None, **reader_options: Any):
+    """Import source files with a profile into a validated :class:`~migdata.model.data.HouseholdData`.
+
+    ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
+    data). ``profile``: a shipped profile name, a profile file path, or a parsed profile.
+    ``progress(stage, done, total)`` is called while reading and at each step.
+    Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
+
+    Example:
+        >>> data = import_files("Popstan Census.dat", "popstan_census")   # doctest: +SKIP
+        >>> print(data.report.summary())                                  # doctest: +SKIP
+    """
+    from migdata.model.data import HouseholdData
+    from migdata.model.validate import validate
+
+    if policy not in POLICIES:
+        raise UsageError("MD004", what="validation policy", value=policy, choices=", ".join(POLICIES))
+    prof = load_profile(profile)
+    report = ImportReport()
+    raw, cb = read_raw(paths, prof, report, progress, **reader_options)
+    if progress is not None:
+        progress("mapping", 0, 1)
+    tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
+    del raw
+    extra_rejected = {}
+    if policy == "reject":
+        tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
+    if policy == "strict" and report.problems:
+        first = "; ".join(p.message for p in report.problems[:3])
+        err = DataError("MD119", n=len(report.problems), first=first)
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+    files = [str(p) for p in _paths(paths)]
+    provenance = {
+        "sources": [prof.name], "rounds": [prof.round] if prof.round else [],
+        "files": files, "profile": prof.name, "profile_path": prof.path, "reader": prof.reader,
+        "complete_count": prof.complete_count, "design": dict(prof.design),
+        "keep_identifiers": bool(keep_identifiers), "policy": policy,
+    }
+    try:
+        from migdata.areas.reference import release
+        provenance["psgc_release"] = release()
+    except Exception:  # the reference is optional for sources without PSGC codes
+        pass
+    data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
+    if progress is not None:
+        progress("validating", 0, 1)
+    out = validate(data, policy=policy)
+    for t, n in extra_rejected.items():
+        c = out.report.counts.get(t)
+        if c is not None:
+            out.report.set_counts(t, read=c["read"] + n, kept=c["kept"], rejected=c["rejected"] + n)
+    out.report.check_balance()
+    if progress is not None:
+        progress("done", 1, 1)
+    return out
+
+
+def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, prof: Profile
+                           ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Under the reject policy: drop the tidy rows whose source row had a value problem in a
+    column that table uses (a reader problem names the raw item, a mapping problem its table)."""
+    uses = {}
+    for t, tspec in prof.tables.items():
+        cols = set()
+        for spec in tspec["columns"].values():
+            cols.update([spec["from"]] if spec.get("from") else [])
+            cols.update(spec.get("concat", []))
+        uses[t] = cols
+    bad: dict[str, set[int]] = {t: set() for t in tidy}
+    for p in report.problems:
+        if p.code not in VALUE_PROBLEMS or not p.source_row:
+            continue
+        hit = [t for t in tidy if p.table == t or (p.column in uses.get(t, ()))]
+        for t in hit:
+            bad[t].add(p.source_row)
+        if hit and p.action == "set_missing":
+            p.action = "rejected"
+    out, removed = {}, {}
+    for name, df in tidy.items():
+        if "_source_row" not in df.columns or not bad.get(name):
+            out[name] = df
+            continue
+        m = df["_source_row"].isin(list(bad[name])).to_numpy()
+        out[name] = df.loc[~m].reset_index(drop=True)
+        removed[name] = int(m.sum())
+    return out, removed
+
+
+# -- codebook ---------------------------------------------------------------------------------
+
+def codebook_table(path: str | Path, **options: Any) -> pd.DataFrame:
+    """The codebook of any readable file as a table (one row per variable): the reader is chosen
+    by extension; a CSPro ``.dcf`` alone is enough.
+
+    Example:
+        >>> codebook_table("HPQF2_DICT.dcf").shape[0]          # doctest: +SKIP
+        1497
+    """
+    p = _paths(path)[0]
+    fn = get_reader(reader_for(p))
+    _, cb = fn(p, **options)
+    return cb.to_frame()
+
+
+def write_codebook(path: str | Path, out_xlsx: str | Path, **options: Any) -> Path:
+    """Write :func:`codebook_table` of ``path`` to an Excel workbook (sheet ``codebook``, with
+    cells that would start a formula written as text). Returns the workbook path."""
+    import os
+    import tempfile
+
+    df = codebook_table(path, **options)
+    safe = df.astype(object).where(df.notna(), None)
+    for c in safe.columns:
+        safe[c] = safe[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
+    out = Path(out_xlsx)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            safe.to_excel(xw, sheet_name="codebook", index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return out

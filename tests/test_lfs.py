@@ -1,0 +1,123 @@
+"""LFS PUF December 2022 through the lfs_puf_2022 profile, checked against PSA's published figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from migdata.importer import import_files
+from tests.conftest import realfile
+
+
+@pytest.fixture(scope="module")
+def lfs():
+    dat = realfile("ph", "lfs", "LFS_PUF_December_2022.F2")
+    dcf = realfile("ph", "lfs", "LFS_PUF_December_2022.dcf")
+    return import_files([dat, dcf], "lfs_puf_2022")
+
+
+def test_counts(lfs):
+    # realdata README: 45,687 persons, 10,896 households, 483 PSUs
+    assert len(lfs.persons) == 45687
+    assert len(lfs.households) == 10896
+    assert lfs.households["psu"].nunique() == 483
+    assert lfs.report.problems == []
+    assert lfs.report.counts["persons"] == {"read": 45687, "kept": 45687, "rejected": 0}
+
+
+def test_keys_and_areas(lfs):
+    hh = lfs.households
+    assert hh["hh_id"].iloc[0] == "01-00001"  # PUFREG 01, PUFHHNUM 00001 on line 1
+    assert set(hh["psgc"].dropna()) <= {f"{r:02d}00000000" for r in range(1, 20)}
+    assert hh["psgc"].notna().all()
+    assert (hh["round"] == "2022-12").all()
+    # Region IV-A is LFS region 4
+    assert (hh["psgc"] == "0400000000").sum() == hh["hh_id"].str.startswith("04-").sum()
+
+
+def _universe(lfs):
+    p = lfs.persons.merge(lfs.households[["hh_id", "psu"]], on="hh_id")
+    # PSA's labour-force universe: household members 15+ with a labour-force status (OFs excluded)
+    u = p[p["lf_status"].notna() & (p["age"] >= 15)].copy()
+    u["in_lf"] = u["lf_status"].isin(["employed", "unemployed"]).astype(float)
+    u["unemp"] = (u["lf_status"] == "unemployed").astype(float)
+    u["one"] = 1.0
+    return p, u
+
+
+def test_published_lfpr_and_unemployment(lfs):
+    """PSA, December 2022 LFS: LFPR 66.4 %, unemployment rate 4.3 % (published rounding)."""
+    from migdata.survey import Design
+
+    _, u = _universe(lfs)
+    d = Design(u, weights="weight", psu="psu")
+    lfpr = d.ratio("in_lf", "one").iloc[0]
+    ur = d.ratio("unemp", "in_lf").iloc[0]
+    assert round(100 * lfpr["estimate"], 1) == 66.4
+    assert round(100 * ur["estimate"], 1) == 4.3
+    # the design gives a sampling error; PSA does not publish one for the PUF, so only its sanity
+    assert 0 < lfpr["se"] < 0.02 and 0 < ur["se"] < 0.01
+
+
+def test_overseas_contract_workers(lfs):
+    """About 1.83 million OCWs (PUFC08_CONWR = 1), 54.8 % female (realdata brief)."""
+    p = lfs.persons
+    ocw = p[p["of_status_src"] == "1"]
+    assert (ocw["of_status"] == "ofw_contract").all()
+    total = ocw["weight"].sum()
+    assert round(total / 1e6, 2) == 1.83
+    assert round(100 * ocw.loc[ocw["sex"] == "female", "weight"].sum() / total, 1) == 54.8
+    # code 4 "Students abroad/Tourists" -> other_of (documented in the profile)
+    assert set(p.loc[p["of_status_src"] == "4", "of_status"].dropna()) <= {"other_of"}
+
+
+def _round_copy(tmp_path, edit_dcf, edit_lines=None, n=300):
+    dcf = realfile("ph", "lfs", "LFS_PUF_December_2022.dcf").read_text(encoding="utf-8-sig")
+    lines = realfile("ph", "lfs", "LFS_PUF_December_2022.F2").read_text(encoding="utf-8-sig").splitlines()[:n]
+    if edit_lines:
+        lines = edit_lines(lines)
+    (tmp_path / "r.dcf").write_text(edit_dcf(dcf), encoding="utf-8")
+    (tmp_path / "r.dat").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path / "r.dat"
+
+
+def test_other_round_with_renamed_item_is_named_not_crashed(tmp_path):
+    # 2016-2020 files call the OF indicator PUFC10_CONWR
+    dat = _round_copy(tmp_path, lambda t: t.replace("Name=PUFC08_CONWR", "Name=PUFC10_CONWR"))
+    data = import_files([dat], "lfs_puf_2022")
+    probs = [p for p in data.report.problems if p.code == "MD503"]
+    assert [(p.table, p.column, p.value) for p in probs] == [("persons", "of_status", "PUFC08_CONWR")]
+    assert data.persons["of_status"].isna().all()
+    assert len(data.persons) == 300
+
+
+def test_new_code_in_other_round_is_noted_and_located(tmp_path):
+    def lines(ls):
+        ls[0] = ls[0][:48] + "6" + ls[0][49:]  # PUFC08_CONWR is column 49
+        return ls
+
+    dat = _round_copy(tmp_path, lambda t: t.replace("Value=5;Residents", "Value=5;Residents\nValue=6;New category"),
+                      lines)
+    data = import_files([dat], "lfs_puf_2022")
+    (prob,) = [p for p in data.report.problems if p.code == "MD504"]
+    assert (prob.source_row, prob.column, prob.value, prob.action) == (1, "of_status", 6, "set_missing")
+    assert any("6 (New category)" in n for n in data.report.notes)
+    assert pd.isna(data.persons["of_status"].iloc[0]) and data.persons["of_status_src"].iloc[0] == "6"
+
+
+def test_reject_and_strict_policies(tmp_path):
+    from migdata.errors import DataError
+
+    def lines(ls):
+        ls[0] = ls[0][:48] + "6" + ls[0][49:]
+        return ls
+
+    dat = _round_copy(tmp_path, lambda t: t, lines, n=50)
+    data = import_files([dat], "lfs_puf_2022", policy="reject")
+    assert data.report.counts["persons"]["rejected"] == 1
+    assert data.report.counts["persons"]["read"] == 50
+    assert 1 not in set(data.persons["_source_row"])
+    with pytest.raises(DataError) as ei:
+        import_files([dat], "lfs_puf_2022", policy="strict")
+    assert ei.value.code == "MD119"
