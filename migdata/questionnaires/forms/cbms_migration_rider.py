@@ -231,3 +231,40 @@ CHOICES: dict[str, list[c.Choice]] = {
     "remit_channel": c.REMIT_CHANNEL,
     "remit_use": c.REMIT_USE,
 }
+
+# Hints for migdata.questionnaires.submissions.fake_submissions (plausible values; the rules of
+# the form are enforced separately). The sample-data generator writes rider exports from its own
+# synthetic CBMS population instead; these hints only make stand-alone fakes look reasonable.
+FAKE: dict[str, dict] = {
+    "consent": {"choices": {"1": 97, "2": 3}},
+    "psgc": {"psgc": True},
+    "hh_size": {"int": (1, 8)},
+    "cbms_case_id": {"p": 0.0},
+    "enumerator": {"text": ["E01", "E02", "E03", "E04"], "p": 0.9},
+    "A02_RELTOHHH": {"choices": {"1": 1, "2": 12, "3": 20, "4": 20, "9": 5, "10": 5, "12": 2, "15": 2,
+                                 "16": 2, "23": 2, "25": 1}},
+    "A05_SEX": {"choices": {"1": 50, "2": 50}},
+    "A07_AGE": {"int": (0, 80)},
+    "A09_MSTAT": {"choices": {"1": 45, "2": 35, "3": 10, "4": 6, "6": 4}},
+    "B01_MIG": {"choices": {"1": 70, "2": 28, "3": 1, "4": 1}},
+    "B02_FYRSRESIDE": {"choices": {"1": 92, "2": 7, "3": 0.7, "4": 0.3}},
+    "B04_SMOSRESIDE": {"choices": {"1": 98, "2": 1.6, "3": 0.3, "4": 0.1}},
+    "B01_PHILIPPINES1": {"text": ["1005", "2103", "3405", "5647", "5801", "3904", "1380"]},
+    "B01_PHILIPPINES2": {"text": ["1005", "2103", "3405", "5647", "5801", "3904", "1380"]},
+    "B01_PHILIPPINES4": {"text": ["1005", "2103", "3405", "5647", "5801", "3904", "1380"]},
+    "B06_OFI": {"choices": {"1": 3.0, "2": 0.3, "3": 0.05, "4": 0.2, "5": 0.2, "6": 0.2, "7": 96}},
+    "B07_LEAVE_YR": {"int": (2020, 2026)},
+    "B08_STAY": {"int": (1, 60)},
+    "B09_COUNTRY": {"choices": {"9201": 24, "9240": 16, "9104": 8, "9125": 6, "9185": 6, "9207": 6,
+                                "9224": 5, "9116": 4, "9243": 4, "9039": 3, "9114": 2, "9139": 2,
+                                "9123": 2}},
+    "B10_PTSENDMNY": {"int": (0, 24)},
+    "ret_abroad": {"choices": {"1": 2, "2": 98}},
+    "ret_country": {"choices": {"9201": 30, "9240": 20, "9104": 10, "9125": 10, "9185": 10, "9207": 10,
+                                "9224": 10}},
+    "rem_received": {"choices": {"1": 12, "2": 88}},
+    "rem_amount": {"num": (120000, 0.6, 2000, 5000000), "round": 500},
+    "rem_uses": {"choices": {"food": 9, "education": 6, "health": 4, "housing": 3, "debt": 3,
+                             "savings": 3, "business": 1, "land": 0.5, "occasions": 1, "other": 0.5},
+                 "k": (1, 4)},
+}

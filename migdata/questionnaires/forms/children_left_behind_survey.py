@@ -95,7 +95,12 @@ SURVEY: list[dict] = [
       msg=("Age 0-17; children 7+ give their own assent, under 7 are 'not applicable'.",
            "Edad 0-17; ang batang 7 pataas ay nagbibigay ng sariling pahintulot, ang wala pang 7 ay 'hindi angkop'.")),
     q("select_one grade", "child_grade", "Grade or level the child is in (this school year)",
-      "Baitang o antas ng bata (ngayong taong-aralan)", required=True),
+      "Baitang o antas ng bata (ngayong taong-aralan)", required=True,
+      constraint=". = '0' or . = 'als' or (. = 'k' and ${child_age} >= 3 and ${child_age} <= 7) "
+                 "or (. = 'college' and ${child_age} >= 15) "
+                 "or (number(.) >= 1 and ${child_age} >= number(.) + 4 and ${child_age} <= number(.) + 10)",
+      msg=("This grade is unusual for the child's age; check the age and the grade.",
+           "Hindi karaniwan ang baitang na ito sa edad ng bata; suriin ang edad at baitang.")),
     end("group"),
 
     q("begin_group", "parents", "Parent(s) abroad", "Magulang na nasa ibang bansa", relevant=GO),
@@ -238,4 +243,44 @@ CHOICES: dict[str, list[c.Choice]] = {
         ("health", "Health centre", "Health center"),
         ("none", "Not referred (caregiver declined)", "Hindi na-refer (tumanggi ang tagapag-alaga)"),
     ],
+}
+
+_DEST = {"9201": 24, "9240": 16, "9104": 8, "9125": 6, "9185": 6, "9207": 6, "9224": 5, "9116": 4,
+         "9243": 4, "9039": 3, "9114": 2, "9139": 2, "9123": 2}
+
+# Hints for migdata.questionnaires.submissions.fake_submissions (plausible values only).
+FAKE: dict[str, dict] = {
+    "consent": {"choices": {"1": 95, "2": 5}},
+    "assent": {"choices": {"1": 72, "2": 3, "3": 25}},
+    "psgc": {"psgc": True},
+    "cbms_case_id": {"p": 0.5},
+    "child_line_no": {"int": (3, 7)},
+    "respondent_rel": {"choices": {"1": 45, "2": 15, "3": 30, "4": 6, "6": 4}},
+    "child_age": {"int": (0, 17)},
+    "child_grade": {"choices": {"0": 2, "k": 10, **{str(g): 10 for g in range(1, 13)}, "als": 1, "college": 3}},
+    "parent_abroad": {"choices": {"1": 50, "2": 36, "3": 14}},
+    "father_since": {"int": (2012, 2026)},
+    "mother_since": {"int": (2012, 2026)},
+    "father_country": {"choices": _DEST},
+    "mother_country": {"choices": _DEST},
+    "months_apart": {"int": (6, 12)},
+    "caregiver": {"choices": {"1": 45, "2": 15, "3": 28, "4": 6, "5": 3, "6": 2, "7": 1}},
+    "contact_freq": {"choices": {"1": 40, "2": 30, "3": 18, "4": 8, "5": 3, "6": 1}},
+    "contact_mode": {"choices": {"video": 8, "voice": 4, "chat": 7, "social": 3, "letters": 1, "other": 0.3},
+                     "k": (1, 3)},
+    "remit_school": {"choices": {"1": 80, "2": 15, "8": 5}},
+    "enrolled": {"choices": {"1": 93, "2": 7}},
+    "days_absent": {"int": (0, 4)},
+    "repeated_grade": {"choices": {"1": 6, "2": 94}},
+    "general_average": {"num": (86, 0.05, 75, 99), "round": 1, "p": 0.85},
+    "wb_happy": {"choices": {"1": 3, "2": 25, "3": 40, "4": 32}},
+    "wb_lonely": {"choices": {"1": 30, "2": 45, "3": 18, "4": 7}},
+    "wb_worry": {"choices": {"1": 20, "2": 45, "3": 25, "4": 10}},
+    "wb_talk": {"choices": {"1": 5, "2": 20, "3": 35, "4": 40}},
+    "wb_school": {"choices": {"1": 4, "2": 20, "3": 36, "4": 40}},
+    "wb_fights": {"choices": {"1": 50, "2": 38, "3": 9, "4": 3}},
+    "risk_flags": {"choices": {"none": 90, "child_labour": 2, "early_pregnancy": 1, "abuse": 1,
+                               "dropout": 3, "distress": 2, "no_caregiver": 1}, "k": (1, 1)},
+    "referral_consent": {"choices": {"1": 85, "2": 15}},
+    "referral_to": {"choices": {"mswdo": 50, "bcpc": 20, "school": 15, "health": 10, "wcpd": 5}},
 }
