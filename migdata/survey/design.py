@@ -192,7 +192,8 @@ class Design:
     def _row(self, i: int):
         """The user-facing row number of position i (``_source_row`` when the data has it)."""
         if "_source_row" in self.data.columns:
-            return self.data["_source_row"].iloc[i]
+            v = self.data["_source_row"].iloc[i]
+            return v.item() if hasattr(v, "item") else v
         return i + 1
 
     def _column(self, name: str, role: str) -> pd.Series:
@@ -305,8 +306,9 @@ class Design:
             bad = ~np.isfinite(v) | (v < 0)
             if bad.any():
                 first = int(np.flatnonzero(bad)[0])
+                value = s.iloc[first]
                 raise DataError("MD301", column=weights, count=int(bad.sum()), row=self._row(first),
-                                value=s.iloc[first])
+                                value=value.item() if hasattr(value, "item") else value)
             return v
         if fpcs:
             w = np.ones(n)
