@@ -3,10 +3,12 @@
 Hand-written because no library writes CSPro data files. Positions, lengths and zero-fill come
 from the dictionary itself (parsed by :func:`migdata.readers.cspro.read_dictionary`), so the
 file follows the layout the importer reads. Records of a case are written in dictionary order
-(``R`` geo, ``1`` Section A x members, ``3`` Section B x members, ``4`` C, ``6`` E, ``B`` H,
-``F`` K, ``M`` P); the n-th occurrence of a person record belongs to roster line n (Sections B,
-C and E carry no line number), so every member has one record of each, blank where the item
-was not asked. As CSPro does, trailing blanks are trimmed; the file is UTF-8 with a BOM.
+(``R`` geo, ``V``, ``1`` Section A x members, ``3`` Section B x members, ``4`` C, ``5`` D,
+``6`` E x members, ..., ``B`` H, ..., ``F`` K, ..., ``M`` P, ...); the n-th occurrence of a
+person record belongs to roster line n (Sections B, C and E carry no line number), so every
+member has one record of each, blank where the item was not asked. Sections the sample does not
+fill but the dictionary marks as required get one blank record (type and case ID only). As
+CSPro does, trailing blanks are trimmed; the file is UTF-8 with a BOM.
 
 Encoding is vectorised: each record type of a chunk becomes a ``(rows, record length)`` byte
 matrix filled item by item.
@@ -28,10 +30,6 @@ import numpy as np
 
 from migdata.readers.cspro import CsproDictionary, Item, Record, read_dictionary
 
-# Records the sample writes, in dictionary (file) order; person records repeat per member.
-HOUSEHOLD_RECORDS = ("GEO_ID",)
-PERSON_RECORDS = ("SECTION_A", "SECTION_B", "SECTION_C", "SECTION_E")
-TRAILING_RECORDS = ("SECTION_H", "SECTION_K", "SECTION_P")
 ID_ITEMS = ("REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN")
 DICTIONARY_NAME = "HPQF2_DICT.dcf"
 
@@ -110,34 +108,41 @@ def write_cases(fh: IO[bytes], layout: Layout, ids: Mapping[str, np.ndarray],
 
     ``ids`` holds the 8 ID items per household; ``members`` the number of roster lines per
     household (persons are sorted by household, then line); ``person_values[record]`` and
-    ``household_values[record]`` the item arrays of each record.
+    ``household_values[record]`` the item arrays of each record. Records are written in
+    dictionary order; person records once per member; every other record the dictionary marks
+    as required gets one line holding only its type and the case ID (a section left blank).
     """
     n = len(members)
-    pid = {k: np.repeat(np.asarray(v), members) for k, v in ids.items()}
     m = int(members.sum())
-    per_case = 1 + len(PERSON_RECORDS) * members + len(TRAILING_RECORDS)
-    start = np.concatenate([[0], np.cumsum(per_case)[:-1]])
-    total = int(per_case.sum())
+    pid = {k: np.repeat(np.asarray(v), members) for k, v in ids.items()}
+    plan = []  # (record name, kind) in file order
+    for rec in layout.dictionary.records:
+        if rec.name in person_values:
+            plan.append((rec.name, "person"))
+        elif rec.name in household_values:
+            plan.append((rec.name, "household"))
+        elif rec.required:
+            plan.append((rec.name, "blank"))
+    per_case = sum(members if kind == "person" else np.ones(n, dtype=np.int64) for _, kind in plan)
+    start = np.concatenate([[0], np.cumsum(per_case)[:-1]]).astype(np.int64)
+    total = int(np.sum(per_case))
     out: list[bytes] = [b""] * total
-
-    def place(positions: np.ndarray, rows: list[bytes]) -> None:
-        for pos, row in zip(positions.tolist(), rows):
-            out[pos] = row
-
-    geo = dict(ids)
-    geo.update(household_values.get("GEO_ID", {}))
-    place(start, lines(layout.encode("GEO_ID", n, geo)))
-    # the k-th member of a case, 0-based
-    first = np.repeat(start, members)
     k = np.arange(m) - np.repeat(np.concatenate([[0], np.cumsum(members)[:-1]]), members)
-    mem = np.repeat(members, members)
-    for j, rec in enumerate(PERSON_RECORDS):
-        vals = dict(pid)
-        vals.update(person_values.get(rec, {}))
-        place(first + 1 + j * mem + k, lines(layout.encode(rec, m, vals)))
-    for j, rec in enumerate(TRAILING_RECORDS):
-        vals = dict(ids)
-        vals.update(household_values.get(rec, {}))
-        place(start + 1 + len(PERSON_RECORDS) * members + j, lines(layout.encode(rec, n, vals)))
+    offset = np.zeros(n, dtype=np.int64)  # lines of this case already placed
+    for name, kind in plan:
+        if kind == "person":
+            vals = dict(pid)
+            vals.update(person_values[name])
+            pos = np.repeat(start + offset, members) + k
+            rows = lines(layout.encode(name, m, vals))
+            offset += members
+        else:
+            vals = dict(ids)
+            vals.update(household_values.get(name, {}))
+            pos = start + offset
+            rows = lines(layout.encode(name, n, vals))
+            offset += 1
+        for p_, row in zip(pos.tolist(), rows):
+            out[p_] = row
     fh.write(b"\n".join(out) + b"\n")
     return total

@@ -1,0 +1,317 @@
+"""Hooks of the ``cbms_2022_hpq`` profile: what the TOML cannot say as data.
+
+- countries (CBMS 9001-9256) -> ISO 3166 alpha-3 through ``cbms_countries.csv``;
+- PPMM places (B01_PHILIPPINES1/2/4) -> 10-digit PSGC through :func:`migdata.areas.ppmm_to_psgc`;
+- ``lf_status`` from Section E (E01, E03, E25, E32) for persons 15+;
+- OWWA and PhilHealth membership of persons from the household's Section P member lists
+  (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
+- household flags from Sections K and P; ``urban_rural`` of the barangay; ``cash_abroad`` and
+  ``income`` summed over the case's Section H records;
+- the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
+  reported with the household, line, item and value (MD550-MD559) and the answer set missing.
+
+The engine (``migdata/profiles/engine.py``) builds ``persons`` from Section A joined with
+Sections B, C, E on the case id and the occurrence number, and ``households`` from the geo
+record joined with H, K, P; :func:`derive` then completes both.
+
+Example:
+    >>> countries()["9201"]
+    'SAU'
+    >>> member_lines("0103  ")
+    [1, 3]
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from migdata.errors import MigdataError
+from migdata.model.report import ImportReport
+
+ID = ["REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN"]
+WIDTHS = [2, 2, 2, 3, 6, 4, 4, 4]
+STRING = pd.StringDtype("pyarrow")
+COUNTRY_DK = "9997"
+OF_NO_SECTION_E = (1, 2, 3, 6)  # OFs who skip Section E (DOMAIN §2.2.5)
+B01_B05 = ["B01_MIG", "B01_PHILIPPINES1", "B01_COUNTRY1", "B02_FYRSRESIDE", "B01_PHILIPPINES2",
+           "B01_COUNTRY2", "B03_REASONFYRS", "B04_SMOSRESIDE", "B01_PHILIPPINES4", "B01_COUNTRY4",
+           "B05_REASONSMOS"]
+B06_B10 = ["B06_OFI", "B07_LEAVE_MONTH", "B07_LEAVE_YR", "B08_STAY", "B09_COUNTRY", "B10_PTSENDMNY"]
+E_ITEMS = ["E01_WORK", "E03_JOBBUS", "E25_PWLOOKEST", "E32_WILLINGTOWORK"]
+# tidy columns filled from each group of items (set missing when the items break a skip rule)
+TIDY_B01_B05 = ["res_birth", "res_birth_place", "res_birth_country", "res_5y", "res_5y_place",
+                "res_5y_country", "reason_5y", "res_6m", "res_6m_place", "res_6m_country", "reason_6m"]
+TIDY_B06_B10 = ["of_status", "of_country", "departure_month", "departure_year", "months_abroad",
+                "times_sent_money"]
+PLACES = {  # residence item, PPMM item, country item, tidy prefix
+    "B01_MIG": ("B01_PHILIPPINES1", "B01_COUNTRY1", "res_birth"),
+    "B02_FYRSRESIDE": ("B01_PHILIPPINES2", "B01_COUNTRY2", "res_5y"),
+    "B04_SMOSRESIDE": ("B01_PHILIPPINES4", "B01_COUNTRY4", "res_6m"),
+}
+K01 = ["K01A_BANK", "K01B_DIGITALBANK", "K01C_EMONEY", "K01D_NSSLANONSTOCK", "K01E_COOP",
+       "K01F_MICROFIN", "K01Z_OTH"]
+P05 = ["P05A_REG4PS", "P05B_MOD4PS", "P05C_UCT", "P05D_SOCPEN", "P05E_IMAP", "P05F_STUFAP",
+       "P05G_SNRHIGH", "P05H_ESA", "P05I_HOUSING", "P05J_HEALTH", "P05K_COMM", "P05Z_OTHERS"]
+
+
+@lru_cache(maxsize=1)
+def countries() -> dict[str, str | None]:
+    """CBMS country code (text) -> ISO3 (None for 9997 don't know and codes without ISO3)."""
+    text = resources.files("migdata.profiles").joinpath("cbms_countries.csv").read_text(encoding="utf-8")
+    return {r["cbms_code"]: (r["iso3"] or None) for r in csv.DictReader(text.splitlines())}
+
+
+def member_lines(text: Any) -> list[int]:
+    """Line numbers in a CBMS member list: two digits per member ("0103" -> [1, 3])."""
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
+        return []
+    s = "".join(ch for ch in str(text) if ch.isdigit())
+    return [int(s[i:i + 2]) for i in range(0, len(s) - 1, 2)]
+
+
+def _hh_id(df: pd.DataFrame) -> pd.Series:
+    parts = [df[c].astype("Int64").astype(str).str.zfill(w) for c, w in zip(ID, WIDTHS)]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p
+    return out
+
+
+def _num(df: pd.DataFrame, col: str) -> pd.Series:
+    if col not in df.columns:
+        return pd.Series(np.nan, index=df.index, dtype="float64")
+    return pd.to_numeric(df[col], errors="coerce").astype("float64")
+
+
+class _Reporter:
+    def __init__(self, report: ImportReport, source: str | None) -> None:
+        self.report = report
+        self.source = source
+
+    def rows(self, code: str, frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str,
+             row_col: str, action: str = "set_missing", value_col: str | None = None, **fields: Any) -> None:
+        sel = frame.loc[np.asarray(mask, dtype=bool)]
+        vcol = value_col or column
+        for rec in sel.to_dict("records"):
+            row = rec.get(row_col)
+            v = rec.get(vcol)
+            self.report.add(code, table="persons", source_file=self.source,
+                            source_row=None if pd.isna(row) else int(row), column=column,
+                            value=None if v is None or (not isinstance(v, str) and pd.isna(v)) else v,
+                            action=action, record=f"household {rec['hh_id']} line {rec.get('LNO')}",
+                            hh_id=rec["hh_id"], line=rec.get("LNO"), **fields)
+
+
+def _first_answered(frame: pd.DataFrame, items: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Per row: whether any item is answered, and the name of the first answered item."""
+    present = [c for c in items if c in frame.columns]
+    if not present:
+        return pd.Series(False, index=frame.index), pd.Series(None, index=frame.index, dtype=object)
+    ans = frame[present].notna()
+    anyans = ans.any(axis=1)
+    first = ans.idxmax(axis=1).where(anyans, None)
+    return anyans, first
+
+
+def _person_frame(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Section A rows with their B, C, E items (occurrence-aligned) and each record's file line."""
+    keys = ID + ["_occ"]
+    a = raw["SECTION_A"]
+    cols = [c for c in keys + ["_source_row", "LNO", "A07_AGE"] if c in a.columns]
+    f = a[cols].rename(columns={"_source_row": "_row_A"})
+    for rec, tag in (("SECTION_B", "B"), ("SECTION_C", "C"), ("SECTION_E", "E")):
+        if rec not in raw:
+            continue
+        r = raw[rec]
+        take = [c for c in r.columns if c not in f.columns or c in keys]
+        take = [c for c in take if c != "_source_file"]
+        r = r[take].rename(columns={"_source_row": f"_row_{tag}"})
+        f = f.merge(r, on=[k for k in keys if k in r.columns], how="left", sort=False)
+    f["hh_id"] = _hh_id(f)
+    return f
+
+
+def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+    """Section B/C/E occurrences with no Section A occurrence (no roster line to belong to)."""
+    keys = ID + ["_occ"]
+    a = raw["SECTION_A"][keys].assign(_has_a=True)
+    for rec in ("SECTION_B", "SECTION_C", "SECTION_E"):
+        if rec not in raw or raw[rec].empty:
+            continue
+        r = raw[rec][keys + ["_source_row"]].merge(a, on=keys, how="left")
+        miss = r["_has_a"].isna().to_numpy()
+        if miss.any():
+            r = r.assign(hh_id=_hh_id(r), LNO=r["_occ"])
+            rep.rows("MD559", r, miss, "_occ", "_source_row", action="kept", record_type=rec)
+
+
+def _places(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
+    from migdata.areas import ppmm_to_psgc
+
+    iso = countries()
+    for res_item, (ppmm_item, ctry_item, prefix) in PLACES.items():
+        kind = _num(f, res_item)
+        ppmm = _num(f, ppmm_item)
+        code = ppmm.astype("Int64").astype(str).str.zfill(4).where(ppmm.notna(), None)
+        place = pd.Series(pd.NA, index=f.index, dtype=object)
+        use = (kind == 2) & code.notna()
+        bad = np.zeros(len(f), dtype=bool)
+        for u in pd.unique(code[use]):
+            try:
+                psgc = ppmm_to_psgc(u)
+            except MigdataError:
+                psgc = None
+            hit = (use & (code == u)).to_numpy()
+            if psgc is None:
+                bad |= hit
+            else:
+                place[hit] = psgc
+        rep.rows("MD555", f.assign(_code=code), bad, ppmm_item, "_row_B", value_col="_code")
+        p[f"{prefix}_place"] = place.astype(STRING).to_numpy()
+        ctry = _num(f, ctry_item).astype("Int64").astype(str).where(_num(f, ctry_item).notna(), None)
+        iso_s, bad_c = _iso(ctry.where(kind == 3, None))
+        rep.rows("MD556", f.assign(_code=ctry), bad_c, ctry_item, "_row_B", value_col="_code")
+        p[f"{prefix}_country"] = iso_s.astype(STRING).to_numpy()
+    src = p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None)
+    iso_s, bad_c = _iso(pd.Series(src.to_numpy(), index=f.index))
+    rep.rows("MD556", f.assign(_code=src.to_numpy()), bad_c, "B09_COUNTRY", "_row_B", value_col="_code")
+    p["of_country"] = iso_s.astype(STRING).to_numpy()
+    _ = iso  # the crosswalk is cached
+
+
+def _iso(codes: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """ISO3 of CBMS country codes; the mask of codes that are not in the CBMS list."""
+    iso = countries()
+    txt = codes.astype(object)
+    out = txt.map(lambda c: iso.get(str(c)) if c is not None and not pd.isna(c) else None)
+    bad = np.array([c is not None and not pd.isna(c) and str(c) not in iso for c in txt], dtype=bool)
+    return out.where(~bad, None), bad
+
+
+def _skip_rules(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
+    age = _num(f, "A07_AGE")
+    b06 = _num(f, "B06_OFI")
+
+    def blank(mask: np.ndarray, cols: list[str]) -> None:
+        for c in cols:
+            if c in p.columns and mask.any():
+                p.loc[mask, c] = pd.NA
+
+    any_b1, first_b1 = _first_answered(f, B01_B05)
+    m = ((age < 5) & any_b1).to_numpy()
+    rep.rows("MD550", f.assign(_item=first_b1), m, "B01-B05", "_row_B", value_col="_item")
+    blank(m, TIDY_B01_B05)
+
+    any_b6, first_b6 = _first_answered(f, B06_B10)
+    m = ((age < 15) & any_b6).to_numpy()
+    rep.rows("MD551", f.assign(_item=first_b6), m, "B06-B10", "_row_B", value_col="_item")
+    blank(m, TIDY_B06_B10)
+
+    any_b7, first_b7 = _first_answered(f, B06_B10[1:])
+    m = ((b06 == 7) & (age >= 15) & any_b7).to_numpy()
+    rep.rows("MD552", f.assign(_item=first_b7), m, "B07-B10", "_row_B", value_col="_item")
+    blank(m, TIDY_B06_B10[1:])
+
+    any_b78, first_b78 = _first_answered(f, ["B07_LEAVE_MONTH", "B07_LEAVE_YR", "B08_STAY"])
+    m = (b06.isin([3, 4, 5, 6]) & (age >= 15) & any_b78).to_numpy()
+    rep.rows("MD553", f.assign(_item=first_b78, _b06=b06), m, "B07-B08", "_row_B", value_col="_item")
+    blank(m, ["departure_month", "departure_year", "months_abroad"])
+
+    m = ((b06 == 5) & (age >= 15) & _num(f, "B10_PTSENDMNY").notna()).to_numpy()
+    rep.rows("MD554", f, m, "B10_PTSENDMNY", "_row_B")
+    blank(m, ["times_sent_money"])
+
+
+def _lf_status(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
+    age = _num(f, "A07_AGE")
+    b06 = _num(f, "B06_OFI")
+    e01, e03, e25, e32 = (_num(f, c) for c in E_ITEMS)
+    any_e, first_e = _first_answered(f, E_ITEMS)
+    skipped = (b06.isin(OF_NO_SECTION_E) | (age < 5)) & any_e
+    rep.rows("MD557", f.assign(_item=first_e), skipped.to_numpy(), "Section E", "_row_E", value_col="_item")
+    answered = any_e & (age >= 15) & ~skipped
+    emp = (e01 == 1) | (e03 == 1)
+    unemp = ~emp & (e25 == 1) & (e32 == 1)
+    status = np.where(emp, "employed", np.where(unemp, "unemployed", "not_in_labour_force"))
+    p["lf_status"] = pd.Series(np.where(answered, status, None), index=p.index, dtype=object).to_numpy()
+
+
+def _members(p: pd.DataFrame, f: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+    if "SECTION_P" not in raw or raw["SECTION_P"].empty:
+        return
+    sp = raw["SECTION_P"].copy()
+    sp["hh_id"] = _hh_id(sp)
+    roster = f.groupby("hh_id")["LNO"].agg(lambda s: set(pd.to_numeric(s, errors="coerce").dropna().astype(int)))
+    for item, col in (("P02_1C_OWWA", "owwa_member"), ("P02_1G_PHLHEALTH", "philhealth")):
+        if item not in sp.columns:
+            continue
+        pairs = [(h, ln) for h, txt in zip(sp["hh_id"], sp[item]) for ln in member_lines(txt)]
+        members = set(pairs)
+        has_p = p["hh_id"].isin(set(sp["hh_id"])).to_numpy()
+        key = list(zip(p["hh_id"], pd.to_numeric(p["line_no"], errors="coerce")))
+        flag = np.array([k in members for k in key], dtype=object)
+        flag[~has_p] = None
+        p[col] = flag
+        bad = [(h, ln) for h, ln in pairs if ln not in roster.get(h, set())]
+        if bad:
+            rows = sp.set_index("hh_id")["_source_row"]
+            for h, ln in bad:
+                rep.report.add("MD558", table="households", source_file=rep.source,
+                               source_row=int(rows.get(h)) if h in rows.index else None, column=item,
+                               value=f"{ln:02d}", action="kept", record=f"household {h}", hh_id=h)
+
+
+def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+    from migdata.areas.reference import reference
+
+    ref = reference()
+    ur = dict(zip(ref["psgc"], ref["urban_rural"].astype(object)))
+    h["urban_rural"] = h["psgc"].map(lambda c: ur.get(c) if isinstance(c, str) else None).to_numpy()
+    if "SECTION_H" in raw and len(raw["SECTION_H"]) != raw["SECTION_H"][ID].drop_duplicates().shape[0]:
+        sh = raw["SECTION_H"].assign(hh_id=_hh_id(raw["SECTION_H"]))
+        sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)
+        h["cash_abroad"] = h["hh_id"].map(sums["H3G_CASHRECEIPTS"]).to_numpy()
+        h["income"] = h["hh_id"].map(sums["H05_SOURCESOFINCOME"]).to_numpy()
+    for rec, items, col, extra in (("SECTION_K", K01, "has_account", None),
+                                   ("SECTION_P", P05, "programme_any", "P08_MEMFEEDNG"),
+                                   ("SECTION_P", ["P05A_REG4PS", "P05B_MOD4PS"], "programme_4ps", None)):
+        if rec not in raw:
+            continue
+        r = raw[rec].assign(hh_id=_hh_id(raw[rec]))
+        cols = [c for c in items + ([extra] if extra else []) if c in r.columns]
+        vals = r[cols].apply(pd.to_numeric, errors="coerce")
+        yes = (vals == 1).any(axis=1)
+        answered = vals.notna().any(axis=1)
+        flag = pd.Series(np.where(answered, yes, None), index=r.index, dtype=object)
+        h[col] = h["hh_id"].map(dict(zip(r["hh_id"], flag))).to_numpy()
+
+
+def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Any,
+           report: ImportReport) -> dict[str, pd.DataFrame]:
+    """Complete the tidy tables the engine built from the profile (see the module docstring)."""
+    rep = _Reporter(report, getattr(codebook, "source", None))
+    p = tables["persons"].copy()
+    f = _person_frame(raw)
+    # the engine keeps Section A's line order; align by Section A's file line to be safe
+    rows = pd.to_numeric(p["_source_row"]).to_numpy()
+    f = f.drop_duplicates("_row_A").set_index("_row_A").reindex(rows)
+    f["_row_A"] = rows
+    f.index = p.index
+    _orphans(raw, rep)
+    _places(p, f, rep)
+    _skip_rules(p, f, rep)
+    _lf_status(p, f, rep)
+    _members(p, f, raw, rep)
+    out = dict(tables)
+    out["persons"] = p
+    if "households" in tables:
+        h = tables["households"].copy()
+        _households(h, raw)
+        out["households"] = h
+    return out
