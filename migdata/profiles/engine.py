@@ -24,8 +24,12 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
 
 Table keys: ``from`` (raw table), ``one_per_case`` / ``from_persons`` (one row per case id,
-first row wins), ``keys`` (raw case-id columns; default: the reader's), ``join`` (raw tables
-left-joined on the case id; cases without a match are kept and reported, MD507).
+first row wins; the cases are those of ``from`` and of every ``join`` table), ``keys`` (raw
+case-id columns; default: the reader's), ``join`` (raw tables left-joined on the case id; cases
+without a match are kept and reported, MD507; cases without a ``from`` row are reported, MD513).
+
+Columns whose name starts with ``_`` are scratch columns for a hooks module (``hooks =
+"module"`` with ``derive(tables, raw, codebook, report)``); they are dropped after the hooks ran.
 
 Example:
     >>> import pandas as pd
@@ -251,7 +255,7 @@ class _Mapper:
                     return None
                 s = pd.Series([spec["default"]] * n, index=idx)
             else:
-                s = self.raw[src]
+                s = _blank_to_na(self.raw[src])
         else:
             s = pd.Series([spec["default"]] * n, index=idx)
         if "scale" in spec:
@@ -401,16 +405,14 @@ class _Mapper:
                 if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
                     return _text(s)
                 return s.astype(object).where(s.notna(), None).astype(STRING)
-            if kind == "int":
+            # text that is not a number is left as it is: validation reports it (MD103)
+            if kind == "int" and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
                 if pd.api.types.is_integer_dtype(s):
                     return s
-                num = pd.to_numeric(s, errors="coerce")
-                return num.astype("Int32") if (num.dropna() % 1 == 0).all() else num
-            if kind == "float":
-                return pd.to_numeric(s, errors="coerce").astype("float64")
-            if kind == "bool":
-                if pd.api.types.is_bool_dtype(s):
-                    return s.astype("boolean")
+                return s.astype("Int32") if (s.dropna() % 1 == 0).all() else s
+            if kind == "float" and pd.api.types.is_numeric_dtype(s):
+                return s.astype("float64")
+            if kind == "bool" and pd.api.types.is_bool_dtype(s):
                 return s.astype("boolean")
             if kind == "category" and not isinstance(s.dtype, pd.CategoricalDtype):
                 codes_name = self.schema.get(name, {}).get("codes")
@@ -419,6 +421,14 @@ class _Mapper:
         except (TypeError, ValueError):
             return s  # validation reports the values it cannot read
         return s
+
+
+def _blank_to_na(s: pd.Series) -> pd.Series:
+    """Empty text cells (CSV/Excel readers keep them as "") are missing values."""
+    if pd.api.types.is_string_dtype(s) or s.dtype == object:
+        t = s.astype(STRING).str.strip()
+        return t.mask((t == "").fillna(False).to_numpy(dtype=bool))
+    return s
 
 
 def _schema(table: str) -> dict[str, dict[str, Any]]:
@@ -438,39 +448,64 @@ def _case_keys(raw_name: str, tspec: dict[str, Any], codebook: Codebook, df: pd.
 
 def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict[str, pd.DataFrame],
                   codebook: Codebook, report: ImportReport) -> pd.DataFrame:
+    """The raw rows a tidy table is built from: ``from``, one row per case when asked, and the
+    ``join`` tables left-joined on the case id. With ``one_per_case`` the cases are the union of
+    the cases of every listed table, so a case that lacks the ``from`` record is not lost (it is
+    reported, MD513, and the tidy-model validation decides)."""
     src = tspec["from"]
     if src not in raw:
         raise DataError("MD502", file=codebook.source, profile=profile.name, table=tname, value=src,
                         available=", ".join(sorted(raw)) or "none")
     df = raw[src]
     keys = _case_keys(src, tspec, codebook, df)
-    if tspec.get("one_per_case"):
-        if not keys:
-            raise DataError("MD501", file=profile.path, where=f"[tables.{tname}]",
-                            reason=f"one row per case needs keys = [...]: the reader gave no case id for {src}")
-        df = df.drop_duplicates(subset=keys, keep="first")
+    joins = []
     for j in tspec.get("join", []):
         if j not in raw:
             report.add("MD502", table=tname, source_file=codebook.source, value=j, action="kept",
                        profile=profile.name, available=", ".join(sorted(raw)))
             continue
-        other = raw[j]
-        jkeys = [k for k in keys if k in other.columns]
-        if not jkeys:
+        jkeys = [k for k in keys if k in raw[j].columns]
+        if not jkeys or len(jkeys) < len(keys):
             raise DataError("MD501", file=profile.path, where=f"[tables.{tname}]",
-                            reason=f"cannot join {j}: it shares no case-id column with {src}")
-        drop = [c for c in other.columns if c in df.columns and c not in jkeys]
-        right = other.drop(columns=drop).drop_duplicates(subset=jkeys, keep="first")
-        right = right.assign(_joined=True)
-        merged = df.merge(right, on=jkeys, how="left", sort=False)
+                            reason=f"cannot join {j}: it lacks the case-id column(s) "
+                                   f"{[k for k in keys if k not in raw[j].columns]} of {src}")
+        joins.append(j)
+    if tspec.get("one_per_case"):
+        if not keys:
+            raise DataError("MD501", file=profile.path, where=f"[tables.{tname}]",
+                            reason=f"one row per case needs keys = [...]: the reader gave no case id for {src}")
+        df = df.drop_duplicates(subset=keys, keep="first").assign(_in_from=True)
+        for j in joins:  # cases that only the joined tables have
+            other = raw[j].drop_duplicates(subset=keys, keep="first")
+            extra = other.merge(df[keys], on=keys, how="left", indicator=True)
+            extra = extra.loc[extra["_merge"] == "left_only", keys + ["_source_row"]]
+            if len(extra):
+                df = pd.concat([df, extra.assign(_in_from=False)], ignore_index=True)
+        lacking = ~df["_in_from"].astype(bool).to_numpy()
+        if lacking.any():
+            m = _Mapper(profile, tname, df, codebook, report, src)
+            m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
+        df = df.drop(columns=["_in_from"])
+    for j in joins:
+        other = raw[j]
+        drop = [c for c in other.columns if c in df.columns and c not in keys]
+        right = other.drop(columns=drop).drop_duplicates(subset=keys, keep="first").assign(_joined=True)
+        merged = df.merge(right, on=keys, how="left", sort=False)
         miss = merged["_joined"].isna().to_numpy()
         if miss.any():
             m = _Mapper(profile, tname, merged, codebook, report, src)
-            ids = merged[jkeys].astype(str).agg("-".join, axis=1) if len(jkeys) > 1 else merged[jkeys[0]]
-            m.problem_rows("MD507", miss, "case id", ids, "kept", other=j, raw_table=src)
+            m.problem_rows("MD507", miss, "case id", _case_text(merged, keys), "kept", other=j)
         df = merged.drop(columns=["_joined"])
         df.index = range(len(df))
     return df
+
+
+def _case_text(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    parts = [_text(df[k]).fillna("") for k in keys]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + "-" + p
+    return out
 
 
 def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Codebook,
@@ -524,6 +559,10 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         res = hooks.derive(out, raw, codebook, report)
         if res is not None:
             out = res
+    for name, df in out.items():  # scratch columns ("_x") are for hooks only
+        scratch = [c for c in df.columns if str(c).startswith("_") and c not in ("_source_row", "_source_file")]
+        if scratch:
+            out[name] = df.drop(columns=scratch)
     _note_value_set_differences(profile, codebook, report)
     return out
 
