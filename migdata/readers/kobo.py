@@ -772,3 +772,8 @@ def read(path: str | Path, **options: Any) -> tuple[dict[str, pd.DataFrame], Cod
         raise UsageError("MD004", what="Kobo/ODK export format", value=fmt or p.suffix,
                          choices=", ".join(readers))
     return readers[fmt](path, **options)
+
+
+#: names used by the reader registry (``migdata.readers.READERS``)
+read_xlsx = read_kobo_xlsx
+read_json = read_kobo_json
