@@ -1,0 +1,323 @@
+"""PSGC releases: read an older release, and cross-walk its codes to a newer one.
+
+:func:`read_release` reads either a PSA publication workbook (sheet ``PSGC``) or the wide
+barangay list PSA's CBMS processing used (one row per barangay with region, province and
+city/municipality columns, c. 2022) into the same table as :func:`migdata.areas.reference`.
+
+:func:`crosswalk` pairs the units of two releases. A pair is made only when it is
+one-to-one: the same 10-digit code, or (when the code changed, e.g. Negros Occidental
+moving from region 06 to the Negros Island Region 18) the same 9-digit correspondence code.
+Codes that vanished or appeared are grouped by their (new) parent and labelled by what the
+counts show (``merged``, ``split``, ``abolished``, ``new``, ``unmapped``) but are NEVER
+mapped: the PSGC publication does not say which old barangay went into which new one.
+
+Hand-written: no library knows PSGC releases; the logic is a few joins.
+
+Example:
+    >>> old = read_release("rcbms-app_psgc_barangay_wide.xlsx")      # doctest: +SKIP
+    >>> cw = crosswalk(old, reference())                              # doctest: +SKIP
+    >>> cw.set_index("old_code").loc["0401007000", "change"]          # doctest: +SKIP
+    'reclassified'
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from migdata.areas.build import _population, _text, clean_code, finish, read_publication, release_label
+from migdata.areas.reference import fold
+from migdata.errors import DataError
+
+#: Values of the ``change`` column.
+CHANGES = ("same", "renamed", "reclassified", "recoded", "boundary_changed", "merged", "split",
+           "new", "abolished", "unmapped")
+
+_WIDE = {"region": "region", "reg code": "reg_code", "province": "province",
+         "prov code": "prov_code", "city/municipality": "mun", "mun code": "mun_code",
+         "name": "name", "10-digit psgc": "psgc", "correspondence code": "corr",
+         "city class": "city_class", "income classification": "income_class",
+         "urban / rural": "urban_rural", "2020 population": "population_2020"}
+_CITY_CLASSES = {"HUC", "ICC", "CC"}
+
+
+def _key(h: Any) -> str:
+    return re.sub(r"\s+", " ", str(h or "")).strip().lower()
+
+
+def read_release(path: str | Path, release: str | None = None) -> pd.DataFrame:
+    """A PSGC release file as a reference table (same columns as :func:`reference`).
+
+    Accepts the PSA publication workbook or the wide barangay list (``10-digit PSGC``,
+    ``Reg Code``, ``Prov Code``, ``Mun Code`` ... columns). In the wide list only barangays
+    carry populations and correspondence codes; those of larger units are derived from
+    their barangays (sums; the first 6 or 4 digits followed by zeros).
+
+    Example:
+        >>> old = read_release("rcbms-app_psgc_barangay_wide.xlsx")   # doctest: +SKIP
+        >>> int((old.region.eq("0400000000") & old.level.eq("barangay")).sum())  # doctest: +SKIP
+        4019
+    """
+    import openpyxl
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError("MD001", path=str(path))
+    release = release or release_label(path)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise DataError("MD206", file=str(path), problem=f"cannot be opened as an .xlsx workbook ({exc})")
+    try:
+        if "PSGC" in wb.sheetnames:
+            wb.close()
+            return finish(read_publication(path), release, source=str(path))
+        for ws in wb.worksheets:
+            rows = ws.iter_rows(values_only=True)
+            header = next(rows, None) or ()
+            keys = [_key(h) for h in header]
+            cols = {}
+            for i, k in enumerate(keys):
+                for prefix, col in _WIDE.items():
+                    if k == prefix or k.startswith(prefix + " ") or k.startswith(prefix + "("):
+                        cols.setdefault(col, i)
+            if {"psgc", "mun_code", "reg_code", "name"} <= cols.keys():
+                return _read_wide(rows, cols, path, ws.title, release)
+    finally:
+        wb.close()
+    raise DataError("MD206", file=str(path),
+                    problem="no sheet 'PSGC' and no sheet with '10-digit PSGC', 'Reg Code' and 'Mun Code' columns")
+
+
+def _read_wide(rows: Any, cols: dict[str, int], path: Path, sheet: str, release: str) -> pd.DataFrame:
+    recs = []
+    for rowno, row in enumerate(rows, start=2):
+        if row is None or all(v is None for v in row):
+            continue
+        get = {c: (row[i] if i < len(row) else None) for c, i in cols.items()}
+        try:
+            rec = {"_source_row": rowno,
+                   "psgc": clean_code(get.get("psgc"), 10),
+                   "correspondence_code": clean_code(get.get("corr"), 9),
+                   "reg_code": clean_code(get.get("reg_code"), 10),
+                   "mun_code": clean_code(get.get("mun_code"), 10)}
+            prov = get.get("prov_code")
+            # NCR rows carry a 9-digit district code here (an int such as 137500000), not a province.
+            rec["prov_code"] = clean_code(prov, 10) if prov is not None and len(str(prov).strip()) == 10 else None
+            rec["population_2020"] = _population(get.get("population_2020"))
+        except ValueError as exc:
+            raise DataError("MD207", file=str(path), sheet=sheet, row=rowno, column="code",
+                            value=get.get("psgc"), problem=str(exc))
+        if rec["psgc"] is None:
+            raise DataError("MD207", file=str(path), sheet=sheet, row=rowno, column="10-digit PSGC",
+                            value=None, problem="the code is empty")
+        for c in ("name", "region", "province", "mun", "city_class", "income_class"):
+            rec[c] = _text(get.get(c))
+        ur = _text(get.get("urban_rural"))
+        rec["urban_rural"] = {"U": "urban", "R": "rural"}.get(ur or "")
+        recs.append(rec)
+    b = pd.DataFrame.from_records(recs)
+    units: list[dict[str, Any]] = []
+    for code, g in b.groupby("reg_code", sort=False):
+        units.append({"psgc": code, "name": g["region"].iloc[0], "level": "region",
+                      "population_2020": g["population_2020"].sum(min_count=1)})
+    # The province of a barangay is read from its own code; the Prov Code column only confirms
+    # it and gives the name. (The column cannot be trusted alone: for the 63 BARMM barangays
+    # it was filled down as a series, 1999900000, 1999900001, ...)
+    b["prov_of"] = b["psgc"].str[:5] + "00000"
+    confirmed = b[b["prov_code"].eq(b["prov_of"]).fillna(False)]
+    for code, g in confirmed.groupby("prov_code", sort=False):
+        nm = g["province"].iloc[0]
+        mine = b[b["prov_of"].eq(code)]
+        units.append({"psgc": code, "name": nm,
+                      "level": "special" if re.search(r"not a province|interim", nm, re.I) else "province",
+                      "correspondence_code": _common(mine["correspondence_code"].str[:4] + "00000"),
+                      "population_2020": mine["population_2020"].sum(min_count=1)})
+    for code, g in b.groupby("mun_code", sort=False):
+        nm = g["mun"].iloc[0]
+        cc = g["city_class"].dropna()
+        cc = cc.iloc[0] if len(cc) else None
+        status = "Capital" if "(capital)" in nm.lower() else None
+        nm = re.sub(r"\s*\(capital\)\s*", " ", nm, flags=re.I).strip()
+        prov_text = str(g["province"].iloc[0] or "")
+        level = ("submunicipality" if code[5:7] != "00" and "city of manila" in prov_text.lower()
+                 else "city" if cc in _CITY_CLASSES else "municipality")
+        inc = g["income_class"].dropna()
+        units.append({"psgc": code, "name": nm, "level": level, "city_class": cc,
+                      "income_class": inc.iloc[0] if len(inc) else None, "status": status,
+                      "correspondence_code": _common(g["correspondence_code"].str[:6] + "000"),
+                      "population_2020": g["population_2020"].sum(min_count=1)})
+    have = {u["psgc"] for u in units}
+    # Manila's sub-municipalities hang from the City of Manila, which the wide list names only
+    # inside its province column ("NCR, City of Manila, First District (Not a Province)").
+    for u in list(units):
+        if u["level"] == "submunicipality":
+            top = u["psgc"][:5] + "00000"
+            if top not in have:
+                g = b[b["mun_code"].str[:5].eq(u["psgc"][:5])]
+                m = re.search(r"(City of [^,()]+)", str(g["province"].iloc[0]))
+                units.append({"psgc": top, "name": m.group(1).strip() if m else str(g["province"].iloc[0]),
+                              "level": "city", "city_class": "HUC",
+                              "correspondence_code": _common(g["correspondence_code"].str[:4] + "00000"),
+                              "population_2020": g["population_2020"].sum(min_count=1)})
+                have.add(top)
+    bg = b.assign(level="barangay")[["psgc", "name", "level", "correspondence_code", "urban_rural",
+                                     "population_2020", "_source_row"]]
+    df = pd.concat([pd.DataFrame.from_records(units), bg], ignore_index=True)
+    dup = df["psgc"].duplicated()
+    if dup.any():
+        r = df[dup].iloc[0]
+        raise DataError("MD207", file=str(path), sheet=sheet, row=r.get("_source_row"),
+                        column="10-digit PSGC", value=r["psgc"], problem="this code appears twice")
+    return finish(df, release, source=str(path))
+
+
+def _common(s: pd.Series) -> str | None:
+    s = s.dropna()
+    return None if s.empty else Counter(s).most_common(1)[0][0]
+
+
+def crosswalk(old_reference: pd.DataFrame, new_reference: pd.DataFrame) -> pd.DataFrame:
+    """Old codes to new codes between two releases, mapped only where the change is one-to-one.
+
+    Columns: ``old_code``, ``old_name``, ``old_level``, ``new_code``, ``new_name``,
+    ``new_level``, ``change`` (one of :data:`CHANGES`), ``note`` (what changed; for unmapped
+    rows, the codes on the other side of the group, for a person to decide).
+
+    - ``same``, ``renamed``, ``reclassified`` (e.g. municipality -> city), ``recoded`` (new
+      10-digit code, same correspondence code, e.g. a province moved to a new region) and
+      ``boundary_changed`` (same code, but some of its units moved to or from another) carry
+      both codes;
+    - ``merged``/``split``/``unmapped`` (codes that vanished while others appeared under the
+      same parent: more vanished, more appeared, or as many), ``abolished`` (vanished, nothing
+      new under the parent) and ``new`` have only one side.
+
+    Example:
+        >>> cw = crosswalk(old, reference())                              # doctest: +SKIP
+        >>> cw.query("old_code == '0402104000'")["change"].item()         # doctest: +SKIP
+        'reclassified'
+    """
+    O = _side(old_reference)
+    N = _side(new_reference)
+    same = O.index.intersection(N.index)
+    # Correspondence-code matches for codes that are gone, onto codes that are new, when the
+    # correspondence code is unique on both sides and the kind (barangay or not) agrees.
+    gone = O.loc[O.index.difference(N.index)].dropna(subset=["corr"])
+    fresh = N.loc[N.index.difference(O.index)].dropna(subset=["corr"])
+    gone = gone[~gone["corr"].duplicated(keep=False)]
+    fresh = fresh[~fresh["corr"].duplicated(keep=False)]
+    by_corr = (gone.reset_index().rename(columns={"psgc": "oc"})
+               .merge(fresh.reset_index().rename(columns={"psgc": "nc"}), on="corr", suffixes=("_o", "_n")))
+    by_corr = by_corr[(by_corr["level_o"] == "barangay") == (by_corr["level_n"] == "barangay")]
+    pairs = pd.DataFrame({"oc": np.concatenate([same.to_numpy(), by_corr["oc"].to_numpy()]),
+                          "nc": np.concatenate([same.to_numpy(), by_corr["nc"].to_numpy()])})
+    pairs["op"] = O["parent"].reindex(pairs["oc"]).to_numpy()
+    pairs["np"] = N["parent"].reindex(pairs["nc"]).to_numpy()
+
+    # Territory: a unit whose paired children now sit under several new parents (moved_out),
+    # or a new unit whose children come from several old parents (moved_in).
+    edges = pairs[["op", "np"]].dropna().drop_duplicates()
+    out_m = pairs[["oc", "nc"]].merge(edges, left_on="oc", right_on="op")
+    out_m = out_m[out_m["np"] != out_m["nc"]]
+    moved_out = out_m.groupby("oc")["np"].agg(lambda x: ", ".join(sorted(x)))
+    in_m = pairs[["oc", "nc"]].merge(edges, left_on="nc", right_on="np")
+    in_m = in_m[in_m["op"] != in_m["oc"]]
+    moved_in = in_m.groupby("nc")["op"].agg(lambda x: ", ".join(sorted(x)))
+    pairs["moved_out"] = pairs["oc"].map(moved_out)
+    pairs["moved_in"] = pairs["nc"].map(moved_in)
+    recoded = pairs["oc"] != pairs["nc"]
+    # A recoded unit whose territory also changed is not one-to-one: unpair it.
+    broken = recoded & (pairs["moved_out"].notna() | pairs["moved_in"].notna())
+    pairs = pairs[~broken].reset_index(drop=True)
+    recoded = pairs["oc"] != pairs["nc"]
+
+    o = O.reindex(pairs["oc"])
+    n = N.reindex(pairs["nc"])
+    ol, nl = o["level"].to_numpy(), n["level"].to_numpy()
+    renamed = np.array([fold(a) != fold(b) for a, b in zip(o["name"], n["name"])], dtype=bool)
+    territory = (pairs["moved_out"].notna() | pairs["moved_in"].notna()).to_numpy()
+    change = np.select([ol != nl, recoded.to_numpy(), territory, renamed],
+                       ["reclassified", "recoded", "boundary_changed", "renamed"], "same")
+    o2n = dict(zip(pairs["oc"], pairs["nc"]))
+    notes = []
+    for i, (oc, nc, corr, op, np_, oname, nname, mo, mi) in enumerate(zip(
+            pairs["oc"], pairs["nc"], o["corr"], pairs["op"], pairs["np"], o["name"], n["name"],
+            pairs["moved_out"], pairs["moved_in"])):
+        parts = []
+        if ol[i] != nl[i]:
+            parts.append(f"{ol[i]} -> {nl[i]}")
+        if oc != nc:
+            parts.append(f"code {oc} -> {nc} (same correspondence code {corr})")
+            if isinstance(op, str) and o2n.get(op) != np_:
+                parts.append(f"parent {op} -> {np_}")
+        if renamed[i]:
+            parts.append(f"name {oname!r} -> {nname!r}")
+        if isinstance(mo, str):
+            parts.append("some of its units are now under " + mo)
+        if isinstance(mi, str):
+            parts.append("it received units from " + mi)
+        notes.append("; ".join(parts))
+    matched = pd.DataFrame({"old_code": pairs["oc"], "old_name": o["name"].to_numpy(), "old_level": ol,
+                            "new_code": pairs["nc"], "new_name": n["name"].to_numpy(), "new_level": nl,
+                            "change": change, "note": notes})
+
+    # Codes left on either side, grouped by their parent in the new release.
+    lost = O.loc[~O.index.isin(pairs["oc"])].copy()
+    born = N.loc[~N.index.isin(pairs["nc"])].copy()
+    lost["key"] = [o2n.get(p, p) if isinstance(p, str) else "-" for p in lost["parent"]]
+    born["key"] = born["parent"].fillna("-")
+    lost["bgy"] = lost["level"].eq("barangay")
+    born["bgy"] = born["level"].eq("barangay")
+    k_old = lost.groupby(["key", "bgy"]).size()
+    k_new = born.groupby(["key", "bgy"]).size()
+    codes_old = lost.reset_index().groupby(["key", "bgy"])["psgc"].agg(lambda x: " ".join(sorted(x)))
+    codes_new = born.reset_index().groupby(["key", "bgy"])["psgc"].agg(lambda x: " ".join(sorted(x)))
+
+    def label(ko: int, kn: int) -> str:
+        if kn == 0:
+            return "abolished"
+        if ko == 0:
+            return "new"
+        return "merged" if ko > kn else "split" if ko < kn else "unmapped"
+
+    rest = []
+    for side, df in (("old", lost), ("new", born)):
+        for code, r in zip(df.index, df.itertuples()):
+            g = (r.key, r.bgy)
+            ko, kn = int(k_old.get(g, 0)), int(k_new.get(g, 0))
+            where = "" if r.key == "-" else f" under {r.key}"
+            if ko and kn:
+                other = codes_new[g] if side == "old" else codes_old[g]
+                note = (f"{ko} old and {kn} new codes{where}; not one-to-one, so not mapped; "
+                        f"{'new' if side == 'old' else 'old'} codes: {other}")
+            else:
+                note = f"no {'new' if side == 'old' else 'old'} code{where}"
+            rest.append({"old_code": code if side == "old" else None,
+                         "old_name": r.name if side == "old" else None,
+                         "old_level": r.level if side == "old" else None,
+                         "new_code": code if side == "new" else None,
+                         "new_name": r.name if side == "new" else None,
+                         "new_level": r.level if side == "new" else None,
+                         "change": label(ko, kn), "note": note})
+    out = pd.concat([matched, pd.DataFrame(rest, columns=matched.columns)], ignore_index=True)
+    out = out.astype({c: "string" for c in out.columns if c != "change"})
+    out["change"] = pd.Categorical(out["change"], categories=list(CHANGES))
+    out = out.sort_values(["old_code", "new_code"], na_position="last", kind="stable")
+    out.attrs["old_release"] = old_reference.attrs.get("release", "?")
+    out.attrs["new_release"] = new_reference.attrs.get("release", "?")
+    return out.reset_index(drop=True)
+
+
+def _side(ref: pd.DataFrame) -> pd.DataFrame:
+    d = pd.DataFrame({"name": ref["name"].astype(str).to_numpy(),
+                      "level": ref["level"].astype(str).to_numpy(),
+                      "parent": ref["parent"].astype(object).where(ref["parent"].notna(), None).to_numpy(),
+                      "corr": ref["correspondence_code"].astype(object)
+                      .where(ref["correspondence_code"].notna(), None).to_numpy()},
+                     index=pd.Index(ref["psgc"].astype(str).to_numpy(), name="psgc"))
+    return d
