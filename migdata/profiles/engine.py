@@ -124,7 +124,7 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DataError("MD501", file=path or "<profile>", where="", reason=str(exc)) from None
+        raise DataError("MD501", file=path or "<profile>", where="", reason=f"not valid TOML: {exc}") from None
     p = data.get("profile")
     if not isinstance(p, dict) or not p.get("name"):
         raise DataError("MD501", file=path or "<profile>", where="[profile]",

@@ -1,0 +1,202 @@
+"""The profile engine and import pipeline on the README's worked example and on broken profiles."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from migdata.errors import DataError, MigdataError, UsageError
+from migdata.importer import codebook_table, import_files, write_codebook
+from migdata.profiles import list_profiles, load_profile, parse_profile, profiles_text
+from migdata.readers import get_reader, reader_for
+from tests.conftest import realfile
+
+FIX = Path(__file__).parent / "fixtures" / "profiles_engine"
+FILES = [FIX / "households.csv", FIX / "members.csv"]
+PROFILE = FIX / "lgu_survey_2024.toml"
+
+
+@pytest.fixture(scope="module")
+def example():
+    return import_files(FILES, PROFILE)
+
+
+def test_readme_example_is_the_fixture():
+    readme = (Path(__file__).parents[1] / "migdata" / "profiles" / "README.md").read_text()
+    assert PROFILE.read_text().strip() in readme
+    for f in FILES:
+        assert f.read_text().strip() in readme
+
+
+def test_worked_example_values(example):
+    hh, p = example.households.set_index("hh_id"), example.persons
+    assert len(hh) == 3 and len(p) == 7
+    # hand-read from the CSV files
+    assert hh.loc["H001", "psgc"] == "0401007000" and hh.loc["H002", "psgc"] == "0402104000"
+    assert pd.isna(hh.loc["H003", "psgc"])
+    assert hh["urban_rural"].tolist() == ["urban", "rural", "urban"]
+    assert hh["cash_abroad"].tolist() == [15000.0, 0.0, 5000.0]
+    assert p["sex"].tolist()[:6] == ["male", "female", "female", "female", "male", "female"]
+    assert pd.isna(p["sex"].iloc[6]) and p["sex_src"].iloc[6] == "X"
+    assert p["of_status"].tolist()[:2] == ["resident", "ofw_contract"]
+    assert pd.isna(p["of_status"].iloc[2]) and pd.isna(p["of_status"].iloc[5])  # blank, and 9 = DK
+    assert p["of_status_src"].iloc[5] == "9"
+
+
+def test_worked_example_problems_are_located(example):
+    got = [(p.code, Path(p.source_file).name, p.source_row, p.column, p.value, p.action)
+           for p in example.report.problems]
+    assert got == [("MD506", "households.csv", 4, "psgc", "0499999000", "set_missing"),
+                   ("MD504", "members.csv", 8, "sex", "X", "set_missing")]
+    assert example.report.counts["persons"] == {"read": 7, "kept": 7, "rejected": 0}
+
+
+def test_identifiers_dropped_unless_asked(example):
+    cols = set(example.households.columns) | set(example.persons.columns)
+    assert not cols & {"head_name", "phone", "name"}
+    kept = import_files(FILES, PROFILE, keep_identifiers=True)
+    assert kept.households["head_name"].iloc[0] == "Juan Dela Cruz"
+    assert kept.persons["name"].iloc[1] == "Rosa"
+
+
+def _profile(tmp_path, text: str) -> Path:
+    p = tmp_path / "p.toml"
+    p.write_text(text)
+    return p
+
+
+BASE = PROFILE.read_text()
+
+
+@pytest.mark.parametrize("edit, where, needle", [
+    (lambda t: t.replace('age = "age"', 'age = { from = "age", colour = "red" }'),
+     "[tables.persons] column age", "unknown key(s) ['colour']"),
+    (lambda t: t.replace('area = "psgc10"', 'area = "barangay"'),
+     "[tables.households] column psgc", "choose one of region, psgc9, psgc10"),
+    (lambda t: t.replace("[profile]", "[profil]"), "[profile]", "a [profile] table"),
+    (lambda t: t.replace('hh_id = "hh_no"', 'hh_id = "hh_no'), "", "TOML"),
+    (lambda t: t.replace('from = "members"', 'origin = "members"'), "[tables.persons]", "unknown key(s) ['origin']"),
+])
+def test_bad_profiles_are_named(tmp_path, edit, where, needle):
+    with pytest.raises(DataError) as ei:
+        load_profile(_profile(tmp_path, edit(BASE)))
+    assert ei.value.code == "MD501"
+    assert ei.value.fields["where"] == where
+    assert needle.lower() in ei.value.fields["reason"].lower()
+
+
+def test_non_canonical_target_code(tmp_path):
+    bad = BASE.replace('M = "male"', 'M = "man"')
+    with pytest.raises(DataError) as ei:
+        import_files(FILES, _profile(tmp_path, bad))
+    assert ei.value.code == "MD505" and ei.value.fields["value"] == ["man"]
+
+
+def test_raw_table_absent(tmp_path):
+    bad = BASE.replace('from = "members"', 'from = "roster"')
+    with pytest.raises(DataError) as ei:
+        import_files(FILES, _profile(tmp_path, bad))
+    assert ei.value.code == "MD502"
+    assert ei.value.fields["available"] == "households, members"
+
+
+def test_key_column_absent_stops_other_column_absent_is_named(tmp_path):
+    with pytest.raises(DataError) as ei:
+        import_files(FILES, _profile(tmp_path, BASE.replace('line_no = "line"', 'line_no = "lineno"')))
+    assert ei.value.code == "MD503" and ei.value.fields["column"] == "line_no"
+    data = import_files(FILES, _profile(tmp_path, BASE.replace('age = "age"', 'age = "edad"')))
+    (p,) = [p for p in data.report.problems if p.code == "MD503"]
+    assert (p.table, p.column, p.value) == ("persons", "age", "edad")
+    assert data.persons["age"].isna().all()
+
+
+def test_ranges_scale_default_and_missing(tmp_path):
+    text = BASE.replace('age = "age"', 'age = "age"\nage_band = { from = "age", codes = { "0:14" = "child", "15:120" = "adult" } }')
+    text = text.replace('cash_abroad = { from = "remit_php", dtype = "float" }',
+                        'cash_abroad = { from = "remit_php", scale = 0.001 }')
+    text = text.replace('urban_rural = { from = "urban", codes = { U = "urban", R = "rural" } }',
+                        'urban_rural = { from = "urban", codes = { U = "urban" }, missing = ["R"], default = "rural" }')
+    prof = load_profile(_profile(tmp_path, text))
+    from migdata.importer import read_raw
+    from migdata.profiles.engine import apply_profile
+
+    raw, cb = read_raw(FILES, prof)
+    out = apply_profile(prof, raw, cb)
+    assert out["persons"]["age_band"].tolist() == ["adult", "adult", "child", "adult", "adult", "adult", "child"]
+    assert out["households"]["cash_abroad"].tolist() == [15.0, 0.0, 5.0]
+    assert out["households"]["urban_rural"].tolist() == ["urban", "rural", "urban"]
+    assert not [p for p in cb.report.problems if p.column == "urban_rural"]
+
+
+def test_hooks_from_a_file_and_hook_errors(tmp_path):
+    (tmp_path / "myhooks.py").write_text(
+        "def derive(tables, raw, codebook, report):\n"
+        "    tables['persons']['age'] = tables['persons']['age'].astype(int) + 1\n"
+        "    return tables\n")
+    text = BASE.replace('complete_count = true', 'complete_count = true\nhooks = "myhooks.py"')
+    data = import_files(FILES, _profile(tmp_path, text))
+    assert data.persons["age"].tolist() == [46, 45, 13, 61, 31, 39, 11]
+    (tmp_path / "myhooks.py").write_text("x = 1\n")
+    with pytest.raises(DataError) as ei:
+        import_files(FILES, _profile(tmp_path, text))
+    assert ei.value.code == "MD508" and "derive" in ei.value.fields["reason"]
+
+
+def test_profile_lookup_and_list():
+    names = list_profiles()["name"].tolist()
+    assert {"lfs_puf_2022", "popstan_census"} <= set(names)
+    assert "lfs_puf_2022" in profiles_text()
+    with pytest.raises(UsageError) as ei:
+        load_profile("no_such_profile")
+    assert ei.value.code == "MD500" and "lfs_puf_2022" in ei.value.fields["choices"]
+    assert load_profile("lfs_puf_2022").raw_columns()["HHMEM"] >= {"PUFREG", "PUFHHNUM", "PUFC08_CONWR"}
+
+
+def test_reader_registry():
+    assert reader_for("x.sav") == "spss" and reader_for("x.dta") == "stata" and reader_for("x.dcf") == "cspro"
+    with pytest.raises(UsageError) as ei:
+        get_reader("punchcards")
+    assert ei.value.code == "MD509"
+    with pytest.raises(UsageError) as ei:
+        reader_for("x.unknown")
+    assert ei.value.code == "MD510"
+
+
+def test_missing_files_and_bad_policy(tmp_path):
+    with pytest.raises(DataError) as ei:
+        import_files([tmp_path / "nope.csv"], PROFILE)
+    assert ei.value.code == "MD001"
+    with pytest.raises(UsageError) as ei:
+        import_files([], PROFILE)
+    assert ei.value.code == "MD512"
+    with pytest.raises(UsageError):
+        import_files(FILES, PROFILE, policy="sloppy")
+
+
+def test_cspro_data_without_dictionary(tmp_path):
+    (tmp_path / "a.dat").write_text("1234\n")
+    with pytest.raises(MigdataError) as ei:
+        import_files([tmp_path / "a.dat"], "popstan_census")
+    assert ei.value.code == "MD511"
+
+
+def test_codebook_of_a_dictionary_alone_and_to_excel(tmp_path):
+    dcf = realfile("ph", "cbms", "HPQF2_DICT.dcf")
+    text = dcf.read_text(encoding="utf-8-sig")
+    n_items = len(re.findall(r"^\[Item\]\s*$", text, re.M))
+    n_records = len(re.findall(r"^\[Record\]\s*$", text, re.M))
+    ids = text[text.index("[IdItems]"):text.index("[Record]")]
+    n_ids = len(re.findall(r"^\[Item\]\s*$", ids, re.M))
+    cb = codebook_table(dcf)
+    # one row per item and record; the case-id items are listed under every record
+    assert len(cb) == n_items - n_ids + n_ids * n_records
+    out = write_codebook(realfile("cspro", "popstan", "Census Dictionary.dcf"), tmp_path / "cb.xlsx")
+    ws = openpyxl.load_workbook(out)["codebook"]
+    header = [c.value for c in ws[1]]
+    rows = {(r[header.index("table")], r[header.index("name")]): r for r in ws.iter_rows(min_row=2, values_only=True)}
+    lab = rows[("PERSON", "P03_SEX")][header.index("value_labels")]
+    assert lab == "1=Male; 2=Female"
