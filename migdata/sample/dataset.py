@@ -61,7 +61,7 @@ instrument metadata (record layout, item positions, value sets), not data about 
 
 
 def _reference() -> pd.DataFrame:
-    from migdata.areas import reference
+    from migdata.areas.reference import reference
 
     return reference()
 
@@ -107,10 +107,10 @@ def serials(rng: np.random.Generator, bgy_index: np.ndarray) -> dict[str, np.nda
 
 
 def hh_ids(corr9: np.ndarray, s: dict[str, np.ndarray]) -> np.ndarray:
-    """The household id the CBMS profile builds: geo 9 digits, EAN, BSN, HUSN, HSN joined by '-'."""
-    return (pd.Series(corr9, dtype=str) + "-" + pd.Series(s["EAN"]).astype(str).str.zfill(6) + "-"
-            + pd.Series(s["BSN"]).astype(str).str.zfill(4) + "-"
-            + pd.Series(s["HUSN"]).astype(str).str.zfill(4) + "-"
+    """The household id the CBMS profile builds: the 27 digits of the case id (geo 9, EAN 6, BSN, HUSN, HSN 4)."""
+    return (pd.Series(corr9, dtype=str) + pd.Series(s["EAN"]).astype(str).str.zfill(6)
+            + pd.Series(s["BSN"]).astype(str).str.zfill(4)
+            + pd.Series(s["HUSN"]).astype(str).str.zfill(4)
             + pd.Series(s["HSN"]).astype(str).str.zfill(4)).to_numpy()
 
 
@@ -222,7 +222,8 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
              chunk_households: int = DEFAULT_CHUNK) -> list[Path]:
     """Write a synthetic CALABARZON data set into ``out_dir``; returns the files written.
 
-    Same ``households`` and ``seed`` give byte-identical files.
+    The same ``households``, ``seed`` and ``chunk_households`` give byte-identical CBMS files
+    (the ``.sav`` and ``.xlsx`` files also hold their creation time).
     """
     if households < 1:
         raise UsageError("MD650", value=households)

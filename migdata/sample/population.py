@@ -485,12 +485,12 @@ def add_school_work(rng: np.random.Generator, p: pd.DataFrame) -> pd.DataFrame:
     pe = np.select([age < 15, age < 20, age < 25, age < 60, age < 65],
                    [0.02, 0.25, 0.55, 0.0, 0.45], 0.20)
     core = (age >= 25) & (age < 60)
-    pe = np.where(core, np.where(sex == 1, 0.86, 0.55), pe)
+    pe = np.where(core, np.where(sex == 1, 0.87, 0.58), pe)
     pe = np.where(student, pe * 0.15, pe)
     emp = rng.random(m) < pe
     e01 = np.where(emp & (rng.random(m) < 0.96), 1, 2)  # a few have a job but did not work
     e03 = np.where(e01 == 2, np.where(emp, 1, 2), BLANK)
-    seek = (~emp) & (age >= 15) & (rng.random(m) < np.where(student, 0.02, np.where(core & (sex == 1), 0.45, 0.1)))
+    seek = (~emp) & (age >= 15) & (rng.random(m) < np.where(student, 0.02, np.where(core & (sex == 1), 0.30, 0.07)))
     e25 = np.where(e03 == 2, np.where(seek, 1, 2), BLANK)
     e32 = np.where(e03 == 2, np.where(seek | (rng.random(m) < 0.05), 1, 2), BLANK)
     e31 = np.where(e03 == 2, np.where(rng.random(m) < 0.3, 1, 2), BLANK)
