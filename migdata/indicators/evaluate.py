@@ -236,9 +236,13 @@ def _categories(ind: Indicator, df: pd.DataFrame, u: np.ndarray) -> tuple[np.nda
     s = df[ind.category]
     dim = _factor(s.rename(ind.category))
     labels = dim.labels
-    keep = np.ones(len(labels), dtype=bool)
+    # Report the categories met in the universe; a short fixed code list is shown in full
+    # (a 0 % share is information), "not stated" only when it occurs.
+    seen = np.bincount(dim.codes[u], minlength=len(labels)) > 0
+    fixed = isinstance(s.dtype, pd.CategoricalDtype) and len(labels) <= 26
+    keep = seen | (fixed & (np.arange(len(labels)) < len(labels) - 1))
     if ind.categories:
-        keep = np.isin(labels, list(ind.categories))
+        keep &= np.isin(labels, list(ind.categories))
     return dim.codes, labels, keep
 
 
@@ -317,7 +321,7 @@ def _cells_cc(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator,
                 nw = _bincount(key, mk, w, ncell * K)
                 nn = _bincount(key, mk, None, ncell * K)
                 dom_has = np.repeat(den_n > 0, K)
-                small = K <= 25
+                small = K <= 27
                 sel = np.flatnonzero(dom_has & (np.tile(keep_cat, ncell)) & ((nn > 0) | small))
                 out = pd.DataFrame({"num": nw[sel], "units": nn[sel], "_cell": sel // K, "_cat": sel % K})
             else:
@@ -345,25 +349,51 @@ def _decode(out: pd.DataFrame, dims: list[str], sizes: list[int]) -> pd.DataFram
     return out
 
 
+def _subsets(dims: list[str]) -> list[tuple[str, ...]]:
+    return [keep for r in range(len(dims), -1, -1) for keep in itertools.combinations(dims, r)]
+
+
 def _cube(cells: pd.DataFrame, fr: _Frame, levels: list[str], dims: list[str], sums: list[str],
           ) -> pd.DataFrame:
-    """Stage 2: every area level x every subset of dims ('Total' = code -1), summed from cells."""
-    frames = []
-    area_f = cells["_area"].to_numpy()
+    """Stage 2: every area level x every subset of dims ('Total' = code -1), summed from cells.
+
+    Pure numpy on the small cell table: one combined integer key per grouping set, then
+    ``np.unique`` + ``np.bincount``; the frame is assembled once at the end."""
+    area_f = cells["_area"].to_numpy().astype(np.int64)
+    dcodes = {d: cells[d].to_numpy().astype(np.int64) for d in dims}
+    cat = cells["_cat"].to_numpy().astype(np.int64)
+    vals = {v: cells[v].to_numpy(dtype="float64") for v in sums}
+    sizes = [fr.dims[d].size + 1 for d in dims]
+    ncat = int(cat.max()) + 2 if len(cat) else 1
+    out: dict[str, list[np.ndarray]] = {c: [] for c in ["_alev", "_cat", "area_level", *dims, *sums]}
+    zeros = np.zeros(len(cells), dtype=np.int64)
     for lev in levels:
-        acode = fr.up[lev][area_f]
-        base = cells.assign(_alev=acode)
-        for r in range(len(dims), -1, -1):
-            for keep in itertools.combinations(dims, r):
-                keys = ["_alev", *keep, "_cat"]
-                g = base.groupby(keys, sort=False, observed=True)[sums].sum().reset_index()
-                for d in dims:
-                    if d not in keep:
-                        g[d] = -1
-                g["area_level"] = lev
-                g["area_code"] = fr.up_labels[lev][g["_alev"].to_numpy()]
-                frames.append(g)
-    return pd.concat(frames, ignore_index=True)
+        acode = fr.up[lev][area_f] if len(area_f) else zeros
+        for keep in _subsets(dims):
+            key = acode.copy()
+            for d, size in zip(dims, sizes):
+                key = key * size + (dcodes[d] + 1 if d in keep else zeros)
+            key = key * ncat + (cat + 1)
+            uniq, inv = np.unique(key, return_inverse=True)
+            for v in sums:
+                out[v].append(np.bincount(inv, weights=vals[v], minlength=len(uniq)))
+            rest = uniq
+            out["_cat"].append(rest % ncat - 1)
+            rest = rest // ncat
+            for d, size in zip(reversed(dims), reversed(sizes)):
+                out[d].append(rest % size - 1)
+                rest = rest // size
+            out["_alev"].append(rest)
+            out["area_level"].append(np.full(len(uniq), lev, dtype=object))
+    res = pd.DataFrame({c: np.concatenate(v) if v else np.array([]) for c, v in out.items()})
+    codes = res["_alev"].to_numpy().astype(np.int64)
+    area_code = np.empty(len(res), dtype=object)
+    lev_arr = res["area_level"].to_numpy()
+    for lev in levels:
+        sel = lev_arr == lev
+        area_code[sel] = fr.up_labels[lev][codes[sel]]
+    res["area_code"] = area_code
+    return res
 
 
 def _median_cc(fr: _Frame, dims: list[str], m: dict[str, Any], levels: list[str]) -> pd.DataFrame:
@@ -374,8 +404,8 @@ def _median_cc(fr: _Frame, dims: list[str], m: dict[str, Any], levels: list[str]
     frames = []
     for lev in levels:
         acode = fr.up[lev][area_f]
-        for r in range(len(dims), -1, -1):
-            for keep in itertools.combinations(dims, r):
+        for keep in _subsets(dims):
+            if True:
                 key = pd.DataFrame({"_alev": acode, **{d: fr.dims[d].codes[u] for d in keep}})
                 g = pd.Series(vals).groupby([key[c] for c in key.columns], sort=False)
                 res = pd.DataFrame({"estimate": g.median(), "n": g.size().astype("float64")}).reset_index()
@@ -641,11 +671,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         out = pd.concat(results, ignore_index=True)
     else:
         out = pd.DataFrame(columns=OUT_COLUMNS + by + VALUE_COLUMNS)
-    out["source"] = source
-    out["period"] = period
-    out["area_name"] = _area_names(out["area_code"])
-    out["suppressed"] = False
-    out["suppression"] = ""
+    out = out.assign(source=source, period=period, area_name=_area_names(out["area_code"]),
+                     suppressed=False, suppression="")
     if complete and disclosure and len(out):
         from migdata.publish.disclosure import suppress
         out = suppress(out, k=k, by=by)
@@ -664,39 +691,44 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
 
 def _label(cube: pd.DataFrame, ind: Indicator, fr: _Frame, by: list[str], dims: list[str],
            cat: Any, multi: Any, levels: list[str]) -> pd.DataFrame:
-    """Codes -> labels, fixed column order, rows sorted (region first, Total first)."""
-    cube = cube.copy()
-    cube["_lev"] = cube["area_level"].map({lv: -LEVELS.index(lv) for lv in levels})
-    sort_cols = ["_lev", "area_code", *dims, "_cat"]
-    cube = cube.sort_values(sort_cols, kind="stable").reset_index(drop=True)
+    """Codes -> labels, fixed column order, rows sorted (region first, Total first).
+
+    Built column by column in a dict and turned into a frame once (pandas column insertion is
+    slow when repeated for every indicator)."""
+    lev = cube["area_level"].to_numpy()
+    lev_rank = np.zeros(len(cube), dtype=np.int64)
+    for lv in levels:
+        lev_rank[lev == lv] = -LEVELS.index(lv)
+    keys = [cube["_cat"].to_numpy().astype(np.int64)]
+    keys += [cube[d].to_numpy().astype(np.int64) for d in reversed(dims)]
+    keys += [cube["area_code"].to_numpy().astype(str), lev_rank]
+    order = np.lexsort(keys)
+    col = {c: cube[c].to_numpy()[order] for c in cube.columns}
+    n = len(order)
+    out: dict[str, Any] = {"indicator_id": np.full(n, ind.id, dtype=object),
+                           "name": np.full(n, ind.name, dtype=object),
+                           "area_level": col["area_level"], "area_code": col["area_code"]}
+    # parent area code (for totals and the area-hierarchy margins of disclosure control)
+    parent = np.full(n, "", dtype=object)
+    for lo, hi in zip(levels[:-1], levels[1:]):
+        mapping = dict(zip(fr.up_labels[lo][fr.up[lo]], fr.up_labels[hi][fr.up[hi]]))
+        sel = col["area_level"] == lo
+        parent[sel] = [mapping.get(c, "") for c in col["area_code"][sel]]
+    out["parent_code"] = parent
     for b in by:
         if b in dims:
             labels = np.asarray([TOTAL] + fr.dims[b].labels, dtype=object)
-            cube[b] = labels[cube[b].to_numpy().astype(np.int64) + 1]
+            out[b] = labels[col[b].astype(np.int64) + 1]
         else:
-            cube[b] = TOTAL
-    if cat is not None:
-        labels = np.asarray(cat[1], dtype=object)
-        cube["category"] = labels[cube["_cat"].to_numpy().astype(np.int64)]
-    elif multi is not None:
-        labels = np.asarray(multi[0], dtype=object)
-        cube["category"] = labels[cube["_cat"].to_numpy().astype(np.int64)] if len(labels) else ""
+            out[b] = np.full(n, TOTAL, dtype=object)
+    if cat is not None or multi is not None:
+        labels = np.asarray(cat[1] if cat is not None else multi[0], dtype=object)
+        out["category"] = labels[col["_cat"].astype(np.int64)] if len(labels) else np.full(n, "", dtype=object)
     else:
-        cube["category"] = ""
-    # parent area code (for totals and the area-hierarchy margins of disclosure control)
-    parent = pd.Series("", index=cube.index, dtype="object")
-    for lo, hi in zip(levels[:-1], levels[1:]):
-        lo_codes = fr.up[lo]
-        hi_codes = fr.up[hi]
-        mapping = dict(zip(fr.up_labels[lo][lo_codes], fr.up_labels[hi][hi_codes]))
-        sel = cube["area_level"] == lo
-        parent[sel] = cube.loc[sel, "area_code"].map(mapping)
-    cube["parent_code"] = parent
-    cube["indicator_id"] = ind.id
-    cube["name"] = ind.name
-    cube["unit"] = ind.unit
-    cube["measure"] = ind.measure
-    for c in ("se", "ci_low", "ci_high", "cv", "numerator", "denominator"):
-        if c not in cube.columns:
-            cube[c] = np.nan
-    return cube
+        out["category"] = np.full(n, "", dtype=object)
+    for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units"):
+        out[c] = col[c].astype("float64") if c in col else np.full(n, np.nan)
+    out["flag"] = col["flag"] if "flag" in col else np.full(n, "", dtype=object)
+    out["unit"] = np.full(n, ind.unit, dtype=object)
+    out["measure"] = np.full(n, ind.measure, dtype=object)
+    return pd.DataFrame(out)

@@ -47,56 +47,76 @@ LEVELS = ["barangay", "city", "province", "region"]
 REQUIRED = ["indicator_id", "area_level", "area_code", "units", "n"]
 
 
-def _groups(keys: pd.DataFrame) -> np.ndarray:
-    if keys.shape[1] == 0:
-        return np.zeros(len(keys), dtype=np.int64)
-    return keys.groupby(list(keys.columns), sort=False, dropna=False).ngroup().to_numpy().astype(np.int64)
+def _groups(cols: list[np.ndarray]) -> np.ndarray:
+    """Group number of each row over the key columns (factorise each, combine, unique)."""
+    if not cols:
+        return np.zeros(0, dtype=np.int64)
+    combined = np.zeros(len(cols[0]), dtype=np.int64)
+    for c in cols:
+        codes, uniq = pd.factorize(c)
+        combined = combined * (len(uniq) + 1) + (codes + 1)
+        combined = np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
+    return combined
 
 
-def _relations(t: pd.DataFrame, by: list[str]) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """(member group, margin group, n groups) for every relation type of one indicator's table."""
+def _relations(t: dict[str, np.ndarray], by: list[str]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(member group, margin group, n groups) for every relation type of one indicator's table
+    (``t``: column name -> numpy array)."""
     rels = []
-    n = len(t)
-    base = ["area_level", "area_code"] + (["category"] if "category" in t.columns else [])
+    n = len(t["area_code"])
+    has_cat = "category" in t
+    base = ["area_level", "area_code"] + (["category"] if has_cat else [])
     for d in by:
-        others = base + [b for b in by if b != d]
-        g = _groups(t[others].astype(str))
-        is_total = (t[d].astype(str) == TOTAL).to_numpy()
+        is_total = t[d] == TOTAL
         if is_total.all() or not is_total.any():
             continue
+        g = _groups([t[c] for c in base + [b for b in by if b != d]])
         rels.append((np.where(~is_total, g, -1), np.where(is_total, g, -1), int(g.max()) + 1))
-    if "parent_code" in t.columns:
-        dims = (["category"] if "category" in t.columns else []) + by
-        lev = t["area_level"].astype(str).to_numpy()
-        parent_level = pd.Series(lev).map({a: b for a, b in zip(LEVELS[:-1], LEVELS[1:])}).to_numpy()
-        pc = t["parent_code"].fillna("").astype(str).to_numpy()
-        mem = pd.DataFrame({"l": parent_level, "c": pc, **{d: t[d].astype(str).to_numpy() for d in dims}})
-        mar = pd.DataFrame({"l": lev, "c": t["area_code"].astype(str).to_numpy(),
-                            **{d: t[d].astype(str).to_numpy() for d in dims}})
-        is_mem = (pc != "") & pd.notna(parent_level)
-        both = pd.concat([mem[is_mem], mar], ignore_index=True)
-        g = _groups(both)
-        gm = np.full(n, -1, dtype=np.int64)
-        gm[np.flatnonzero(is_mem)] = g[: int(is_mem.sum())]
-        gg = g[int(is_mem.sum()):]
-        # a margin only matters if it has members
-        has_mem = np.zeros(int(g.max()) + 1 if len(g) else 0, dtype=bool)
-        has_mem[gm[gm >= 0]] = True
-        gmar = np.where(has_mem[gg], gg, -1) if len(gg) else gg
-        if (gm >= 0).any():
-            rels.append((gm, gmar, int(g.max()) + 1))
-    if "category" in t.columns and (t["category"].astype(str) != "").any() and "denominator" in t.columns:
-        others = ["area_level", "area_code"] + list(by)
-        g = _groups(t[others].astype(str))
-        num = pd.to_numeric(t.get("numerator"), errors="coerce").fillna(0).to_numpy()
-        den = pd.to_numeric(t["denominator"], errors="coerce").to_numpy()
-        sums = np.bincount(g, weights=num, minlength=int(g.max()) + 1)
-        dens = pd.Series(den).groupby(g).max().reindex(range(int(g.max()) + 1)).to_numpy()
+    if "parent_code" in t:
+        dims = (["category"] if has_cat else []) + by
+        lev = t["area_level"]
+        up = {a: b for a, b in zip(LEVELS[:-1], LEVELS[1:])}
+        parent_level = np.array([up.get(x, "") for x in lev], dtype=object)
+        pc = np.array(["" if x is None or x != x else x for x in t["parent_code"]], dtype=object)
+        is_mem = (pc != "") & (parent_level != "")
+        m = int(is_mem.sum())
+        if m:
+            cols = [np.concatenate([parent_level[is_mem], lev]), np.concatenate([pc[is_mem], t["area_code"]])]
+            cols += [np.concatenate([t[d][is_mem], t[d]]) for d in dims]
+            g = _groups(cols)
+            gm = np.full(n, -1, dtype=np.int64)
+            gm[np.flatnonzero(is_mem)] = g[:m]
+            gg = g[m:]
+            has_mem = np.zeros(int(g.max()) + 1, dtype=bool)
+            has_mem[g[:m]] = True
+            rels.append((gm, np.where(has_mem[gg], gg, -1), int(g.max()) + 1))
+    if has_cat and (t["category"] != "").any() and "denominator" in t and "numerator" in t:
+        g = _groups([t[c] for c in ["area_level", "area_code", *by]])
+        ng = int(g.max()) + 1
+        num = np.nan_to_num(np.asarray(t["numerator"], dtype="float64"))
+        den = np.asarray(t["denominator"], dtype="float64")
+        sums = np.bincount(g, weights=num, minlength=ng)
+        dens = np.full(ng, np.nan)
+        dens[g] = den
         closed = np.isclose(sums, dens)
-        member = np.where(closed[g], g, -1)
-        # the margin (the denominator) is published: a virtual, never-suppressed margin
-        rels.append((member, np.full(n, -1, dtype=np.int64), int(g.max()) + 1))
+        # the margin (the denominator) is published with any unsuppressed category of the domain:
+        # a virtual margin, marked by -2
+        rels.append((np.where(closed[g], g, -1), np.full(n, -2, dtype=np.int64), ng))
     return rels
+
+
+def _at_risk(gm: np.ndarray, gmar: np.ndarray, ng: int, supp: np.ndarray) -> np.ndarray:
+    """Groups whose relation holds exactly one suppressed cell (and so reveals it).
+
+    A virtual margin (-2: a published denominator) is known only while some member of the group
+    is unsuppressed, so a group whose members are all suppressed is safe."""
+    mem = gm >= 0
+    cnt = np.bincount(gm[mem & supp], minlength=ng) + np.bincount(gmar[(gmar >= 0) & supp], minlength=ng)
+    need = cnt == 1
+    if (gmar == -2).all():
+        size = np.bincount(gm[mem], minlength=ng)
+        need &= size > 1
+    return need
 
 
 def _secondary(supp: np.ndarray, val: np.ndarray, rels: list[tuple[np.ndarray, np.ndarray, int]]
@@ -108,23 +128,23 @@ def _secondary(supp: np.ndarray, val: np.ndarray, rels: list[tuple[np.ndarray, n
         for gm, gmar, ng in rels:
             if ng == 0:
                 continue
-            cnt = np.bincount(gm[(gm >= 0) & supp], minlength=ng) + \
-                np.bincount(gmar[(gmar >= 0) & supp], minlength=ng)
-            need = cnt == 1
+            need = _at_risk(gm, gmar, ng, supp)
             if not need.any():
                 continue
-            cand = np.flatnonzero((gm >= 0) & ~supp & (val > 0))
-            cand = cand[need[gm[cand]]]
             picked_groups = np.zeros(ng, dtype=bool)
-            if len(cand):
-                order = cand[np.lexsort((cand, val[cand], gm[cand]))]
-                g_sorted = gm[order]
-                first = np.ones(len(order), dtype=bool)
-                first[1:] = g_sorted[1:] != g_sorted[:-1]
-                pick = order[first]
-                supp[pick] = True
-                picked_groups[gm[pick]] = True
-                changed = True
+            # the smallest non-zero member; else any member (a known zero still reveals)
+            for pool in ((gm >= 0) & ~supp & (val > 0), (gm >= 0) & ~supp):
+                cand = np.flatnonzero(pool)
+                cand = cand[need[gm[cand]] & ~picked_groups[gm[cand]]]
+                if len(cand):
+                    order = cand[np.lexsort((cand, val[cand], gm[cand]))]
+                    g_sorted = gm[order]
+                    first = np.ones(len(order), dtype=bool)
+                    first[1:] = g_sorted[1:] != g_sorted[:-1]
+                    pick = order[first]
+                    supp[pick] = True
+                    picked_groups[gm[pick]] = True
+                    changed = True
             rest = need & ~picked_groups
             if rest.any():
                 mar = np.flatnonzero((gmar >= 0) & ~supp)
@@ -135,6 +155,15 @@ def _secondary(supp: np.ndarray, val: np.ndarray, rels: list[tuple[np.ndarray, n
         if not changed:
             break
     return supp
+
+
+def _arrays(table: pd.DataFrame, rows: np.ndarray, by: list[str]) -> dict[str, np.ndarray]:
+    cols = ["area_level", "area_code", "parent_code", "category", *by]
+    t = {c: table[c].to_numpy(dtype=object)[rows] for c in cols if c in table.columns}
+    for c in ("numerator", "denominator"):
+        if c in table.columns:
+            t[c] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype="float64")[rows]
+    return t
 
 
 def suppress(table: pd.DataFrame, k: int = 3, by: Sequence[str] | None = None) -> pd.DataFrame:
@@ -166,12 +195,13 @@ def suppress(table: pd.DataFrame, k: int = 3, by: Sequence[str] | None = None) -
     reason = out["suppression"].astype(object).to_numpy().copy()
     sup |= primary
     reason[primary] = "primary"
+    whole = _arrays(out, np.arange(len(out)), by)
     for _, idx in out[cc].groupby("indicator_id", sort=False).indices.items():
         rows = np.flatnonzero(cc)[idx]
-        t = out.iloc[rows].reset_index(drop=True)
         s0 = sup[rows]
         if not s0.any():
             continue
+        t = {c: v[rows] for c, v in whole.items()}
         s1 = _secondary(s0, units[rows], _relations(t, by))
         new = s1 & ~s0
         sup[rows[new]] = True
@@ -187,12 +217,12 @@ def singletons(table: pd.DataFrame, by: Sequence[str] | None = None) -> int:
     by = [b for b in (by if by is not None else table.attrs.get("by", [])) if b in table.columns]
     total = 0
     sup = table["suppressed"].to_numpy(dtype=bool)
+    whole = _arrays(table, np.arange(len(table)), by)
     for _, idx in table.groupby("indicator_id", sort=False).indices.items():
-        t = table.iloc[idx].reset_index(drop=True)
+        t = {c: v[idx] for c, v in whole.items()}
         s = sup[idx]
         for gm, gmar, ng in _relations(t, by):
             if ng == 0:
                 continue
-            cnt = np.bincount(gm[(gm >= 0) & s], minlength=ng) + np.bincount(gmar[(gmar >= 0) & s], minlength=ng)
-            total += int((cnt == 1).sum())
+            total += int(_at_risk(gm, gmar, ng, s).sum())
     return total
