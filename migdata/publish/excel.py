@@ -1,0 +1,302 @@
+"""Excel workbook and CSV writers for indicator tables (openpyxl, write-only mode).
+
+Workbook layout (one workbook stands alone):
+
+- ``contents``: title, source, reference period, disclosure threshold, notes, and the list of
+  sheets;
+- one sheet per indicator (named by its id), laid out for pasting into a plan: areas down
+  (region, then provinces, cities, barangays in code order; a category column for
+  distributions), disaggregations across (one header row per ``by`` column, ``Total`` first),
+  frozen headers; under the table its definition, universe, source, reference period and the
+  legend of flags;
+- ``data``: the long table for analysts (every column);
+- ``metadata``: every catalogue indicator with its definition, formula, sources and provenance,
+  and whether it was computed or why it is not computable from this dataset.
+
+Number formats: percentages with one decimal (stored as fractions, shown ``12.3%``), counts with
+thousands separators, pesos as ``PHP 1,234``. Flags: ``*`` after a number = use with caution
+(survey CV 20-30 %); ``x`` = suppressed (too few units in a complete count, or unreliable survey
+estimate); the value of a suppressed cell is never written. No text from data becomes a formula
+(:mod:`migdata.publish.safe`). Files are written to a temporary name and then renamed.
+
+Example:
+    >>> from migdata.indicators import compute          # doctest: +SKIP
+    >>> t = compute(migdata.load("store"), level="province", by=["sex"])  # doctest: +SKIP
+    >>> write_workbook(t, "tables.xlsx")                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from migdata.errors import UsageError
+from migdata.publish.safe import csv_text, excel_value
+
+REQUIRED = ["indicator_id", "name", "area_level", "area_code", "estimate", "flag", "suppressed"]
+VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "numerator", "denominator", "n", "units"]
+LEGEND = [
+    "Total: all categories of the column (or all areas of the parent area).",
+    "* after a number: use with caution (sample survey, coefficient of variation 20-30 %).",
+    "x: suppressed. Complete counts (CBMS, census): based on fewer than {k} units, or hidden so that "
+    "a suppressed cell cannot be worked out from a total (secondary suppression). Sample surveys: "
+    "unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
+    "Blank: no units in this cell.",
+]
+LEVEL_LABEL = {"region": "Region", "province": "Province/HUC", "city": "City/municipality",
+               "barangay": "Barangay"}
+
+
+def _check(table: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise UsageError("MD709", columns=", ".join(missing))
+
+
+def _number_format(measure: str, caution: bool = False) -> str:
+    if measure == "%":
+        fmt = "0.0%"
+    elif measure in ("persons", "households", "associations"):
+        fmt = "#,##0"
+    elif measure.startswith("PHP"):
+        fmt = '"PHP "#,##0'
+    elif measure in ("months", "score"):
+        fmt = "0.0"
+    else:
+        fmt = "0.00"
+    return fmt + '" *"' if caution else fmt
+
+
+def _display_value(measure: str, value: float) -> float:
+    return value / 100.0 if measure == "%" else value
+
+
+def publishable(table: pd.DataFrame) -> pd.DataFrame:
+    """The long table as published: values of suppressed rows blanked (rows kept, marked)."""
+    out = table.copy()
+    sup = out["suppressed"].to_numpy(dtype=bool)
+    for c in VALUE_COLUMNS:
+        if c in out.columns:
+            out[c] = out[c].astype("float64")
+            out.loc[sup, c] = np.nan
+    return out
+
+
+def _atomic(path: str | os.PathLike[str], writer: Any) -> Path:
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise UsageError("MD712", path=target, detail=exc.strerror or str(exc)) from None
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError("MD712", path=target, detail=exc.strerror or str(exc)) from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return target
+
+
+def _cell(ws: Any, value: Any, bold: bool = False, fmt: str | None = None, wrap: bool = False) -> WriteOnlyCell:
+    c = WriteOnlyCell(ws)
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        value = None
+    elif isinstance(value, (np.integer,)):
+        value = int(value)
+    elif isinstance(value, (np.floating,)):
+        value = float(value)
+    excel_value(c, value)
+    if bold:
+        c.font = Font(bold=True)
+    if fmt:
+        c.number_format = fmt
+    if wrap:
+        c.alignment = Alignment(wrap_text=False, vertical="top")
+    return c
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = "".join(ch for ch in name if ch not in '[]:*?/\\')[:31] or "sheet"
+    out, i = base, 2
+    while out.lower() in used:
+        out = f"{base[:28]}_{i}"
+        i += 1
+    used.add(out.lower())
+    return out
+
+
+def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[str, Any], k: int,
+                     used: set[str]) -> None:
+    ind = str(t["indicator_id"].iloc[0])
+    ws = wb.create_sheet(_sheet_name(ind, used))
+    measure = str(t["measure"].iloc[0]) if "measure" in t.columns else ""
+    has_cat = "category" in t.columns and (t["category"].astype(str) != "").any()
+    across = [b for b in by if b in t.columns and (t[b] != "Total").any()]
+    left = ["Area level", "Area code", "Area name"] + (["Category"] if has_cat else [])
+    # column keys in order of first appearance (the evaluator sorts Total first, then code order)
+    col_keys = list(dict.fromkeys(zip(*[t[b] for b in across]))) if across else [()]
+    row_cols = ["area_level", "area_code", "area_name"] + (["category"] if has_cat else [])
+    for c in row_cols:
+        if c not in t.columns:
+            t = t.assign(**{c: ""})
+    row_keys = list(dict.fromkeys(zip(*[t[c].astype(object).where(t[c].notna(), "") for c in row_cols])))
+    ws.column_dimensions["A"].width = 16
+    ws.column_dimensions["B"].width = 13
+    ws.column_dimensions["C"].width = 28
+    header_rows = len(across) + 1
+    ws.freeze_panes = f"{get_column_letter(len(left) + 1)}{3 + header_rows + 1}"
+    unit = f"% of {meta.get('unit', '')}s" if measure == "%" else measure
+    ws.append([_cell(ws, f"{ind} {t['name'].iloc[0]}", bold=True)])
+    ws.append([_cell(ws, f"Unit: {unit}")])
+    ws.append([])
+    for i, b in enumerate(across):
+        label = b.replace("_", " ").capitalize()
+        ws.append([None] * (len(left) - 1) + [_cell(ws, label, bold=True)]
+                  + [_cell(ws, key[i], bold=True) for key in col_keys])
+    ws.append([_cell(ws, x, bold=True) for x in left] + ([] if across else [_cell(ws, "Value", bold=True)]))
+    est = t["estimate"].to_numpy(dtype="float64")
+    sup = t["suppressed"].to_numpy(dtype=bool)
+    caution = (t["flag"].astype(str) == "caution").to_numpy()
+    pos: dict[tuple, int] = {}
+    keys_r = list(zip(*[t[c].astype(object).where(t[c].notna(), "") for c in row_cols]))
+    keys_c = list(zip(*[t[b] for b in across])) if across else [()] * len(t)
+    cidx = {k2: j for j, k2 in enumerate(col_keys)}
+    grid: dict[tuple[int, int], int] = {}
+    ridx = {k2: i for i, k2 in enumerate(row_keys)}
+    for r, (kr, kc) in enumerate(zip(keys_r, keys_c)):
+        grid[(ridx[kr], cidx[kc])] = r
+    for i, kr in enumerate(row_keys):
+        lev, code, name = kr[0], kr[1], kr[2]
+        cells = [_cell(ws, LEVEL_LABEL.get(lev, lev)), _cell(ws, code), _cell(ws, name)]
+        if has_cat:
+            cells.append(_cell(ws, kr[3]))
+        for j in range(len(col_keys)):
+            r = grid.get((i, j))
+            if r is None or (np.isnan(est[r]) and not sup[r]):
+                cells.append(_cell(ws, None))
+            elif sup[r]:
+                c = _cell(ws, "x")
+                c.alignment = Alignment(horizontal="right")
+                cells.append(c)
+            else:
+                cells.append(_cell(ws, _display_value(measure, est[r]), fmt=_number_format(measure, caution[r])))
+        ws.append(cells)
+    ws.append([])
+    notes = [("Definition", meta.get("definition", "")), ("Universe", meta.get("universe", "")),
+             ("Source", str(t["source"].iloc[0]) if "source" in t.columns else ""),
+             ("Reference period", str(t["period"].iloc[0]) if "period" in t.columns else ""),
+             ("Note", meta.get("note", ""))]
+    for label, text in notes:
+        if text:
+            ws.append([_cell(ws, label, bold=True), _cell(ws, text)])
+    ws.append([_cell(ws, "Legend", bold=True), _cell(ws, LEGEND[0])])
+    for line in LEGEND[1:]:
+        ws.append([None, _cell(ws, line.format(k=k))])
+
+
+def _frame_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str]) -> None:
+    ws = wb.create_sheet(_sheet_name(name, used))
+    ws.freeze_panes = "A2"
+    ws.append([_cell(ws, str(c), bold=True) for c in df.columns])
+    cols = [df[c].to_numpy(dtype=object) for c in df.columns]
+    for row in zip(*cols):
+        ws.append([_cell(ws, v if not (isinstance(v, float) and np.isnan(v)) else None) for v in row])
+
+
+def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str = "Migration indicators",
+                   not_computable: pd.DataFrame | None = None, by: Sequence[str] | None = None,
+                   long_sheet: bool = True) -> Path:
+    """Write the indicator ``table`` (from :func:`migdata.indicators.compute`) to an Excel
+    workbook at ``path`` (atomic). Returns the path."""
+    from migdata.indicators.catalogue import catalogue
+
+    _check(table)
+    by = list(by if by is not None else table.attrs.get("by", []))
+    nc = not_computable if not_computable is not None else table.attrs.get("not_computable")
+    k = table.attrs.get("k", 3)
+    cat = catalogue()
+    pub = publishable(table)
+
+    def build(tmp: str) -> None:
+        wb = Workbook(write_only=True)
+        used: set[str] = set()
+        ws = wb.create_sheet(_sheet_name("contents", used))
+        ws.column_dimensions["A"].width = 20
+        ws.column_dimensions["B"].width = 80
+        src = ", ".join(sorted(set(map(str, table["source"].dropna())))) if "source" in table.columns else ""
+        period = ", ".join(sorted(set(map(str, table["period"].dropna())))) if "period" in table.columns else ""
+        ws.append([_cell(ws, title, bold=True)])
+        ws.append([_cell(ws, "Source", bold=True), _cell(ws, src)])
+        ws.append([_cell(ws, "Reference period", bold=True), _cell(ws, period)])
+        if table.attrs.get("complete_count"):
+            ws.append([_cell(ws, "Disclosure control", bold=True),
+                       _cell(ws, f"cells based on fewer than {k} units suppressed, with secondary suppression")])
+        for note in table.attrs.get("notes", []):
+            ws.append([_cell(ws, "Note", bold=True), _cell(ws, note)])
+        ws.append([])
+        ws.append([_cell(ws, "Sheet", bold=True), _cell(ws, "Indicator", bold=True)])
+        ids = list(dict.fromkeys(pub["indicator_id"]))
+        for i in ids:
+            ws.append([_cell(ws, i), _cell(ws, cat[i].name if i in cat else i)])
+        if long_sheet:
+            ws.append([_cell(ws, "data"), _cell(ws, "all rows and columns (long format, for analysts)")])
+        ws.append([_cell(ws, "metadata"), _cell(ws, "definitions of every indicator, and those not computable")])
+        for i, idx in pub.groupby("indicator_id", sort=False).indices.items():
+            ind = cat.get(i)
+            meta = {"definition": ind.definition, "universe": ind.universe, "note": ind.note,
+                    "unit": ind.unit, "measure": ind.measure} if ind else {}
+            _indicator_sheet(wb, pub.iloc[idx].reset_index(drop=True), by, meta, k, used)
+        if long_sheet:
+            _frame_sheet(wb, "data", pub, used)
+        meta = _metadata(pub, nc)
+        _frame_sheet(wb, "metadata", meta, used)
+        wb.save(tmp)
+
+    return _atomic(path, build)
+
+
+def _metadata(table: pd.DataFrame, nc: pd.DataFrame | None) -> pd.DataFrame:
+    from migdata.indicators.catalogue import metadata
+
+    meta = metadata()
+    computed = set(table["indicator_id"])
+    reasons = dict(zip(nc["indicator_id"], nc["reason"])) if nc is not None and len(nc) else {}
+    status = []
+    for i in meta["indicator_id"]:
+        if i in computed:
+            status.append(("computed", ""))
+        elif i in reasons:
+            status.append(("not computable from this dataset", reasons[i]))
+        else:
+            status.append(("not requested", ""))
+    meta.insert(2, "status", [s for s, _ in status])
+    meta.insert(3, "reason", [r for _, r in status])
+    return meta
+
+
+def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write the long table as published (suppressed values blank) to CSV (UTF-8 with BOM so
+    Excel opens it correctly); text cells that could start a formula get a leading apostrophe."""
+    _check(table)
+    pub = publishable(table)
+    for c in pub.columns:
+        if pub[c].dtype == object or pd.api.types.is_string_dtype(pub[c].dtype):
+            pub[c] = pub[c].map(csv_text)
+
+    def build(tmp: str) -> None:
+        pub.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+    return _atomic(path, build)
