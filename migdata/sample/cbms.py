@@ -54,12 +54,18 @@ class Layout:
         return self._records[name]
 
     def encode(self, record: str, n: int, values: Mapping[str, object]) -> np.ndarray:
-        """A ``(n, length)`` uint8 matrix of ``n`` records; ``values`` maps item names to arrays.
+        """A ``(n, width)`` uint8 matrix of ``n`` records; ``values`` maps item names to arrays.
+
+        ``width`` is the end of the last item given (shorter than the record: CSPro trims
+        trailing blanks).
 
         Numeric arrays use ``-1`` (or any negative) for a blank item; alpha arrays hold str.
         """
         rec = self.record(record)
-        buf = np.full((n, rec.length), 32, dtype=np.uint8)
+        # only the columns up to the last item given: the rest would be trimmed blanks anyway
+        ts0 = self.dictionary.record_type_start - 1 + len(rec.type_value)
+        width = max([ts0] + [self.item(k).start - 1 + self.item(k).length for k in values])
+        buf = np.full((n, width), 32, dtype=np.uint8)
         ts = self.dictionary.record_type_start - 1
         buf[:, ts:ts + len(rec.type_value)] = np.frombuffer(rec.type_value.encode("ascii"), np.uint8)
         for name, v in values.items():
@@ -97,8 +103,18 @@ def _alpha(v: object, w: int) -> np.ndarray:
 
 
 def lines(matrix: np.ndarray) -> list[bytes]:
-    """Each row as bytes without trailing blanks (as CSPro writes them)."""
-    return [row.tobytes().rstrip(b" ") for row in matrix]
+    """Each row as bytes without trailing blanks (as CSPro writes them).
+
+    The trimmed length is found with numpy (the last non-blank column of each row), so the
+    Python loop only slices.
+    """
+    n, width = matrix.shape
+    if n == 0:
+        return []
+    filled = matrix != 32
+    last = (filled * np.arange(1, width + 1, dtype=np.int32)).max(axis=1)
+    buf = matrix.tobytes()
+    return [buf[i * width:i * width + k] for i, k in enumerate(last.tolist())]
 
 
 def write_cases(fh: IO[bytes], layout: Layout, ids: Mapping[str, np.ndarray],
