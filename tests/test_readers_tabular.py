@@ -41,7 +41,7 @@ def test_fies_real_csv():
     assert df["_source_row"].iloc[0] == 2 and df["_source_row"].iloc[-1] == 1250
     # the peer: pandas reading the same file as strings gives the same table
     peer = pd.read_csv(path, dtype=str, keep_default_na=False)
-    assert df.drop(columns="_source_row").equals(peer.astype(object))
+    assert df.drop(columns="_source_row").equals(peer)
     info = cb.tables[path.stem]
     assert info["encoding"] == "utf-8" and info["delimiter"] == ","
     assert cb.report.counts[path.stem] == {"read": 1249, "kept": 1249, "rejected": 0}
@@ -50,7 +50,7 @@ def test_fies_real_csv():
 def test_semicolon_cp1252_with_title_rows():
     tables, cb = tabular.read_csv(CP1252)
     df = tables["lgu_households_cp1252"]
-    assert df.drop(columns="_source_row").equals(CP1252_EXPECTED.astype(object))
+    assert df.drop(columns="_source_row").equals(CP1252_EXPECTED.astype("str"))
     assert df["_source_row"].tolist() == [5, 6, 7, 8]
     info = cb.tables["lgu_households_cp1252"]
     assert (info["encoding"], info["delimiter"], info["header_row"]) == ("cp1252", ";", 4)
@@ -58,7 +58,7 @@ def test_semicolon_cp1252_with_title_rows():
 
 def test_explicit_header_row_and_delimiter():
     tables, _ = tabular.read_csv(CP1252, header_row=4, delimiter=";", encoding="cp1252")
-    assert tables["lgu_households_cp1252"].drop(columns="_source_row").equals(CP1252_EXPECTED.astype(object))
+    assert tables["lgu_households_cp1252"].drop(columns="_source_row").equals(CP1252_EXPECTED.astype("str"))
     with pytest.raises(DataError) as ei:
         tabular.read_csv(CP1252, header_row=3)  # line 3 is blank
     assert ei.value.code == "MD480"
@@ -74,7 +74,7 @@ def test_encodings_detected(tmp_path, enc, expected):
     p = tmp_path / "h.csv"
     p.write_bytes(text.encode(enc))  # Python's utf-16 codec writes a BOM
     tables, cb = tabular.read_csv(p)
-    assert tables["h"].drop(columns="_source_row").equals(CP1252_EXPECTED.astype(object))
+    assert tables["h"].drop(columns="_source_row").equals(CP1252_EXPECTED.astype("str"))
     assert cb.tables["h"]["encoding"] == expected
 
 
@@ -194,3 +194,28 @@ def test_real_kobo_workbook_as_plain_excel():
     tables, cb = tabular.read_excel(path)
     # data.xlsx: the main sheet with 5 submissions and the members repeat sheet with 12 rows
     assert sorted(len(t) for t in tables.values()) == [5, 12]
+
+
+def test_parser_choice_and_quoted_line_breaks(tmp_path):
+    # regular file: the fast (pyarrow) parser; same values as the exact csv-module path
+    regular = tmp_path / "regular.csv"
+    regular.write_text('id,remark\n1,"a, b"\n2,"say ""hi"""\n,\n3,\n')
+    tables, cb = tabular.read_csv(regular)
+    assert cb.tables["regular"]["parser"] == "pyarrow"
+    df = tables["regular"]
+    assert df["remark"].tolist() == ["a, b", 'say "hi"', ""]
+    assert df["_source_row"].tolist() == [2, 3, 5]  # line 4 holds only delimiters: blank
+    # a value with a line break inside quotes: exact path, rows located by their first line
+    broken = tmp_path / "broken.csv"
+    broken.write_text('id,remark\n1,"first line\nsecond line"\n2,plain\n')
+    tables, cb = tabular.read_csv(broken)
+    assert cb.tables["broken"]["parser"] == "csv module (exact)"
+    assert tables["broken"]["remark"].tolist() == ["first line\nsecond line", "plain"]
+    assert tables["broken"]["_source_row"].tolist() == [2, 4]
+
+
+def test_fast_path_taken_for_real_and_fixture_files():
+    _, cb = tabular.read_csv(CP1252)
+    assert cb.tables["lgu_households_cp1252"]["parser"] == "pyarrow"
+    _, cb = tabular.read_csv(FIX / "ragged.csv")
+    assert cb.tables["ragged"]["parser"] == "csv module (exact)"

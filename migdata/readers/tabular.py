@@ -40,12 +40,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from migdata.errors import DataError, UsageError
 from migdata.readers.codebook import Codebook, Variable
 
 DELIMITERS = ",;\t|"
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # what pandas.read_csv(dtype=str) gives
 HEADER_SCAN_ROWS = 50
 
 
@@ -150,41 +152,71 @@ def find_header(rows: list[list[str]]) -> int:
 
 # --- shared table building ----------------------------------------------------------------------
 
-def _build_table(records: list[tuple[int, list[str]]], *, file: str, table: str, header_row: int | None,
-                 cb: Codebook, sheet_label: str = "") -> pd.DataFrame:
-    """records: (1-based source line/row, fields). Returns the table; problems into cb.report."""
-    report = cb.report
+def _locate_header(records: list[tuple[int, list[str]]], header_row: int | None, file: str,
+                   sheet_label: str = "") -> tuple[list[tuple[int, list[str]]], int]:
+    """(non-blank records, index of the header among them)."""
     nonblank = [(ln, r) for ln, r in records if _nonempty(r) > 0]
     if header_row is not None:
         idx = next((i for i, (ln, _) in enumerate(nonblank) if ln >= header_row), None)
-        if idx is None or nonblank[idx][0] != header_row:
-            last = records[-1][0] if records else 0
-            if idx is None:
-                raise DataError("MD480", file=file, sheet=sheet_label, row=header_row,
-                                detail=f"the last non-blank line is {nonblank[-1][0] if nonblank else last}")
+        if idx is None:
+            last = nonblank[-1][0] if nonblank else (records[-1][0] if records else 0)
+            raise DataError("MD480", file=file, sheet=sheet_label, row=header_row,
+                            detail=f"the last non-blank line is {last}")
+        if nonblank[idx][0] != header_row:
             raise DataError("MD480", file=file, sheet=sheet_label, row=header_row,
                             detail="that line is blank")
-    else:
-        idx = find_header([r for _, r in nonblank]) if nonblank else 0
-    if not nonblank:
-        return pd.DataFrame()
-    header_line, header = nonblank[idx]
-    # trailing empty header cells (Excel pads rows) are not columns
-    while header and str(header[-1]).strip() == "":
-        header = header[:-1]
+        return nonblank, idx
+    return nonblank, (find_header([r for _, r in nonblank]) if nonblank else 0)
+
+
+def _names(header: list[str], header_line: int, *, file: str, table: str, cb: Codebook,
+           sheet_label: str = "") -> list[str]:
+    """Column names from the header cells: blanks named column_<n>, repeats renamed (MD483)."""
     names: list[str] = []
     seen: Counter = Counter()
     for j, h in enumerate(header):
         name = str(h).strip() or f"column_{j + 1}"
         if name in seen:
             new = f"{name}.{seen[name]}"
-            report.add("MD483", table=table, source_file=file, source_row=header_line, column=name,
-                       value=name, action="kept", sheet=sheet_label, detail=f"to {new!r}")
+            cb.report.add("MD483", table=table, source_file=file, source_row=header_line, column=name,
+                          value=name, action="kept", sheet=sheet_label, detail=f"to {new!r}")
             seen[name] += 1
             name = new
         else:
             seen[name] += 1
         names.append(name)
+    return names
+
+
+def _trim_header(header: list[str]) -> list[str]:
+    header = list(header)
+    # trailing empty header cells (Excel pads rows) are not columns
+    while header and str(header[-1]).strip() == "":
+        header = header[:-1]
+    return header
+
+
+def _finish_table(df: pd.DataFrame, names: list[str], *, file: str, table: str, cb: Codebook,
+                  header_line: int, n_titles: int, sheet_label: str, rejected: int) -> pd.DataFrame:
+    cb.report.set_counts(table, read=len(df) + rejected, kept=len(df), rejected=rejected)
+    for c in names:
+        cb.add(Variable(name=c, table=table, type="string"))
+    cb.tables[table] = {"file": file, "header_row": header_line, "n_rows": len(df)}
+    if n_titles:
+        cb.notes.append(f"{file}{sheet_label}: {n_titles} title row(s) before the header on line "
+                        f"{header_line} were skipped.")
+    return df
+
+
+def _build_table(records: list[tuple[int, list[str]]], *, file: str, table: str, header_row: int | None,
+                 cb: Codebook, sheet_label: str = "") -> pd.DataFrame:
+    """records: (1-based source line/row, fields). Returns the table; problems into cb.report."""
+    report = cb.report
+    nonblank, idx = _locate_header(records, header_row, file, sheet_label)
+    if not nonblank:
+        return pd.DataFrame()
+    header_line, header = nonblank[idx]
+    names = _names(_trim_header(header), header_line, file=file, table=table, cb=cb, sheet_label=sheet_label)
     ncol = len(names)
     keep_rows: list[list[str]] = []
     keep_lines: list[int] = []
@@ -201,17 +233,52 @@ def _build_table(records: list[tuple[int, list[str]]], *, file: str, table: str,
             continue
         keep_rows.append(r)
         keep_lines.append(ln)
-    df = pd.DataFrame(keep_rows, columns=names, dtype=object)
-    for c in names:
-        df[c] = df[c].astype(object)
+    cols = list(zip(*keep_rows)) if keep_rows else [()] * ncol
+    df = pd.DataFrame({c: pd.array(list(v), dtype=TEXT) for c, v in zip(names, cols)})
     df.insert(0, "_source_row", pd.Series(keep_lines, dtype="int64"))
-    report.set_counts(table, read=len(keep_rows) + rejected, kept=len(keep_rows), rejected=rejected)
-    for c in names:
-        cb.add(Variable(name=c, table=table, type="string"))
-    cb.tables[table] = {"file": file, "header_row": header_line, "n_rows": len(df)}
-    if idx > 0 or (nonblank and nonblank[0][0] != header_line):
-        cb.notes.append(f"{file}{sheet_label}: {sum(1 for ln, _ in nonblank[:idx])} title row(s) "
-                        f"before the header on line {header_line} were skipped.")
+    return _finish_table(df, names, file=file, table=table, cb=cb, header_line=header_line,
+                         n_titles=idx, sheet_label=sheet_label, rejected=rejected)
+
+
+def _fast_csv(text: str, delim: str, header_line: int, names: list[str]) -> pd.DataFrame | None:
+    """The data lines after the header through pyarrow's CSV parser, or None to use the exact
+    (slower) path: taken only when every record is one physical line with exactly as many fields
+    as the header, so that line numbers and rejections stay exact."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    invalid: list[int] = []
+
+    def handler(row) -> str:
+        invalid.append(row.number)
+        return "skip"
+
+    body = text.rstrip("\r\n \t") + "\n"
+    try:
+        tbl = pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(skip_rows=header_line, column_names=names,
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True,
+                                             newlines_in_values=False, ignore_empty_lines=False,
+                                             invalid_row_handler=handler),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError, ValueError):
+        return None
+    # a quoted value with a line break makes a record span lines; then line numbers need the
+    # exact path (pyarrow parses such values even with newlines_in_values=False)
+    if invalid or tbl.num_rows != body.count("\n") - header_line:
+        return None
+    df = tbl.to_pandas(types_mapper={pa.string(): TEXT, pa.large_string(): TEXT}.get)
+    df.insert(0, "_source_row", np.arange(header_line + 1, header_line + 1 + len(df), dtype="int64"))
+    if len(df) and len(names):
+        empty = np.ones(len(df), dtype=bool)
+        for c in names:
+            empty &= (df[c].str.strip() == "").to_numpy()
+        if empty.any():  # lines of delimiters only count as blank, as in the exact path
+            df = df[~empty].reset_index(drop=True)
     return df
 
 
@@ -240,16 +307,55 @@ def read_csv(path: str | Path, encoding: str | None = None, delimiter: str | Non
     delim = delimiter or detect_delimiter(text)
     name = table or path.stem
     cb = Codebook(source=str(path), format="csv")
-    records: list[tuple[int, list[str]]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    # the header is found from the first lines with the csv module; the body is parsed by
+    # pyarrow when it is regular, else by the csv module line by line (exact locations)
+    head: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text[: 1 << 20], newline=""), delimiter=delim)
     start = 1
+    limit = (header_row or 0) + HEADER_SCAN_ROWS
     try:
         for row in reader:
-            records.append((start, row))
+            head.append((start, row))
             start = reader.line_num + 1
-    except csv.Error as e:
-        raise DataError("MD484", file=str(path), format="CSV", detail=f"line {start}: {e}") from e
-    df = _build_table(records, file=str(path), table=name, header_row=header_row, cb=cb)
+            if len(head) >= limit:
+                break
+    except csv.Error:
+        head = []
+    df = None
+    if head:
+        try:
+            nonblank, idx = _locate_header(head, header_row, str(path))
+        except DataError:
+            nonblank, idx = [], 0  # let the exact path raise with the whole file in view
+        if nonblank:
+            header_line, header = nonblank[idx]
+            trimmed = _trim_header(header)
+            upto = head[: next(j for j, (ln, _) in enumerate(head) if ln == header_line) + 1]
+            # every line up to the header is one record, so pyarrow can skip header_line lines
+            if len(trimmed) == len(header) and trimmed and \
+                    all(ln == i + 1 for i, (ln, _) in enumerate(upto)):
+                probe = Codebook(source=str(path), format="csv")
+                names = _names(trimmed, header_line, file=str(path), table=name, cb=probe)
+                df = _fast_csv(text, delim, header_line, names)
+                if df is not None:
+                    cb.report.extend(probe.report)
+                    df = _finish_table(df, names, file=str(path), table=name, cb=cb,
+                                       header_line=header_line,
+                                       n_titles=sum(1 for _ in nonblank[:idx]), sheet_label="", rejected=0)
+    if df is None:
+        records: list[tuple[int, list[str]]] = []
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+        start = 1
+        try:
+            for row in reader:
+                records.append((start, row))
+                start = reader.line_num + 1
+        except csv.Error as e:
+            raise DataError("MD484", file=str(path), format="CSV", detail=f"line {start}: {e}") from e
+        df = _build_table(records, file=str(path), table=name, header_row=header_row, cb=cb)
+        cb.tables[name]["parser"] = "csv module (exact)"
+    else:
+        cb.tables[name]["parser"] = "pyarrow"
     if len(df) == 0 and not cb.report.problems:
         raise DataError("MD002", path=str(path))
     cb.tables[name].update({"encoding": used, "delimiter": delim})
