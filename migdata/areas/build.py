@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -129,29 +129,35 @@ def read_publication(path: str | Path, sheet: str = "PSGC") -> pd.DataFrame:
         if sheet not in wb.sheetnames:
             raise DataError("MD206", file=str(path),
                             problem=f"there is no sheet {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
-        rows = wb[sheet].iter_rows(values_only=True)
-        header = next(rows, None)
-        cols = map_headers(header or ())
-        missing = [c for c in _REQUIRED if c not in cols.values()]
-        if missing:
-            raise DataError("MD206", file=str(path),
-                            problem=f"sheet {sheet!r} has no column for {', '.join(missing)} "
-                                    f"(header row: {[h for h in (header or ()) if h]})")
-        records = []
-        for rowno, row in enumerate(rows, start=2):
-            if row is None or all(v is None or str(v).strip() == "" for v in row):
-                continue
-            rec: dict[str, Any] = {"_source_row": rowno}
-            for i, col in cols.items():
-                rec[col] = row[i] if i < len(row) else None
-            records.append(_clean_record(rec, path, sheet, cols))
+        return parse_rows(wb[sheet].iter_rows(values_only=True), str(path), sheet)
     finally:
         wb.close()
+
+
+def parse_rows(rows: Iterable[tuple[Any, ...]], source: str = "PSGC", sheet: str = "PSGC") -> pd.DataFrame:
+    """:func:`read_publication` on rows already read (header first, as openpyxl yields them)."""
+    rows = iter(rows)
+    header = next(rows, None)
+    cols = map_headers(header or ())
+    missing = [c for c in _REQUIRED if c not in cols.values()]
+    if missing:
+        raise DataError("MD206", file=source,
+                        problem=f"sheet {sheet!r} has no column for {', '.join(missing)} "
+                                f"(header row: {[h for h in (header or ()) if h]})")
+    path = Path(source)
+    records = []
+    for rowno, row in enumerate(rows, start=2):
+        if row is None or all(v is None or str(v).strip() == "" for v in row):
+            continue
+        rec: dict[str, Any] = {"_source_row": rowno}
+        for i, col in cols.items():
+            rec[col] = row[i] if i < len(row) else None
+        records.append(_clean_record(rec, path, sheet, cols))
     df = pd.DataFrame.from_records(records)
     dup = df["psgc"].duplicated(keep="first")
     if dup.any():
         r = df[dup].iloc[0]
-        raise DataError("MD207", file=str(path), sheet=sheet, row=int(r["_source_row"]),
+        raise DataError("MD207", file=source, sheet=sheet, row=int(r["_source_row"]),
                         column="10-digit PSGC", value=r["psgc"], problem="this code appears twice")
     return df
 
@@ -247,21 +253,26 @@ def build(workbook: str | Path, out: str | Path, release: str | None = None) -> 
 
     Writes Parquet (zstd, dictionary-encoded strings) atomically and returns the table.
     """
+    release = release or release_label(workbook)
+    ref = finish(read_publication(workbook), release, source=str(workbook))
+    write(ref, out, source=Path(workbook).name)
+    return ref
+
+
+def write(ref: pd.DataFrame, out: str | Path, source: str = "") -> None:
+    """Write a reference table as compact Parquet (zstd, dictionary strings), atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    release = release or release_label(workbook)
-    raw = read_publication(workbook)
-    ref = finish(raw, release, source=str(workbook))
+    release = ref.attrs.get("release", "?")
     table = pa.Table.from_pandas(ref, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"migdata.psgc_release": release.encode(),
-                                           b"migdata.psgc_source": Path(workbook).name.encode()})
+                                           b"migdata.psgc_source": source.encode()})
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
     pq.write_table(table, tmp, compression="zstd", compression_level=19, use_dictionary=True)
     tmp.replace(out)
-    return ref
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,7 +88,7 @@ def read_code(value: Any, ix: Index) -> Reading:
         return Reading(how="missing")
     n = len(d)
     if n == 10:
-        if d in ix.pos.index:
+        if d in ix.codes:
             return Reading(d, "10-digit PSGC")
         return Reading(error="MD201", fields={"reading": "read as a 10-digit PSGC",
                                                "suggestions": ix.close(d)})
@@ -97,7 +97,7 @@ def read_code(value: Any, ix: Index) -> Reading:
         corr = d.zfill(9)
         if corr in ix.by_corr.index:
             cands.append((ix.by_corr[corr], "9-digit correspondence code", n == 8))
-        if n == 9 and "0" + d in ix.pos.index:
+        if n == 9 and "0" + d in ix.codes:
             cands.append(("0" + d, "10-digit PSGC without its leading zero", True))
         if len(cands) == 1:
             code, how, repaired = cands[0]
@@ -223,7 +223,7 @@ def normalize_codes(values: Iterable[Any] | pd.Series, ref: pd.DataFrame | None 
         else:
             report.add("MD203", table=table, source_file=source_file, source_row=row,
                        column=column, value=v, action="kept", psgc=r.code, name=ix.name(r.code),
-                       where=_where(source_file, row, column), n=int(counts[k]))
+                       where=_where(source_file, row, column, int(counts[k])), n=int(counts[k]))
     result = pd.array(out_u, dtype="string").take(codes, allow_fill=True)
     return pd.Series(result, index=s.index, name=s.name if isinstance(values, pd.Series) else None)
 
@@ -295,29 +295,29 @@ def rollup(codes: Iterable[Any] | pd.Series, level: str, statistical: bool = Tru
 
 def _rollup_unique(u: pd.Series, level: str, col: str | None, ix: Index) -> pd.Series:
     ref = ix.ref
-    pos = ix.pos.reindex(u.to_numpy())
+    # Plain Python strings and set look-ups: the distinct values are few, and pandas' isin on
+    # Arrow-backed strings walks them in Python anyway.
+    uu = [str(x) for x in u.to_numpy(dtype=object)]
+    known = np.fromiter((x in ix.codes for x in uu), dtype=bool, count=len(uu))
     # Codes absent from the reference: use the nearest ancestor that is in it.
-    anchor = u.copy()
-    missing = pos.isna().to_numpy().copy()
-    if missing.any():
+    anchor = list(uu)
+    for i in np.flatnonzero(~known):
+        x = uu[i]
         for cut, pad in ((7, "000"), (5, "00000"), (2, "00000000")):
-            cand = u.str[:cut] + pad
-            fill = missing & cand.isin(ix.pos.index).to_numpy()
-            anchor[fill] = cand[fill]
-            missing &= ~fill
-        pos = ix.pos.reindex(anchor.to_numpy())
+            cand = x[:cut] + pad
+            if cand in ix.codes:
+                anchor[i] = cand
+                break
+    pos = ix.pos.reindex(anchor)
     valid = pos.notna().to_numpy()
     take = pos.fillna(0).astype(int).to_numpy()
-    if level == "barangay":
-        lv = ref["level"].astype(str).to_numpy()[take]
-        out = u.where(pd.Series(valid & (lv == "barangay") & (u == anchor).to_numpy(), index=u.index))
-        # A code unknown to the reference that is barangay-shaped is its own barangay.
-        own = ~pos.reindex(u.to_numpy()).notna().to_numpy() & u.str[7:].ne("000").to_numpy()
-        out[own] = u[own]
-        return out
     if level == "region":
-        return (u.str[:2] + "00000000").where(u.str[:2].ne("00"))
-    vals = ref[col].to_numpy(dtype=object)[take]
-    vals = np.where(valid, vals, None)
-    out = pd.Series(vals, index=u.index, dtype="string")
-    return out
+        vals = [x[:2] + "00000000" if x[:2] != "00" else None for x in uu]
+    elif level == "barangay":
+        lv = ref["level"].astype(str).to_numpy()[take]
+        # A code unknown to the reference that is barangay-shaped is its own barangay.
+        vals = [x if (k and v and lvl == "barangay") or (not k and x[7:] != "000") else None
+                for x, k, v, lvl in zip(uu, known, valid, lv)]
+    else:
+        vals = np.where(valid, ref[col].to_numpy(dtype=object)[take], None)
+    return pd.Series(np.asarray(vals, dtype=object), index=u.index)

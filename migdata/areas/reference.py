@@ -89,6 +89,7 @@ class Index:
         self.release = release(ref)
         codes = ref["psgc"].astype(str).to_numpy()
         self.pos = pd.Series(np.arange(len(ref)), index=codes)
+        self.codes = frozenset(codes)
         corr = ref["correspondence_code"]
         has = corr.notna().to_numpy()
         c9 = pd.Series(codes[has], index=corr[has].astype(str).to_numpy())
@@ -132,21 +133,27 @@ class Index:
     def close(self, digits: str, limit: int = 5) -> list[str]:
         """Reference codes within two digits of ``digits`` (padded or cut to 10), nearest first."""
         d = (digits + "0" * 10)[:10] if len(digits) < 10 else digits[:10]
+        # The nearest existing ancestor by the code structure (the city of an unknown
+        # barangay code), then codes one or two digits away (typing errors).
+        out: list[str] = []
+        for cut, pad in ((7, "000"), (5, "00000"), (2, "00000000")):
+            cand = d[:cut] + pad
+            if cand != d and cand in self.codes:
+                out.append(cand)
+                break
         probe = np.frombuffer(d.encode(), dtype=np.uint8)
         diff = self.digits10 != probe
         dist = diff.sum(axis=1)
         near = np.flatnonzero(dist <= 2)
-        if len(near) == 0:
-            # No near miss: offer the nearest existing ancestors by the code structure.
-            out = []
-            for cut, pad in ((7, "000"), (5, "00000"), (2, "00000000")):
-                cand = d[:cut] + pad
-                if cand in self.pos.index and cand not in out:
-                    out.append(cand)
-            return [self.label(c) for c in out[:limit]]
         first_diff = np.where(diff[near].any(axis=1), diff[near].argmax(axis=1), 10)
         order = np.lexsort((-first_diff, dist[near]))
-        return [self.label(self.ref["psgc"].iat[int(i)]) for i in near[order][:limit]]
+        for i in near[order]:
+            c = self.ref["psgc"].iat[int(i)]
+            if c not in out:
+                out.append(c)
+            if len(out) >= limit:
+                break
+        return [self.label(c) for c in out]
 
 
 @lru_cache(maxsize=1)
