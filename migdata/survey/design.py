@@ -325,8 +325,9 @@ class Design:
         st = self.stages[0]
         nz = self.w != 0
         units = st.row_units(self.n_rows)[nz]
-        used_units = np.unique(units)
-        return float(len(used_units) - len(np.unique(st.unit_stratum[used_units])))
+        used_units = np.flatnonzero(np.bincount(units, minlength=st.n_units))
+        used_strata = np.bincount(st.unit_stratum[used_units], minlength=st.n_strata) > 0
+        return float(len(used_units) - used_strata.sum())
 
     @property
     def degf(self) -> float:
@@ -438,8 +439,11 @@ class Design:
                 if self.domain_df == "domain":
                     CNZ.append(np.repeat(cells.sum((valid & (w > 0)).astype(float))[:, None], K, axis=1))
             else:
-                A.append(cells.sum(w * a)[:, None])
-                B.append(cells.sum(w * b)[:, None] if ratio else np.zeros((cells.size, 1)))
+                A.append(cells.sum(wv * a)[:, None])
+                if not ratio:
+                    B.append(np.zeros((cells.size, 1)))
+                else:  # b None: the denominator is the count of valid cases (a mean)
+                    B.append(cells.sum(wv if b is None else wv * b)[:, None])
                 C.append(cells.sum(valid.astype(float))[:, None])
                 if self.domain_df == "domain":
                     CNZ.append(cells.sum((valid & (w > 0)).astype(float))[:, None])
@@ -555,8 +559,7 @@ class Design:
         ys = [self._numeric(v, estimator) for v in names]
         valid = [~np.isnan(y) for y in ys]
         a = [np.where(v, y, 0.0) for y, v in zip(ys, valid)]
-        b = [v.astype(float) for v in valid]
-        est, var, n, df = self._linear(dom, a, b, valid, ratio=ratio)
+        est, var, n, df = self._linear(dom, a, [None] * len(a), valid, ratio=ratio)
         n_missing = dom.sizes()[:, None] - n
         return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=n_missing)
 
@@ -670,7 +673,7 @@ class Design:
                 for j, p in enumerate(probs_l):
                     qrow = np.where(dom.codes >= 0, q[np.maximum(dom.codes, 0), j], np.nan)
                     below = (y <= qrow).astype(float)
-                    est, var, _, dfj = self._linear(dom, [below], [valid_y.astype(float)], [valid_y], ratio=True)
+                    est, var, _, dfj = self._linear(dom, [below], [None], [valid_y], ratio=True)
                     c = intervals.critical(dfj[:, 0], self.level)
                     sep = np.sqrt(np.maximum(var[:, 0], 0))
                     plo, phi = est[:, 0] - c * sep, est[:, 0] + c * sep
