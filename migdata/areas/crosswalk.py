@@ -122,6 +122,7 @@ def _read_wide(rows: Any, cols: dict[str, int], path: Path, sheet: str, release:
         rec["urban_rural"] = {"U": "urban", "R": "rural"}.get(ur or "")
         recs.append(rec)
     b = pd.DataFrame.from_records(recs)
+    b["prov_of"] = b["psgc"].str[:5] + "00000"
     units: list[dict[str, Any]] = []
     for code, g in b.groupby("reg_code", sort=False):
         units.append({"psgc": code, "name": g["region"].iloc[0], "level": "region",
@@ -129,29 +130,32 @@ def _read_wide(rows: Any, cols: dict[str, int], path: Path, sheet: str, release:
     # The province of a barangay is read from its own code; the Prov Code column only confirms
     # it and gives the name. (The column cannot be trusted alone: for the 63 BARMM barangays
     # it was filled down as a series, 1999900000, 1999900001, ...)
-    b["prov_of"] = b["psgc"].str[:5] + "00000"
     confirmed = b[b["prov_code"].eq(b["prov_of"]).fillna(False)]
-    for code, g in confirmed.groupby("prov_code", sort=False):
-        nm = g["province"].iloc[0]
-        mine = b[b["prov_of"].eq(code)]
+    prov_names = confirmed.groupby("prov_code", sort=False)["province"].first()
+    mine = b[b["prov_of"].isin(prov_names.index)]
+    prov_corr = _mode(mine["prov_of"], mine["correspondence_code"].str[:4] + "00000")
+    prov_pop = mine.groupby("prov_of")["population_2020"].sum(min_count=1)
+    for code, nm in prov_names.items():
         units.append({"psgc": code, "name": nm,
                       "level": "special" if re.search(r"not a province|interim", nm, re.I) else "province",
-                      "correspondence_code": _common(mine["correspondence_code"].str[:4] + "00000"),
-                      "population_2020": mine["population_2020"].sum(min_count=1)})
-    for code, g in b.groupby("mun_code", sort=False):
-        nm = g["mun"].iloc[0]
-        cc = g["city_class"].dropna()
-        cc = cc.iloc[0] if len(cc) else None
+                      "correspondence_code": prov_corr.get(code),
+                      "population_2020": prov_pop.get(code)})
+    g = b.groupby("mun_code", sort=False)
+    mun = g.agg(name=("mun", "first"), city_class=("city_class", "first"),
+                income_class=("income_class", "first"), province=("province", "first"))
+    mun["population_2020"] = g["population_2020"].sum(min_count=1)
+    mun_corr = _mode(b["mun_code"], b["correspondence_code"].str[:6] + "000")
+    for code, r in mun.iterrows():
+        nm = str(r["name"])
         status = "Capital" if "(capital)" in nm.lower() else None
         nm = re.sub(r"\s*\(capital\)\s*", " ", nm, flags=re.I).strip()
-        prov_text = str(g["province"].iloc[0] or "")
-        level = ("submunicipality" if code[5:7] != "00" and "city of manila" in prov_text.lower()
+        cc = r["city_class"] if isinstance(r["city_class"], str) else None
+        level = ("submunicipality" if code[5:7] != "00" and "city of manila" in str(r["province"]).lower()
                  else "city" if cc in _CITY_CLASSES else "municipality")
-        inc = g["income_class"].dropna()
         units.append({"psgc": code, "name": nm, "level": level, "city_class": cc,
-                      "income_class": inc.iloc[0] if len(inc) else None, "status": status,
-                      "correspondence_code": _common(g["correspondence_code"].str[:6] + "000"),
-                      "population_2020": g["population_2020"].sum(min_count=1)})
+                      "income_class": r["income_class"] if isinstance(r["income_class"], str) else None,
+                      "status": status, "correspondence_code": mun_corr.get(code),
+                      "population_2020": r["population_2020"]})
     have = {u["psgc"] for u in units}
     # Manila's sub-municipalities hang from the City of Manila, which the wide list names only
     # inside its province column ("NCR, City of Manila, First District (Not a Province)").
@@ -180,6 +184,14 @@ def _read_wide(rows: Any, cols: dict[str, int], path: Path, sheet: str, release:
 def _common(s: pd.Series) -> str | None:
     s = s.dropna()
     return None if s.empty else Counter(s).most_common(1)[0][0]
+
+
+def _mode(keys: pd.Series, values: pd.Series) -> dict[str, str]:
+    """The most frequent non-missing value per key."""
+    df = pd.DataFrame({"k": keys.to_numpy(), "v": values.to_numpy()}).dropna()
+    n = df.groupby(["k", "v"]).size().sort_values(ascending=False, kind="stable").reset_index()
+    n = n.drop_duplicates("k")
+    return dict(zip(n["k"], n["v"]))
 
 
 def crosswalk(old_reference: pd.DataFrame, new_reference: pd.DataFrame) -> pd.DataFrame:
