@@ -52,6 +52,7 @@ class Indicator:
     sources: tuple[str, ...] = ()
     provenance: tuple[str, ...] = ()
     note: str = ""
+    levels: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -112,7 +113,7 @@ def _entry(ind: str, d: dict[str, Any]) -> Indicator:
         categories=tuple(d["categories"]) if d.get("categories") else None, multi=d.get("multi"),
         scale=float(d.get("scale", 1.0)), measure=d.get("measure", ""),
         by=tuple(d.get("by", ())), not_by=tuple(d.get("not_by", ())), sources=tuple(d.get("sources", ())),
-        provenance=tuple(d.get("provenance", ())), note=d.get("note", ""))
+        provenance=tuple(d.get("provenance", ())), note=d.get("note", ""), levels=tuple(d.get("levels", ())))
     item.columns()  # parses (and so checks) every expression
     return item
 

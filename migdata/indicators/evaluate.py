@@ -50,8 +50,10 @@ from migdata.errors import DataError, UsageError
 from migdata.indicators import derive, expr
 from migdata.indicators.catalogue import Indicator, catalogue
 
-LEVELS = ["barangay", "city", "province", "region"]
-LEVEL_COLUMN = {"barangay": "barangay", "city": "city_mun", "province": "province", "region": "region"}
+LEVELS = ["barangay", "city", "province", "region", "national"]
+LEVEL_COLUMN = {"barangay": "barangay", "city": "city_mun", "province": "province", "region": "region",
+                "national": "_national"}
+NATIONAL_CODE, NATIONAL_NAME = "PH", "Philippines"
 LEVEL_ALIASES = {"city_mun": "city", "municipality": "city", "city/municipality": "city", "mun": "city",
                  "prov": "province", "huc": "province", "reg": "region", "bgy": "barangay", "brgy": "barangay"}
 TOTAL = "Total"
@@ -112,8 +114,11 @@ def _frame(df: pd.DataFrame, levels: list[str], by: list[str], unit: str) -> _Fr
     first[codes[pos[::-1]]] = pos[::-1]  # a representative row per finest area
     for lev in levels:
         col = LEVEL_COLUMN[lev]
-        vals = df[col].astype("string").to_numpy(dtype=object, na_value=None)[first] if len(first) else \
-            np.array([], dtype=object)
+        if col not in df.columns:  # the national level: one constant code
+            vals = np.full(len(first), NATIONAL_CODE, dtype=object)
+        else:
+            vals = df[col].astype("string").to_numpy(dtype=object, na_value=None)[first] if len(first) else \
+                np.array([], dtype=object)
         c2, u2 = pd.factorize(pd.Series(vals, dtype="object"), sort=True)
         up[lev] = c2.astype(np.int64)
         up_labels[lev] = np.asarray(u2, dtype=object)
@@ -184,7 +189,7 @@ def _select(ids: Sequence[str] | str | None) -> list[Indicator]:
 def _levels(level: str, top_allowed: str | None = None) -> list[str]:
     lev = LEVEL_ALIASES.get(str(level).lower(), str(level).lower())
     if lev not in LEVELS:
-        raise UsageError("MD706", value=level, choices=", ".join(LEVELS))
+        raise UsageError("MD706", value=level, choices=", ".join(LEVELS[:-1]))
     out = LEVELS[LEVELS.index(lev):]
     if top_allowed is not None:
         out = [lv for lv in out if LEVELS.index(lv) >= LEVELS.index(top_allowed)] or [top_allowed]
@@ -507,15 +512,23 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
                     continue
                 dcode = np.full(len(code), -1, dtype=np.int64)
                 dcode[code >= 0] = inv
+                calls: list[tuple[pd.DataFrame, np.ndarray]] = []
+                means = [(var, j) for kind, var, j in variables if kind == "mean"]
+                if means:
+                    res = design.mean([v for v, _ in means], by=dcode)
+                    jmap = {v: j for v, j in means}
+                    calls.append((res, res["variable"].map(jmap).to_numpy()))
                 for kind, var, j in variables:
                     if kind == "mean":
-                        res = design.mean(var, by=dcode)
-                    elif kind == "total":
+                        continue
+                    if kind == "total":
                         res = design.total(var, by=dcode)
                     elif kind == "ratio":
                         res = design.ratio(var[0], var[1], by=dcode)
                     else:
                         res = design.quantile(var, [0.5], by=dcode)
+                    calls.append((res, np.full(len(res), j)))
+                for res, jj in calls:
                     rest = present[res["domain"].to_numpy().astype(np.int64)]
                     g = pd.DataFrame({"estimate": res["estimate"].to_numpy(), "se": res["se"].to_numpy(),
                                       "ci_low": res["ci_low"].to_numpy(), "ci_high": res["ci_high"].to_numpy(),
@@ -527,7 +540,7 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
                     for d in dims:
                         if d not in keep:
                             g[d] = -1
-                    g["_cat"] = j
+                    g["_cat"] = jj.astype(np.int64)
                     g["area_level"] = lev
                     g["area_code"] = fr.up_labels[lev][g["_alev"].to_numpy()]
                     frames.append(g)
@@ -548,8 +561,10 @@ def _area_names(codes: pd.Series) -> pd.Series:
     except ImportError:
         return pd.Series("", index=codes.index, dtype="object")
     uniq = pd.unique(codes.dropna())
-    names = {}
+    names = {NATIONAL_CODE: NATIONAL_NAME}
     for c in uniq:
+        if c in names:
+            continue
         try:
             names[c] = area_name(c) or ""
         except Exception:  # an unknown code keeps an empty name; the code is shown
@@ -563,6 +578,10 @@ def _design_args(dataset: Any, units: pd.DataFrame) -> dict[str, Any]:
     args = {"weights": design.get("weights", "weight"), "strata": design.get("strata"),
             "psu": design.get("psu"), "fpc": design.get("fpc"),
             "lonely_psu": design.get("lonely_psu", "fail")}
+    for role in ("weights", "strata", "psu", "fpc"):
+        if not args[role]:
+            args[role] = None
+    args["weights"] = args["weights"] or "weight"
     for role in ("strata", "psu"):
         if args[role] is None and role in units.columns and units[role].notna().any():
             args[role] = role if role != "strata" else "stratum"
@@ -614,7 +633,12 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                          f"not {level}")
     levels = _levels(level, top)
     hh = dataset.households
+    # a country-wide total row when the data cover more than one region
+    if "region" in hh.columns and hh["region"].nunique() <= 1:
+        levels = [lv for lv in levels if lv != "national"]
     for lev in levels:
+        if lev == "national":
+            continue
         col = LEVEL_COLUMN[lev]
         if col not in hh.columns or not hh[col].notna().any():
             raise DataError("MD707", column=col, level=lev)
@@ -635,8 +659,15 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         source = ", ".join(sorted(map(str, hh["source"].dropna().unique())))
     period = str(prov.get("period") or ", ".join(map(str, prov.get("rounds", []))) or "")
     results = []
+    extra_nc = []
     for ind in inds:
         if ind.id not in ok_ids:
+            continue
+        ind_levels = [lv for lv in levels if not ind.levels or lv in ind.levels]
+        if not ind_levels:
+            extra_nc.append((ind.id, ind.name, "not computable",
+                             f"shown only at level(s) {', '.join(ind.levels)}; this dataset/request has "
+                             f"{', '.join(levels)}"))
             continue
         unit = ind.unit
         if unit not in frames:
@@ -651,22 +682,22 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         multi = _multi(ind, fr.df, m["u"]) if ind.multi else None
         if complete:
             if ind.statistic == "median":
-                cube = _median_cc(fr, dims, m, levels)
+                cube = _median_cc(fr, dims, m, ind_levels)
             else:
                 cells, dom = _cells_cc(fr, dims, m, ind, cat, multi)
                 if dom is None:
-                    cube = _cube(cells, fr, levels, dims, ["num", "den", "n", "units"])
+                    cube = _cube(cells, fr, ind_levels, dims, ["num", "den", "n", "units"])
                 else:
                     keys = ["area_level", "_alev", *dims]
-                    dcube = _cube(dom, fr, levels, dims, ["den", "n"]).drop(columns=["_cat", "area_code"])
-                    cube = _cube(cells, fr, levels, dims, ["num", "units"]).merge(dcube, on=keys, how="left")
+                    dcube = _cube(dom, fr, ind_levels, dims, ["den", "n"]).drop(columns=["_cat", "area_code"])
+                    cube = _cube(cells, fr, ind_levels, dims, ["num", "units"]).merge(dcube, on=keys, how="left")
             cube = _estimate_cc(cube, ind)
             cube["flag"] = "complete_count"
         else:
-            cube = _survey(fr, dims, m, ind, levels, cat, multi, design_args[unit], policy)
+            cube = _survey(fr, dims, m, ind, ind_levels, cat, multi, design_args[unit], policy)
             from migdata.publish import reliability
             cube["flag"] = reliability.flag(cube["cv"].to_numpy(), cube["n"].to_numpy(), policy)
-        results.append(_label(cube, ind, fr, by, dims, cat, multi, levels))
+        results.append(_label(cube, ind, fr, by, dims, cat, multi, ind_levels))
     if results:
         out = pd.concat(results, ignore_index=True)
     else:
@@ -681,6 +712,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         out.loc[sup, "suppressed"] = True
         out.loc[sup, "suppression"] = "reliability"
     out = out[OUT_COLUMNS + by + VALUE_COLUMNS].reset_index(drop=True)
+    if extra_nc:
+        nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
     out.attrs["not_computable"] = nc
     out.attrs["notes"] = notes
     out.attrs["by"] = by

@@ -43,7 +43,7 @@ import pandas as pd
 from migdata.errors import UsageError
 
 TOTAL = "Total"
-LEVELS = ["barangay", "city", "province", "region"]
+LEVELS = ["barangay", "city", "province", "region", "national"]
 REQUIRED = ["indicator_id", "area_level", "area_code", "units", "n"]
 
 
