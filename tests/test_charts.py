@@ -111,6 +111,7 @@ def test_estimates_plot_markers_follow_flags():
     ax = fig.axes[0]
     legend = [x.get_text() for x in ax.get_legend().get_texts()]
     assert legend[0] == "Reliable"
+    assert any("Complete count" in s for s in legend)
     assert any("caution" in s for s in legend) and any("Suppressed" in s for s in legend)
     # the suppressed estimate is drawn at zero without an interval: 3 interval lines for 4 rows
     assert len(ax.collections) == 4 + 3
@@ -119,7 +120,7 @@ def test_estimates_plot_markers_follow_flags():
 
 @pytest.mark.parametrize("flag,suppressed,kind", [
     ("publish", False, "reliable"), ("caution", False, "caution"), ("suppress", False, "suppressed"),
-    ("complete_count", False, "reliable"), (None, True, "suppressed"), (np.nan, False, "reliable")])
+    ("complete_count", False, "complete"), (None, True, "suppressed"), (np.nan, False, "reliable")])
 def test_flag_kind(flag, suppressed, kind):
     assert charts.flag_kind(flag, suppressed) == kind
 

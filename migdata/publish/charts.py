@@ -38,6 +38,7 @@ FONT = {"font.size": 9, "axes.titlesize": 11, "axes.labelsize": 9, "xtick.labels
 # values; the reliability module's own wording is matched by the first word we recognise.
 FLAG_STYLES = {
     "reliable": dict(marker="o", facecolor="#000000", label="Reliable"),
+    "complete": dict(marker="s", facecolor="#000000", label="Complete count (no sampling error)"),
     "caution": dict(marker="o", facecolor="#ffffff", label="Use with caution (CV 20-30%)"),
     "unreliable": dict(marker="^", facecolor="#ffffff", label="Unreliable: do not publish"),
     "suppressed": dict(marker="x", facecolor="#000000", label="Suppressed (too few cases)"),
@@ -45,8 +46,8 @@ FLAG_STYLES = {
 
 
 def flag_kind(flag: object, suppressed: object = False) -> str:
-    """Map a reliability flag (any wording) onto one of ``reliable``, ``caution``,
-    ``unreliable`` or ``suppressed``.
+    """Map a reliability flag (any wording) onto one of ``reliable``, ``complete`` (a complete
+    count: no sampling error), ``caution``, ``unreliable`` or ``suppressed``.
 
     >>> flag_kind("Use with caution"), flag_kind(None), flag_kind("ok", suppressed=True)
     ('caution', 'reliable', 'suppressed')
@@ -60,6 +61,8 @@ def flag_kind(flag: object, suppressed: object = False) -> str:
         return "caution"
     if "unreliable" in text or "not reliable" in text or "do not" in text:
         return "unreliable"
+    if "complete" in text:
+        return "complete"
     return "reliable"
 
 
@@ -95,7 +98,10 @@ def _finish(fig: Figure, ax, title: str, source: str, note: str | None = None) -
 
 def _legend_below(ax, ncols: int) -> None:
     # Under the x-axis label, inside the constrained layout, so it never covers data or footer.
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=max(ncols, 1), frameon=False)
+    fig = ax.get_figure()
+    axes_height = max(fig.get_figheight() - 1.8, 1.0)  # inches, roughly, before layout
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55 / axes_height), ncols=max(ncols, 1),
+              frameon=False)
 
 
 def source_line(fig: Figure) -> str | None:
@@ -116,7 +122,7 @@ def _fmt(v: float, unit: str) -> str:
         return ""
     if unit.strip().startswith("%"):
         return f"{v:.1f}%"
-    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:,.1f}"
+    return f"{v:,.0f}" if abs(v) >= 10 or float(v).is_integer() else f"{v:,.1f}"
 
 
 def _rc():
@@ -129,13 +135,15 @@ def population_pyramid(overseas: pd.DataFrame, population: pd.DataFrame, *, titl
                        source: str, age: str = "age_group", sex: str = "sex",
                        value: str = "estimate", as_share: bool = True,
                        labels: Sequence[str] = ("Overseas Filipinos", "Household population"),
-                       note: str | None = None) -> Figure:
+                       note: str | None = None, unit: str | None = None) -> Figure:
     """Population pyramid of overseas Filipinos by sex and age against the household population.
 
     ``overseas`` and ``population`` hold one row per (``age``, ``sex``) with ``value``; ``sex``
     uses the code list values ``male``/``female``. With ``as_share`` each group is shown as a
     percentage of its own total, so that the two shapes can be compared even though OFs are
     few: the household population is drawn as an outline, overseas Filipinos as hatched bars.
+    Callers that compute their own shares (e.g. over a total that includes suppressed cells)
+    pass ``as_share=False`` and name the ``unit``.
 
     Example:
         >>> ages = ["15-24", "25-34"]
@@ -173,7 +181,7 @@ def population_pyramid(overseas: pd.DataFrame, population: pd.DataFrame, *, titl
         ticks = ax.get_xticks()
         ax.set_xticks(ticks, [f"{abs(t):g}" for t in ticks])
         ax.set_xlim(-lim, lim)
-        unit = "Percent of each group" if as_share else f"Persons ({value})"
+        unit = unit or ("Percent of each group" if as_share else "Persons")
         ax.set_xlabel(f"{unit} (male to the left, female to the right)")
         ax.set_ylabel("Age group (years)")
         ax.text(0.02, 0.98, "Male", transform=ax.transAxes, ha="left", va="top", fontweight="bold")
@@ -313,7 +321,8 @@ def comparison_chart(table: pd.DataFrame, *, measure: str, area: str = "area_nam
                             va="center", fontsize=7.5)
             ax.barh(ys, vs, height=width * 0.92, color=SHADES[j % len(SHADES)],
                     hatch=HATCHES[j % len(HATCHES)], edgecolor=EDGE, linewidth=0.6, label=a)
-            ok = [k for k in range(len(ys)) if _num(los[k]) and _num(his[k])]
+            ok = [k for k in range(len(ys)) if _num(los[k]) and _num(his[k])
+                  and float(his[k]) > float(los[k])]
             if ok:
                 v_ok = np.array([vs[k] for k in ok])
                 ax.errorbar(v_ok, [ys[k] for k in ok],
@@ -325,9 +334,18 @@ def comparison_chart(table: pd.DataFrame, *, measure: str, area: str = "area_nam
         ax.set_xlabel(unit)
         _legend_below(ax, ncols=min(len(areas), 4))
         full_note = "; ".join([n for n in [note, ", ".join(sorted(marks))] if n]) or None
-        if t.get(ci[0]) is not None and t[ci[0]].notna().any():
+        if _has_intervals(t, ci):
             full_note = "; ".join([x for x in [full_note, "whiskers: 95% confidence interval"] if x])
         return _finish(fig, ax, title, source, full_note)
+
+
+def _has_intervals(t: pd.DataFrame, ci: tuple[str, str]) -> bool:
+    """True when some row has a real interval (complete counts have ci_low == ci_high)."""
+    if ci[0] not in t or ci[1] not in t:
+        return False
+    lo = pd.to_numeric(t[ci[0]], errors="coerce")
+    hi = pd.to_numeric(t[ci[1]], errors="coerce")
+    return bool((hi > lo).any())
 
 
 def _num(v: object) -> bool:
@@ -390,7 +408,8 @@ def estimates_plot(table: pd.DataFrame, *, label: str, title: str, unit: str, so
             kind = flag_kind(row.get(flag), row.get("suppressed", False))
             style = FLAG_STYLES[kind]
             v = row.get(value)
-            if kind != "suppressed" and _num(row.get(ci[0])) and _num(row.get(ci[1])):
+            if kind != "suppressed" and _num(row.get(ci[0])) and _num(row.get(ci[1])) \
+                    and float(row[ci[1]]) > float(row[ci[0]]):
                 ax.hlines(yi, float(row[ci[0]]), float(row[ci[1]]), color=EDGE, linewidth=1.1)
                 hi_all.append(float(row[ci[1]]))
             x = 0.0 if kind == "suppressed" or not _num(v) else float(v)
@@ -405,8 +424,8 @@ def estimates_plot(table: pd.DataFrame, *, label: str, title: str, unit: str, so
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
         _legend_below(ax, ncols=min(len(seen), 2))
-        return _finish(fig, ax, title, source,
-                       "; ".join(x for x in [note, "lines: 95% confidence interval"] if x))
+        ci_note = "lines: 95% confidence interval" if _has_intervals(t, ci) else None
+        return _finish(fig, ax, title, source, "; ".join(x for x in [note, ci_note] if x) or None)
 
 
 def save(fig: Figure, path: str, dpi: int = 150) -> None:

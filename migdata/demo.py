@@ -1,0 +1,128 @@
+"""The one-command demo: bundled sample data → import → dataset store → indicator workbook →
+migration profile reports for the region and one province.
+
+``migdata demo`` calls :func:`run_demo`. It uses the repository's ``sample_data/`` when it is
+there; an installed migdata without that folder generates the same seeded sample first
+(:func:`migdata.sample.generate`), so the demo works the same from a checkout and a wheel.
+
+Example:
+    >>> from migdata.demo import run_demo
+    >>> files = run_demo("migdata-demo")          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from migdata.errors import MigdataError
+
+REGION = "0400000000"  # CALABARZON
+PROVINCE = "0403400000"  # Laguna
+CBMS_PROFILE = "cbms_2022_hpq"
+SAMPLE_HOUSEHOLDS = 3000
+SAMPLE_SEED = 2022
+
+Progress = Callable[[str], None]
+
+
+def sample_dir() -> Path | None:
+    """The bundled ``sample_data/`` folder of a checkout, or None when it is absent."""
+    p = Path(__file__).resolve().parents[1] / "sample_data"
+    return p if any(p.glob("*.dat")) or any(p.glob("*.DAT")) else None
+
+
+def _cbms_files(folder: Path) -> list[Path]:
+    """The CBMS fixed-width data file (and its dictionary, which the importer reads with it)."""
+    dat = sorted([*folder.glob("*.dat"), *folder.glob("*.DAT")])
+    if not dat:
+        raise MigdataError("MD808", path=folder)
+    dcf = sorted(folder.glob("*.dcf"))
+    return [dat[0], *dcf[:1]]
+
+
+def _step(progress: Progress, n: int, total: int, text: str) -> float:
+    progress(f"[{n}/{total}] {text}")
+    return time.perf_counter()
+
+
+def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
+             households: int = SAMPLE_HOUSEHOLDS, reports: bool = True) -> list[Path]:
+    """Run the whole pipeline on the CALABARZON sample data into ``out_dir``; returns the
+    files written (also listed at the end through ``progress``).
+
+    Steps: (1) find or generate the sample data; (2) import the CBMS 2022 file with the
+    ``cbms_2022_hpq`` profile and save the dataset store ``out_dir/store``; (3) compute the
+    indicator catalogue by city/municipality, sex and age group and write
+    ``out_dir/indicators.xlsx``; (4) write the migration profile reports of the region and of
+    Laguna province (``report_calabarzon.html``, ``report_laguna.html``).
+
+    Example:
+        >>> run_demo("/tmp/demo", progress=lambda s: None)[-1].name  # doctest: +SKIP
+        'report_laguna.html'
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    total = 4 if reports else 3
+    t0 = time.perf_counter()
+
+    _step(progress, 1, total, "Finding the sample data ...")
+    src = sample_dir()
+    if src is None:
+        try:
+            from migdata.sample import generate
+        except ImportError as exc:
+            raise MigdataError("MD807", step="generate sample data", detail=str(exc)) from None
+        src = out / "sample_data"
+        progress(f"      no bundled sample_data/ here; generating {households:,} households "
+                 f"(seed {SAMPLE_SEED}) in {src}")
+        written += [Path(p) for p in generate(src, households=households, seed=SAMPLE_SEED)]
+    else:
+        progress(f"      using {src}")
+
+    _step(progress, 2, total, f"Importing the CBMS 2022 file with the {CBMS_PROFILE!r} profile ...")
+    try:
+        from migdata.importer import import_files
+    except ImportError as exc:
+        raise MigdataError("MD807", step="import", detail=str(exc)) from None
+    files = _cbms_files(src)
+    data = import_files(files, CBMS_PROFILE, progress=lambda s: progress(f"      {s}"))
+    store = data.save(out / "store", force=True)
+    counts = data.report.counts
+    for table, c in counts.items():
+        progress(f"      {table}: {c['read']:,} read, {c['kept']:,} kept, {c['rejected']:,} rejected")
+    progress(f"      {len(data.report.problems):,} problem(s) in the import report; dataset saved to {store}")
+    written.append(store / "manifest.json")
+    del data
+
+    _step(progress, 3, total, "Computing indicators by city/municipality, sex and age group ...")
+    try:
+        from migdata import load
+        from migdata.indicators import compute
+        from migdata.publish.excel import write_workbook
+    except ImportError as exc:
+        raise MigdataError("MD807", step="indicators", detail=str(exc)) from None
+    data = load(store)
+    table = compute(data, level="city", by=["sex", "age_group"])
+    wb = write_workbook(table, out / "indicators.xlsx")
+    progress(f"      {len(table):,} indicator rows written to {wb}")
+    written.append(Path(wb))
+    del data, table
+
+    if reports:
+        from migdata.report import render_report
+
+        _step(progress, 4, total, "Writing the migration profile reports ...")
+        for code, name in ((REGION, "calabarzon"), (PROVINCE, "laguna")):
+            html = render_report(store, code, out / f"report_{name}.html",
+                                 progress=lambda s: progress(f"      {s}"))
+            written.append(Path(html))
+    progress(f"Done in {time.perf_counter() - t0:.0f} s. Files written:")
+    for f in written:
+        progress(f"  {f}")
+    return written
+
+
+__all__ = ["run_demo", "sample_dir", "REGION", "PROVINCE"]

@@ -1,0 +1,808 @@
+"""The migration profile report: run notebook 03 for one area and export it as HTML.
+
+The report *is* a notebook (``03_migration_profile.ipynb``) so that a planning officer can open
+it, read how every number was made and change it; :func:`render_report` runs it with papermill
+(parameters ``dataset``, ``area``, ``output_dir``) and exports the result with nbconvert's
+``HTMLExporter`` without code cells, prompts or warnings, so the reader sees text, tables and
+charts only.
+
+Where the notebooks live: the single copy is ``migdata/notebooks/*.ipynb`` (package data, so an
+installed migdata can still render reports); the repository's top-level ``notebooks/`` holds
+links to the same files for people who browse or open them in Jupyter.
+
+Example:
+    >>> from migdata.report import render_report
+    >>> render_report("demo/store", "0403400000", "laguna.html")     # doctest: +SKIP
+    PosixPath('laguna.html')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from migdata.errors import MigdataError, UsageError
+
+NOTEBOOKS = ("01_import_and_check.ipynb", "02_indicator_tables.ipynb",
+             "03_migration_profile.ipynb")
+PROFILE_NOTEBOOK = "03_migration_profile.ipynb"
+# Area levels in the tidy model, finest last; the household column that holds each.
+LEVELS = ("region", "province", "city_mun", "barangay")
+LEVEL_NAMES = {"region": "region", "province": "province", "city_mun": "city/municipality",
+               "barangay": "barangay"}
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+# --- notebooks ------------------------------------------------------------------------------
+def notebook_dir() -> Path:
+    """The folder holding the shipped notebooks (inside the installed package)."""
+    return Path(str(resources.files("migdata") / "notebooks"))
+
+
+def notebook_path(name: str) -> Path:
+    """Path of a shipped notebook, e.g. ``notebook_path("03_migration_profile.ipynb")``."""
+    candidates = [notebook_dir() / name, Path(__file__).resolve().parents[1] / "notebooks" / name]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise MigdataError("MD803", name=name, path=", ".join(str(c.parent) for c in candidates))
+
+
+@contextlib.contextmanager
+def _kernel_env() -> Iterator[None]:
+    """Make the notebook kernel use this Python and this migdata.
+
+    The ipykernel spec starts ``python`` from PATH, which may be another interpreter than the
+    one running migdata (e.g. when migdata runs from a virtual environment that is not
+    activated), and an uninstalled checkout is only importable from its own folder.
+    """
+    saved = {k: os.environ.get(k) for k in ("PATH", "PYTHONPATH", "MPLBACKEND")}
+    pkg_parent = str(Path(__file__).resolve().parents[1])
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), saved["PATH"] or ""])
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [pkg_parent, saved["PYTHONPATH"]] if p)
+    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend, not the caller's
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Path | None = None,
+                 cwd: Path | None = None, timeout: int | None = 1800,
+                 dataset: str | Path | None = None) -> Any:
+    """Execute a notebook with papermill and return the executed notebook (nbformat node).
+
+    An error in any cell becomes a :class:`~migdata.errors.MigdataError` (MD804) naming the cell
+    and the error, not a Python traceback.
+
+    Example:
+        >>> nb = run_notebook("02_indicator_tables.ipynb", {"dataset": "store"})  # doctest: +SKIP
+    """
+    try:
+        import papermill as pm
+        from papermill.exceptions import PapermillExecutionError
+    except ImportError:
+        raise MigdataError("MD805", what="papermill") from None
+    src = Path(name) if Path(name).is_file() else notebook_path(str(name))
+    with tempfile.TemporaryDirectory(prefix="migdata-nb-") as tmp:
+        out = Path(out_ipynb) if out_ipynb is not None else Path(tmp) / src.name
+        try:
+            with _kernel_env():
+                nb = pm.execute_notebook(str(src), str(out), parameters=parameters,
+                                         cwd=str(cwd or tmp), progress_bar=False,
+                                         log_output=False, execution_timeout=timeout,
+                                         kernel_name="python3")
+        except PapermillExecutionError as exc:
+            detail = f"{exc.ename}: {_plain(exc.evalue)}"
+            raise MigdataError("MD804", name=src.name, cell=exc.exec_count, detail=detail,
+                               dataset=dataset or parameters.get("dataset", "?")) from None
+    return nb
+
+
+def _plain(text: str) -> str:
+    """Error text without terminal colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(text)).strip()
+
+
+def to_html(nb: Any, out_html: str | Path, title: str) -> Path:
+    """Export an executed notebook to one self-contained HTML file without code cells.
+
+    Cells tagged ``remove_cell`` and stderr output (warnings) are left out too: the reader of a
+    report is a planning officer, not the analyst who ran it.
+    """
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+        from traitlets.config import Config
+    except ImportError:
+        raise MigdataError("MD805", what="nbconvert") from None
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [o for o in cell.get("outputs", [])
+                               if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    nb.metadata["title"] = title
+    c = Config()
+    c.TagRemovePreprocessor.remove_cell_tags = ("remove_cell", "parameters", "injected-parameters")
+    c.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(config=c, exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    return _atomic_write(Path(out_html), body)
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError("MD806", path=path, detail=exc.strerror or str(exc)) from None
+    return path
+
+
+# --- areas ----------------------------------------------------------------------------------
+@dataclass
+class Area:
+    """An area of a dataset: its code, level, name and the codes of the areas above it."""
+
+    code: str
+    level: str
+    name: str
+    parents: dict[str, str] = field(default_factory=dict)
+    parent_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def level_name(self) -> str:
+        return LEVEL_NAMES[self.level]
+
+    @property
+    def label(self) -> str:
+        """E.g. ``Laguna (province, PSGC 0403400000)``."""
+        return f"{self.name} ({self.level_name}, PSGC {self.code})"
+
+
+def area_name(code: str) -> str | None:
+    """The PSGC name of ``code`` from :mod:`migdata.areas`, or None when unknown/unavailable."""
+    try:
+        from migdata import areas
+        return str(areas.name(code))
+    except Exception:  # an unknown code or a missing areas module: the caller falls back
+        return None
+
+
+def _area_suggestions(value: str, codes: list[str], n: int = 5) -> list[str]:
+    """Close matches for ``value`` among ``codes`` (and among PSGC names if ``value`` is text)."""
+    out: list[str] = []
+    if not value.isdigit():
+        try:
+            from migdata import areas
+            found = areas.search(value)
+            if isinstance(found, pd.DataFrame):
+                code_col = "code" if "code" in found else found.columns[0]
+                found = found[code_col].astype(str).tolist()
+            out = [str(c) for c in list(found)[:n]]
+        except Exception:
+            out = []
+        names = {c: area_name(c) or "" for c in codes}
+        by_name = difflib.get_close_matches(value.lower(), [v.lower() for v in names.values()], n, 0.6)
+        out += [c for c, nm in names.items() if nm.lower() in by_name]
+    else:
+        out = difflib.get_close_matches(value.zfill(10) if len(value) < 10 else value, codes, n, 0.6)
+    seen = list(dict.fromkeys(out))[:n]
+    return [f"{c} {area_name(c) or ''}".strip() for c in seen]
+
+
+def _suggest_text(s: list[str]) -> str:
+    return f" (close matches: {', '.join(s)})" if s else ""
+
+
+def resolve_area(households: pd.DataFrame, area: str, dataset: str | Path = "the dataset") -> Area:
+    """Check that ``area`` is a 10-digit PSGC code with households in the dataset and return its
+    level, name and parents; otherwise a :class:`UsageError` that suggests close matches.
+
+    Example:
+        >>> hh = pd.DataFrame({"region": ["0400000000"], "province": ["0403400000"],
+        ...                    "city_mun": ["0403405000"], "barangay": ["0403405001"]})
+        >>> resolve_area(hh, "0403400000").level
+        'province'
+    """
+    value = str(area).strip()
+    levels = [lv for lv in LEVELS if lv in households.columns]
+    present = {lv: set(households[lv].dropna().astype(str).unique()) for lv in levels}
+    all_codes = sorted(set().union(*present.values())) if present else []
+    if not re.fullmatch(r"\d{10}", value):
+        raise UsageError("MD801", value=value,
+                         suggestions=_suggest_text(_area_suggestions(value, all_codes)))
+    for lv in levels:
+        if value in present[lv]:
+            row = households.loc[households[lv].astype(str) == value].iloc[0]
+            parents = {p: str(row[p]) for p in levels[:levels.index(lv)] if pd.notna(row[p])}
+            name = area_name(value) or value
+            return Area(value, lv, name, parents,
+                        {p: area_name(c) or c for p, c in parents.items()})
+    nm = area_name(value)
+    raise UsageError("MD802", value=value, name=f" ({nm})" if nm else "", dataset=dataset,
+                     suggestions=_suggest_text(_area_suggestions(value, all_codes)))
+
+
+# --- the numbers of a profile ----------------------------------------------------------------
+#: Indicators of the profile (DOMAIN.md §3 catalogue ids), computed once per report.
+PROFILE_IDS = ["OF01", "OF02", "OF03", "OF05", "HH01", "HH02", "RM01", "RM02", "RM03", "RM08",
+               "IM01", "IM04", "IM05", "RT01", "CL01", "CL02"]
+#: Indicators compared across the area, its province and the region.
+COMPARE_IDS = ["HH01", "HH02", "RM01"]
+COMPUTE_LEVEL = {"region": "region", "province": "province", "city_mun": "city", "barangay": "barangay"}
+FINER = {"region": "province", "province": "city", "city": "barangay", "barangay": "barangay"}
+FIVE_YEAR_15 = [15, 20, 25, 30, 35, 40, 45, 50, 55, 60]
+BROAD_15 = [15, 25, 35, 45, 55, 65]
+SHORT_COUNTRY = {"ARE": "United Arab Emirates", "GBR": "United Kingdom", "USA": "United States",
+                 "HKG": "Hong Kong SAR", "KOR": "South Korea", "PRK": "North Korea", "TWN": "Taiwan",
+                 "MAC": "Macao SAR", "RUS": "Russia", "IRN": "Iran", "VNM": "Viet Nam",
+                 "CHN": "China", "SYR": "Syria", "LAO": "Laos", "BOL": "Bolivia",
+                 "VEN": "Venezuela", "TZA": "Tanzania", "MDA": "Moldova", "PSE": "Palestine"}
+SMALL = {"And", "Of", "The", "Da", "De"}
+
+
+def country_name(iso3: str) -> str:
+    """A short English name for an ISO 3166 alpha-3 code (from the CBMS country list).
+
+    >>> country_name("SAU"), country_name("HKG"), country_name("not stated")
+    ('Saudi Arabia', 'Hong Kong SAR', 'Not stated')
+    """
+    code = str(iso3)
+    if code in SHORT_COUNTRY:
+        return SHORT_COUNTRY[code]
+    names = _country_names()
+    if code in names:
+        return names[code]
+    return code[:1].upper() + code[1:]
+
+
+def _country_names() -> dict[str, str]:
+    global _COUNTRIES
+    if _COUNTRIES is None:
+        path = resources.files("migdata.profiles") / "cbms_countries.csv"
+        df = pd.read_csv(str(path), dtype=str)
+        df = df[df["iso3"].notna() & (df["match"] == "iso_name")]
+        _COUNTRIES = {r.iso3: " ".join(w if i == 0 or w not in SMALL else w.lower()
+                                       for i, w in enumerate(str(r.cbms_label).title().split()))
+                      for r in df.itertuples()}
+    return _COUNTRIES
+
+
+_COUNTRIES: dict[str, str] | None = None
+
+
+def fmt_value(row: pd.Series | dict) -> str:
+    """An estimate as text: ``12.3%``, ``1,234``, ``PHP 9,778,900``; ``S`` when suppressed;
+    ``12.3%*`` when it is to be used with caution.
+
+    >>> fmt_value({"estimate": 9.7372, "measure": "%", "flag": "complete_count"})
+    '9.7%'
+    >>> fmt_value({"estimate": 61.0, "measure": "persons", "flag": "caution"})
+    '61*'
+    """
+    r = dict(row)
+    if _truthy(r.get("suppressed")) or str(r.get("flag")) == "suppress":
+        return "S"
+    v = r.get("estimate")
+    if v is None or pd.isna(v):
+        return "–"
+    measure = str(r.get("measure") or "")
+    if measure == "%":
+        text = f"{v:.1f}%"
+    elif measure.startswith("PHP"):
+        text = f"PHP {v:,.0f}"
+    elif measure in ("months", "ratio"):
+        text = f"{v:,.1f}"
+    else:
+        text = f"{v:,.0f}"
+    return text + ("*" if str(r.get("flag")) == "caution" else "")
+
+
+def _truthy(v: object) -> bool:
+    try:
+        return bool(v) and not pd.isna(v)
+    except (TypeError, ValueError):
+        return bool(v)
+
+
+def fmt_ci(row: pd.Series | dict) -> str:
+    """The 95% confidence interval as text, or why there is none."""
+    r = dict(row)
+    if str(r.get("flag")) == "complete_count":
+        return "complete count: no sampling error"
+    if _truthy(r.get("suppressed")) or r.get("ci_low") is None or pd.isna(r.get("ci_low")):
+        return "–"
+    pct = str(r.get("measure")) == "%"
+    f = (lambda v: f"{v:.1f}%") if pct else (lambda v: f"{v:,.0f}")
+    return f"{f(r['ci_low'])} to {f(r['ci_high'])}"
+
+
+def fmt_reliability(row: pd.Series | dict) -> str:
+    """Plain words for a row's reliability flag and suppression."""
+    r = dict(row)
+    flag = str(r.get("flag"))
+    if _truthy(r.get("suppressed")):
+        why = str(r.get("suppression") or "")
+        if why in ("primary", "secondary"):
+            return ("suppressed: fewer than 3 cases" if why == "primary"
+                    else "suppressed to protect another small cell")
+        return "suppressed: too unreliable to publish"
+    cv = r.get("cv")
+    cv_text = f" (CV {100 * float(cv):.0f}%)" if cv is not None and pd.notna(cv) else ""
+    return {"complete_count": "complete count", "publish": f"reliable{cv_text}",
+            "caution": f"use with caution{cv_text}"}.get(flag, flag)
+
+
+def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFrame:
+    """The ``top`` largest rows that can be shown, then one row ``other`` holding the rest.
+
+    The rest is the total (100% for shares, the universe count ``n`` for counts) minus the rows
+    shown, so it includes every suppressed cell; disclosure control hides at least two cells of
+    a distribution, so the remainder never reveals one.
+
+    >>> t = pd.DataFrame({"c": list("abcd"), "estimate": [50.0, 30.0, 15.0, 5.0], "n": 20,
+    ...                   "measure": "%", "suppressed": [False, False, True, True], "flag": ""})
+    >>> collapse(t, "c", 5, "other")[["c", "estimate"]].values.tolist()
+    [['a', 50.0], ['b', 30.0], ['other', 20.0]]
+    """
+    shown = rows[~rows["suppressed"].astype(bool) & (rows["estimate"] > 0)]
+    shown = shown.sort_values("estimate", ascending=False).head(top)
+    if rows.empty:
+        return shown
+    pct = str(rows["measure"].iloc[0]) == "%"
+    total = 100.0 if pct else float(rows["n"].iloc[0])
+    rest = total - float(shown["estimate"].sum())
+    if rest > 1e-9:
+        extra = shown.iloc[:0].copy()
+        base = rows.iloc[0].to_dict()
+        base.update({label: other, "estimate": rest, "suppressed": False, "suppression": "",
+                     "se": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                     "category": other})
+        extra = pd.DataFrame([base])
+        shown = pd.concat([shown, extra], ignore_index=True)
+    return shown
+
+
+class Profile:
+    """The numbers of one area's migration profile, from the indicator catalogue.
+
+    ``compute`` runs once at the area's level (which also gives its province and region), plus
+    small extra calls for the disaggregated charts. Every method returns a tidy DataFrame
+    (rows of the indicator table, with labels) that the notebook shows and charts.
+
+    Example:
+        >>> p = Profile(migdata.load("store"), "0403400000")   # doctest: +SKIP
+        >>> p.headline()                                        # doctest: +SKIP
+    """
+
+    def __init__(self, data: Any, area: str | Area, k: int = 3) -> None:
+        from migdata.indicators import compute
+
+        self.data = data
+        self.area = area if isinstance(area, Area) else resolve_area(data.households, area)
+        self.k = k
+        self.level = COMPUTE_LEVEL[self.area.level]
+        self.complete = bool(getattr(data, "complete_count", False))
+        self._compute = compute
+        # One call at the level below the area gives the area, the areas above it (for the
+        # comparisons) and the areas below it (for the sub-area chart): compute adds every
+        # higher level itself, and deriving the unit tables is the costly part.
+        self.table = compute(data, ids=PROFILE_IDS, level=FINER[self.level], by=[], k=k)
+        self.not_computable = self.table.attrs.get("not_computable", pd.DataFrame())
+        self.rows = self.table[self.table["area_code"] == self.area.code]
+        if self.rows.empty:
+            lv = sorted(set(self.table["area_level"]))
+            raise UsageError("MD809", value=self.area.code, name=self.area.name,
+                             levels=", ".join(lv) or "none",
+                             notes=" ".join(self.table.attrs.get("notes", [])))
+        self.chain = [self.area.code, *reversed(list(self.area.parents.values()))]
+        self.age_scheme = FIVE_YEAR_15 if self.area.level in ("region", "province") else BROAD_15
+        self.detail = compute(data, ids=["OF01", "ED01"], level=self.level,
+                              by=["sex", "age_group", "parent_abroad"], age_scheme=self.age_scheme, k=k)
+        self.detail = self.detail[self.detail["area_code"] == self.area.code]
+
+    # -- helpers --------------------------------------------------------------------------------
+    @property
+    def source(self) -> str:
+        """E.g. ``CBMS 2022 (cbms_2022_hpq), complete count``."""
+        prov = self.data.provenance
+        srcs = ", ".join(map(str, prov.get("sources", []))) or "unknown source"
+        rounds = ", ".join(map(str, prov.get("rounds", [])))
+        kind = "complete count" if self.complete else "sample survey, weighted estimates"
+        return f"{srcs}{' ' + rounds if rounds else ''} ({kind}); migdata dataset {self.data.dataset_id[:8]}"
+
+    def get(self, ind: str, code: str | None = None, category: str | None = None) -> pd.Series | None:
+        """One row of the indicator table (the area's own by default)."""
+        t = self.table
+        m = (t["indicator_id"] == ind) & (t["area_code"] == (code or self.area.code))
+        if category is not None:
+            m &= t["category"].astype(str) == category
+        sub = t[m]
+        return None if sub.empty else sub.iloc[0]
+
+    def available(self, ind: str) -> bool:
+        return bool((self.table["indicator_id"] == ind).any())
+
+    def reason(self, ind: str) -> str:
+        nc = self.not_computable
+        if isinstance(nc, pd.DataFrame) and len(nc) and ind in set(nc["indicator_id"]):
+            return str(nc.loc[nc["indicator_id"] == ind, "reason"].iloc[0])
+        return "no data for this area"
+
+    def _area_mask(self, df: pd.DataFrame) -> pd.Series:
+        return df[self.area.level].astype(str) == self.area.code
+
+    # -- sections -----------------------------------------------------------------------------
+    def totals(self) -> dict[str, float]:
+        """Households and household population of the area (weighted sums; counts for CBMS)."""
+        hh = self.data.households
+        m = self._area_mask(hh)
+        w = pd.to_numeric(hh["weight"], errors="coerce").fillna(0.0)
+        pp = self.data.persons
+        ids = hh.loc[m, "hh_id"]
+        pm = pp["hh_id"].isin(ids)
+        pw = self._person_weights(pp, hh, w)
+        return {"households": float(w[m].sum()), "population": float(pw[pm].sum()),
+                "households_n": int(m.sum()), "population_n": int(pm.sum())}
+
+    @staticmethod
+    def _person_weights(pp: pd.DataFrame, hh: pd.DataFrame, hw: pd.Series) -> pd.Series:
+        if "weight" in pp.columns and pp["weight"].notna().any():
+            return pd.to_numeric(pp["weight"], errors="coerce").fillna(0.0)
+        return pp["hh_id"].map(pd.Series(hw.to_numpy(), index=hh["hh_id"].to_numpy())).fillna(0.0)
+
+    def headline(self) -> pd.DataFrame:
+        """The headline numbers of the area with their reliability."""
+        tot = self.totals()
+        rows = [
+            {"Measure": "Households", "Value": f"{tot['households']:,.0f}",
+             "95% CI": "complete count: no sampling error" if self.complete else "–",
+             "Reliability": "complete count" if self.complete else "sum of survey weights",
+             "Based on (records)": f"{tot['households_n']:,}"},
+            {"Measure": "Household population (all ages, overseas members included)",
+             "Value": f"{tot['population']:,.0f}",
+             "95% CI": "complete count: no sampling error" if self.complete else "–",
+             "Reliability": "complete count" if self.complete else "sum of survey weights",
+             "Based on (records)": f"{tot['population_n']:,}"},
+        ]
+        labels = {"OF01": "Overseas Filipinos (15 years and over)",
+                  "OF02": "Overseas Filipino workers (OFWs)",
+                  "OF03": "OFWs per 100 household members aged 15 and over",
+                  "HH01": "Households with an overseas Filipino member",
+                  "RM01": "Households receiving cash from abroad",
+                  "RM02": "Cash received from abroad in the past 12 months",
+                  "IM01": "Persons 5+ who lived elsewhere 5 years ago (in-movers)",
+                  "RT01": "Return migrants 15+ (proxy)",
+                  "CL01": "Children 0-17 with a parent abroad"}
+        for ind, label in labels.items():
+            r = self.get(ind)
+            if r is None:
+                continue
+            rows.append({"Measure": label, "Value": fmt_value(r), "95% CI": fmt_ci(r),
+                         "Reliability": fmt_reliability(r),
+                         "Based on (records)": f"{int(r['n']):,}" if pd.notna(r["n"]) else "–"})
+        out = pd.DataFrame(rows)
+        # A complete count has no interval: one sentence in the reading guide says so.
+        return out.drop(columns="95% CI") if self.complete else out
+
+    def pyramid(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Overseas Filipinos (OF01) and the household population 15+ by sex and age group, each
+        as a percentage of its own total (OFs: of *all* OFs, suppressed cells included, so a
+        hidden cell never inflates the others).
+
+        Five-year groups for regions and provinces, broad groups below (fewer small cells); when
+        more than a third of the OF cells would be hidden, broad groups are used instead.
+        """
+        of = self._of_by_sex_age(self.detail)
+        if of["suppressed"].astype(bool).mean() > 1 / 3 and self.age_scheme != BROAD_15:
+            self.age_scheme = BROAD_15
+            t = self._compute(self.data, ids=["OF01"], level=self.level, by=["sex", "age_group"],
+                              age_scheme=BROAD_15, k=self.k)
+            of = self._of_by_sex_age(t[t["area_code"] == self.area.code])
+        from migdata.model.agegroups import age_group
+
+        scheme = self.age_scheme
+        hh, pp = self.data.households, self.data.persons
+        w = self._person_weights(pp, hh, pd.to_numeric(hh["weight"], errors="coerce").fillna(0.0))
+        inarea = pp["hh_id"].isin(hh.loc[self._area_mask(hh), "hh_id"])
+        keep = inarea & (pd.to_numeric(pp["age"], errors="coerce") >= scheme[0])
+        g = pd.DataFrame({"sex": pp["sex"].astype(str), "age_group": age_group(pp["age"], scheme).astype(str),
+                          "w": w})[keep]
+        pop = g.groupby(["sex", "age_group"], observed=True)["w"].sum().rename("estimate").reset_index()
+        total = pop["estimate"].sum()
+        pop["estimate"] = 100 * pop["estimate"] / total if total else float("nan")
+        order = list(age_group([scheme[0]], scheme).cat.categories)
+        pop["age_group"] = pd.Categorical(pop["age_group"], order, ordered=True)
+        of["age_group"] = pd.Categorical(of["age_group"].astype(str), order, ordered=True)
+        return of, pop
+
+    def _of_by_sex_age(self, t: pd.DataFrame) -> pd.DataFrame:
+        t = t[(t["indicator_id"] == "OF01")]
+        if "parent_abroad" in t:
+            t = t[t["parent_abroad"] == "Total"]
+        tot = t[(t["sex"] == "Total") & (t["age_group"] == "Total")]["estimate"]
+        total = float(tot.iloc[0]) if len(tot) else float("nan")
+        of = t[~t["sex"].isin(["Total", "not stated"]) & ~t["age_group"].isin(["Total", "not stated"])].copy()
+        of["count"] = of["estimate"]
+        of["estimate"] = 100 * of["estimate"] / total if total else float("nan")
+        of.loc[of["suppressed"].astype(bool), ["estimate", "count"]] = float("nan")
+        return of
+
+    def destinations(self, top: int = 10) -> pd.DataFrame:
+        """OFWs by country (OF05) for the area: the ``top`` countries that can be shown, largest
+        first, then "All other countries" (the rest, suppressed cells included)."""
+        r = self.table[(self.table["indicator_id"] == "OF05") & (self.table["area_code"] == self.area.code)].copy()
+        r["country"] = r["category"].map(country_name)
+        return collapse(r, "country", top, "All other countries")
+
+    def comparison(self) -> pd.DataFrame:
+        """Household indicators for the area and every area above it (region last)."""
+        t = self.table[self.table["indicator_id"].isin(COMPARE_IDS) & self.table["area_code"].isin(self.chain)].copy()
+        t["rank"] = t["area_code"].map({c: i for i, c in enumerate(self.chain)})
+        t["order"] = t["indicator_id"].map({c: i for i, c in enumerate(COMPARE_IDS)})
+        return t.sort_values(["order", "rank"]).drop(columns=["rank", "order"])
+
+    def sub_areas(self, ind: str = "HH01") -> pd.DataFrame:
+        """``ind`` for the areas one level down (e.g. the provinces of a region)."""
+        below = FINER[self.level]
+        if below == self.level:
+            return self.table.iloc[0:0]
+        t = self.table
+        return t[(t["indicator_id"] == ind) & (t["area_level"] == below)
+                 & (t["parent_code"] == self.area.code)].sort_values("area_name")
+
+    def remittance_uses(self) -> pd.DataFrame | None:
+        """RM08 for the area, or None when the dataset has no uses of remittances."""
+        if not self.available("RM08"):
+            return None
+        r = self.table[(self.table["indicator_id"] == "RM08") & (self.table["area_code"] == self.area.code)].copy()
+        r["use"] = r["category"].astype(str).str.replace("_", " ").str.capitalize()
+        return r
+
+    def children(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Children by parent abroad (CL02) and school attendance 5-17 by parent abroad (ED01)."""
+        from migdata.model.codes import labels as code_labels
+
+        lab = code_labels("parent_abroad")
+        cl = self.table[(self.table["indicator_id"] == "CL02") & (self.table["area_code"] == self.area.code)].copy()
+        cl["group"] = cl["category"].map(lambda c: lab.get(str(c), str(c)))
+        t = self.detail
+        ed = t[(t["indicator_id"] == "ED01") & (t["sex"] == "Total") & (t["age_group"] == "Total")
+               & (t["parent_abroad"] != "not stated")].copy()
+        ed["group"] = ed["parent_abroad"].map(lambda c: "All children 5-17" if c == "Total" else lab.get(str(c), str(c)))
+        return cl, ed
+
+    def origins(self, top: int = 10) -> pd.DataFrame:
+        """Five-year in-movers by place of residence 5 years ago (IM05), largest first."""
+        r = self.table[(self.table["indicator_id"] == "IM05") & (self.table["area_code"] == self.area.code)].copy()
+
+        def place(c: str) -> str:
+            if c == "abroad":
+                return "Abroad"
+            if c.startswith("PPMM:"):
+                return f"Province with old code {c[5:]}"
+            return area_name(c) or c
+        r["place"] = r["category"].astype(str).map(place)
+        return collapse(r, "place", top, "All other places")
+
+    def reasons(self) -> pd.DataFrame:
+        """Five-year movers by reason for moving (IM04), largest first."""
+        from migdata.model.codes import labels as code_labels
+
+        lab = code_labels("move_reason")
+        r = self.table[(self.table["indicator_id"] == "IM04") & (self.table["area_code"] == self.area.code)].copy()
+        r["reason"] = r["category"].astype(str).map(lambda c: lab.get(c, c))
+        return collapse(r, "reason", 12, "All other reasons")
+
+    def returns(self) -> pd.DataFrame:
+        """Return migrants: RT01 when computable; else, for complete counts, residents 15+ who
+        lived abroad five years ago, counted directly (the same proxy without the rider item)."""
+        r = self.get("RT01")
+        if r is not None:
+            return pd.DataFrame([r])
+        pp, hh = self.data.persons, self.data.households
+        need = {"of_status", "res_5y", "age"}
+        if not self.complete or not need <= set(pp.columns):
+            return pd.DataFrame()
+        inarea = pp["hh_id"].isin(hh.loc[self._area_mask(hh), "hh_id"])
+        base = inarea & (pp["age"] >= 15)
+        num = base & (pp["of_status"].astype(str) == "resident") & (pp["res_5y"].astype(str) == "abroad")
+        n, d = int(num.sum()), int(base.sum())
+        small = 0 < n < self.k
+        return pd.DataFrame([{"indicator_id": "RT01", "name": "Return migrants (proxy)",
+                              "estimate": n, "measure": "persons", "flag": "complete_count",
+                              "suppressed": small, "suppression": "primary" if small else "",
+                              "n": d, "share": 100 * n / d if d else float("nan")}])
+
+    def quality(self) -> dict[str, pd.DataFrame]:
+        """Reliability of this report's numbers and the problems found when the data was imported."""
+        rows = self.table[self.table["area_code"] == self.area.code]
+        flags = rows.assign(Reliability=rows.apply(fmt_reliability, axis=1)) \
+            .groupby("Reliability").size().rename("Estimates").reset_index()
+        rep = self.data.report
+        counts = pd.DataFrame([{"Table": t, "Rows read": c["read"], "Kept": c["kept"],
+                                "Rejected": c["rejected"]} for t, c in rep.counts.items()])
+        probs = rep.to_frame()
+        if len(probs):
+            by_rule = (probs.groupby(["code", "rule", "table", "action"]).size().rename("Problems")
+                       .reset_index().rename(columns={"code": "Code", "rule": "Rule", "table": "Table",
+                                                      "action": "What was done"}))
+            examples = probs.head(10)[["code", "table", "source_row", "column", "value", "message"]]
+        else:
+            by_rule = pd.DataFrame(columns=["Code", "Rule", "Table", "What was done", "Problems"])
+            examples = pd.DataFrame()
+        nc = self.not_computable if isinstance(self.not_computable, pd.DataFrame) else pd.DataFrame()
+        return {"flags": flags, "counts": counts, "problems": by_rule, "examples": examples,
+                "not_computable": nc}
+
+
+# --- text and tables for the notebook -------------------------------------------------------
+REPORT_CSS = """<style>
+body, .jp-Notebook { font-family: "DejaVu Sans", Arial, sans-serif; color: #111; }
+.jp-Notebook { max-width: 60em; margin: auto; }
+table.profile-table { border-collapse: collapse; margin: 0.6em 0 1.2em 0; font-size: 0.92em; }
+table.profile-table th { text-align: left !important; border-bottom: 2px solid #333; padding: 4px 10px; }
+table.profile-table td { text-align: left !important; border-bottom: 1px solid #ccc; padding: 4px 10px;
+                         vertical-align: top; }
+.jp-RenderedHTMLCommon h1 { border-bottom: 3px solid #333; padding-bottom: 0.2em; }
+.jp-RenderedHTMLCommon h2 { border-bottom: 1px solid #999; margin-top: 1.6em; }
+.jp-OutputArea-output img { max-width: 100%; }
+@media print { h2 { break-before: auto; } img { break-inside: avoid; } }
+</style>"""
+
+
+def reading_guide(p: "Profile") -> str:
+    """How to read the numbers of this report (complete count or sample survey)."""
+    if p.complete:
+        return ("**How to read this report.** The data is a complete count (every household was "
+                "visited), so the numbers have no sampling error. To protect privacy, numbers "
+                f"based on fewer than {p.k} persons or households are not shown: they appear as "
+                "**S** (suppressed), and a few other cells are hidden so that they cannot be "
+                "worked out by subtraction.")
+    return ("**How to read this report.** The data comes from a sample survey, so every number "
+            "is an estimate with a margin of error. Where shown, the 95% confidence interval gives "
+            "the range the true value most likely lies in. Numbers marked __*__ have a coefficient "
+            "of variation (CV) between 20% and 30%: use them with caution. Numbers marked **S** "
+            "are too unreliable to publish (CV above 30% or fewer than 30 sample cases).")
+
+
+def suppression_note(rows: pd.DataFrame) -> str | None:
+    """A chart note saying how many cells are hidden, or None."""
+    n = int(rows["suppressed"].astype(bool).sum()) if "suppressed" in rows else 0
+    if not n:
+        return None
+    return f"{n} cell(s) hidden (too few cases) and drawn as zero"
+
+
+def protect_small(rows: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Mark rows whose base has fewer than ``k`` units as suppressed (a report never shows a
+    percentage of one or two children, whatever the table it comes from)."""
+    out = rows.copy()
+    small = pd.to_numeric(out["n"], errors="coerce") < k
+    out.loc[small, "suppressed"] = True
+    out.loc[small & (out["suppression"].astype(str) == ""), "suppression"] = "primary"
+    return out
+
+
+def display_rows(rows: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Indicator rows as a reader's table: label, indicator, value, 95% CI, reliability, base."""
+    out = pd.DataFrame({
+        label: rows[label].astype(str).to_numpy(),
+        "Indicator": rows["name"].to_numpy(),
+        "Value": [fmt_value(r) for _, r in rows.iterrows()],
+        "95% CI": [fmt_ci(r) for _, r in rows.iterrows()],
+        "Reliability": [fmt_reliability(r) for _, r in rows.iterrows()],
+        "Based on": [f"{int(v):,}" if pd.notna(v) else "–" for v in rows["n"]],
+    })
+    if out["Indicator"].nunique() == 1:
+        out = out.drop(columns="Indicator")
+    if (rows["flag"].astype(str) == "complete_count").all():
+        out = out.drop(columns="95% CI")
+    return out
+
+
+def returns_text(ret: pd.DataFrame, name: str) -> str:
+    """The return-migrant paragraph: the number, or why there is none."""
+    if ret is None or ret.empty:
+        return ("_This dataset has no item on return from abroad. The CBMS migration rider and "
+                "the overseas Filipino survey ask it._")
+    r = ret.iloc[0]
+    if _truthy(r.get("suppressed")):
+        return (f"Fewer than 3 residents aged 15 and over in {name} lived abroad five years ago; "
+                "the number is not shown to protect privacy.")
+    if "share" in ret.columns:  # the direct count for complete counts without the rider item
+        return (f"**{int(r['estimate']):,}** residents aged 15 and over in {name} "
+                f"({r['share']:.1f}% of {int(r['n']):,}) lived abroad five years ago and are back: "
+                "a proxy for return migrants, since CBMS 2022 has no return item (complete count). "
+                "It misses those who went abroad and came back within the five years.")
+    return (f"Return migrants aged 15 and over (residents who lived abroad five years ago or report "
+            f"a return in the past five years): **{fmt_value(r)}** of persons 15+ "
+            f"({fmt_reliability(r)}; 95% CI {fmt_ci(r)}).")
+
+
+def quality_text(p: "Profile", q: dict[str, pd.DataFrame]) -> str:
+    """The opening paragraph of the data-quality section."""
+    rows = p.table[p.table["area_code"] == p.area.code]
+    n_sup = int(rows["suppressed"].astype(bool).sum())
+    rep = p.data.report
+    n_prob = len(rep.problems)
+    n_rej = rep.n_rejected
+    kind = ("a complete count, so no number has sampling error" if p.complete else
+            "a sample survey: each estimate carries a reliability flag from its CV and sample size")
+    parts = [f"This report uses {len(rows):,} estimates for {p.area.name}. The data is {kind}. "
+             f"{n_sup:,} of them are suppressed (shown as S)."]
+    if n_prob:
+        parts.append(f"The import found **{n_prob:,} problem(s)** in the source files and rejected "
+                     f"{n_rej:,} row(s); every problem is listed, with its file, row and column, "
+                     "in the dataset's import report (`migdata validate DATASET`).")
+    else:
+        parts.append("The import found no problems in the source files.")
+    return " ".join(parts)
+
+
+# --- the report -----------------------------------------------------------------------------
+def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
+                  progress: Progress | None = None, keep_notebook: bool = False,
+                  timeout: int | None = 1800) -> Path:
+    """Write the migration profile of ``area`` (a 10-digit PSGC code) from the dataset store
+    ``dataset_dir`` to ``out_html``; returns the path written.
+
+    Charts and the numbers behind them are also saved in ``<out_html stem>_files/``; with
+    ``keep_notebook`` the executed notebook is kept there too (for checking how a number was
+    made).
+
+    Example:
+        >>> render_report("demo/store", "0400000000", "calabarzon.html")   # doctest: +SKIP
+    """
+    say = progress or _quiet
+    from migdata.model.data import load
+
+    dataset_dir = Path(dataset_dir)
+    out_html = Path(out_html)
+    if out_html.suffix.lower() not in (".html", ".htm"):
+        out_html = out_html.with_suffix(".html")
+    hh = load(dataset_dir, tables=["households"]).households
+    a = resolve_area(hh, area, dataset_dir)
+    del hh
+    files_dir = out_html.parent / f"{out_html.stem}_files"
+    try:
+        files_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("MD806", path=files_dir, detail=exc.strerror or str(exc)) from None
+    say(f"Running the migration profile of {a.label} ...")
+    nb = run_notebook(PROFILE_NOTEBOOK,
+                      {"dataset": str(dataset_dir.resolve()), "area": a.code,
+                       "output_dir": str(files_dir.resolve())},
+                      out_ipynb=files_dir / PROFILE_NOTEBOOK if keep_notebook else None,
+                      cwd=files_dir, timeout=timeout, dataset=dataset_dir)
+    say(f"Writing {out_html} ...")
+    return to_html(nb, out_html, title=f"Migration profile: {a.name}")
+
+
+__all__ = ["Area", "NOTEBOOKS", "Profile", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
+           "run_notebook", "to_html"]
+

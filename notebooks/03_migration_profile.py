@@ -1,0 +1,227 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] tags=["remove_cell"]
+# # Local migration profile (notebook 03)
+#
+# This notebook writes the migration profile of **one area**: a region, province,
+# city/municipality or barangay. Set the three parameters in the next cell and run all cells
+# (*Run → Run All Cells*), or let migdata run it for you:
+#
+#     migdata report DATASET --area 0403400000 --out laguna.html
+#
+# - `dataset`: the dataset folder made by `migdata import` (or `migdata demo`);
+# - `area`: the 10-digit PSGC code of the area (`migdata areas search Laguna` finds it);
+# - `output_dir`: where the charts (PNG) and the numbers behind them (CSV) are saved.
+#
+# Cells tagged `remove_cell` (like this one) and all code are left out of the HTML report.
+
+# %% tags=["parameters"]
+dataset = "../sample_data/store"
+area = "0400000000"
+output_dir = "report_files"
+
+# %%
+# %matplotlib inline
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML, Markdown, display
+
+import migdata
+from migdata import report as R
+from migdata.publish import charts
+
+pd.set_option("display.max_colwidth", 200)
+out = Path(output_dir)
+out.mkdir(parents=True, exist_ok=True)
+data = migdata.load(dataset)
+P = R.Profile(data, R.resolve_area(data.households, area, dataset))
+A = P.area
+SOURCE = P.source
+saved = []
+
+
+def show(df: pd.DataFrame, columns: dict | None = None) -> None:
+    """A table without the index, columns renamed for readers."""
+    t = df.rename(columns=columns or {})
+    display(HTML(t.to_html(index=False, border=0, classes="profile-table", na_rep="–")))
+
+
+def chart(fig, name: str) -> None:
+    path = out / f"{name}.png"
+    charts.save(fig, str(path))
+    saved.append(path)
+    display(fig)
+
+
+def note(text: str) -> None:
+    display(Markdown(text))
+
+
+display(HTML(R.REPORT_CSS))
+
+# %%
+where = ", ".join(v for v in P.area.parent_names.values()) if A.parents else ""
+note(f"# Migration profile: {A.name}\n\n"
+     f"**{A.level_name.capitalize()}**{' in ' + where if where else ''} · PSGC {A.code}  \n"
+     f"Data: {SOURCE}  \n"
+     f"Report made with migdata {migdata.__version__} on {pd.Timestamp.now():%d %B %Y}.")
+note(R.reading_guide(P))
+
+# %% [markdown]
+# ## 1. Headline numbers
+
+# %%
+head = P.headline()
+show(head)
+head.to_csv(out / "headline.csv", index=False)
+
+# %% [markdown]
+# ## 2. Overseas Filipinos by sex and age
+#
+# Overseas Filipinos (OFs) are household members aged 15 and over who are abroad for work,
+# study or a visit (CBMS item B06). The chart compares their ages with those of the household
+# population aged 15 and over: bars show each group as a percentage of its own total.
+
+# %%
+of, pop = P.pyramid()
+if of["estimate"].notna().any():
+    chart(charts.population_pyramid(
+        of, pop, title=f"Overseas Filipinos and household population 15+ by sex and age, {A.name}",
+        source=SOURCE, labels=("Overseas Filipinos", "Household population 15+"), as_share=False,
+        unit="Percent of each group", note=R.suppression_note(of)), "pyramid")
+    of.to_csv(out / "overseas_by_sex_age.csv", index=False)
+else:
+    note("_There are too few overseas Filipinos in this area to show them by sex and age "
+         "without revealing individuals._")
+
+# %% [markdown]
+# ## 3. Where overseas Filipino workers are
+#
+# Share of the area's OFWs working in each country (CBMS item B09), the ten most common
+# countries.
+
+# %%
+dest = P.destinations(top=10)
+if len(dest):
+    chart(charts.bar_chart(dest, category="country", title=f"OFWs by country of work, {A.name}",
+                           unit="% of OFWs", source=SOURCE, sort=False), "destinations")
+    dest.to_csv(out / "destinations.csv", index=False)
+else:
+    note("_No OFWs with a known country of work in this area._")
+
+# %% [markdown]
+# ## 4. Households with members abroad and households receiving cash from abroad
+#
+# How this area compares with the areas it belongs to. Cash from abroad is the CBMS item on
+# cash receipts, gifts and other assistance from abroad in the past 12 months (H3G).
+
+# %%
+cmp = P.comparison()
+chart(charts.comparison_chart(cmp, measure="name", title=f"Migrant households: {A.name} compared",
+                              unit="% of households",
+                              source=SOURCE), "comparison")
+show(R.display_rows(cmp, label="area_name"), {"area_name": "Area"})
+cmp.to_csv(out / "comparison.csv", index=False)
+subs = P.sub_areas("HH01")
+if len(subs) > 1:
+    note(f"Households with an overseas Filipino member in the areas of {A.name}:")
+    chart(charts.estimates_plot(subs, label="area_name",
+                                title=f"Households with an overseas Filipino, areas of {A.name}",
+                                unit="% of households", source=SOURCE), "sub_areas")
+
+# %% [markdown]
+# ## 5. Uses of remittances
+
+# %%
+uses = P.remittance_uses()
+if uses is not None and len(uses):
+    chart(charts.remittance_uses(uses, title=f"Uses of remittances, {A.name}", source=SOURCE),
+          "remittance_uses")
+    uses.to_csv(out / "remittance_uses.csv", index=False)
+else:
+    note("_This dataset does not say how remittances are used: CBMS does not ask it. "
+         "The overseas Filipino survey and the CBMS migration rider (see `questionnaires/`) "
+         "collect it; import them to fill this section._")
+r = P.get("RM03")
+if r is not None:
+    note(f"Households that received cash from abroad received on average **{R.fmt_value(r)}** "
+         f"in the past 12 months ({R.fmt_reliability(r)}).")
+
+# %% [markdown]
+# ## 6. Children with a parent abroad
+#
+# Children aged 0-17 are linked to their parents through the household roster; a parent who
+# is an overseas Filipino makes the child a child "with a parent abroad". A child whose
+# parents are not listed in the household is shown separately: migdata never guesses.
+
+# %%
+cl, ed = P.children()
+if len(cl):
+    show(R.display_rows(cl, label="group"), {"group": "Children 0-17"})
+if len(ed):
+    ed = R.protect_small(ed, P.k)
+    chart(charts.estimates_plot(ed, label="group",
+                                title=f"Children 5-17 attending school, by parent abroad, {A.name}",
+                                unit="% attending school", source=SOURCE), "school_attendance")
+    ed.to_csv(out / "school_attendance.csv", index=False)
+
+# %% [markdown]
+# ## 7. Moving within the Philippines
+#
+# In-movers are persons aged 5 and over who lived in another city/municipality or abroad five
+# years ago (CBMS item B02).
+
+# %%
+r = P.get("IM01")
+if r is not None:
+    note(f"**{R.fmt_value(r)}** of persons aged 5 and over in {A.name} lived elsewhere five "
+         f"years ago ({R.fmt_reliability(r)}).")
+orig = P.origins(top=10)
+if len(orig):
+    chart(charts.bar_chart(orig, category="place", title=f"Where in-movers lived five years ago, {A.name}",
+                           unit="persons", source=SOURCE, sort=False), "origins")
+    orig.to_csv(out / "origins.csv", index=False)
+why = P.reasons()
+if len(why):
+    chart(charts.bar_chart(why, category="reason", title=f"Why in-movers moved, {A.name}",
+                           unit="% of in-movers", source=SOURCE, sort=False), "reasons")
+    why.to_csv(out / "reasons.csv", index=False)
+
+# %% [markdown]
+# ## 8. Return migrants
+
+# %%
+ret = P.returns()
+note(R.returns_text(ret, A.name))
+
+# %% [markdown]
+# ## 9. Data quality and reliability
+
+# %%
+q = P.quality()
+note(R.quality_text(P, q))
+show(q["flags"])
+if len(q["counts"]):
+    note("Rows read, kept and rejected when the data was imported:")
+    show(q["counts"])
+if len(q["problems"]):
+    note("Problems found on import, by rule:")
+    show(q["problems"])
+if len(q["not_computable"]):
+    note("Indicators of this profile that the dataset cannot support:")
+    show(q["not_computable"][["indicator_id", "name", "reason"]],
+         {"indicator_id": "Indicator", "name": "Name", "reason": "Why"})
+note(f"Charts and the numbers behind them are saved in `{out.name}/` "
+     f"({len(saved)} charts, {len(list(out.glob('*.csv')))} tables).")
