@@ -1,0 +1,61 @@
+"""Hooks of the ``kobo_cbms_rider`` profile: what the TOML cannot say.
+
+- hh_id: Kobo links a member row to its submission by uuid; the household id users know is the
+  barangay PSGC + household number, taken from the main sheet (``0405623008-00012``).
+- countries: CBMS codes 9001-9256 -> ISO 3166 alpha-3 through ``cbms_countries.csv`` (the CBMS
+  profile's crosswalk; 9997 don't know and codes without an ISO code give no country).
+- cash_abroad: 0 for households that answered "no money received" (the amount is not asked).
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+
+@lru_cache(maxsize=1)
+def cbms_to_iso3() -> dict[str, str]:
+    """CBMS country code (text) -> ISO3, from ``migdata/profiles/cbms_countries.csv``."""
+    text = resources.files("migdata.profiles").joinpath("cbms_countries.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    return {r["cbms_code"]: r["iso3"] for r in rows if r.get("iso3")}
+
+
+def iso3(codes: pd.Series) -> pd.Series:
+    m = cbms_to_iso3()
+    return pd.Series([m.get(str(c).strip()) if pd.notna(c) else None for c in codes],
+                     index=codes.index, dtype="string")
+
+
+def household_ids(main: pd.DataFrame) -> dict[str, str]:
+    """Kobo submission uuid -> PSGC-household-number id (uuid kept when either part is blank)."""
+    out = {}
+    for uid, psgc, hh in zip(main["_uuid"], main["psgc"], main["hh_no"]):
+        psgc, hh = ("" if pd.isna(psgc) else str(psgc).strip()), ("" if pd.isna(hh) else str(hh).strip())
+        if hh.endswith(".0"):
+            hh = hh[:-2]
+        out[str(uid)] = f"{psgc}-{int(hh):05d}" if psgc and hh.isdigit() else str(uid)
+    return out
+
+
+def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Any,
+           report: Any) -> dict[str, pd.DataFrame]:
+    ids = household_ids(raw["main"])
+    hh, pp = tables["households"], tables["persons"]
+    hh["hh_id"] = hh["hh_id"].astype("string").map(lambda u: ids.get(u, u)).astype("string")
+    pp["hh_id"] = pp["hh_id"].astype("string").map(lambda u: ids.get(u, u)).astype("string")
+    pp["of_country"] = iso3(pp["of_country_src"])
+    for ref in ("birth", "5y", "6m"):
+        src = f"_res_{ref}_country_src"
+        pp[f"res_{ref}_country"] = iso3(pp.pop(src))
+    pp["return_country"] = iso3(pp.pop("_return_country_src"))
+    received = hh.pop("_rem_received").astype("string")
+    no = (received == "2").fillna(False).to_numpy()
+    cash = pd.to_numeric(hh["cash_abroad"], errors="coerce")
+    cash[no] = 0.0
+    hh["cash_abroad"] = cash
+    return tables
