@@ -141,7 +141,7 @@ def write_survey(path: str | os.PathLike[str], seed: int, ref: pd.DataFrame,
     from migdata.sample.cbms import Layout
 
     df = build_survey(seed, ref, n_psu, m)
-    countries = Layout().item("B09_COUNTRY").value_labels()
+    countries = Layout().item("B01_COUNTRY4").value_labels()  # the value set sits on B01_COUNTRY4
     labels = {
         "region": {4: "Region IV-A (CALABARZON)"},
         "prov": PROVINCES,
