@@ -200,3 +200,29 @@ def test_codebook_of_a_dictionary_alone_and_to_excel(tmp_path):
     rows = {(r[header.index("table")], r[header.index("name")]): r for r in ws.iter_rows(min_row=2, values_only=True)}
     lab = rows[("PERSON", "P03_SEX")][header.index("value_labels")]
     assert lab == "1=Male; 2=Female"
+
+
+def test_area_conversions():
+    """Codes from DOMAIN.md 4.2: Laguna 0403400000 (correspondence 043400000); LFS region 4."""
+    from migdata.readers.codebook import Codebook
+    from migdata.profiles.engine import apply_profile
+
+    prof = parse_profile('''
+[profile]
+name = "areas"
+[tables.households]
+from = "hh"
+[tables.households.columns]
+hh_id = "id"
+psgc = { from = "code9", area = "psgc9" }
+region = { from = "reg", area = "region", area_codes = { 15 = "1900000000" } }
+''')
+    raw = {"hh": pd.DataFrame({"id": ["a", "b", "c"], "code9": ["043400000", "42100000", "999999999"],
+                               "reg": [4, 15, 99], "_source_row": [2, 3, 4]})}
+    cb = Codebook("hh.csv", "csv")
+    out = apply_profile(prof, raw, cb)["households"]
+    assert out["psgc"].tolist()[:2] == ["0403400000", "0402100000"]  # Laguna; Cavite (leading zero lost)
+    assert pd.isna(out["psgc"].iloc[2])
+    assert out["region"].tolist()[:2] == ["0400000000", "1900000000"] and pd.isna(out["region"].iloc[2])
+    assert [(p.code, p.source_row, p.column) for p in cb.report.problems] == [
+        ("MD506", 4, "psgc"), ("MD506", 4, "region")]

@@ -59,6 +59,7 @@ import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -203,10 +204,25 @@ def _ranges(codes: dict[str, Any]) -> list[tuple[float, float, Any]]:
 
 
 def _text(s: pd.Series) -> pd.Series:
-    """Source values as text (integers without '.0'), NA kept; distinct values only are formatted."""
+    """Source values as text (integers without '.0'), NA kept. Only the distinct values are
+    formatted in Python; the column is built by an Arrow dictionary cast (16 M rows in well under
+    a second)."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    labels = np.array([_key_text(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(labels[codes], index=s.index, dtype=object).astype(STRING)
+    labels = pa.array([_key_text(u) for u in uniques], type=pa.large_string())
+    idx = pa.array(codes.astype(np.int32), mask=codes < 0)
+    arr = pa.DictionaryArray.from_arrays(idx, labels).cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=s.index)
+
+
+def _take_text(labels: list[Any], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``labels[codes]`` as an Arrow string column (code -1 or a None label: missing), without a
+    Python object per row."""
+    lab = pa.array([None if v is None else str(v) for v in labels], type=pa.large_string())
+    codes = np.asarray(codes)
+    mask = codes < 0
+    arr = pa.DictionaryArray.from_arrays(pa.array(np.where(mask, 0, codes).astype(np.int32), mask=mask),
+                                         lab).cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=index)
 
 
 class _Mapper:
@@ -362,14 +378,7 @@ class _Mapper:
         kind = spec["area"]
         overrides = {str(k): v for k, v in spec.get("area_codes", {}).items()}
         fcodes, uniques = pd.factorize(s, use_na_sentinel=True)
-        try:
-            from migdata.areas.reference import reference
-            ref = reference()
-        except Exception:  # the reference ships with the package; without it codes pass unchecked
-            ref = None
-        known = set(ref["psgc"]) if ref is not None else None
-        corr = (dict(zip(ref["correspondence_code"].astype("string"), ref["psgc"]))
-                if ref is not None and "correspondence_code" in ref else {})
+        known, corr = _psgc_lookup(kind == "psgc9")
         out: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
         for i, u in enumerate(uniques):
@@ -394,7 +403,7 @@ class _Mapper:
         bad = bad_u[fcodes]
         if bad.any():
             self.problem_rows("MD506", bad, name, s, "set_missing", kind=kind)
-        return pd.Series(np.array(out, dtype=object)[fcodes], index=s.index).astype(STRING)
+        return _take_text(out, fcodes, s.index)
 
     def _cast(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
         kind = spec.get("dtype") or self.schema.get(name, {}).get("dtype")
@@ -421,6 +430,22 @@ class _Mapper:
         except (TypeError, ValueError):
             return s  # validation reports the values it cannot read
         return s
+
+
+@lru_cache(maxsize=2)
+def _psgc_lookup(with_correspondence: bool) -> tuple[frozenset[str] | None, dict[str, str]]:
+    """The set of known 10-digit PSGC codes and (when asked) 9-digit correspondence -> PSGC."""
+    try:
+        from migdata.areas.reference import reference
+        ref = reference()
+    except Exception:  # the reference ships with the package; without it codes pass unchecked
+        return None, {}
+    known = frozenset(ref["psgc"].astype(object).tolist())
+    corr: dict[str, str] = {}
+    if with_correspondence and "correspondence_code" in ref:
+        cc = ref["correspondence_code"].astype(object).tolist()
+        corr = {str(c): p for c, p in zip(cc, ref["psgc"].astype(object).tolist()) if isinstance(c, str)}
+    return known, corr
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.lib.stride_tricks import sliding_window_view
 
 from migdata.errors import DataError
 from migdata.model.report import ImportReport
@@ -142,45 +143,49 @@ class _RecordPlan:
         self.num = [f for f in fields if f.numeric and f.width - (f.dot >= 0) <= MAX_EXACT_DIGITS]
         self.wide = [f for f in fields if f.numeric and f not in self.num]
         self.alpha = [f for f in fields if not f.numeric]
-        k = len(self.num)
         self.width = width
-        self.P = np.zeros((width, k))      # digit weights
-        self.I = np.zeros((width, k))      # columns of the field
-        self.G = np.zeros((width, k))      # columns after the first (a blank after a digit is a gap)
-        self.dots = np.zeros(width, dtype=bool)
-        for j, f in enumerate(self.num):
-            e = min(f.start + f.width, width)
-            pos = [c for c in range(f.start, e) if c != f.dot]
-            for p, c in enumerate(reversed(pos)):
-                self.P[c, j] = 10.0 ** p
-            self.I[f.start:e, j] = 1
-            self.G[f.start + 1:e, j] = 1
-            if f.dot >= 0 and f.dot < width:
-                self.dots[f.dot] = True
-        self.scale = np.array([10.0 ** f.item.decimals for f in self.num])
+        # the columns the numeric fields use, and each column's row in the transposed chunk
+        cols = sorted({c for f in self.num for c in range(f.start, min(f.start + f.width, width))})
+        self.tcols = np.array(cols, dtype=np.intp)
+        self.trow = {c: i for i, c in enumerate(cols)}
         self.last_id_end = max((it.end for it in ids), default=0)
         self.parts: dict[str, list[Any]] = defaultdict(list)
         self.bad: dict[str, list[np.ndarray]] = defaultdict(list)
         self.rows: list[np.ndarray] = []
 
 
-def _decode_numeric(M: np.ndarray, plan: _RecordPlan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values, blank mask and malformed mask of every fast numeric field of the rows in ``M``."""
-    d = M - np.uint8(48)
-    isdig = d < 10
-    isspace = M == 32
-    other = ~(isdig | isspace)
-    if plan.dots.any():
-        other &= ~(plan.dots[None, :] & (M == 46))
-    gap = np.zeros_like(isspace)
-    gap[:, 1:] = isdig[:, :-1] & isspace[:, 1:]
-    Z = np.where(isdig, d, 0).astype(np.float64)
-    vals = Z @ plan.P
-    ndig = isdig.astype(np.float64) @ plan.I
-    nbad = other.astype(np.float64) @ plan.I + gap.astype(np.float64) @ plan.G
-    blank = (ndig == 0) & (nbad == 0)
-    # a lone point in a decimal field ("   .  ") counts as blank too
-    return vals, blank, nbad > 0
+def _decode_numeric(T: np.ndarray, f: _Field, trow: dict[int, int]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer value (digits only, before implied decimals), blank mask and malformed mask of one
+    numeric field, from the transposed chunk ``T`` (columns x rows, so each column is contiguous).
+
+    Horner's rule over the field's columns: a field is well formed when it is leading blanks
+    then digits (a written decimal point allowed at its fixed column); anything else (a sign, a
+    letter, a blank after a digit) is flagged for the slow path.
+    """
+    n = T.shape[1]
+    cols = [c for c in range(f.start, f.start + f.width) if c in trow]
+    if len(cols) == 1 and f.dot < 0:  # one-digit items are the most common: no accumulation
+        col = T[trow[cols[0]]]
+        dg = col - np.uint8(48)
+        isd = dg < 10
+        blank = col == 32
+        return dg.astype(np.int64), blank, ~isd & ~blank
+    acc = np.zeros(n, dtype=np.int64)
+    seen = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    for c in cols:
+        col = T[trow[c]]
+        if c == f.dot:
+            bad |= ~((col == 46) | ((col == 32) & ~seen))
+            continue
+        dg = col - np.uint8(48)
+        isd = dg < 10
+        acc *= 10
+        acc += np.where(isd, dg, np.uint8(0))
+        bad |= ~isd & ((col != 32) | seen)
+        seen |= isd
+    return acc, ~seen & ~bad, bad
 
 
 def _parse_slow(text: str, item: Item) -> float | int | None:
@@ -198,9 +203,22 @@ def _parse_slow(text: str, item: Item) -> float | int | None:
         return None
 
 
+def _positions(buf: np.ndarray, byte: int | None = None, at_least: int | None = None,
+               step: int = 1 << 24) -> np.ndarray:
+    """Offsets of bytes equal to ``byte`` (or >= ``at_least``), found in blocks so that no
+    file-sized boolean array is ever allocated."""
+    out = []
+    for b0 in range(0, len(buf), step):
+        blk = buf[b0:b0 + step]
+        hit = np.flatnonzero(blk == byte) if byte is not None else np.flatnonzero(blk >= at_least)
+        if len(hit):
+            out.append(hit + b0)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
 def _lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive, without CR) byte offsets of every line."""
-    nl = np.flatnonzero(buf == 10)
+    nl = _positions(buf, 10)
     starts = np.concatenate(([0], nl + 1))
     ends = np.concatenate((nl, [len(buf)]))
     if starts[-1] >= len(buf):  # file ends with a newline: no last line
@@ -210,25 +228,46 @@ def _lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-def _matrix(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
-    """Lines [starts, ends) as a blank-padded (n x width) uint8 matrix (longer lines cut)."""
+def _windows(buf: np.ndarray, width: int) -> np.ndarray:
+    """Every ``width``-byte window of ``buf`` as one fixed-size item (a zero-copy view): gathering
+    rows of it is a plain memory copy per line."""
+    n = len(buf) - width + 1
+    return np.ndarray(shape=(max(n, 0),), dtype=np.dtype((np.void, width)), buffer=buf, offset=0,
+                      strides=(1,))
+
+
+def _matrix(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` bytes from each line start as an (n x width) uint8 matrix.
+
+    Bytes past a line's end (its newline, the next lines) are NOT blanked here: callers blank
+    only the columns they decode (see ``_blank_after``), which is far cheaper than masking the
+    whole matrix. The last lines, whose window would run past the end of the file, come from a
+    small blank-padded copy of the file's tail.
+    """
     n = len(starts)
-    lens = np.minimum(ends - starts, width)
-    M = np.full((n, width), 32, dtype=np.uint8)
     if n == 0:
-        return M
-    mask = np.arange(width)[None, :] < lens[:, None]
-    # gather the kept bytes of each line in order (row-major fill matches concatenation order)
-    first, last = int(starts[0]), int(ends[-1])
-    seg = buf[first:last]
-    keep = np.zeros(last - first + 1, dtype=np.int32)
-    # +1 at each line start, -1 at its (cut) end: cumulative sum marks the bytes to keep
-    # (line starts are distinct, and so are the cut ends, so plain fancy assignment suffices)
-    keep[starts - first] = 1
-    keep[starts - first + lens] -= 1
-    sel = np.cumsum(keep[:-1]) > 0
-    M[mask] = seg[sel]
+        return np.full((0, width), 32, dtype=np.uint8)
+    limit = len(buf) - width
+    inside = starts <= limit
+    if inside.all():
+        return _windows(buf, width)[starts].view(np.uint8).reshape(n, width)
+    M = np.empty((n, width), dtype=np.uint8)
+    if inside.any():
+        M[inside] = _windows(buf, width)[starts[inside]].view(np.uint8).reshape(-1, width)
+    t0 = int(starts[~inside].min())
+    tail = np.concatenate((buf[t0:], np.full(width, 32, dtype=np.uint8)))
+    M[~inside] = _windows(tail, width)[starts[~inside] - t0].view(np.uint8).reshape(-1, width)
     return M
+
+
+def _blank_after(block: np.ndarray, first_col: int, lens: np.ndarray) -> np.ndarray:
+    """Blank the cells of ``block`` (rows x columns starting at 0-based ``first_col``) that lie at
+    or past each row's line length."""
+    cols = np.arange(first_col, first_col + block.shape[1], dtype=np.int64)
+    short = lens < first_col + block.shape[1]
+    if short.any():
+        np.putmask(block, cols[None, :] >= lens[:, None], np.uint8(32))
+    return block
 
 
 def read_cspro(
@@ -269,13 +308,13 @@ def read_cspro(
     buf = np.frombuffer(raw, dtype=np.uint8)
     off = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
     buf = buf[off:]
-    if not raw[off:].strip():
+    if not any((buf[b0:b0 + (1 << 24)] > 32).any() for b0 in range(0, len(buf), 1 << 24)):
         raise DataError("MD002", path=src)
     starts, ends = _lines(buf)
     n_lines = len(starts)
 
     # Non-ASCII text: validate the encoding, then re-align those lines character by character.
-    hi = np.flatnonzero(buf >= 0x80)
+    hi = _positions(buf, at_least=0x80)
     uni_lines: dict[int, str] = {}
     if len(hi):
         try:
@@ -306,7 +345,7 @@ def read_cspro(
         c1 = min(c0 + CHUNK_LINES, n_lines)
         s, e = starts[c0:c1], ends[c0:c1]
         lens = e - s
-        M = _matrix(buf, s, e, width)
+        M = _matrix(buf, s, width)
         for li, text in uni_lines.items():
             if c0 <= li < c1:
                 enc = bytes(ord(ch) if ord(ch) < 128 else _SUB for ch in text[:width])
@@ -315,11 +354,17 @@ def read_cspro(
                 lens[li - c0] = len(text)
         if id_cols:
             case_key[c0:c1] = M[:, id_cols]
-        # record type of each line
-        rt = M[:, rts:rts + rtl]
+        # record type of each line (blank where the line is shorter)
+        rt = _blank_after(M[:, rts:rts + rtl].copy(), rts, lens)
         if rtl == 0:
             types = np.zeros(c1 - c0, dtype=np.int16) + (0 if d.records else -1)
             tvals = [d.records[0].type_value] if d.records else []
+        elif rtl == 1:  # one-character types: a 256-entry lookup table
+            lut = np.full(256, -1, dtype=np.int16)
+            for t, i in rec_index.items():
+                if len(t) == 1:
+                    lut[ord(t) if ord(t) < 256 else 0] = i
+            types = lut[rt[:, 0]]
         else:
             keys = np.ascontiguousarray(rt).view(f"S{rtl}").ravel()
             tvals_b, inv = np.unique(keys, return_inverse=True)
@@ -353,7 +398,7 @@ def read_cspro(
                 too_long[rec.name].extend((c0 + sel[rlens > rec.length] + 1).tolist())
             if plan is None or not len(sel):
                 continue
-            R = M[sel]
+            R = M if len(sel) == len(M) else M[sel]
             plan.rows.append(c0 + sel)
             _decode_chunk(R, rlens, plan, c0 + sel, uni_lines, probs)
         if progress is not None:
@@ -445,25 +490,31 @@ def _decode_chunk(R: np.ndarray, rlens: np.ndarray, plan: _RecordPlan, lines: np
     """Decode every wanted field of the rows ``R`` (one record type, one chunk)."""
     rec = plan.rec
     if plan.num:
-        vals, blank, bad = _decode_numeric(R, plan)
-        vals /= plan.scale
-        for j, f in enumerate(plan.num):
-            b = bad[:, j]
-            na = blank[:, j].copy()
+        T = np.take(R, plan.tcols, axis=1).T.copy()
+        if (rlens <= plan.tcols[-1]).any():
+            for c, i in plan.trow.items():
+                np.putmask(T[i], rlens <= c, np.uint8(32))
+        for f in plan.num:
+            ival, na, b = _decode_numeric(T, f, plan.trow)
+            vals = ival / 10.0 ** f.item.decimals if f.item.decimals else ival
             end = f.start + f.width  # a line ending strictly inside the field lost part of it
             cut = (rlens > f.start) & (rlens < end)
             if b.any():
                 for k in np.flatnonzero(b & ~cut):
-                    text = bytes(R[k, f.start:end]).decode("latin-1")
+                    text = bytes(R[k, f.start:min(end, int(rlens[k]))]).decode("latin-1")
                     if int(lines[k]) in uni_lines:
                         text = uni_lines[int(lines[k])][f.start:end]
-                    v = None if _SUB in R[k, f.start:end] else _parse_slow(text, f.item)
+                    v = None if _SUB in R[k, f.start:min(end, int(rlens[k]))] else _parse_slow(text, f.item)
                     if v is None:
                         na[k] = True
                         probs.add("MD404", rec.name, int(lines[k] + 1), f.col, text, "set_missing",
                                   record=rec.name)
                     else:
-                        vals[k, j] = v
+                        if not f.item.decimals and vals.dtype.kind == "i" and float(v).is_integer():
+                            vals[k] = int(v)
+                        else:
+                            vals = vals.astype(np.float64)
+                            vals[k] = v
                         b[k] = False
             if cut.any():
                 for k in np.flatnonzero(cut):
@@ -472,12 +523,12 @@ def _decode_chunk(R: np.ndarray, rlens: np.ndarray, plan: _RecordPlan, lines: np
                               record=rec.name, length=int(rlens[k]), start=f.start + 1, end=end)
                 na |= cut
             na |= b & ~na
-            plan.parts[f.col].append(_to_array(vals[:, j], na, f))
+            plan.parts[f.col].append(_to_array(vals, na, f))
     for f in plan.wide:
         out = np.zeros(len(R))
         na = np.zeros(len(R), dtype=bool)
         for k in range(len(R)):
-            text = bytes(R[k, f.start:f.start + f.width]).decode("latin-1")
+            text = bytes(R[k, f.start:min(f.start + f.width, int(rlens[k]))]).decode("latin-1")
             v = _parse_slow(text, f.item)
             if v is None:
                 na[k] = True
@@ -488,7 +539,7 @@ def _decode_chunk(R: np.ndarray, rlens: np.ndarray, plan: _RecordPlan, lines: np
                 out[k] = v
         plan.parts[f.col].append(pd.array(np.where(na, np.nan, out), dtype="float64"))
     for f in plan.alpha:
-        sub = np.ascontiguousarray(R[:, f.start:f.start + f.width])
+        sub = _blank_after(np.ascontiguousarray(R[:, f.start:f.start + f.width]), f.start, rlens)
         arr = pa.array(sub.view(f"S{f.width}").ravel()).cast(pa.string(), safe=False) \
             if f.width else pa.nulls(len(R), pa.string())
         arr = pc.utf8_rtrim(arr, characters=" ")
@@ -511,7 +562,9 @@ def _to_array(v: np.ndarray, na: np.ndarray, f: _Field) -> Any:
         out[na] = np.nan
         return out
     np_dt = {"Int8": np.int8, "Int16": np.int16, "Int32": np.int32, "Int64": np.int64}[dt]
-    return pd.arrays.IntegerArray(np.where(na, 0, np.rint(v)).astype(np_dt), na.copy())
+    if v.dtype.kind == "f":
+        v = np.rint(np.where(na, 0, v))
+    return pd.arrays.IntegerArray(v.astype(np_dt), na)
 
 
 def _check_values(df: pd.DataFrame, rec: Record, plan: _RecordPlan, probs: _Problems) -> None:

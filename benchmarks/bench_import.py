@@ -1,0 +1,251 @@
+"""Benchmark: CSPro import end to end (read + map + validate + save), reload, and pandas.read_fwf.
+
+A seeded generator writes a fixed-width file in the PSA LFS PUF layout (the real
+``LFS_PUF_December_2022.dcf`` when ``../shared/realdata`` has it, else a bundled dictionary with
+the same positions for every item the ``lfs_puf_2022`` profile uses). Lines have trailing
+blanks trimmed, as CSPro writes them. Values are drawn from each item's value set; the
+household structure (region, household number, line numbers, ages, OF status, labour-force
+status, PSUs, weights) is generated consistently so validation has real work and finds nothing.
+
+Not a test: figures go to ``benchmarks/results/import.md``. Full scale (16.2 M persons, about
+1.5 GB) must run under the shared lock:
+
+    flock /tmp/migdata-bench.lock python benchmarks/bench_import.py --persons 16200000
+
+``pandas.read_fwf`` on the full file would need more memory than the 6 GB target allows
+(42 int64 columns); it runs on the first ``--fwf-lines`` lines, and our reader runs on the same
+slice in the same process, so the ratio is like for like; the full-file read_fwf time is an
+extrapolation and is labelled as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from migdata.readers.cspro import CsproDictionary, parse_dictionary_text, read_dictionary  # noqa: E402
+
+REAL_DCF = ROOT.parent / "shared" / "realdata" / "ph" / "lfs" / "LFS_PUF_December_2022.dcf"
+
+# Positions of the real LFS PUF items (from the December 2022 dictionary), used when it is absent.
+BUNDLED = [("PUFREG", 2, 2, 0), ("PUFHHNUM", 4, 5, 0), None, ("PUFURB2015", 9, 1, 0),
+           ("PUFPWGTPRV", 10, 10, 4), ("PUFSVYMO", 20, 2, 0), ("PUFSVYYR", 22, 4, 0),
+           ("PUFPSU", 26, 5, 0), ("PUFRPL", 31, 3, 0), ("PUFHHSIZE", 34, 2, 0),
+           ("PUFC01_LNO", 36, 2, 0), ("PUFC03_REL", 38, 2, 0), ("PUFC04_SEX", 40, 1, 0),
+           ("PUFC05_AGE", 41, 2, 0), ("PUFC06_MSTAT", 43, 1, 0), ("PUFC07_GRADE", 44, 5, 0),
+           ("PUFC08_CONWR", 49, 1, 0), ("PUFFILLER", 50, 43, 0), ("PUFNEWEMPSTAT", 93, 1, 0)]
+
+
+def bundled_dictionary() -> str:
+    out = ["[Dictionary]", "Name=LFS_BENCH", "RecordTypeStart=1", "RecordTypeLen=1", "ZeroFill=Yes",
+           "DecimalChar=No", "", "[Level]", "Name=QUEST", "", "[IdItems]", ""]
+    for spec in BUNDLED:
+        if spec is None:
+            out += ["[Record]", "Name=HHMEM", "RecordTypeValue='2'", "Required=No", "MaxRecords=35", ""]
+            continue
+        name, start, length, dec = spec
+        out += ["[Item]", f"Name={name}", f"Start={start}", f"Len={length}", "DataType=Numeric"]
+        if dec:
+            out.append(f"Decimal={dec}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _digits(v: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded ASCII digits of non-negative integers, shape (n, width)."""
+    p = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((v[:, None] // p[None, :]) % 10 + 48).astype(np.uint8)
+
+
+def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
+             chunk: int = 1_000_000) -> tuple[int, int]:
+    """Write ``persons`` person lines; returns (households, bytes)."""
+    rng = np.random.default_rng(seed)
+    rec = d.records[0]
+    width = max(it.end for it in d.items())
+    items = {it.name: it for it in d.items()}
+    # household sizes 1..12 (mean about 4), drawn until the person count is reached
+    sizes = rng.choice(np.arange(1, 13), size=persons // 2,
+                       p=np.array([6, 11, 17, 19, 16, 11, 8, 5, 3, 2, 1, 1]) / 100)
+    cut = np.searchsorted(np.cumsum(sizes), persons)
+    sizes = sizes[:cut + 1]
+    sizes[-1] -= sizes.sum() - persons
+    sizes = sizes[sizes > 0]
+    n_hh = len(sizes)
+    region = rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], size=n_hh)
+    order = np.argsort(region, kind="stable")
+    region, sizes = region[order], sizes[order]
+    hhnum = np.arange(n_hh) - np.searchsorted(region, region) + 1  # 1.. within region
+    psu = np.arange(n_hh) // 8 + 1
+    hh_of_person = np.repeat(np.arange(n_hh), sizes)
+    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    line = np.arange(persons) - np.repeat(first, sizes) + 1
+    total = 0
+    with open(path, "wb") as f:
+        f.write(b"\xef\xbb\xbf")
+        for c0 in range(0, persons, chunk):
+            c1 = min(c0 + chunk, persons)
+            n = c1 - c0
+            h = hh_of_person[c0:c1]
+            ln = line[c0:c1]
+            M = np.full((n, width + 1), 32, dtype=np.uint8)
+            M[:, d.record_type_start - 1] = ord(rec.type_value)
+            age = np.where(ln == 1, rng.integers(20, 90, n), rng.integers(0, 99, n))
+            conwr = np.where(rng.random(n) < 0.03, rng.integers(1, 5, n), 5)
+            emp = rng.choice([1, 2, 3], size=n, p=[0.62, 0.03, 0.35])
+            values = {
+                "PUFREG": region[h], "PUFHHNUM": hhnum[h], "PUFPSU": psu[h] % 99999 + 1,
+                "PUFHHSIZE": np.minimum(sizes[h], 99), "PUFC01_LNO": ln,
+                "PUFC03_REL": np.where(ln == 1, 1, rng.integers(2, 12, n)),
+                "PUFC05_AGE": age, "PUFPWGTPRV": rng.integers(1_000_000, 40_000_000, n),
+                "PUFSVYMO": np.full(n, 12), "PUFSVYYR": np.full(n, 2022),
+            }
+            for it in rec.items + d.id_items:
+                if it.item_type == "subitem":
+                    continue
+                if it.name in values:
+                    v = values[it.name]
+                else:
+                    vs = it.value_set
+                    codes = [x.low for x in vs.values if not x.is_range and isinstance(x.low, int)] if vs else []
+                    if codes:
+                        v = rng.choice(codes, size=n)
+                    else:
+                        v = rng.integers(0, min(10 ** it.length, 10 ** 9), n)
+                blank = np.zeros(n, dtype=bool)
+                if it.name == "PUFC08_CONWR":
+                    v, blank = conwr, age < 15
+                elif it.name == "PUFNEWEMPSTAT":
+                    v, blank = emp, (age < 15) | (conwr < 5)
+                elif it.name not in values and it.start > 52:
+                    blank = rng.random(n) < 0.3  # later items are skipped for many persons
+                s = it.start - 1
+                digs = _digits(np.asarray(v, dtype=np.int64) % 10 ** it.length, it.length)
+                digs[blank] = 32
+                M[:, s:s + it.length] = digs
+            # trim trailing blanks, as CSPro does, then end each line with '\n'
+            nonblank = M[:, :width] != 32
+            length = width - np.argmax(nonblank[:, ::-1], axis=1)
+            M[np.arange(n), length] = 10
+            keep = np.arange(width + 1)[None, :] <= length[:, None]
+            data = M[keep].tobytes()
+            f.write(data)
+            total += len(data)
+    return n_hh, total + 3
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--persons", type=int, default=1_000_000)
+    ap.add_argument("--fwf-lines", type=int, default=1_000_000)
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the generated file and store")
+    args = ap.parse_args(argv)
+
+    from migdata.importer import read_raw
+    from migdata.model.data import HouseholdData, load
+    from migdata.model.report import ImportReport
+    from migdata.model.validate import validate
+    from migdata.profiles import load_profile
+    from migdata.profiles.engine import apply_profile
+    from migdata.readers.cspro import read_cspro
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if REAL_DCF.is_file():
+        dcf_text, layout = REAL_DCF.read_text(encoding="utf-8-sig"), f"real {REAL_DCF.name}"
+    else:
+        dcf_text, layout = bundled_dictionary(), "bundled LFS-equivalent layout"
+    dcf = work / "lfs_bench.dcf"
+    dcf.write_text(dcf_text, encoding="utf-8")
+    d = read_dictionary(dcf)
+    dat = work / "lfs_bench.dat"
+    t = time.perf_counter()
+    n_hh, nbytes = generate(dat, d, args.persons)
+    t_gen = time.perf_counter() - t
+    print(f"layout: {layout}; generated {args.persons:,} persons, {n_hh:,} households, "
+          f"{nbytes / 1e6:,.0f} MB in {t_gen:.1f} s", flush=True)
+
+    prof = load_profile("lfs_puf_2022")
+    gc.collect()
+    times = {}
+    t0 = time.perf_counter()
+    report = ImportReport()
+    raw, cb = read_raw([dat, dcf], prof, report)
+    times["read"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    tidy = apply_profile(prof, raw, cb, report)
+    del raw
+    times["map"] = time.perf_counter() - t
+    t = time.perf_counter()
+    data = validate(HouseholdData(tidy, codebook=cb.to_frame(), provenance={"sources": [prof.name]},
+                                  report=report))
+    del tidy
+    times["validate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    store = data.save(work / "store", force=True)
+    times["save"] = time.perf_counter() - t
+    times["end_to_end"] = time.perf_counter() - t0
+    n_p, n_h, n_prob = len(data.persons), len(data.households), len(data.report.problems)
+    del data
+    gc.collect()
+    peak_import = peak_rss_gb()
+    t = time.perf_counter()
+    back = load(store)
+    times["reload"] = time.perf_counter() - t
+    assert len(back.persons) == n_p
+    del back
+    gc.collect()
+    mbps = nbytes / 1e6 / times["end_to_end"]
+    print(f"persons {n_p:,}, households {n_h:,}, problems {n_prob}", flush=True)
+    for k, v in times.items():
+        print(f"  {k:<11}{v:8.2f} s", flush=True)
+    print(f"  end to end {mbps:,.0f} MB/s; peak RSS after import {peak_import:.2f} GB", flush=True)
+
+    # like-for-like slice: our reader vs pandas.read_fwf on the first --fwf-lines lines
+    k = min(args.fwf_lines, args.persons)
+    sl = work / "slice.dat"
+    with open(dat, "rb") as src, open(sl, "wb") as out:
+        for i, lnb in enumerate(src):
+            if i >= k:
+                break
+            out.write(lnb)
+    slice_mb = sl.stat().st_size / 1e6
+    t = time.perf_counter()
+    read_cspro(sl, d)
+    t_ours = time.perf_counter() - t
+    items = [it for it in d.items() if it.item_type != "subitem"]
+    t = time.perf_counter()
+    ref = pd.read_fwf(sl, colspecs=[(it.start - 1, it.end) for it in items],
+                      names=[it.name for it in items], header=None, encoding="utf-8-sig")
+    t_fwf = time.perf_counter() - t
+    assert len(ref) == k
+    ratio = t_fwf / t_ours
+    print(f"slice {k:,} lines ({slice_mb:,.0f} MB): read_cspro {t_ours:.2f} s, "
+          f"pandas.read_fwf {t_fwf:.2f} s, ratio {ratio:.1f}x; read_fwf on the full file "
+          f"extrapolated {t_fwf * nbytes / 1e6 / slice_mb:,.0f} s", flush=True)
+    print(f"peak RSS overall {peak_rss_gb():.2f} GB")
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
