@@ -326,7 +326,8 @@ def _normalise(form: Form, rec: dict[str, Any], repeat: str | None, sub_no: int)
             by_name.setdefault(e.name, []).append(e)
     out: dict[str, Any] = {}
     for k, v in rec.items():
-        if k.startswith("_") or k in ("meta/instanceID", "__version__", "formhub/uuid"):
+        if k.startswith("_") or k in ("meta/instanceID", "__version__", "formhub/uuid") \
+                or (repeat is None and k in ("start", "end") and k not in paths):
             out[k] = v
             continue
         e = paths.get(k) or (by_name[k][0] if len(by_name.get(k, [])) == 1 else None)
@@ -369,7 +370,12 @@ def write_kobo_xlsx(form: str | os.PathLike[str] | Form, submissions: Iterable[d
     for rep in f.repeats():
         tables[rep.path] = []
         sheet_names[rep.path] = _sheet_name(rep.name, used)
-    for e in f.questions():
+    # Forms built in Kobo's web editor get start/end metadata automatically; when submissions
+    # carry them but the XLSForm does not declare them, they lead the main sheet as Kobo writes them.
+    declared = {e.path for e in f.elements}
+    questions = [Element(name=m, type=m, path=m, groups=(), repeat=None) for m in ("start", "end")
+                 if m not in declared and any(m in s for s in subs)] + f.questions()
+    for e in questions:
         if e.type == "repeat":
             continue
         col = _column(e, group_sep, include_groups)
