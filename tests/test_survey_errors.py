@@ -147,3 +147,11 @@ def test_design_uses_the_policy(df):
     d = Design(df, weights="w", policy=ReliabilityPolicy(cv_publish=5, cv_caution=5, min_n=1, name="loose"))
     assert d.mean("y")["flag"].iloc[0] == "publish"
     assert Design(df, weights="w").mean("y")["flag"].iloc[0] == "suppress"   # n = 6 < 30
+
+
+def test_unknown_replicate_type(df):
+    from migdata.survey.replicate import ReplicateDesign
+
+    with pytest.raises(UsageError) as e:
+        ReplicateDesign(df, "w", ["w"], type="JK2")
+    assert e.value.code == "MD307" and "bootstrap" in str(e.value)
