@@ -287,3 +287,36 @@ def test_rider_export_imports_into_households_and_persons(rider_subs, tmp_path):
     for src, iso in zip(got["of_country_src"], got["of_country"]):
         if src in hand:
             assert iso == hand[src]
+
+
+# -- OF and CLB survey exports -> their own tables -----------------------------------------------
+
+@pytest.mark.parametrize("form,profile,table", [
+    ("overseas_filipino_survey", "kobo_of_survey", "of_survey"),
+    ("children_left_behind_survey", "kobo_clb_survey", "clb_survey"),
+])
+def test_survey_exports_import_into_their_own_tables(form, profile, table, tmp_path):
+    from migdata.importer import import_files
+    from tests.conftest import ROOT
+
+    subs = fake_submissions(form, 40, seed=21)
+    p = write_kobo_xlsx(form, subs, tmp_path / f"{form}.xlsx")
+    data = import_files([p], profile=profile, form=str(ROOT / "questionnaires" / f"{form}.xlsx"))
+    t = data.tables[table]
+    assert data.report.counts[table] == {"read": 40, "kept": 40, "rejected": 0}
+    assert len(data.households) == 0 and len(data.persons) == 0
+    assert data.report.problems == []
+    assert t["response_id"].tolist() == [s["_uuid"] for s in subs]
+    if table == "of_survey":
+        sent = [s for s in subs if s.get("rem/sent_money") == "1"]
+        assert int(t["sent_money"].sum()) == len(sent)
+        owwa = sum("owwa" in s.get("sp/social_protection", "").split() for s in subs)
+        assert int(t["owwa_member"].sum()) == owwa
+        linked = [s for s in subs if s.get("link/cbms_case_id")]
+        assert t["hh_id"].notna().sum() == len(linked)
+    else:
+        mothers = sum(s.get("parents/parent_abroad") in ("2", "3") for s in subs)
+        assert t["parent_abroad"].isin(["mother", "both"]).sum() == mothers
+        assert t["mother_country"].notna().sum() == sum(
+            s.get("parents/mother_country") not in (None, "9997", "9002") for s in subs)
+    data.save(tmp_path / "store")
