@@ -33,6 +33,30 @@ def sample_dir() -> Path | None:
     return p if any(p.glob("*.dat")) or any(p.glob("*.DAT")) else None
 
 
+def ensure_sample(folder: str | Path | None = None, households: int = SAMPLE_HOUSEHOLDS,
+                  seed: int = SAMPLE_SEED, progress: Progress = print) -> Path:
+    """A folder of sample data: ``folder`` if it already holds a data file, else the bundled
+    ``sample_data/`` of a checkout, else the seeded sample (with the dirty file in ``dirty/``)
+    generated into ``folder`` (default ``./sample_data``).
+
+    Example:
+        >>> src = ensure_sample("/tmp/sample", households=300)   # doctest: +SKIP
+    """
+    out = Path(folder or "sample_data")
+    if any(out.glob("*.dat")):
+        return out
+    bundled = sample_dir()
+    if bundled is not None:
+        return bundled
+    try:
+        from migdata.sample import generate
+    except ImportError as exc:
+        raise MigdataError("MD807", step="generate sample data", detail=str(exc)) from None
+    progress(f"generating a sample of {households:,} households (seed {seed}) in {out}")
+    generate(out, households=households, seed=seed, dirty=True)
+    return out
+
+
 def _cbms_files(folder: Path) -> list[Path]:
     """The CBMS fixed-width data file (and its dictionary, which the importer reads with it)."""
     dat = sorted([*folder.glob("*.dat"), *folder.glob("*.DAT")])
