@@ -177,3 +177,13 @@ def test_read_release_refuses_other_files(tmp_path):
     with pytest.raises(DataError) as e:
         areas.read_release(tmp_path / "missing.xlsx")
     assert e.value.code == "MD001"
+
+
+def test_codes_of_an_older_release_are_checked_against_it():
+    # Gamma (0102801003) exists only in OLD; the shipped reference and NEW do not know it.
+    assert areas.normalize(102801003, ref=OLD) == "0102801003"
+    assert areas.normalize("012801003", ref=OLD) == "0102801003"
+    assert areas.rollup(["0102801003"], "city_mun", ref=OLD).tolist() == ["0102801000"]
+    with pytest.raises(DataError) as e:
+        areas.normalize("0102801003", ref=NEW)
+    assert e.value.code == "MD201" and "new" in str(e.value)

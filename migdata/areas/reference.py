@@ -161,9 +161,25 @@ def _shipped_index() -> Index:
     return Index(_shipped())
 
 
+_OTHER: dict[int, tuple[pd.DataFrame, Index]] = {}
+
+
 def index(ref: pd.DataFrame | None = None) -> Index:
-    """The lookup index of ``ref`` (cached for the shipped reference)."""
-    return _shipped_index() if ref is None else Index(ref)
+    """The lookup index of ``ref`` (cached for the shipped reference and a few others).
+
+    Other tables are cached by identity (the table is kept alive with its index, so the id
+    cannot be reused); do not modify a table after passing it to an areas function.
+    """
+    if ref is None:
+        return _shipped_index()
+    hit = _OTHER.get(id(ref))
+    if hit is not None and hit[0] is ref:
+        return hit[1]
+    ix = Index(ref)
+    if len(_OTHER) >= 4:
+        _OTHER.pop(next(iter(_OTHER)))
+    _OTHER[id(ref)] = (ref, ix)
+    return ix
 
 
 def _code(code: Any, ref: pd.DataFrame | None) -> str:
