@@ -291,17 +291,20 @@ def test_rider_export_imports_into_households_and_persons(rider_subs, tmp_path):
 
 # -- OF and CLB survey exports -> their own tables -----------------------------------------------
 
-@pytest.mark.parametrize("form,profile,table", [
-    ("overseas_filipino_survey", "kobo_of_survey", "of_survey"),
-    ("children_left_behind_survey", "kobo_clb_survey", "clb_survey"),
+@pytest.mark.parametrize("form,profile,table,with_form", [
+    ("overseas_filipino_survey", "kobo_of_survey", "of_survey", True),
+    ("overseas_filipino_survey", "kobo_of_survey", "of_survey", False),
+    ("children_left_behind_survey", "kobo_clb_survey", "clb_survey", False),
 ])
-def test_survey_exports_import_into_their_own_tables(form, profile, table, tmp_path):
+def test_survey_exports_import_into_their_own_tables(form, profile, table, with_form, tmp_path):
+    """With or without the XLSForm given to the Kobo reader, the same table comes out."""
     from migdata.importer import import_files
     from tests.conftest import ROOT
 
     subs = fake_submissions(form, 40, seed=21)
     p = write_kobo_xlsx(form, subs, tmp_path / f"{form}.xlsx")
-    data = import_files([p], profile=profile, form=str(ROOT / "questionnaires" / f"{form}.xlsx"))
+    opts = {"form": str(ROOT / "questionnaires" / f"{form}.xlsx")} if with_form else {}
+    data = import_files([p], profile=profile, **opts)
     t = data.tables[table]
     assert data.report.counts[table] == {"read": 40, "kept": 40, "rejected": 0}
     assert len(data.households) == 0 and len(data.persons) == 0

@@ -34,4 +34,9 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     t = tables["of_survey"]
     t["country"] = iso3(t["country_src"])
     t["association_country"] = iso3(t["association_country_src"])
+    # From the answer string, so the profile works with or without the form's choice columns.
+    sp = t["social_protection"].astype("string")
+    for col, code in (("owwa_member", "owwa"), ("sss_member", "sss"), ("philhealth", "philhealth"),
+                      ("pagibig_member", "pagibig")):
+        t[col] = sp.map(lambda v, c=code: pd.NA if pd.isna(v) else c in str(v).split()).astype("boolean")
     return survey_only(tables, "of_survey", report)
