@@ -157,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fwf-lines", type=int, default=1_000_000)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the generated file and store")
+    ap.add_argument("--generate-only", action="store_true",
+                    help="only write the file (run in a child process so that its memory does not "
+                         "count in the import's peak)")
     args = ap.parse_args(argv)
 
     from migdata.importer import read_raw
@@ -177,11 +180,17 @@ def main(argv: list[str] | None = None) -> int:
     dcf.write_text(dcf_text, encoding="utf-8")
     d = read_dictionary(dcf)
     dat = work / "lfs_bench.dat"
-    t = time.perf_counter()
-    n_hh, nbytes = generate(dat, d, args.persons)
-    t_gen = time.perf_counter() - t
-    print(f"layout: {layout}; generated {args.persons:,} persons, {n_hh:,} households, "
-          f"{nbytes / 1e6:,.0f} MB in {t_gen:.1f} s", flush=True)
+    if args.generate_only:
+        t = time.perf_counter()
+        n_hh, nbytes = generate(dat, d, args.persons)
+        print(f"layout: {layout}; generated {args.persons:,} persons, {n_hh:,} households, "
+              f"{nbytes / 1e6:,.0f} MB in {time.perf_counter() - t:.1f} s", flush=True)
+        return 0
+    if not dat.exists():
+        import subprocess
+        subprocess.run([sys.executable, __file__, "--generate-only", "--persons", str(args.persons),
+                        "--workdir", str(work)], check=True)
+    nbytes = dat.stat().st_size
 
     prof = load_profile("lfs_puf_2022")
     gc.collect()
@@ -190,18 +199,22 @@ def main(argv: list[str] | None = None) -> int:
     report = ImportReport()
     raw, cb = read_raw([dat, dcf], prof, report)
     times["read"] = time.perf_counter() - t0
+    peaks = {"read": peak_rss_gb()}
     t = time.perf_counter()
     tidy = apply_profile(prof, raw, cb, report)
     del raw
     times["map"] = time.perf_counter() - t
+    peaks["map"] = peak_rss_gb()
     t = time.perf_counter()
     data = validate(HouseholdData(tidy, codebook=cb.to_frame(), provenance={"sources": [prof.name]},
                                   report=report))
     del tidy
     times["validate"] = time.perf_counter() - t
+    peaks["validate"] = peak_rss_gb()
     t = time.perf_counter()
     store = data.save(work / "store", force=True)
     times["save"] = time.perf_counter() - t
+    peaks["save"] = peak_rss_gb()
     times["end_to_end"] = time.perf_counter() - t0
     n_p, n_h, n_prob = len(data.persons), len(data.households), len(data.report.problems)
     del data
@@ -216,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     mbps = nbytes / 1e6 / times["end_to_end"]
     print(f"persons {n_p:,}, households {n_h:,}, problems {n_prob}", flush=True)
     for k, v in times.items():
-        print(f"  {k:<11}{v:8.2f} s", flush=True)
+        pk = f"   peak RSS so far {peaks[k]:.2f} GB" if k in peaks else ""
+        print(f"  {k:<11}{v:8.2f} s{pk}", flush=True)
     print(f"  end to end {mbps:,.0f} MB/s; peak RSS after import {peak_import:.2f} GB", flush=True)
 
     # like-for-like slice: our reader vs pandas.read_fwf on the first --fwf-lines lines

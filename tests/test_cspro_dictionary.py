@@ -164,3 +164,44 @@ def test_missing_and_misencoded_dictionary(tmp_path):
     with pytest.raises(DataError) as ei:
         read_dictionary(p)
     assert ei.value.code == "MD003" and ei.value.fields["offset"] == 19
+
+
+JSON_DCF = """{
+  "software": "CSPro", "version": 8.0, "fileType": "dictionary", "name": "T",
+  "labels": [{"text": "Test"}],
+  "recordType": {"start": 1, "length": 1},
+  "defaults": {"decimalMark": false, "zeroFill": true},
+  "relativePositions": true,
+  "levels": [{
+    "name": "L", "labels": [{"text": "Level"}],
+    "ids": {"items": [{"name": "ID", "labels": [{"text": "Id"}], "contentType": "numeric", "length": 3}]},
+    "records": [{
+      "name": "P", "labels": [{"text": "Person"}], "recordType": "1",
+      "occurrences": {"required": false, "maximum": 5},
+      "items": [
+        {"name": "X", "labels": [{"text": "X"}], "contentType": "numeric", "length": 2,
+         "occurrences": {"maximum": 3}},
+        {"name": "W", "labels": [{"text": "W"}], "contentType": "numeric", "length": 5, "decimals": 2,
+         "valueSets": [{"name": "W_VS1", "labels": [{"text": "W"}],
+                        "values": [{"labels": [{"text": "ok"}], "pairs": [{"range": [0, 999.99]}]},
+                                   {"labels": [{"text": "dk"}], "pairs": [{"value": 999.98}],
+                                    "special": "missing"}]}]},
+        {"name": "NAME", "labels": [{"text": "Name"}], "contentType": "alpha", "start": 12, "length": 4}
+      ]
+    }]
+  }]
+}"""
+
+
+def test_cspro8_json_dictionary_relative_positions():
+    """Same layout as the text fixture above: ID at 2-4, X (3 x 2) at 5-10, W at 11-15."""
+    d = parse_dictionary_text(JSON_DCF)
+    rec = d.record("P")
+    assert (rec.type_value, rec.max_records, rec.required) == ("1", 5, False)
+    assert d.item("ID").start == 2 and d.item("ID").is_id
+    x, w, name = d.item("X"), d.item("W"), d.item("NAME")
+    assert (x.start, x.occurrences, x.end) == (5, 3, 10)
+    assert (w.start, w.length, w.decimals, w.decimal_char) == (11, 5, 2, False)
+    assert w.special_values() == {999.98: "MISSING"}
+    assert w.value_sets[0].values[0].contains(12.5)
+    assert (name.start, name.data_type) == (12, "alpha")

@@ -514,16 +514,45 @@ def _parse_json(text: str, path: str | None) -> CsproDictionary:
 
     for li, lv in enumerate(j.get("levels", [])):
         level = Level(name=lv.get("name", ""), label=label(lv))
-        level.id_items = items(lv.get("ids", {}).get("items", []), None, True)
+        ids = lv.get("ids", {})
+        level.id_items = items(ids.get("items", []) if isinstance(ids, dict) else ids, None, True)
         for ro in lv.get("records", []):
             occ = ro.get("occurrences", {})
+            if not isinstance(occ, dict):
+                occ = {"maximum": occ}
             rec = Record(name=ro.get("name", ""), label=label(ro), type_value=str(ro.get("recordType", "")),
-                         required=bool(occ.get("required", True)), max_records=int(occ.get("maximum", 1)),
-                         record_len=ro.get("length"), level=li)
+                         required=bool(occ.get("required", ro.get("required", True))),
+                         max_records=int(occ.get("maximum", 1)), record_len=ro.get("length"), level=li)
             rec.items = items(ro.get("items", []), rec.name, False)
             level.records.append(rec)
         d.levels.append(level)
+    _relative_positions(d)
     return d
+
+
+def _relative_positions(d: CsproDictionary) -> None:
+    """Fill in ``start`` for items written without one (CSPro's relative positions): ID items
+    follow the record type, each record's items follow the ID items; a subitem without a start
+    begins where its parent begins."""
+    pos = d.record_type_start + d.record_type_len if d.record_type_len else 1
+    for lv in d.levels:
+        for it in lv.id_items:
+            if not it.start:
+                it.start = pos
+            pos = max(pos, it.end + 1)
+    after_ids = pos
+    for r in d.records:
+        pos = after_ids
+        parent = None
+        for it in r.items:
+            if it.item_type == "subitem":
+                if not it.start and parent is not None:
+                    it.start = parent.start
+                continue
+            if not it.start:
+                it.start = pos
+            pos = max(pos, it.end + 1)
+            parent = it
 
 
 def _json_item(o: dict, record: str | None, is_id: bool, d: CsproDictionary) -> Item:
@@ -534,8 +563,9 @@ def _json_item(o: dict, record: str | None, is_id: bool, d: CsproDictionary) -> 
               length=int(o.get("length", 0)),
               data_type="alpha" if str(o.get("contentType", "numeric")).lower() == "alpha" else "numeric",
               decimals=int(o.get("decimals", 0)), decimal_char=bool(o.get("decimalMark", d.decimal_char)),
-              zero_fill=bool(o.get("zeroFill", d.zero_fill)), occurrences=int(o.get("occurrences", {}).get("maximum", 1))
-              if isinstance(o.get("occurrences"), dict) else int(o.get("occurrences", 1)),
+              zero_fill=bool(o.get("zeroFill", d.zero_fill)),
+              occurrences=int(o["occurrences"].get("maximum", 1)) if isinstance(o.get("occurrences"), dict)
+              else int(o.get("occurrences", 1)),
               record=record, is_id=is_id)
     for vso in o.get("valueSets", []):
         vs = ValueSet(name=vso.get("name", ""), label=str(vso.get("labels", [{}])[0].get("text", ""))
@@ -546,7 +576,7 @@ def _json_item(o: dict, record: str | None, is_id: bool, d: CsproDictionary) -> 
             for p in vo.get("pairs", []):
                 if "range" in p:
                     lo, hi = p["range"]
-                    vs.values.append(Value(lo, hi, vlab, vo.get("special", None)))
+                    vs.values.append(Value(lo, hi, vlab, (vo.get("special") or "").upper() or None))
                 else:
                     vs.values.append(Value(p.get("value"), None, vlab,
                                            (vo.get("special") or "").upper() or None))
