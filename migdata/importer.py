@@ -168,13 +168,13 @@ def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, 
             cols.update([spec["from"]] if spec.get("from") else [])
             cols.update(spec.get("concat", []))
         uses[t] = cols
-    bad: dict[str, set[int]] = {t: set() for t in tidy}
+    bad: dict[str, set[tuple[str | None, int]]] = {t: set() for t in tidy}
     for p in report.problems:
         if p.code not in VALUE_PROBLEMS or not p.source_row:
             continue
         hit = [t for t in tidy if p.table == t or (p.column in uses.get(t, ()))]
         for t in hit:
-            bad[t].add(p.source_row)
+            bad[t].add((p.source_file, int(p.source_row)))
         if hit and p.action == "set_missing":
             p.action = "rejected"
     out, removed = {}, {}
@@ -182,7 +182,11 @@ def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, 
         if "_source_row" not in df.columns or not bad.get(name):
             out[name] = df
             continue
-        m = df["_source_row"].isin(list(bad[name])).to_numpy()
+        if "_source_file" in df.columns:  # several files: a row number is only unique per file
+            keys = pd.Series(list(zip(df["_source_file"].astype(str), df["_source_row"].astype(int))))
+            m = keys.isin(bad[name]).to_numpy()
+        else:
+            m = df["_source_row"].isin([r for _, r in bad[name]]).to_numpy()
         out[name] = df.loc[~m].reset_index(drop=True)
         removed[name] = int(m.sum())
     return out, removed

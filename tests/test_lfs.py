@@ -121,3 +121,20 @@ def test_reject_and_strict_policies(tmp_path):
     with pytest.raises(DataError) as ei:
         import_files([dat], "lfs_puf_2022", policy="strict")
     assert ei.value.code == "MD119"
+
+
+def test_reject_policy_with_two_files_uses_file_and_row(tmp_path):
+    lines = realfile("ph", "lfs", "LFS_PUF_December_2022.F2").read_text(encoding="utf-8-sig").splitlines()[:120]
+    # split at a household boundary (case id = columns 2-8)
+    cut = next(i for i in range(60, 120) if lines[i][1:8] != lines[i - 1][1:8])
+    a, b = lines[:cut], lines[cut:]
+    a[0] = a[0][:48] + "6" + a[0][49:]  # an unmapped OF code on line 1 of the first file only
+    dcf = realfile("ph", "lfs", "LFS_PUF_December_2022.dcf")
+    (tmp_path / "a.dat").write_text("\n".join(a) + "\n")
+    (tmp_path / "b.dat").write_text("\n".join(b) + "\n")
+    data = import_files([tmp_path / "a.dat", tmp_path / "b.dat", dcf], "lfs_puf_2022", policy="reject")
+    p = data.persons
+    assert data.report.counts["persons"] == {"read": 120, "kept": 119, "rejected": 1}
+    kept_rows = set(zip(p["_source_file"].astype(str), p["_source_row"]))
+    assert (str(tmp_path / "a.dat"), 1) not in kept_rows
+    assert (str(tmp_path / "b.dat"), 1) in kept_rows
