@@ -54,8 +54,9 @@ chosen to be plausible, not a published figure):
 - **School (C03)** for ages 5-24, attendance by age (5: 85 %, 6-11: 97 %, 12-15: 93 %, 16-17: 85 %,
   18-20: 50 %, 21-24: 20 %) [A, close to PSA APIS/LFS patterns].
 - **Economic activity (Section E)** for persons 5+ at home, skipping OFs with B06 in {1,2,3,6}
-  (DOMAIN §2.2.5). Employment by age and sex gives an LFPR near 65 % and unemployment near 6 %
-  for ages 15+ (LFS 2022 CALABARZON orders of magnitude) [A].
+  (DOMAIN §2.2.5). Employment by age and sex gives a labour-force participation rate of about
+  61 % and unemployment of about 6 % for ages 15+ (LFS 2022 orders of magnitude: LFPR 66.4 %,
+  unemployment 4.3 % nationally in December 2022) [A].
 - **OWWA and PhilHealth (Section P)** are household items with the members' line numbers
   (two digits each, as PSA's validation scripts read them): 80 % of OFWs with a contract are OWWA
   members [A]; 75 % of households have PhilHealth members [A].
