@@ -25,6 +25,8 @@ ADIA = "0401001001"
 def table() -> pd.DataFrame:
     t = compute(fixture_data(), ids=["OF02", "OF03", "OF05", "RM02"], level="barangay", by=["sex"], k=3)
     t = t.copy()
+    t["area_name"] = t["area_name"].astype(object)
+    t["flag"] = t["flag"].astype(object)
     # a data value that looks like a formula (e.g. a hostile area name in a source file)
     t.loc[t["area_code"] == ADIA, "area_name"] = "=HYPERLINK(\"http://evil\",\"Adia\")"
     # a survey-style caution flag on one published cell, to check the "*" rendering

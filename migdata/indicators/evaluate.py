@@ -89,6 +89,30 @@ class _Frame:
     dims: dict[str, _Dim]
 
 
+class _Labels:
+    """A growing label list shared by all indicators, so every text column of the result is a
+    Categorical built once from integer codes (far cheaper than millions of Python strings)."""
+
+    def __init__(self, first: Sequence[str] = ()) -> None:
+        self.labels: list[str] = []
+        self.index: dict[str, int] = {}
+        for x in first:
+            self.code(x)
+
+    def code(self, label: Any) -> int:
+        key = "" if label is None or (isinstance(label, float) and np.isnan(label)) else str(label)
+        if key not in self.index:
+            self.index[key] = len(self.labels)
+            self.labels.append(key)
+        return self.index[key]
+
+    def codes(self, labels: Sequence[Any]) -> np.ndarray:
+        return np.array([self.code(x) for x in labels], dtype=np.int64)
+
+    def categorical(self, codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(self.labels, dtype=object))
+
+
 def _factor(s: pd.Series) -> _Dim:
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy().astype(np.int64)
@@ -555,21 +579,17 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
 
 
 # ----------------------------------------------------------------------------- public API
-def _area_names(codes: pd.Series) -> pd.Series:
+def _area_names(codes: Sequence[str]) -> list[str]:
+    """Names of PSGC codes from the areas reference (empty when unknown or not installed)."""
+    names = {NATIONAL_CODE: NATIONAL_NAME, "": ""}
     try:
-        from migdata.areas import name as area_name  # built in parallel; optional here
-    except ImportError:
-        return pd.Series("", index=codes.index, dtype="object")
-    uniq = pd.unique(codes.dropna())
-    names = {NATIONAL_CODE: NATIONAL_NAME}
-    for c in uniq:
-        if c in names:
-            continue
-        try:
-            names[c] = area_name(c) or ""
-        except Exception:  # an unknown code keeps an empty name; the code is shown
-            names[c] = ""
-    return codes.map(names).fillna("")
+        from migdata.areas import reference  # built in parallel; optional here
+
+        ref = reference()
+        names.update(zip(ref["psgc"].astype(str), ref["name"].astype(str)))
+    except Exception:  # no reference: the codes are shown, names stay empty
+        pass
+    return [names.get(str(c), "") for c in codes]
 
 
 def _design_args(dataset: Any, units: pd.DataFrame) -> dict[str, Any]:
@@ -660,6 +680,9 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     period = str(prov.get("period") or ", ".join(map(str, prov.get("rounds", []))) or "")
     results = []
     extra_nc = []
+    reg = {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
+           **{b: _Labels([TOTAL]) for b in by}}
+    done: list[Indicator] = []
     for ind in inds:
         if ind.id not in ok_ids:
             continue
@@ -697,21 +720,16 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             cube = _survey(fr, dims, m, ind, ind_levels, cat, multi, design_args[unit], policy)
             from migdata.publish import reliability
             cube["flag"] = reliability.flag(cube["cv"].to_numpy(), cube["n"].to_numpy(), policy)
-        results.append(_label(cube, ind, fr, by, dims, cat, multi, ind_levels))
-    if results:
-        out = pd.concat(results, ignore_index=True)
-    else:
-        out = pd.DataFrame(columns=OUT_COLUMNS + by + VALUE_COLUMNS)
-    out = out.assign(source=source, period=period, area_name=_area_names(out["area_code"]),
-                     suppressed=False, suppression="")
+        results.append(_label(cube, ind, fr, by, dims, cat, multi, ind_levels, reg, len(done)))
+        done.append(ind)
+    out = _assemble(results, done, by, reg, source, period)
     if complete and disclosure and len(out):
         from migdata.publish.disclosure import suppress
         out = suppress(out, k=k, by=by)
     elif not complete and len(out):
-        sup = out["flag"].to_numpy() == "suppress"
-        out.loc[sup, "suppressed"] = True
-        out.loc[sup, "suppression"] = "reliability"
-    out = out[OUT_COLUMNS + by + VALUE_COLUMNS].reset_index(drop=True)
+        sup = (out["flag"] == "suppress").to_numpy()
+        out["suppressed"] = sup
+        out["suppression"] = pd.Categorical.from_codes(np.where(sup, 3, 0), dtype=out["suppression"].dtype)
     if extra_nc:
         nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
     out.attrs["not_computable"] = nc
@@ -722,46 +740,97 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     return out
 
 
-def _label(cube: pd.DataFrame, ind: Indicator, fr: _Frame, by: list[str], dims: list[str],
-           cat: Any, multi: Any, levels: list[str]) -> pd.DataFrame:
-    """Codes -> labels, fixed column order, rows sorted (region first, Total first).
+AREA_LEVEL_ORDER = ["national", "region", "province", "city", "barangay"]
 
-    Built column by column in a dict and turned into a frame once (pandas column insertion is
-    slow when repeated for every indicator)."""
+
+def _label(cube: pd.DataFrame, ind: Indicator, fr: _Frame, by: list[str], dims: list[str],
+           cat: Any, multi: Any, levels: list[str], reg: dict[str, _Labels], ind_code: int) -> dict[str, Any]:
+    """Codes -> shared label codes, rows sorted (higher levels first, Total first, code order).
+
+    Returns plain arrays (integer codes into the shared label lists in ``reg``); ``compute``
+    assembles one frame for all indicators at the end."""
     lev = cube["area_level"].to_numpy()
-    lev_rank = np.zeros(len(cube), dtype=np.int64)
+    lev_code = np.zeros(len(cube), dtype=np.int64)
     for lv in levels:
-        lev_rank[lev == lv] = -LEVELS.index(lv)
+        lev_code[lev == lv] = AREA_LEVEL_ORDER.index(lv)
+    alev = cube["_alev"].to_numpy().astype(np.int64)
+    # area codes in the shared list, per level through the (small) per-level label arrays
+    area = np.zeros(len(cube), dtype=np.int64)
+    parent = np.full(len(cube), reg["area"].code(""), dtype=np.int64)
+    for i, lv in enumerate(levels):
+        sel = lev == lv
+        g = reg["area"].codes(fr.up_labels[lv])
+        area[sel] = g[alev[sel]]
+        if i + 1 < len(levels):
+            hi = levels[i + 1]
+            # parent of each level-lv area: any finest area inside it maps both ways
+            par = np.full(len(fr.up_labels[lv]), -1, dtype=np.int64)
+            par[fr.up[lv]] = reg["area"].codes(fr.up_labels[hi])[fr.up[hi]]
+            parent[sel] = par[alev[sel]]
     keys = [cube["_cat"].to_numpy().astype(np.int64)]
     keys += [cube[d].to_numpy().astype(np.int64) for d in reversed(dims)]
-    keys += [cube["area_code"].to_numpy().astype(str), lev_rank]
+    keys += [area, lev_code]
     order = np.lexsort(keys)
-    col = {c: cube[c].to_numpy()[order] for c in cube.columns}
     n = len(order)
-    out: dict[str, Any] = {"indicator_id": np.full(n, ind.id, dtype=object),
-                           "name": np.full(n, ind.name, dtype=object),
-                           "area_level": col["area_level"], "area_code": col["area_code"]}
-    # parent area code (for totals and the area-hierarchy margins of disclosure control)
-    parent = np.full(n, "", dtype=object)
-    for lo, hi in zip(levels[:-1], levels[1:]):
-        mapping = dict(zip(fr.up_labels[lo][fr.up[lo]], fr.up_labels[hi][fr.up[hi]]))
-        sel = col["area_level"] == lo
-        parent[sel] = [mapping.get(c, "") for c in col["area_code"][sel]]
-    out["parent_code"] = parent
+    out: dict[str, Any] = {"indicator_id": np.full(n, ind_code), "area_level": lev_code[order],
+                           "area_code": area[order], "parent_code": parent[order]}
     for b in by:
         if b in dims:
-            labels = np.asarray([TOTAL] + fr.dims[b].labels, dtype=object)
-            out[b] = labels[col[b].astype(np.int64) + 1]
+            g = reg[b].codes([TOTAL] + fr.dims[b].labels)
+            out[b] = g[cube[b].to_numpy().astype(np.int64)[order] + 1]
         else:
-            out[b] = np.full(n, TOTAL, dtype=object)
+            out[b] = np.full(n, reg[b].code(TOTAL))
     if cat is not None or multi is not None:
-        labels = np.asarray(cat[1] if cat is not None else multi[0], dtype=object)
-        out["category"] = labels[col["_cat"].astype(np.int64)] if len(labels) else np.full(n, "", dtype=object)
+        labels = cat[1] if cat is not None else multi[0]
+        g = reg["category"].codes(labels) if len(labels) else np.zeros(1, dtype=np.int64)
+        out["category"] = g[cube["_cat"].to_numpy().astype(np.int64)[order]]
     else:
-        out["category"] = np.full(n, "", dtype=object)
+        out["category"] = np.full(n, reg["category"].code(""))
     for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units"):
-        out[c] = col[c].astype("float64") if c in col else np.full(n, np.nan)
-    out["flag"] = col["flag"] if "flag" in col else np.full(n, "", dtype=object)
-    out["unit"] = np.full(n, ind.unit, dtype=object)
-    out["measure"] = np.full(n, ind.measure, dtype=object)
-    return pd.DataFrame(out)
+        out[c] = cube[c].to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
+    flags = cube["flag"].to_numpy()[order] if "flag" in cube.columns else np.full(n, "", dtype=object)
+    uniq, inv = np.unique(flags.astype(str), return_inverse=True)
+    out["flag"] = reg["flag"].codes(uniq)[inv]
+    return out
+
+
+def _assemble(parts: list[dict[str, Any]], inds: list[Indicator], by: list[str], reg: dict[str, _Labels],
+              source: str, period: str) -> pd.DataFrame:
+    """One frame for all indicators: Categorical text columns from the shared label lists."""
+    cols = OUT_COLUMNS + by + VALUE_COLUMNS
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in VALUE_COLUMNS[1:10] else object) for c in cols})
+    cat_ = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    ids = [i.id for i in inds]
+    out: dict[str, Any] = {
+        "indicator_id": pd.Categorical.from_codes(cat_["indicator_id"], categories=pd.Index(ids, dtype=object)),
+        "name": pd.Categorical.from_codes(cat_["indicator_id"], categories=pd.Index([i.name for i in inds],
+                                                                                      dtype=object)),
+        "area_level": pd.Categorical.from_codes(cat_["area_level"], categories=AREA_LEVEL_ORDER, ordered=True),
+        "area_code": reg["area"].categorical(cat_["area_code"]),
+    }
+    names = _area_names(reg["area"].labels)
+    nlab = _Labels([""])
+    out["area_name"] = nlab.categorical(nlab.codes(names)[cat_["area_code"]])
+    out["parent_code"] = reg["area"].categorical(cat_["parent_code"])
+    for b in by:
+        out[b] = reg[b].categorical(cat_[b])
+    out["category"] = reg["category"].categorical(cat_["category"])
+    for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units"):
+        out[c] = cat_[c]
+    out["flag"] = reg["flag"].categorical(cat_["flag"])
+    out["suppressed"] = np.zeros(len(cat_["flag"]), dtype=bool)
+    out["suppression"] = pd.Categorical.from_codes(np.zeros(len(cat_["flag"]), dtype=np.int64),
+                                                   categories=pd.Index(["", "primary", "secondary", "reliability"],
+                                                                       dtype=object))
+    def per_ind(vals: list[str]) -> pd.Categorical:
+        uniq, inv = np.unique(np.asarray(vals, dtype=object).astype(str), return_inverse=True)
+        return pd.Categorical.from_codes(inv[cat_["indicator_id"]], categories=pd.Index(list(uniq), dtype=object))
+
+    out["unit"] = per_ind([i.unit for i in inds])
+    out["measure"] = per_ind([i.measure for i in inds])
+    out["source"] = pd.Categorical.from_codes(np.zeros(len(cat_["flag"]), dtype=np.int64),
+                                              categories=pd.Index([source], dtype=object))
+    out["period"] = pd.Categorical.from_codes(np.zeros(len(cat_["flag"]), dtype=np.int64),
+                                              categories=pd.Index([period], dtype=object))
+    return pd.DataFrame({c: out[c] for c in cols})

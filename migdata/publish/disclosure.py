@@ -35,7 +35,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,40 +48,52 @@ REQUIRED = ["indicator_id", "area_level", "area_code", "units", "n"]
 
 
 def _groups(cols: list[np.ndarray]) -> np.ndarray:
-    """Group number of each row over the key columns (factorise each, combine, unique)."""
+    """Group number of each row over integer key columns (combine, then ``np.unique``)."""
     if not cols:
         return np.zeros(0, dtype=np.int64)
     combined = np.zeros(len(cols[0]), dtype=np.int64)
     for c in cols:
-        codes, uniq = pd.factorize(c)
-        combined = combined * (len(uniq) + 1) + (codes + 1)
+        c = np.asarray(c, dtype=np.int64)
+        combined = combined * (int(c.max()) + 2 if len(c) else 1) + (c + 1)
         combined = np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
     return combined
 
 
-def _relations(t: dict[str, np.ndarray], by: list[str]) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """(member group, margin group, n groups) for every relation type of one indicator's table
-    (``t``: column name -> numpy array)."""
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes and labels of a column (Categorical codes, or factorised)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), list(s.cat.categories)
+    codes, uniq = pd.factorize(s.astype(object).where(s.notna(), ""))
+    return codes.astype(np.int64), list(uniq)
+
+
+def _label_code(labels: list[Any], value: str) -> int:
+    return labels.index(value) if value in labels else -99
+
+
+def _relations(t: dict[str, Any], by: list[str]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(member group, margin group, n groups) for every relation type of one indicator's table.
+
+    ``t`` holds integer codes: ``level`` (index in LEVELS), ``area`` and ``parent`` (codes in one
+    shared area list, -1 for none), ``category`` and each ``by`` column, plus ``total_<by>`` and
+    ``has_category`` booleans and ``numerator``/``denominator`` floats."""
     rels = []
-    n = len(t["area_code"])
+    n = len(t["area"])
     has_cat = "category" in t
-    base = ["area_level", "area_code"] + (["category"] if has_cat else [])
+    base = ["level", "area"] + (["category"] if has_cat else [])
     for d in by:
-        is_total = t[d] == TOTAL
+        is_total = t["total_" + d]
         if is_total.all() or not is_total.any():
             continue
         g = _groups([t[c] for c in base + [b for b in by if b != d]])
         rels.append((np.where(~is_total, g, -1), np.where(is_total, g, -1), int(g.max()) + 1))
-    if "parent_code" in t:
+    if "parent" in t:
         dims = (["category"] if has_cat else []) + by
-        lev = t["area_level"]
-        up = {a: b for a, b in zip(LEVELS[:-1], LEVELS[1:])}
-        parent_level = np.array([up.get(x, "") for x in lev], dtype=object)
-        pc = np.array(["" if x is None or x != x else x for x in t["parent_code"]], dtype=object)
-        is_mem = (pc != "") & (parent_level != "")
+        lev, pc = t["level"], t["parent"]
+        is_mem = (pc >= 0) & (lev + 1 < len(LEVELS))
         m = int(is_mem.sum())
         if m:
-            cols = [np.concatenate([parent_level[is_mem], lev]), np.concatenate([pc[is_mem], t["area_code"]])]
+            cols = [np.concatenate([lev[is_mem] + 1, lev]), np.concatenate([pc[is_mem], t["area"]])]
             cols += [np.concatenate([t[d][is_mem], t[d]]) for d in dims]
             g = _groups(cols)
             gm = np.full(n, -1, dtype=np.int64)
@@ -90,8 +102,8 @@ def _relations(t: dict[str, np.ndarray], by: list[str]) -> list[tuple[np.ndarray
             has_mem = np.zeros(int(g.max()) + 1, dtype=bool)
             has_mem[g[:m]] = True
             rels.append((gm, np.where(has_mem[gg], gg, -1), int(g.max()) + 1))
-    if has_cat and (t["category"] != "").any() and "denominator" in t and "numerator" in t:
-        g = _groups([t[c] for c in ["area_level", "area_code", *by]])
+    if has_cat and t["has_category"].any() and "denominator" in t and "numerator" in t:
+        g = _groups([t[c] for c in ["level", "area", *by]])
         ng = int(g.max()) + 1
         num = np.nan_to_num(np.asarray(t["numerator"], dtype="float64"))
         den = np.asarray(t["denominator"], dtype="float64")
@@ -101,7 +113,7 @@ def _relations(t: dict[str, np.ndarray], by: list[str]) -> list[tuple[np.ndarray
         closed = np.isclose(sums, dens)
         # the margin (the denominator) is published with any unsuppressed category of the domain:
         # a virtual margin, marked by -2
-        rels.append((np.where(closed[g], g, -1), np.full(n, -2, dtype=np.int64), ng))
+        rels.append((np.where(closed[g] & t["has_category"], g, -1), np.full(n, -2, dtype=np.int64), ng))
     return rels
 
 
@@ -157,12 +169,29 @@ def _secondary(supp: np.ndarray, val: np.ndarray, rels: list[tuple[np.ndarray, n
     return supp
 
 
-def _arrays(table: pd.DataFrame, rows: np.ndarray, by: list[str]) -> dict[str, np.ndarray]:
-    cols = ["area_level", "area_code", "parent_code", "category", *by]
-    t = {c: table[c].to_numpy(dtype=object)[rows] for c in cols if c in table.columns}
+def _arrays(table: pd.DataFrame, by: list[str]) -> dict[str, np.ndarray]:
+    """The table's keys as integer codes (see :func:`_relations`), computed once for all rows."""
+    t: dict[str, Any] = {}
+    lev_codes, lev_labels = _codes(table["area_level"])
+    lmap = np.array([LEVELS.index(str(x)) if str(x) in LEVELS else len(LEVELS) for x in lev_labels] + [-1])
+    t["level"] = lmap[lev_codes]
+    area, alabels = _codes(table["area_code"])
+    t["area"] = area
+    if "parent_code" in table.columns:
+        pcodes, plabels = _codes(table["parent_code"])
+        where = pd.Index([str(x) for x in alabels]).get_indexer([str(x) for x in plabels])
+        where = np.where(np.array([str(x) == "" for x in plabels], dtype=bool), -1, where) if len(plabels) else where
+        t["parent"] = np.append(where, -1)[pcodes] if len(plabels) else np.full(len(table), -1)
+        t["parent"] = np.where(pcodes < 0, -1, t["parent"])
+    if "category" in table.columns:
+        t["category"], clabels = _codes(table["category"])
+        t["has_category"] = t["category"] != _label_code([str(x) for x in clabels], "")
+    for b in by:
+        t[b], blabels = _codes(table[b])
+        t["total_" + b] = t[b] == _label_code([str(x) for x in blabels], TOTAL)
     for c in ("numerator", "denominator"):
         if c in table.columns:
-            t[c] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype="float64")[rows]
+            t[c] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype="float64")
     return t
 
 
@@ -192,10 +221,15 @@ def suppress(table: pd.DataFrame, k: int = 3, by: Sequence[str] | None = None) -
     nden = pd.to_numeric(out["n"], errors="coerce").fillna(0).to_numpy()
     primary = cc & (((units > 0) & (units < k)) | ((nden > 0) & (nden < k)))
     sup = out["suppressed"].to_numpy(dtype=bool).copy()
-    reason = out["suppression"].astype(object).to_numpy().copy()
+    reasons = ["", "primary", "secondary", "reliability"]
+    old = out["suppression"].astype(object).where(out["suppression"].notna(), "")
+    reason = pd.Categorical(old, categories=reasons).codes.astype(np.int64).copy() \
+        if not isinstance(out["suppression"].dtype, pd.CategoricalDtype) or \
+        list(out["suppression"].cat.categories) != reasons else out["suppression"].cat.codes.to_numpy().astype(np.int64)
+    reason = np.where(reason < 0, 0, reason)
     sup |= primary
-    reason[primary] = "primary"
-    whole = _arrays(out, np.arange(len(out)), by)
+    reason[primary] = 1
+    whole = _arrays(out, by)
     for _, idx in out[cc].groupby("indicator_id", sort=False).indices.items():
         rows = np.flatnonzero(cc)[idx]
         s0 = sup[rows]
@@ -205,9 +239,9 @@ def suppress(table: pd.DataFrame, k: int = 3, by: Sequence[str] | None = None) -
         s1 = _secondary(s0, units[rows], _relations(t, by))
         new = s1 & ~s0
         sup[rows[new]] = True
-        reason[rows[new]] = "secondary"
+        reason[rows[new]] = 2
     out["suppressed"] = sup
-    out["suppression"] = reason
+    out["suppression"] = pd.Categorical.from_codes(reason, categories=pd.Index(reasons, dtype=object))
     return out
 
 
@@ -217,7 +251,7 @@ def singletons(table: pd.DataFrame, by: Sequence[str] | None = None) -> int:
     by = [b for b in (by if by is not None else table.attrs.get("by", [])) if b in table.columns]
     total = 0
     sup = table["suppressed"].to_numpy(dtype=bool)
-    whole = _arrays(table, np.arange(len(table)), by)
+    whole = _arrays(table, by)
     for _, idx in table.groupby("indicator_id", sort=False).indices.items():
         t = {c: v[idx] for c, v in whole.items()}
         s = sup[idx]
