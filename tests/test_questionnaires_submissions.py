@@ -323,3 +323,57 @@ def test_survey_exports_import_into_their_own_tables(form, profile, table, with_
         assert t["mother_country"].notna().sum() == sum(
             s.get("parents/mother_country") not in (None, "9997", "9002") for s in subs)
     data.save(tmp_path / "store")
+
+
+def _member(line, rel, sex, age, **more):
+    m = {"line_no": str(line), "A02_RELTOHHH": rel, "A05_SEX": sex, "A07_AGE": age}
+    m.update(more)
+    return m
+
+
+def test_rider_household_ids_and_duplicates_hand_fixture(tmp_path):
+    """Three hand-written households: one with a CBMS case id, one without, and a second interview
+    of the first barangay/household number (a duplicate household, reported and rejected)."""
+    from migdata.errors import render as _render
+    from migdata.importer import import_files
+
+    base = {"consent": "1", "rem_received": "2", "has_account": "2"}
+    subs = [
+        {**base, "psgc": "0405623008", "hh_no": 12, "cbms_case_id": "045623008000123000100010001",
+         "hh_size": 2, "members": [_member(1, "1", "1", 50, B01_MIG="1", B02_FYRSRESIDE="1",
+                                           B04_SMOSRESIDE="1", B06_OFI="7", ret_abroad="1", ret_year=2024,
+                                           ret_country="9201", ret_reason="1", ret_intend="1",
+                                           ret_working="2", owwa="1"),
+                                   _member(2, "2", "2", 45, B01_MIG="1", B02_FYRSRESIDE="1",
+                                           B04_SMOSRESIDE="1", B06_OFI="1", B07_LEAVE_MONTH="3",
+                                           B07_LEAVE_YR=2025, B08_STAY=20, B09_COUNTRY="9104",
+                                           B10_PTSENDMNY=12, owwa="1")]},
+        {**base, "psgc": "0401010014", "hh_no": 7, "hh_size": 1, "rem_received": "1", "rem_amount": 60000,
+         "rem_freq": "1", "rem_channel": "6", "rem_uses": "food education", "has_account": "1",
+         "K03_REMITTANCE": "1",
+         "members": [_member(1, "1", "2", 70, B01_MIG="2", B01_PHILIPPINES1="2103", B02_FYRSRESIDE="1",
+                             B04_SMOSRESIDE="1", B06_OFI="7", ret_abroad="2")]},
+        {**base, "psgc": "0401010014", "hh_no": 7, "hh_size": 1,
+         "members": [_member(1, "1", "1", 33, B01_MIG="1", B02_FYRSRESIDE="1", B04_SMOSRESIDE="1",
+                             B06_OFI="7", ret_abroad="2")]},
+    ]
+    p = write_kobo_xlsx("cbms_migration_rider", subs, tmp_path / "hand.xlsx")
+    data = import_files([p], profile="kobo_cbms_rider")
+    hh = data.households.set_index("hh_id")
+    assert list(hh.index) == ["045623008000123000100010001", "0401010014-00007"]
+    assert hh.loc["0401010014-00007", "cash_abroad"] == 60000.0
+    assert hh.loc["045623008000123000100010001", "cash_abroad"] == 0.0
+    assert hh.loc["0401010014-00007", "remit_channel"] == "e_wallet"
+    assert hh.loc["0401010014-00007", "remit_uses"] == "food education"
+    assert bool(hh.loc["0401010014-00007", "remittance_account"]) is True
+    assert bool(hh.loc["045623008000123000100010001", "has_account"]) is False
+    dup = [q for q in data.report.problems if q.code == "MD108"]
+    assert len(dup) == 1 and dup[0].value == "0401010014-00007"
+    pp = data.persons.set_index(["hh_id", "line_no"])
+    head = pp.loc[("045623008000123000100010001", 1)]
+    assert bool(head["returned_5y"]) and head["return_year"] == 2024 and head["return_country"] == "SAU"
+    assert bool(head["intends_to_leave"]) and not bool(head["return_employed"])
+    spouse = pp.loc[("045623008000123000100010001", 2)]
+    assert spouse["of_status"] == "ofw_contract" and spouse["of_country"] == "HKG"
+    assert spouse["departure_year"] == 2025 and spouse["months_abroad"] == 20 and spouse["times_sent_money"] == 12
+    assert pp.loc[("0401010014-00007", 1), "res_birth_place"] == "2103"

@@ -1,7 +1,8 @@
 """Hooks of the ``kobo_cbms_rider`` profile: what the TOML cannot say.
 
 - hh_id: Kobo links a member row to its submission by uuid; the household id users know is the
-  barangay PSGC + household number, taken from the main sheet (``0405623008-00012``).
+  CBMS case id (when recorded) or the barangay PSGC + household number (``0405623008-00012``),
+  taken from the main sheet.
 - countries: CBMS codes 9001-9256 -> ISO 3166 alpha-3 through ``cbms_countries.csv`` (the CBMS
   profile's crosswalk; 9997 don't know and codes without an ISO code give no country).
 - cash_abroad: 0 for households that answered "no money received" (the amount is not asked).
@@ -31,14 +32,24 @@ def iso3(codes: pd.Series) -> pd.Series:
                      index=codes.index, dtype="string")
 
 
+def _text(v: Any) -> str:
+    s = "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v).strip()
+    return s[:-2] if s.endswith(".0") else s
+
+
 def household_ids(main: pd.DataFrame) -> dict[str, str]:
-    """Kobo submission uuid -> PSGC-household-number id (uuid kept when either part is blank)."""
+    """Kobo submission uuid -> household id: the CBMS case id when recorded, else
+    ``<PSGC>-<household number, 5 digits>``; the uuid itself when neither is usable."""
     out = {}
-    for uid, psgc, hh in zip(main["_uuid"], main["psgc"], main["hh_no"]):
-        psgc, hh = ("" if pd.isna(psgc) else str(psgc).strip()), ("" if pd.isna(hh) else str(hh).strip())
-        if hh.endswith(".0"):
-            hh = hh[:-2]
-        out[str(uid)] = f"{psgc}-{int(hh):05d}" if psgc and hh.isdigit() else str(uid)
+    case = main["cbms_case_id"] if "cbms_case_id" in main else pd.Series([None] * len(main))
+    for uid, cid, psgc, hh in zip(main["_uuid"], case, main["psgc"], main["hh_no"]):
+        cid, psgc, hh = _text(cid), _text(psgc), _text(hh)
+        if cid.isdigit():
+            out[str(uid)] = cid
+        elif psgc and hh.isdigit():
+            out[str(uid)] = f"{psgc}-{int(hh):05d}"
+        else:
+            out[str(uid)] = str(uid)
     return out
 
 

@@ -106,10 +106,6 @@ def form_module(name: str) -> ModuleType:
     return importlib.import_module(f"migdata.questionnaires.forms.{name}")
 
 
-def _safe(value: Any) -> Any:
-    return value
-
-
 def write_xlsform(name: str, path: str | os.PathLike[str]) -> Path:
     """Write bundled form ``name`` as an XLSForm workbook at ``path`` (atomic) and return the path.
 
