@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import resource
 import shutil
 import sys
@@ -36,7 +35,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from migdata.readers.cspro import CsproDictionary, parse_dictionary_text, read_dictionary  # noqa: E402
+from migdata.readers.cspro import CsproDictionary, read_dictionary  # noqa: E402
 
 REAL_DCF = ROOT.parent / "shared" / "realdata" / "ph" / "lfs" / "LFS_PUF_December_2022.dcf"
 
@@ -76,7 +75,6 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
     rng = np.random.default_rng(seed)
     rec = d.records[0]
     width = max(it.end for it in d.items())
-    items = {it.name: it for it in d.items()}
     # household sizes 1..12 (mean about 4), drawn until the person count is reached
     sizes = rng.choice(np.arange(1, 13), size=persons // 2,
                        p=np.array([6, 11, 17, 19, 16, 11, 8, 5, 3, 2, 1, 1]) / 100)

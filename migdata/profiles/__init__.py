@@ -18,7 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from migdata.errors import UsageError
-from migdata.profiles.engine import Profile, apply_profile, parse_profile  # noqa: F401
+from migdata.profiles.engine import Profile, apply_profile, parse_profile
+
+__all__ = ["Profile", "apply_profile", "list_profiles", "load_profile", "parse_profile", "profiles_text"]
 
 
 def _shipped() -> dict[str, Path]:

@@ -68,7 +68,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migdata.errors import DataError, UsageError
+from migdata.errors import DataError
 from migdata.model import codes as codelists
 from migdata.model.report import ImportReport
 from migdata.readers.codebook import Codebook

@@ -49,7 +49,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from numpy.lib.stride_tricks import sliding_window_view
 
 from migdata.errors import DataError
 from migdata.model.report import ImportReport
@@ -64,6 +63,9 @@ from migdata.readers.cspro_dictionary import (  # noqa: F401  (public API)
     parse_dictionary_text,
     read_dictionary,
 )
+
+__all__ = ["CsproDictionary", "Item", "Level", "Record", "Value", "ValueSet", "find_dictionary",
+           "parse_dictionary_text", "read", "read_cspro", "read_dictionary"]
 
 CHUNK_LINES = 1 << 18
 MAX_EXACT_DIGITS = 15  # float64 holds every integer up to 15 digits exactly
@@ -327,7 +329,6 @@ def read_cspro(
             uni_lines[int(li)] = bytes(buf[starts[li]:ends[li]]).decode(encoding)
 
     rts, rtl = d.record_type_start - 1, d.record_type_len
-    by_type = d.record_by_type()
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
     level0 = d.levels[0].id_items if d.levels else []
