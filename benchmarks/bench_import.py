@@ -56,7 +56,8 @@ def bundled_dictionary() -> str:
             out += ["[Record]", "Name=HHMEM", "RecordTypeValue='2'", "Required=No", "MaxRecords=35", ""]
             continue
         name, start, length, dec = spec
-        out += ["[Item]", f"Name={name}", f"Start={start}", f"Len={length}", "DataType=Numeric"]
+        kind = "Alpha" if name == "PUFFILLER" else "Numeric"  # the items the profile does not use
+        out += ["[Item]", f"Name={name}", f"Start={start}", f"Len={length}", f"DataType={kind}"]
         if dec:
             out.append(f"Decimal={dec}")
         out.append("")
@@ -88,6 +89,7 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
     region, sizes = region[order], sizes[order]
     hhnum = np.arange(n_hh) - np.searchsorted(region, region) + 1  # 1.. within region
     psu = np.arange(n_hh) // 8 + 1
+    urban = np.where(rng.random(n_hh) < 0.5, 1, 2)
     hh_of_person = np.repeat(np.arange(n_hh), sizes)
     first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     line = np.arange(persons) - np.repeat(first, sizes) + 1
@@ -110,10 +112,12 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
                 "PUFC03_REL": np.where(ln == 1, 1, rng.integers(2, 12, n)),
                 "PUFC05_AGE": age, "PUFPWGTPRV": rng.integers(1_000_000, 40_000_000, n),
                 "PUFSVYMO": np.full(n, 12), "PUFSVYYR": np.full(n, 2022),
+                "PUFC04_SEX": rng.integers(1, 3, n), "PUFC06_MSTAT": rng.integers(1, 7, n),
+                "PUFURB2015": urban[h],
             }
             for it in rec.items + d.id_items:
-                if it.item_type == "subitem":
-                    continue
+                if it.item_type == "subitem" or not it.numeric:
+                    continue  # alpha items stay blank
                 if it.name in values:
                     v = values[it.name]
                 else:
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fwf-lines", type=int, default=1_000_000)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the generated file and store")
+    ap.add_argument("--bundled", action="store_true", help="use the bundled layout even if the real .dcf exists")
     ap.add_argument("--generate-only", action="store_true",
                     help="only write the file (run in a child process so that its memory does not "
                          "count in the import's peak)")
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    if REAL_DCF.is_file():
+    if REAL_DCF.is_file() and not args.bundled:
         dcf_text, layout = REAL_DCF.read_text(encoding="utf-8-sig"), f"real {REAL_DCF.name}"
     else:
         dcf_text, layout = bundled_dictionary(), "bundled LFS-equivalent layout"
@@ -187,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dat.exists():
         import subprocess
         subprocess.run([sys.executable, __file__, "--generate-only", "--persons", str(args.persons),
-                        "--workdir", str(work)], check=True)
+                        "--workdir", str(work)] + (["--bundled"] if args.bundled else []), check=True)
     nbytes = dat.stat().st_size
 
     prof = load_profile("lfs_puf_2022")
