@@ -277,8 +277,8 @@ def _categories(ind: Indicator, df: pd.DataFrame, u: np.ndarray) -> tuple[np.nda
 
 def _multi(ind: Indicator, df: pd.DataFrame, u: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
     s = df[ind.multi].astype("string")
-    toks = s[u].dropna().str.split()
-    codes = sorted({t for row in toks for t in row})
+    distinct = s[u].dropna().unique()  # few distinct answer strings, many rows
+    codes = sorted({t for row in distinct for t in str(row).split()})
     arrs = [expr.evaluate(f"has({ind.multi}, {c!r})", df, (ind.id, "multi")) & u for c in codes]
     return codes, arrs
 
@@ -378,6 +378,24 @@ def _decode(out: pd.DataFrame, dims: list[str], sizes: list[int]) -> pd.DataFram
     return out
 
 
+def group_index(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a non-negative int64 key (sorted) and each row's group number.
+
+    Dense keys (max below a few times the row count) use a bincount lookup instead of the sort
+    inside ``np.unique``; this is the hot path of the roll-up and of disclosure control."""
+    if len(key) == 0:
+        return key[:0], key[:0]
+    top = int(key.max()) + 1
+    if top <= max(4 * len(key), 1 << 16):
+        seen = np.bincount(key, minlength=top) > 0
+        uniq = np.flatnonzero(seen)
+        lookup = np.empty(top, dtype=np.int64)
+        lookup[uniq] = np.arange(len(uniq))
+        return uniq, lookup[key]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq, inv.reshape(-1)
+
+
 def _subsets(dims: list[str]) -> list[tuple[str, ...]]:
     return [keep for r in range(len(dims), -1, -1) for keep in itertools.combinations(dims, r)]
 
@@ -403,7 +421,7 @@ def _cube(cells: pd.DataFrame, fr: _Frame, levels: list[str], dims: list[str], s
             for d, size in zip(dims, sizes):
                 key = key * size + (dcodes[d] + 1 if d in keep else zeros)
             key = key * ncat + (cat + 1)
-            uniq, inv = np.unique(key, return_inverse=True)
+            uniq, inv = group_index(key)
             for v in sums:
                 out[v].append(np.bincount(inv, weights=vals[v], minlength=len(uniq)))
             rest = uniq
@@ -413,16 +431,8 @@ def _cube(cells: pd.DataFrame, fr: _Frame, levels: list[str], dims: list[str], s
                 out[d].append(rest % size - 1)
                 rest = rest // size
             out["_alev"].append(rest)
-            out["area_level"].append(np.full(len(uniq), lev, dtype=object))
-    res = pd.DataFrame({c: np.concatenate(v) if v else np.array([]) for c, v in out.items()})
-    codes = res["_alev"].to_numpy().astype(np.int64)
-    area_code = np.empty(len(res), dtype=object)
-    lev_arr = res["area_level"].to_numpy()
-    for lev in levels:
-        sel = lev_arr == lev
-        area_code[sel] = fr.up_labels[lev][codes[sel]]
-    res["area_code"] = area_code
-    return res
+            out["area_level"].append(np.full(len(uniq), LEVELS.index(lev), dtype=np.int64))
+    return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
 
 
 def _median_cc(fr: _Frame, dims: list[str], m: dict[str, Any], levels: list[str]) -> pd.DataFrame:
@@ -442,8 +452,7 @@ def _median_cc(fr: _Frame, dims: list[str], m: dict[str, Any], levels: list[str]
                 for d in dims:
                     if d not in keep:
                         res[d] = -1
-                res["area_level"] = lev
-                res["area_code"] = fr.up_labels[lev][res["_alev"].to_numpy().astype(np.int64)]
+                res["area_level"] = LEVELS.index(lev)
                 frames.append(res)
     out = pd.concat(frames, ignore_index=True)
     out["_cat"] = -1
@@ -565,8 +574,7 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
                         if d not in keep:
                             g[d] = -1
                     g["_cat"] = jj.astype(np.int64)
-                    g["area_level"] = lev
-                    g["area_code"] = fr.up_labels[lev][g["_alev"].to_numpy()]
+                    g["area_level"] = LEVELS.index(lev)
                     frames.append(g)
     out = pd.concat(frames, ignore_index=True)
     scale = 100.0 if st == "share" else (ind.scale if st == "ratio" else 1.0)
@@ -712,7 +720,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                     cube = _cube(cells, fr, ind_levels, dims, ["num", "den", "n", "units"])
                 else:
                     keys = ["area_level", "_alev", *dims]
-                    dcube = _cube(dom, fr, ind_levels, dims, ["den", "n"]).drop(columns=["_cat", "area_code"])
+                    dcube = _cube(dom, fr, ind_levels, dims, ["den", "n"]).drop(columns=["_cat"])
                     cube = _cube(cells, fr, ind_levels, dims, ["num", "units"]).merge(dcube, on=keys, how="left")
             cube = _estimate_cc(cube, ind)
             cube["flag"] = "complete_count"
@@ -749,7 +757,8 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: _Frame, by: list[str], dims: 
 
     Returns plain arrays (integer codes into the shared label lists in ``reg``); ``compute``
     assembles one frame for all indicators at the end."""
-    lev = cube["area_level"].to_numpy()
+    lev = np.asarray([LEVELS[i] for i in range(len(LEVELS))], dtype=object)[
+        cube["area_level"].to_numpy().astype(np.int64)]
     lev_code = np.zeros(len(cube), dtype=np.int64)
     for lv in levels:
         lev_code[lev == lv] = AREA_LEVEL_ORDER.index(lv)

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import re
 import operator
 from functools import lru_cache
 from typing import Any, Callable
@@ -160,9 +161,9 @@ class _Eval:
             if fname == "isna":
                 return ~_present(v)
             code = node.args[1].value  # type: ignore[attr-defined]
-            s = pd.Series(v, dtype="object")
-            toks = s.where(s.notna(), "").astype(str).str.split()
-            return np.fromiter((code in t for t in toks), dtype=bool, count=self.n)
+            s = pd.Series(v).astype("string")
+            pattern = r"(?:^|\s)" + re.escape(code) + r"(?:\s|$)"
+            return s.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
         raise UsageError("MD703", expr=self.expr, id=self.where[0], field=self.where[1],
                          what=type(node).__name__)
 

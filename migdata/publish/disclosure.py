@@ -51,12 +51,19 @@ def _groups(cols: list[np.ndarray]) -> np.ndarray:
     """Group number of each row over integer key columns (combine, then ``np.unique``)."""
     if not cols:
         return np.zeros(0, dtype=np.int64)
+    from migdata.indicators.evaluate import group_index
+
     combined = np.zeros(len(cols[0]), dtype=np.int64)
+    span = 1
     for c in cols:
         c = np.asarray(c, dtype=np.int64)
-        combined = combined * (int(c.max()) + 2 if len(c) else 1) + (c + 1)
-        combined = np.unique(combined, return_inverse=True)[1].astype(np.int64).reshape(-1)
-    return combined
+        size = int(c.max()) + 2 if len(c) else 1
+        if span * size >= 1 << 62:  # keep the mixed-radix key inside int64
+            combined = group_index(combined)[1]
+            span = int(combined.max()) + 1 if len(combined) else 1
+        combined = combined * size + (c + 1)
+        span *= size
+    return group_index(combined)[1]
 
 
 def _codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
