@@ -92,6 +92,8 @@ def test_rollup_rejects_non_psgc_and_unknown_level():
         areas.rollup(["0403405000", "3405"], "province")
     assert e.value.code == "MD209"
     assert "'3405'" in str(e.value)
+    assert areas.rollup(["0403405000", "3405", None], "province", errors="coerce").tolist() == \
+        ["0403400000", pd.NA, pd.NA]
     with pytest.raises(UsageError) as e:
         areas.rollup(["0403405000"], "district")
     assert e.value.code == "MD208"

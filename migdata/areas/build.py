@@ -10,7 +10,7 @@ marks); populations may be ``-``. :func:`read_publication` reads it with openpyx
 read-only mode (pandas' Excel reader would guess types per column and mangle the codes),
 cleans every cell and refuses rows it cannot read with a located :class:`DataError`.
 :func:`build` adds the hierarchy (:func:`migdata.areas.structure.derive`) and writes a
-compact Parquet file (about 1 MB for the whole country) that ships inside the package: the
+compact Parquet file (about 0.6 MB for the whole country) that ships inside the package: the
 derived classification is CC0, so the package works without the workbook.
 
 Example:

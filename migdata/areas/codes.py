@@ -249,7 +249,7 @@ def ppmm_to_psgc(ppmm: Any, ref: pd.DataFrame | None = None) -> str:
 
 
 def rollup(codes: Iterable[Any] | pd.Series, level: str, statistical: bool = True,
-           ref: pd.DataFrame | None = None) -> pd.Series:
+           ref: pd.DataFrame | None = None, errors: Literal["raise", "coerce"] = "raise") -> pd.Series:
     """The code at ``level`` above each 10-digit code (``string`` dtype; NA when there is none).
 
     ``level``: ``region``, ``province``, ``city_mun`` or ``barangay``. With
@@ -258,7 +258,9 @@ def rollup(codes: Iterable[Any] | pd.Series, level: str, statistical: bool = Tru
     ``False`` to the unit at the province position of the code (Lucena itself). A code finer
     than ``level`` gives NA (a province has no barangay). Codes not in the reference roll up
     through their nearest ancestor in it (the code's own digits decide the ancestors).
-    Works on distinct values, so 16 million codes cost a factorisation.
+    Works on distinct values, so 16 million codes cost a factorisation. A value that is not
+    a 10-digit code raises MD209 (``errors="raise"``) or gives NA (``errors="coerce"``, for
+    callers that have already reported it).
 
     Example:
         >>> rollup(["0431200001", "0403405012"], "province").tolist()
@@ -268,6 +270,8 @@ def rollup(codes: Iterable[Any] | pd.Series, level: str, statistical: bool = Tru
     """
     if level not in ROLLUP_LEVELS:
         raise UsageError("MD208", value=level, choices=", ".join(ROLLUP_LEVELS))
+    if errors not in ("raise", "coerce"):
+        raise UsageError("MD004", what="errors", value=errors, choices="raise, coerce")
     ix = index(ref)
     s = codes if isinstance(codes, pd.Series) else pd.Series(codes)
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -282,7 +286,13 @@ def rollup(codes: Iterable[Any] | pd.Series, level: str, statistical: bool = Tru
         used = np.zeros(len(u), dtype=bool)
         used[fcodes[fcodes >= 0]] = True
         bad_used = np.flatnonzero(bad.to_numpy() & used)
-        if len(bad_used):
+        if len(bad_used) and errors == "coerce":
+            keep = ~bad.to_numpy()
+            remap = np.where(keep, np.cumsum(keep) - 1, -1)
+            fcodes = np.where(fcodes >= 0, remap[np.maximum(fcodes, 0)], -1)
+            uniques = uniques[keep]
+            u = pd.Series(uniques.astype(str), dtype="string")
+        elif len(bad_used):
             first = uniques[int(bad_used[0])]
             row = int(np.flatnonzero(fcodes == bad_used[0])[0])
             raise DataError("MD209", value=first, where=f" (item {row + 1})")
