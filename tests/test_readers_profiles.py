@@ -109,3 +109,48 @@ def test_relationship_codes_by_label_words():
         1: "head", 2: "spouse", 3: "child", 4: "child_in_law", 5: "parent", 6: "parent_in_law",
         7: "sibling", 8: "sibling_in_law", 9: "grandchild", 10: "other_relative",
         11: "non_relative", 12: "non_relative", 13: None}
+
+
+KOBO_PROFILE = """
+[profile]
+name = "kobocruncher_test"
+reader = "kobo_xlsx"
+complete_count = true
+
+[reader]
+form = "{form}"
+
+[tables.persons]
+from = "members"
+join = ["main"]
+
+[tables.persons.columns]
+hh_id = "_submission__uuid"
+line_no = "_repeat_position"
+sex = {{ from = "sex", codes = {{ male = "male", female = "female" }} }}
+age = "age"
+relationship = {{ from = "relationship" }}
+
+[tables.households]
+from = "main"
+
+[tables.households.columns]
+hh_id = "_submission__uuid"
+weight = {{ value = 1.0 }}
+"""
+
+
+def test_kobo_xlsx_through_a_profile(tmp_path):
+    form = realfile("kobo", "kobocruncher", "sample_xlsform.xlsx")
+    prof = tmp_path / "kobo.toml"
+    prof.write_text(KOBO_PROFILE.format(form=form))
+    data = import_files(realfile("kobo", "kobocruncher", "data.xlsx"), prof)
+    p, h = data.persons, data.households
+    assert len(h) == 5 and len(p) == 12  # realdata README
+    # household sizes 1, 5, 3, 1, 2 (members sheet) in submission order; 7 males, 5 females
+    sizes = p.groupby("hh_id", sort=False).size()
+    assert sizes.loc[h["hh_id"]].tolist() == [1, 5, 3, 1, 2]
+    assert p["line_no"].tolist() == [1, 1, 2, 3, 4, 5, 1, 2, 3, 1, 1, 2]
+    assert ((p["sex"] == "male").sum(), (p["sex"] == "female").sum()) == (7, 5)
+    # the form has no relationship question: reported once, not per row
+    assert [q.code for q in data.report.problems] == ["MD503"]

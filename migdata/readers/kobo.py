@@ -5,9 +5,12 @@ All three come out in one shape, so one source profile serves a form whatever th
 - **tables**: ``main`` (one row per submission) and one table per repeat group, named after the
   repeat's XLSForm ``name`` (Kobo XLSX sheet names are the repeat names cut to 31 characters; they
   are mapped back through the form). Nested repeats (to any depth) are their own tables.
-- **link columns**: every table has ``_index`` (1-based row id within the table); every repeat
-  table has ``_parent_index`` (the parent row's ``_index``), ``_parent_table_name`` and
-  ``_submission__uuid``. Kobo XLSX exports carry these already; for JSON and ODK Central
+- **link columns**: every table has ``_index`` (1-based row id within the table) and
+  ``_submission__uuid`` (the submission's uuid, ``_index:<n>`` when the export has none; it is
+  the table's case key in ``codebook.tables[t]["keys"]``, so a profile can ``join`` a repeat
+  table to ``main``); every repeat table has ``_parent_index`` (the parent row's ``_index``),
+  ``_parent_table_name`` and ``_repeat_position`` (1-based position within its parent, e.g. a
+  roster line number). Kobo XLSX exports carry most of these already; for JSON and ODK Central
   (``KEY``/``PARENT_KEY``) the reader builds them. ``_source_row`` is the spreadsheet row (XLSX),
   the CSV line (ODK) or the 1-based position in the flattened table (JSON).
 - **column names**: the question ``name`` without its group path (``household/members/age`` ->
@@ -75,7 +78,7 @@ IDENTIFIER_PATTERNS: tuple[str, ...] = (
     r"house_?number)($|[_.\-/])",
     r"(^|[_.\-/])(latitude|longitude|altitude|precision|accuracy|geolocation|gps)$",
 )
-KOBO_LINKS = ("_index", "_parent_index", "_parent_table_name", "_submission__uuid")
+KOBO_LINKS = ("_index", "_parent_index", "_parent_table_name", "_submission__uuid", "_repeat_position")
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -321,6 +324,12 @@ def _finish(raws: dict[str, _Raw], *, form: Form | None, fmt: str, source: str,
         if raw.parent is None:
             kept_index[tname] = set(df["_index"].tolist())
             report.set_counts(tname, read=read, kept=read, rejected=0)
+            if "_submission__uuid" not in df.columns:
+                # one submission key on every table, so that profiles can join repeats to main
+                uuid = df["_uuid"] if "_uuid" in df.columns else pd.Series([""] * len(df), index=df.index)
+                fallback = "_index:" + df["_index"].astype("Int64").astype(str)
+                df["_submission__uuid"] = uuid.astype(object).where(uuid.astype(str) != "", fallback)
+                raw.df = df
             continue
         pidx = pd.to_numeric(df["_parent_index"], errors="coerce")
         empty = pidx.isna()
@@ -335,6 +344,12 @@ def _finish(raws: dict[str, _Raw], *, form: Form | None, fmt: str, source: str,
                        parent=raws[raw.parent].sheet or raw.parent)
         bad = empty | orphan
         df = df[~bad].reset_index(drop=True)
+        # 1-based position of the row within its parent (a roster line number)
+        df["_repeat_position"] = (df.groupby(pd.to_numeric(df["_parent_index"], errors="coerce"),
+                                             sort=False).cumcount() + 1).astype("int64")
+        if "_submission__uuid" not in df.columns or (df["_submission__uuid"].astype(str) == "").any():
+            puuid = dict(zip(raws[raw.parent].df["_index"], raws[raw.parent].df["_submission__uuid"]))
+            df["_submission__uuid"] = [puuid.get(i, "") for i in pd.to_numeric(df["_parent_index"])]
         raw.df = df
         kept_index[tname] = set(df["_index"].tolist())
         report.set_counts(tname, read=read, kept=len(df), rejected=int(bad.sum()))
@@ -412,7 +427,7 @@ def _finish(raws: dict[str, _Raw], *, form: Form | None, fmt: str, source: str,
         tables[tname] = out
         info: dict[str, Any] = {"role": "main" if raws[tname].parent is None else "repeat",
                                 "parent": raws[tname].parent, "sheet": raws[tname].sheet,
-                                "n_rows": len(out)}
+                                "n_rows": len(out), "keys": ["_submission__uuid"]}
         if dropped:
             info["dropped_identifiers"] = dropped
             cb.notes.append(f"{tname}: direct identifiers dropped ({', '.join(dropped)}); "
@@ -624,8 +639,10 @@ def read_kobo_json(path: str | Path, form: Any = None, language: str | None = No
                     seen_multi.setdefault(base, set()).update(v.split())
 
     for s in subs:
-        uuid = s.get("_uuid") or str(s.get("meta/instanceID", "")).replace("uuid:", "")
+        uuid = s.get("_uuid") or str(s.get("meta/instanceID", "")).replace("uuid:", "") \
+            or f"_index:{len(rows[MAIN]) + 1}"
         walk(s, MAIN, None, str(uuid), None)
+        rows[MAIN][-1]["_submission__uuid"] = str(uuid)
     if frm is not None:
         for rep, parent in frm.repeats.items():
             rows.setdefault(rep, [])
@@ -725,6 +742,7 @@ def read_odk_csv(path: str | Path, form: Any = None, language: str | None = None
             raise DataError("MD464", file=display, table=name, row=1, column="KEY")
         df = df.copy()
         df["_index"] = np.arange(1, len(df) + 1)
+        df["_submission__uuid"] = [str(k).split("/")[0].replace("uuid:", "") for k in df["KEY"]]
         for i, k in zip(df["_index"], df["KEY"]):
             key_owner[k] = (name, int(i))
         raws[name] = _Raw(name, df, None, Path(display).name)
@@ -747,7 +765,6 @@ def read_odk_csv(path: str | Path, form: Any = None, language: str | None = None
         df["_parent_index"] = [np.nan if k == "" else (o[1] if (o and o[0] == parent) else -1)
                                for o, k in zip(owners, pk)]
         df["_parent_table_name"] = parent
-        df["_submission__uuid"] = [str(k).split("/")[0].replace("uuid:", "") for k in df["KEY"]]
         raw.df = df
     return _finish(raws, form=frm, fmt="odk_csv", source=str(path), keep_identifiers=keep_identifiers,
                    identifier_patterns=identifier_patterns)
