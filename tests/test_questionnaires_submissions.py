@@ -377,3 +377,51 @@ def test_rider_household_ids_and_duplicates_hand_fixture(tmp_path):
     assert spouse["of_status"] == "ofw_contract" and spouse["of_country"] == "HKG"
     assert spouse["departure_year"] == 2025 and spouse["months_abroad"] == 20 and spouse["times_sent_money"] == 12
     assert pp.loc[("0401010014-00007", 1), "res_birth_place"] == "2103"
+
+
+def _tiny_form(tmp_path, rows):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "constraint", "required", "relevant"])
+    for r in rows:
+        ws.append(r)
+    p = tmp_path / "tiny.xlsx"
+    wb.save(p)
+    return p
+
+
+def test_unsatisfiable_constraint_is_reported(tmp_path):
+    p = _tiny_form(tmp_path, [["integer", "n", "N", ". > 5 and . < 3", "yes", None]])
+    with pytest.raises(DataError) as e:
+        fake_submissions(p, 1, seed=1)
+    assert e.value.code == "MD607" and "'. > 5 and . < 3'" in str(e.value)
+
+
+def test_generic_form_relevance_is_obeyed(tmp_path):
+    p = _tiny_form(tmp_path, [["select_one yn", "q1", "Q1", None, "yes", None],
+                              ["integer", "q2", "Q2", ". >= 1 and . <= 3", "yes", "${q1} = 'y'"]])
+    wb = openpyxl.load_workbook(p)
+    ch = wb.create_sheet("choices")
+    ch.append(["list_name", "name", "label"])
+    ch.append(["yn", "y", "Yes"])
+    ch.append(["yn", "n", "No"])
+    wb.save(p)
+    subs = fake_submissions(p, 40, seed=2)
+    for s in subs:
+        if s["q1"] == "y":
+            assert 1 <= int(s["q2"]) <= 3
+        else:
+            assert "q2" not in s
+    assert {s["q1"] for s in subs} == {"y", "n"}
+
+
+def test_unknown_form_names_and_missing_files(tmp_path):
+    from migdata.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        load_form("census_2030")
+    assert e.value.code == "MD600"
+    with pytest.raises(DataError) as e:
+        load_form(tmp_path / "nowhere.xlsx")
+    assert e.value.code == "MD001"
