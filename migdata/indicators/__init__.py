@@ -7,7 +7,7 @@ Example:
     >>> table = compute(migdata.load("store"), level="city", by=["sex", "age_group"])  # doctest: +SKIP
 """
 
-from migdata.indicators.catalogue import Indicator, catalogue, metadata
+from migdata.indicators.catalogue import Indicator, catalogue, catalogue_text, metadata
 from migdata.indicators.evaluate import LEVELS, availability, compute
 
-__all__ = ["Indicator", "LEVELS", "availability", "catalogue", "compute", "metadata"]
+__all__ = ["Indicator", "LEVELS", "availability", "catalogue", "catalogue_text", "compute", "metadata"]

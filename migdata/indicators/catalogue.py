@@ -148,3 +148,13 @@ def metadata() -> "Any":
                      "default_by": ", ".join(ind.by), "sources": ", ".join(ind.sources),
                      "provenance": ", ".join(ind.provenance), "note": ind.note})
     return pd.DataFrame(rows)
+
+
+def catalogue_text() -> str:
+    """The catalogue as plain text, one line per indicator (for ``migdata indicators --list``).
+
+    Example:
+        >>> catalogue_text().splitlines()[0].startswith("OF01")
+        True
+    """
+    return "\n".join(f"{i.id:6} {i.statistic:7} {i.measure:10} {i.name}" for i in catalogue().values())

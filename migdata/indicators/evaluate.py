@@ -514,19 +514,20 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
         work["_a"], work["_b"] = m["a"], m["b"]
         variables.append(("ratio", ("_a", "_b"), -1))
     elif st == "share":
+        # shares are proportions (logit intervals, as R svyciprop); multiple response: 0/1 means
         if cat is not None:
             codes, labels, keep = cat
-            for j in np.flatnonzero(keep):
-                work[f"_c{j}"] = (m["u"] & (codes == j)).astype(float)
-                variables.append(("mean", f"_c{j}", int(j)))
+            work["_p"] = pd.Categorical.from_codes(np.where(m["u"], codes, -1), categories=range(len(labels)))
+            variables.append(("proportion", "_p", keep))
         elif multi is not None:
             labels, arrs = multi
             for j, arr in enumerate(arrs):
                 work[f"_c{j}"] = arr.astype(float)
                 variables.append(("mean", f"_c{j}", j))
         else:
-            work["_y"] = m["num"].astype(float)
-            variables.append(("mean", "_y", -1))
+            work["_p"] = pd.Categorical.from_codes(np.where(m["u"], m["num"].astype(np.int64), -1),
+                                                   categories=[0, 1])
+            variables.append(("proportion", "_p", None))
     design = Design(work, weights=design_args.get("weights"), strata=design_args.get("strata"),
                     psu=design_args.get("psu"), fpc=design_args.get("fpc"),
                     lonely_psu=design_args.get("lonely_psu", "fail"), policy=policy)
@@ -553,6 +554,16 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
                     calls.append((res, res["variable"].map(jmap).to_numpy()))
                 for kind, var, j in variables:
                     if kind == "mean":
+                        continue
+                    if kind == "proportion":
+                        res = design.proportion(var, by=dcode)
+                        catj = res["category"].to_numpy().astype(np.int64)
+                        if j is None:  # a plain share: the "yes" category
+                            res, jj = res[catj == 1], np.full(int((catj == 1).sum()), -1)
+                        else:
+                            sel = j[catj]
+                            res, jj = res[sel], catj[sel]
+                        calls.append((res.reset_index(drop=True), jj))
                         continue
                     if kind == "total":
                         res = design.total(var, by=dcode)

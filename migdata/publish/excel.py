@@ -300,3 +300,23 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         pub.to_csv(tmp, index=False, encoding="utf-8-sig")
 
     return _atomic(path, build)
+
+
+def publish_indicators(store: str | os.PathLike[str], out: str | os.PathLike[str], level: str = "province",
+                       by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
+                       age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
+                       csv: bool = False) -> list[Path]:
+    """Load a dataset store, compute the indicators and write the workbook (and a CSV beside it
+    with ``csv=True``). Returns the files written. This is what ``migdata indicators`` runs.
+
+    Example:
+        >>> publish_indicators("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
+    """
+    from migdata.indicators import compute
+    from migdata.model import load
+
+    table = compute(load(store), ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy)
+    paths = [write_workbook(table, out)]
+    if csv:
+        paths.append(write_csv(table, Path(out).with_suffix(".csv")))
+    return paths
