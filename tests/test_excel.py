@@ -147,3 +147,19 @@ def test_writer_errors(table, tmp_path):
     with pytest.raises(UsageError) as e:
         write_csv(table, blocker / "t.csv")
     assert e.value.code == "MD712"
+
+
+def test_publish_indicators_from_a_store(tmp_path):
+    from migdata.publish.excel import publish_indicators
+
+    store = fixture_data().save(tmp_path / "store")
+    paths = publish_indicators(store, tmp_path / "out" / "tables.xlsx", level="city", by="sex",
+                               ids="OF02,HH01", k=1, csv=True)
+    assert [p.name for p in paths] == ["tables.xlsx", "tables.csv"]
+    wb = load_workbook(paths[0])
+    ws = wb["HH01"]
+    r = find_row(ws, "0401001000")
+    # OF households in the city: A, B, D, F of 6 households
+    assert ws.cell(r, 4).value == pytest.approx(4 / 6)
+    with open(paths[1], encoding="utf-8-sig") as f:
+        assert len(list(csv.DictReader(f))) > 0
