@@ -99,7 +99,8 @@ def _dcf_value_sets(path: Path) -> dict[str, list[str]]:
 # CBMS items whose value sets the tests read
 WANTED = {"A02_RELTOHHH", "A05_SEX", "A09_MSTAT", "B01_MIG", "B02_FYRSRESIDE", "B04_SMOSRESIDE",
           "B03_REASONFYRS", "B05_REASONSMOS", "B06_OFI", "B07_LEAVE_MONTH", "B01_COUNTRY4", "B08_STAY",
-          "B10_PTSENDMNY", "K03_REMITTANCE"}
+          "B10_PTSENDMNY", "K03_REMITTANCE",
+          "E01_WORK", "E03_JOBBUS", "E25_PWLOOKEST", "E32_WILLINGTOWORK"}
 # rider item -> CBMS dictionary item whose value set it must equal
 SHARED_SELECTS = {
     "A02_RELTOHHH": "A02_RELTOHHH", "A05_SEX": "A05_SEX", "A09_MSTAT": "A09_MSTAT",
@@ -110,6 +111,8 @@ SHARED_SELECTS = {
     "B01_COUNTRY1": "B01_COUNTRY4", "B01_COUNTRY2": "B01_COUNTRY4", "B01_COUNTRY4": "B01_COUNTRY4",
     "B09_COUNTRY": "B01_COUNTRY4", "ret_country": "B01_COUNTRY4",
     "K03_REMITTANCE": "K03_REMITTANCE",
+    "E01_WORK": "E01_WORK", "E03_JOBBUS": "E03_JOBBUS", "E25_PWLOOKEST": "E25_PWLOOKEST",
+    "E32_WILLINGTOWORK": "E32_WILLINGTOWORK",
 }
 # integer rider items: (CBMS item, values the rider must accept) checked against the value set
 SHARED_INTEGERS = ["B08_STAY", "B10_PTSENDMNY"]

@@ -133,6 +133,9 @@ def test_rider_roster_follows_cbms_universes(rider_subs):
             assert ("members/B09_COUNTRY" in m) == (ofi in ("1", "2", "3", "4", "5", "6"))
             assert ("members/B10_PTSENDMNY" in m) == (ofi in ("1", "2", "3", "4", "6"))
             assert ("members/ret_abroad" in m) == (ofi == "7")
+            assert ("members/E01_WORK" in m) == (m.get("members/ret_abroad") == "1")
+            assert ("members/E25_PWLOOKEST" in m) == (m.get("members/E01_WORK") == "2"
+                                                       and m.get("members/E03_JOBBUS") in ("2", "3"))
             if m.get("members/B02_FYRSRESIDE") == "2":
                 assert len(m["members/B01_PHILIPPINES2"]) == 4 and m["members/B01_PHILIPPINES2"].isdigit()
         if s["remit/rem_received"] == "1":
@@ -343,7 +346,8 @@ def test_rider_household_ids_and_duplicates_hand_fixture(tmp_path):
          "hh_size": 2, "members": [_member(1, "1", "1", 50, B01_MIG="1", B02_FYRSRESIDE="1",
                                            B04_SMOSRESIDE="1", B06_OFI="7", ret_abroad="1", ret_year=2024,
                                            ret_country="9201", ret_reason="1", ret_intend="1",
-                                           ret_working="2", owwa="1"),
+                                           E01_WORK="2", E03_JOBBUS="2", E25_PWLOOKEST="1",
+                                           E32_WILLINGTOWORK="1", owwa="1"),
                                    _member(2, "2", "2", 45, B01_MIG="1", B02_FYRSRESIDE="1",
                                            B04_SMOSRESIDE="1", B06_OFI="1", B07_LEAVE_MONTH="3",
                                            B07_LEAVE_YR=2025, B08_STAY=20, B09_COUNTRY="9104",
@@ -372,7 +376,7 @@ def test_rider_household_ids_and_duplicates_hand_fixture(tmp_path):
     pp = data.persons.set_index(["hh_id", "line_no"])
     head = pp.loc[("045623008000123000100010001", 1)]
     assert bool(head["returned_5y"]) and head["return_year"] == 2024 and head["return_country"] == "SAU"
-    assert bool(head["intends_to_leave"]) and not bool(head["return_employed"])
+    assert bool(head["intends_to_leave"]) and head["lf_status"] == "unemployed"  # E01 2, E03 2, E25 1, E32 1
     spouse = pp.loc[("045623008000123000100010001", 2)]
     assert spouse["of_status"] == "ofw_contract" and spouse["of_country"] == "HKG"
     assert spouse["departure_year"] == 2025 and spouse["months_abroad"] == 20 and spouse["times_sent_money"] == 12

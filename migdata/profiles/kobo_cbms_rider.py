@@ -5,6 +5,7 @@
   taken from the main sheet.
 - countries: CBMS codes 9001-9256 -> ISO 3166 alpha-3 through ``cbms_countries.csv`` (the CBMS
   profile's crosswalk; 9997 don't know and codes without an ISO code give no country).
+- lf_status: return migrants' labour-force status from E01/E03/E25/E32 (the CBMS rule).
 - cash_abroad: 0 for households that answered "no money received" (the amount is not asked).
 """
 
@@ -64,6 +65,14 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
         src = f"_res_{ref}_country_src"
         pp[f"res_{ref}_country"] = iso3(pp.pop(src))
     pp["return_country"] = iso3(pp.pop("_return_country_src"))
+    e01, e03, e25, e32 = (pp.pop(c).astype("string") for c in ("_e01", "_e03", "_e25", "_e32"))
+    employed = ((e01 == "1") | (e03 == "1")).fillna(False)
+    unemployed = (~employed & (e25 == "1") & (e32 == "1")).fillna(False)
+    status = pd.Series("not_in_labour_force", index=pp.index, dtype="object")
+    status[unemployed.to_numpy()] = "unemployed"
+    status[employed.to_numpy()] = "employed"
+    status[e01.isna().to_numpy()] = None
+    pp["lf_status"] = status
     received = hh.pop("_rem_received").astype("string")
     no = (received == "2").fillna(False).to_numpy()
     cash = pd.to_numeric(hh["cash_abroad"], errors="coerce")

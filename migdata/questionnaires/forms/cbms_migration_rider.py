@@ -163,12 +163,24 @@ SURVEY: list[dict] = [
     q("select_one intend_leave", "ret_intend", "Does this member intend to go abroad again?",
       "May balak bang umalis muli papuntang ibang bansa ang miyembrong ito?", required=True,
       relevant="${ret_abroad} = '1'"),
-    q("select_one yes_no", "ret_working",
-      "In the past week, did this member work for at least one hour for pay or profit, or have a job or "
-      "business?",
-      "Noong nakaraang linggo, nagtrabaho ba ang miyembrong ito nang kahit isang oras para sa sahod o kita, "
-      "o may trabaho o negosyo ba siya?",
+    # Labour-force status of return migrants (EM03), with the CBMS 2022 Section E items and codes
+    # that the CBMS profile uses for lf_status (CBMS asks them of every member 5+; the rider only
+    # of return migrants).
+    q("select_one yes_no", "E01_WORK", "During the past week, did this member do any work for at least one hour?",
+      "Noong nakaraang linggo, nagtrabaho ba ang miyembrong ito nang kahit isang oras?",
       required=True, relevant="${ret_abroad} = '1'"),
+    q("select_one cbms_jobbus", "E03_JOBBUS",
+      "Although not working, did this member have a job or business during the past week?",
+      "Kahit hindi nagtrabaho, may trabaho o negosyo ba ang miyembrong ito noong nakaraang linggo?",
+      required=True, relevant="${E01_WORK} = '2'"),
+    q("select_one yes_no", "E25_PWLOOKEST",
+      "During the past week, did this member look for work or try to establish a business?",
+      "Noong nakaraang linggo, naghanap ba ng trabaho o sinubukang magtayo ng negosyo ang miyembrong ito?",
+      required=True, relevant="${E01_WORK} = '2' and ${E03_JOBBUS} != '1' and ${E03_JOBBUS} != ''"),
+    q("select_one yes_no", "E32_WILLINGTOWORK",
+      "Was this member willing to take up work during the past week or within two weeks?",
+      "Handa bang magtrabaho ang miyembrong ito noong nakaraang linggo o sa loob ng dalawang linggo?",
+      required=True, relevant="${E01_WORK} = '2' and ${E03_JOBBUS} != '1' and ${E03_JOBBUS} != ''"),
     q("select_one yes_no_dk", "owwa", "Is this member an active OWWA member?",
       "Aktibong miyembro ba ng OWWA ang miyembrong ito?", required=True,
       relevant="${B06_OFI} = '1' or ${B06_OFI} = '2' or ${B06_OFI} = '3' or ${ret_abroad} = '1'"),
@@ -220,6 +232,7 @@ CHOICES: dict[str, list[c.Choice]] = {
     "cbms_ofi": c.CBMS_OFI,
     "cbms_month": c.CBMS_MONTH,
     "cbms_country": c.CBMS_COUNTRY,
+    "cbms_jobbus": c.YES_NO + [("3", "No, temporarily", "Hindi, pansamantala")],
     "return_reason": [
         ("1", "Contract ended", "Natapos ang kontrata"),
         ("2", "Lost job or was terminated", "Nawalan ng trabaho o tinanggal"),
@@ -274,6 +287,10 @@ FAKE: dict[str, dict] = {
     "ret_abroad": {"choices": {"1": 2, "2": 98}},
     "ret_country": {"choices": {"9201": 30, "9240": 20, "9104": 10, "9125": 10, "9185": 10, "9207": 10,
                                 "9224": 10}},
+    "E01_WORK": {"choices": {"1": 55, "2": 45}},
+    "E03_JOBBUS": {"choices": {"1": 10, "2": 85, "3": 5}},
+    "E25_PWLOOKEST": {"choices": {"1": 40, "2": 60}},
+    "E32_WILLINGTOWORK": {"choices": {"1": 70, "2": 30}},
     "rem_received": {"choices": {"1": 12, "2": 88}},
     "has_account": {"choices": {"1": 55, "2": 43, "9": 2}},
     "K03_REMITTANCE": {"choices": {"1": 20, "2": 80}},
