@@ -25,6 +25,11 @@ SAMPLE_HOUSEHOLDS = 3000
 SAMPLE_SEED = 2022
 
 Progress = Callable[[str], None]
+#: Other bundled files imported when their profile exists: (file pattern, profile, store name).
+EXTRA_IMPORTS = [("kobo/cbms_migration_rider.xlsx", "kobo_cbms_rider", "store_rider"),
+                 ("kobo/overseas_filipino_survey.xlsx", "kobo_of_survey", "store_of_survey"),
+                 ("kobo/children_left_behind_survey.xlsx", "kobo_clb_survey", "store_clb_survey"),
+                 ("*.sav", "sample_survey", "store_survey")]
 
 
 def sample_dir() -> Path | None:
@@ -66,19 +71,47 @@ def _cbms_files(folder: Path) -> list[Path]:
     return [dat[0], *dcf[:1]]
 
 
+def _extra_imports(src: Path, out: Path, progress: Progress) -> list[Path]:
+    """Import the Kobo exports and the SPSS survey into their own stores, when the profile
+    exists (a profile missing from this build is reported, not an error)."""
+    from migdata.importer import import_files
+    from migdata.profiles import list_profiles
+
+    known = set(list_profiles()["name"])
+    written = []
+    for pattern, profile, name in EXTRA_IMPORTS:
+        files = sorted(src.glob(pattern))
+        if not files:
+            continue
+        if profile not in known:
+            progress(f"      {files[0].name}: no {profile!r} profile in this build, not imported")
+            continue
+        data = import_files(files, profile)
+        store = data.save(out / name, force=True)
+        rows = ", ".join(f"{t} {len(df):,}" for t, df in data.tables.items())
+        progress(f"      {files[0].name} ({profile}): {rows}; {len(data.report.problems):,} problem(s); "
+                 f"saved to {store}")
+        written.append(store / "manifest.json")
+    return written
+
+
 def _step(progress: Progress, n: int, total: int, text: str) -> float:
     progress(f"[{n}/{total}] {text}")
     return time.perf_counter()
 
 
 def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
-             households: int = SAMPLE_HOUSEHOLDS, reports: bool = True) -> list[Path]:
+             households: int = SAMPLE_HOUSEHOLDS, reports: bool = True,
+             sample: str | Path | None = None, level: str = "city",
+             by: tuple[str, ...] = ("sex", "age_group")) -> list[Path]:
     """Run the whole pipeline on the CALABARZON sample data into ``out_dir``; returns the
     files written (also listed at the end through ``progress``).
 
-    Steps: (1) find or generate the sample data; (2) import the CBMS 2022 file with the
-    ``cbms_2022_hpq`` profile and save the dataset store ``out_dir/store``; (3) compute the
-    indicator catalogue by city/municipality, sex and age group and write
+    Steps: (1) find or generate the sample data (``sample`` names a folder to use instead);
+    (2) import the CBMS 2022 file with the ``cbms_2022_hpq`` profile and save the dataset store
+    ``out_dir/store`` (the Kobo exports and the SPSS survey go to their own stores when their
+    profiles exist); (3) compute the
+    indicator catalogue by ``level`` (city/municipality) and ``by`` (sex, age group) and write
     ``out_dir/indicators.xlsx``; (4) write the migration profile reports of the region and of
     Laguna province (``report_calabarzon.html``, ``report_laguna.html``).
 
@@ -93,18 +126,18 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     t0 = time.perf_counter()
 
     _step(progress, 1, total, "Finding the sample data ...")
-    src = sample_dir()
-    if src is None:
-        try:
-            from migdata.sample import generate
-        except ImportError as exc:
-            raise MigdataError("MD807", step="generate sample data", detail=str(exc)) from None
-        src = out / "sample_data"
-        progress(f"      no bundled sample_data/ here; generating {households:,} households "
-                 f"(seed {SAMPLE_SEED}) in {src}")
-        written += [Path(p) for p in generate(src, households=households, seed=SAMPLE_SEED)]
+    bundled = sample_dir()
+    if sample is not None:
+        src = Path(sample)
+        if not any(src.glob("*.dat")):
+            raise MigdataError("MD808", path=src)
+    elif bundled is not None:
+        src = bundled
     else:
-        progress(f"      using {src}")
+        src = ensure_sample(out / "sample_data", households=households,
+                            progress=lambda s: progress(f"      {s}"))
+        written += sorted(p for p in src.rglob("*") if p.is_file())
+    progress(f"      using {src}")
 
     _step(progress, 2, total, f"Importing the CBMS 2022 file with the {CBMS_PROFILE!r} profile ...")
     try:
@@ -112,7 +145,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     except ImportError as exc:
         raise MigdataError("MD807", step="import", detail=str(exc)) from None
     files = _cbms_files(src)
-    data = import_files(files, CBMS_PROFILE, progress=lambda s: progress(f"      {s}"))
+    data = import_files(files, CBMS_PROFILE)
     store = data.save(out / "store", force=True)
     counts = data.report.counts
     for table, c in counts.items():
@@ -120,8 +153,9 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     progress(f"      {len(data.report.problems):,} problem(s) in the import report; dataset saved to {store}")
     written.append(store / "manifest.json")
     del data
+    written += _extra_imports(src, out, progress)
 
-    _step(progress, 3, total, "Computing indicators by city/municipality, sex and age group ...")
+    _step(progress, 3, total, f"Computing indicators by {level}, {', '.join(by) or 'no disaggregation'} ...")
     try:
         from migdata import load
         from migdata.indicators import compute
@@ -129,7 +163,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     except ImportError as exc:
         raise MigdataError("MD807", step="indicators", detail=str(exc)) from None
     data = load(store)
-    table = compute(data, level="city", by=["sex", "age_group"])
+    table = compute(data, level=level, by=list(by))
     wb = write_workbook(table, out / "indicators.xlsx")
     progress(f"      {len(table):,} indicator rows written to {wb}")
     written.append(Path(wb))

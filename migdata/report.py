@@ -110,7 +110,9 @@ def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Pat
                 nb = pm.execute_notebook(str(src), str(out), parameters=parameters,
                                          cwd=str(cwd or tmp), progress_bar=False,
                                          log_output=False, execution_timeout=timeout,
-                                         kernel_name="python3")
+                                         kernel_name="python3",
+                                         # ipykernel 7 warns about TCP transport on every start
+                                         extra_arguments=["--IPKernelApp.log_level=ERROR"])
         except PapermillExecutionError as exc:
             detail = f"{exc.ename}: {_plain(exc.evalue)}"
             raise MigdataError("MD804", name=src.name, cell=exc.exec_count, detail=detail,
@@ -209,9 +211,31 @@ def _area_suggestions(value: str, codes: list[str], n: int = 5) -> list[str]:
         by_name = difflib.get_close_matches(value.lower(), [v.lower() for v in names.values()], n, 0.6)
         out += [c for c, nm in names.items() if nm.lower() in by_name]
     else:
-        out = difflib.get_close_matches(value.zfill(10) if len(value) < 10 else value, codes, n, 0.6)
+        out = _close_codes(value, codes, n)
     seen = list(dict.fromkeys(out))[:n]
     return [f"{c} {area_name(c) or ''}".strip() for c in seen]
+
+
+def _close_codes(value: str, codes: list[str], n: int) -> list[str]:
+    """Codes nearest to ``value``: longest shared prefix first (PSGC codes are hierarchical, so
+    a shared prefix means the same region/province/city), then fewest differing digits.
+
+    >>> _close_codes("0403400001", ["0403401000", "0403400000", "0401000000"], 2)
+    ['0403400000', '0403401000']
+    """
+    def prefix(c: str) -> int:
+        k = 0
+        for a, b in zip(value, c):
+            if a != b:
+                break
+            k += 1
+        return k
+
+    def digits_apart(c: str) -> int:
+        return sum(a != b for a, b in zip(value.ljust(10), c)) + abs(len(value) - len(c))
+
+    ranked = sorted(codes, key=lambda c: (-prefix(c), digits_apart(c), c))
+    return [c for c in ranked[:n] if prefix(c) >= 2 or digits_apart(c) <= 3]
 
 
 def _suggest_text(s: list[str]) -> str:
@@ -243,8 +267,19 @@ def resolve_area(households: pd.DataFrame, area: str, dataset: str | Path = "the
             return Area(value, lv, name, parents,
                         {p: area_name(c) or c for p, c in parents.items()})
     nm = area_name(value)
+    sugg = _suggest_text(_area_suggestions(value, all_codes))
+    if nm is None and _psgc_available():
+        raise UsageError("MD810", value=value, suggestions=sugg)
     raise UsageError("MD802", value=value, name=f" ({nm})" if nm else "", dataset=dataset,
-                     suggestions=_suggest_text(_area_suggestions(value, all_codes)))
+                     suggestions=sugg)
+
+
+def _psgc_available() -> bool:
+    try:
+        from migdata import areas
+        return bool(areas.name("0400000000"))
+    except Exception:
+        return False
 
 
 # --- the numbers of a profile ----------------------------------------------------------------
@@ -673,6 +708,16 @@ table.profile-table td { text-align: left !important; border-bottom: 1px solid #
 .jp-OutputArea-output img { max-width: 100%; }
 @media print { h2 { break-before: auto; } img { break-inside: avoid; } }
 </style>"""
+
+
+def img_tag(path: str | Path, alt: str) -> str:
+    """An ``<img>`` with the PNG embedded (the HTML report stays one file) and alt text."""
+    import base64
+    import html
+
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (f'<img class="profile-chart" alt="{html.escape(alt, quote=True)}" '
+            f'src="data:image/png;base64,{data}">')
 
 
 def reading_guide(p: "Profile") -> str:

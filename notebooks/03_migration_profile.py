@@ -59,10 +59,11 @@ def show(df: pd.DataFrame, columns: dict | None = None) -> None:
 
 
 def chart(fig, name: str) -> None:
+    """Save the chart as PNG beside the report and show it with its title as alt text."""
     path = out / f"{name}.png"
     charts.save(fig, str(path))
     saved.append(path)
-    display(fig)
+    display(HTML(R.img_tag(path, charts.title(fig))))
 
 
 def note(text: str) -> None:

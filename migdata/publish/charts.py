@@ -104,6 +104,16 @@ def _legend_below(ax, ncols: int) -> None:
               frameon=False)
 
 
+def title(fig: Figure) -> str:
+    """The title of a chart made by this module.
+
+    >>> title(bar_chart(pd.DataFrame({"c": ["a"], "estimate": [1]}), category="c", title="T",
+    ...                 unit="u", source="s"))
+    'T'
+    """
+    return fig.axes[0].get_title(loc="left") if fig.axes else ""
+
+
 def source_line(fig: Figure) -> str | None:
     """The source line written under a chart by this module (``None`` if there is none).
 
@@ -434,4 +444,4 @@ def save(fig: Figure, path: str, dpi: int = 150) -> None:
 
 
 __all__: Iterable[str] = ["population_pyramid", "bar_chart", "comparison_chart", "remittance_uses",
-                          "estimates_plot", "flag_kind", "source_line", "save"]
+                          "estimates_plot", "flag_kind", "source_line", "title", "save"]

@@ -1,0 +1,194 @@
+"""The one-command demo and the migration profile report it writes.
+
+One small seeded sample (300 households) is generated and the demo runs once per session; the
+report tests read the region report it wrote and check its numbers against counts made here
+directly from the dataset store with pandas (not with migdata's indicator code).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("papermill", reason="the notebook extras (papermill) are not installed")
+bs4 = pytest.importorskip("bs4", reason="beautifulsoup4 (an nbconvert dependency) is needed")
+
+import migdata  # noqa: E402
+from migdata.demo import run_demo  # noqa: E402
+from migdata.errors import MigdataError, UsageError, render  # noqa: E402
+
+OF = ["ofw_contract", "ofw_no_contract", "embassy_staff", "student", "tourist", "other_of"]
+OFW = ["ofw_contract", "ofw_no_contract"]
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    from migdata.sample import generate
+
+    out = tmp_path_factory.mktemp("sample")
+    generate(out, households=300, seed=11, dirty=True, survey=False, kobo=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, small_sample) -> tuple[Path, list[Path], list[str]]:
+    out = tmp_path_factory.mktemp("demo")
+    messages: list[str] = []
+    files = run_demo(out, progress=messages.append, sample=small_sample, level="province", by=("sex",))
+    return out, files, messages
+
+
+def test_demo_writes_store_workbook_and_reports(demo):
+    out, files, messages = demo
+    names = {f.name for f in files}
+    assert {"manifest.json", "indicators.xlsx", "report_calabarzon.html", "report_laguna.html"} <= names
+    for f in files:
+        assert f.exists() and f.stat().st_size > 0, f
+    assert (out / "store" / "manifest.json") in files
+    assert (out / "indicators.xlsx").read_bytes()[:2] == b"PK"  # an xlsx is a zip
+    # the closing list of files, after the step messages
+    assert messages[0].startswith("[1/4]")
+    done = next(i for i, m in enumerate(messages) if m.startswith("Done in"))
+    assert [m.strip() for m in messages[done + 1:]] == [str(f) for f in files]
+
+
+def test_demo_rejects_a_folder_without_data(tmp_path):
+    with pytest.raises(MigdataError) as e:
+        run_demo(tmp_path / "out", progress=lambda s: None, sample=tmp_path)
+    assert e.value.code == "MD808"
+    assert e.value.message == render("MD808", path=tmp_path)
+
+
+# --- the region report ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def region_report(demo):
+    out, _, _ = demo
+    html = (out / "report_calabarzon.html").read_text(encoding="utf-8")
+    return bs4.BeautifulSoup(html, "html.parser"), html
+
+
+@pytest.fixture(scope="session")
+def store(demo):
+    return migdata.load(demo[0] / "store")
+
+
+def _headline(soup) -> dict[str, str]:
+    table = soup.find("table", class_="profile-table")
+    rows = {}
+    for tr in table.find_all("tr")[1:]:
+        cells = [td.get_text(" ", strip=True) for td in tr.find_all("td")]
+        rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_report_has_every_section_and_no_code(region_report):
+    soup, html = region_report
+    headings = [h.get_text(" ", strip=True).rstrip("¶").strip() for h in soup.find_all(["h1", "h2"])]
+    assert headings[0] == "Migration profile: Region IV-A (CALABARZON)"
+    for section in ["1. Headline numbers", "2. Overseas Filipinos by sex and age",
+                    "3. Where overseas Filipino workers are",
+                    "4. Households with members abroad and households receiving cash from abroad",
+                    "5. Uses of remittances", "6. Children with a parent abroad",
+                    "7. Moving within the Philippines", "8. Return migrants",
+                    "9. Data quality and reliability"]:
+        assert section in headings
+    assert "import migdata" not in html and "P.headline()" not in html  # no code cells
+    assert "Traceback" not in html and "Error" not in soup.get_text()
+    imgs = soup.find_all("img")
+    assert len(imgs) >= 5 and all(i["src"].startswith("data:image/png;base64,") for i in imgs)
+    assert all(i.get("alt") for i in imgs)
+    # every chart carries a source line: the dataset's source appears under the charts
+    assert "cbms_2022_hpq 2022 (complete count)" in soup.get_text()
+
+
+def test_report_headline_numbers_match_the_store(region_report, store):
+    soup, _ = region_report
+    hh, pp = store.households, store.persons
+    of_status = pp["of_status"].astype(str)
+    adults = pp["age"] >= 15
+    n_of = int((adults & of_status.isin(OF)).sum())
+    n_ofw = int((adults & of_status.isin(OFW)).sum())
+    hh_with_of = pp.loc[of_status.isin(OF), "hh_id"].nunique() / len(hh) * 100
+    cash = pd.to_numeric(hh["cash_abroad"], errors="coerce")
+    receiving = (cash > 0).sum() / cash.notna().sum() * 100
+    head = _headline(soup)
+    assert head["Households"] == f"{len(hh):,}"
+    assert head["Household population (all ages, overseas members included)"] == f"{len(pp):,}"
+    assert head["Overseas Filipinos (15 years and over)"] == f"{n_of:,}"
+    assert head["Overseas Filipino workers (OFWs)"] == f"{n_ofw:,}"
+    assert head["Households with an overseas Filipino member"] == f"{hh_with_of:.1f}%"
+    assert head["Households receiving cash from abroad"] == f"{receiving:.1f}%"
+    assert f"PHP {cash[cash > 0].sum():,.0f}" == head["Cash received from abroad in the past 12 months"]
+
+
+def test_report_data_quality_section_shows_import_counts(region_report, store):
+    soup, _ = region_report
+    text = soup.get_text(" ", strip=True)
+    assert "complete count" in text
+    c = store.report.counts["persons"]
+    assert f"{c['read']}" in text.replace(",", "")  # the rows-read table
+    assert "The import found no problems" in text or "problem(s)" in text
+
+
+def test_province_report_names_its_region(demo):
+    out, _, _ = demo
+    soup = bs4.BeautifulSoup((out / "report_laguna.html").read_text(encoding="utf-8"), "html.parser")
+    text = soup.get_text(" ", strip=True)
+    assert "Migration profile: Laguna" in text
+    assert "Province in Region IV-A (CALABARZON)" in text
+    alts = [img.get("alt") for img in soup.find_all("img")]
+    assert "Migrant households: Laguna compared" in alts  # charts carry their title as alt text
+
+
+# --- area checks (no notebook run) ---------------------------------------------------------------
+def test_unknown_area_code_suggests_close_codes(demo):
+    from migdata.report import render_report
+
+    out = demo[0]
+    with pytest.raises(UsageError) as e:
+        render_report(out / "store", "0403400001", out / "x.html")
+    assert e.value.code == "MD810"  # not a PSGC code at all
+    assert "close matches: 0403400000 Laguna" in e.value.message  # one digit away
+    assert e.value.exit_code == 2
+    assert not (out / "x.html").exists()
+
+
+def test_area_given_as_a_name_suggests_its_code(store):
+    from migdata.report import resolve_area
+
+    with pytest.raises(UsageError) as e:
+        resolve_area(store.households, "Laguna")
+    assert e.value.code == "MD801"
+    assert "0403400000 Laguna" in e.value.message
+
+
+def test_malformed_code_is_a_usage_error(store):
+    from migdata.report import resolve_area
+
+    with pytest.raises(UsageError) as e:
+        resolve_area(store.households, "04034")
+    assert e.value.code == "MD801"
+    assert e.value.message.startswith(render("MD801", value="04034", suggestions="")[:60])
+
+
+def test_area_outside_the_dataset(store):
+    from migdata.report import resolve_area
+
+    with pytest.raises(UsageError) as e:
+        resolve_area(store.households, "1380100000")  # Caloocan (NCR): a real PSGC, not in the data
+    assert e.value.code == "MD802"
+    assert "(City of Caloocan)" in e.value.message
+
+
+def test_resolve_area_levels_and_parents(store):
+    from migdata.report import resolve_area
+
+    hh = store.households
+    bgy = str(hh["barangay"].iloc[0])
+    a = resolve_area(hh, bgy)
+    assert a.level == "barangay"
+    assert a.parents == {"region": str(hh["region"].iloc[0]), "province": str(hh["province"].iloc[0]),
+                         "city_mun": str(hh["city_mun"].iloc[0])}
+    assert resolve_area(hh, "0400000000").level == "region"
