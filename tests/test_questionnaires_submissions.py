@@ -318,6 +318,12 @@ def test_survey_exports_import_into_their_own_tables(form, profile, table, with_
         assert int(t["sent_money"].sum()) == len(sent)
         owwa = sum("owwa" in s.get("sp/social_protection", "").split() for s in subs)
         assert int(t["owwa_member"].sum()) == owwa
+        for s, tot, fee, amt in zip(subs, t["remittance_total"], t["remit_fees"], t["remit_amount"]):
+            if s["consent"] == "1":
+                exp = float(s.get("rem/remit_12m", 0)) + float(s["rem/cash_brought"])
+                assert tot == pytest.approx(exp)
+            if s.get("rem/sent_money") == "1":
+                assert fee == pytest.approx(float(s["rem/last_fee"])) and amt == pytest.approx(float(s["rem/last_amount"]))
         linked = [s for s in subs if s.get("link/cbms_case_id")]
         assert t["hh_id"].notna().sum() == len(linked)
     else:
@@ -429,3 +435,19 @@ def test_unknown_form_names_and_missing_files(tmp_path):
     with pytest.raises(DataError) as e:
         load_form(tmp_path / "nowhere.xlsx")
     assert e.value.code == "MD001"
+
+
+def test_survey_text_in_a_number_column_is_reported(tmp_path):
+    from migdata.importer import import_files
+
+    subs = fake_submissions("children_left_behind_survey", 6, seed=8)
+    target = next(i for i, s in enumerate(subs) if "child/child_age" in s)
+    subs[target]["child/child_age"] = "twelve"
+    p = write_kobo_xlsx("children_left_behind_survey", subs, tmp_path / "dirty.xlsx", check=False)
+    data = import_files([p], profile="kobo_clb_survey")
+    probs = [q for q in data.report.problems if q.code == "MD610"]
+    assert len(probs) == 1
+    q = probs[0]
+    assert (q.table, q.column, q.value, q.source_row, q.action) == ("clb_survey", "age", "twelve", target + 2,
+                                                                     "set_missing")
+    assert data.tables["clb_survey"]["age"].isna().sum() == sum("child/child_age" not in s for s in subs) + 1
