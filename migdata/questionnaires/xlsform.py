@@ -16,9 +16,12 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,6 +47,8 @@ SURVEY_COLUMNS = (
 )
 CHOICE_COLUMNS = ["list_name", "name"] + [f"label::{lang}" for lang in LANGS]
 SETTINGS_COLUMNS = ["form_title", "form_id", "version", "default_language", "allow_choice_duplicates"]
+
+FIXED_DATE = datetime.datetime(2026, 1, 1)
 
 REQUIRED_MESSAGE = ("This question must be answered.", "Kailangang sagutin ang tanong na ito.")
 
@@ -127,17 +132,36 @@ def write_xlsform(name: str, path: str | os.PathLike[str]) -> Path:
     _write_rows(cs, CHOICE_COLUMNS, choice_rows)
     ss = wb.create_sheet("settings")
     _write_rows(ss, SETTINGS_COLUMNS, [mod.SETTINGS])
+    # Fixed document dates, so regenerating an unchanged form gives the same workbook content.
+    wb.properties.created = wb.properties.modified = FIXED_DATE
+    wb.properties.creator = "migdata"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:
         wb.save(tmp)
+        _reproducible(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _reproducible(xlsx: str) -> None:
+    """Rewrite the workbook zip with fixed member dates and document dates (openpyxl stamps both
+    with the current time), so an unchanged form source gives a byte-identical workbook."""
+    with zipfile.ZipFile(xlsx) as z:
+        members = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    stamp = FIXED_DATE.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(xlsx, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
 
 
 def _write_rows(ws: Any, columns: list[str], rows: list[dict[str, Any]]) -> None:
