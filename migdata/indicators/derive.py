@@ -76,6 +76,19 @@ def _str(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), np.nan)
 
 
+def _is(s: pd.Series, values: Sequence[str]) -> np.ndarray:
+    """Boolean array: the value is one of ``values`` (on category codes when categorical: no
+    conversion of millions of values to Python strings)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        pos = [s.cat.categories.get_loc(v) for v in values if v in s.cat.categories]
+        return np.isin(s.cat.codes.to_numpy(), pos)
+    return s.isin(values).to_numpy(dtype=bool)
+
+
+def _notna(s: pd.Series) -> np.ndarray:
+    return s.notna().to_numpy(dtype=bool)
+
+
 def _reference_date(provenance: dict[str, Any]) -> _dt.date | None:
     ref = provenance.get("reference_date")
     if not ref:
@@ -96,13 +109,12 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
     n = len(pp)
     age = pd.to_numeric(_col(pp, "age"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     child_age = (age >= 0) & (age <= 17)
-    rel = _str(_col(pp, "relationship")).to_numpy()
-    sex = _str(_col(pp, "sex")).to_numpy()
+    rel_s, sex_s = _col(pp, "relationship"), _col(pp, "sex")
     fam = pd.to_numeric(_col(pp, "family_no"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     a04 = pd.to_numeric(_col(pp, "rel_family_head_src"), errors="coerce").to_numpy(dtype="float64",
                                                                                      na_value=np.nan)
-    male_of = is_of & (sex == "male")
-    female_of = is_of & (sex == "female")
+    male_of = is_of & _is(sex_s, ["male"])
+    female_of = is_of & _is(sex_s, ["female"])
 
     # Rule 1: through the nuclear family (A04 4/5 -> family head/spouse/partner A04 1/2/3).
     fam_ok = ~np.isnan(fam) & (hpos >= 0)
@@ -111,8 +123,8 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
     fam_child = fam_ok & np.isin(a04, [4, 5])
 
     # Rule 2: through the household (relationship child -> head and spouse).
-    hh_parent = np.isin(rel, ["head", "spouse"]) & (hpos >= 0)
-    hh_child = (rel == "child") & ~fam_child & (hpos >= 0)
+    hh_parent = _is(rel_s, ["head", "spouse"]) & (hpos >= 0)
+    hh_child = _is(rel_s, ["child"]) & ~fam_child & (hpos >= 0)
 
     def link(parent: np.ndarray, child: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, ...]:
         """For each child: has a linked parent; father abroad; mother abroad."""
@@ -141,42 +153,47 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
 
 
 def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -> np.ndarray:
-    r5 = _str(_col(pp, "res_5y")).to_numpy()
-    rb = _str(_col(pp, "res_birth")).to_numpy()
+    r5, rb, ofs = _col(pp, "res_5y"), _col(pp, "res_birth"), _col(pp, "of_status")
     ret = _col(pp, "returned_5y").astype("boolean").fillna(False).to_numpy(dtype=bool)
-    ofs = _str(_col(pp, "of_status")).to_numpy()
-    known = (pd.notna(ofs) & (ofs != "unknown")) | pd.notna(r5) | pd.notna(rb)
-    conds = [is_ofw, is_of, (r5 == "abroad") | ret, r5 == "other_ph",
-             np.isin(rb, ["other_ph", "abroad"]), known]
-    return np.select(conds, PERSON_STATUS[:6], default="unknown")
+    known = (_notna(ofs) & ~_is(ofs, ["unknown"])) | _notna(r5) | _notna(rb)
+    conds = [is_ofw, is_of, _is(r5, ["abroad"]) | ret, _is(r5, ["other_ph"]),
+             _is(rb, ["other_ph", "abroad"]), known]
+    codes = np.select(conds, np.arange(6), default=6)
+    return pd.Categorical.from_codes(codes, categories=PERSON_STATUS)
 
 
 def _origin_5y(pp: pd.DataFrame) -> pd.Series:
     """Province of residence 5 years ago: 10-digit PSGC -> its province code; CBMS PPMM codes
     -> ``PPMM:PP`` (old province number; the areas crosswalk turns these into PSGC)."""
-    place = _col(pp, "res_5y_place").astype("string").str.strip()
-    r5 = _str(_col(pp, "res_5y"))
-    out = pd.Series(np.nan, index=pp.index, dtype="object")
-    ten = place.str.fullmatch(r"\d{10}").fillna(False).to_numpy(dtype=bool)
-    four = place.str.fullmatch(r"\d{4}").fillna(False).to_numpy(dtype=bool)
-    out[ten] = place[ten].str.slice(0, 5) + "00000"
-    out[four] = "PPMM:" + place[four].str.slice(0, 2)
-    out[(r5 == "abroad").to_numpy(dtype=bool)] = "abroad"
-    return out
+    r5 = _col(pp, "res_5y")
+    out = np.full(len(pp), None, dtype=object)
+    raw = _col(pp, "res_5y_place")
+    idx = np.flatnonzero(_notna(raw))
+    if len(idx):
+        # distinct places are few: map each once
+        uniq, inv = np.unique(raw.iloc[idx].astype(str).str.strip().to_numpy(dtype=object), return_inverse=True)
+        mapped = np.array([u[:5] + "00000" if len(u) == 10 and u.isdigit() else
+                           ("PPMM:" + u[:2] if len(u) == 4 and u.isdigit() else None) for u in uniq], dtype=object)
+        out[idx] = mapped[inv]
+    out[_is(r5, ["abroad"])] = "abroad"
+    return pd.Series(pd.Categorical(out), index=pp.index)
 
 
-def units(dataset: Any, age_scheme: str | Sequence[int] = "broad") -> dict[str, pd.DataFrame]:
+def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
+          household_columns: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
     """The unit tables indicators are computed over: ``{"person": ..., "household": ...}``.
 
-    Person rows carry every household column (area, design, income...) under its own name
-    (``weight`` is the person weight when the persons table has one, else the household weight).
+    Person rows carry the household columns (area, design, income...) under their own names
+    (``weight`` is the person weight when the persons table has one, else the household weight);
+    ``household_columns`` limits which (default: all), which saves memory at census scale.
     """
     hh = dataset.households.reset_index(drop=True)
     pp = dataset.persons.reset_index(drop=True)
     hpos = household_index(hh, pp)
-    ofs = _str(_col(pp, "of_status")).to_numpy()
-    is_of = np.isin(ofs, OF_ALL)
-    is_ofw = np.isin(ofs, OFW)
+    ofs_s = _col(pp, "of_status")
+    is_of = _is(ofs_s, OF_ALL)
+    is_ofw = _is(ofs_s, OFW)
+    of_present = _notna(ofs_s)
     has_of_col = "of_status" in pp.columns and pp["of_status"].notna().any()
 
     # Household aggregates over members (bincount on household positions).
@@ -185,25 +202,26 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad") -> dict[str, 
     hh_size = np.bincount(hpos[ok], minlength=nh)
     n_of = np.bincount(hpos[ok], weights=is_of[ok], minlength=nh).astype("int64")
     n_ofw = np.bincount(hpos[ok], weights=is_ofw[ok], minlength=nh).astype("int64")
-    hu = hh.copy()
+    hu = hh.copy(deep=False)
     hu["hh_size"] = hh_size
     if has_of_col:
-        of_known = np.bincount(hpos[ok], weights=pd.notna(ofs[ok]), minlength=nh) > 0
+        of_known = np.bincount(hpos[ok], weights=of_present[ok], minlength=nh) > 0
         hu["hh_n_of"] = pd.array(np.where(of_known, n_of, 0), dtype="Int64")
         hu.loc[~of_known, "hh_n_of"] = pd.NA
         hu["hh_n_ofw"] = pd.array(n_ofw, dtype="Int64")
         hu.loc[~of_known, "hh_n_ofw"] = pd.NA
-        status = np.where(n_ofw > 0, "ofw_household", np.where(n_of > 0, "of_household", "other"))
-        hu["hh_migratory_status"] = pd.Series(status, dtype="object").where(of_known, np.nan).values
+        hu["hh_migratory_status"] = pd.Categorical.from_codes(
+            np.where(of_known, np.where(n_ofw > 0, 0, np.where(n_of > 0, 1, 2)), -1), categories=HOUSEHOLD_STATUS)
     else:
         hu["hh_n_of"] = pd.array([pd.NA] * nh, dtype="Int64")
         hu["hh_n_ofw"] = pd.array([pd.NA] * nh, dtype="Int64")
         hu["hh_migratory_status"] = np.nan
-    rel = _str(_col(pp, "relationship")).to_numpy()
-    head = ok & (rel == "head")
-    head_sex = np.full(nh, np.nan, dtype=object)
-    head_sex[hpos[head]] = _str(_col(pp, "sex")).to_numpy()[head]
-    hu["head_sex"] = head_sex
+    head = ok & _is(_col(pp, "relationship"), ["head"])
+    sex_s = _col(pp, "sex")
+    sex_code = np.where(_is(sex_s, ["male"]), 0, np.where(_is(sex_s, ["female"]), 1, -1))
+    head_sex = np.full(nh, -1, dtype=np.int64)
+    head_sex[hpos[head]] = sex_code[head]
+    hu["head_sex"] = pd.Categorical.from_codes(head_sex, categories=["male", "female"])
     income = pd.to_numeric(_col(hh, "income"), errors="coerce").astype("Float64")
     pci = income / pd.Series(np.where(hh_size > 0, hh_size, np.nan), dtype="Float64")
     hu["per_capita_income"] = pci.to_numpy(dtype="float64", na_value=np.nan)
@@ -215,16 +233,15 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad") -> dict[str, 
     hu["below_poverty"] = below
 
     # Person units: person columns, derived columns, then household columns by position.
-    pu = pp.copy()
+    pu = pp.copy(deep=False)
     pu["is_of"] = pd.array(is_of, dtype="boolean")
     pu["is_ofw"] = pd.array(is_ofw, dtype="boolean")
     if not has_of_col:
         pu["is_of"] = pd.array([pd.NA] * len(pp), dtype="boolean")
         pu["is_ofw"] = pd.array([pd.NA] * len(pp), dtype="boolean")
     else:
-        miss = pd.isna(ofs)
-        pu.loc[miss, "is_of"] = pd.NA
-        pu.loc[miss, "is_ofw"] = pd.NA
+        pu["is_of"] = pd.arrays.BooleanArray(is_of, ~of_present)
+        pu["is_ofw"] = pd.arrays.BooleanArray(is_ofw, ~of_present)
     pu["migratory_status"] = _migratory_status(pp, is_of, is_ofw)
     if "age" in pp.columns:
         pu["age_group"] = age_group(pp["age"], age_scheme).values
@@ -235,8 +252,13 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad") -> dict[str, 
     pu["months_since_departure"] = ((ref.year - dy) * 12 + (ref.month - dm)) if ref else np.nan
     pu["origin_5y"] = _origin_5y(pp)
     take = np.where(ok, hpos, 0)
+    # area codes travel to persons as Categoricals: a few thousand codes, millions of rows
+    for c in AREA_COLUMNS + ["psgc"]:
+        if c in hu.columns and not isinstance(hu[c].dtype, pd.CategoricalDtype):
+            hu[c] = hu[c].astype("category")
+    wanted = None if household_columns is None else set(household_columns) | {"weight"}
     for c in hu.columns:
-        if c == "hh_id" or (c in pu.columns and c != "weight"):
+        if c == "hh_id" or (c in pu.columns and c != "weight") or (wanted is not None and c not in wanted):
             continue
         if c == "weight" and "weight" in pp.columns and pp["weight"].notna().any():
             continue

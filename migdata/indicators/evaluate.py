@@ -40,7 +40,7 @@ Example:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -87,6 +87,7 @@ class _Frame:
     up: dict[str, np.ndarray]              # level -> map finest code -> code at that level
     up_labels: dict[str, np.ndarray]
     dims: dict[str, _Dim]
+    cells: dict = field(default_factory=dict)
 
 
 class _Labels:
@@ -127,9 +128,14 @@ def _factor(s: pd.Series) -> _Dim:
 
 def _frame(df: pd.DataFrame, levels: list[str], by: list[str], unit: str) -> _Frame:
     finest = LEVEL_COLUMN[levels[0]]
-    codes, uniq = pd.factorize(df[finest].astype("string"), sort=True)
-    codes = codes.astype(np.int64)
-    uniq = np.asarray(uniq, dtype=object)
+    col = df[finest]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        uniq = np.asarray(col.cat.categories.astype(str), dtype=object)
+    else:
+        codes, uniq = pd.factorize(col.astype("string"), sort=True)
+        codes = codes.astype(np.int64)
+        uniq = np.asarray(uniq, dtype=object)
     up: dict[str, np.ndarray] = {}
     up_labels: dict[str, np.ndarray] = {}
     ok = codes >= 0
@@ -141,8 +147,10 @@ def _frame(df: pd.DataFrame, levels: list[str], by: list[str], unit: str) -> _Fr
         if col not in df.columns:  # the national level: one constant code
             vals = np.full(len(first), NATIONAL_CODE, dtype=object)
         else:
-            vals = df[col].astype("string").to_numpy(dtype=object, na_value=None)[first] if len(first) else \
-                np.array([], dtype=object)
+            vals = df[col].iloc[np.maximum(first, 0)].astype("string").to_numpy(dtype=object, na_value=None) \
+                if len(first) else np.array([], dtype=object)
+            if len(first):
+                vals[first < 0] = None  # a category with no rows
         c2, u2 = pd.factorize(pd.Series(vals, dtype="object"), sort=True)
         up[lev] = c2.astype(np.int64)
         up_labels[lev] = np.asarray(u2, dtype=object)
@@ -221,10 +229,16 @@ def _levels(level: str, top_allowed: str | None = None) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- stage 1 + 2
-def _masks(ind: Indicator, df: pd.DataFrame) -> dict[str, Any]:
+def _masks(ind: Indicator, df: pd.DataFrame, cache: dict | None = None) -> dict[str, Any]:
     """Universe mask and the per-row numerator/denominator arrays of an indicator."""
     def ev(field: str, text: str | None) -> Any:
-        return expr.evaluate(text, df, (ind.id, field))
+        key = (id(df), text)
+        if cache is not None and key in cache:
+            return cache[key]
+        val = expr.evaluate(text, df, (ind.id, field))
+        if cache is not None:
+            cache[key] = val
+        return val
 
     def as_bool(v: Any) -> np.ndarray:
         if isinstance(v, np.ndarray) and v.dtype == bool:
@@ -284,11 +298,15 @@ def _multi(ind: Indicator, df: pd.DataFrame, u: np.ndarray) -> tuple[list[str], 
 
 
 def _radix(fr: _Frame, dims: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Finest-cell number of every row (area x dims, mixed radix); cached per dims on the frame."""
     sizes = [fr.dims[d].size for d in dims]
-    cell = fr.area_codes.copy()
-    for d, size in zip(dims, sizes):
-        cell = cell * size + fr.dims[d].codes
-    return cell, sizes
+    key = tuple(dims)
+    if key not in fr.cells:
+        cell = fr.area_codes.copy()
+        for d, size in zip(dims, sizes):
+            cell = cell * size + fr.dims[d].codes
+        fr.cells[key] = np.where(fr.area_codes >= 0, cell, 0)
+    return fr.cells[key], sizes
 
 
 def _bincount(cell: np.ndarray, mask: np.ndarray, weights: np.ndarray | None, ncell: int) -> np.ndarray:
@@ -685,7 +703,14 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     avail = availability(dataset, [i.id for i in inds])
     ok_ids = set(avail.loc[avail["status"] == "computable", "indicator_id"])
     nc = avail[avail["status"] != "computable"].reset_index(drop=True)
-    units = derive.units(dataset, age_scheme)
+    # household columns the person indicators need (areas, by, design, expressions)
+    need = {LEVEL_COLUMN[lv] for lv in levels} | set(by) | {"weight", "psu", "stratum"}
+    need |= {c for c in (prov.get("design") or {}).values() if isinstance(c, str)}
+    for ind in inds:
+        if ind.unit == "person":
+            need |= ind.columns()
+    need |= {"hh_migratory_status", "urban_rural", "head_sex"} & set(by)
+    units = derive.units(dataset, age_scheme, household_columns=sorted(need))
     known = set(units["person"].columns) | set(units["household"].columns)
     for b in by:
         if b not in known:
@@ -702,6 +727,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     reg = {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
            **{b: _Labels([TOTAL]) for b in by}}
     done: list[Indicator] = []
+    mask_cache: dict = {}
     for ind in inds:
         if ind.id not in ok_ids:
             continue
@@ -719,7 +745,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                 design_args[unit] = _design_args(dataset, udf)
         fr = frames[unit]
         dims = [b for b in by if b in fr.dims and b not in ind.not_by and b != ind.category]
-        m = _masks(ind, fr.df)
+        m = _masks(ind, fr.df, mask_cache)
         cat = _categories(ind, fr.df, m["u"]) if ind.category else None
         multi = _multi(ind, fr.df, m["u"]) if ind.multi else None
         if complete:

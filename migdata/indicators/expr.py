@@ -112,7 +112,7 @@ class _Eval:
         if name not in self.df.columns:
             raise UsageError("MD704", expr=self.expr, id=self.where[0], field=self.where[1],
                              column=name, table="unit")
-        return _values(self.df[name])
+        return self.df[name]
 
     def bool_(self, v: Any) -> np.ndarray:
         if isinstance(v, (bool, np.bool_)):
@@ -175,6 +175,22 @@ class _Eval:
         return present & ~self.bool_(inner)
 
     def _compare(self, op: ast.cmpop, left: Any, right: Any) -> np.ndarray:
+        # a categorical column against constants: compare category codes (no string conversion)
+        if isinstance(left, pd.Series) and isinstance(left.dtype, pd.CategoricalDtype) and \
+                (np.isscalar(right) or isinstance(right, list)) and \
+                isinstance(op, (ast.In, ast.NotIn, ast.Eq, ast.NotEq)):
+            cats = left.cat.categories
+            vals = right if isinstance(right, list) else [right]
+            pos = [cats.get_loc(v) for v in vals if v in cats]
+            codes = left.cat.codes.to_numpy()
+            res = np.isin(codes, pos)
+            if isinstance(op, (ast.NotIn, ast.NotEq)):
+                res = ~res & (codes >= 0)
+            return res
+        if isinstance(left, pd.Series) and isinstance(left.dtype, pd.CategoricalDtype):
+            left = _values(left)
+        if isinstance(right, pd.Series) and isinstance(right.dtype, pd.CategoricalDtype):
+            right = _values(right)
         if isinstance(op, (ast.In, ast.NotIn)):
             s = pd.Series(left)
             res = s.isin(right).to_numpy(dtype=bool)
