@@ -52,10 +52,7 @@ def demo(out_dir: Path) -> None:
     """Run the whole pipeline on the bundled CALABARZON sample data."""
     from migdata.demo import run_demo
 
-    files = run_demo(out_dir, progress=_progress())
-    click.echo("\nThe demo wrote:")
-    for f in files:
-        click.echo(f"  {f}")
+    run_demo(out_dir, progress=_progress())  # prints progress and the closing list of files
 
 
 # --- dataset store -------------------------------------------------------------------------
