@@ -187,3 +187,21 @@ def test_codes_of_an_older_release_are_checked_against_it():
     with pytest.raises(DataError) as e:
         areas.normalize("0102801003", ref=NEW)
     assert e.value.code == "MD201" and "new" in str(e.value)
+
+
+def test_translate_only_one_to_one_codes(small):
+    from migdata.model.report import ImportReport
+
+    codes = pd.Series(["0102801002", "0102900000", "0102801003", None, "0102801003", "0109999001"])
+    with pytest.raises(DataError) as e:
+        areas.translate(codes, small, column="bgy", source_rows=[2, 3, 4, 5, 6, 7])
+    assert e.value.code == "MD211" and "Gamma" in str(e.value) and "merged" in str(e.value)
+    assert e.value.fields["row"] == 4
+    rep = ImportReport()
+    out = areas.translate(codes, small, errors="report", report=rep, table="households",
+                          column="bgy", source_rows=[2, 3, 4, 5, 6, 7])
+    assert out.tolist() == ["0102801002", "0202900000", pd.NA, pd.NA, pd.NA, pd.NA]
+    df = rep.to_frame()
+    assert df[["code", "source_row", "value"]].values.tolist() == [
+        ["MD211", 4, "0102801003"], ["MD212", 7, "0109999001"]]
+    assert "2 rows have this value" in df.loc[0, "message"]

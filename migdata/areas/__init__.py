@@ -9,11 +9,11 @@ Example:
 """
 
 from migdata.areas.codes import normalize, normalize_codes, ppmm_to_psgc, read_code, rollup
-from migdata.areas.crosswalk import crosswalk, read_release
+from migdata.areas.crosswalk import crosswalk, read_release, translate
 from migdata.areas.reference import (children, describe, index, lookup, name, reference,
                                      release, search, search_text)
 from migdata.areas.structure import LEVELS
 
 __all__ = ["LEVELS", "children", "crosswalk", "describe", "index", "lookup", "name", "normalize",
            "normalize_codes", "ppmm_to_psgc", "read_code", "read_release", "reference",
-           "release", "rollup", "search", "search_text"]
+           "release", "rollup", "search", "search_text", "translate"]

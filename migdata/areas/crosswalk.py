@@ -333,3 +333,60 @@ def _side(ref: pd.DataFrame) -> pd.DataFrame:
                       .where(ref["correspondence_code"].notna(), None).to_numpy()},
                      index=pd.Index(ref["psgc"].astype(str).to_numpy(), name="psgc"))
     return d
+
+
+#: Changes whose pairs carry both codes (and so can translate data).
+MAPPED = ("same", "renamed", "reclassified", "recoded", "boundary_changed")
+
+
+def translate(codes: Any, cw: pd.DataFrame, *, errors: str = "raise", report: Any = None,
+              table: str = "", column: str | None = None, source_file: str | None = None,
+              source_rows: Any = None) -> pd.Series:
+    """Codes of the old release of ``cw`` (from :func:`crosswalk`) as codes of the new one.
+
+    Only one-to-one changes translate (``same``, ``renamed``, ``reclassified``, ``recoded``,
+    ``boundary_changed``). A code that was merged, split, abolished or left unmapped raises
+    MD211 (``errors="raise"``) or becomes NA and is reported once per distinct value
+    (``errors="report"``, action ``set_missing``); so does a code the old release does not
+    have (MD212). Missing values stay missing.
+
+    Example:
+        >>> translate(["0604500000"], crosswalk(old, reference())).tolist()   # doctest: +SKIP
+        ['1804500000']
+    """
+    from migdata.areas.codes import _where
+    from migdata.errors import UsageError
+
+    if errors not in ("raise", "report"):
+        raise UsageError("MD004", what="errors", value=errors, choices="raise, report")
+    if errors == "report" and report is None:
+        raise UsageError("MD004", what="report", value=None, choices="an ImportReport when errors='report'")
+    s = codes if isinstance(codes, pd.Series) else pd.Series(list(codes), dtype=object)
+    fcodes, uniques = pd.factorize(s, use_na_sentinel=True)
+    known = cw.dropna(subset=["old_code"]).set_index("old_code")
+    rows = None if source_rows is None else np.asarray(pd.Series(source_rows).to_numpy())
+    releases = {"old_release": cw.attrs.get("old_release", "?"),
+                "new_release": cw.attrs.get("new_release", "?")}
+    out_u = np.empty(len(uniques), dtype=object)
+    for k, v in enumerate(uniques):
+        v = str(v)
+        if v in known.index and known.at[v, "change"] in MAPPED:
+            out_u[k] = known.at[v, "new_code"]
+            continue
+        out_u[k] = pd.NA
+        pos = int(np.flatnonzero(fcodes == k)[0])
+        n = int((fcodes == k).sum())
+        row = int(rows[pos]) if rows is not None else None
+        where = _where(source_file, row, column, n)
+        if v in known.index:
+            code = "MD211"
+            fields = dict(name=known.at[v, "old_name"], change=known.at[v, "change"],
+                          note=known.at[v, "note"], **releases)
+        else:
+            code, fields = "MD212", dict(releases)
+        if errors == "raise":
+            raise DataError(code, value=v, where=where, file=source_file, row=row, column=column, **fields)
+        report.add(code, table=table, source_file=source_file, source_row=row, column=column,
+                   value=v, action="set_missing", where=where, n=n, **fields)
+    result = pd.array(out_u, dtype="string").take(fcodes, allow_fill=True)
+    return pd.Series(result, index=s.index, name=s.name if isinstance(codes, pd.Series) else None)
