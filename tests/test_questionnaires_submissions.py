@@ -120,7 +120,7 @@ def test_rider_roster_follows_cbms_universes(rider_subs):
             assert "members" not in s
             continue
         members = s["members"]
-        assert len(members) == int(s["hh/hh_size"])
+        assert len(members) == int(s["hh_size"])
         for i, m in enumerate(members, start=1):
             n_members += 1
             assert m["members/line_no"] == str(i)
@@ -172,7 +172,7 @@ def test_writer_layout_for_the_rider(rider_subs, tmp_path):
     sheets = _sheets(p)
     assert list(sheets) == ["CBMS migration rider", "members"]
     head = sheets["CBMS migration rider"][0]
-    assert head[:5] == ["start", "end", "today", "consent", "hh/psgc"]
+    assert head[:6] == ["start", "end", "today", "hh/psgc", "hh/hh_no", "hh/cbms_case_id"]
     assert head[-9:] == ["_id", "_uuid", "_submission_time", "_validation_status", "_notes", "_status",
                          "_submitted_by", "_tags", "_index"]
     i = head.index("remit/rem_uses")
@@ -214,7 +214,7 @@ def test_writer_accepts_bare_names_and_keeps_text_literal(tmp_path):
     ({"consent": "1", "members": {"A05_SEX": "1"}}, "MD606",
      dict(submission=1, column="members", value={"A05_SEX": "1"})),
     ({"consent": "1", "hh_size": "four"}, "MD609",
-     dict(submission=1, column="hh/hh_size", value="four", type="integer")),
+     dict(submission=1, column="hh_size", value="four", type="integer")),
 ])
 def test_writer_errors_are_located(sub, code, fields, tmp_path):
     with pytest.raises(DataError) as e:
@@ -270,10 +270,15 @@ def test_rider_export_imports_into_households_and_persons(rider_subs, tmp_path):
     data = import_files([p], profile="kobo_cbms_rider")
     consented = [s for s in rider_subs if s["consent"] == "1"]
     members = [m for s in consented for m in s["members"]]
-    # households without consent have no members: reported and rejected (MD111), never silent
+    # households without consent have no members: reported and rejected (MD111), never silent,
+    # and keep their PSGC-household id (identification comes before consent)
     assert data.report.counts["households"] == {"read": len(rider_subs), "kept": len(consented),
                                                 "rejected": len(rider_subs) - len(consented)}
     assert data.report.counts["persons"]["kept"] == len(members)
+    refused = [s for s in rider_subs if s["consent"] != "1"]
+    rejected_ids = {q.record for q in data.report.problems if q.code == "MD111"}
+    assert rejected_ids == {f"hh_id {s['hh/psgc']}-{int(s['hh/hh_no']):05d}" for s in refused}
+    assert any("did not consent" in n for n in data.report.notes) == bool(refused)
     hh = data.households.set_index("hh_id")
     s0 = consented[0]
     hid = f"{s0['hh/psgc']}-{int(s0['hh/hh_no']):05d}"

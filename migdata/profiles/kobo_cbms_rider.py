@@ -6,6 +6,7 @@
 - countries: CBMS codes 9001-9256 -> ISO 3166 alpha-3 through ``cbms_countries.csv`` (the CBMS
   profile's crosswalk; 9997 don't know and codes without an ISO code give no country).
 - lf_status: return migrants' labour-force status from E01/E03/E25/E32 (the CBMS rule).
+- refusals (consent = 2) are counted in a report note (validation rejects them: no roster).
 - cash_abroad: 0 for households that answered "no money received" (the amount is not asked).
 """
 
@@ -56,7 +57,14 @@ def household_ids(main: pd.DataFrame) -> dict[str, str]:
 
 def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Any,
            report: Any) -> dict[str, pd.DataFrame]:
-    ids = household_ids(raw["main"])
+    main = raw["main"]
+    ids = household_ids(main)
+    if "consent" in main:
+        refused = int((main["consent"].astype("string").str.strip() == "2").fillna(False).sum())
+        if refused:
+            report.notes.append(
+                f"{refused} household(s) did not consent to the rider interview: they have no roster "
+                "and are rejected by validation (MD111); count them as refusals in the response rate.")
     hh, pp = tables["households"], tables["persons"]
     hh["hh_id"] = hh["hh_id"].astype("string").map(lambda u: ids.get(u, u)).astype("string")
     pp["hh_id"] = pp["hh_id"].astype("string").map(lambda u: ids.get(u, u)).astype("string")

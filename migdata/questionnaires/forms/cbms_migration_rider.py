@@ -57,16 +57,8 @@ SURVEY: list[dict] = [
     q("start", "start"),
     q("end", "end"),
     q("today", "today"),
-    q("note", "privacy_note",
-      "Data privacy: answers are confidential (RA 10625, RA 10173) and are used only for statistics and "
-      "local planning. No names are recorded. Participation is voluntary.",
-      "Pagkapribado ng datos: kumpidensiyal ang mga sagot (RA 10625, RA 10173) at gagamitin lamang para sa "
-      "estadistika at lokal na pagpaplano. Walang pangalang itatala. Kusang-loob ang paglahok."),
-    q("select_one yes_no", "consent", "Does the household agree to answer?",
-      "Pumapayag ba ang sambahayan na sumagot?", required=True),
-
-    q("begin_group", "hh", "Household identification", "Pagkakakilanlan ng sambahayan",
-      relevant="${consent} = '1'"),
+    # Identification is recorded by the enumerator before the interview, so refusals keep an id.
+    q("begin_group", "hh", "Household identification", "Pagkakakilanlan ng sambahayan"),
     q("text", "psgc", "Barangay PSGC code (10 digits)", "PSGC code ng barangay (10 numero)", required=True,
       constraint="regex(., '^[0-9]{10}$')",
       msg=("The PSGC code has exactly 10 digits (e.g. 0402103001).",
@@ -80,13 +72,22 @@ SURVEY: list[dict] = [
       constraint="regex(., '^[0-9]{9,30}$')",
       msg=("Digits only, 9 to 30 of them.", "Mga numero lamang, 9 hanggang 30.")),
     q("text", "enumerator", "Enumerator code", "Code ng enumerator"),
+    end("group"),
+
+    q("note", "privacy_note",
+      "Data privacy: answers are confidential (RA 10625, RA 10173) and are used only for statistics and "
+      "local planning. No names are recorded. Participation is voluntary.",
+      "Pagkapribado ng datos: kumpidensiyal ang mga sagot (RA 10625, RA 10173) at gagamitin lamang para sa "
+      "estadistika at lokal na pagpaplano. Walang pangalang itatala. Kusang-loob ang paglahok."),
+    q("select_one yes_no", "consent", "Does the household agree to answer?",
+      "Pumapayag ba ang sambahayan na sumagot?", required=True),
+
     q("integer", "hh_size", "How many members does the household have, including those abroad?",
       "Ilan ang miyembro ng sambahayan, kasama ang mga nasa ibang bansa?",
       hint=("Overseas Filipinos stay on the household roster (as in CBMS).",
             "Kasama sa listahan ang mga Pilipinong nasa ibang bansa (tulad sa CBMS)."),
-      required=True, constraint=". >= 1 and . <= 35",
+      required=True, relevant="${consent} = '1'", constraint=". >= 1 and . <= 35",
       msg=("Between 1 and 35 members (the CBMS limit).", "Mula 1 hanggang 35 miyembro (hangganan ng CBMS).")),
-    end("group"),
 
     q("begin_repeat", "members", "Household members", "Mga miyembro ng sambahayan",
       relevant="${consent} = '1'", repeat_count="${hh_size}"),
