@@ -59,9 +59,11 @@ def generate(persons: int, seed: int = 2022) -> HouseholdData:
     size = np.clip(rng.poisson(3.0, n_hh) + 1, 1, 15)
     # trim/extend to the exact person count
     diff = persons - int(size.sum())
-    idx = rng.integers(0, n_hh, abs(diff))
-    np.add.at(size, idx, 1 if diff > 0 else -1)
-    size = np.clip(size, 1, None)
+    if diff > 0:
+        np.add.at(size, rng.integers(0, n_hh, diff), 1)
+    elif diff < 0:
+        big = np.flatnonzero(size > 1)
+        size[rng.choice(big, -diff, replace=False)] -= 1
     n = int(size.sum())
     hh_of_p = np.repeat(np.arange(n_hh), size)
     start = np.cumsum(size) - size
