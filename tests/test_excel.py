@@ -163,3 +163,13 @@ def test_publish_indicators_from_a_store(tmp_path):
     assert ws.cell(r, 4).value == pytest.approx(4 / 6)
     with open(paths[1], encoding="utf-8-sig") as f:
         assert len(list(csv.DictReader(f))) > 0
+
+
+def test_long_sheet_left_out_when_too_many_rows(table, tmp_path, monkeypatch):
+    import migdata.publish.excel as xl
+
+    monkeypatch.setattr(xl, "MAX_ROWS", 10)
+    wb = load_workbook(write_workbook(table, tmp_path / "t.xlsx"))
+    assert "data" not in wb.sheetnames and "metadata" in wb.sheetnames
+    notes = [r[1].value for r in wb["contents"].iter_rows() if r[0].value == "Note"]
+    assert any("more than an Excel sheet holds" in n for n in notes)

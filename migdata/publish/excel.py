@@ -52,6 +52,7 @@ LEGEND = [
     "unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
     "Blank: no units in this cell.",
 ]
+MAX_ROWS = 1_048_576  # rows in one Excel sheet
 LEVEL_LABEL = {"region": "Region", "province": "Province/HUC", "city": "City/municipality",
                "barangay": "Barangay"}
 
@@ -229,6 +230,8 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
     k = table.attrs.get("k", 3)
     cat = catalogue()
     pub = publishable(table)
+    too_long = long_sheet and len(pub) + 1 > MAX_ROWS
+    long_sheet = long_sheet and not too_long
 
     def build(tmp: str) -> None:
         wb = Workbook(write_only=True)
@@ -246,6 +249,10 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
                        _cell(ws, f"cells based on fewer than {k} units suppressed, with secondary suppression")])
         for note in table.attrs.get("notes", []):
             ws.append([_cell(ws, "Note", bold=True), _cell(ws, note)])
+        if too_long:
+            ws.append([_cell(ws, "Note", bold=True),
+                       _cell(ws, f"the long table has {len(pub):,} rows, more than an Excel sheet holds; "
+                                 "it is not in this workbook: write it as CSV (write_csv / --csv)")])
         ws.append([])
         ws.append([_cell(ws, "Sheet", bold=True), _cell(ws, "Indicator", bold=True)])
         ids = list(dict.fromkeys(pub["indicator_id"]))
