@@ -219,3 +219,10 @@ def test_fast_path_taken_for_real_and_fixture_files():
     assert cb.tables["lgu_households_cp1252"]["parser"] == "pyarrow"
     _, cb = tabular.read_csv(FIX / "ragged.csv")
     assert cb.tables["ragged"]["parser"] == "csv module (exact)"
+
+
+def test_describe_names_what_was_detected():
+    text = tabular.describe(FIX / "ragged.csv")
+    assert "table ragged: 2 rows x 3 columns; encoding utf-8, delimiter ','" in text
+    assert "header on line 1" in text
+    assert render("MD482", file=str(FIX / "ragged.csv"), row=3, value=4, expected=3) in text

@@ -437,3 +437,31 @@ def read(path: str | Path, **options: Any) -> tuple[dict[str, pd.DataFrame], Cod
         raise DataError("MD484", file=str(path), format="an Excel .xlsx workbook",
                         detail="the old .xls format is not supported")
     return read_csv(path, **options)
+
+
+def describe(path: str | Path, **options: Any) -> str:
+    """What the CSV/Excel reader made of a file, as text for the terminal (``migdata sniff FILE``):
+    per table the encoding, delimiter, header line, parser, rows and columns, then the problems.
+
+    Example:
+        >>> print(describe("households.csv"))                         # doctest: +SKIP
+        households.csv
+          table households: 1,249 rows x 11 columns; encoding utf-8, delimiter ',', header on line 1
+    """
+    tables, cb = read(path, **options)
+    lines = [str(path)]
+    for name, df in tables.items():
+        info = cb.tables.get(name, {})
+        bits = [f"{len(df):,} rows x {df.shape[1] - 1} columns"]
+        if "encoding" in info:
+            bits.append(f"encoding {info['encoding']}, delimiter {info['delimiter']!r}")
+        bits.append(f"header on {'row' if 'sheet' in info else 'line'} {info.get('header_row')}")
+        lines.append(f"  table {name}: " + "; ".join(bits))
+        cols = [c for c in df.columns if c != "_source_row"]
+        lines.append("    columns: " + ", ".join(cols[:30]) + (" ..." if len(cols) > 30 else ""))
+    for n in cb.notes:
+        lines.append(f"  note: {n}")
+    if cb.report.problems:
+        lines.append(f"  {len(cb.report.problems):,} problem(s):")
+        lines += [f"    - {p.message}" for p in cb.report.problems[:20]]
+    return "\n".join(lines)
