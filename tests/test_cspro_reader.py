@@ -271,6 +271,9 @@ def test_crlf_bom_item_occurrences_decimal_char(tmp_path):
     assert h["ROOMS_1"].tolist()[0] == 3 and h["ROOMS_2"].tolist() == [7, 1]
     assert pd.isna(h["ROOMS_1"].iloc[1])
     assert cb.report.problems == []
+    # decoding only some items: an occurrence column name selects its item
+    tables, _ = read_cspro(tmp_path / "t.dat", tmp_path / "t.dcf", items=["ROOMS_2"])
+    assert list(tables["HOUSE"].columns) == ["HH", "ROOMS_1", "ROOMS_2", "_source_row"]
 
 
 def test_many_problems_are_capped_but_counted(tmp_path):

@@ -136,7 +136,8 @@ class _RecordPlan:
             for col, s in _item_columns(it):
                 fields.append(_Field(it, col, s))
         for it in rec.items:
-            if wanted is not None and it.name not in wanted:
+            if wanted is not None and it.name not in wanted and not any(
+                    col in wanted for col, _ in _item_columns(it)):
                 continue
             for col, s in _item_columns(it):
                 fields.append(_Field(it, col, s))
