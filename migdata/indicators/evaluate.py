@@ -404,7 +404,7 @@ def group_index(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(key) == 0:
         return key[:0], key[:0]
     top = int(key.max()) + 1
-    if top <= max(4 * len(key), 1 << 16):
+    if top <= max(8 * len(key), 1 << 22):
         seen = np.bincount(key, minlength=top) > 0
         uniq = np.flatnonzero(seen)
         lookup = np.empty(top, dtype=np.int64)
@@ -794,25 +794,25 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: _Frame, by: list[str], dims: 
 
     Returns plain arrays (integer codes into the shared label lists in ``reg``); ``compute``
     assembles one frame for all indicators at the end."""
-    lev = np.asarray([LEVELS[i] for i in range(len(LEVELS))], dtype=object)[
-        cube["area_level"].to_numpy().astype(np.int64)]
-    lev_code = np.zeros(len(cube), dtype=np.int64)
-    for lv in levels:
-        lev_code[lev == lv] = AREA_LEVEL_ORDER.index(lv)
+    lev_idx = cube["area_level"].to_numpy().astype(np.int64)  # index in LEVELS
+    lev_code = np.array([AREA_LEVEL_ORDER.index(lv) for lv in LEVELS], dtype=np.int64)[lev_idx]
     alev = cube["_alev"].to_numpy().astype(np.int64)
     # area codes in the shared list, per level through the (small) per-level label arrays
     area = np.zeros(len(cube), dtype=np.int64)
     parent = np.full(len(cube), reg["area"].code(""), dtype=np.int64)
     for i, lv in enumerate(levels):
-        sel = lev == lv
-        g = reg["area"].codes(fr.up_labels[lv])
-        area[sel] = g[alev[sel]]
+        sel = lev_idx == LEVELS.index(lv)
+        if ("area", lv) not in fr.cells:
+            fr.cells[("area", lv)] = reg["area"].codes(fr.up_labels[lv])
+        area[sel] = fr.cells[("area", lv)][alev[sel]]
         if i + 1 < len(levels):
             hi = levels[i + 1]
-            # parent of each level-lv area: any finest area inside it maps both ways
-            par = np.full(len(fr.up_labels[lv]), -1, dtype=np.int64)
-            par[fr.up[lv]] = reg["area"].codes(fr.up_labels[hi])[fr.up[hi]]
-            parent[sel] = par[alev[sel]]
+            if ("parent", lv, hi) not in fr.cells:
+                # parent of each level-lv area, through the finest areas inside it
+                par = np.full(len(fr.up_labels[lv]), -1, dtype=np.int64)
+                par[fr.up[lv]] = reg["area"].codes(fr.up_labels[hi])[fr.up[hi]]
+                fr.cells[("parent", lv, hi)] = par
+            parent[sel] = fr.cells[("parent", lv, hi)][alev[sel]]
     keys = [cube["_cat"].to_numpy().astype(np.int64)]
     keys += [cube[d].to_numpy().astype(np.int64) for d in reversed(dims)]
     keys += [area, lev_code]
