@@ -96,3 +96,17 @@ def test_text_in_number_field():
     out = validate(make(GOOD_HH, GOOD_PP[:2] + [("h2", 1, "male", "seventy", "head", 4)]))
     [p] = out.report.problems
     assert (p.code, p.value) == ("MD103", "seventy")
+
+
+def test_standalone_survey_table_without_household_model():
+    survey = pd.DataFrame({"resp_id": [1, 2], "income_abroad_monthly": [30000, 45000]})
+    out = validate(HouseholdData({"of_survey": survey}))
+    assert list(out.tables) == ["of_survey"] and out.report.problems == []
+
+
+def test_persons_without_households_is_an_error():
+    d = make(GOOD_HH, GOOD_PP)
+    del d.tables["households"]
+    with pytest.raises(DataError) as e:
+        validate(d)
+    assert e.value.code == "MD102"

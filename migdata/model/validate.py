@@ -220,6 +220,15 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     report = data.report
     src = ", ".join(map(str, data.provenance.get("files", []))) or None
     n_before = len(report.problems)
+    has_hh, has_pp = "households" in data.tables, "persons" in data.tables
+    if not has_hh and not has_pp:
+        # a stand-alone survey (e.g. of overseas Filipinos) not linked to a household roster:
+        # its own table was checked by its profile; there is no household model to validate
+        return HouseholdData(dict(data.tables), codebook=data.codebook,
+                             provenance=dict(data.provenance), report=report)
+    if has_hh != has_pp:
+        raise DataError("MD102", present="households" if has_hh else "persons",
+                        absent="persons" if has_hh else "households")
     hh = _check_table(data.households, "households", report, policy, src)
     pp = _check_table(data.persons, "persons", report, policy, src)
 
