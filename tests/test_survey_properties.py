@@ -182,3 +182,11 @@ def test_ratio_pairs_and_quantile_of_complete_count():
     # qrule "math": smallest value whose cumulative share reaches p (3 for p=.5; 1 for p=.2).
     assert q["estimate"].tolist() == [3.0, 1.0]
     assert (q["se"] == 0).all()
+
+
+def test_by_accepts_series_of_values():
+    df = pd.DataFrame({"age": [3, 15, 40, 70, 8], "y": [1.0, 2, 3, 4, 5]})
+    c = Design.complete_count(df)
+    band = pd.Series(np.where(df["age"] < 15, "child", "adult"), name="band")
+    r = c.total("y", by=[band]).set_index("band")
+    assert r.loc["child", "estimate"] == 1 + 5 and r.loc["adult", "estimate"] == 2 + 3 + 4

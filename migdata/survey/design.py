@@ -335,9 +335,12 @@ class Design:
         return self._df
 
     # ------------------------------------------------------------------ domains
-    def domains(self, by: str | Sequence[str] | np.ndarray | Domains | None,
+    def domains(self, by: str | Sequence[str | pd.Series] | pd.Series | np.ndarray | Domains | None,
                 observed: bool = True) -> Domains:
         """Domain codes for ``by`` columns (or precomputed integer codes, -1 = no domain).
+
+        Items of ``by`` are column names or Series of values aligned with the rows (named by
+        the Series name), e.g. ``age_group(df["age"], "five_year")``.
 
         ``observed=True`` lists only combinations that occur (R's ``drop.empty.groups``);
         ``observed=False`` lists every combination of the columns' categories, empty ones too.
@@ -355,10 +358,19 @@ class Design:
             codes = by.astype(np.int64)
             n_dom = int(codes.max()) + 1 if len(codes) else 0
             return Domains(codes, pd.DataFrame({"domain": np.arange(n_dom)}), int((codes < 0).sum()))
-        cols = _as_list(by)
+        items = [by] if isinstance(by, pd.Series) else _as_list(by)
+        cols, series = [], []
+        for item in items:
+            if isinstance(item, pd.Series):      # values given directly (e.g. a derived age group)
+                if len(item) != n:
+                    raise UsageError("MD313", got=len(item), expected=n)
+                cols.append(item.name if item.name is not None else f"by{len(cols)}")
+                series.append(item.reset_index(drop=True))
+            else:
+                cols.append(item)
+                series.append(self._column(item, "by"))
         parts, cats = [], []
-        for c in cols:
-            s = self._column(c, "by")
+        for s in series:
             if isinstance(s.dtype, pd.CategoricalDtype):
                 parts.append(s.cat.codes.to_numpy().astype(np.int64))
                 cats.append(s.cat.categories)
@@ -389,7 +401,7 @@ class Design:
             codes = combined
         idx = np.unravel_index(present, sizes) if len(sizes) else ()
         labels = {}
-        for c, cat, ix, orig in zip(cols, cats, idx, (self.data[c] for c in cols)):
+        for c, cat, ix, orig in zip(cols, cats, idx, series):
             if isinstance(orig.dtype, pd.CategoricalDtype):
                 labels[c] = pd.Categorical.from_codes(ix, dtype=orig.dtype)
             else:
