@@ -28,7 +28,8 @@ from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
 from migdata.readers.codebook import Codebook
 
-Progress = Callable[[str, int, int], None]
+#: Progress callback: called with one short message (the CLI prints it on stderr).
+Progress = Callable[[str], None]
 #: reader problems that blank one value of a row (rejected under the "reject" policy)
 VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506"}
 
@@ -69,7 +70,8 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         for i, f in enumerate(data):
             cb_prog = None
             if progress is not None:
-                cb_prog = (lambda done, total, f=f: progress(f"reading {f.name}", done, total))
+                progress(f"reading {f.name} ({f.stat().st_size / 1e6:,.0f} MB)")
+                cb_prog = _every_tenth(f.name, progress)
             tables, cb = read_cspro(f, d if d is not None else find_dictionary(f), report=report,
                                     progress=cb_prog, **opts)
             results.append((f, tables, cb))
@@ -77,7 +79,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         fn = get_reader(reader)
         for f in files:
             if progress is not None:
-                progress(f"reading {f.name}", 0, 1)
+                progress(f"reading {f.name}")
             tables, cb = fn(f, **opts)
             if cb.report is not report:
                 report.extend(cb.report)
@@ -96,6 +98,18 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     return merged, cb
 
 
+def _every_tenth(name: str, progress: Progress) -> Callable[[int, int], None]:
+    """Turn the reader's (bytes done, total) calls into a message every 10 %."""
+    last = [0]
+
+    def tick(done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1) + 0.5) // 10 * 10
+        if pct > last[0]:
+            last[0] = pct
+            progress(f"  {name}: {pct} %")
+    return tick
+
+
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
                  progress: Progress | None = None, **reader_options: Any):
@@ -103,7 +117,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
 
     ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
     data). ``profile``: a shipped profile name, a profile file path, or a parsed profile.
-    ``progress(stage, done, total)`` is called while reading and at each step.
+    ``progress(message)`` is called at each step and every 10 % of a large CSPro file.
     Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
 
     Example:
@@ -119,7 +133,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     report = ImportReport()
     raw, cb = read_raw(paths, prof, report, progress, **reader_options)
     if progress is not None:
-        progress("mapping", 0, 1)
+        progress(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
     del raw
     extra_rejected = {}
@@ -144,15 +158,13 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         pass
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
     if progress is not None:
-        progress("validating", 0, 1)
+        progress("validating")
     out = validate(data, policy=policy)
     for t, n in extra_rejected.items():
         c = out.report.counts.get(t)
         if c is not None:
             out.report.set_counts(t, read=c["read"] + n, kept=c["kept"], rejected=c["rejected"] + n)
     out.report.check_balance()
-    if progress is not None:
-        progress("done", 1, 1)
     return out
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from migdata.errors import UsageError
+from migdata.errors import MigdataError, UsageError
 from migdata.profiles.engine import Profile, apply_profile, parse_profile
 
 __all__ = ["Profile", "apply_profile", "list_profiles", "load_profile", "parse_profile", "profiles_text"]
@@ -53,7 +53,12 @@ def list_profiles() -> pd.DataFrame:
     (what ``migdata profiles`` prints)."""
     rows = []
     for name, path in sorted(_shipped().items()):
-        p = parse_profile(path.read_text(encoding="utf-8"), str(path))
+        try:
+            p = parse_profile(path.read_text(encoding="utf-8"), str(path))
+        except MigdataError as exc:  # one broken file must not hide the others
+            rows.append({"name": name, "title": f"(invalid profile: {exc.message})", "reader": "",
+                         "source": "", "round": "", "complete_count": False, "path": str(path)})
+            continue
         rows.append({"name": p.name, "title": p.title, "reader": p.reader, "source": p.source,
                      "round": p.round, "complete_count": p.complete_count, "path": str(path)})
     return pd.DataFrame(rows, columns=["name", "title", "reader", "source", "round", "complete_count", "path"])
