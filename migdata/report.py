@@ -392,6 +392,62 @@ def fmt_reliability(row: pd.Series | dict) -> str:
             "caution": f"use with caution{cv_text}"}.get(flag, flag)
 
 
+#: Columns of the whole dataset that the comparison with the areas above needs (HH01, HH02,
+#: RM01 are household indicators built from members' OF status).
+SLIM_PERSONS = ["hh_id", "line_no", "of_status", "age", "sex", "relationship"]
+
+
+def load_area(dataset: str | Path, area: str, verify: bool = True) -> tuple[Any, Any, Area]:
+    """Load what a report on ``area`` needs from a dataset store, without the whole persons table
+    when the area is smaller than the dataset: returns ``(area_data, whole, area)``.
+
+    ``area_data`` holds the area's households and persons with every column; ``whole`` is the
+    whole dataset with only the columns the comparisons need (None when the area *is* the
+    whole dataset, as for a region report on a regional store). At CALABARZON scale (16.2 M
+    persons) a province report then converts a fifth of the persons table to pandas, not all
+    of it. Checksums are verified as :func:`migdata.load` does.
+
+    Example:
+        >>> area_data, whole, a = load_area("demo/store", "0403400000")   # doctest: +SKIP
+    """
+    import hashlib
+
+    from migdata.errors import StoreError
+    from migdata.model.data import HouseholdData, load, read_manifest
+    from migdata.model.report import ImportReport
+
+    folder = Path(dataset)
+    manifest = read_manifest(folder)
+    meta = manifest["tables"]
+    files = {name: folder / m["file"] for name, m in meta.items()}
+    for name, f in files.items():
+        if not f.exists():
+            raise StoreError("MD126", path=f, table=name)
+        if verify:
+            h = hashlib.sha256()
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(chunk)
+            if h.hexdigest() != meta[name]["sha256"]:
+                raise StoreError("MD127", path=f, table=name)
+    hh = pd.read_parquet(files["households"])
+    a = resolve_area(hh, area, folder)
+    inside = (hh[a.level].astype(str) == a.code).to_numpy()
+    if inside.all() or "persons" not in files:
+        del hh
+        return load(folder, verify=False), None, a
+    prov = dict(manifest.get("provenance", {}))
+    report = ImportReport.from_dict(manifest.get("import_report", {}))
+    ids = hh.loc[inside, "hh_id"].astype(str).tolist()
+    pp_area = pd.read_parquet(files["persons"], filters=[("hh_id", "in", ids)])
+    cols = [c for c in SLIM_PERSONS if c in meta["persons"].get("columns", SLIM_PERSONS)]
+    pp_slim = pd.read_parquet(files["persons"], columns=cols)
+    area_data = HouseholdData({"households": hh[inside].reset_index(drop=True), "persons": pp_area},
+                              provenance=dict(prov), report=report)
+    whole = HouseholdData({"households": hh, "persons": pp_slim}, provenance=dict(prov))
+    return area_data, whole, a
+
+
 def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFrame:
     """The ``top`` largest rows that can be shown, then one row ``other`` holding the rest.
 
@@ -434,7 +490,7 @@ class Profile:
         >>> p.headline()                                        # doctest: +SKIP
     """
 
-    def __init__(self, data: Any, area: str | Area, k: int = 3) -> None:
+    def __init__(self, data: Any, area: str | Area, k: int = 3, whole: Any = None) -> None:
         from migdata.indicators import compute
 
         self.data = data
@@ -447,6 +503,17 @@ class Profile:
         # comparisons) and the areas below it (for the sub-area chart): compute adds every
         # higher level itself, and deriving the unit tables is the costly part.
         self.table = compute(data, ids=PROFILE_IDS, level=FINER[self.level], by=[], k=k)
+        if whole is not None:
+            # ``data`` holds only the area (see load_area): the rows of the areas above come
+            # from the whole dataset instead.
+            above = [*self.area.parents.values()]
+            comp = compute(whole, ids=COMPARE_IDS, level=self.level, by=[], k=k)
+            attrs = dict(self.table.attrs)
+            own = self.table[~self.table["area_code"].isin(above)].copy()
+            comp = comp[comp["area_code"].isin(above)].copy()
+            own.attrs, comp.attrs = {}, {}  # attrs hold DataFrames, which concat cannot compare
+            self.table = pd.concat([own, comp], ignore_index=True)
+            self.table.attrs.update(attrs)
         self.not_computable = self.table.attrs.get("not_computable", pd.DataFrame())
         self.rows = self.table[self.table["area_code"] == self.area.code]
         if self.rows.empty:
@@ -608,7 +675,7 @@ class Profile:
             return self.table.iloc[0:0]
         t = self.table
         return t[(t["indicator_id"] == ind) & (t["area_level"] == below)
-                 & (t["parent_code"] == self.area.code)].sort_values("area_name")
+                 & (t["parent_code"] == self.area.code)].sort_values("area_name", key=lambda c: c.astype(str))
 
     def remittance_uses(self) -> pd.DataFrame | None:
         """RM08 for the area, or None when the dataset has no uses of remittances."""
@@ -848,6 +915,6 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
     return to_html(nb, out_html, title=f"Migration profile: {a.name}")
 
 
-__all__ = ["Area", "NOTEBOOKS", "Profile", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
+__all__ = ["Area", "NOTEBOOKS", "Profile", "load_area", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
            "run_notebook", "to_html"]
 

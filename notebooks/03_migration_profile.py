@@ -45,8 +45,10 @@ from migdata.publish import charts
 pd.set_option("display.max_colwidth", 200)
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
-data = migdata.load(dataset)
-P = R.Profile(data, R.resolve_area(data.households, area, dataset))
+# Only the area's households and persons are loaded in full (plus a few columns of the whole
+# dataset for the comparisons with the province and region).
+data, whole, A = R.load_area(dataset, area)
+P = R.Profile(data, A, whole=whole)
 A = P.area
 SOURCE = P.source
 saved = []

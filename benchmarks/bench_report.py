@@ -1,0 +1,121 @@
+"""Benchmarks of the demo pipeline and of the migration profile report.
+
+``demo``: ``migdata demo`` on the bundled sample (or the seeded 3,000-household sample when the
+checkout has no ``sample_data/``), timed step by step from its progress messages.
+
+``province``: a province report (Laguna, 0403400000) from a CALABARZON-scale dataset store made
+by the indicator benchmark's seeded generator (``bench_indicators.generate``: the real 3,993
+barangays, households allocated by 2020 population). In the same process, the peer: Jupyter's
+own ``jupyter nbconvert --execute --to html --no-input`` on the same notebook with the same
+parameters (papermill-injected), i.e. what a user would run without migdata's runner.
+
+Peak memory: this process (RSS) and the notebook kernels it started (``RUSAGE_CHILDREN``).
+
+Usage:
+    python benchmarks/bench_report.py demo
+    python benchmarks/bench_report.py province --persons 1000000
+    flock /tmp/migdata-bench.lock python benchmarks/bench_report.py province --persons 16200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def peak_gb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024 ** 2
+
+
+def bench_demo(args: argparse.Namespace) -> None:
+    from migdata.demo import run_demo
+
+    out = Path(tempfile.mkdtemp(prefix="migdata-bench-demo-"))
+    marks: list[tuple[float, str]] = []
+    t0 = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        marks.append((time.perf_counter() - t0, msg))
+
+    files = run_demo(out, progress=progress)
+    total = time.perf_counter() - t0
+    steps = [(t, m) for t, m in marks if m.startswith("[")]
+    for (t, m), nxt in zip(steps, [*steps[1:], (total, "end")]):
+        print(f"  {nxt[0] - t:6.1f} s  {m}")
+    print(f"migdata demo: {total:.1f} s, {len(files)} files; peak RSS {peak_gb(resource.RUSAGE_SELF):.2f} GB, "
+          f"kernels {peak_gb(resource.RUSAGE_CHILDREN):.2f} GB")
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def bench_province(args: argparse.Namespace) -> None:
+    from bench_indicators import generate
+
+    from migdata.report import notebook_path, render_report
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-report-"))
+    store = work / "store"
+    if not (store / "manifest.json").exists():
+        t0 = time.perf_counter()
+        data = generate(args.persons, args.seed)
+        data.provenance["complete_count"] = True
+        data.provenance.setdefault("sources", ["bench_generator"])
+        data.save(store, force=True)
+        print(f"generated {len(data.persons):,} persons, {len(data.households):,} households in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        del data
+    t0 = time.perf_counter()
+    html = render_report(store, args.area, work / "report.html")
+    t_ours = time.perf_counter() - t0
+    print(f"migdata render_report {args.area}: {t_ours:.1f} s, {html.stat().st_size / 1e6:.2f} MB; "
+          f"peak RSS {peak_gb(resource.RUSAGE_SELF):.2f} GB, kernels {peak_gb(resource.RUSAGE_CHILDREN):.2f} GB",
+          flush=True)
+    if args.no_peer:
+        return
+    # Peer: nbconvert executes the same notebook (parameters injected by papermill without
+    # running it) and exports HTML without input.
+    import papermill as pm
+
+    nb_in = work / "peer_in.ipynb"
+    pm.execute_notebook(str(notebook_path("03_migration_profile.ipynb")), str(nb_in),
+                        parameters={"dataset": str(store), "area": args.area,
+                                    "output_dir": str(work / "peer_files")},
+                        prepare_only=True, progress_bar=False)
+    t0 = time.perf_counter()
+    env = {"PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "html",
+                    "--no-input", "--ExecutePreprocessor.timeout=1800", "--output", "peer.html",
+                    str(nb_in)], check=True, cwd=work, env=env, capture_output=True)
+    t_peer = time.perf_counter() - t0
+    print(f"peer jupyter nbconvert --execute --no-input: {t_peer:.1f} s; ratio migdata/peer {t_ours / t_peer:.2f}")
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    sub.add_parser("demo")
+    p = sub.add_parser("province")
+    p.add_argument("--persons", type=int, default=16_200_000)
+    p.add_argument("--seed", type=int, default=2022)
+    p.add_argument("--area", default="0403400000")
+    p.add_argument("--workdir", default=None)
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--no-peer", action="store_true")
+    args = ap.parse_args(argv)
+    {"demo": bench_demo, "province": bench_province}[args.what](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
