@@ -147,9 +147,9 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
         has_par, fa, mo = link(parent, child, key)
         val = np.where(fa & mo, "both", np.where(fa, "father", np.where(mo, "mother", "none")))
         out[cidx] = np.where(has_par, val, "parent_unlisted")
-    out = out.astype(object)
-    out[~child_age] = np.nan
-    return pd.Series(out, index=pp.index, dtype="object")
+    out[~child_age] = None
+    return pd.Series(pd.Categorical(out, categories=["none", "father", "mother", "both", "parent_unlisted"]),
+                     index=pp.index)
 
 
 def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -> np.ndarray:

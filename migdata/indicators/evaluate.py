@@ -236,7 +236,7 @@ def _masks(ind: Indicator, df: pd.DataFrame, cache: dict | None = None) -> dict[
         if cache is not None and key in cache:
             return cache[key]
         val = expr.evaluate(text, df, (ind.id, field))
-        if cache is not None:
+        if cache is not None and field == "universe":  # universes repeat; keep memory bounded
             cache[key] = val
         return val
 
