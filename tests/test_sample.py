@@ -323,3 +323,24 @@ def test_committed_kobo_exports_read_back():
     tables, cb = read_kobo_xlsx(root / "children_left_behind_survey.xlsx")
     assert len(tables["main"]) == SUBMISSIONS["children_left_behind_survey"]
     assert cb.report.problems == []
+
+
+def test_sample_survey_profile_imports_the_committed_survey():
+    sav = Path(__file__).resolve().parents[1] / "sample_data" / "lfs_like_survey.sav"
+    if not sav.exists():
+        pytest.skip("sample_data/ is not in this checkout")
+    from migdata.importer import import_files
+
+    prof = Path(__file__).resolve().parents[1] / "migdata" / "sample" / "sample_survey.toml"
+    data = import_files([sav], str(prof))
+    assert data.report.problems == []
+    df, _ = pyreadstat.read_sav(str(sav))
+    assert len(data.persons) == len(df)
+    assert len(data.households) == df["hhid"].nunique() == df["psu"].nunique() * 12
+    # weighted share of overseas workers: tidy table vs the file read directly
+    p = data.persons
+    tidy = (p["weight"] * p["of_status"].isin(["ofw_contract", "ofw_no_contract"])).sum() / p["weight"].sum()
+    direct = (df["pwgt"] * df["ofi"].isin([1, 2])).sum() / df["pwgt"].sum()
+    assert tidy == pytest.approx(direct, rel=1e-12)
+    h = data.households
+    assert h["stratum"].nunique() == 10 and h["psu"].nunique() == df["psu"].nunique()
