@@ -219,8 +219,11 @@ def write_cbms(path: Path, households: int, seed: int, *, ref: pd.DataFrame | No
 
 def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int = 2022,
              dirty: bool = False, *, survey: bool = True, kobo: bool = True,
-             chunk_households: int = DEFAULT_CHUNK) -> list[Path]:
+             chunk_households: int = DEFAULT_CHUNK,
+             progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write a synthetic CALABARZON data set into ``out_dir``; returns the files written.
+
+    ``progress(message)`` is called after each chunk of households and before each other file.
 
     The same ``households``, ``seed`` and ``chunk_households`` give byte-identical CBMS files
     (the ``.sav`` and ``.xlsx`` files also hold their creation time).
@@ -232,20 +235,25 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     ref = _reference()
     written: list[Path] = []
     dat = out / CBMS_FILE
-    counts = write_cbms(dat, households, seed, ref=ref, chunk_households=chunk_households)
+    say = progress or (lambda message: None)
+    counts = write_cbms(dat, households, seed, ref=ref, chunk_households=chunk_households,
+                        on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"))
     written.append(dat)
     written += copy_dictionary(out)
     if survey:
         from migdata.sample.survey import write_survey
 
+        say("sample survey (SPSS) ...")
         written.append(write_survey(out / SURVEY_FILE, seed=seed, ref=ref))
     if kobo:
         from migdata.sample.kobo import write_kobo_exports
 
+        say("Kobo exports of the three questionnaires ...")
         written += write_kobo_exports(out / "kobo", seed=seed)
     if dirty:
         from migdata.sample.dirty import write_dirty
 
+        say("dirty CBMS sample ...")
         written += write_dirty(out / "dirty", seed=seed + 1, ref=ref)
     info = {"generator": "migdata.sample.generate", "households": households, "seed": seed,
             "cbms_counts": counts, "files": sorted(str(f.relative_to(out)) for f in written)}
