@@ -746,8 +746,8 @@ class Profile:
         flags = rows.assign(Reliability=rows.apply(fmt_reliability, axis=1)) \
             .groupby("Reliability").size().rename("Estimates").reset_index()
         rep = self.data.report
-        counts = pd.DataFrame([{"Table": t, "Rows read": c["read"], "Kept": c["kept"],
-                                "Rejected": c["rejected"]} for t, c in rep.counts.items()])
+        counts = pd.DataFrame([{"Table": t, "Rows read": f"{c['read']:,}", "Kept": f"{c['kept']:,}",
+                                "Rejected": f"{c['rejected']:,}"} for t, c in rep.counts.items()])
         probs = rep.to_frame()
         if len(probs):
             by_rule = (probs.groupby(["code", "rule", "table", "action"]).size().rename("Problems")

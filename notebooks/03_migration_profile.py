@@ -132,9 +132,9 @@ else:
 
 # %%
 cmp = P.comparison()
-chart(charts.comparison_chart(cmp, measure="name", title=f"Migrant households: {A.name} compared",
-                              unit="% of households",
-                              source=SOURCE), "comparison")
+if cmp["area_code"].nunique() > 1:
+    chart(charts.comparison_chart(cmp, measure="name", title=f"Migrant households: {A.name} compared",
+                                  unit="% of households", source=SOURCE), "comparison")
 show(R.display_rows(cmp, label="area_name"), {"area_name": "Area"})
 cmp.to_csv(out / "comparison.csv", index=False)
 subs = P.sub_areas("HH01")

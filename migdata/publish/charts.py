@@ -81,7 +81,7 @@ def _new_figure(width: float = 7.5, height: float = 4.2) -> Figure:
 
 def _finish(fig: Figure, ax, title: str, source: str, note: str | None = None) -> Figure:
     """Title on the axes, source (and note) line under the plot, quiet spines."""
-    ax.set_title(title, loc="left", fontweight="bold")
+    ax.set_title(_wrap(title, 70), loc="left", fontweight="bold")
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     footer = f"Source: {source}" if source else "Source: not stated"
@@ -111,7 +111,7 @@ def title(fig: Figure) -> str:
     ...                 unit="u", source="s"))
     'T'
     """
-    return fig.axes[0].get_title(loc="left") if fig.axes else ""
+    return fig.axes[0].get_title(loc="left").replace("\n", " ") if fig.axes else ""
 
 
 def source_line(fig: Figure) -> str | None:
