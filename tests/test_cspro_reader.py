@@ -291,3 +291,16 @@ def test_report_passed_in_is_filled(tmp_path):
     (tmp_path / "t.dat").write_text("H001012345 3\n")
     _, cb = read_cspro(tmp_path / "t.dat", parse_dictionary_text(DCF), report=r)
     assert cb.report is r and r.counts["lines of t.dat"]["kept"] == 1
+
+
+def test_dictionary_without_record_type(tmp_path):
+    """RecordTypeLen=0: every line is the single record (CSPro lookup files)."""
+    dcf = ("[Dictionary]\nName=T\nRecordTypeStart=0\nRecordTypeLen=0\n[Level]\nName=L\n[IdItems]\n"
+           "[Item]\nName=CODE\nStart=1\nLen=3\n[Record]\nName=R\nRecordTypeValue=''\n"
+           "[Item]\nName=NAME\nStart=4\nLen=5\nDataType=Alpha\n")
+    (tmp_path / "t.dcf").write_text(dcf)
+    (tmp_path / "t.dat").write_text("001Alpha\n002Beta\n")
+    tables, cb = read_cspro(tmp_path / "t.dat", tmp_path / "t.dcf")
+    assert tables["R"]["CODE"].tolist() == [1, 2]
+    assert tables["R"]["NAME"].tolist() == ["Alpha", "Beta"]
+    assert cb.report.problems == []
