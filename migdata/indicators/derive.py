@@ -46,6 +46,7 @@ OFW = ["ofw_contract", "ofw_no_contract"]
 PERSON_STATUS = ["of_worker", "of_non_worker", "returned_from_abroad_5y", "internal_migrant_5y",
                  "lifetime_migrant", "resident_non_mover", "unknown"]
 HOUSEHOLD_STATUS = ["ofw_household", "of_household", "other"]
+PARENT_ABROAD = ["none", "father", "mother", "both", "parent_unlisted"]
 AREA_COLUMNS = ["region", "province", "city_mun", "barangay"]
 
 #: Derived column -> the source columns (or ``@provenance`` keys) it needs. The evaluator uses
@@ -139,17 +140,17 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
         p = np.where(found, pos, 0)
         return found, found & fa[p], found & mo[p]
 
-    out = np.full(n, "parent_unlisted", dtype=object)
+    # codes into PARENT_ABROAD: 0 none, 1 father, 2 mother, 3 both, 4 parent_unlisted
+    out = np.full(n, 4, dtype=np.int8)
     for parent, child, key in ((fam_parent, fam_child, fam_key), (hh_parent, hh_child, hpos.astype("int64"))):
         cidx = np.flatnonzero(child)
         if len(cidx) == 0:
             continue
         has_par, fa, mo = link(parent, child, key)
-        val = np.where(fa & mo, "both", np.where(fa, "father", np.where(mo, "mother", "none")))
-        out[cidx] = np.where(has_par, val, "parent_unlisted")
-    out[~child_age] = None
-    return pd.Series(pd.Categorical(out, categories=["none", "father", "mother", "both", "parent_unlisted"]),
-                     index=pp.index)
+        val = np.where(fa & mo, 3, np.where(fa, 1, np.where(mo, 2, 0)))
+        out[cidx] = np.where(has_par, val, 4)
+    out[~child_age] = -1
+    return pd.Series(pd.Categorical.from_codes(out, categories=PARENT_ABROAD), index=pp.index)
 
 
 def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -> np.ndarray:

@@ -243,6 +243,8 @@ def _masks(ind: Indicator, df: pd.DataFrame, cache: dict | None = None) -> dict[
     def as_bool(v: Any) -> np.ndarray:
         if isinstance(v, np.ndarray) and v.dtype == bool:
             return v
+        if isinstance(v, pd.Series) and pd.api.types.is_bool_dtype(v.dtype):
+            return v.to_numpy(dtype=bool, na_value=False)
         return pd.Series(v).astype("boolean").fillna(False).to_numpy(dtype=bool)
 
     def as_num(v: Any) -> np.ndarray:
