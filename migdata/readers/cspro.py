@@ -426,8 +426,7 @@ def read_cspro(
     case_of_line[vidx] = case_no
     block_first = vidx[new_case]  # first line of each case block
     if K.shape[1] and len(block_first):
-        bkeys = pd.Series(np.ascontiguousarray(K[new_case]).view(f"S{K.shape[1]}").ravel())
-        dup = bkeys.duplicated(keep="first").to_numpy()
+        dup = _duplicated_rows(K[new_case])
         for li in block_first[dup]:
             probs.add("MD406", d.records[line_rec[li]].name, int(li + 1), "case id",
                       bytes(case_key[li]).decode("latin-1"), "kept")
@@ -476,6 +475,17 @@ def read_cspro(
     probs.close()
     cb = _codebook(d, src, report, tables)
     return tables, cb
+
+
+def _duplicated_rows(K: np.ndarray) -> np.ndarray:
+    """Rows of a uint8 matrix equal to an earlier row, hashed as uint64 words (no Python bytes
+    object per case)."""
+    n, w = K.shape
+    pad = (-w) % 8
+    if pad:
+        K = np.concatenate((K, np.zeros((n, pad), dtype=np.uint8)), axis=1)
+    words = np.ascontiguousarray(K).view(np.uint64)
+    return pd.DataFrame(words).duplicated(keep="first").to_numpy()
 
 
 def _concat(parts: list[Any]) -> Any:
