@@ -126,3 +126,19 @@ def test_missing_pieces(tmp_path):
     with pytest.raises(DataError) as ei:
         ipums.read(tmp_path / "broken.xml")
     assert ei.value.code == "MD472"
+
+
+def test_text_in_a_numeric_field_is_reported(tmp_path):
+    with gzip.open(_ipums("cps_00421.dat.gz"), "rt", encoding="iso-8859-1") as f:
+        head = [next(f).rstrip("\n") for _ in range(10)]
+    i = next(j for j, line in enumerate(head) if line.startswith("P"))
+    # AGE is in columns 41-42 of a person line (DDI); write "x7" there
+    head[i] = head[i][:40] + "x7" + head[i][42:]
+    shutil.copy(_ipums("cps_00421.xml"), tmp_path / "cps_00421.xml")
+    with gzip.open(tmp_path / "cps_00421.dat.gz", "wt", encoding="iso-8859-1") as f:
+        f.writelines(line + "\n" for line in head)
+    tables, cb = ipums.read(tmp_path / "cps_00421.xml")
+    (p,) = cb.report.problems
+    assert (p.code, p.source_row, p.column, p.value, p.action) == ("MD473", i + 1, "AGE", "x7", "set_missing")
+    row = tables["person"].set_index("_source_row").loc[i + 1]
+    assert pd.isna(row["AGE"])

@@ -297,3 +297,17 @@ def test_bad_xlsform(tmp_path):
     with pytest.raises(DataError) as ei:
         kobo.read_xlsform(p)
     assert ei.value.code == "MD463" and "questions" in str(ei.value)
+
+
+def test_export_without_main_table(tmp_path):
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    shutil.copy(ODK / "household-members.csv", folder / "household-members.csv")
+    with pytest.raises(DataError) as ei:
+        kobo.read(folder)
+    assert ei.value.code == "MD465"
+    # a Kobo workbook whose first sheet is a repeat sheet
+    path = _edit_copy(tmp_path, lambda wb: wb.move_sheet("members", offset=-1))
+    with pytest.raises(DataError) as ei:
+        kobo.read_kobo_xlsx(path)
+    assert ei.value.code == "MD465" and "'members'" in str(ei.value)

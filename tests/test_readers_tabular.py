@@ -226,3 +226,11 @@ def test_describe_names_what_was_detected():
     assert "table ragged: 2 rows x 3 columns; encoding utf-8, delimiter ','" in text
     assert "header on line 1" in text
     assert render("MD482", file=str(FIX / "ragged.csv"), row=3, value=4, expected=3) in text
+
+
+def test_unknown_encoding_name_is_a_usage_error():
+    from migdata.errors import UsageError
+
+    with pytest.raises(UsageError) as ei:
+        tabular.read_csv(CP1252, encoding="klingon-8")
+    assert ei.value.code == "MD004" and "klingon-8" in str(ei.value)
