@@ -311,3 +311,26 @@ def test_export_without_main_table(tmp_path):
     with pytest.raises(DataError) as ei:
         kobo.read_kobo_xlsx(path)
     assert ei.value.code == "MD465" and "'members'" in str(ei.value)
+
+
+def test_geopoint_split_columns_dropped_without_form(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "LGU survey"
+    ws.append(["barangay", "location", "_location_latitude", "_location_longitude",
+               "_location_altitude", "_location_precision", "_uuid", "_index"])
+    ws.append(["Poblacion", "14.27 121.41 10 5", 14.27, 121.41, 10, 5, "u1", 1])
+    p = tmp_path / "d.xlsx"
+    wb.save(p)
+    tables, cb = kobo.read_kobo_xlsx(p)
+    assert [c for c in tables["main"].columns if "location" in c] == []
+    assert sorted(cb.tables["main"]["dropped_identifiers"]) == [
+        "_location_altitude", "_location_latitude", "_location_longitude", "_location_precision", "location"]
+    assert tables["main"]["barangay"].tolist() == ["Poblacion"]
+
+
+def test_geo_guess_spares_numeric_multiple_choice():
+    assert kobo._looks_geo(pd.Series(["14.2691 121.4113 12 5", "", "14.27 121.41"]))
+    assert kobo._looks_geo(pd.Series(["14.1 121.1 0 0;14.2 121.2 0 0"]))
+    assert not kobo._looks_geo(pd.Series(["1 3", "2"]))
+    assert not kobo._looks_geo(pd.Series(["", ""]))

@@ -33,8 +33,9 @@ its own child rows.
 **Direct identifiers are dropped** unless ``keep_identifiers=True`` (the drop is listed in
 ``codebook.tables[t]["dropped_identifiers"]`` and in the notes):
 
-- questions of type ``geopoint``, ``geotrace``, ``geoshape`` (and their split columns
-  ``_q_latitude``/``_longitude``/``_altitude``/``_precision``, ODK ``q-Latitude`` ...),
+- questions of type ``geopoint``, ``geotrace``, ``geoshape`` (without a form: any column whose
+  every answer looks like ``lat lon [alt [accuracy]]``, or a ``;``-list of such points), their split columns
+  (``_q_latitude``/``_longitude``/``_altitude``/``_precision``, ODK ``q-Latitude`` ...),
   Kobo's ``_geolocation``, and any column named ``*latitude``/``*longitude``/``*altitude``/``*precision``;
 - columns whose question name matches :data:`IDENTIFIER_PATTERNS`: personal names (``name``,
   ``full_name``, ``first_name``, ``last_name``, ``surname``, ``respondent_name``,
@@ -292,6 +293,17 @@ def _candidates(form: Form) -> dict[str, tuple[Question, str | None]]:
     return m
 
 
+# latitude and longitude always carry decimals, so "1 3" (a select_multiple of numeric codes) is not a point
+_GEO_POINT = r"-?\d{1,3}\.\d+ -?\d{1,3}\.\d+( -?\d+(\.\d+)?){0,2}"
+_GEO_VALUE = re.compile(rf"^{_GEO_POINT}(\s*;\s*{_GEO_POINT})*;?$")
+
+
+def _looks_geo(col: pd.Series) -> bool:
+    """Every non-empty answer is an ODK geopoint/geotrace/geoshape ("lat lon [alt [accuracy]]")."""
+    vals = [v for v in col.astype(object).tolist() if isinstance(v, str) and v.strip()]
+    return bool(vals) and all(_GEO_VALUE.match(v.strip()) for v in vals[:1000])
+
+
 def _is_identifier(name: str, patterns: Iterable[str]) -> bool:
     low = name.lower()
     return any(re.search(p, low) for p in patterns)
@@ -365,8 +377,9 @@ def _finish(raws: dict[str, _Raw], *, form: Form | None, fmt: str, source: str,
         plan: list[tuple[str, str, Question | None, str | None]] = []
         for col in df.columns:
             if col in ("_source_row",) + KOBO_LINKS or col.startswith("_") and col not in cand:
-                if not keep_identifiers and col == "_geolocation":
-                    dropped.append(col)
+                if not keep_identifiers and col not in ("_source_row",) + KOBO_LINKS and \
+                        (col == "_geolocation" or _is_identifier(col, patterns)):
+                    dropped.append(col)  # e.g. _<q>_latitude split columns when no form is given
                     continue
                 plan.append((col, col, None, None))
                 continue
@@ -374,6 +387,9 @@ def _finish(raws: dict[str, _Raw], *, form: Form | None, fmt: str, source: str,
             if q is None:
                 # no form, or a column the form does not know: strip the group path
                 base = re.split(r"/", col)[-1]
+                if not keep_identifiers and _looks_geo(df[col]):
+                    dropped.append(col)  # GPS answers ("lat lon alt accuracy"), type unknown
+                    continue
                 plan.append((col, base, None, None))
                 names_seen.setdefault(base, []).append(col)
                 continue
