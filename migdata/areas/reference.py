@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata.errors import DataError, UsageError
+from migdata.errors import UsageError
 
 #: The file shipped in the package and the PSGC release it holds.
 REFERENCE_FILE = "psgc_2025_07.parquet"
