@@ -328,11 +328,25 @@ def _cells_cc(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator,
     ncell = len(fr.area_labels) * int(np.prod(sizes, dtype=np.int64))
     has_area = fr.area_codes >= 0
     w = fr.w
-    u = m["u"] & has_area
+    unit_w = fr.cells.get("_unit_weights")
+    if unit_w is None:
+        unit_w = fr.cells["_unit_weights"] = bool(np.all(w == 1.0))
+
+    def count(mask: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        # weights of 1 (a census): the weighted sum is the count; one bincount instead of two
+        return _bincount(cell, mask, None if (unit_w and weights is w) else weights, ncell)
+
     st = ind.statistic
     cols: dict[str, np.ndarray] = {}
-    den_w = _bincount(cell, u, w, ncell)
-    den_n = _bincount(cell, u, None, ncell)
+    dkey = ("den", ind.universe, st in ("count", "share"), tuple(dims))
+    if dkey in fr.cells:
+        u, den_w, den_n = fr.cells[dkey]
+    else:
+        u = m["u"] & has_area
+        den_n = count(u, None)
+        den_w = den_n if unit_w else count(u, w)
+        if st in ("count", "share"):  # universes repeat across indicators: reuse their sums
+            fr.cells[dkey] = (u, den_w, den_n)
     if st in ("total", "mean", "median"):
         num_w = _bincount(cell, u, w * m["value"], ncell)
         cols = {"num": num_w, "den": den_w, "n": den_n, "units": den_n}
@@ -342,8 +356,8 @@ def _cells_cc(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator,
     if cat is None and multi is None:
         if st in ("count", "share"):
             num = m["num"] & has_area
-            cols = {"num": _bincount(cell, num, w, ncell), "den": den_w, "n": den_n,
-                    "units": _bincount(cell, num, None, ncell)}
+            units = count(num, None)
+            cols = {"num": units if unit_w else count(num, w), "den": den_w, "n": den_n, "units": units}
         keep = np.flatnonzero(cols["n"] > 0)
         out = pd.DataFrame({k: v[keep] for k, v in cols.items()})
         out["_cell"] = keep
@@ -356,7 +370,8 @@ def _cells_cc(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator,
             parts = []
             for j, arr in enumerate(arrs):
                 mk = arr & has_area
-                nw, nn = _bincount(cell, mk, w, ncell), _bincount(cell, mk, None, ncell)
+                nn = count(mk, None)
+                nw = nn if unit_w else count(mk, w)
                 keep = np.flatnonzero(den_n > 0)
                 parts.append(pd.DataFrame({"num": nw[keep], "units": nn[keep], "_cell": keep, "_cat": j}))
             out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
@@ -367,8 +382,8 @@ def _cells_cc(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator,
             mk = m["num"] & has_area
             key = cell * K + codes
             if ncell * K <= DENSE_LIMIT:
-                nw = _bincount(key, mk, w, ncell * K)
                 nn = _bincount(key, mk, None, ncell * K)
+                nw = nn if unit_w else _bincount(key, mk, w, ncell * K)
                 dom_has = np.repeat(den_n > 0, K)
                 small = K <= 27
                 sel = np.flatnonzero(dom_has & (np.tile(keep_cat, ncell)) & ((nn > 0) | small))
