@@ -44,6 +44,7 @@ _WIDE = {"region": "region", "reg code": "reg_code", "province": "province",
          "city class": "city_class", "income classification": "income_class",
          "urban / rural": "urban_rural", "2020 population": "population_2020"}
 _CITY_CLASSES = {"HUC", "ICC", "CC"}
+_POB = re.compile(r"\s*\(Pob\.?\)\s*$", re.I)
 
 
 def _key(h: Any) -> str:
@@ -120,6 +121,11 @@ def _read_wide(rows: Any, cols: dict[str, int], path: Path, sheet: str, release:
             rec[c] = _text(get.get(c))
         ur = _text(get.get("urban_rural"))
         rec["urban_rural"] = {"U": "urban", "R": "rural"}.get(ur or "")
+        # The wide list writes the poblacion mark into the name ("Adams (Pob.)"); the PSA
+        # publication keeps it in a Status column. Use the publication's layout.
+        if rec["name"] and _POB.search(rec["name"]):
+            rec["name"] = _POB.sub("", rec["name"]).strip()
+            rec["status"] = "Pob."
         recs.append(rec)
     b = pd.DataFrame.from_records(recs)
     b["prov_of"] = b["psgc"].str[:5] + "00000"
@@ -170,8 +176,10 @@ def _read_wide(rows: Any, cols: dict[str, int], path: Path, sheet: str, release:
                               "correspondence_code": _common(g["correspondence_code"].str[:4] + "00000"),
                               "population_2020": g["population_2020"].sum(min_count=1)})
                 have.add(top)
+    if "status" not in b:
+        b["status"] = None
     bg = b.assign(level="barangay")[["psgc", "name", "level", "correspondence_code", "urban_rural",
-                                     "population_2020", "_source_row"]]
+                                     "population_2020", "status", "_source_row"]]
     df = pd.concat([pd.DataFrame.from_records(units), bg], ignore_index=True)
     dup = df["psgc"].duplicated()
     if dup.any():
