@@ -205,3 +205,11 @@ def test_translate_only_one_to_one_codes(small):
     assert df[["code", "source_row", "value"]].values.tolist() == [
         ["MD211", 4, "0102801003"], ["MD212", 7, "0109999001"]]
     assert "2 rows have this value" in df.loc[0, "message"]
+
+
+@pytest.mark.realdata
+def test_poblacion_mark_is_not_a_rename(real, old_release):
+    # The wide list writes "Adams (Pob.)"; the July 2025 publication "Adams" with status Pob.
+    assert old_release.set_index("psgc").loc["0102801001", "status"] == "Pob."
+    r = real[real["old_code"].eq("0102801001").fillna(False)].iloc[0]
+    assert (r["old_name"], r["new_name"], r["change"]) == ("Adams", "Adams", "same")
