@@ -154,44 +154,42 @@ def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
 def _places(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
     from migdata.areas import ppmm_to_psgc
 
-    iso = countries()
     for res_item, (ppmm_item, ctry_item, prefix) in PLACES.items():
         kind = _num(f, res_item)
         ppmm = _num(f, ppmm_item)
-        code = ppmm.astype("Int64").astype(str).str.zfill(4).where(ppmm.notna(), None)
-        place = pd.Series(pd.NA, index=f.index, dtype=object)
-        use = (kind == 2) & code.notna()
-        bad = np.zeros(len(f), dtype=bool)
-        for u in pd.unique(code[use]):
+        use = (kind == 2) & ppmm.notna()
+        code = pd.Series(None, index=f.index, dtype=object)
+        code[use] = ppmm[use].astype(int).astype(str).str.zfill(4)
+        mapping: dict[str, str] = {}
+        bad_codes: set[str] = set()
+        for u in pd.unique(code[use]):  # a few hundred distinct places at most
             try:
-                psgc = ppmm_to_psgc(u)
+                mapping[u] = ppmm_to_psgc(u)
             except MigdataError:
-                psgc = None
-            hit = (use & (code == u)).to_numpy()
-            if psgc is None:
-                bad |= hit
-            else:
-                place[hit] = psgc
+                bad_codes.add(u)
+        bad = (use & code.isin(bad_codes)).to_numpy()
         rep.rows("MD555", f.assign(_code=code), bad, ppmm_item, "_row_B", value_col="_code")
-        p[f"{prefix}_place"] = place.astype(STRING).to_numpy()
-        ctry = _num(f, ctry_item).astype("Int64").astype(str).where(_num(f, ctry_item).notna(), None)
-        iso_s, bad_c = _iso(ctry.where(kind == 3, None))
+        p[f"{prefix}_place"] = code.map(mapping).astype(STRING).to_numpy()
+        cnum = _num(f, ctry_item)
+        ctry = pd.Series(None, index=f.index, dtype=object)
+        sel = (kind == 3) & cnum.notna()
+        ctry[sel] = cnum[sel].astype(int).astype(str)
+        iso_s, bad_c = _iso(ctry)
         rep.rows("MD556", f.assign(_code=ctry), bad_c, ctry_item, "_row_B", value_col="_code")
         p[f"{prefix}_country"] = iso_s.astype(STRING).to_numpy()
-    src = p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None)
-    iso_s, bad_c = _iso(pd.Series(src.to_numpy(), index=f.index))
-    rep.rows("MD556", f.assign(_code=src.to_numpy()), bad_c, "B09_COUNTRY", "_row_B", value_col="_code")
+    src = pd.Series(p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None).to_numpy(),
+                    index=f.index)
+    iso_s, bad_c = _iso(src)
+    rep.rows("MD556", f.assign(_code=src), bad_c, "B09_COUNTRY", "_row_B", value_col="_code")
     p["of_country"] = iso_s.astype(STRING).to_numpy()
-    _ = iso  # the crosswalk is cached
 
 
 def _iso(codes: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """ISO3 of CBMS country codes; the mask of codes that are not in the CBMS list."""
+    """ISO3 of CBMS country codes (text); the mask of codes that are not in the CBMS list."""
     iso = countries()
     txt = codes.astype(object)
-    out = txt.map(lambda c: iso.get(str(c)) if c is not None and not pd.isna(c) else None)
-    bad = np.array([c is not None and not pd.isna(c) and str(c) not in iso for c in txt], dtype=bool)
-    return out.where(~bad, None), bad
+    bad = (txt.notna() & ~txt.isin(list(iso))).to_numpy()
+    return txt.map(iso).where(~bad, None), bad
 
 
 def _skip_rules(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
@@ -242,29 +240,32 @@ def _lf_status(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
     p["lf_status"] = pd.Series(np.where(answered, status, None), index=p.index, dtype=object).to_numpy()
 
 
-def _members(p: pd.DataFrame, f: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
     if "SECTION_P" not in raw or raw["SECTION_P"].empty:
         return
     sp = raw["SECTION_P"].copy()
     sp["hh_id"] = _hh_id(sp)
-    roster = f.groupby("hh_id")["LNO"].agg(lambda s: set(pd.to_numeric(s, errors="coerce").dropna().astype(int)))
+    roster = pd.DataFrame({"hh_id": p["hh_id"].astype(str).to_numpy(),
+                           "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy()})
+    has_p = roster["hh_id"].isin(set(sp["hh_id"])).to_numpy()
     for item, col in (("P02_1C_OWWA", "owwa_member"), ("P02_1G_PHLHEALTH", "philhealth")):
         if item not in sp.columns:
             continue
-        pairs = [(h, ln) for h, txt in zip(sp["hh_id"], sp[item]) for ln in member_lines(txt)]
-        members = set(pairs)
-        has_p = p["hh_id"].isin(set(sp["hh_id"])).to_numpy()
-        key = list(zip(p["hh_id"], pd.to_numeric(p["line_no"], errors="coerce")))
-        flag = np.array([k in members for k in key], dtype=object)
+        # the list is two-digit line numbers: "0103" -> lines 1 and 3
+        digits = sp[item].astype("string").str.replace(r"\D", "", regex=True).fillna("")
+        lists = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy(), "line": digits.str.findall(r"\d\d").to_numpy(),
+                              "_source_row": sp["_source_row"].to_numpy()}).explode("line").dropna(subset=["line"])
+        lists["line"] = lists["line"].astype(int)
+        lists = lists.drop_duplicates(["hh_id", "line"])
+        hit = roster.merge(lists[["hh_id", "line"]].assign(_m=True), on=["hh_id", "line"], how="left")["_m"]
+        flag = hit.notna().to_numpy().astype(object)
         flag[~has_p] = None
         p[col] = flag
-        bad = [(h, ln) for h, ln in pairs if ln not in roster.get(h, set())]
-        if bad:
-            rows = sp.set_index("hh_id")["_source_row"]
-            for h, ln in bad:
-                rep.report.add("MD558", table="households", source_file=rep.source,
-                               source_row=int(rows.get(h)) if h in rows.index else None, column=item,
-                               value=f"{ln:02d}", action="kept", record=f"household {h}", hh_id=h)
+        known = lists.merge(roster.assign(_r=True), on=["hh_id", "line"], how="left")
+        for rec in known[known["_r"].isna()].to_dict("records"):
+            rep.report.add("MD558", table="households", source_file=rep.source,
+                           source_row=int(rec["_source_row"]), column=item, value=f"{rec['line']:02d}",
+                           action="kept", record=f"household {rec['hh_id']}", hh_id=rec["hh_id"])
 
 
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
@@ -272,7 +273,7 @@ def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
 
     ref = reference()
     ur = dict(zip(ref["psgc"], ref["urban_rural"].astype(object)))
-    h["urban_rural"] = h["psgc"].map(lambda c: ur.get(c) if isinstance(c, str) else None).to_numpy()
+    h["urban_rural"] = h["psgc"].astype(object).map(ur).to_numpy()
     if "SECTION_H" in raw and len(raw["SECTION_H"]) != raw["SECTION_H"][ID].drop_duplicates().shape[0]:
         sh = raw["SECTION_H"].assign(hh_id=_hh_id(raw["SECTION_H"]))
         sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)
@@ -307,7 +308,7 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     _places(p, f, rep)
     _skip_rules(p, f, rep)
     _lf_status(p, f, rep)
-    _members(p, f, raw, rep)
+    _members(p, raw, rep)
     out = dict(tables)
     out["persons"] = p
     if "households" in tables:
