@@ -110,3 +110,18 @@ def test_persons_without_households_is_an_error():
     with pytest.raises(DataError) as e:
         validate(d)
     assert e.value.code == "MD102"
+
+
+def test_unknown_and_malformed_psgc_are_reported_and_areas_derived():
+    hh = pd.DataFrame({"hh_id": ["h1", "h2", "h3"], "weight": 1.0, "source": "t",
+                       "psgc": ["0403405010", "0403499999", "43405010"], "_source_row": [2, 3, 4]})
+    pp = pd.DataFrame({"hh_id": ["h1", "h2", "h3"], "line_no": 1, "sex": "male", "age": 30,
+                       "relationship": "head", "_source_row": [2, 3, 4]})
+    out = validate(HouseholdData({"households": hh, "persons": pp}))
+    got = sorted((p.code, p.value) for p in out.report.problems)
+    # 0403499999: right form, no such barangay; 43405010: 8 digits, wrong form
+    assert got == [("MD106", "43405010"), ("MD114", "0403499999")]
+    h = out.households.set_index("hh_id")
+    # Calamba (0403405) is in Laguna (0403400000), Region IV-A (0400000000)
+    assert h.loc["h1", "province"] == "0403400000" and h.loc["h1", "region"] == "0400000000"
+    assert pd.isna(h.loc["h2", "psgc"]) and pd.isna(h.loc["h3", "psgc"])

@@ -205,7 +205,7 @@ def _check_psgc(ck: _Checker) -> None:
     for level, col in (("region", "region"), ("province", "province"), ("city_mun", "city_mun"),
                        ("barangay", "barangay")):
         if col not in ck.df.columns:
-            ck.df[col] = pd.Series(areas.rollup(have, level), index=ck.df.index).astype(STRING)
+            ck.df[col] = pd.Series(areas.rollup(have, level, errors="coerce").to_numpy(), index=ck.df.index).astype(STRING)
 
 
 def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
