@@ -114,7 +114,9 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     indicator catalogue by ``level`` (city/municipality) and ``by`` (sex; age groups are one
     argument away, but the workbook then takes three times longer to write) and write
     ``out_dir/indicators.xlsx``; (4) write the migration profile reports of the region and of
-    Laguna province (``report_calabarzon.html``, ``report_laguna.html``).
+    Laguna province (``report_calabarzon.html``, ``report_laguna.html``), and of the region from
+    the CBMS migration rider sample when it was imported (``report_calabarzon_rider.html``:
+    uses of remittances and return migrants, which CBMS does not ask).
 
     Example:
         >>> run_demo("/tmp/demo", progress=lambda s: None)[-1].name  # doctest: +SKIP
@@ -174,8 +176,13 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
         from migdata.report import render_report
 
         _step(progress, 4, total, "Writing the migration profile reports ...")
-        for code, name in ((REGION, "calabarzon"), (PROVINCE, "laguna")):
-            html = render_report(store, code, out / f"report_{name}.html",
+        jobs = [(store, REGION, "calabarzon"), (store, PROVINCE, "laguna")]
+        rider = out / "store_rider"
+        if (rider / "manifest.json").exists():
+            # the rider sample asks what CBMS does not: uses of remittances, return migration
+            jobs.append((rider, REGION, "calabarzon_rider"))
+        for st, code, name in jobs:
+            html = render_report(st, code, out / f"report_{name}.html",
                                  progress=lambda s: progress(f"      {s}"))
             written.append(Path(html))
     progress(f"Done in {time.perf_counter() - t0:.0f} s. Files written:")

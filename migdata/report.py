@@ -706,7 +706,12 @@ class Profile:
             if c == "abroad":
                 return "Abroad"
             if c.startswith("PPMM:"):
-                return f"Province with old code {c[5:]}"
+                # old 2-digit province code (CBMS 2022 PPMM): PP99 = "province known"
+                try:
+                    from migdata.areas.codes import ppmm_to_psgc
+                    return area_name(ppmm_to_psgc(c[5:7] + "99")) or c
+                except Exception:
+                    return f"Province with old code {c[5:]}"
             return area_name(c) or c
         r["place"] = r["category"].astype(str).map(place)
         return collapse(r, "place", top, "All other places")
@@ -851,9 +856,10 @@ def returns_text(ret: pd.DataFrame, name: str) -> str:
                 f"({r['share']:.1f}% of {int(r['n']):,}) lived abroad five years ago and are back: "
                 "a proxy for return migrants, since CBMS 2022 has no return item (complete count). "
                 "It misses those who went abroad and came back within the five years.")
+    ci = "" if str(r.get("flag")) == "complete_count" else f"; 95% CI {fmt_ci(r)}"
     return (f"Return migrants aged 15 and over (residents who lived abroad five years ago or report "
-            f"a return in the past five years): **{fmt_value(r)}** of persons 15+ "
-            f"({fmt_reliability(r)}; 95% CI {fmt_ci(r)}).")
+            f"a return in the past five years): **{fmt_value(r)}** of persons 15+ in {name} "
+            f"({fmt_reliability(r)}{ci}).")
 
 
 def quality_text(p: "Profile", q: dict[str, pd.DataFrame]) -> str:
