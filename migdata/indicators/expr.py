@@ -74,6 +74,8 @@ def parse(expr: str, where: tuple[str, str] = ("?", "?")) -> ast.Expression:
                 what = f"function call {ast.unparse(node.func)}()"
             elif isinstance(node, ast.Attribute):
                 what = f"attribute access .{node.attr}"
+            elif isinstance(node, ast.Compare):
+                what = "'in' followed by something other than a list (write e.g. x in ['a', 'b'])"
             raise UsageError("MD703", expr=expr, id=ind, field=field, what=what)
     return tree
 
