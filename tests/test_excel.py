@@ -58,7 +58,7 @@ def test_sheets_and_headers(workbook):
     ws = wb["OF02"]
     assert ws["A1"].value == "OF02 Overseas Filipino workers (stock)"
     # header: row 4 the sex categories across (Total first), row 5 the area columns
-    assert [c.value for c in ws[4]][2:6] == ["Sex", "Total", "male", "female"]
+    assert [c.value for c in ws[4]][2:6] == ["Sex", "Total", "Male", "Female"]
     assert [c.value for c in ws[5]][:3] == ["Area level", "Area code", "Area name"]
     assert ws.freeze_panes == "D6"
 

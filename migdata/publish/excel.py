@@ -57,6 +57,41 @@ LEVEL_LABEL = {"region": "Region", "province": "Province/HUC", "city": "City/mun
                "barangay": "Barangay"}
 
 
+DERIVED_LABELS = {
+    "hh_migratory_status": {"ofw_household": "OFW household", "of_household": "OF household (no OFW)",
+                            "other": "Other household"},
+    "migratory_status": {"of_worker": "Overseas Filipino worker", "of_non_worker": "Other overseas Filipino",
+                         "returned_from_abroad_5y": "Returned from abroad (5 years)",
+                         "internal_migrant_5y": "Internal migrant (5 years)", "lifetime_migrant": "Lifetime migrant",
+                         "resident_non_mover": "Resident, non-mover", "unknown": "Unknown"},
+}
+
+
+def labels_for(column: str | None) -> dict[str, str]:
+    """Plain labels of a column's codes (canonical code lists and derived attributes), for tables
+    a planning office reads; codes without a label are shown as they are."""
+    if not column:
+        return {}
+    if column in DERIVED_LABELS:
+        return DERIVED_LABELS[column]
+    if column in ("head_sex",):
+        column = "sex"
+    if column == "parent_abroad":
+        from migdata.model.codes import labels
+        return labels("parent_abroad")
+    try:
+        from migdata.model.codes import labels
+        from migdata.model.validate import schema
+
+        for table in ("persons", "households"):
+            spec = schema()[table]["columns"].get(column)
+            if spec and spec.get("codes"):
+                return labels(spec["codes"])
+    except Exception:  # labels are a convenience; codes stay readable
+        return {}
+    return {}
+
+
 def _check(table: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
@@ -165,9 +200,11 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
     ws.append([])
     for i, b in enumerate(across):
         label = b.replace("_", " ").capitalize()
+        names = labels_for(b)
         ws.append([None] * (len(left) - 1) + [_cell(ws, label, bold=True)]
-                  + [_cell(ws, key[i], bold=True) for key in col_keys])
+                  + [_cell(ws, names.get(key[i], key[i]), bold=True) for key in col_keys])
     ws.append([_cell(ws, x, bold=True) for x in left] + ([] if across else [_cell(ws, "Value", bold=True)]))
+    cat_names = labels_for(meta.get("category"))
     est = t["estimate"].to_numpy(dtype="float64")
     sup = t["suppressed"].to_numpy(dtype=bool)
     caution = (t["flag"].astype(str) == "caution").to_numpy()
@@ -183,7 +220,7 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
         lev, code, name = kr[0], kr[1], kr[2]
         cells = [_cell(ws, LEVEL_LABEL.get(lev, lev)), _cell(ws, code), _cell(ws, name)]
         if has_cat:
-            cells.append(_cell(ws, kr[3]))
+            cells.append(_cell(ws, cat_names.get(kr[3], kr[3])))
         for j in range(len(col_keys)):
             r = grid.get((i, j))
             if r is None or (np.isnan(est[r]) and not sup[r]):
@@ -245,8 +282,9 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         ws.append([_cell(ws, "Source", bold=True), _cell(ws, src)])
         ws.append([_cell(ws, "Reference period", bold=True), _cell(ws, period)])
         if table.attrs.get("complete_count"):
-            ws.append([_cell(ws, "Disclosure control", bold=True),
-                       _cell(ws, f"cells based on fewer than {k} units suppressed, with secondary suppression")])
+            text = (f"cells based on fewer than {k} units suppressed, with secondary suppression" if k > 1
+                    else "none (threshold k=1)")
+            ws.append([_cell(ws, "Disclosure control", bold=True), _cell(ws, text)])
         for note in table.attrs.get("notes", []):
             ws.append([_cell(ws, "Note", bold=True), _cell(ws, note)])
         if too_long:
@@ -264,7 +302,7 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         for i, idx in pub.groupby("indicator_id", sort=False).indices.items():
             ind = cat.get(i)
             meta = {"definition": ind.definition, "universe": ind.universe, "note": ind.note,
-                    "unit": ind.unit, "measure": ind.measure} if ind else {}
+                    "unit": ind.unit, "measure": ind.measure, "category": ind.category} if ind else {}
             _indicator_sheet(wb, pub.iloc[idx].reset_index(drop=True), by, meta, k, used)
         if long_sheet:
             _frame_sheet(wb, "data", pub, used)
