@@ -348,3 +348,10 @@ def test_sample_survey_rows_stop_at_design_domain():
     assert r["estimate"] == pytest.approx(100 * 4 / 15) and r["se"] > 0 and r["n"] == 15
     # n < 30 -> suppressed by the reliability policy
     assert r["flag"] == "suppress" and r["suppressed"] and r["suppression"] == "reliability"
+
+
+def test_national_level_on_request():
+    t = compute(fixture_data(), ids=["OF02"], level="national", by=[], k=1)
+    assert t[["area_level", "area_code", "area_name"]].astype(str).values.tolist() == \
+        [["national", "PH", "Philippines"]]
+    assert t["estimate"].iloc[0] == 4  # A2, B2, D1, D2

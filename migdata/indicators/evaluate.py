@@ -128,7 +128,7 @@ def _factor(s: pd.Series) -> _Dim:
 
 def _frame(df: pd.DataFrame, levels: list[str], by: list[str], unit: str) -> _Frame:
     finest = LEVEL_COLUMN[levels[0]]
-    col = df[finest]
+    col = df[finest] if finest in df.columns else pd.Series(pd.Categorical([NATIONAL_CODE] * len(df)))
     if isinstance(col.dtype, pd.CategoricalDtype):
         codes = col.cat.codes.to_numpy().astype(np.int64)
         uniq = np.asarray(col.cat.categories.astype(str), dtype=object)
@@ -221,7 +221,7 @@ def _select(ids: Sequence[str] | str | None) -> list[Indicator]:
 def _levels(level: str, top_allowed: str | None = None) -> list[str]:
     lev = LEVEL_ALIASES.get(str(level).lower(), str(level).lower())
     if lev not in LEVELS:
-        raise UsageError("MD706", value=level, choices=", ".join(LEVELS[:-1]))
+        raise UsageError("MD706", value=level, choices=", ".join(LEVELS))
     out = LEVELS[LEVELS.index(lev):]
     if top_allowed is not None:
         out = [lv for lv in out if LEVELS.index(lv) >= LEVELS.index(top_allowed)] or [top_allowed]
@@ -708,7 +708,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     levels = _levels(level, top)
     hh = dataset.households
     # a country-wide total row when the data cover more than one region
-    if "region" in hh.columns and hh["region"].nunique() <= 1:
+    if "region" in hh.columns and hh["region"].nunique() <= 1 and len(levels) > 1:
         levels = [lv for lv in levels if lv != "national"]
     for lev in levels:
         if lev == "national":
