@@ -520,7 +520,7 @@ class Profile:
             lv = sorted(set(self.table["area_level"]))
             raise UsageError("MD809", value=self.area.code, name=self.area.name,
                              levels=", ".join(lv) or "none",
-                             notes=" ".join(self.table.attrs.get("notes", [])))
+                             notes=" ".join(self.table.attrs.get("notes", [])) or "no rows")
         self.chain = [self.area.code, *reversed(list(self.area.parents.values()))]
         self.age_scheme = FIVE_YEAR_15 if self.area.level in ("region", "province") else BROAD_15
         self.detail = compute(data, ids=["OF01", "ED01"], level=self.level,
@@ -882,6 +882,19 @@ def quality_text(p: "Profile", q: dict[str, pd.DataFrame]) -> str:
     return " ".join(parts)
 
 
+def _check_design_domain(provenance: dict[str, Any], a: Area) -> None:
+    """A sample survey is published only down to its design domain (region by default)."""
+    if provenance.get("complete_count", False):
+        return
+    domain = str(provenance.get("design_domain", "region"))
+    domain = {"city": "city_mun", "municipality": "city_mun"}.get(domain, domain)
+    if domain in LEVELS and LEVELS.index(a.level) > LEVELS.index(domain):
+        raise UsageError("MD809", value=a.code, name=a.name,
+                         levels=", ".join(LEVEL_NAMES[lv] for lv in LEVELS[:LEVELS.index(domain) + 1]),
+                         notes=f"it is a sample survey designed for estimates by {LEVEL_NAMES[domain]}, "
+                               f"not by {a.level_name}.")
+
+
 # --- the report -----------------------------------------------------------------------------
 def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
                   progress: Progress | None = None, keep_notebook: bool = False,
@@ -903,9 +916,10 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
     out_html = Path(out_html)
     if out_html.suffix.lower() not in (".html", ".htm"):
         out_html = out_html.with_suffix(".html")
-    hh = load(dataset_dir, tables=["households"]).households
-    a = resolve_area(hh, area, dataset_dir)
-    del hh
+    store = load(dataset_dir, tables=["households"])
+    a = resolve_area(store.households, area, dataset_dir)
+    _check_design_domain(store.provenance, a)
+    del store
     files_dir = out_html.parent / f"{out_html.stem}_files"
     try:
         files_dir.mkdir(parents=True, exist_ok=True)

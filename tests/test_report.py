@@ -1,0 +1,88 @@
+"""The report's numbers without running a notebook: formatting, the collapse of small
+categories, and a sample-survey dataset (intervals, flags, design domain)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from migdata.errors import UsageError
+from migdata.model import HouseholdData
+from migdata.report import (Profile, collapse, fmt_ci, fmt_reliability, fmt_value, protect_small,
+                            render_report)
+
+
+def test_formatting_by_measure_and_flag():
+    assert fmt_value({"estimate": 12.345, "measure": "%", "flag": "publish"}) == "12.3%"
+    assert fmt_value({"estimate": 12.345, "measure": "%", "flag": "caution"}) == "12.3%*"
+    assert fmt_value({"estimate": 1234567.4, "measure": "PHP/year", "flag": "complete_count"}) == "PHP 1,234,567"
+    assert fmt_value({"estimate": 7.0, "measure": "persons", "flag": "suppress", "suppressed": True}) == "S"
+    assert fmt_ci({"flag": "publish", "measure": "%", "ci_low": 4.94, "ci_high": 10.91}) == "4.9% to 10.9%"
+    assert fmt_ci({"flag": "complete_count"}) == "complete count: no sampling error"
+    assert fmt_reliability({"flag": "caution", "cv": 0.214}) == "use with caution (CV 21%)"
+    assert fmt_reliability({"flag": "complete_count", "suppressed": True, "suppression": "primary"}) \
+        == "suppressed: fewer than 3 cases"
+
+
+def test_collapse_keeps_top_shown_rows_and_sums_the_rest():
+    t = pd.DataFrame({"c": list("abcdef"), "estimate": [40.0, 25.0, 20.0, 10.0, 3.0, 2.0],
+                      "n": 200, "measure": "%", "flag": "complete_count", "suppression": "",
+                      "suppressed": [False, False, False, False, True, True]})
+    out = collapse(t, "c", 2, "other")
+    assert out["c"].tolist() == ["a", "b", "other"]
+    assert out["estimate"].tolist() == pytest.approx([40.0, 25.0, 35.0])  # 20 + 10 + 3 + 2
+    counts = t.assign(measure="persons", estimate=[80, 50, 40, 20, 6, 4])
+    assert collapse(counts, "c", 3, "other")["estimate"].tolist() == [80, 50, 40, 30]  # n = 200
+
+
+def test_protect_small_hides_rates_on_tiny_bases():
+    t = pd.DataFrame({"estimate": [100.0, 92.0], "n": [1, 465], "suppressed": False, "suppression": ""})
+    out = protect_small(t, 3)
+    assert out["suppressed"].tolist() == [True, False]
+    assert fmt_value(out.iloc[0].to_dict() | {"measure": "%"}) == "S"
+
+
+@pytest.fixture(scope="module")
+def survey() -> HouseholdData:
+    """A hand-made sample survey: 2 provinces x 10 PSUs x 3 households, weight 100."""
+    rng = np.random.default_rng(3)
+    rows, people = [], []
+    for p, prov in enumerate(["0403400000", "0401000000"]):
+        for j in range(10):
+            for h in range(3):
+                hid = f"{p}{j}{h}"
+                rows.append({"hh_id": hid, "weight": 100.0, "source": "test", "psu": f"{p}-{j}",
+                             "stratum": prov, "region": "0400000000", "province": prov,
+                             "city_mun": prov[:5] + "01000", "barangay": prov[:5] + "01001",
+                             "cash_abroad": float(rng.integers(0, 2) * 50000)})
+                for ln in (1, 2, 3, 4):
+                    people.append({"hh_id": hid, "line_no": ln, "sex": ["male", "female"][ln % 2],
+                                   "age": [45, 40, 20, 10][ln - 1],
+                                   "relationship": ["head", "spouse", "child", "child"][ln - 1],
+                                   "of_status": "ofw_contract" if (ln == 3 and rng.random() < 0.4) else "resident"})
+    return HouseholdData({"households": pd.DataFrame(rows), "persons": pd.DataFrame(people)},
+                         provenance={"complete_count": False, "sources": ["test"]})
+
+
+def test_survey_profile_shows_intervals_and_weighted_totals(survey):
+    p = Profile(survey, "0400000000")
+    head = p.headline().set_index("Measure")
+    assert head.loc["Households", "Value"] == "6,000"  # 60 households x weight 100
+    assert head.loc["Households", "Reliability"] == "sum of survey weights"
+    ofw = int((survey.persons["of_status"] == "ofw_contract").sum()) * 100
+    assert head.loc["Overseas Filipino workers (OFWs)", "Value"].rstrip("*") in (f"{ofw:,}", "S")
+    assert "95% CI" in head.columns
+    ci = head.loc["Households with an overseas Filipino member", "95% CI"]
+    assert " to " in ci or ci == "–"
+
+
+def test_survey_report_below_its_design_domain_is_refused_before_running(survey, tmp_path):
+    store = survey.save(tmp_path / "store")
+    with pytest.raises(UsageError) as e:
+        render_report(store, "0403400000", tmp_path / "r.html")
+    assert e.value.code == "MD809"
+    assert "sample survey designed for estimates by region" in e.value.message
+    with pytest.raises(UsageError) as e:
+        Profile(survey, "0403400000")
+    assert e.value.code == "MD809"
