@@ -33,8 +33,8 @@ def table() -> pd.DataFrame:
     sel = (t["indicator_id"] == "OF03") & (t["area_level"] == "region") & (t["sex"] == "Total")
     t.loc[sel, "flag"] = "caution"
     t.attrs.update(compute(fixture_data(), ids=["OF02"], level="region", by=["sex"], k=3).attrs)
-    t.attrs["not_computable"] = pd.DataFrame({"indicator_id": ["OF08"], "name": ["x"], "status": ["not computable"],
-                                              "reason": ["column(s) occupation_abroad not in this dataset or empty"]})
+    t.attrs["not_computable"] = [{"indicator_id": "OF08", "name": "x", "status": "not computable",
+                                  "reason": "column(s) occupation_abroad not in this dataset or empty"}]
     return t
 
 

@@ -8,6 +8,6 @@ Example:
 """
 
 from migdata.indicators.catalogue import Indicator, catalogue, catalogue_text, metadata
-from migdata.indicators.evaluate import LEVELS, availability, compute
+from migdata.indicators.evaluate import LEVELS, availability, compute, not_computable
 
-__all__ = ["Indicator", "LEVELS", "availability", "catalogue", "catalogue_text", "compute", "metadata"]
+__all__ = ["Indicator", "LEVELS", "availability", "catalogue", "catalogue_text", "compute", "metadata", "not_computable"]

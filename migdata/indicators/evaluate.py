@@ -20,7 +20,8 @@ codes; then for each indicator
   (``provenance["design_domain"]``, region by default).
 
 An indicator whose columns are absent or empty in the dataset is not computed; it is listed with
-the reason in ``result.attrs["not_computable"]`` (a DataFrame) and by :func:`availability`.
+the reason in ``result.attrs["not_computable"]`` (records; :func:`not_computable` gives a DataFrame)
+and by :func:`availability`.
 
 Example:
     >>> import pandas as pd
@@ -202,6 +203,13 @@ def availability(dataset: Any, ids: Sequence[str] | None = None) -> pd.DataFrame
         else:
             rows.append((ind.id, ind.name, "computable", ""))
     return pd.DataFrame(rows, columns=["indicator_id", "name", "status", "reason"])
+
+
+def not_computable(table: pd.DataFrame) -> pd.DataFrame:
+    """The indicators :func:`compute` could not compute for its dataset, with the reason
+    (``indicator_id``, ``name``, ``status``, ``reason``), from ``table.attrs``."""
+    return pd.DataFrame(table.attrs.get("not_computable", []),
+                        columns=["indicator_id", "name", "status", "reason"])
 
 
 def _select(ids: Sequence[str] | str | None) -> list[Indicator]:
@@ -686,7 +694,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         policy: reliability policy for sample surveys (name or ``ReliabilityPolicy``).
 
     Returns the long table (see module docstring); ``attrs["not_computable"]`` lists indicators
-    the dataset cannot support, with the reason; ``attrs["notes"]`` says what was adjusted.
+    the dataset cannot support, with the reason (read it with :func:`not_computable`);
+    ``attrs["notes"]`` says what was adjusted.
     """
     if isinstance(by, str):
         by = [b.strip() for b in by.split(",") if b.strip()]
@@ -794,7 +803,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         out["suppression"] = pd.Categorical.from_codes(np.where(sup, 3, 0), dtype=out["suppression"].dtype)
     if extra_nc:
         nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
-    out.attrs["not_computable"] = nc
+    # plain records, not a DataFrame: pandas compares attrs when combining frames
+    out.attrs["not_computable"] = nc.to_dict("records")
     out.attrs["notes"] = notes
     out.attrs["by"] = by
     out.attrs["complete_count"] = complete
