@@ -344,3 +344,22 @@ def test_sample_survey_profile_imports_the_committed_survey():
     assert tidy == pytest.approx(direct, rel=1e-12)
     h = data.households
     assert h["stratum"].nunique() == 10 and h["psu"].nunique() == df["psu"].nunique()
+
+
+def test_output_folder_is_a_file(tmp_path):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    with pytest.raises(UsageError) as e:
+        generate(target, households=5, seed=1, survey=False, kobo=False)
+    assert e.value.code == "MD652"
+    assert str(target) in str(e.value)
+
+
+def test_no_region_barangays_in_the_reference():
+    from migdata.sample.dataset import barangays
+
+    ref = pd.DataFrame({"psgc": ["1380100001"], "level": ["barangay"], "correspondence_code": ["137501001"],
+                        "urban_rural": ["urban"], "population_2020": [2319]})
+    with pytest.raises(UsageError) as e:
+        barangays(ref)
+    assert e.value.code == "MD651"

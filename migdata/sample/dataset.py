@@ -231,7 +231,10 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     if households < 1:
         raise UsageError("MD650", value=households)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("MD652", path=str(out), reason=exc.strerror or type(exc).__name__) from None
     ref = _reference()
     written: list[Path] = []
     dat = out / CBMS_FILE
