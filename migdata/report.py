@@ -394,7 +394,9 @@ def fmt_reliability(row: pd.Series | dict) -> str:
 
 #: Columns of the whole dataset that the comparison with the areas above needs (HH01, HH02,
 #: RM01 are household indicators built from members' OF status).
-SLIM_PERSONS = ["hh_id", "line_no", "of_status", "age", "sex", "relationship"]
+SLIM_PERSONS = ["hh_id", "line_no", "of_status", "age"]
+SLIM_HOUSEHOLDS = ["hh_id", "weight", "psu", "stratum", "region", "province", "city_mun", "barangay",
+                   "cash_abroad", "source", "urban_rural"]
 
 
 def load_area(dataset: str | Path, area: str, verify: bool = True) -> tuple[Any, Any, Area]:
@@ -444,7 +446,8 @@ def load_area(dataset: str | Path, area: str, verify: bool = True) -> tuple[Any,
     pp_slim = pd.read_parquet(files["persons"], columns=cols)
     area_data = HouseholdData({"households": hh[inside].reset_index(drop=True), "persons": pp_area},
                               provenance=dict(prov), report=report)
-    whole = HouseholdData({"households": hh, "persons": pp_slim}, provenance=dict(prov))
+    hcols = [c for c in hh.columns if c in SLIM_HOUSEHOLDS or c.startswith("fpc")]
+    whole = HouseholdData({"households": hh[hcols], "persons": pp_slim}, provenance=dict(prov))
     return area_data, whole, a
 
 
