@@ -20,14 +20,15 @@
 #
 #     migdata report DATASET --area 0403400000 --out laguna.html
 #
-# - `dataset`: the dataset folder made by `migdata import` (or `migdata demo`);
+# - `dataset`: the dataset folder made by notebook 1, `migdata import` or `migdata demo`
+#   (the default, `store`, is what notebook 1 writes beside it);
 # - `area`: the 10-digit PSGC code of the area (`migdata areas search Laguna` finds it);
 # - `output_dir`: where the charts (PNG) and the numbers behind them (CSV) are saved.
 #
 # Cells tagged `remove_cell` (like this one) and all code are left out of the HTML report.
 
 # %% tags=["parameters"]
-dataset = "../sample_data/store"
+dataset = "store"
 area = "0400000000"
 output_dir = "report_files"
 
