@@ -33,6 +33,7 @@ sample_folder = "sample_data"
 from pathlib import Path
 
 import pandas as pd
+from IPython.display import display
 
 import migdata
 from migdata.demo import ensure_sample

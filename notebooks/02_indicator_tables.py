@@ -34,10 +34,8 @@ k = 3
 output = "indicators.xlsx"
 
 # %%
-import pandas as pd
-
 import migdata
-from migdata.indicators import availability, catalogue, compute
+from migdata.indicators import availability, compute
 from migdata.publish.excel import write_workbook
 
 data = migdata.load(dataset)
