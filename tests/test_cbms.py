@@ -233,12 +233,6 @@ def test_dirty_values_set_missing(dirty):
 
 # --- skip rules the dirty sample does not plant: hand-edited small files -------------------------
 
-def _edit(lines: list[str], idx: int, item: str, value: str) -> None:
-    it = Layout().item(item)
-    line = lines[idx].ljust(it.start - 1 + it.length)
-    lines[idx] = line[:it.start - 1] + value.rjust(it.length) + line[it.start - 1 + it.length:]
-
-
 @pytest.fixture(scope="module")
 def edited(tmp_path_factory):
     """One small generated file with four hand edits in four different households, imported once.
