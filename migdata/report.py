@@ -462,10 +462,12 @@ def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFra
     ...                   "measure": "%", "suppressed": [False, False, True, True], "flag": ""})
     >>> collapse(t, "c", 5, "other")[["c", "estimate"]].values.tolist()
     [['a', 50.0], ['b', 30.0], ['other', 20.0]]
+    >>> len(collapse(t.assign(suppressed=True), "c", 5, "other"))
+    0
     """
     shown = rows[~rows["suppressed"].astype(bool) & (rows["estimate"] > 0)]
     shown = shown.sort_values("estimate", ascending=False).head(top)
-    if rows.empty:
+    if shown.empty:  # everything hidden: a lone "all others" bar would say nothing
         return shown
     pct = str(rows["measure"].iloc[0]) == "%"
     total = 100.0 if pct else float(rows["n"].iloc[0])
@@ -644,6 +646,13 @@ class Profile:
         pop["age_group"] = pd.Categorical(pop["age_group"], order, ordered=True)
         of["age_group"] = pd.Categorical(of["age_group"].astype(str), order, ordered=True)
         return of, pop
+
+    def of_total(self) -> float:
+        """Overseas Filipinos in the area (OF01), 0 when unknown or suppressed."""
+        r = self.get("OF01")
+        if r is None or _truthy(r["suppressed"]) or pd.isna(r["estimate"]):
+            return 0.0
+        return float(r["estimate"])
 
     def _of_by_sex_age(self, t: pd.DataFrame) -> pd.DataFrame:
         t = t[(t["indicator_id"] == "OF01")]

@@ -76,7 +76,7 @@ def note(text: str) -> None:
 display(HTML(R.REPORT_CSS))
 
 # %%
-where = ", ".join(v for v in P.area.parent_names.values()) if A.parents else ""
+where = ", ".join(reversed(list(P.area.parent_names.values()))) if A.parents else ""
 note(f"# Migration profile: {A.name}\n\n"
      f"**{A.level_name.capitalize()}**{' in ' + where if where else ''} · PSGC {A.code}  \n"
      f"Data: {SOURCE}  \n"
@@ -100,15 +100,18 @@ head.to_csv(out / "headline.csv", index=False)
 
 # %%
 of, pop = P.pyramid()
-if of["estimate"].notna().any():
+n_of = P.of_total()
+if n_of < 10 * P.k:
+    note(f"_{A.name} has {'fewer than ' + str(P.k) if n_of == 0 else f'{n_of:,.0f}'} overseas "
+         "Filipinos: too few for a chart by sex and age that would not single out persons._")
+elif of["estimate"].notna().any():
     chart(charts.population_pyramid(
         of, pop, title=f"Overseas Filipinos and household population 15+ by sex and age, {A.name}",
         source=SOURCE, labels=("Overseas Filipinos", "Household population 15+"), as_share=False,
         unit="Percent of each group", note=R.suppression_note(of)), "pyramid")
     of.to_csv(out / "overseas_by_sex_age.csv", index=False)
 else:
-    note("_There are too few overseas Filipinos in this area to show them by sex and age "
-         "without revealing individuals._")
+    note("_Every cell by sex and age is hidden in this area (too few overseas Filipinos in each)._")
 
 # %% [markdown]
 # ## 3. Where overseas Filipino workers are
@@ -123,7 +126,7 @@ if len(dest):
                            unit="% of OFWs", source=SOURCE, sort=False), "destinations")
     dest.to_csv(out / "destinations.csv", index=False)
 else:
-    note("_No OFWs with a known country of work in this area._")
+    note("_Too few OFWs in this area to show countries without singling out persons._")
 
 # %% [markdown]
 # ## 4. Households with members abroad and households receiving cash from abroad
