@@ -111,7 +111,8 @@ def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Pat
                                          cwd=str(cwd or tmp), progress_bar=False,
                                          log_output=False, execution_timeout=timeout,
                                          kernel_name="python3",
-                                         # ipykernel 7 logs a TCP-transport warning and a shutdown "KeyboardInterrupt" every run
+                                         # ipykernel 7 logs a TCP warning and a shutdown
+                                         # "KeyboardInterrupt" on every run
                                          extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         except PapermillExecutionError as exc:
             detail = f"{exc.ename}: {_plain(exc.evalue)}"
