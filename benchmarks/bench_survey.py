@@ -118,6 +118,9 @@ res$brgy <- c(coef(b)[1], SE(b)[1])
 sa <- tick("sex x age (34 cells) means", svyby(~income, ~sex + age, des, svymean, na.rm = TRUE))
 k <- which(sa$sex == "female" & sa$age == "0-4")
 res$sexage <- c(coef(sa)[k], SE(sa)[k])
+cells <- rbind(data.frame(task = "brgy", key = as.character(b$brgy_k), est = coef(b), se = SE(b)),
+               data.frame(task = "sexage", key = paste(sa$sex, sa$age), est = coef(sa), se = SE(sa)))
+write.csv(cells, sub(".csv$", "_cells.csv", args[2]), row.names = FALSE)
 out <- data.frame(task = names(tm), seconds = unlist(tm))
 out$scale <- ifelse(out$task == "1,000 domain means", length(lev) / ndom, 1)
 write.csv(out, args[2], row.names = FALSE)
@@ -142,9 +145,12 @@ def run_r(df: pd.DataFrame, timeout: int, n_dom: int) -> tuple[dict, dict, str]:
             return {}, {}, "R failed: " + run.stderr[-500:]
         t = pd.read_csv(out)
         v = pd.read_csv(Path(tmp, "times_values.csv")).set_index("key")
+        cells = pd.read_csv(Path(tmp, "times_cells.csv"))
         times = {row.task: row.seconds * row.scale for row in t.itertuples()}
         note = "" if n_dom >= N_BRGY else f"R svyby ran on {n_dom} of 1,000 barangays; time scaled x{N_BRGY / n_dom:g}"
-        return times, {k: (v.loc[k, "est"], v.loc[k, "se"]) for k in v.index}, note
+        vals = {k: (v.loc[k, "est"], v.loc[k, "se"]) for k in v.index}
+        vals["_cells"] = cells
+        return times, vals, note
 
 
 def run_svy(df: pd.DataFrame, repeat: int) -> tuple[dict, dict, str]:
@@ -164,6 +170,9 @@ def run_svy(df: pd.DataFrame, repeat: int) -> tuple[dict, dict, str]:
         times["1,000 domain means"], b = timed(
             lambda: sample.estimation.mean("income", by="brgy", drop_nulls=True), 1)
         res["brgy"] = _svy_first(b)
+        bb = b.to_polars().to_pandas()
+        res["_cells"] = pd.DataFrame({"task": "brgy", "key": bb["brgy"].astype(str), "est": bb["est"],
+                                      "se": bb["se"]})
         times["sex x age (34 cells) means"], sa = timed(
             lambda: sample.estimation.mean("income", by=["sex", "age"], drop_nulls=True), repeat)
         res["sexage"] = _svy_first(sa, sex="female", age="0-4")
@@ -232,8 +241,19 @@ def main() -> None:
                 line += " - | - |"
         print(line)
     print("\nagreement (first row of each task: estimate, SE relative difference):")
+    cells = pd.concat([
+        pd.DataFrame({"task": "brgy", "key": res["brgy"]["brgy"].astype(str),
+                      "o_est": res["brgy"]["estimate"], "o_se": res["brgy"]["se"]}),
+        pd.DataFrame({"task": "sexage", "key": res["sexage"]["sex"].astype(str) + " " + res["sexage"]["age"].astype(str),
+                      "o_est": res["sexage"]["estimate"], "o_se": res["sexage"]["se"]})])
     for p, (_, pv, _) in peers.items():
-        for k, (e, s) in pv.items():
+        if "_cells" in pv:
+            m = cells.merge(pv["_cells"], on=["task", "key"])
+            for task, g in m.groupby("task"):
+                de = (abs(g["est"] - g["o_est"]) / abs(g["o_est"])).max()
+                ds = (abs(g["se"] - g["o_se"]) / abs(g["o_se"])).max()
+                print(f"  {p:9s} all {len(g)} {task} domains: max rel. diff est {de:.1e}, se {ds:.1e}")
+        for k, (e, s) in ((k, v) for k, v in pv.items() if k != "_cells"):
             if k in ours:
                 oe, os_ = ours[k]
                 print(f"  {p:9s} {k:8s} est {abs(e - oe) / abs(oe):.1e}  se {abs(s - os_) / abs(os_):.1e}")
