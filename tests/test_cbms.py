@@ -1,7 +1,8 @@
 """The CBMS 2022 HPQ profile (``cbms_2022_hpq``) and the CBMS country crosswalk.
 
 Expected values come from outside the profile: the fixed-width files are read here with plain
-string slicing (positions of HPQF2_DICT.dcf, checked in test_sample.py), codes are mapped with
+string slicing (positions of PSA's HPQF2_DICT.dcf, checked in test_sample.py and
+test_cbms_layout.py), codes are mapped with
 the tables of DOMAIN.md §2.2 written out below, and the dirty sample's problems come from its
 own list of planted problems (each checked in the file here before it is looked for in the report).
 """
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 DIRTY = SAMPLE / "dirty"
 CSV = ROOT / "migdata" / "profiles" / "cbms_countries.csv"
+DCF = "cbms_2022_hpq_layout.dcf"  # the dictionary migdata writes beside its CBMS files
 
 # DOMAIN.md §2.2.3: A02 relationship codes -> the canonical list (codes.toml)
 A02 = {1: "head", 2: "spouse", 3: "child", 4: "child", 5: "child", 6: "child", 7: "child_in_law",
@@ -60,13 +62,13 @@ def col(line: str, start: int, length: int) -> int | None:
 @pytest.fixture(scope="module")
 def clean():
     dat = _need(SAMPLE / "cbms_2022_hpq.dat")
-    return import_files([dat, SAMPLE / "HPQF2_DICT.dcf"], "cbms_2022_hpq"), cases(dat)
+    return import_files([dat, SAMPLE / DCF], "cbms_2022_hpq"), cases(dat)
 
 
 @pytest.fixture(scope="module")
 def dirty():
     dat = _need(DIRTY / "cbms_2022_hpq_dirty.dat")
-    data = import_files([dat, DIRTY / "HPQF2_DICT.dcf"], "cbms_2022_hpq")
+    data = import_files([dat, DIRTY / DCF], "cbms_2022_hpq")
     with open(DIRTY / "planted_problems.csv", encoding="utf-8") as fh:
         planted = list(csv.DictReader(fh))
     return data, planted, dat
@@ -94,7 +96,7 @@ def test_identifiers_dropped(clean):
 def test_identifiers_kept_on_request(tmp_path):
     dat = tmp_path / "c.dat"
     write_cbms(dat, 5, seed=9)
-    data = import_files([dat, _need(SAMPLE / "HPQF2_DICT.dcf")], "cbms_2022_hpq", keep_identifiers=True)
+    data = import_files([dat, _need(SAMPLE / DCF)], "cbms_2022_hpq", keep_identifiers=True)
     raw = cases(dat)
     first = next(iter(raw.values()))
     geo = first["R"][0][1]
@@ -228,7 +230,18 @@ def test_dirty_values_set_missing(dirty):
     assert pd.isna(p.loc[(r["hh_id"], int(r["roster_line"])), "age"])
     r = by["unknown_barangay"]
     h = data.households.set_index("hh_id")
-    assert pd.isna(h.loc[r["hh_id"], "psgc"])
+    # barangay 999 does not exist; the household stays in its city/municipality, whose 9-digit
+    # code is the case id's first 6 digits + 000 (looked up in the PSGC reference here)
+    assert h.loc[r["hh_id"], "psgc"] == _psgc_of(r["hh_id"][:6] + "000")
+
+
+def _psgc_of(code9: str) -> str:
+    from migdata.areas.reference import reference
+
+    ref = reference()
+    hit = ref.loc[ref["correspondence_code"] == code9, "psgc"]
+    assert len(hit) == 1, code9
+    return str(hit.iloc[0])
 
 
 # --- skip rules the dirty sample does not plant: hand-edited small files -------------------------
@@ -269,7 +282,7 @@ def edited(tmp_path_factory):
             where[key] += 1
     where["MD559"] = i + 2
     dat.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
-    probs = import_files([dat, _need(SAMPLE / "HPQF2_DICT.dcf")], "cbms_2022_hpq").report.to_frame()
+    probs = import_files([dat, _need(SAMPLE / DCF)], "cbms_2022_hpq").report.to_frame()
     return probs, where
 
 

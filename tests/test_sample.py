@@ -2,13 +2,14 @@
 and realism against published figures.
 
 The fixed-width files are read here independently of migdata (plain string slicing at the
-positions of HPQF2_DICT.dcf, cross-checked against the real dictionary when it is present), so
-the counts and shares below do not come from the code under test.
+positions of PSA's HPQF2_DICT.dcf, written out below and cross-checked against the real
+dictionary when it is present), so the counts and shares below do not come from the code under
+test. The layout subset and the dictionary written beside the data are tested in
+test_cbms_layout.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from scipy import stats
 from conftest import realfile
 from migdata.errors import UsageError, render
 from migdata.sample import generate
-from migdata.sample.cbms import Layout, dictionary_path
+from migdata.sample.cbms import DICTIONARY_NAME, Layout
 from migdata.sample.dataset import write_cbms
 
 # Positions (1-based start, length) from HPQF2_DICT.dcf; test_positions_match_real_dictionary
@@ -99,15 +100,12 @@ def test_positions_match_real_dictionary():
         assert (start, length) == POS[key], name
 
 
-def test_shipped_dictionary_is_the_real_one():
-    real = realfile("ph", "cbms", "HPQF2_DICT.dcf")
-    assert hashlib.sha256(dictionary_path().read_bytes()).hexdigest() == hashlib.sha256(real.read_bytes()).hexdigest()
-
-
 def test_files_written_and_counts(small):
     names = {p.name for p in small.iterdir()}
-    assert {"cbms_2022_hpq.dat", "HPQF2_DICT.dcf", "DICTIONARY_LICENCE.md", "lfs_like_survey.sav",
-            "generated.json"} <= names
+    assert {"cbms_2022_hpq.dat", "cbms_2022_hpq_layout.dcf", "lfs_like_survey.sav", "generated.json"} <= names
+    assert DICTIONARY_NAME == "cbms_2022_hpq_layout.dcf"
+    # PSA's dictionary itself is never shipped
+    assert not any(n.upper().startswith("HPQF2") for n in names)
     hh, pp = parse(small / "cbms_2022_hpq.dat")
     assert len(hh) == 120  # one case per household asked for
     # the roster size on the geo record equals the number of Section A lines of the case
@@ -289,7 +287,7 @@ def test_survey_design_and_labels(small):
     # ~60 PSUs has a CV of a few percent on this total: ±12 %
     assert abs(df["pwgt"].sum() / 16_195_042 - 1) < 0.12
     assert meta.variable_value_labels["sex"] == {1.0: "Male", 2.0: "Female"}
-    assert meta.variable_value_labels["country"][9201.0].endswith("SAUDI ARABIA")
+    assert meta.variable_value_labels["country"][9201.0] == "Saudi Arabia"  # DOMAIN.md §2.2.4: 9201 Saudi Arabia
     assert meta.missing_ranges["months_abroad"] == [{"lo": 98.0, "hi": 98.0}]
     assert df["hhid"].str.startswith("S").all()
 
@@ -331,8 +329,7 @@ def test_sample_survey_profile_imports_the_committed_survey():
         pytest.skip("sample_data/ is not in this checkout")
     from migdata.importer import import_files
 
-    prof = Path(__file__).resolve().parents[1] / "migdata" / "sample" / "sample_survey.toml"
-    data = import_files([sav], str(prof))
+    data = import_files([sav], "sample_survey")  # the profile shipped in migdata/profiles
     assert data.report.problems == []
     df, _ = pyreadstat.read_sav(str(sav))
     assert len(data.persons) == len(df)

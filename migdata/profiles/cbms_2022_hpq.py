@@ -5,6 +5,10 @@
 - ``lf_status`` from Section E (E01, E03, E25, E32) for persons 15+;
 - OWWA and PhilHealth membership of persons from the household's Section P member lists
   (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
+- ``psgc`` of the household from the 9-digit geo ID (old PSGC, as the 2022 CBMS wrote it): the
+  barangay's 10-digit code; for a barangay that the current PSGC release no longer has (the 2022
+  barangays of Bacoor, merged in 2023) the code of its city/municipality, reported (MD560);
+  missing when the city/municipality is unknown too (MD506);
 - household flags from Sections K and P; ``urban_rural`` of the barangay; ``cash_abroad`` and
   ``income`` summed over the case's Section H records;
 - the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
@@ -268,6 +272,35 @@ def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> N
                            action="kept", record=f"household {rec['hh_id']}", hh_id=rec["hh_id"])
 
 
+def _psgc(h: pd.DataFrame, rep: _Reporter) -> None:
+    """9-digit geo code -> 10-digit PSGC; a barangay unknown to the reference falls back to its
+    city/municipality (the household is counted there only)."""
+    from migdata.areas.reference import reference
+
+    ref = reference()
+    cc = ref["correspondence_code"].astype(object)
+    has = cc.notna().to_numpy()
+    corr = dict(zip(cc[has].astype(str), ref["psgc"].astype(object)[has]))
+    names = dict(zip(ref["psgc"].astype(object), ref["name"].astype(object)))
+    code9 = h["psgc"].astype(object)
+    out = code9.map(corr)
+    unknown = code9.notna() & out.isna()
+    for i in np.flatnonzero(unknown.to_numpy()):
+        c9 = str(code9.iat[i])
+        city = corr.get(c9[:6] + "000")
+        row = h["_source_row"].iat[i] if "_source_row" in h.columns else None
+        row = None if row is None or pd.isna(row) else int(row)
+        if city is not None:
+            out.iat[i] = city
+            rep.report.add("MD560", table="households", source_file=rep.source, source_row=row,
+                           column="psgc", value=c9, action="kept", record=f"household {h['hh_id'].iat[i]}",
+                           hh_id=h["hh_id"].iat[i], city=names.get(city, city), psgc=city)
+        else:
+            rep.report.add("MD506", table="households", source_file=rep.source, source_row=row,
+                           column="psgc", value=c9, action="set_missing", kind="psgc9")
+    h["psgc"] = out.astype(STRING).to_numpy()
+
+
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
     from migdata.areas.reference import reference
 
@@ -313,6 +346,7 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     out["persons"] = p
     if "households" in tables:
         h = tables["households"].copy()
+        _psgc(h, rep)
         _households(h, raw)
         out["households"] = h
     return out

@@ -1,8 +1,10 @@
-"""Write CBMS 2022 HPQ cases as CSPro fixed-width text, in the exact layout of ``HPQF2_DICT.dcf``.
+"""Write CBMS 2022 HPQ cases as CSPro fixed-width text, in the layout of PSA's CBMS 2022 HPQ dictionary.
 
 Hand-written because no library writes CSPro data files. Positions, lengths and zero-fill come
-from the dictionary itself (parsed by :func:`migdata.readers.cspro.read_dictionary`), so the
-file follows the layout the importer reads. Records of a case are written in dictionary order
+from the project's layout subset (:mod:`migdata.sample.layout`, ``cbms_2022_layout.csv``, checked
+against PSA's ``HPQF2_DICT.dcf`` in the tests), through the same CSPro dictionary that is written
+beside every generated file (``cbms_2022_hpq_layout.dcf``), so the file follows the layout the
+importer reads. Records of a case are written in dictionary order
 (``R`` geo, ``V``, ``1`` Section A x members, ``3`` Section B x members, ``4`` C, ``5`` D,
 ``6`` E x members, ..., ``B`` H, ..., ``F`` K, ..., ``M`` P, ...); the n-th occurrence of a
 person record belongs to roster line n (Sections B, C and E carry no line number), so every
@@ -14,36 +16,36 @@ Encoding is vectorised: each record type of a chunk becomes a ``(rows, record le
 matrix filled item by item.
 
 Example:
-    >>> from migdata.sample.cbms import dictionary_path, Layout
-    >>> lay = Layout(dictionary_path())
+    >>> lay = Layout()
     >>> lay.item("A05_SEX").start, lay.record("SECTION_A").type_value
     (230, '1')
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import IO, Mapping
 
 import numpy as np
 
 from migdata.readers.cspro import CsproDictionary, Item, Record, read_dictionary
+from migdata.sample import layout as layout_spec
 
 ID_ITEMS = ("REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN")
-DICTIONARY_NAME = "HPQF2_DICT.dcf"
+DICTIONARY_NAME = layout_spec.DICTIONARY_NAME
 
 
-def dictionary_path() -> Path:
-    """The copy of the PSA CBMS 2022 HPQ dictionary shipped with migdata (MIT, see README there)."""
-    return Path(str(resources.files("migdata.sample").joinpath(DICTIONARY_NAME)))
+def write_dictionary(out_dir: str | Path) -> Path:
+    """Write the layout's CSPro dictionary (``cbms_2022_hpq_layout.dcf``) into ``out_dir``."""
+    return layout_spec.write_dictionary(layout_spec.load_layout(), Path(out_dir) / DICTIONARY_NAME)
 
 
 class Layout:
-    """Items and records of the dictionary, by name."""
+    """Items and records of the dictionary, by name: the project's layout subset, or the
+    CSPro dictionary at ``path`` (PSA's full dictionary, in the tests)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.dictionary: CsproDictionary = read_dictionary(path or dictionary_path())
+        self.dictionary: CsproDictionary = read_dictionary(path) if path else layout_spec.cspro_dictionary()
         self._items: dict[str, Item] = {it.name: it for it in self.dictionary.items()}
         self._records: dict[str, Record] = {r.name: r for r in self.dictionary.records}
 

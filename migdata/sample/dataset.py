@@ -7,8 +7,10 @@ size (16.2 M persons for the benchmarks).
 
 Files written into ``out_dir``:
 
-- ``cbms_2022_hpq.dat``: CBMS 2022 HPQ cases, CSPro fixed width (``HPQF2_DICT.dcf`` beside it);
-- ``HPQF2_DICT.dcf`` + ``DICTIONARY_LICENCE.md``: the PSA dictionary (MIT, from yng-me/rcbms-app);
+- ``cbms_2022_hpq.dat``: CBMS 2022 HPQ cases, CSPro fixed width in the layout of PSA's CBMS 2022
+  HPQ dictionary;
+- ``cbms_2022_hpq_layout.dcf``: the CSPro dictionary of the records and items written, generated
+  from the project's layout subset (:mod:`migdata.sample.layout`); the importer reads it;
 - ``lfs_like_survey.sav``: a person-level sample survey with weights, strata and PSUs
   (:mod:`migdata.sample.survey`);
 - ``kobo/``: Kobo XLSX exports of the questionnaires, when the questionnaire package provides a
@@ -19,14 +21,13 @@ Example:
     >>> import tempfile
     >>> files = generate(tempfile.mkdtemp(), households=20, seed=1, survey=False, kobo=False)
     >>> sorted(f.name for f in files)[:2]
-    ['DICTIONARY_LICENCE.md', 'HPQF2_DICT.dcf']
+    ['cbms_2022_hpq.dat', 'cbms_2022_hpq_layout.dcf']
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -39,25 +40,7 @@ from migdata.sample import cbms, population as popmod
 REGION = "04"
 CBMS_FILE = "cbms_2022_hpq.dat"
 SURVEY_FILE = "lfs_like_survey.sav"
-LICENCE_FILE = "DICTIONARY_LICENCE.md"
 DEFAULT_CHUNK = 20_000
-
-LICENCE_TEXT = """# HPQF2_DICT.dcf: licence and origin
-
-`HPQF2_DICT.dcf` is the CSPro 7.7 data dictionary of the Philippine Statistics Authority's
-2022 Community-Based Monitoring System (CBMS) Household Profile Questionnaire (HPQ). It is
-instrument metadata (record layout, item positions, value sets), not data about anyone.
-
-- Origin: GitHub repository `yng-me/rcbms-app` (PSA-CBMS), file
-  `src/main/static/rcbms/references/HPQF2_DICT.dcf`.
-- Licence: MIT, as recorded for that repository in the project's list of third-party files.
-  The MIT licence allows copying and redistribution provided the copyright and permission
-  notice are kept: "Permission is hereby granted, free of charge, to any person obtaining a copy
-  of this software and associated documentation files ... THE SOFTWARE IS PROVIDED "AS IS",
-  WITHOUT WARRANTY OF ANY KIND."
-- The copy is unchanged. migdata ships it so that the synthetic CBMS file beside it can be read
-  (`migdata import`) without any other download.
-"""
 
 
 def _reference() -> pd.DataFrame:
@@ -242,7 +225,7 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     counts = write_cbms(dat, households, seed, ref=ref, chunk_households=chunk_households,
                         on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"))
     written.append(dat)
-    written += copy_dictionary(out)
+    written.append(cbms.write_dictionary(out))
     if survey:
         from migdata.sample.survey import write_survey
 
@@ -263,12 +246,3 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     (out / "generated.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     written.append(out / "generated.json")
     return written
-
-
-def copy_dictionary(out: Path) -> list[Path]:
-    """Put the CBMS dictionary and its licence note beside a generated file."""
-    dcf = out / cbms.DICTIONARY_NAME
-    shutil.copyfile(cbms.dictionary_path(), dcf)
-    lic = out / LICENCE_FILE
-    lic.write_text(LICENCE_TEXT, encoding="utf-8")
-    return [dcf, lic]

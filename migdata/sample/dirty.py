@@ -17,7 +17,8 @@ Planted problems:
 - ``invalid_country``: B09 = 9300 (CBMS codes are 9001-9256 and 9997);
 - ``invalid_ppmm``: B01_PHILIPPINES1 = 1080 (Batangas has no city/municipality 80);
 - ``truncated_line``: a Section A line cut inside A07_AGE;
-- ``unknown_barangay``: a whole case moved to barangay 999 of its city/municipality.
+- ``unknown_barangay``: a whole case moved to barangay 999 of its city/municipality (kept at the
+  city/municipality's PSGC code, as an old 2022 barangay code of Bacoor would be).
 
 Example:
     >>> "truncated_line" in PROBLEMS
@@ -46,7 +47,7 @@ PROBLEMS = {
     "invalid_country": ("MD556", "B09 must be a CBMS country code 9001-9256 or 9997"),
     "invalid_ppmm": ("MD555", "a PPMM place code must name a real city/municipality (or PP99)"),
     "truncated_line": ("MD402", "a line must not end inside an item"),
-    "unknown_barangay": ("MD506", "the geo ID must name a barangay of the PSGC"),
+    "unknown_barangay": ("MD560", "a barangay the current PSGC lacks is counted at its city/municipality"),
 }
 FIELDS = ["problem", "expected_code", "rule", "hh_id", "roster_line", "file_line", "roster_file_line",
           "record_type", "item", "value"]
@@ -167,7 +168,7 @@ def plant(lines: list[str], lay: cbms.Layout) -> tuple[list[str], list[dict[str,
 def write_dirty(out_dir: str | os.PathLike[str], seed: int, ref: pd.DataFrame | None = None,
                 households: int = 150) -> list[Path]:
     """Write ``cbms_2022_hpq_dirty.dat`` (+ dictionary, planted_problems.csv, README.md)."""
-    from migdata.sample.dataset import copy_dictionary, write_cbms
+    from migdata.sample.dataset import write_cbms
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,7 +190,7 @@ def write_dirty(out_dir: str | os.PathLike[str], seed: int, ref: pd.DataFrame | 
             w.writerow(row)
     readme = out / "README.md"
     readme.write_text(_readme(planted, households, seed), encoding="utf-8")
-    return [dat, csv_path, readme, *copy_dictionary(out)]
+    return [dat, csv_path, readme, cbms.write_dictionary(out)]
 
 
 def _readme(planted: list[dict[str, Any]], households: int, seed: int) -> str:
@@ -200,8 +201,10 @@ def _readme(planted: list[dict[str, Any]], households: int, seed: int) -> str:
     return f"""# Dirty CBMS 2022 sample: planted problems
 
 `cbms_2022_hpq_dirty.dat` is a synthetic CBMS 2022 HPQ file ({households} households, seed {seed}) in the
-layout of `HPQF2_DICT.dcf`, with the problems below planted on purpose, so that you can see
-what `migdata import` reports. Nothing in it describes real people.
+fixed-width layout of PSA's CBMS 2022 HPQ dictionary (`HPQF2_DICT.dcf`; the dictionary beside
+it, `cbms_2022_hpq_layout.dcf`, is migdata's own description of the records written), with the
+problems below planted on purpose, so that you can see what `migdata import` reports. Nothing in
+it describes real people.
 
     migdata import sample_data/dirty/cbms_2022_hpq_dirty.dat --profile cbms_2022_hpq --out dirty_store
 
@@ -219,5 +222,6 @@ list naming a line that is no longer on the roster (MD558).
 What the import does with them (lenient policy): invalid codes, skip-rule answers, the bad
 country and place codes are set to missing and the rows kept; the person whose line number
 repeats is rejected (the first one is kept); the truncated age is set to missing; the household in
-the unknown barangay is kept without a PSGC code. Every one of these is in the import report.
+the unknown barangay is kept and placed in its city/municipality (psgc is the city/municipality's
+code). Every one of these is in the import report.
 """

@@ -1,11 +1,15 @@
-"""Extract the CBMS 2022 country code list (9001-9256, 9997) for the questionnaires' choice lists.
+"""Refresh the labels of the CBMS 2022 country list (9001-9256, 9997) used by the questionnaires.
 
-The list is the value set ``B01_COUNTRY4_VS1`` of PSA's CBMS 2022 Household Profile Questionnaire
-CSPro dictionary (``HPQF2_DICT.dcf``, distributed by yng-me/rcbms-app under the MIT licence).
-Only the codes and names are kept (facts of the classification), written to
-``migdata/questionnaires/forms/cbms_countries.csv`` with a provenance header line.
+There is ONE country file in the package: ``migdata/profiles/cbms_countries.csv`` (CBMS code,
+CBMS label, ISO 3166 alpha-3 crosswalk, match, note, label). The profile maps codes to ISO3 with
+it; the questionnaires' choice lists (``migdata/questionnaires/forms/common.py``) and the
+synthetic sample's dictionary take their labels from its ``label`` column, which this script
+derives from ``cbms_label`` ("BOLIVIA, PLURINATIONAL STATE OF" -> "Bolivia, Plurinational State
+of"; 9997 -> "Don't know").
 
-Run from the repository root (the dictionary is read from ../shared/realdata, never copied):
+When PSA's CBMS 2022 HPQ dictionary (``HPQF2_DICT.dcf``) is given, the codes and ``cbms_label``
+are first checked against its country value set ``B01_COUNTRY4_VS1``; the dictionary is read from
+../shared/realdata and never copied. The ISO3 columns are hand-checked and are kept as they are.
 
     python questionnaires/src/extract_cbms_countries.py [path/to/HPQF2_DICT.dcf]
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DCF = ROOT.parent / "shared" / "realdata" / "ph" / "cbms" / "HPQF2_DICT.dcf"
-OUT = ROOT / "migdata" / "questionnaires" / "forms" / "cbms_countries.csv"
+OUT = ROOT / "migdata" / "profiles" / "cbms_countries.csv"
 
 # Country names in the dictionary are upper case; these words stay lower case in labels.
 _SMALL = {"of", "and", "the", "da", "du", "de", "la", "part"}
@@ -44,21 +48,28 @@ def nice(name: str) -> str:
 
 
 def extract(dcf: Path) -> list[tuple[str, str]]:
+    """(code, label) of the dictionary's country value set."""
     text = dcf.read_text(encoding="utf-8-sig").replace("\r", "")
     block = text.split("Name=B01_COUNTRY4_VS1", 1)[1].split("\n[", 1)[0]
     return re.findall(r"^Value=(\d+);\d+ - (.*)$", block, flags=re.M)
 
 
 def main(argv: list[str]) -> None:
+    with OUT.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     dcf = Path(argv[1]) if len(argv) > 1 else DEFAULT_DCF
-    rows = extract(dcf)
-    with OUT.open("w", newline="", encoding="utf-8") as f:
-        f.write("# CBMS 2022 HPQ country codes (value set B01_COUNTRY4_VS1 of HPQF2_DICT.dcf, PSA; "
-                "via yng-me/rcbms-app, MIT). Regenerate: python questionnaires/src/extract_cbms_countries.py\n")
-        w = csv.writer(f)
-        w.writerow(["code", "label", "cbms_label"])
-        for code, label in rows:
-            w.writerow([code, "Don't know" if code == "9997" else nice(label), label])
+    if dcf.is_file():
+        real = extract(dcf)
+        mine = [(r["cbms_code"], r["cbms_label"]) for r in rows]
+        if real != mine:
+            raise SystemExit(f"{OUT} and the value set in {dcf} differ: update codes and ISO3 by hand first")
+    for r in rows:
+        r["label"] = "Don't know" if r["cbms_code"] == "9997" else nice(r["cbms_label"])
+    fields = ["cbms_code", "cbms_label", "iso3", "match", "note", "label"]
+    with OUT.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
     print(f"wrote {len(rows)} codes to {OUT}")
 
 

@@ -18,12 +18,12 @@ Choice = tuple[str, str, str]  # (code, English label, Filipino label)
 
 
 def _countries() -> list[Choice]:
-    text = resources.files(__package__).joinpath("cbms_countries.csv").read_text(encoding="utf-8")
-    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    # the one CBMS country list of the package (the profile's ISO3 crosswalk holds the labels too)
+    text = resources.files("migdata.profiles").joinpath("cbms_countries.csv").read_text(encoding="utf-8")
     out = []
-    for r in rows:
-        fil = "Hindi alam" if r["code"] == "9997" else r["label"]
-        out.append((r["code"], r["label"], fil))
+    for r in csv.DictReader(text.splitlines()):
+        fil = "Hindi alam" if r["cbms_code"] == "9997" else r["label"]
+        out.append((r["cbms_code"], r["label"], fil))
     return out
 
 
