@@ -564,6 +564,15 @@ class Profile:
     def _area_mask(self, df: pd.DataFrame) -> pd.Series:
         return df[self.area.level].astype(str) == self.area.code
 
+    def _persons_in_area(self) -> pd.Series:
+        """Persons whose household is in the area (all of them when ``data`` is the area only)."""
+        if getattr(self, "_pin", None) is None:
+            hh, pp = self.data.households, self.data.persons
+            m = self._area_mask(hh)
+            self._pin = (pd.Series(True, index=pp.index) if m.all()
+                         else pp["hh_id"].isin(hh.loc[m, "hh_id"]))
+        return self._pin
+
     # -- sections -----------------------------------------------------------------------------
     def totals(self) -> dict[str, float]:
         """Households and household population of the area (weighted sums; counts for CBMS)."""
@@ -571,8 +580,7 @@ class Profile:
         m = self._area_mask(hh)
         w = pd.to_numeric(hh["weight"], errors="coerce").fillna(0.0)
         pp = self.data.persons
-        ids = hh.loc[m, "hh_id"]
-        pm = pp["hh_id"].isin(ids)
+        pm = self._persons_in_area()
         pw = self._person_weights(pp, hh, w)
         return {"households": float(w[m].sum()), "population": float(pw[pm].sum()),
                 "households_n": int(m.sum()), "population_n": int(pm.sum())}
@@ -636,7 +644,7 @@ class Profile:
         scheme = self.age_scheme
         hh, pp = self.data.households, self.data.persons
         w = self._person_weights(pp, hh, pd.to_numeric(hh["weight"], errors="coerce").fillna(0.0))
-        inarea = pp["hh_id"].isin(hh.loc[self._area_mask(hh), "hh_id"])
+        inarea = self._persons_in_area()
         keep = inarea & (pd.to_numeric(pp["age"], errors="coerce") >= scheme[0])
         g = pd.DataFrame({"sex": pp["sex"].astype(str), "age_group": age_group(pp["age"], scheme).astype(str),
                           "w": w})[keep]
@@ -744,11 +752,11 @@ class Profile:
         r = self.get("RT01")
         if r is not None:
             return pd.DataFrame([r])
-        pp, hh = self.data.persons, self.data.households
+        pp = self.data.persons
         need = {"of_status", "res_5y", "age"}
         if not self.complete or not need <= set(pp.columns):
             return pd.DataFrame()
-        inarea = pp["hh_id"].isin(hh.loc[self._area_mask(hh), "hh_id"])
+        inarea = self._persons_in_area()
         base = inarea & (pp["age"] >= 15)
         num = base & (pp["of_status"].astype(str) == "resident") & (pp["res_5y"].astype(str) == "abroad")
         n, d = int(num.sum()), int(base.sum())
