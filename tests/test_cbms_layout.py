@@ -271,3 +271,11 @@ def test_unknown_city_gives_no_psgc(small_file, tmp_path):
     probs = data.report.to_frame()
     hit = probs[probs["code"] == "MD506"]
     assert len(hit) == 1 and (hit.iloc[0]["source_row"], hit.iloc[0]["value"]) == (row, "042199001")
+
+
+def test_extract_layout_reproduces_the_committed_spec(real_dcf, tmp_path):
+    from migdata.sample import extract_layout
+
+    settings, rows = extract_layout.extract(real_dcf)
+    out = extract_layout.write(settings, rows, tmp_path / "layout.csv")
+    assert out.read_bytes() == extract_layout.OUT.read_bytes()
