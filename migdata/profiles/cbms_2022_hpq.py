@@ -282,23 +282,25 @@ def _psgc(h: pd.DataFrame, rep: _Reporter) -> None:
     has = cc.notna().to_numpy()
     corr = dict(zip(cc[has].astype(str), ref["psgc"].astype(object)[has]))
     names = dict(zip(ref["psgc"].astype(object), ref["name"].astype(object)))
-    code9 = h["psgc"].astype(object)
-    out = code9.map(corr)
-    unknown = code9.notna() & out.isna()
-    for i in np.flatnonzero(unknown.to_numpy()):
-        c9 = str(code9.iat[i])
-        city = corr.get(c9[:6] + "000")
-        row = h["_source_row"].iat[i] if "_source_row" in h.columns else None
-        row = None if row is None or pd.isna(row) else int(row)
-        if city is not None:
-            out.iat[i] = city
+    # a few thousand distinct barangays for millions of households: look up each code once
+    fcodes, uniques = pd.factorize(h["psgc"].astype(object), use_na_sentinel=True)
+    mapped = [corr.get(str(u)) for u in uniques]
+    city = [None if m is not None else corr.get(str(u)[:6] + "000") for u, m in zip(uniques, mapped)]
+    out = np.array([m if m is not None else c for m, c in zip(mapped, city)] + [None], dtype=object)
+    bad = np.array([m is None for m in mapped] + [False])
+    rows = h["_source_row"].to_numpy() if "_source_row" in h.columns else np.full(len(h), None)
+    for i in np.flatnonzero(bad[fcodes]):
+        u = fcodes[i]
+        c9, to = str(uniques[u]), city[u]
+        row = None if rows[i] is None or pd.isna(rows[i]) else int(rows[i])
+        if to is not None:
             rep.report.add("MD560", table="households", source_file=rep.source, source_row=row,
                            column="psgc", value=c9, action="kept", record=f"household {h['hh_id'].iat[i]}",
-                           hh_id=h["hh_id"].iat[i], city=names.get(city, city), psgc=city)
+                           hh_id=h["hh_id"].iat[i], city=names.get(to, to), psgc=to)
         else:
             rep.report.add("MD506", table="households", source_file=rep.source, source_row=row,
                            column="psgc", value=c9, action="set_missing", kind="psgc9")
-    h["psgc"] = out.astype(STRING).to_numpy()
+    h["psgc"] = pd.array(out[fcodes], dtype=STRING)
 
 
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
