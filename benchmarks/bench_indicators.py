@@ -219,20 +219,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2022)
     ap.add_argument("--workdir", default=None, help="where to write the store (default: a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the generated store")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the store already in --workdir (no generation: peak memory is the compute's)")
     args = ap.parse_args(argv)
     from migdata.indicators import compute
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-ind-"))
     store = work / "store"
-    t0 = time.perf_counter()
-    data = generate(args.persons, args.seed)
-    t_gen = time.perf_counter() - t0
-    data.save(store, force=True)
-    nh, npers = len(data.households), len(data.persons)
-    del data
+    t_gen = 0.0
+    if not (args.reuse and (store / "manifest.json").exists()):
+        t0 = time.perf_counter()
+        data = generate(args.persons, args.seed)
+        t_gen = time.perf_counter() - t0
+        data.save(store, force=True)
+        del data
     t0 = time.perf_counter()
     data = load(store, verify=False)
     t_load = time.perf_counter() - t0
+    nh, npers = len(data.households), len(data.persons)
     print(f"generated {npers:,} persons, {nh:,} households in {t_gen:.1f} s; load {t_load:.1f} s; "
           f"peak RSS so far {rss_gb():.2f} GB", flush=True)
 

@@ -86,6 +86,13 @@ def _is(s: pd.Series, values: Sequence[str]) -> np.ndarray:
     return s.isin(values).to_numpy(dtype=bool)
 
 
+def _float(s: pd.Series) -> np.ndarray:
+    """A column as float64 with NaN for missing; numeric columns skip ``pd.to_numeric``."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+
+
 def _notna(s: pd.Series) -> np.ndarray:
     return s.notna().to_numpy(dtype=bool)
 
@@ -108,12 +115,11 @@ def household_index(hh: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
 def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.Series:
     """Link rule of DOMAIN.md §7, vectorised with group keys (household position, family number)."""
     n = len(pp)
-    age = pd.to_numeric(_col(pp, "age"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    age = _float(_col(pp, "age"))
     child_age = (age >= 0) & (age <= 17)
     rel_s, sex_s = _col(pp, "relationship"), _col(pp, "sex")
-    fam = pd.to_numeric(_col(pp, "family_no"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    a04 = pd.to_numeric(_col(pp, "rel_family_head_src"), errors="coerce").to_numpy(dtype="float64",
-                                                                                     na_value=np.nan)
+    fam = _float(_col(pp, "family_no"))
+    a04 = _float(_col(pp, "rel_family_head_src"))
     male_of = is_of & _is(sex_s, ["male"])
     female_of = is_of & _is(sex_s, ["female"])
 
@@ -248,8 +254,7 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
         pu["age_group"] = age_group(pp["age"], age_scheme).values
     pu["parent_abroad"] = _parent_abroad(pp, hpos, is_of) if has_of_col else np.nan
     ref = _reference_date(getattr(dataset, "provenance", {}) or {})
-    dy = pd.to_numeric(_col(pp, "departure_year"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    dm = pd.to_numeric(_col(pp, "departure_month"), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    dy, dm = _float(_col(pp, "departure_year")), _float(_col(pp, "departure_month"))
     pu["months_since_departure"] = ((ref.year - dy) * 12 + (ref.month - dm)) if ref else np.nan
     pu["origin_5y"] = _origin_5y(pp)
     take = np.where(ok, hpos, 0)
