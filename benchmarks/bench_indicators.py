@@ -203,6 +203,7 @@ def migdata_stage1(data: HouseholdData) -> tuple[float, int]:
     by = ["sex", "age_group"]
     units = derive.units(data, "broad", household_columns=["barangay", "city_mun", "province", "region"])
     fr = _frame(units["person"], levels, by, "person")
+    print(f"  (derived unit tables + keys: {time.perf_counter() - t0:.1f} s)", flush=True)
     cache: dict = {}
     n = 0
     for i in DUCK_INDICATORS:
