@@ -353,5 +353,6 @@ def test_sample_survey_rows_stop_at_design_domain():
 def test_national_level_on_request():
     t = compute(fixture_data(), ids=["OF02"], level="national", by=[], k=1)
     r = t.iloc[0]
+    assert len(t) == 1 and isinstance(t.attrs["not_computable"], pd.DataFrame)
     assert len(t) == 1 and (r["area_level"], r["area_code"], r["area_name"]) == ("national", "PH", "Philippines")
     assert t["estimate"].iloc[0] == 4  # A2, B2, D1, D2

@@ -20,8 +20,8 @@ codes; then for each indicator
   (``provenance["design_domain"]``, region by default).
 
 An indicator whose columns are absent or empty in the dataset is not computed; it is listed with
-the reason in ``result.attrs["not_computable"]`` (records; :func:`not_computable` gives a DataFrame)
-and by :func:`availability`.
+the reason in ``result.attrs["not_computable"]`` (a DataFrame; also :func:`not_computable`) and by
+:func:`availability`. Clear ``attrs`` before ``pd.concat`` of two results (pandas compares them).
 
 Example:
     >>> import pandas as pd
@@ -208,8 +208,10 @@ def availability(dataset: Any, ids: Sequence[str] | None = None) -> pd.DataFrame
 def not_computable(table: pd.DataFrame) -> pd.DataFrame:
     """The indicators :func:`compute` could not compute for its dataset, with the reason
     (``indicator_id``, ``name``, ``status``, ``reason``), from ``table.attrs``."""
-    return pd.DataFrame(table.attrs.get("not_computable", []),
-                        columns=["indicator_id", "name", "status", "reason"])
+    nc = table.attrs.get("not_computable", [])
+    if isinstance(nc, pd.DataFrame):
+        return nc.copy()
+    return pd.DataFrame(nc, columns=["indicator_id", "name", "status", "reason"])
 
 
 def _select(ids: Sequence[str] | str | None) -> list[Indicator]:
@@ -803,8 +805,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         out["suppression"] = pd.Categorical.from_codes(np.where(sup, 3, 0), dtype=out["suppression"].dtype)
     if extra_nc:
         nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
-    # plain records, not a DataFrame: pandas compares attrs when combining frames
-    out.attrs["not_computable"] = nc.to_dict("records")
+    # a DataFrame (other modules read it so); clear attrs before pd.concat of two results
+    out.attrs["not_computable"] = nc
     out.attrs["notes"] = notes
     out.attrs["by"] = by
     out.attrs["complete_count"] = complete

@@ -263,8 +263,11 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
 
     _check(table)
     by = list(by if by is not None else table.attrs.get("by", []))
-    nc = not_computable if not_computable is not None else \
-        pd.DataFrame(table.attrs.get("not_computable", []), columns=["indicator_id", "name", "status", "reason"])
+    if not_computable is None:
+        from migdata.indicators.evaluate import not_computable as _nc
+
+        not_computable = _nc(table)
+    nc = not_computable
     k = table.attrs.get("k", 3)
     cat = catalogue()
     pub = publishable(table)
