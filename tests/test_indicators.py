@@ -266,6 +266,13 @@ def test_person_migratory_status_and_custom_age_groups():
     assert get("IM01", ms="internal_migrant_5y") == 100.0
 
 
+def test_cut_points_as_text():
+    t = compute(fixture_data(), ids=["OF02"], level="region", by="age_group", age_scheme="0,15,45", k=1)
+    got = dict(zip(t["age_group"], t["estimate"]))
+    # OFWs aged 42, 30 (15-44) and 50, 48 (45+)
+    assert got == {"Total": 4, "15-44": 2, "45+": 2}
+
+
 def test_five_year_age_groups():
     t = compute(fixture_data(), ids=["OF02"], level="region", by=["age_group"], age_scheme="five_year", k=1)
     got = dict(zip(t["age_group"], t["estimate"]))

@@ -701,6 +701,11 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     """
     if isinstance(by, str):
         by = [b.strip() for b in by.split(",") if b.strip()]
+    if isinstance(age_scheme, str) and "," in age_scheme:  # cut points from a command line: "0,15,30,60"
+        try:
+            age_scheme = [int(x) for x in age_scheme.split(",") if x.strip()]
+        except ValueError:
+            pass  # age_group() names the problem
     by = list(by or [])
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise UsageError("MD708", value=k)
