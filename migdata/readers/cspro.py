@@ -406,9 +406,12 @@ def read_cspro(
         if progress is not None:
             progress(int(ends[c1 - 1]), len(buf))
 
+    # the file's bytes are no longer needed: free them before the tables are assembled
+    line_lengths = ends - starts
+    del buf, raw, starts, ends
     for name, rows in too_long.items():
         rec = d.record(name)
-        longest = int((ends - starts)[np.asarray(rows) - 1].max())
+        longest = int(line_lengths[np.asarray(rows) - 1].max())
         probs.add("MD403", name, rows[0], None, longest, "kept", record=name, n=len(rows),
                   length=rec.length, dictionary=d.path or d.name)
 
@@ -440,10 +443,12 @@ def read_cspro(
             continue
         cols: dict[str, Any] = {}
         for f in plan.fields:
-            if f.col in plan.parts and plan.parts[f.col]:
-                cols[f.col] = _concat(plan.parts[f.col])
+            parts = plan.parts.pop(f.col, None)  # each column's chunks are freed once joined
+            if parts:
+                cols[f.col] = _concat(parts)
             else:
                 cols[f.col] = pd.array([], dtype="string") if not f.numeric else pd.array([], dtype="Int8")
+            del parts
         occ = np.ones(len(rows), dtype=np.int16)
         if len(rows):
             first = np.ones(len(rows), dtype=bool)
@@ -454,12 +459,15 @@ def read_cspro(
             for k in np.flatnonzero(over & (occ == rec.max_records + 1)):
                 probs.add("MD407", rec.name, int(rows[k] + 1), None, None, "kept",
                           record=rec.name, max=rec.max_records)
-        df = pd.DataFrame({f.col: cols[f.col] for f in plan.fields[:plan.n_ids]})
+        ordered: dict[str, Any] = {f.col: cols.pop(f.col) for f in plan.fields[:plan.n_ids]}
         if rec.repeating:
-            df["_occ"] = occ
+            ordered["_occ"] = occ
         for f in plan.fields[plan.n_ids:]:
-            df[f.col] = cols[f.col]
-        df["_source_row"] = (rows + 1).astype(np.int64)
+            ordered[f.col] = cols.pop(f.col)
+        ordered["_source_row"] = rows + 1
+        # one constructor call without copies: the arrays were built for this table only
+        df = pd.DataFrame(ordered, copy=False)
+        del ordered
         tables[rec.name] = df
         if check_value_sets:
             _check_values(df, rec, plan, probs)
