@@ -6,6 +6,9 @@ the same positions for every item the ``lfs_puf_2022`` profile uses). Lines have
 blanks trimmed, as CSPro writes them. Values are drawn from each item's value set; the
 household structure (region, household number, line numbers, ages, OF status, labour-force
 status, PSUs, weights) is generated consistently so validation has real work and finds nothing.
+16.2 M persons are about 3.5 M households, more than the LFS case id PUFREG+PUFHHNUM can number
+(17 x 99,999), so the benchmark's copy of the dictionary lists PUFPSU among the ID items (same
+byte positions) and households are numbered within PSUs.
 
 Not a test: figures go to ``benchmarks/results/import.md``. Full scale (16.2 M persons, about
 1.5 GB) must run under the shared lock:
@@ -48,6 +51,32 @@ BUNDLED = [("PUFREG", 2, 2, 0), ("PUFHHNUM", 4, 5, 0), None, ("PUFURB2015", 9, 1
            ("PUFC08_CONWR", 49, 1, 0), ("PUFFILLER", 50, 43, 0), ("PUFNEWEMPSTAT", 93, 1, 0)]
 
 
+def psu_as_id(dcf_text: str) -> str:
+    """Move the PUFPSU item into the ID items. Positions (so the bytes of every line) do not
+    change; the case id becomes PUFREG+PUFHHNUM+PUFPSU, which can number the 3.5 M households
+    of the benchmark (PUFREG+PUFHHNUM, 5 digits, holds at most 17 x 99,999)."""
+    lines = dcf_text.replace("\r\n", "\n").split("\n")
+    blocks, cur = [], []
+    for ln in lines:
+        if ln.startswith("[") and cur:
+            blocks.append(cur)
+            cur = []
+        cur.append(ln)
+    blocks.append(cur)
+    psu = [b for b in blocks if b[0] == "[Item]" and "Name=PUFPSU" in b]
+    assert len(psu) == 1, "PUFPSU item not found"
+    i_psu = blocks.index(psu[0])
+    psu_blocks = [blocks[i_psu]]
+    j = i_psu + 1
+    while j < len(blocks) and blocks[j][0] == "[ValueSet]":
+        psu_blocks.append(blocks[j])
+        j += 1
+    rest = blocks[:i_psu] + blocks[j:]
+    first_record = next(k for k, b in enumerate(rest) if b[0] == "[Record]")
+    out = rest[:first_record] + psu_blocks + rest[first_record:]
+    return "\n".join(ln for b in out for ln in b)
+
+
 def bundled_dictionary() -> str:
     out = ["[Dictionary]", "Name=LFS_BENCH", "RecordTypeStart=1", "RecordTypeLen=1", "ZeroFill=Yes",
            "DecimalChar=No", "", "[Level]", "Name=QUEST", "", "[IdItems]", ""]
@@ -87,8 +116,12 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
     region = rng.choice([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17], size=n_hh)
     order = np.argsort(region, kind="stable")
     region, sizes = region[order], sizes[order]
-    hhnum = np.arange(n_hh) - np.searchsorted(region, region) + 1  # 1.. within region
-    psu = np.arange(n_hh) // 8 + 1
+    # PSUs of 8 households numbered within region, households numbered within PSU: the LFS
+    # key PUFREG+PUFHHNUM (5 digits) holds at most 17 x 99,999 households, fewer than 16.2 M
+    # persons need, so the benchmark keys cases by PUFREG+PUFPSU+PUFHHNUM (see psu_as_id).
+    within = np.arange(n_hh) - np.searchsorted(region, region)
+    psu = within // 8 + 1
+    hhnum = within % 8 + 1
     urban = np.where(rng.random(n_hh) < 0.5, 1, 2)
     hh_of_person = np.repeat(np.arange(n_hh), sizes)
     first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
@@ -107,7 +140,7 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
             conwr = np.where(rng.random(n) < 0.03, rng.integers(1, 5, n), 5)
             emp = rng.choice([1, 2, 3], size=n, p=[0.62, 0.03, 0.35])
             values = {
-                "PUFREG": region[h], "PUFHHNUM": hhnum[h], "PUFPSU": psu[h] % 99999 + 1,
+                "PUFREG": region[h], "PUFHHNUM": hhnum[h], "PUFPSU": psu[h],
                 "PUFHHSIZE": np.minimum(sizes[h], 99), "PUFC01_LNO": ln,
                 "PUFC03_REL": np.where(ln == 1, 1, rng.integers(2, 12, n)),
                 "PUFC05_AGE": age, "PUFPWGTPRV": rng.integers(1_000_000, 40_000_000, n),
@@ -149,6 +182,20 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
     return n_hh, total + 3
 
 
+def bench_profile():
+    """The shipped lfs_puf_2022 profile with households keyed by PUFREG+PUFPSU+PUFHHNUM (see
+    :func:`generate`); everything else unchanged."""
+    from migdata.profiles import load_profile
+    from migdata.profiles.engine import parse_profile
+
+    path = load_profile("lfs_puf_2022").path
+    text = Path(path).read_text(encoding="utf-8")
+    old = 'concat = ["PUFREG", "PUFHHNUM"], sep = "-", widths = [2, 5]'
+    assert text.count(old) == 2, "the shipped profile changed; update the benchmark"
+    text = text.replace(old, 'concat = ["PUFREG", "PUFPSU", "PUFHHNUM"], sep = "-", widths = [2, 5, 5]')
+    return parse_profile(text, path)
+
+
 def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
@@ -169,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     from migdata.model.data import HouseholdData, load
     from migdata.model.report import ImportReport
     from migdata.model.validate import validate
-    from migdata.profiles import load_profile
     from migdata.profiles.engine import apply_profile
     from migdata.readers.cspro import read_cspro
 
@@ -180,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         dcf_text, layout = bundled_dictionary(), "bundled LFS-equivalent layout"
     dcf = work / "lfs_bench.dcf"
-    dcf.write_text(dcf_text, encoding="utf-8")
+    dcf.write_text(psu_as_id(dcf_text), encoding="utf-8")
     d = read_dictionary(dcf)
     dat = work / "lfs_bench.dat"
     if args.generate_only:
@@ -195,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--workdir", str(work)] + (["--bundled"] if args.bundled else []), check=True)
     nbytes = dat.stat().st_size
 
-    prof = load_profile("lfs_puf_2022")
+    prof = bench_profile()
     gc.collect()
     times: dict[str, float] = {}
 
@@ -228,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     back = load(store)
     done("reload", t)
     assert len(back.persons) == n_p
+    assert n_prob == 0, "the generated file should import without problems"
     del back
     gc.collect()
     mbps = nbytes / 1e6 / times["end_to_end"]
