@@ -801,6 +801,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         results.append(_label(cube, ind, fr, by, dims, cat, multi, ind_levels, reg, len(done)))
         done.append(ind)
     out = _assemble(results, done, by, reg, source, period)
+    del results, frames, units, mask_cache  # free the unit tables before disclosure control
     if complete and disclosure and len(out):
         from migdata.publish.disclosure import suppress
         out = suppress(out, k=k, by=by)

@@ -218,7 +218,7 @@ def suppress(table: pd.DataFrame, k: int = 3, by: Sequence[str] | None = None) -
         raise UsageError("MD713", columns=", ".join(missing))
     by = list(by if by is not None else table.attrs.get("by", []))
     by = [b for b in by if b in table.columns]
-    out = table.copy()
+    out = table.copy(deep=False)  # new columns only: the input table is not modified
     if "suppressed" not in out.columns:
         out["suppressed"] = False
     if "suppression" not in out.columns:
