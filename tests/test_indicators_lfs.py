@@ -48,7 +48,7 @@ def lfs():
     dcf = realfile("ph", "lfs", "LFS_PUF_December_2022.dcf")
     dat = realfile("ph", "lfs", "LFS_PUF_December_2022.F2")
     data = import_files([dcf, dat], profile="lfs_puf_2022")
-    table = compute(data, ids=["OF02", "OF04", "OF12"], level="region", by=["sex"])
+    table = compute(data, ids=["OF02", "OF04", "OF12", "EM02"], level="region", by=["sex"])
     return raw_lfs(), table
 
 
@@ -122,3 +122,11 @@ def test_region_iva_share_se_agrees_with_r_survey(lfs, rscript, tmp_path):
     row = t[(t["indicator_id"] == "OF12") & (t["category"] == "0400000000") & (t["sex"] == "Total")].iloc[0]
     assert row["estimate"] == pytest.approx(r_est, rel=1e-8)
     assert row["se"] == pytest.approx(r_se, rel=1e-6)
+
+
+def test_unemployment_rate_matches_psa_published_figure(lfs):
+    # PSA: December 2022 unemployment rate 4.3 % (household members 15+ in the labour force)
+    _, t = lfs
+    r = t[(t["indicator_id"] == "EM02") & (t["area_level"] == "national") & (t["sex"] == "Total")].iloc[0]
+    assert round(r["estimate"], 1) == 4.3
+    assert r["se"] > 0 and r["flag"] == "publish"
