@@ -3,7 +3,8 @@
 - person: ``is_of`` (overseas Filipino, CBMS B06 1-6), ``is_ofw`` (OFW, B06 1-2),
   ``migratory_status`` (DOMAIN.md §4.4), ``age_group`` (scheme chosen by the caller),
   ``parent_abroad`` (children 0-17, link rule of DOMAIN.md §7), ``months_since_departure``
-  (needs ``provenance["reference_date"]``), ``origin_5y`` (province of residence 5 years ago);
+  (needs ``provenance["reference_date"]``), ``origin_5y`` (statistical province of residence 5
+  years ago, from a PSGC or CBMS PPMM code through ``migdata.areas``);
 - household: ``hh_size`` (all roster members, OFs included, as CPH and CBMS count them),
   ``hh_n_of``, ``hh_n_ofw``, ``hh_migratory_status`` (``ofw_household`` / ``of_household`` /
   ``other``), ``head_sex``, ``per_capita_income`` and ``below_poverty``.
@@ -169,9 +170,39 @@ def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -
     return pd.Categorical.from_codes(codes, categories=PERSON_STATUS)
 
 
+def _province_of(places: np.ndarray) -> np.ndarray:
+    """Statistical province (PSGC) of each distinct place code: 10-digit PSGC or CBMS PPMM.
+
+    Uses the areas reference (HUCs go to the province PSA tables show them with, e.g. Lucena to
+    Quezon); a code the reference does not know keeps its structural province (10-digit) or
+    becomes ``PPMM:PP`` (never guessed)."""
+    try:
+        from migdata.areas import ppmm_to_psgc, reference
+
+        ref = reference()
+        stat = dict(zip(ref["psgc"].astype(str), ref["stat_province"].astype(object)))
+    except Exception:  # no reference available: structural codes only
+        ppmm_to_psgc, stat = None, {}
+    out = []
+    for u in places:
+        u = str(u).strip()
+        prov = None
+        if len(u) == 10 and u.isdigit():
+            prov = stat.get(u[:7] + "000") or stat.get(u) or (u[:5] + "00000")
+        elif len(u) == 4 and u.isdigit():
+            try:
+                city = ppmm_to_psgc(u) if ppmm_to_psgc else None
+            except Exception:  # an unknown PPMM code stays visible as such
+                city = None
+            prov = stat.get(str(city)) if city else None
+            prov = prov if isinstance(prov, str) and prov else "PPMM:" + u[:2]
+        out.append(prov if isinstance(prov, str) else None)
+    return np.asarray(out, dtype=object)
+
+
 def _origin_5y(pp: pd.DataFrame) -> pd.Series:
-    """Province of residence 5 years ago: 10-digit PSGC -> its province code; CBMS PPMM codes
-    -> ``PPMM:PP`` (old province number; the areas crosswalk turns these into PSGC)."""
+    """Province of residence 5 years ago (statistical province PSGC; ``abroad`` for movers from
+    abroad)."""
     r5 = _col(pp, "res_5y")
     out = np.full(len(pp), None, dtype=object)
     raw = _col(pp, "res_5y_place")
@@ -179,9 +210,7 @@ def _origin_5y(pp: pd.DataFrame) -> pd.Series:
     if len(idx):
         # distinct places are few: map each once
         uniq, inv = np.unique(raw.iloc[idx].astype(str).str.strip().to_numpy(dtype=object), return_inverse=True)
-        mapped = np.array([u[:5] + "00000" if len(u) == 10 and u.isdigit() else
-                           ("PPMM:" + u[:2] if len(u) == 4 and u.isdigit() else None) for u in uniq], dtype=object)
-        out[idx] = mapped[inv]
+        out[idx] = _province_of(uniq)[inv]
     out[_is(r5, ["abroad"])] = "abroad"
     return pd.Series(pd.Categorical(out), index=pp.index)
 
