@@ -49,8 +49,7 @@ from migdata.errors import DataError, DesignError, UsageError
 from migdata.publish import reliability
 from migdata.survey import intervals
 from migdata.survey.quantile import math_quantile
-from migdata.survey.variance import (DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance,
-                                     factorize)
+from migdata.survey.variance import DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance
 
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "df", "n", "n_missing",
                   "ci_method", "flag"]
