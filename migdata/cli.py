@@ -205,33 +205,37 @@ def questionnaires_codebook(out: Path) -> None:
 
 # --- indicators, reports -------------------------------------------------------------------
 @cli.command()
-@click.argument("store", type=click.Path(path_type=Path))
+@click.argument("store", type=click.Path(path_type=Path), required=False)
 @click.option("--level", default="city", show_default=True,
-              type=click.Choice(["region", "province", "city", "barangay"]))
+              type=click.Choice(["national", "region", "province", "city", "barangay"]),
+              help="Finest area level; totals for every higher level are included.")
 @click.option("--by", default="sex,age_group", show_default=True,
               help="Comma-separated disaggregations (sex, age_group, urban_rural, migratory_status), or 'none'.")
 @click.option("--ids", default=None, help="Comma-separated indicator ids (default: all).")
-@click.option("--age-scheme", default="broad", show_default=True)
+@click.option("--age-scheme", default="broad", show_default=True,
+              help="five_year, broad, children, working_age, seniors, or cut points such as 0,15,30,60.")
 @click.option("--k", "k", type=click.IntRange(1), default=3, show_default=True,
               help="Disclosure threshold for complete counts (cells of fewer units are suppressed).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("indicators.xlsx"),
               show_default=True)
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the long table as CSV.")
-def indicators(store: Path, level: str, by: str, ids: str | None, age_scheme: str, k: int, out: Path,
-               csv_out: Path | None) -> None:
-    """Compute the indicator catalogue for a dataset and write the Excel tables."""
-    import migdata
-    from migdata.indicators import compute
-    from migdata.publish.excel import write_csv, write_workbook
+@click.option("--csv", "csv_out", is_flag=True, help="Also write the long table as CSV beside the workbook.")
+@click.option("--list", "list_only", is_flag=True, help="List the indicator catalogue and stop.")
+def indicators(store: Path | None, level: str, by: str, ids: str | None, age_scheme: str, k: int, out: Path,
+               csv_out: bool, list_only: bool) -> None:
+    """Compute the indicator catalogue for a dataset STORE and write the Excel tables."""
+    if list_only:
+        from migdata.indicators import catalogue_text
 
-    data = migdata.load(store)
-    by_list = [] if by.strip().lower() == "none" else [b.strip() for b in by.split(",") if b.strip()]
-    table = compute(data, ids=None if ids is None else [i.strip() for i in ids.split(",")],
-                    level=level, by=by_list, age_scheme=age_scheme, k=k)
-    click.echo(f"Wrote {write_workbook(table, out)}")
-    if csv_out is not None:
-        click.echo(f"Wrote {write_csv(table, csv_out)}")
+        click.echo(catalogue_text())
+        return
+    if store is None:
+        raise click.UsageError("give the dataset folder (STORE), or --list to see the catalogue")
+    from migdata.publish.excel import publish_indicators
+
+    by_arg = [] if by.strip().lower() == "none" else by
+    for path in publish_indicators(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
+                                   csv=csv_out):
+        click.echo(f"Wrote {path}")
 
 
 @cli.command()

@@ -134,9 +134,10 @@ class ImportReport:
 
     def summary(self, max_problems: int = 20) -> str:
         """A short text for the terminal: counts per table, problems by rule, the first few."""
-        lines = ["Import report", "  table            read      kept  rejected"]
+        w = max([len("table"), *(len(t) for t in self.counts)]) + 2
+        lines = ["Import report", f"  {'table':<{w}}{'read':>11}{'kept':>11}{'rejected':>11}"]
         for t, c in self.counts.items():
-            lines.append(f"  {t:<14}{c['read']:>8,}{c['kept']:>10,}{c['rejected']:>10,}")
+            lines.append(f"  {t:<{w}}{c['read']:>11,}{c['kept']:>11,}{c['rejected']:>11,}")
         if not self.problems:
             lines.append("  no problems found")
         else:
