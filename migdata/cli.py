@@ -127,16 +127,12 @@ def areas_show(code: str) -> None:
 @areas.command("search")
 @click.argument("name", nargs=-1, required=True)
 @click.option("--level", type=click.Choice(["region", "province", "city", "municipality",
-                                            "submunicipality", "barangay"]), default=None)
+                                            "submunicipality", "barangay", "special"]), default=None)
 def areas_search(name: tuple[str, ...], level: str | None) -> None:
     """Find areas by name (accents and case ignored)."""
     from migdata import areas as a
 
-    found = a.search(" ".join(name), level=level)
-    if len(found) == 0:
-        click.echo("No area matches.")
-        sys.exit(1)
-    click.echo(found.to_string(index=False))
+    click.echo(a.search_text(" ".join(name), level=level))
 
 
 # --- profiles, codebooks -------------------------------------------------------------------

@@ -60,3 +60,57 @@ def test_corrupted_store_exit_1(capsys, store):
     (store / "persons.parquet").write_bytes(b"garbage")
     code, _, err = run(capsys, "validate", str(store))
     assert code == 1 and "MD127" in err and "Traceback" not in err
+
+
+def test_areas_show_laguna(capsys):
+    code, out, _ = run(capsys, "areas", "show", "0403400000")
+    # counts from the PSA PSGC July 2025 publication: Laguna has 6 cities, 24 municipalities, 681 barangays
+    assert code == 0 and "Laguna" in out and "Region IV-A" in out
+    assert "6 cities, 24 municipalities, 681 barangays" in out
+
+
+def test_areas_search_finds_binan_without_accent(capsys):
+    code, out, _ = run(capsys, "areas", "search", "binan")
+    assert code == 0 and "City of Biñan" in out.splitlines()[1] + out.splitlines()[2]
+
+
+SAMPLE = __import__("pathlib").Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def test_import_dirty_sample_reports_every_planted_problem(capsys, tmp_path):
+    import csv
+
+    dat = SAMPLE / "dirty" / "cbms_2022_hpq_dirty.dat"
+    code, out, err = run(capsys, "import", str(dat), "--profile", "cbms_2022_hpq", "--out", str(tmp_path / "d"))
+    assert code == 1, "problems found must give exit code 1"
+    assert "Traceback" not in out + err
+    planted = list(csv.DictReader(open(SAMPLE / "dirty" / "planted_problems.csv", encoding="utf-8")))
+    for p in planted:
+        assert p["expected_code"] in out, p["problem"]
+    # the store was written, and its manifest keeps the report
+    code, out, _ = run(capsys, "info", str(tmp_path / "d"))
+    assert code == 0 and "problem(s) reported" in out
+
+
+def test_indicators_command_writes_workbook_and_csv(capsys, tmp_path):
+    dat = SAMPLE / "cbms_2022_hpq.dat"
+    code, _, _ = run(capsys, "import", str(dat), "--profile", "cbms_2022_hpq", "--out", str(tmp_path / "s"))
+    assert code == 0
+    code, out, _ = run(capsys, "indicators", str(tmp_path / "s"), "--level", "province", "--by", "sex",
+                       "--ids", "OF02,HH01", "--out", str(tmp_path / "t.xlsx"), "--csv")
+    assert code == 0 and (tmp_path / "t.xlsx").exists() and (tmp_path / "t.csv").exists()
+    import pandas as pd
+
+    long = pd.read_csv(tmp_path / "t.csv", dtype=str)
+    # the region total of OF02 (OFW stock) equals a direct count of OFWs in the sample file:
+    # CBMS 2022 layout, record type '3' (Section B), B06_OFI at column 140, codes 1-2 = OFW
+    ofw = sum(1 for line in open(dat, encoding="utf-8-sig")
+              if line[:1] == "3" and len(line) > 140 and line[139] in "12")
+    row = long[(long.indicator_id == "OF02") & (long.area_level == "region") & (long.sex == "Total")]
+    assert float(row["estimate"].iloc[0]) == ofw
+
+
+def test_unknown_profile_is_a_clear_error(capsys, tmp_path):
+    code, out, err = run(capsys, "import", str(SAMPLE / "cbms_2022_hpq.dat"), "--profile", "nope",
+                         "--out", str(tmp_path / "x"))
+    assert code in (1, 2) and "nope" in err and "Traceback" not in err
