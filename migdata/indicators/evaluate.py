@@ -19,6 +19,14 @@ codes; then for each indicator
   subset), giving SE, CI, CV, df and n. Estimates are never shown below the design domain
   (``provenance["design_domain"]``, region by default).
 
+Empty universes (no children in a small area or in a small sample) never stop ``compute``.
+An indicator with *no unit at all* in its universe in this dataset (no child 0-17 for CL01) is
+listed as not computable with the reason :data:`NO_UNITS`, for complete counts and surveys
+alike: a table of empty rows would only repeat "nothing here" once per area and cell, and a
+survey estimate of 0 with SE 0 would look like a precise figure. Within a computed indicator, a
+domain (area x cell) without units in the universe has no row (as R ``svyby``); a count of 0
+over a non-empty universe is a row with estimate 0.
+
 An indicator whose columns are absent or empty in the dataset is not computed; it is listed with
 the reason in ``result.attrs["not_computable"]`` (a DataFrame; also :func:`not_computable`) and by
 :func:`availability`. Clear ``attrs`` before ``pd.concat`` of two results (pandas compares them).
@@ -59,6 +67,8 @@ LEVEL_ALIASES = {"city_mun": "city", "municipality": "city", "city/municipality"
                  "prov": "province", "huc": "province", "reg": "region", "bgy": "barangay", "brgy": "barangay"}
 TOTAL = "Total"
 NOT_STATED = "not stated"
+#: Why a sample-survey indicator with an empty universe has no rows (see module docstring).
+NO_UNITS = "no units in the universe: no unit of this dataset meets the indicator's universe"
 DENSE_LIMIT = 20_000_000
 OUT_COLUMNS = ["indicator_id", "name", "area_level", "area_code", "area_name", "parent_code"]
 VALUE_COLUMNS = ["category", "estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator",
@@ -529,7 +539,9 @@ def _estimate_cc(cube: pd.DataFrame, ind: Indicator) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- survey path
 def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, levels: list[str],
-            cat: Any, multi: Any, design_args: dict[str, Any], policy: Any) -> pd.DataFrame:
+            cat: Any, multi: Any, design_args: dict[str, Any], policy: Any) -> pd.DataFrame | None:
+    """Design-based estimates for every grouping set; ``None`` when no sampled unit is in the
+    indicator's universe (``compute`` then lists the indicator as not computable)."""
     try:
         from migdata.survey import Design
     except ImportError as exc:  # pragma: no cover - the engine ships with migdata
@@ -542,6 +554,8 @@ def _survey(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator, leve
             work[c] = df[c].to_numpy()
     st = ind.statistic
     u = m["u"] & (fr.area_codes >= 0)
+    if not u.any():
+        return None
     variables: list[tuple[str, str, Any]] = []   # (kind, column(s), category label)
     if st == "count":
         work["_y"] = m["num"].astype(float)
@@ -779,6 +793,9 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         fr = frames[unit]
         dims = [b for b in by if b in fr.dims and b not in ind.not_by and b != ind.category]
         m = _masks(ind, fr.df, mask_cache)
+        if not (m["u"] & (fr.area_codes >= 0)).any():
+            extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
+            continue
         cat = _categories(ind, fr.df, m["u"]) if ind.category else None
         multi = _multi(ind, fr.df, m["u"]) if ind.multi else None
         if complete:
@@ -796,6 +813,9 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             cube["flag"] = "complete_count"
         else:
             cube = _survey(fr, dims, m, ind, ind_levels, cat, multi, design_args[unit], policy)
+            if cube is None:
+                extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
+                continue
             from migdata.publish import reliability
             cube["flag"] = reliability.flag(cube["cv"].to_numpy(), cube["n"].to_numpy(), policy)
         results.append(_label(cube, ind, fr, by, dims, cat, multi, ind_levels, reg, len(done)))
