@@ -139,9 +139,9 @@ def areas_search(name: tuple[str, ...], level: str | None) -> None:
 @cli.command()
 def profiles() -> None:
     """List the source profiles."""
-    from migdata.profiles import list_profiles
+    from migdata.profiles import profiles_text
 
-    click.echo(_as_text(list_profiles()))
+    click.echo(profiles_text())
 
 
 @cli.command()
