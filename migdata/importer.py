@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import inspect
+
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -46,6 +48,11 @@ def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    params = inspect.signature(fn).parameters
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
              report: ImportReport | None = None, progress: Progress | None = None,
              **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
@@ -60,6 +67,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     if reader == "cspro":
         from migdata.readers.cspro import find_dictionary, read_cspro, read_dictionary
 
+        opts.pop("keep_identifiers", None)  # CSPro identifiers are dropped by the profile (drop = true)
         dcfs = [p for p in files if p.suffix.lower() == ".dcf"]
         data = [p for p in files if p.suffix.lower() != ".dcf"]
         if not data:
@@ -77,6 +85,8 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
             results.append((f, tables, cb))
     else:
         fn = get_reader(reader)
+        if "keep_identifiers" in opts and not _accepts(fn, "keep_identifiers"):
+            opts.pop("keep_identifiers")  # this format has no identifier columns of its own to strip
         for f in files:
             if progress is not None:
                 progress(f"reading {f.name}")
@@ -131,7 +141,8 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         raise UsageError("MD004", what="validation policy", value=policy, choices=", ".join(POLICIES))
     prof = load_profile(profile)
     report = ImportReport()
-    raw, cb = read_raw(paths, prof, report, progress, **reader_options)
+    # readers that strip identifiers themselves (Kobo: GPS, names, phones) must hear the user's choice
+    raw, cb = read_raw(paths, prof, report, progress, keep_identifiers=keep_identifiers, **reader_options)
     if progress is not None:
         progress(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
