@@ -367,12 +367,16 @@ def _cells_cc(fr: _Frame, dims: list[str], m: dict[str, Any], ind: Indicator,
         den_w = den_n if unit_w else count(u, w)
         if st in ("count", "share"):  # universes repeat across indicators: reuse their sums
             fr.cells[dkey] = (u, den_w, den_n)
+    # ``units`` = the units the numerator rests on (``n``: those of the denominator); disclosure
+    # control suppresses a cell when either is 1..k-1. For a total, mean or ratio the numerator
+    # is a sum of values, which rests only on the units with a non-zero value (a total of 5
+    # households of which one received remittances reveals that household's amount).
     if st in ("total", "mean", "median"):
         num_w = _bincount(cell, u, w * m["value"], ncell)
-        cols = {"num": num_w, "den": den_w, "n": den_n, "units": den_n}
+        cols = {"num": num_w, "den": den_w, "n": den_n, "units": count(u & (m["value"] != 0), None)}
     elif st == "ratio":
         cols = {"num": _bincount(cell, u, w * m["a"], ncell), "den": _bincount(cell, u, w * m["b"], ncell),
-                "n": den_n, "units": den_n}
+                "n": den_n, "units": count(u & (m["a"] != 0), None)}
     if cat is None and multi is None:
         if st in ("count", "share"):
             num = m["num"] & has_area

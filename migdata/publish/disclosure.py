@@ -2,8 +2,11 @@
 cell suppression.
 
 Primary: a cell based on fewer than ``k`` units (default 3) is suppressed, i.e. when the units
-counted in its numerator (``units``) or in its denominator (``n``) number 1 to k-1. Empty cells
-(0 units) reveal nothing and stay.
+its numerator rests on (``units``) or those of its denominator (``n``) number 1 to k-1, whatever
+the statistic, category or disaggregation. For counts and shares ``units`` is the count of units
+in the numerator; for totals, means and ratios it is the count of units with a non-zero value
+(the evaluator fills it so), since only those contribute to the sum. Empty cells (0 units)
+reveal nothing and stay.
 
 Secondary: a suppressed cell must not be recoverable from a margin. The table's linear relations
 are found from its shape:
