@@ -236,6 +236,45 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
 
 @cli.command()
 @click.argument("store", type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(["mean", "total", "proportion", "ratio", "quantile"]), required=True)
+@click.option("--var", "variables", required=True, help="Column(s) to estimate, comma-separated.")
+@click.option("--by", default=None, help="Comma-separated domain columns (e.g. province,sex).")
+@click.option("--table", default="persons", show_default=True, help="Table of the dataset to use.")
+@click.option("--denominator", default=None, help="Denominator column (ratio).")
+@click.option("--probs", default="0.5", show_default=True, help="Quantiles, comma-separated.")
+@click.option("--ci", "ci_method", type=click.Choice(["logit", "beta", "wilson", "t"]), default="logit",
+              show_default=True, help="Confidence interval method for proportions.")
+@click.option("--lonely-psu", type=click.Choice(["fail", "remove", "certainty", "adjust", "average"]),
+              default="fail", show_default=True, help="Rule for strata with a single PSU (as in R survey).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the result as CSV instead of printing it.")
+def estimate(store: Path, kind: str, variables: str, by: str | None, table: str, denominator: str | None,
+             probs: str, ci_method: str, lonely_psu: str, out: Path | None) -> None:
+    """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once."""
+    import migdata
+    from migdata.publish.safe import csv_text
+    from migdata.survey.frontend import estimate as run_estimate, format_table
+
+    data = migdata.load(store)
+    try:
+        qs = tuple(float(p) for p in probs.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{probs!r} is not a list of numbers", param_hint="--probs") from None
+    result = run_estimate(data, kind, [v.strip() for v in variables.split(",")],
+                          by=None if not by else [b.strip() for b in by.split(",")], table=table,
+                          denominator=denominator, probs=qs, ci_method=ci_method, lonely_psu=lonely_psu,
+                          complete=data.complete_count if "complete_count" in data.provenance else None)
+    if out is None:
+        click.echo(format_table(result))
+    else:
+        text = result.select_dtypes(exclude="number").columns
+        result[text] = result[text].astype("object").map(csv_text)  # data never becomes a formula
+        result.to_csv(out, index=False)
+        click.echo(f"Wrote {out}")
+
+
+@cli.command()
+@click.argument("store", type=click.Path(path_type=Path))
 @click.option("--area", required=True, help="PSGC code of the area (see 'migdata areas search').")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True)

@@ -114,3 +114,15 @@ def test_unknown_profile_is_a_clear_error(capsys, tmp_path):
     code, out, err = run(capsys, "import", str(SAMPLE / "cbms_2022_hpq.dat"), "--profile", "nope",
                          "--out", str(tmp_path / "x"))
     assert code in (1, 2) and "nope" in err and "Traceback" not in err
+
+
+def test_estimate_command_on_a_complete_count(capsys, store, tmp_path):
+    code, out, _ = run(capsys, "estimate", str(store), "--kind", "total", "--var", "age", "--by", "sex",
+                       "--out", str(tmp_path / "e.csv"))
+    assert code == 0
+    import pandas as pd
+
+    e = pd.read_csv(tmp_path / "e.csv").set_index("sex")
+    # hand count on the fixture: female 40; male 9 + 70 = 79; complete count, so SE 0
+    assert e.loc["female", "estimate"] == 40 and e.loc["male", "estimate"] == 79
+    assert (e["se"] == 0).all()

@@ -26,6 +26,8 @@ from migdata.errors import UsageError
 from migdata.survey.design import Design
 
 DESIGN_COLUMNS = ("weight", "stratum", "psu")
+# household columns persons are most often tabulated by; joined when the person table lacks them
+AREA_COLUMNS = ("region", "province", "city_mun", "barangay", "urban_rural")
 
 
 def analysis_frame(data: Any, table: str = "persons") -> pd.DataFrame:
@@ -38,6 +40,7 @@ def analysis_frame(data: Any, table: str = "persons") -> pd.DataFrame:
         return df
     hh = tables["households"]
     cols = [c for c in DESIGN_COLUMNS if c in hh.columns]
+    cols += [c for c in AREA_COLUMNS if c in hh.columns and c not in df.columns]
     joined = df.merge(hh[["hh_id", *cols]], on="hh_id", how="left", suffixes=("", "_hh"),
                       validate="many_to_one")
     if "weight_hh" in joined.columns:
