@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from migdata.fileio import atomic_write
 from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
 from migdata.profiles import load_profile
@@ -233,22 +234,12 @@ def codebook_table(path: str | Path, **options: Any) -> pd.DataFrame:
 def write_codebook(path: str | Path, out_xlsx: str | Path, **options: Any) -> Path:
     """Write :func:`codebook_table` of ``path`` to an Excel workbook (sheet ``codebook``, with
     cells that would start a formula written as text). Returns the workbook path."""
-    import os
-    import tempfile
-
     df = codebook_table(path, **options)
     safe = df.astype(object).where(df.notna(), None)
     for c in safe.columns:
         safe[c] = safe[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-    out = Path(out_xlsx)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
+    def write(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             safe.to_excel(xw, sheet_name="codebook", index=False)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return out
+
+    return atomic_write(out_xlsx, write)

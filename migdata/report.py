@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
+from migdata.fileio import atomic_write_text
 from migdata.errors import MigdataError, UsageError
 
 NOTEBOOKS = ("01_import_and_check.ipynb", "02_indicator_tables.ipynb",
@@ -154,15 +155,7 @@ def to_html(nb: Any, out_html: str | Path, title: str) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> Path:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UsageError("MD806", path=path, detail=exc.strerror or str(exc)) from None
-    return path
+    return atomic_write_text(path, text)
 
 
 # --- areas ----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Iterable
 from pyxform.errors import PyXFormError
 from pyxform.xls2xform import convert
 
+from migdata.fileio import atomic_write_text
 from migdata.errors import DataError, UsageError
 from migdata.questionnaires.xlsform import FORMS, write_xlsform
 
@@ -66,9 +67,5 @@ def build(out_dir: str | os.PathLike[str], forms: Iterable[str | os.PathLike[str
         for form in (list(forms) if forms is not None else list(FORMS)):
             form_id, xml = to_xform(xlsform_path(form, tmp), validate=validate)
             target = out / f"{form_id}.xml"
-            fd, tmp_file = tempfile.mkstemp(suffix=".xml", dir=out)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(xml)
-            os.replace(tmp_file, target)
-            written.append(target)
+            written.append(atomic_write_text(target, xml))
     return written

@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -27,6 +26,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from migdata.fileio import atomic_write
 from migdata.errors import UsageError
 from migdata.questionnaires.form import SELECT_MULTIPLE, SELECT_ONE, load_form
 from migdata.questionnaires.xlsform import FORMS
@@ -91,13 +91,4 @@ def codebook(out_xlsx: str | os.PathLike[str], forms: Iterable[str | os.PathLike
     for col, width in zip("ABCDEFGHIJKL", (26, 34, 22, 60, 60, 28, 60, 50, 40, 9, 30, 12)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "C2"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return atomic_write(out, wb.save)

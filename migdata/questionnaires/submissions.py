@@ -34,13 +34,13 @@ import math
 import os
 import random
 import re
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
 from openpyxl import Workbook
 
+from migdata.fileio import atomic_write
 from migdata.errors import DataError
 from migdata.questionnaires.form import (META_TYPES, NO_DATA, SELECT_MULTIPLE, SELECT_ONE, Element,
                                          Form, load_form)
@@ -434,17 +434,7 @@ def write_kobo_xlsx(form: str | os.PathLike[str] | Form, submissions: Iterable[d
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # literal text, never a formula
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return atomic_write(path, wb.save)
 
 
 def submissions_from_kobo_xlsx(form: str | os.PathLike[str] | Form, path: str | os.PathLike[str], *,

@@ -20,7 +20,6 @@ import datetime
 import importlib
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +27,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from migdata.fileio import atomic_write
 from migdata.errors import UsageError
 
 LANGS = ("English (en)", "Filipino (fil)")
@@ -135,18 +135,11 @@ def write_xlsform(name: str, path: str | os.PathLike[str]) -> Path:
     # Fixed document dates, so regenerating an unchanged form gives the same workbook content.
     wb.properties.created = wb.properties.modified = FIXED_DATE
     wb.properties.creator = "migdata"
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
+    def write(tmp: Path) -> None:
         wb.save(tmp)
-        _reproducible(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+        _reproducible(str(tmp))
+
+    return atomic_write(path, write)
 
 
 def _reproducible(xlsx: str) -> None:

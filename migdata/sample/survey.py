@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pyreadstat
 
+from migdata.fileio import atomic_write
 from migdata.sample import population as popmod
 
 PROVINCES = {10: "Batangas", 21: "Cavite", 34: "Laguna", 56: "Quezon (incl. Lucena)", 58: "Rizal"}
@@ -166,9 +167,6 @@ def write_survey(path: str | os.PathLike[str], seed: int, ref: pd.DataFrame,
         "attending": "Currently attending school (5-24)", "res5y": "Residence 5 years ago (5+)",
         "cash_abroad": "Household cash receipts from abroad, past 12 months (PHP)",
     }
-    out = Path(path)
-    tmp = out.with_name(out.name + ".part")
-    pyreadstat.write_sav(df, str(tmp), column_labels=column_labels, variable_value_labels=labels,
-                         missing_ranges={"months_abroad": [98]})
-    os.replace(tmp, out)
-    return out
+    return atomic_write(path, lambda tmp: pyreadstat.write_sav(
+        df, str(tmp), column_labels=column_labels, variable_value_labels=labels,
+        missing_ranges={"months_abroad": [98]}))
