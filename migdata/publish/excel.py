@@ -19,6 +19,15 @@ thousands separators, pesos as ``PHP 1,234``. Flags: ``*`` after a number = use 
 estimate); the value of a suppressed cell is never written. No text from data becomes a formula
 (:mod:`migdata.publish.safe`). Files are written to a temporary name and then renamed.
 
+Speed: openpyxl builds a Python cell object and serialises it element by element, about 15-20 µs
+per cell, so the long ``data`` sheet (25 columns x tens of thousands of rows) took most of a
+minute. That one sheet is therefore written by hand (:func:`_long_sheet_xml`): openpyxl writes the
+workbook with a one-row placeholder ``data`` sheet (so it owns styles, relationships and the
+frozen header), then the placeholder's ``<sheetData>`` is replaced in the zip by rows built per
+*column* (numbers formatted once per column, each category label escaped once). Text stays
+inline strings (never formulas) and risky text keeps openpyxl's ``quotePrefix`` style. The
+indicator and metadata sheets (few cells) stay pure openpyxl.
+
 Example:
     >>> from migdata.indicators import compute          # doctest: +SKIP
     >>> t = compute(migdata.load("store"), level="province", by=["sex"])  # doctest: +SKIP
@@ -28,7 +37,11 @@ Example:
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import tempfile
+import zipfile
+from xml.sax.saxutils import escape
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,10 +50,11 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 from migdata.errors import UsageError
-from migdata.publish.safe import csv_text, excel_value
+from migdata.publish.safe import csv_text, excel_value, risky
 
 REQUIRED = ["indicator_id", "name", "area_level", "area_code", "estimate", "flag", "suppressed"]
 VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "numerator", "denominator", "n", "units"]
@@ -146,6 +160,11 @@ def _atomic(path: str | os.PathLike[str], writer: Any) -> Path:
     return target
 
 
+BOLD = Font(bold=True)
+RIGHT = Alignment(horizontal="right")
+TOP = Alignment(wrap_text=False, vertical="top")
+
+
 def _cell(ws: Any, value: Any, bold: bool = False, fmt: str | None = None, wrap: bool = False) -> WriteOnlyCell:
     c = WriteOnlyCell(ws)
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -156,11 +175,11 @@ def _cell(ws: Any, value: Any, bold: bool = False, fmt: str | None = None, wrap:
         value = float(value)
     excel_value(c, value)
     if bold:
-        c.font = Font(bold=True)
+        c.font = BOLD
     if fmt:
         c.number_format = fmt
     if wrap:
-        c.alignment = Alignment(wrap_text=False, vertical="top")
+        c.alignment = TOP
     return c
 
 
@@ -227,7 +246,7 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
                 cells.append(_cell(ws, None))
             elif sup[r]:
                 c = _cell(ws, "x")
-                c.alignment = Alignment(horizontal="right")
+                c.alignment = RIGHT
                 cells.append(c)
             else:
                 cells.append(_cell(ws, _display_value(measure, est[r]), fmt=_number_format(measure, caution[r])))
@@ -252,6 +271,102 @@ def _frame_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str]) -> N
     cols = [df[c].to_numpy(dtype=object) for c in df.columns]
     for row in zip(*cols):
         ws.append([_cell(ws, v if not (isinstance(v, float) and np.isnan(v)) else None) for v in row])
+
+
+PLACEHOLDER = "migdata:long-sheet"
+
+
+def _placeholder_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str]) -> str:
+    """A one-row stand-in for the long sheet: its header (bold) and one quotePrefix text cell,
+    so the workbook's styles hold both; returns the sheet name."""
+    ws = wb.create_sheet(_sheet_name(name, used))
+    ws.freeze_panes = "A2"
+    ws.append([_cell(ws, str(c), bold=True) for c in df.columns])
+    ws.append([_cell(ws, "=" + PLACEHOLDER)])
+    return ws.title
+
+
+def _column_xml(s: pd.Series, quote_style: str | None) -> np.ndarray:
+    """The ``<c>`` elements of one column, as an object array (one string per row)."""
+    n = len(s)
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy()
+            labels = list(s.cat.categories)
+        else:
+            codes, labels = pd.factorize(s, use_na_sentinel=True)
+            labels = list(labels)
+        xml = []
+        for v in labels:
+            if isinstance(v, (bool, np.bool_)):
+                xml.append(f'<c t="b"><v>{int(v)}</v></c>')
+            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+                xml.append(f"<c><v>{float(v)!r}</v></c>" if np.isfinite(v) else "<c/>")
+            else:
+                text = escape(ILLEGAL_CHARACTERS_RE.sub("", str(v)))  # as openpyxl refuses them
+                space = ' xml:space="preserve"' if text != text.strip() else ""
+                st = f' s="{quote_style}"' if quote_style is not None and risky(str(v)) else ""
+                xml.append(f'<c t="inlineStr"{st}><is><t{space}>{text}</t></is></c>' if text else "<c/>")
+        table = np.array(xml + ["<c/>"], dtype=object)
+        return table[np.where(codes < 0, len(xml), codes)]
+    if pd.api.types.is_bool_dtype(s.dtype):
+        v = s.to_numpy(dtype=object)
+        out = np.full(n, "<c/>", dtype=object)
+        ok = pd.notna(v)
+        out[ok] = np.where(v[ok].astype(bool), '<c t="b"><v>1</v></c>', '<c t="b"><v>0</v></c>')
+        return out
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    out = np.full(n, "<c/>", dtype=object)
+    ok = np.isfinite(v)
+    out[ok] = [f"<c><v>{x!r}</v></c>" for x in v[ok].tolist()]
+    return out
+
+
+def _long_sheet_xml(df: pd.DataFrame, bold_style: str | None, quote_style: str | None,
+                    chunk: int = 20_000):
+    """The ``<sheetData>`` of the long sheet, in pieces (a generator, to bound memory)."""
+    st = f' s="{bold_style}"' if bold_style is not None else ""
+    head = "".join(f'<c t="inlineStr"{st}><is><t>{escape(str(c))}</t></is></c>' for c in df.columns)
+    yield f'<sheetData><row r="1">{head}</row>'
+    for start in range(0, len(df), chunk):
+        part = df.iloc[start:start + chunk]
+        cols = [_column_xml(part[c], quote_style) for c in part.columns]
+        rows = ["".join(cells) for cells in zip(*cols)] if cols else []
+        yield "".join(f'<row r="{start + i + 2}">{r}</row>' for i, r in enumerate(rows))
+    yield "</sheetData>"
+
+
+def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame) -> None:
+    """Replace the placeholder sheet's rows in the saved workbook at ``path`` by ``df``."""
+    with zipfile.ZipFile(path) as z:
+        wbxml = z.read("xl/workbook.xml").decode("utf-8")
+        rels = z.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+        rid = re.search(r'<sheet [^>]*name="%s"[^>]*r:id="([^"]+)"' % re.escape(escape(sheet, {'"': "&quot;"})),
+                        wbxml)
+        rid = rid or re.search(r'<sheet [^>]*r:id="([^"]+)"[^>]*name="%s"' % re.escape(sheet), wbxml)
+        target = re.search(r'<Relationship [^>]*Id="%s"[^>]*Target="([^"]+)"' % rid.group(1), rels) or \
+            re.search(r'<Relationship [^>]*Target="([^"]+)"[^>]*Id="%s"' % rid.group(1), rels)
+        member = target.group(1).lstrip("/")
+        member = member if member.startswith("xl/") else "xl/" + member
+        xml = z.read(member).decode("utf-8")
+        head, rest = xml.split("<sheetData", 1)
+        body, tail = rest.split("</sheetData>", 1)
+        bold = re.search(r'<c r="A1"[^>]* s="(\d+)"', body)
+        quote = re.search(r'<c r="A2"[^>]* s="(\d+)"', body)
+        last = get_column_letter(max(len(df.columns), 1))
+        head = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{last}{len(df) + 1}"/>', head)
+        tmp = path + ".long"
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+            for info in z.infolist():
+                if info.filename != member:
+                    out.writestr(info, z.read(info.filename))
+                    continue
+                with out.open(member, "w", force_zip64=True) as f:
+                    f.write(head.encode("utf-8"))
+                    for piece in _long_sheet_xml(df, bold and bold.group(1), quote and quote.group(1)):
+                        f.write(piece.encode("utf-8"))
+                    f.write(tail.encode("utf-8"))
+    shutil.move(tmp, path)
 
 
 def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str = "Migration indicators",
@@ -308,11 +423,12 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
             meta = {"definition": ind.definition, "universe": ind.universe, "note": ind.note,
                     "unit": ind.unit, "measure": ind.measure, "category": ind.category} if ind else {}
             _indicator_sheet(wb, pub.iloc[idx].reset_index(drop=True), by, meta, k, used)
-        if long_sheet:
-            _frame_sheet(wb, "data", pub, used)
+        data_sheet = _placeholder_sheet(wb, "data", pub, used) if long_sheet else None
         meta = _metadata(pub, nc)
         _frame_sheet(wb, "metadata", meta, used)
         wb.save(tmp)
+        if data_sheet is not None:
+            _fill_long_sheet(tmp, data_sheet, pub)
 
     return _atomic(path, build)
 

@@ -36,7 +36,12 @@ def csv_text(value: Any) -> Any:
 
 
 def excel_value(cell: Any, value: Any) -> Any:
-    """Put ``value`` into an openpyxl cell so that text never becomes a formula; returns the cell."""
+    """Put ``value`` into an openpyxl cell so that text never becomes a formula; returns the cell.
+    Control characters that XML cannot hold (openpyxl refuses them) are dropped from text."""
+    if isinstance(value, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell.value = value
     if isinstance(value, str):
         cell.data_type = "s"

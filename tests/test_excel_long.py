@@ -1,0 +1,79 @@
+"""The long ``data`` sheet (written as XML by hand for speed) read back with openpyxl: every
+cell equals the published table, text is never a formula, header frozen and bold."""
+
+from __future__ import annotations
+
+import math
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from migdata.indicators import compute
+from migdata.publish.excel import publishable, write_workbook
+from test_indicators import fixture_data
+
+HOSTILE = "=HYPERLINK(\"http://evil\",\"<Adia> & co\")"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    t = compute(fixture_data(), ids=["OF02", "OF03", "RM02", "HH01"], level="barangay", by=["sex"], k=3)
+    t["area_name"] = t["area_name"].astype(object)
+    t.loc[t["area_code"] == "0401001001", "area_name"] = HOSTILE
+    t.loc[t["area_code"] == "0401001002", "area_name"] = "  Bagong\x01 Sikat "  # spaces kept, control char dropped
+    path = tmp_path_factory.mktemp("xl") / "t.xlsx"
+    write_workbook(t, path)
+    return t, path, load_workbook(path)
+
+
+def test_every_cell_equals_the_published_table(written):
+    t, _, wb = written
+    ws = wb["data"]
+    pub = publishable(t)
+    assert [c.value for c in ws[1]] == list(pub.columns)
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    assert len(rows) == len(pub)
+    for j, col in enumerate(pub.columns):
+        for i, want in enumerate(pub[col].tolist()):
+            got = rows[i][j]
+            if want is None or (isinstance(want, float) and math.isnan(want)) or want == "":
+                assert got is None, (i, col, got)
+            elif isinstance(want, (bool, np.bool_)):
+                assert got is bool(want), (i, col, got)
+            elif isinstance(want, (int, float, np.number)):
+                assert got == pytest.approx(float(want)), (i, col, got, want)
+            elif col == "area_name" and "Sikat" in str(want):
+                assert got == "  Bagong Sikat ", (i, col, got)
+            else:
+                assert got == str(want), (i, col, got, want)
+
+
+def test_suppressed_rows_blank_and_marked(written):
+    t, _, wb = written
+    ws = wb["data"]
+    head = [c.value for c in ws[1]]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    sup = [r for r in rows if r[head.index("suppressed")] is True]
+    # hand count: Adia has 2 OFWs (OF02 < 3 units), so at least that row is suppressed
+    assert sup and all(r[head.index(c)] is None for r in sup for c in ("estimate", "n", "units", "numerator"))
+
+
+def test_text_is_never_a_formula_and_header_is_frozen_and_bold(written):
+    _, path, wb = written
+    ws = wb["data"]
+    assert ws.freeze_panes == "A2"
+    assert all(c.font.b for c in ws[1])
+    head = [c.value for c in ws[1]]
+    cells = [r[head.index("area_name")] for r in ws.iter_rows(min_row=2)]
+    hostile = [c for c in cells if c.value == HOSTILE]
+    assert hostile and all(c.data_type == "s" and c.quotePrefix for c in hostile)
+    plain = [c for c in cells if c.value and c.value != HOSTILE]
+    assert plain and not any(c.quotePrefix for c in plain)
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert "<f>" not in z.read(name).decode("utf-8")
