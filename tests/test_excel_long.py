@@ -77,3 +77,15 @@ def test_text_is_never_a_formula_and_header_is_frozen_and_bold(written):
         for name in z.namelist():
             if name.startswith("xl/worksheets/"):
                 assert "<f>" not in z.read(name).decode("utf-8")
+
+
+def test_table_without_attrs_keeps_its_disaggregation(tmp_path):
+    # a filtered/concatenated table loses attrs["by"]; the sheet must still lay sex across
+    t = compute(fixture_data(), ids=["OF02"], level="region", by=["sex"], k=1)
+    t.attrs = {}
+    wb = load_workbook(write_workbook(t, tmp_path / "t.xlsx"))
+    ws = wb["OF02"]
+    assert [c.value for c in ws[4]][2:6] == ["Sex", "Total", "Male", "Female"]
+    row = [c.value for c in ws[6]]
+    # OFWs in the region (hand count in test_indicators.py): A2 f, B2 m, D1 m, D2 f -> 4, 2 male, 2 female
+    assert row[1] == "0400000000" and row[3:6] == [4, 2, 2]

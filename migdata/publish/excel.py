@@ -273,6 +273,15 @@ def _frame_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str]) -> N
         ws.append([_cell(ws, v if not (isinstance(v, float) and np.isnan(v)) else None) for v in row])
 
 
+def _by_columns(table: pd.DataFrame) -> list[str]:
+    """The disaggregation columns of a table that lost its ``attrs`` (filtered, concatenated):
+    the columns the evaluator puts between ``parent_code`` and ``category``. Without them the
+    cells of one area would all land in one "Value" column."""
+    from migdata.indicators.evaluate import OUT_COLUMNS, VALUE_COLUMNS as OUT_VALUES
+
+    return [c for c in table.columns if c not in OUT_COLUMNS and c not in OUT_VALUES]
+
+
 PLACEHOLDER = "migdata:long-sheet"
 
 
@@ -377,7 +386,7 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
     from migdata.indicators.catalogue import catalogue
 
     _check(table)
-    by = list(by if by is not None else table.attrs.get("by", []))
+    by = list(by if by is not None else table.attrs.get("by", _by_columns(table)))
     if not_computable is None:
         from migdata.indicators.evaluate import not_computable as _nc
 
