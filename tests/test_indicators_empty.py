@@ -84,3 +84,13 @@ def test_every_indicator_on_one_household_of_two_adults(prov):
     # child indicators have their columns here, but there is no child
     assert {"CL01", "CL02"} <= set(nc.loc[nc["reason"] == NO_UNITS, "indicator_id"])
     assert not set(nc["indicator_id"]) & set(t["indicator_id"])
+
+
+def test_one_psu_survey_with_default_lonely_psu_is_a_named_design_error():
+    # one household = one PSU: the sampling variance cannot be estimated; with the default
+    # lonely_psu='fail' compute says so (MD303, what to choose), it does not crash
+    from migdata.errors import DesignError
+
+    with pytest.raises(DesignError) as e:
+        compute(two_adults(complete_count=False), ids=["OF02"], level="barangay", by=["sex"])
+    assert e.value.code == "MD303" and "lonely_psu" in str(e.value)
