@@ -92,5 +92,5 @@ def test_one_psu_survey_with_default_lonely_psu_is_a_named_design_error():
     from migdata.errors import DesignError
 
     with pytest.raises(DesignError) as e:
-        compute(two_adults(complete_count=False), ids=["OF02"], level="barangay", by=["sex"])
+        compute(two_adults(complete_count=False), level="barangay", by=["sex"])
     assert e.value.code == "MD303" and "lonely_psu" in str(e.value)
