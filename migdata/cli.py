@@ -66,13 +66,15 @@ def demo(out_dir: Path) -> None:
 @click.option("--force", is_flag=True, help="Replace a different dataset already in --out.")
 @click.option("--keep-identifiers", is_flag=True,
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
+@click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
+              help="Reference date of the census/survey round (overrides the profile's).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, force: bool,
-            keep_identifiers: bool) -> None:
+            keep_identifiers: bool, reference_date: str | None) -> None:
     """Import FILES with a source profile into a dataset folder."""
     from migdata.importer import import_files
 
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=_progress())
+                        progress=_progress(), reference_date=reference_date)
     data.save(out_dir, force=force)
     click.echo(data.report.summary())
     click.echo(f"\nSaved to {out_dir}")

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as _dt
 import inspect
 
 from pathlib import Path
@@ -123,13 +124,16 @@ def _every_tenth(name: str, progress: Progress) -> Callable[[int, int], None]:
 
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
-                 progress: Progress | None = None, **reader_options: Any):
+                 progress: Progress | None = None, reference_date: str | None = None,
+                 **reader_options: Any):
     """Import source files with a profile into a validated :class:`~migdata.model.data.HouseholdData`.
 
     ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
     data). ``profile``: a shipped profile name, a profile file path, or a parsed profile.
     ``progress(message)`` is called at each step and every 10 % of a large CSPro file.
     Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
+    ``reference_date`` (``YYYY-MM-DD``) is the census/survey reference date, used by indicators such
+    as OF10 (recent departures); it overrides the profile's ``reference_date``.
 
     Example:
         >>> data = import_files("Popstan Census.dat", "popstan_census")   # doctest: +SKIP
@@ -163,6 +167,13 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         "complete_count": prof.complete_count, "design": dict(prof.design),
         "keep_identifiers": bool(keep_identifiers), "policy": policy,
     }
+    ref_date = reference_date or prof.meta.get("reference_date")
+    if ref_date:
+        try:
+            provenance["reference_date"] = _dt.date.fromisoformat(str(ref_date)).isoformat()
+        except ValueError:
+            raise UsageError("MD004", what="reference date", value=str(ref_date),
+                             choices="a date written YYYY-MM-DD, e.g. 2022-07-01") from None
     try:
         from migdata.areas.reference import release
         provenance["psgc_release"] = release()

@@ -126,3 +126,21 @@ def test_estimate_command_on_a_complete_count(capsys, store, tmp_path):
     # hand count on the fixture: female 40; male 9 + 70 = 79; complete count, so SE 0
     assert e.loc["female", "estimate"] == 40 and e.loc["male", "estimate"] == 79
     assert (e["se"] == 0).all()
+
+
+def test_reference_date_reaches_the_store_and_makes_of10_computable(capsys, tmp_path):
+    import migdata
+    from migdata.indicators import compute, not_computable
+
+    dat = SAMPLE / "cbms_2022_hpq.dat"
+    code, _, _ = run(capsys, "import", str(dat), "--profile", "cbms_2022_hpq", "--out", str(tmp_path / "s"),
+                     "--reference-date", "2022-08-15")
+    assert code == 0
+    data = migdata.load(tmp_path / "s")
+    assert data.provenance["reference_date"] == "2022-08-15"
+    t = compute(data, ids=["OF10"], level="region", by=[])
+    assert "OF10" not in set(not_computable(t).get("indicator_id", []))
+    assert (t["indicator_id"] == "OF10").any()
+    code, _, err = run(capsys, "import", str(dat), "--profile", "cbms_2022_hpq", "--out", str(tmp_path / "t"),
+                       "--reference-date", "15/08/2022")
+    assert code == 2 and "YYYY-MM-DD" in err

@@ -75,7 +75,7 @@ from migdata.readers.codebook import Codebook
 
 STRING = pd.StringDtype("pyarrow")
 PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", "hooks",
-                "description", "files", "version", "dictionary", "psgc_release"}
+                "description", "files", "version", "dictionary", "psgc_release", "reference_date"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
