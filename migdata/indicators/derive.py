@@ -4,7 +4,8 @@
   ``migratory_status`` (DOMAIN.md §4.4), ``age_group`` (scheme chosen by the caller),
   ``parent_abroad`` (children 0-17, link rule of DOMAIN.md §7), ``months_since_departure``
   (needs ``provenance["reference_date"]``), ``origin_5y`` (statistical province of residence 5
-  years ago, from a PSGC or CBMS PPMM code through ``migdata.areas``);
+  years ago, from a PSGC or CBMS PPMM code through ``migdata.areas``), ``returned_abroad_5y``
+  (lived abroad 5 years ago, or a rider's explicit return in the past 5 years);
 - household: ``hh_size`` (all roster members, OFs included, as CPH and CBMS count them),
   ``hh_n_of``, ``hh_n_ofw``, ``hh_migratory_status`` (``ofw_household`` / ``of_household`` /
   ``other``), ``head_sex``, ``per_capita_income`` and ``below_poverty``.
@@ -59,6 +60,9 @@ DEPENDS: dict[str, list[str]] = {
     "parent_abroad": ["relationship", "of_status", "sex", "age"],
     "months_since_departure": ["departure_year", "departure_month", "@reference_date"],
     "origin_5y": ["res_5y_place"],
+    # CBMS has no return item: residence abroad 5 years ago is the proxy (DOMAIN.md §3, RT01);
+    # a rider's explicit return question counts too when the dataset has it
+    "returned_abroad_5y": ["res_5y"],
     "hh_size": [], "hh_n_of": ["of_status"], "hh_n_ofw": ["of_status"],
     "hh_migratory_status": ["of_status"], "head_sex": ["sex", "relationship"],
     "per_capita_income": ["income"], "below_poverty": ["income", "poverty_threshold"],
@@ -286,6 +290,12 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     dy, dm = _float(_col(pp, "departure_year")), _float(_col(pp, "departure_month"))
     pu["months_since_departure"] = ((ref.year - dy) * 12 + (ref.month - dm)) if ref else np.nan
     pu["origin_5y"] = _origin_5y(pp)
+    r5 = _col(pp, "res_5y")
+    ret = _col(pp, "returned_5y").astype("boolean")
+    abroad = pd.array(_is(r5, ["abroad"]), dtype="boolean")
+    known = _notna(r5) | ret.notna().to_numpy()
+    pu["returned_abroad_5y"] = pd.arrays.BooleanArray(
+        (abroad.fillna(False) | ret.fillna(False)).to_numpy(dtype=bool), ~known)
     take = np.where(ok, hpos, 0)
     # area codes travel to persons as Categoricals: a few thousand codes, millions of rows
     for c in AREA_COLUMNS + ["psgc"]:
