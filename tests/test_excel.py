@@ -173,3 +173,14 @@ def test_long_sheet_left_out_when_too_many_rows(table, tmp_path, monkeypatch):
     assert "data" not in wb.sheetnames and "metadata" in wb.sheetnames
     notes = [r[1].value for r in wb["contents"].iter_rows() if r[0].value == "Note"]
     assert any("more than an Excel sheet holds" in n for n in notes)
+
+
+def test_csv_guard_on_categorical_text_columns(tmp_path):
+    # compute() returns its text columns as Categoricals; a hostile label must be guarded there too
+    t = compute(fixture_data(), ids=["OF02"], level="barangay", by=["sex"], k=1)
+    assert isinstance(t["area_name"].dtype, pd.CategoricalDtype)
+    t["area_name"] = t["area_name"].cat.rename_categories(
+        lambda v: "@SUM(1+1)" if v == t.loc[t.area_code == ADIA, "area_name"].iloc[0] else v)
+    with open(write_csv(t, tmp_path / "c.csv"), encoding="utf-8-sig", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["area_code"] == ADIA]
+    assert rows and all(r["area_name"] == "'@SUM(1+1)" for r in rows)

@@ -467,8 +467,14 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     _check(table)
     pub = publishable(table)
     for c in pub.columns:
-        if pub[c].dtype == object or pd.api.types.is_string_dtype(pub[c].dtype):
-            pub[c] = pub[c].map(csv_text)
+        s = pub[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            # the result's text columns are Categoricals: guard their labels once, not every cell
+            safe = [csv_text(v) for v in s.cat.categories]
+            pub[c] = (s.cat.rename_categories(safe) if len(set(safe)) == len(safe)
+                      else s.astype(object).map(csv_text))
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            pub[c] = s.map(csv_text)
 
     def build(tmp: str) -> None:
         pub.to_csv(tmp, index=False, encoding="utf-8-sig")
