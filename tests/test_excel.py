@@ -146,7 +146,7 @@ def test_writer_errors(table, tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(UsageError) as e:
         write_csv(table, blocker / "t.csv")
-    assert e.value.code == "MD712"
+    assert e.value.code == "MD005"
 
 
 def test_publish_indicators_from_a_store(tmp_path):

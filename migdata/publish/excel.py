@@ -39,7 +39,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 import zipfile
 from xml.sax.saxutils import escape
 from pathlib import Path
@@ -54,6 +53,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 from migdata.errors import UsageError
+from migdata.fileio import atomic_write
 from migdata.publish.safe import csv_text, excel_value, risky
 
 REQUIRED = ["indicator_id", "name", "area_level", "area_code", "estimate", "flag", "suppressed"]
@@ -141,24 +141,6 @@ def publishable(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _atomic(path: str | os.PathLike[str], writer: Any) -> Path:
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise UsageError("MD712", path=target, detail=exc.strerror or str(exc)) from None
-    try:
-        writer(tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise UsageError("MD712", path=target, detail=exc.strerror or str(exc)) from None
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return target
-
 
 BOLD = Font(bold=True)
 RIGHT = Alignment(horizontal="right")
@@ -227,7 +209,6 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
     est = t["estimate"].to_numpy(dtype="float64")
     sup = t["suppressed"].to_numpy(dtype=bool)
     caution = (t["flag"].astype(str) == "caution").to_numpy()
-    pos: dict[tuple, int] = {}
     keys_r = list(zip(*[t[c].astype(object).where(t[c].notna(), "") for c in row_cols]))
     keys_c = list(zip(*[t[b] for b in across])) if across else [()] * len(t)
     cidx = {k2: j for j, k2 in enumerate(col_keys)}
@@ -398,7 +379,7 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
     too_long = long_sheet and len(pub) + 1 > MAX_ROWS
     long_sheet = long_sheet and not too_long
 
-    def build(tmp: str) -> None:
+    def build(tmp: Path) -> None:
         wb = Workbook(write_only=True)
         used: set[str] = set()
         ws = wb.create_sheet(_sheet_name("contents", used))
@@ -437,9 +418,9 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         _frame_sheet(wb, "metadata", meta, used)
         wb.save(tmp)
         if data_sheet is not None:
-            _fill_long_sheet(tmp, data_sheet, pub)
+            _fill_long_sheet(str(tmp), data_sheet, pub)
 
-    return _atomic(path, build)
+    return atomic_write(path, build)
 
 
 def _metadata(table: pd.DataFrame, nc: pd.DataFrame | None) -> pd.DataFrame:
@@ -476,10 +457,10 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             pub[c] = s.map(csv_text)
 
-    def build(tmp: str) -> None:
+    def build(tmp: Path) -> None:
         pub.to_csv(tmp, index=False, encoding="utf-8-sig")
 
-    return _atomic(path, build)
+    return atomic_write(path, build)
 
 
 def publish_indicators(store: str | os.PathLike[str], out: str | os.PathLike[str], level: str = "province",
