@@ -51,8 +51,8 @@ def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
-    params = inspect.signature(fn).parameters
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    """True when ``fn`` names the parameter itself (a ``**options`` forwarder may not honour it)."""
+    return name in inspect.signature(fn).parameters
 
 
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
