@@ -66,11 +66,13 @@ class HouseholdData:
 
     @property
     def households(self) -> pd.DataFrame:
-        return self.tables["households"]
+        """The households table (empty, with the schema's columns, for a stand-alone survey)."""
+        return self.tables.get("households", _empty("households"))
 
     @property
     def persons(self) -> pd.DataFrame:
-        return self.tables["persons"]
+        """The persons table (empty, with the schema's columns, for a stand-alone survey)."""
+        return self.tables.get("persons", _empty("persons"))
 
     @property
     def dataset_id(self) -> str:
@@ -124,6 +126,17 @@ class HouseholdData:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _empty(table: str) -> pd.DataFrame:
+    """An empty tidy table with the schema's columns and dtypes."""
+    from migdata.model import codes
+    from migdata.model.validate import BOOL, FLOAT, INT, STRING, columns
+
+    kinds = {"string": STRING, "int": INT, "float": FLOAT, "bool": BOOL}
+    return pd.DataFrame({name: pd.Series([], dtype=codes.dtype(spec["codes"]) if spec["dtype"] == "category"
+                                         else kinds[spec["dtype"]])
+                         for name, spec in columns(table).items()})
 
 
 def _check_target(target: Path, dataset_id: str, force: bool) -> None:

@@ -173,9 +173,9 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
         tspec = dict(tspec)
         tspec["columns"] = cols
         tables[tname] = tspec
-    if "persons" not in tables and "households" not in tables:
+    if not tables:
         raise DataError("MD501", file=path, where="[tables]",
-                        reason="a profile maps at least [tables.persons] or [tables.households]")
+                        reason="a profile maps at least one table, e.g. [tables.persons]")
     return Profile(name=p["name"], title=p.get("title", ""), reader=p.get("reader", ""),
                    source=p.get("source", ""), round=str(p.get("round", "")),
                    complete_count=bool(p.get("complete_count", False)), hooks=p.get("hooks"),

@@ -16,9 +16,6 @@ import pandas as pd
 
 from migdata.profiles.kobo_cbms_rider import iso3
 
-PERSON_COLUMNS = ["hh_id", "line_no", "sex", "age", "relationship"]
-
-
 def coerce(df: pd.DataFrame, profile: str, table: str, report: Any, source: str | None) -> None:
     """Type the columns of ``df`` by the profile's ``dtype`` (int, float, bool, string)."""
     from migdata.profiles import load_profile
@@ -44,12 +41,8 @@ def coerce(df: pd.DataFrame, profile: str, table: str, report: Any, source: str 
 
 
 def survey_only(tables: dict[str, pd.DataFrame], name: str, report: Any) -> dict[str, pd.DataFrame]:
-    """Keep ``tables[name]``; households and persons become empty tables."""
-    hh = tables["households"]
-    tables["households"] = pd.DataFrame({"hh_id": pd.Series([], dtype="string"),
-                                         "weight": pd.Series([], dtype="float64"),
-                                         "source": pd.Series([], dtype="string")})
-    tables["persons"] = pd.DataFrame({c: pd.Series([], dtype="object") for c in PERSON_COLUMNS})
+    """Record the counts of the stand-alone survey table ``name`` (validation checks only the
+    household roster, which this dataset does not have)."""
     n = len(tables[name])
     report.set_counts(name, read=n, kept=n, rejected=0)
     return tables
