@@ -181,8 +181,8 @@ def duckdb_stage1(store: Path) -> tuple[float, int]:
                       for k, (num, den) in DUCK_INDICATORS.items())
     sql = f"""
         SELECT h.barangay, p.sex, {AGE_CASE} AS age_group, {sums}
-        FROM read_parquet('{store / "persons.parquet"}') p
-        JOIN read_parquet('{store / "households.parquet"}') h USING (hh_id)
+        FROM read_parquet('{store}/persons*.parquet') p
+        JOIN read_parquet('{store}/households*.parquet') h USING (hh_id)
         GROUP BY ALL
     """
     con = duckdb.connect()

@@ -406,26 +406,13 @@ def load_area(dataset: str | Path, area: str, verify: bool = True) -> tuple[Any,
     Example:
         >>> area_data, whole, a = load_area("demo/store", "0403400000")   # doctest: +SKIP
     """
-    import hashlib
-
-    from migdata.errors import StoreError
-    from migdata.model.data import HouseholdData, load, read_manifest
+    from migdata.model.data import HouseholdData, load, read_manifest, table_parts
     from migdata.model.report import ImportReport
 
     folder = Path(dataset)
     manifest = read_manifest(folder)
     meta = manifest["tables"]
-    files = {name: folder / m["file"] for name, m in meta.items()}
-    for name, f in files.items():
-        if not f.exists():
-            raise StoreError("MD126", path=f, table=name)
-        if verify:
-            h = hashlib.sha256()
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(chunk)
-            if h.hexdigest() != meta[name]["sha256"]:
-                raise StoreError("MD127", path=f, table=name)
+    files = {name: table_parts(folder, name, m, verify) for name, m in meta.items()}
     hh = pd.read_parquet(files["households"])
     a = resolve_area(hh, area, folder)
     inside = (hh[a.level].astype(str) == a.code).to_numpy()

@@ -226,3 +226,23 @@ region = { from = "reg", area = "region", area_codes = { 15 = "1900000000" } }
     assert out["region"].tolist()[:2] == ["0400000000", "1900000000"] and pd.isna(out["region"].iloc[2])
     assert [(p.code, p.source_row, p.column) for p in cb.report.problems] == [
         ("MD506", 4, "psgc"), ("MD506", 4, "region")]
+
+
+@pytest.mark.parametrize("region, hhnum", [
+    ([4, 4, 13, None, 1], [1, 99999, 250, 7, None]),      # fits: the byte-matrix path
+    ([4, -1, 13], [1, 2, 3]),                              # negative: the string path
+    ([4, 4, 13], [1, 123456, 3]),                          # wider than 5: the string path
+])
+def test_concat_ids_equal_python_formatting(region, hhnum):
+    """Household ids built by ``concat`` (widths 2 and 5) read as Python formats them; a
+    missing part makes the id missing. Both the fast and the general path are exercised."""
+    from migdata.profiles.engine import _Mapper
+    from migdata.readers.codebook import Codebook
+
+    raw = pd.DataFrame({"REG": pd.array(region, dtype="Int64"), "HH": pd.array(hhnum, dtype="Int64")})
+    prof = parse_profile('[profile]\nname = "t"\nreader = "csv"\n[tables.persons]\nfrom = "x"\n'
+                         '[tables.persons.columns]\nhh_id = "HH"\n', None)
+    m = _Mapper(prof, "persons", raw, Codebook(source="t", format="csv", variables=[]), None, "x")
+    got = m.column("hh_id", {"concat": ["REG", "HH"], "sep": "-", "widths": [2, 5]}).tolist()
+    want = [None if r is None or h is None else f"{r:02d}-{h:05d}" for r, h in zip(region, hhnum)]
+    assert [None if pd.isna(g) else g for g in got] == want

@@ -91,3 +91,70 @@ def test_large_table_round_trip_keeps_dtypes(tmp_path):
     d = validate(HouseholdData({"households": hh, "persons": pp}))
     back = migdata.load(d.save(tmp_path / "big"))
     pd.testing.assert_frame_equal(back.persons, d.persons)
+
+
+def _big(n: int) -> HouseholdData:
+    hh = pd.DataFrame({"hh_id": [f"h{i:03d}" for i in range(n)], "weight": 1.0, "source": "t"})
+    pp = pd.DataFrame({"hh_id": [f"h{i:03d}" for i in range(n)], "line_no": 1, "sex": "female",
+                       "age": np.arange(n) % 90, "relationship": "head"})
+    return validate(HouseholdData({"households": hh, "persons": pp}, provenance={"sources": ["t"]}))
+
+
+def test_large_tables_are_written_in_parts_and_load_in_row_order(tmp_path, monkeypatch):
+    from migdata.model import data as store
+    monkeypatch.setattr(store, "PART_ROWS", 3)
+    d = _big(10)
+    out = d.save(tmp_path / "s")
+    meta = json.loads((out / "manifest.json").read_text())["tables"]["persons"]
+    # 10 rows, parts of at most 3 rows, an even number of parts: 4 parts of 3, 3, 3 and 1 rows
+    assert [p["rows"] for p in meta["parts"]] == [3, 3, 3, 1]
+    assert [p["file"] for p in meta["parts"]] == [f"persons-{i:03d}.parquet" for i in range(4)]
+    back = migdata.load(out)
+    for name in ("households", "persons"):
+        pd.testing.assert_frame_equal(back.tables[name], d.tables[name])
+    f = out / "persons-002.parquet"
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    f.write_bytes(bytes(b))
+    with pytest.raises(StoreError) as e:
+        migdata.load(out)
+    assert e.value.code == "MD127" and "persons-002.parquet" in str(e.value)
+    f.unlink()
+    with pytest.raises(StoreError) as e:
+        migdata.load(out)
+    assert e.value.code == "MD126" and "persons-002.parquet" in str(e.value)
+
+
+def test_version_1_store_with_one_file_per_table_still_loads(tmp_path, data):
+    out = data.save(tmp_path / "s")
+    mpath = out / "manifest.json"
+    manifest = json.loads(mpath.read_text())
+    manifest["format_version"] = 1
+    for meta in manifest["tables"].values():
+        [part] = meta.pop("parts")
+        meta["file"], meta["sha256"] = part["file"], part["sha256"]
+    mpath.write_text(json.dumps(manifest))
+    back = migdata.load(out)
+    pd.testing.assert_frame_equal(back.persons, data.persons)
+
+
+def test_area_loading_reads_every_part_and_checks_it(tmp_path, monkeypatch):
+    # 6 households in Laguna, 4 in Batangas; each has one person: the Laguna report gets 6
+    from migdata.model import data as store
+    from migdata.report import load_area
+    monkeypatch.setattr(store, "PART_ROWS", 3)
+    codes = ["0403401001"] * 6 + ["0401001001"] * 4
+    hh = pd.DataFrame({"hh_id": [f"h{i}" for i in range(10)], "weight": 1.0, "source": "t", "psgc": codes})
+    pp = pd.DataFrame({"hh_id": [f"h{i}" for i in range(10)], "line_no": 1, "sex": "male", "age": 30,
+                       "relationship": "head"})
+    d = validate(HouseholdData({"households": hh, "persons": pp}, provenance={"sources": ["t"]}))
+    assert d.report.problems == []
+    out = d.save(tmp_path / "s")
+    area_data, whole, area = load_area(out, "0403400000")
+    assert area.code == "0403400000"
+    assert sorted(area_data.persons["hh_id"]) == [f"h{i}" for i in range(6)]
+    assert len(whole.persons) == 10
+    (out / "persons-001.parquet").unlink()
+    with pytest.raises(StoreError) as e:
+        load_area(out, "0403400000")
+    assert e.value.code == "MD126" and "persons-001.parquet" in str(e.value)

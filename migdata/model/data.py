@@ -7,6 +7,11 @@ gives back exactly what was saved (values, dtypes, categories), or a clear error
 file that is missing or does not match its checksum. A folder holding a *different* dataset
 is never overwritten unless ``force=True``.
 
+A table is one Parquet file, or, from ``PART_ROWS`` rows up, several *parts* in row order
+(``persons-000.parquet``, ...): a Parquet file is encoded by one thread, so parts are what let
+both cores of a small machine write (and hash) a 16-million-person table at once. The manifest
+lists each table's parts with their row counts and checksums.
+
 Example:
     >>> import pandas as pd, tempfile
     >>> hh = pd.DataFrame({"hh_id": ["a"], "weight": [1.0], "source": ["demo"]})
@@ -26,6 +31,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,9 @@ from migdata.model.report import ImportReport
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = "migdata-store"
-STORE_FORMAT_VERSION = 1
+STORE_FORMAT_VERSION = 2  # 2: tables listed as parts; version 1 stores (one "file") still load
+PART_ROWS = 2_000_000  # rows per part, at most, for tables written in parts
+WORKERS = 2  # threads that write and hash parts (Parquet and hashlib release the GIL)
 
 
 def _sha256(path: Path) -> str:
@@ -96,17 +104,19 @@ class HouseholdData:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
-            tables_meta = {}
-            for name, df in self.tables.items():
-                fname = f"{name}.parquet"
-                df.to_parquet(tmp / fname, engine="pyarrow", compression="zstd", index=False)
-                tables_meta[name] = {"file": fname, "rows": int(len(df)),
-                                     "columns": [str(c) for c in df.columns],
-                                     "sha256": _sha256(tmp / fname)}
+            jobs = [(name, fname, part) for name, df in self.tables.items()
+                    for fname, part in _parts(name, df)]
             if self.codebook is not None:
-                self.codebook.astype("string").to_parquet(tmp / "codebook.parquet", index=False)
-                tables_meta["_codebook"] = {"file": "codebook.parquet", "rows": int(len(self.codebook)),
-                                            "sha256": _sha256(tmp / "codebook.parquet")}
+                jobs.append(("_codebook", "codebook.parquet", self.codebook.astype("string")))
+            with ThreadPoolExecutor(WORKERS) as pool:
+                written = list(pool.map(lambda job: _write_part(tmp / job[1], job[2]), jobs))
+            tables_meta: dict[str, dict[str, Any]] = {}
+            for (name, fname, part), digest in zip(jobs, written):
+                meta = tables_meta.setdefault(name, {"rows": 0, "parts": []})
+                meta["rows"] += int(len(part))
+                meta["parts"].append({"file": fname, "rows": int(len(part)), "sha256": digest})
+                if name != "_codebook":
+                    meta["columns"] = [str(c) for c in part.columns]
             manifest = {
                 "format": STORE_FORMAT,
                 "format_version": STORE_FORMAT_VERSION,
@@ -126,6 +136,40 @@ class HouseholdData:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return target
+
+
+def _parts(name: str, df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The files of table ``name``: one below ``PART_ROWS`` rows, else an even number of parts
+    of equal size (so that the writer threads finish together)."""
+    n = len(df)
+    if n < PART_ROWS:
+        return [(f"{name}.parquet", df)]
+    k = WORKERS * -(-n // (WORKERS * PART_ROWS))
+    step = -(-n // k)
+    return [(f"{name}-{i:03d}.parquet", df.iloc[i * step:(i + 1) * step]) for i in range(k)]
+
+
+def _write_part(path: Path, df: pd.DataFrame) -> str:
+    df.to_parquet(path, engine="pyarrow", compression="zstd", index=False)
+    return _sha256(path)
+
+
+def table_parts(folder: Path, name: str, meta: dict[str, Any], verify: bool = True) -> list[Path]:
+    """The Parquet files of table ``name`` in a store, in row order, after checking that each
+    exists and (``verify``) matches its SHA-256; a :class:`StoreError` names the first that
+    does not. Reads version 1 manifests (one ``file`` per table) too."""
+    parts = meta.get("parts") or [{"file": meta["file"], "sha256": meta["sha256"]}]
+    paths = [folder / p["file"] for p in parts]
+    for path in paths:
+        if not path.exists():
+            raise StoreError("MD126", path=path, table=name)
+    if verify:
+        with ThreadPoolExecutor(WORKERS) as pool:
+            digests = list(pool.map(_sha256, paths))
+        for path, part, digest in zip(paths, parts, digests):
+            if digest != part["sha256"]:
+                raise StoreError("MD127", path=path, table=name)
+    return paths
 
 
 def _empty(table: str) -> pd.DataFrame:
@@ -199,17 +243,13 @@ def load(path: str | os.PathLike[str], tables: list[str] | None = None,
     for name, meta in manifest["tables"].items():
         if tables is not None and name not in tables and name != "_codebook":
             continue
-        fpath = folder / meta["file"]
-        if not fpath.exists():
-            raise StoreError("MD126", path=fpath, table=name)
-        if verify and _sha256(fpath) != meta["sha256"]:
-            raise StoreError("MD127", path=fpath, table=name)
+        paths = table_parts(folder, name, meta, verify)
         try:
-            df = pd.read_parquet(fpath, engine="pyarrow")
+            df = pd.read_parquet(paths, engine="pyarrow")
         except Exception as exc:  # pyarrow raises several types for damaged files
-            raise StoreError("MD128", path=fpath, table=name, detail=str(exc)) from None
+            raise StoreError("MD128", path=paths[0], table=name, detail=str(exc)) from None
         if len(df) != meta["rows"]:
-            raise StoreError("MD127", path=fpath, table=name)
+            raise StoreError("MD127", path=paths[0], table=name)
         if name == "_codebook":
             codebook = df
         else:

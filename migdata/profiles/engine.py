@@ -225,6 +225,46 @@ def _take_text(labels: list[Any], codes: np.ndarray, index: pd.Index) -> pd.Seri
     return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=index)
 
 
+def _concat_fixed(cols: list[pd.Series], widths: list[int | None], sep: str) -> pa.Array | None:
+    """Zero-padded integer parts joined by ``sep``, written straight into one byte matrix (no
+    string per part): an ID of region, PSU and household number for 16 M persons costs a few
+    array passes instead of three string casts and a join. ``None`` when a part is not a
+    non-negative integer that fits its width (the general path pads and joins strings); a
+    missing part makes the ID missing, as ``binary_join_element_wise`` does."""
+    if not all(widths) or not sep.isascii() or not cols:
+        return None
+    n = len(cols[0])
+    vals, missing = [], np.zeros(n, dtype=bool)
+    for col, w in zip(cols, widths):
+        if not pd.api.types.is_integer_dtype(col.dtype):
+            return None
+        arr = pd.array(col, dtype="Int64")
+        na = arr.isna()
+        v = arr.to_numpy(dtype="int64", na_value=0)
+        if len(v) and (v.min() < 0 or v.max() >= 10 ** int(w)):
+            return None
+        vals.append(v)
+        missing |= na
+    seb = np.frombuffer(sep.encode("ascii"), dtype=np.uint8)
+    width = sum(int(w) for w in widths) + len(seb) * (len(cols) - 1)
+    M = np.empty((n, width), dtype=np.uint8)
+    pos = 0
+    for i, (v, w) in enumerate(zip(vals, widths)):
+        if i:
+            M[:, pos:pos + len(seb)] = seb
+            pos += len(seb)
+        rest = v.copy()
+        for j in range(int(w) - 1, -1, -1):
+            rest, digit = np.divmod(rest, 10)
+            M[:, pos + j] = digit + 48
+        pos += int(w)
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    out = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(M)])
+    if missing.any():
+        out = pc.if_else(pa.array(missing), pa.scalar(None, pa.large_string()), out)
+    return out
+
+
 class _Mapper:
     def __init__(self, profile: Profile, tname: str, raw: pd.DataFrame, codebook: Codebook,
                  report: ImportReport, source_table: str) -> None:
@@ -303,16 +343,20 @@ class _Mapper:
             for c in missing:
                 self._missing_source(name, c)
             return None
-        widths = spec.get("widths") or [None] * len(parts)
-        arrs = []
-        for c, w in zip(parts, widths):
-            col = self.raw[c]
+        widths = list(spec.get("widths") or [None] * len(parts))
+        for i, (c, w) in enumerate(zip(parts, widths)):
             if w is None:
                 try:
                     v = self.cb.variable(c)
-                    w = v.length if v.type == "numeric" and not v.decimals else None
+                    widths[i] = v.length if v.type == "numeric" and not v.decimals else None
                 except KeyError:
-                    w = None
+                    pass
+        fixed = _concat_fixed([self.raw[c] for c in parts], widths, spec.get("sep", ""))
+        if fixed is not None:
+            return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([fixed])), index=self.raw.index)
+        arrs = []
+        for c, w in zip(parts, widths):
+            col = self.raw[c]
             if pd.api.types.is_integer_dtype(col) or pd.api.types.is_float_dtype(col):
                 a = pa.array(pd.array(col, dtype="Int64"))
                 a = pc.cast(a, pa.string())
