@@ -246,3 +246,24 @@ def test_concat_ids_equal_python_formatting(region, hhnum):
     got = m.column("hh_id", {"concat": ["REG", "HH"], "sep": "-", "widths": [2, 5]}).tolist()
     want = [None if r is None or h is None else f"{r:02d}-{h:05d}" for r, h in zip(region, hhnum)]
     assert [None if pd.isna(g) else g for g in got] == want
+
+
+def test_first_row_per_case_equals_pandas_drop_duplicates():
+    """Cases may repeat out of order (a duplicate case id) and keys may be missing: the run-based
+    shortcut keeps exactly the rows pandas' drop_duplicates keeps, in the same order."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from migdata.profiles.engine import _first_per_case
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from([1, 2, 3, None]), st.sampled_from(["a", "b", None])),
+                    min_size=0, max_size=12))
+    def check(rows):
+        df = pd.DataFrame({"R": pd.array([r[0] for r in rows], dtype="Int64"),
+                           "H": pd.array([r[1] for r in rows], dtype="string"),
+                           "_source_row": range(1, len(rows) + 1)})
+        want = df.drop_duplicates(subset=["R", "H"], keep="first")
+        pd.testing.assert_frame_equal(_first_per_case(df, ["R", "H"]), want)
+
+    check()
