@@ -267,3 +267,18 @@ def test_first_row_per_case_equals_pandas_drop_duplicates():
         pd.testing.assert_frame_equal(_first_per_case(df, ["R", "H"]), want)
 
     check()
+
+
+def test_columns_mapped_in_threads_report_exactly_as_one_at_a_time(monkeypatch):
+    """The dirty CBMS sample (planted problems in many columns) gives the same report, entry
+    for entry and in the same order, whether columns are mapped in threads or one by one."""
+    from migdata.profiles import engine
+
+    sample = Path(__file__).parents[1] / "sample_data" / "dirty"
+    files = [sample / "cbms_2022_hpq_dirty.dat", sample / "cbms_2022_hpq_layout.dcf"]
+    monkeypatch.setattr(engine, "_PARALLEL_ROWS", 10 ** 12)
+    serial = import_files(files, "cbms_2022_hpq").report
+    monkeypatch.setattr(engine, "_PARALLEL_ROWS", 0)
+    threaded = import_files(files, "cbms_2022_hpq").report
+    assert len(serial.problems) > 10
+    assert [p.message for p in threaded.problems] == [p.message for p in serial.problems]
