@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -41,6 +42,7 @@ from migdata.model.data import HouseholdData
 from migdata.model.report import POLICIES, ImportReport
 
 STRING = pd.StringDtype("pyarrow")
+_SPLIT_ROWS = 1_000_000  # person tables from this size are hashed in two halves at once
 INT = "Int32"
 FLOAT = "float64"
 BOOL = "boolean"
@@ -87,13 +89,16 @@ class _HouseholdKeys:
     def __init__(self, hh_ids: pd.Series, pp_ids: pd.Series) -> None:
         h = _arrow_text(hh_ids)
         p = _arrow_text(pp_ids)
-        hd = h.dictionary_encode()
-        pd_ = p.dictionary_encode()
+        # hashing the ids is most of the work: the households and each half of the persons are
+        # encoded at once (Arrow releases the GIL), and the halves' dictionaries then merged
+        m = len(p) // 2 if len(p) >= _SPLIT_ROWS else len(p)
+        with ThreadPoolExecutor(2) as pool:
+            hd, p1, p2 = pool.map(lambda a: a.dictionary_encode(), [h, p.slice(0, m), p.slice(m)])
         self.hh_code = _codes(hd)
         self.n_hh = len(hd.dictionary)
-        self.pp_code = _codes(pd_)
+        self.pp_code, pdict = _merge_encoded(p1, p2)
         # the persons' distinct ids looked up among the households' distinct ids (few hashes)
-        u2h = pc.index_in(pd_.dictionary, value_set=hd.dictionary).fill_null(-1)
+        u2h = pc.index_in(pdict, value_set=hd.dictionary).fill_null(-1)
         u2h = np.append(u2h.to_numpy(zero_copy_only=False).astype(np.int64), -1)
         self.pp_hh = u2h[self.pp_code]  # code -1 (missing id) takes the appended -1
         prev = np.maximum.accumulate(np.concatenate(([-1], self.hh_code[:-1]))) if len(self.hh_code) else self.hh_code
@@ -124,6 +129,21 @@ def _arrow_text(s: pd.Series) -> pa.Array:
 
 def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _merge_encoded(first: pa.DictionaryArray, second: pa.DictionaryArray) -> tuple[np.ndarray, pa.Array]:
+    """Codes and dictionary of ``first`` followed by ``second``, each encoded on its own: the
+    second half's new values are numbered after the first half's, in their order, so codes
+    still follow first appearance."""
+    c1, c2 = _codes(first), _codes(second)
+    d1, d2 = first.dictionary, second.dictionary
+    if not len(d2):
+        return np.concatenate((c1, c2)), d1
+    pos = pc.index_in(d2, value_set=d1).to_numpy(zero_copy_only=False)
+    new = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(d2), dtype=bool)
+    remap = np.where(new, len(d1) + np.cumsum(new) - 1, np.nan_to_num(pos, nan=0)).astype(np.int64)
+    c2 = np.where(c2 >= 0, remap[np.maximum(c2, 0)], -1)
+    return np.concatenate((c1, c2)), pa.concat_arrays([d1, d2.filter(pa.array(new))])
 
 
 def _duplicated_pairs(code: np.ndarray, line_no: pd.Series) -> np.ndarray:
