@@ -108,8 +108,11 @@ class HouseholdData:
                     for fname, part in _parts(name, df)]
             if self.codebook is not None:
                 jobs.append(("_codebook", "codebook.parquet", self.codebook.astype("string")))
+            # largest parts first, so that neither thread is left with a big one at the end
+            order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][2]))
             with ThreadPoolExecutor(WORKERS) as pool:
-                written = list(pool.map(lambda job: _write_part(tmp / job[1], job[2]), jobs))
+                futures = {i: pool.submit(_write_part, tmp / jobs[i][1], jobs[i][2]) for i in order}
+                written = [futures[i].result() for i in range(len(jobs))]
             tables_meta: dict[str, dict[str, Any]] = {}
             for (name, fname, part), digest in zip(jobs, written):
                 meta = tables_meta.setdefault(name, {"rows": 0, "parts": []})
