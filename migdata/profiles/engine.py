@@ -280,6 +280,12 @@ def _concat_fixed(cols: list[pd.Series], widths: list[int | None], sep: str) -> 
     return out
 
 
+def _constant_text(value: str, index: pd.Index) -> pd.Series:
+    """One text value on every row, built by Arrow (no Python list of millions of strings)."""
+    arr = pa.repeat(pa.scalar(str(value), pa.large_string()), len(index))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr], type=pa.large_string())), index=index)
+
+
 class _Mapper:
     def __init__(self, profile: Profile, tname: str, raw: pd.DataFrame, codebook: Codebook,
                  report: ImportReport, source_table: str) -> None:
@@ -666,9 +672,9 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
     if "households" in out:
         h = out["households"]
         if "source" not in h:
-            h["source"] = pd.Series([profile.name] * len(h), dtype=STRING)
+            h["source"] = _constant_text(profile.name, h.index)
         if "round" not in h and profile.round:
-            h["round"] = pd.Series([profile.round] * len(h), dtype=STRING)
+            h["round"] = _constant_text(profile.round, h.index)
         if "weight" not in h and profile.complete_count:
             h["weight"] = 1.0
     if profile.hooks:
