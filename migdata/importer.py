@@ -22,6 +22,7 @@ import inspect
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from migdata.fileio import atomic_write
@@ -101,7 +102,8 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     for f, tables, _ in results:
         for name, df in tables.items():
             if len(results) > 1 and "_source_file" not in df.columns:
-                df = df.assign(_source_file=pd.Categorical([str(f)] * len(df)) if len(df) else [])
+                df = df.assign(_source_file=pd.Categorical.from_codes(np.zeros(len(df), dtype=np.int8),
+                                                                      categories=[str(f)]))
             raw.setdefault(name, []).append(df)
     merged = {k: (v[0] if len(v) == 1 else pd.concat(v, ignore_index=True)) for k, v in raw.items()}
     cb = results[0][2]
