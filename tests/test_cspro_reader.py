@@ -304,3 +304,70 @@ def test_dictionary_without_record_type(tmp_path):
     assert tables["R"]["CODE"].tolist() == [1, 2]
     assert tables["R"]["NAME"].tolist() == ["Alpha", "Beta"]
     assert cb.report.problems == []
+
+
+def test_chunks_and_threads_do_not_change_the_result(tmp_path, monkeypatch):
+    """Chunks are decoded on a thread pool and joined in order: a file cut into many chunks
+    gives the same tables and the same problems, in the same (line) order, as one chunk."""
+    import migdata.readers.cspro as cspro
+
+    lines = []
+    for h in range(1, 41):
+        lines.append(f"H{h:03d}{h * 137 % 1000000:06d}{h % 9:2d}")
+        for p in range(1, 3):
+            lines.append(f"P{h:03d}{p:02d}{(h * 7 + p) % 99:3d}{'Ana' if p == 1 else 'Bé'}")
+    # bad fields planted so that several chunks hold several kinds of problem
+    lines[5] = "H0030123X5 3"      # text in INC (MD404)
+    lines[17] = "P00601 3"         # line ends inside AGE (MD402)
+    lines[30] = "X01001 34Ana"     # unknown record type (MD401)
+    lines[44] = ""                 # empty line (MD409)
+    lines[58] = "P0"               # too short for the case ID (MD408)
+    lines[71] = "P02401 -5Cy"      # a sign: parsed by the slow path, no problem
+    lines[90] = "H0311 2345 3"     # a blank after a digit in INC (MD404)
+    lines[91] = "P03101 3X"        # text in AGE (MD404)
+    data = "\n".join(lines) + "\n"
+
+    def read(chunk_lines, threads):
+        monkeypatch.setattr(cspro, "CHUNK_LINES", chunk_lines)
+        monkeypatch.setattr(cspro, "THREADS", threads)
+        tables, cb = _read(tmp_path, data)
+        probs = [(p.code, p.source_row, p.column, p.value, p.message) for p in cb.report.problems]
+        return tables, probs, cb.report.counts
+
+    t1, p1, n1 = read(1 << 16, 2)  # one chunk
+    assert {p[0] for p in p1} >= {"MD401", "MD402", "MD404", "MD408", "MD409"}
+    line_level = [p[1] for p in p1 if p[0] in ("MD401", "MD402", "MD404", "MD408", "MD409")]
+    assert line_level == sorted(line_level) and len(line_level) == 7
+    for chunk_lines, threads in ((16, 2), (7, 2), (7, 1), (1, 2)):
+        t2, p2, n2 = read(chunk_lines, threads)
+        assert p2 == p1, (chunk_lines, threads)
+        assert n2 == n1
+        assert sorted(t2) == sorted(t1)
+        for name in t1:
+            pd.testing.assert_frame_equal(t2[name], t1[name])
+    person = t1["PERSON"].set_index("_source_row")
+    assert person.loc[72, "AGE"] == -5 and pd.isna(person.loc[92, "AGE"])
+
+
+def test_one_record_type_with_rejected_lines(tmp_path, monkeypatch):
+    """A dictionary of one record type: columns are written per line and the rejected lines
+    dropped at the end, across chunks."""
+    import migdata.readers.cspro as cspro
+
+    dcf = ("[Dictionary]\nName=T\nRecordTypeStart=0\nRecordTypeLen=0\n[Level]\nName=L\n[IdItems]\n"
+           "[Item]\nName=CODE\nStart=1\nLen=3\n[Record]\nName=R\nRecordTypeValue=''\nMaxRecords=9\n"
+           "[Item]\nName=N\nStart=4\nLen=2\n[Item]\nName=W\nStart=6\nLen=4\nDecimal=1\n")
+    (tmp_path / "t.dcf").write_text(dcf)
+    (tmp_path / "t.dat").write_text("00112 123\n002 3\n0\n0034x   5\n00\n004 99999\n")
+    for chunk_lines in (1 << 16, 2, 1):
+        monkeypatch.setattr(cspro, "CHUNK_LINES", chunk_lines)
+        tables, cb = read_cspro(tmp_path / "t.dat", tmp_path / "t.dcf")
+        r = tables["R"]
+        assert r["_source_row"].tolist() == [1, 2, 4, 6]
+        assert r["CODE"].tolist() == [1, 2, 3, 4] and str(r["N"].dtype) == "Int8"
+        assert r["N"].tolist()[:2] == [12, 3] and pd.isna(r["N"].iloc[2]) and r["N"].iloc[3] == 9
+        assert r["W"].tolist()[0] == pytest.approx(12.3) and r["W"].iloc[3] == pytest.approx(999.9)
+        assert pd.isna(r["W"].iloc[1]) and r["W"].iloc[2] == pytest.approx(0.5)
+        assert _codes(cb) == [("MD408", 3, None, "rejected"), ("MD404", 4, "N", "set_missing"),
+                              ("MD408", 5, None, "rejected")]
+        assert cb.report.counts["lines of t.dat"] == {"read": 6, "kept": 4, "rejected": 2}

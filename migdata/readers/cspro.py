@@ -2,9 +2,12 @@
 
 Hand-written because no maintained library reads CSPro data; ``pandas.read_fwf`` handles one
 layout per file, not hierarchical record types, and is slow. The hot path is vectorised: the file
-is read as bytes, split into lines with numpy, padded into a (lines x columns) byte matrix in
-chunks, and every numeric item of a record type is decoded at once with one matrix product
-(digits x powers of ten); only offending fields take a slow path.
+is mapped into memory and split into lines with numpy; chunks of lines are gathered into a
+(lines x columns) byte matrix, the columns of the numeric items are transposed so that each is
+contiguous, and each numeric item is decoded for all lines of the chunk at once by Horner's rule
+(one pass per digit column); only offending fields take a slow path. Chunks are decoded on two
+threads (numpy releases the GIL) and joined in line order, so the result and the order of the
+reported problems do not depend on the chunk size or the number of threads.
 
 Policies (each reported problem names file, line, record type, item and value):
 
@@ -26,13 +29,15 @@ Policies (each reported problem names file, line, record type, item and value):
 - **Duplicate case ID** (MD406: a case whose ID lines are not contiguous), **too many
   occurrences** (MD407) and **missing required record** (MD411) are reported; rows are kept.
   The tidy-model validation then rejects duplicate household keys.
-- **Encoding** (MD003): the file must decode in ``encoding`` (UTF-8 by default); the error names
-  the file and the byte offset. Positions are in characters (CSPro 7+), so lines with
-  non-ASCII text are re-aligned character by character.
+- **Encoding** (MD003): the lines holding non-ASCII bytes must decode in ``encoding`` (UTF-8 by
+  default; ASCII is valid in every encoding this reader supports); the error names the file and
+  the byte offset of the first undecodable byte. Positions are in characters (CSPro 7+), so
+  lines with non-ASCII text are re-aligned character by character.
 
-Reported problems per code and file are capped (``max_problems``, default 1,000), with one
-summary entry saying how many more there were; the counts always balance:
-lines read = lines kept + lines rejected.
+Problems of single lines (MD401, MD402, MD404, MD408, MD409) are reported in line order, then
+those of record types and cases. Reported problems per code and file are capped
+(``max_problems``, default 1,000), with one summary entry saying how many more there were; the
+counts always balance: lines read = lines kept + lines rejected.
 
 Example:
     >>> tables, cb = read_cspro("LFS_PUF_December_2022.F2", "LFS_PUF_December_2022.dcf")  # doctest: +SKIP
@@ -41,7 +46,10 @@ Example:
 
 from __future__ import annotations
 
-from collections import defaultdict
+import codecs
+import mmap
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -67,7 +75,9 @@ from migdata.readers.cspro_dictionary import (  # noqa: F401  (public API)
 __all__ = ["CsproDictionary", "Item", "Level", "Record", "Value", "ValueSet", "find_dictionary",
            "parse_dictionary_text", "read", "read_cspro", "read_dictionary"]
 
-CHUNK_LINES = 1 << 18
+CHUNK_LINES = 1 << 16  # lines decoded at once: a chunk's matrices (a few MB) stay in cache
+THREADS = 2  # chunks decoded at once (numpy releases the GIL in the array work)
+_BLOCK = 1 << 24  # bytes scanned for newlines by one task
 MAX_EXACT_DIGITS = 15  # float64 holds every integer up to 15 digits exactly
 _SUB = 0x1A  # placeholder for a non-ASCII character (keeps character positions)
 
@@ -127,9 +137,10 @@ class _Field:
 
 
 class _RecordPlan:
-    """Per record type: the fields to decode and the matrices that decode them in one product."""
+    """Per record type: the fields to decode, and where their bytes are once a chunk's rows are
+    transposed (see :func:`_byte_rows`)."""
 
-    def __init__(self, rec: Record, ids: list[Item], wanted: set[str] | None, width: int) -> None:
+    def __init__(self, rec: Record, ids: list[Item], wanted: set[str] | None) -> None:
         self.rec = rec
         fields: list[_Field] = []
         for it in ids:
@@ -146,39 +157,72 @@ class _RecordPlan:
         self.num = [f for f in fields if f.numeric and f.width - (f.dot >= 0) <= MAX_EXACT_DIGITS]
         self.wide = [f for f in fields if f.numeric and f not in self.num]
         self.alpha = [f for f in fields if not f.numeric]
-        self.width = width
-        # the columns the numeric fields use, and each column's row in the transposed chunk
-        cols = sorted({c for f in self.num for c in range(f.start, min(f.start + f.width, width))})
-        self.tcols = np.array(cols, dtype=np.intp)
-        self.trow = {c: i for i, c in enumerate(cols)}
+        # the columns of the numeric fields, the 8-byte words of a line that hold them, and
+        # where each column is among those words (see _byte_rows)
+        cols = sorted({c for f in self.num for c in range(f.start, f.start + f.width)})
+        self.words = np.array(sorted({c // 8 for c in cols}), dtype=np.intp)
+        wpos = {int(w): k for k, w in enumerate(self.words)}
+        self.col_word = np.array([wpos[c // 8] for c in cols], dtype=np.intp)
+        self.col_byte = np.array([c % 8 for c in cols], dtype=np.intp)
+        self.brow = {c: i for i, c in enumerate(cols)}
+        self.frows = {f.col: [self.brow[c] for c in range(f.start, f.start + f.width)]
+                      for f in self.num}
+        self.num_end = max((f.start + f.width for f in self.num), default=0)
+        self.end = max((f.start + f.width for f in fields), default=0)
         self.last_id_end = max((it.end for it in ids), default=0)
-        self.parts: dict[str, list[Any]] = defaultdict(list)
-        self.bad: dict[str, list[np.ndarray]] = defaultdict(list)
-        self.rows: list[np.ndarray] = []
 
 
-def _decode_numeric(T: np.ndarray, f: _Field, trow: dict[int, int]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integer value (digits only, before implied decimals), blank mask and malformed mask of one
-    numeric field, from the transposed chunk ``T`` (columns x rows, so each column is contiguous).
+def _byte_rows(R: np.ndarray, plan: _RecordPlan) -> np.ndarray:
+    """The numeric fields' columns of the rows ``R`` (rows x Wp, Wp a multiple of 8),
+    transposed: row ``plan.brow[c]`` of the result holds column ``c`` of every row, contiguous.
 
-    Horner's rule over the field's columns: a field is well formed when it is leading blanks
-    then digits (a written decimal point allowed at its fixed column); anything else (a sign, a
-    letter, a blank after a digit) is flagged for the slow path.
+    Done in two steps because numpy copies a strided 8-byte word about as fast as a strided
+    byte: first the words that hold the columns (few strided copies), then the columns' bytes
+    out of those words (a short-stride copy)."""
+    n = len(R)
+    Tw = R.view(np.uint64).T[plan.words]  # (words x n), each word contiguous
+    return Tw.view(np.uint8).reshape(len(plan.words), n, 8).transpose(0, 2, 1)[
+        plan.col_word, plan.col_byte]
+
+
+def _digits(B: np.ndarray, rows: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer value, "has a digit" mask and malformed mask of a numeric field without a written
+    decimal point, from its columns ``rows`` of the transposed byte block ``B``.
+
+    Horner's rule, one column at a time, in the smallest integer type that holds the field's
+    largest value. A field is well formed when it is leading blanks then digits; anything else
+    (a sign, a letter, a blank after a digit) is flagged for the slow path. A blank is 0x20, so
+    ``byte & 15`` is the digit's value and 0 for a leading blank.
     """
-    n = T.shape[1]
-    cols = [c for c in range(f.start, f.start + f.width) if c in trow]
-    if len(cols) == 1 and f.dot < 0:  # one-digit items are the most common: no accumulation
-        col = T[trow[cols[0]]]
-        dg = col - np.uint8(48)
-        isd = dg < 10
-        blank = col == 32
-        return dg.astype(np.int64), blank, ~isd & ~blank
+    w = len(rows)
+    x = B[rows[0]]
+    dg = x - np.uint8(48)
+    seen = dg < 10
+    bad = (x != 32) > seen  # neither digit nor blank
+    if w == 1:  # one-digit items are the most common: no accumulation
+        return dg.view(np.int8), seen, bad
+    dt = np.int8 if w <= 2 else np.int16 if w <= 4 else np.int32 if w <= 9 else np.int64
+    acc = (x & np.uint8(15)).astype(dt)
+    for r in rows[1:]:
+        x = B[r]
+        isd = (x - np.uint8(48)) < 10
+        bad |= (seen | (x != 32)) > isd  # not a digit, and after a digit or not a blank
+        seen |= isd
+        acc *= 10
+        np.add(acc, x & np.uint8(15), out=acc, casting="unsafe")
+    return acc, seen, bad
+
+
+def _digits_with_point(B: np.ndarray, f: _Field, brow: dict[int, int]
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`_digits` for a field with a written decimal point at its fixed column (the
+    point may be blank only while no digit came before it)."""
+    n = B.shape[1]
     acc = np.zeros(n, dtype=np.int64)
     seen = np.zeros(n, dtype=bool)
     bad = np.zeros(n, dtype=bool)
-    for c in cols:
-        col = T[trow[c]]
+    for c in range(f.start, f.start + f.width):
+        col = B[brow[c]]
         if c == f.dot:
             bad |= ~((col == 46) | ((col == 32) & ~seen))
             continue
@@ -188,7 +232,7 @@ def _decode_numeric(T: np.ndarray, f: _Field, trow: dict[int, int]
         acc += np.where(isd, dg, np.uint8(0))
         bad |= ~isd & ((col != 32) | seen)
         seen |= isd
-    return acc, ~seen & ~bad, bad
+    return acc, seen, bad
 
 
 def _parse_slow(text: str, item: Item) -> float | int | None:
@@ -206,31 +250,6 @@ def _parse_slow(text: str, item: Item) -> float | int | None:
         return None
 
 
-def _positions(buf: np.ndarray, byte: int | None = None, at_least: int | None = None,
-               step: int = 1 << 24) -> np.ndarray:
-    """Offsets of bytes equal to ``byte`` (or >= ``at_least``), found in blocks so that no
-    file-sized boolean array is ever allocated."""
-    out = []
-    for b0 in range(0, len(buf), step):
-        blk = buf[b0:b0 + step]
-        hit = np.flatnonzero(blk == byte) if byte is not None else np.flatnonzero(blk >= at_least)
-        if len(hit):
-            out.append(hit + b0)
-    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
-
-
-def _lines(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end (exclusive, without CR) byte offsets of every line."""
-    nl = _positions(buf, 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(buf)]))
-    if starts[-1] >= len(buf):  # file ends with a newline: no last line
-        starts, ends = starts[:-1], ends[:-1]
-    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
-    ends = ends - has_cr
-    return starts, ends
-
-
 def _windows(buf: np.ndarray, width: int) -> np.ndarray:
     """Every ``width``-byte window of ``buf`` as one fixed-size item (a zero-copy view): gathering
     rows of it is a plain memory copy per line."""
@@ -243,17 +262,15 @@ def _matrix(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
     """The ``width`` bytes from each line start as an (n x width) uint8 matrix.
 
     Bytes past a line's end (its newline, the next lines) are NOT blanked here: callers blank
-    only the columns they decode (see ``_blank_after``), which is far cheaper than masking the
-    whole matrix. The last lines, whose window would run past the end of the file, come from a
-    small blank-padded copy of the file's tail.
+    or ignore only the columns they decode, which is far cheaper than masking the whole matrix.
+    The last lines, whose window would run past the end of the file, come from a small
+    blank-padded copy of the file's tail.
     """
     n = len(starts)
-    if n == 0:
-        return np.full((0, width), 32, dtype=np.uint8)
     limit = len(buf) - width
-    inside = starts <= limit
-    if inside.all():
+    if n and starts[-1] <= limit:  # starts ascend: every window is inside the file
         return _windows(buf, width)[starts].view(np.uint8).reshape(n, width)
+    inside = starts <= limit
     M = np.empty((n, width), dtype=np.uint8)
     if inside.any():
         M[inside] = _windows(buf, width)[starts[inside]].view(np.uint8).reshape(-1, width)
@@ -266,11 +283,328 @@ def _matrix(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
 def _blank_after(block: np.ndarray, first_col: int, lens: np.ndarray) -> np.ndarray:
     """Blank the cells of ``block`` (rows x columns starting at 0-based ``first_col``) that lie at
     or past each row's line length."""
-    cols = np.arange(first_col, first_col + block.shape[1], dtype=np.int64)
-    short = lens < first_col + block.shape[1]
-    if short.any():
-        np.putmask(block, cols[None, :] >= lens[:, None], np.uint8(32))
+    short = np.flatnonzero(lens < first_col + block.shape[1])
+    if len(short):
+        cols = np.arange(first_col, first_col + block.shape[1], dtype=np.int64)
+        sub = block[short]
+        np.putmask(sub, cols[None, :] >= lens[short, None], np.uint8(32))
+        block[short] = sub
     return block
+
+
+def _scan_block(arr: np.ndarray, a: int, b: int) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Newline offsets, largest byte and (when there are any) offsets of non-ASCII bytes of
+    ``arr[a:b]``, as offsets into ``arr``. The largest byte answers both "is every byte a blank"
+    and "is there non-ASCII text" without another pass."""
+    blk = arr[a:b]
+    nl = np.flatnonzero(blk == 10)
+    nl += a
+    top = int(blk.max()) if len(blk) else 0
+    hi = np.flatnonzero(blk >= 0x80) + a if top >= 0x80 else None
+    return nl, top, hi
+
+
+def _load(path: Path, pool: ThreadPoolExecutor | None
+          ) -> tuple[np.ndarray, int, np.ndarray, int, np.ndarray]:
+    """The file's bytes, mapped into memory (read where the file cannot be mapped), and its
+    newline offsets, found in blocks on the pool. Mapping costs no copy, and the page faults
+    are taken by the scanning threads in parallel. Returns (bytes after any UTF-8 BOM, BOM
+    length, newline offsets, largest byte, non-ASCII offsets); offsets count from after the
+    BOM."""
+    with open(path, "rb") as fh:
+        try:  # (the mapping assumes that no other program shortens the file while it is read)
+            raw = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
+        except (ValueError, OSError):  # an empty file, or one that cannot be mapped
+            raw = np.frombuffer(fh.read(), dtype=np.uint8)
+    off = 3 if bytes(raw[:3]) == b"\xef\xbb\xbf" else 0
+    buf = raw[off:]
+    blocks = [(a, min(a + _BLOCK, len(buf))) for a in range(0, len(buf), _BLOCK)]
+    parts = (list(pool.map(lambda ab: _scan_block(buf, *ab), blocks)) if pool
+             else [_scan_block(buf, *ab) for ab in blocks])
+    nl = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    top = max((p[1] for p in parts), default=0)
+    his = [p[2] for p in parts if p[2] is not None]
+    hi = np.concatenate(his) if his else np.zeros(0, dtype=np.int64)
+    return buf, off, nl, top, hi
+
+
+def _bounds(buf: np.ndarray, nl: np.ndarray, n: int, c0: int, c1: int,
+            M: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Start offset and length in bytes (without CR) of lines ``c0 .. c1-1``, from the newline
+    offsets ``nl`` of the ``n`` bytes of ``buf``. ``M``, the lines' matrix when the caller has
+    it (see :func:`_matrix`), holds the last byte of most lines: looking for a CR there is far
+    cheaper than in the file, which is no longer in any cache."""
+    s = _starts(nl, c0, c1)
+    e = nl[c0:c1] if c1 <= len(nl) else np.concatenate((nl[c0:], [n]))
+    lens = e - s
+    if M is None:
+        return s, lens - ((lens > 0) & (buf[np.maximum(e - 1, 0)] == 13))
+    w = M.shape[1]
+    at = np.arange(0, len(s) * w, w)
+    at += np.minimum(lens, w)
+    at -= 1  # an empty line points before its row: masked below
+    cr = (lens > 0) & (M.ravel()[at] == 13)
+    long = np.flatnonzero(lens > w)  # the last byte is not in the matrix
+    if len(long):
+        cr[long] = buf[e[long] - 1] == 13
+    return s, lens - cr
+
+
+def _starts(nl: np.ndarray, c0: int, c1: int) -> np.ndarray:
+    """Start offsets of lines ``c0 .. c1-1``."""
+    s = np.empty(c1 - c0, dtype=np.int64)
+    if c0 == 0:
+        s[0] = 0
+        s[1:] = nl[:c1 - 1] + 1
+    else:
+        s[:] = nl[c0 - 1:c1 - 1] + 1
+    return s
+
+
+class _Chunk:
+    """What one chunk of lines yields; merged into the result in line order."""
+
+    __slots__ = ("problems", "parts", "rows", "too_long", "end")
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[Any, ...]] = []  # (line, seq, code, table, row, column, ...)
+        self.parts: dict[str, dict[str, Any]] = {}  # record type -> column -> array
+        self.rows: dict[str, Any] = {}  # record type -> 0-based lines, or their range
+        self.too_long: dict[str, tuple[int, int, int]] = {}  # name -> (first line, n, longest)
+        self.end = 0
+
+    def add(self, code: str, table: str, row: int | None, column: str | None, value: Any,
+            action: str, **fields: Any) -> None:
+        self.problems.append((row or 0, len(self.problems), code, table, row, column, value,
+                              action, fields))
+
+
+class _Reader:
+    """The state shared by the chunk workers (read-only while they run, except the per-line
+    arrays ``line_rec``, ``case_key`` and ``direct``, of which each chunk writes only its own
+    lines)."""
+
+    def __init__(self, d: CsproDictionary, buf: np.ndarray, n: int, nl: np.ndarray, wp: int,
+                 plans: dict[str, _RecordPlan], uni_lines: dict[int, str], n_lines: int) -> None:
+        self.d, self.buf, self.n, self.nl, self.wp, self.plans = d, buf, n, nl, wp, plans
+        self.uni_lines = uni_lines
+        self.uni_keys = np.array(sorted(uni_lines), dtype=np.int64)
+        self.records = d.records
+        self.rts, self.rtl = d.record_type_start - 1, d.record_type_len
+        self.rec_index = {r.type_value: i for i, r in enumerate(self.records)}
+        if self.rtl == 1:  # one-character types: a 256-entry lookup table
+            self.lut = np.full(256, -1, dtype=np.int16)
+            for t, i in self.rec_index.items():
+                if len(t) == 1:
+                    self.lut[ord(t) if ord(t) < 256 else 0] = i
+        level0 = d.levels[0].id_items if d.levels else []
+        self.id_cols = sorted({c for it in level0 for c in range(it.start - 1, it.end)})
+        # the case key of a line: its level-1 ID bytes, as masked 8-byte words
+        self.key_words = sorted({c // 8 for c in self.id_cols})
+        kpos = {w: k for k, w in enumerate(self.key_words)}
+        masks = np.zeros((len(self.key_words), 8), dtype=np.uint8)
+        for c in self.id_cols:
+            masks[kpos[c // 8], c % 8] = 0xFF
+        self.key_masks = masks.view(np.uint64).ravel()
+        self.key_pos = [kpos[c // 8] * 8 + c % 8 for c in self.id_cols]
+        self.line_rec = np.full(n_lines, -1, dtype=np.int16)  # record per line (-1 rejected)
+        # With one record type, the numeric columns are written straight into arrays with a row
+        # per line (rejected lines are dropped at the end), not joined from chunks: no second
+        # copy, and the chunks' arrays are freed (and their memory reused) at once.
+        self.direct: dict[str, tuple[np.ndarray, np.ndarray | None]] | None = None
+        if len(self.records) == 1 and self.records[0].type_value in plans:
+            self.direct = {}
+            for f in plans[self.records[0].type_value].num:
+                dt = _int_dtype(f.width, f.item.decimals)
+                if dt == "float64":
+                    self.direct[f.col] = (np.empty(n_lines, dtype=np.float64), None)
+                    continue
+                # values and mask in one allocation: numpy backs large ones with huge pages,
+                # and writing a few MB into small pages costs more in page faults than copies
+                size = n_lines * np.dtype(_NP_INT[dt]).itemsize
+                block = np.empty(size + n_lines, dtype=np.uint8)
+                self.direct[f.col] = (block[:size].view(_NP_INT[dt]), block[size:].view(bool))
+        self.case_key = np.zeros((len(self.key_words), n_lines), dtype=np.uint64)
+
+    def key_text(self, line: int) -> str:
+        """The level-1 case ID of a line as text (for messages)."""
+        b = np.ascontiguousarray(self.case_key[:, line]).view(np.uint8)
+        return bytes(b[self.key_pos]).decode("latin-1")
+
+    def types(self, M: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Record index of each line (-1 unknown); the type is blank where the line is shorter."""
+        rts, rtl, n = self.rts, self.rtl, len(M)
+        if rtl == 0:
+            return np.zeros(n, dtype=np.int16) + (0 if self.records else -1)
+        if rtl == 1:
+            types = self.lut[M[:, rts]]
+            short = lens <= rts
+            if short.any():
+                types[short] = self.lut[32]
+            return types
+        rt = _blank_after(M[:, rts:rts + rtl].copy(), rts, lens)
+        keys = np.ascontiguousarray(rt).view(f"S{rtl}").ravel()
+        tvals_b, inv = np.unique(keys, return_inverse=True)
+        tvals = [t.decode("latin-1").ljust(rtl) for t in tvals_b]
+        rec_index = self.rec_index
+        return np.array([rec_index.get(t, rec_index.get(t.rstrip(), -1)) for t in tvals],
+                        dtype=np.int16)[inv.ravel()]
+
+    def chunk(self, c0: int, c1: int) -> _Chunk:
+        """Decode lines ``c0 .. c1-1``: runs in a worker thread (numpy releases the GIL)."""
+        out = _Chunk()
+        wp, rts, rtl = self.wp, self.rts, self.rtl
+        M = _matrix(self.buf, _starts(self.nl, c0, c1), wp)
+        s, lens = _bounds(self.buf, self.nl, self.n, c0, c1, M)
+        blens = lens  # byte lengths; ``lens`` counts characters once non-ASCII lines are re-aligned
+        out.end = int(s[-1] + lens[-1])
+        # Bytes past a line's end (its newline, the next line) are not blanked here: each use
+        # below blanks, or ignores, only what it reads, far cheaper than masking the matrix.
+        k0, k1 = np.searchsorted(self.uni_keys, [c0, c1])
+        if k1 > k0:
+            lens = lens.copy()
+            for li in self.uni_keys[k0:k1].tolist():
+                text = self.uni_lines[li]
+                enc = bytes(ord(ch) if ord(ch) < 128 else _SUB for ch in text[:wp])
+                M[li - c0, :] = 32
+                M[li - c0, :len(enc)] = np.frombuffer(enc, dtype=np.uint8)
+                lens[li - c0] = len(text)
+        if self.key_words:
+            M64 = M.view(np.uint64)
+            for k, w in enumerate(self.key_words):
+                np.bitwise_and(M64[:, w], self.key_masks[k], out=self.case_key[k, c0:c1])
+        types = self.types(M, lens)
+        empty = np.flatnonzero(lens == 0)
+        for li in empty:
+            out.add("MD409", "lines", int(c0 + li + 1), None, None, "rejected")
+        one = len(self.records) == 1 and types.min() >= 0  # every line is the only record
+        if not one and types.min() < 0:
+            unknown = types < 0
+            unknown[empty] = False
+            for li in np.flatnonzero(unknown):
+                val = bytes(M[li, rts:rts + rtl]).decode("latin-1")
+                out.add("MD401", "lines", int(c0 + li + 1), "record type", val, "rejected",
+                        start=rts + 1, length=rtl)
+        for ri, rec in enumerate(self.records):
+            sel = np.arange(len(types)) if one else np.flatnonzero(types == ri)
+            if not len(sel):
+                continue
+            plan = self.plans.get(rec.type_value)
+            rlens = lens[sel]
+            short = rlens < plan.last_id_end if plan else None
+            if plan is not None and short.any():
+                for li in sel[short]:
+                    out.add("MD408", rec.name, int(c0 + li + 1), None, int(lens[li]), "rejected",
+                            record=rec.name, need=plan.last_id_end)
+                sel, rlens = sel[~short], rlens[~short]
+            full = len(sel) == len(M)  # every line of the chunk is of this record
+            self.line_rec[slice(c0, c1) if full else c0 + sel] = ri
+            if rec.length:
+                over = rlens > rec.length
+                if over.any():
+                    first = int(c0 + sel[over][0] + 1)
+                    out.too_long[rec.name] = (first, int(over.sum()), int(blens[sel[over]].max()))
+            if plan is None or not len(sel):
+                continue
+            R = M if full else M[sel]
+            # a whole chunk's lines are kept as their range: a file of one record type then
+            # needs no array of row numbers at all
+            out.rows[rec.type_value] = (c0, c1) if full else c0 + sel
+            out.parts[rec.type_value] = self.decode(R, rlens, plan, c0 + sel, out)
+        return out
+
+    def decode(self, R: np.ndarray, rlens: np.ndarray, plan: _RecordPlan, lines: np.ndarray,
+               out: _Chunk) -> dict[str, Any]:
+        """Decode every wanted field of the rows ``R`` (one record type, one chunk)."""
+        rec, uni_lines = plan.rec, self.uni_lines
+        parts: dict[str, Any] = {}
+        if plan.alpha and uni_lines:  # rows of non-ASCII lines (``lines`` ascend)
+            keys = self.uni_keys[np.searchsorted(self.uni_keys, lines[0]):
+                                 np.searchsorted(self.uni_keys, lines[-1], side="right")]
+            pos = np.searchsorted(lines, keys)
+            uni_rows = pos[lines[pos] == keys].tolist()
+        else:
+            uni_rows = []
+        if plan.num:
+            B = _byte_rows(R, plan)
+            # lines ending before a field's last column: the field is NA (MD402 when the line
+            # ends inside it); only these few lines need looking at per field
+            short = np.flatnonzero(rlens < plan.num_end)
+            slens = rlens[short]
+        for f in plan.num:
+            if f.dot >= 0:
+                ival, seen, b = _digits_with_point(B, f, plan.brow)
+            else:
+                ival, seen, b = _digits(B, plan.frows[f.col])
+            na = ~seen
+            end = f.start + f.width
+            cut = short[:0]
+            if len(short):
+                lost = slens < end
+                if lost.any():
+                    gone = short[lost]
+                    na[gone] = True
+                    b[gone] = False
+                    cut = gone[slens[lost] > f.start]
+            vals = ival / 10.0 ** f.item.decimals if f.item.decimals else ival
+            if b.any():
+                for k in np.flatnonzero(b):
+                    text = bytes(R[k, f.start:min(end, int(rlens[k]))]).decode("latin-1")
+                    if int(lines[k]) in uni_lines:
+                        text = uni_lines[int(lines[k])][f.start:end]
+                    v = None if _SUB in R[k, f.start:min(end, int(rlens[k]))] else _parse_slow(text, f.item)
+                    if v is None:
+                        na[k] = True
+                        out.add("MD404", rec.name, int(lines[k] + 1), f.col, text, "set_missing",
+                                record=rec.name)
+                    else:
+                        na[k] = False
+                        if not f.item.decimals and vals.dtype.kind == "i" and float(v).is_integer():
+                            vals[k] = int(v)
+                        else:
+                            vals = vals.astype(np.float64, copy=False)
+                            vals[k] = v
+            for k in cut:
+                out.add("MD402", rec.name, int(lines[k] + 1), f.col,
+                        bytes(R[k, f.start:int(rlens[k])]).decode("latin-1"), "set_missing",
+                        record=rec.name, length=int(rlens[k]), start=f.start + 1, end=end)
+            vals, na = _values(vals, na, f)
+            if self.direct is None:
+                parts[f.col] = _to_array(vals, na)
+            else:
+                dv, dm = self.direct[f.col]
+                span = lines[-1] - lines[0] + 1 == len(lines)  # consecutive lines: a slice
+                at = slice(lines[0], lines[-1] + 1) if span else lines
+                dv[at] = vals
+                if dm is not None:
+                    dm[at] = na
+        for f in plan.wide:
+            vals = np.zeros(len(R))
+            na = np.zeros(len(R), dtype=bool)
+            for k in range(len(R)):
+                text = bytes(R[k, f.start:min(f.start + f.width, int(rlens[k]))]).decode("latin-1")
+                v = _parse_slow(text, f.item)
+                if v is None:
+                    na[k] = True
+                    if text.strip():
+                        out.add("MD404", rec.name, int(lines[k] + 1), f.col, text, "set_missing",
+                                record=rec.name)
+                else:
+                    vals[k] = v
+            parts[f.col] = pd.array(np.where(na, np.nan, vals), dtype="float64")
+        for f in plan.alpha:
+            sub = _blank_after(np.ascontiguousarray(R[:, f.start:f.start + f.width]), f.start, rlens)
+            arr = pa.array(sub.view(f"S{f.width}").ravel()).cast(pa.string(), safe=False) \
+                if f.width else pa.nulls(len(R), pa.string())
+            arr = pc.utf8_rtrim(arr, characters=" ")
+            if uni_rows:
+                py = arr.to_pylist()
+                for k in uni_rows:
+                    py[k] = uni_lines[int(lines[k])][f.start:f.start + f.width].rstrip(" ")
+                arr = pa.array(py, type=pa.string())
+            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+            parts[f.col] = arr
+        return parts
 
 
 def read_cspro(
@@ -307,193 +641,222 @@ def read_cspro(
     report = report if report is not None else ImportReport()
     src = str(path)
     probs = _Problems(report, src, max_problems)
-    raw = path.read_bytes()
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    off = 3 if raw[:3] == b"\xef\xbb\xbf" else 0
-    buf = buf[off:]
-    if not any((buf[b0:b0 + (1 << 24)] > 32).any() for b0 in range(0, len(buf), 1 << 24)):
-        raise DataError("MD002", path=src)
-    starts, ends = _lines(buf)
-    n_lines = len(starts)
-
-    # Non-ASCII text: validate the encoding, then re-align those lines character by character.
-    hi = _positions(buf, at_least=0x80)
-    uni_lines: dict[int, str] = {}
-    if len(hi):
-        try:
-            raw[off:].decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise DataError("MD003", path=src, encoding=encoding, offset=exc.start + off) from None
-        except LookupError:
-            raise DataError("MD004", what="encoding", value=encoding, choices="utf-8, cp1252, latin-1, ...") from None
-        for li in np.unique(np.searchsorted(starts, hi, side="right") - 1):
-            uni_lines[int(li)] = bytes(buf[starts[li]:ends[li]]).decode(encoding)
-
     rts, rtl = d.record_type_start - 1, d.record_type_len
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
-    level0 = d.levels[0].id_items if d.levels else []
-    id_cols = sorted({c for it in level0 for c in range(it.start - 1, it.end)})
-    width = max([r.length for r in d.records] + [it.end for it in d.id_items] + [rts + rtl, 1])
-    plans = {r.type_value: _RecordPlan(r, d.id_items_for(r), wanted, width) for r in d.records
+    plans = {r.type_value: _RecordPlan(r, d.id_items_for(r), wanted) for r in d.records
              if keep_records is None or r.name in keep_records}
-    line_rec = np.full(n_lines, -1, dtype=np.int16)  # record index per line (-1 unknown/rejected)
-    rec_index = {r.type_value: i for i, r in enumerate(d.records)}
-    case_key = np.zeros((n_lines, len(id_cols)), dtype=np.uint8)
-    too_long: dict[str, list[int]] = defaultdict(list)
-    n_rejected = 0
+    width = max([r.length for r in d.records] + [it.end for it in d.id_items] + [rts + rtl, 1]
+                + [p.end for p in plans.values()])
+    wp = -(-width // 8) * 8  # rows are read as 8-byte words
 
-    for c0 in range(0, n_lines, CHUNK_LINES):
-        c1 = min(c0 + CHUNK_LINES, n_lines)
-        s, e = starts[c0:c1], ends[c0:c1]
-        lens = e - s
-        M = _matrix(buf, s, width)
-        for li, text in uni_lines.items():
-            if c0 <= li < c1:
-                enc = bytes(ord(ch) if ord(ch) < 128 else _SUB for ch in text[:width])
-                M[li - c0, :] = 32
-                M[li - c0, :len(enc)] = np.frombuffer(enc, dtype=np.uint8)
-                lens[li - c0] = len(text)
-        if id_cols:
-            case_key[c0:c1] = M[:, id_cols]
-        # record type of each line (blank where the line is shorter)
-        rt = _blank_after(M[:, rts:rts + rtl].copy(), rts, lens)
-        if rtl == 0:
-            types = np.zeros(c1 - c0, dtype=np.int16) + (0 if d.records else -1)
-            tvals = [d.records[0].type_value] if d.records else []
-        elif rtl == 1:  # one-character types: a 256-entry lookup table
-            lut = np.full(256, -1, dtype=np.int16)
-            for t, i in rec_index.items():
-                if len(t) == 1:
-                    lut[ord(t) if ord(t) < 256 else 0] = i
-            types = lut[rt[:, 0]]
-        else:
-            keys = np.ascontiguousarray(rt).view(f"S{rtl}").ravel()
-            tvals_b, inv = np.unique(keys, return_inverse=True)
-            tvals = [t.decode("latin-1").ljust(rtl) for t in tvals_b]
-            types = np.array([rec_index.get(t, rec_index.get(t.rstrip(), -1)) for t in tvals],
-                             dtype=np.int16)[inv]
-        empty = lens == 0
-        for li in np.flatnonzero(empty):
-            probs.add("MD409", "lines", int(c0 + li + 1), None, None, "rejected")
-        unknown = (types < 0) & ~empty
-        for li in np.flatnonzero(unknown):
-            val = bytes(M[li, rts:rts + rtl]).decode("latin-1")
-            probs.add("MD401", "lines", int(c0 + li + 1), "record type", val, "rejected",
-                      start=rts + 1, length=rtl)
-        n_rejected += int(empty.sum() + unknown.sum())
-        for ri, rec in enumerate(d.records):
-            sel = np.flatnonzero(types == ri)
-            if not len(sel):
+    pool = ThreadPoolExecutor(THREADS) if THREADS > 1 else None
+    try:
+        buf, off, nl, top, hi = _load(path, pool)
+        n = len(buf)
+        if top <= 32:
+            raise DataError("MD002", path=src)
+        n_lines = len(nl) + (0 if len(nl) and nl[-1] == n - 1 else 1)
+
+        # Non-ASCII text: validate the encoding, then re-align those lines character by character.
+        uni_lines: dict[int, str] = {}
+        if len(hi):
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise DataError("MD004", what="encoding", value=encoding, choices="utf-8, cp1252, latin-1, ...") from None
+            # Each line holding non-ASCII bytes is decoded alone: in an ASCII-compatible
+            # encoding no character spans a newline, so the first error is where a decoding
+            # of the whole file would stop, without holding the whole file as text.
+            for li in np.unique(np.searchsorted(nl, hi)).tolist():
+                s, ln = _bounds(buf, nl, n, li, li + 1)
+                try:
+                    uni_lines[li] = bytes(buf[int(s[0]):int(s[0] + ln[0])]).decode(encoding)
+                except UnicodeDecodeError as exc:
+                    raise DataError("MD003", path=src, encoding=encoding,
+                                    offset=int(s[0]) + exc.start + off) from None
+        rd = _Reader(d, buf, n, nl, wp, plans, uni_lines, n_lines)
+
+        rows: dict[str, list[Any]] = defaultdict(list)
+        parts: dict[str, dict[str, list[Any]]] = {t: defaultdict(list) for t in plans}
+        too_long: dict[str, list[int]] = {}
+
+        def merge(ch: _Chunk) -> None:
+            # problems of a chunk in line order (within a line, in the order found): the
+            # report is the same whatever the chunk size or the number of threads
+            for _, _, code, table, row, column, value, action, fields in sorted(
+                    ch.problems, key=lambda p: (p[0], p[1])):
+                probs.add(code, table, row, column, value, action, **fields)
+            for t, r in ch.rows.items():
+                rows[t].append(r)
+                for col, a in ch.parts[t].items():
+                    parts[t][col].append(a)
+            for name, (first, cnt, longest) in ch.too_long.items():
+                if name in too_long:
+                    too_long[name][1] += cnt
+                    too_long[name][2] = max(too_long[name][2], longest)
+                else:
+                    too_long[name] = [first, cnt, longest]
+            if progress is not None:
+                progress(ch.end, n)
+
+        # Chunks are decoded by the pool and merged in order; a few are kept in flight so that
+        # both threads stay busy while memory stays bounded.
+        pending: deque[Future[_Chunk]] = deque()
+        for c0 in range(0, n_lines, CHUNK_LINES):
+            c1 = min(c0 + CHUNK_LINES, n_lines)
+            if pool is None:
+                merge(rd.chunk(c0, c1))
                 continue
-            plan = plans.get(rec.type_value)
-            rlens = lens[sel]
-            short = rlens < plan.last_id_end if plan else rlens < 0
-            if plan is not None and short.any():
-                for li in sel[short]:
-                    probs.add("MD408", rec.name, int(c0 + li + 1), None, int(lens[li]), "rejected",
-                              record=rec.name, need=plan.last_id_end)
-                n_rejected += int(short.sum())
-                sel, rlens = sel[~short], rlens[~short]
-            line_rec[c0 + sel] = ri
-            if rec.length and (rlens > rec.length).any():
-                too_long[rec.name].extend((c0 + sel[rlens > rec.length] + 1).tolist())
-            if plan is None or not len(sel):
-                continue
-            R = M if len(sel) == len(M) else M[sel]
-            plan.rows.append(c0 + sel)
-            _decode_chunk(R, rlens, plan, c0 + sel, uni_lines, probs)
-        if progress is not None:
-            progress(int(ends[c1 - 1]), len(buf))
+            pending.append(pool.submit(rd.chunk, c0, c1))
+            if len(pending) > 2 * THREADS:
+                merge(pending.popleft().result())
+        while pending:
+            merge(pending.popleft().result())
 
-    # the file's bytes are no longer needed: free them before the tables are assembled
-    line_lengths = ends - starts
-    del buf, raw, starts, ends
-    for name, rows in too_long.items():
-        rec = d.record(name)
-        longest = int(line_lengths[np.asarray(rows) - 1].max())
-        probs.add("MD403", name, rows[0], None, longest, "kept", record=name, n=len(rows),
-                  length=rec.length, dictionary=d.path or d.name)
-
-    # cases: a new case starts where the level-1 ID changes from the line before
-    valid = line_rec >= 0
-    vidx = np.flatnonzero(valid)
-    K = case_key[vidx]
-    new_case = np.ones(len(vidx), dtype=bool)
-    if len(vidx) > 1 and K.shape[1]:
-        new_case[1:] = (K[1:] != K[:-1]).any(axis=1)
-    elif len(vidx) > 1:
-        new_case[1:] = False
-    case_no = np.cumsum(new_case) - 1
-    case_of_line = np.full(n_lines, -1, dtype=np.int64)
-    case_of_line[vidx] = case_no
-    block_first = vidx[new_case]  # first line of each case block
-    if K.shape[1] and len(block_first):
-        dup = _duplicated_rows(K[new_case])
-        for li in block_first[dup]:
-            probs.add("MD406", d.records[line_rec[li]].name, int(li + 1), "case id",
-                      bytes(case_key[li]).decode("latin-1"), "kept")
-
-    tables: dict[str, pd.DataFrame] = {}
-    for ri, rec in enumerate(d.records):
-        plan = plans.get(rec.type_value)
-        rows = np.concatenate(plan.rows) if plan and plan.rows else np.zeros(0, dtype=np.int64)
-        cases = case_of_line[rows]
-        if plan is None:
-            continue
-        cols: dict[str, Any] = {}
-        for f in plan.fields:
-            parts = plan.parts.pop(f.col, None)  # each column's chunks are freed once joined
-            if parts:
-                cols[f.col] = _concat(parts)
-            else:
-                cols[f.col] = pd.array([], dtype="string") if not f.numeric else pd.array([], dtype="Int8")
-            del parts
-        occ = np.ones(len(rows), dtype=np.int16)
-        if len(rows):
-            first = np.ones(len(rows), dtype=bool)
-            first[1:] = cases[1:] != cases[:-1]
-            grp_start = np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
-            occ = (np.arange(len(rows)) - grp_start + 1).astype(np.int16)
-            over = occ > rec.max_records
-            for k in np.flatnonzero(over & (occ == rec.max_records + 1)):
-                probs.add("MD407", rec.name, int(rows[k] + 1), None, None, "kept",
-                          record=rec.name, max=rec.max_records)
-        ordered: dict[str, Any] = {f.col: cols.pop(f.col) for f in plan.fields[:plan.n_ids]}
-        if rec.repeating:
-            ordered["_occ"] = occ
-        for f in plan.fields[plan.n_ids:]:
-            ordered[f.col] = cols.pop(f.col)
-        ordered["_source_row"] = rows + 1
-        # one constructor call without copies: the arrays were built for this table only
-        df = pd.DataFrame(ordered, copy=False)
-        del ordered
-        tables[rec.name] = df
-        if check_value_sets:
-            _check_values(df, rec, plan, probs)
-        # required records: a case lacking one is reported (kept)
-        if rec.required and len(block_first):
-            have = np.zeros(len(block_first), dtype=bool)
-            have[np.unique(cases)] = True
-            for li in block_first[~have][: max_problems + 1]:
-                probs.add("MD411", rec.name, int(li + 1), None, bytes(case_key[li]).decode("latin-1"),
-                          "kept", record=rec.name)
-    n_kept = int(valid.sum())
+        # the file's bytes are no longer needed: free them before the tables are assembled
+        del buf, nl  # unmaps the file
+        rd.buf = rd.nl = None  # type: ignore[assignment]
+        for name, (first, cnt, longest) in sorted(too_long.items(), key=lambda kv: kv[1][0]):
+            rec = d.record(name)
+            probs.add("MD403", name, first, None, longest, "kept", record=name, n=cnt,
+                      length=rec.length, dictionary=d.path or d.name)
+        tables, n_kept = _tables(d, plans, rd, rows, parts, probs, check_value_sets, max_problems,
+                                 pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     report.set_counts(f"lines of {path.name}", read=n_lines, kept=n_kept, rejected=n_lines - n_kept)
     probs.close()
     cb = _codebook(d, src, report, tables)
     return tables, cb
 
 
+def _tables(d: CsproDictionary, plans: dict[str, _RecordPlan], rd: _Reader,
+            rows: dict[str, list[Any]], parts: dict[str, dict[str, list[Any]]],
+            probs: _Problems, check_value_sets: bool, max_problems: int,
+            pool: ThreadPoolExecutor | None) -> tuple[dict[str, pd.DataFrame], int]:
+    """Join the chunks into one table per record type, numbering cases and occurrences and
+    reporting case-level problems. Returns (tables, lines kept)."""
+    def join(pp: dict[str, list[Any]], f: _Field) -> Any:
+        ps = pp.pop(f.col, None)  # each column's chunks are freed once joined
+        if ps:
+            return _concat(ps)
+        return pd.array([], dtype="string") if not f.numeric else pd.array([], dtype="Int8")
+
+    # the columns are joined on the pool while the cases are numbered here
+    joined: dict[str, list[Any]] = {}
+    for t, plan in plans.items():
+        pp = parts.pop(t)
+        joined[t] = [pool.submit(join, pp, f) if pool and f.col in pp else join(pp, f)
+                     for f in plan.fields]
+    # cases: a new case starts where the level-1 ID changes from the line before
+    # (the arrays here have a row per line: at full scale each is hundreds of MB, so the common
+    # case, no line rejected, is spared the ones it does not need)
+    line_rec, case_key = rd.line_rec, rd.case_key
+    n_lines = len(line_rec)
+    valid = line_rec >= 0
+    every = bool(valid.all())  # no line rejected: line numbers are valid-line numbers
+    vidx = np.arange(0) if every else np.flatnonzero(valid)
+    n_valid = n_lines if every else len(vidx)
+    del valid
+    K = case_key if every else case_key[:, vidx]
+    new_case = np.ones(n_valid, dtype=bool)
+    if n_valid > 1:
+        new_case[1:] = False
+        for k in range(len(K)):
+            new_case[1:] |= K[k, 1:] != K[k, :-1]
+    case_of_line = np.cumsum(new_case, dtype=np.int32)
+    case_of_line -= 1
+    if not every:
+        case_no, case_of_line = case_of_line, np.full(n_lines, -1, dtype=np.int32)
+        case_of_line[vidx] = case_no
+        del case_no
+    firsts = np.flatnonzero(new_case)
+    block_first = firsts if every else vidx[firsts]  # first line of each case block
+    n_cases = len(firsts)
+    dup = None  # duplicate case IDs: found on the pool while the tables are built
+    if len(K) and n_cases:
+        Kf = K[:, firsts]
+        dup = pool.submit(_duplicated_rows, Kf) if pool else _duplicated_rows(Kf)
+    del K, new_case
+
+    tables: dict[str, pd.DataFrame] = {}
+    built = []
+    for ri, rec in enumerate(d.records):
+        plan = plans.get(rec.type_value)
+        if plan is None:
+            continue
+        rws = rows.pop(rec.type_value, None) or []
+        n_rows = sum(r[1] - r[0] if isinstance(r, tuple) else len(r) for r in rws)
+        whole = n_rows == n_lines  # every line is one of this record's (rws is not needed)
+        rws = None if whole else np.concatenate(
+            [np.arange(*r) if isinstance(r, tuple) else r for r in rws] or [np.zeros(0, np.int64)])
+        cases = case_of_line if whole else case_of_line[rws]
+        cols = {f.col: c.result() if isinstance(c, Future) else c
+                for f, c in zip(plan.fields, joined.pop(rec.type_value))}
+        if rd.direct is not None and n_rows:
+            for col, (v, m) in rd.direct.items():
+                cols[col] = (_to_array(v, m) if whole
+                             else _to_array(v[rws], None if m is None else m[rws]))
+            rd.direct = None
+        occ = np.ones(n_rows, dtype=np.int16)
+        if n_rows:
+            # occurrence = position within the run of lines of one case: a running count, set
+            # back at each new case (in int16 arithmetic, which wraps as the int16 result would)
+            first = firsts[1:] if whole else np.flatnonzero(cases[1:] != cases[:-1]) + 1
+            occ[first] -= np.diff(first, prepend=0).astype(np.int16)
+            np.cumsum(occ, dtype=np.int16, out=occ)
+        ordered: dict[str, Any] = {f.col: cols.pop(f.col) for f in plan.fields[:plan.n_ids]}
+        if rec.repeating:
+            ordered["_occ"] = occ
+        for f in plan.fields[plan.n_ids:]:
+            ordered[f.col] = cols.pop(f.col)
+        ordered["_source_row"] = np.arange(1, n_lines + 1) if whole else rws + 1
+        # one constructor call without copies: the arrays were built for this table only
+        tables[rec.name] = pd.DataFrame(ordered, copy=False)
+        del ordered
+        built.append((rec, plan, rws, cases, occ))
+
+    if dup is not None:
+        for li in block_first[dup.result() if pool else dup]:
+            probs.add("MD406", d.records[line_rec[li]].name, int(li + 1), "case id",
+                      rd.key_text(li), "kept")
+    for rec, plan, rws, cases, occ in built:
+        for k in np.flatnonzero(occ == rec.max_records + 1):
+            line = k if rws is None else rws[k]
+            probs.add("MD407", rec.name, int(line + 1), None, None, "kept",
+                      record=rec.name, max=rec.max_records)
+        if check_value_sets:
+            _check_values(tables[rec.name], rec, plan, probs)
+        # required records: a case lacking one is reported (kept)
+        if rec.required and n_cases:
+            have = np.zeros(n_cases, dtype=bool)
+            have[cases] = True
+            for li in block_first[~have][: max_problems + 1]:
+                probs.add("MD411", rec.name, int(li + 1), None, rd.key_text(li),
+                          "kept", record=rec.name)
+    return tables, n_valid
+
+
 def _duplicated_rows(K: np.ndarray) -> np.ndarray:
-    """Rows of a uint8 matrix equal to an earlier row, hashed as uint64 words (no Python bytes
-    object per case)."""
-    n, w = K.shape
-    pad = (-w) % 8
-    if pad:
-        K = np.concatenate((K, np.zeros((n, pad), dtype=np.uint8)), axis=1)
-    words = np.ascontiguousarray(K).view(np.uint64)
-    return pd.DataFrame(words).duplicated(keep="first").to_numpy()
+    """Columns of a (words x n) uint64 key matrix equal to an earlier column.
+
+    The words are folded into one hash and sorted (numpy sorts integers far faster than a hash
+    table counts them); only the columns whose hash repeats are then compared in full."""
+    out = np.zeros(K.shape[1], dtype=bool)
+    h = K[0].copy()
+    for k in range(1, len(K)):
+        h *= np.uint64(0x9E3779B97F4A7C15)
+        h ^= K[k]
+    hs = np.sort(h)
+    rep = hs[1:][hs[1:] == hs[:-1]]
+    if not len(rep):
+        return out
+    rep = np.unique(rep)
+    cand = np.flatnonzero(rep[np.minimum(np.searchsorted(rep, h), len(rep) - 1)] == h)
+    out[cand] = pd.DataFrame(K[:, cand].T).duplicated(keep="first").to_numpy()
+    return out
 
 
 def _concat(parts: list[Any]) -> Any:
@@ -505,86 +868,23 @@ def _concat(parts: list[Any]) -> Any:
     return np.concatenate(parts)
 
 
-def _decode_chunk(R: np.ndarray, rlens: np.ndarray, plan: _RecordPlan, lines: np.ndarray,
-                  uni_lines: dict[int, str], probs: _Problems) -> None:
-    """Decode every wanted field of the rows ``R`` (one record type, one chunk)."""
-    rec = plan.rec
-    if plan.num:
-        T = np.take(R, plan.tcols, axis=1).T.copy()
-        if (rlens <= plan.tcols[-1]).any():
-            for c, i in plan.trow.items():
-                np.putmask(T[i], rlens <= c, np.uint8(32))
-        for f in plan.num:
-            ival, na, b = _decode_numeric(T, f, plan.trow)
-            vals = ival / 10.0 ** f.item.decimals if f.item.decimals else ival
-            end = f.start + f.width  # a line ending strictly inside the field lost part of it
-            cut = (rlens > f.start) & (rlens < end)
-            if b.any():
-                for k in np.flatnonzero(b & ~cut):
-                    text = bytes(R[k, f.start:min(end, int(rlens[k]))]).decode("latin-1")
-                    if int(lines[k]) in uni_lines:
-                        text = uni_lines[int(lines[k])][f.start:end]
-                    v = None if _SUB in R[k, f.start:min(end, int(rlens[k]))] else _parse_slow(text, f.item)
-                    if v is None:
-                        na[k] = True
-                        probs.add("MD404", rec.name, int(lines[k] + 1), f.col, text, "set_missing",
-                                  record=rec.name)
-                    else:
-                        if not f.item.decimals and vals.dtype.kind == "i" and float(v).is_integer():
-                            vals[k] = int(v)
-                        else:
-                            vals = vals.astype(np.float64)
-                            vals[k] = v
-                        b[k] = False
-            if cut.any():
-                for k in np.flatnonzero(cut):
-                    probs.add("MD402", rec.name, int(lines[k] + 1), f.col,
-                              bytes(R[k, f.start:int(rlens[k])]).decode("latin-1"), "set_missing",
-                              record=rec.name, length=int(rlens[k]), start=f.start + 1, end=end)
-                na |= cut
-            na |= b & ~na
-            plan.parts[f.col].append(_to_array(vals, na, f))
-    for f in plan.wide:
-        out = np.zeros(len(R))
-        na = np.zeros(len(R), dtype=bool)
-        for k in range(len(R)):
-            text = bytes(R[k, f.start:min(f.start + f.width, int(rlens[k]))]).decode("latin-1")
-            v = _parse_slow(text, f.item)
-            if v is None:
-                na[k] = True
-                if text.strip():
-                    probs.add("MD404", rec.name, int(lines[k] + 1), f.col, text, "set_missing",
-                              record=rec.name)
-            else:
-                out[k] = v
-        plan.parts[f.col].append(pd.array(np.where(na, np.nan, out), dtype="float64"))
-    for f in plan.alpha:
-        sub = _blank_after(np.ascontiguousarray(R[:, f.start:f.start + f.width]), f.start, rlens)
-        arr = pa.array(sub.view(f"S{f.width}").ravel()).cast(pa.string(), safe=False) \
-            if f.width else pa.nulls(len(R), pa.string())
-        arr = pc.utf8_rtrim(arr, characters=" ")
-        if uni_lines:
-            fix = {k: uni_lines[int(li)][f.start:f.start + f.width].rstrip(" ")
-                   for k, li in enumerate(lines) if int(li) in uni_lines}
-            if fix:
-                py = arr.to_pylist()
-                for k, v in fix.items():
-                    py[k] = v
-                arr = pa.array(py, type=pa.string())
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-        plan.parts[f.col].append(arr)
+_NP_INT = {"Int8": np.int8, "Int16": np.int16, "Int32": np.int32, "Int64": np.int64}
 
 
-def _to_array(v: np.ndarray, na: np.ndarray, f: _Field) -> Any:
+def _values(v: np.ndarray, na: np.ndarray, f: _Field) -> tuple[np.ndarray, np.ndarray | None]:
+    """A numeric field's output values and NA mask (None for float64, where NA is NaN)."""
     dt = _int_dtype(f.width, f.item.decimals)
     if dt == "float64":
-        out = v.copy()
+        out = v if v.dtype == np.float64 else v.astype(np.float64)
         out[na] = np.nan
-        return out
-    np_dt = {"Int8": np.int8, "Int16": np.int16, "Int32": np.int32, "Int64": np.int64}[dt]
+        return out, None
     if v.dtype.kind == "f":
         v = np.rint(np.where(na, 0, v))
-    return pd.arrays.IntegerArray(v.astype(np_dt), na)
+    return v.astype(_NP_INT[dt], copy=False), na
+
+
+def _to_array(v: np.ndarray, mask: np.ndarray | None) -> Any:
+    return v if mask is None else pd.arrays.IntegerArray(v, mask)
 
 
 def _check_values(df: pd.DataFrame, rec: Record, plan: _RecordPlan, probs: _Problems) -> None:
