@@ -125,3 +125,12 @@ def test_unknown_and_malformed_psgc_are_reported_and_areas_derived():
     # Calamba (0403405) is in Laguna (0403400000), Region IV-A (0400000000)
     assert h.loc["h1", "province"] == "0403400000" and h.loc["h1", "region"] == "0400000000"
     assert pd.isna(h.loc["h2", "psgc"]) and pd.isna(h.loc["h3", "psgc"])
+
+
+def test_validation_never_changes_the_callers_tables():
+    # the checker works on a shallow copy: a blanked value must not reach the input frame
+    d = make(GOOD_HH, GOOD_PP[:2] + [("h2", 1, "male", 250, "head", 4)])
+    before = d.persons.copy(deep=True)
+    out = validate(d)
+    assert out.persons["age"].isna().sum() == 1
+    pd.testing.assert_frame_equal(d.persons, before)

@@ -79,30 +79,28 @@ def _isin(s: pd.Series, values: Any) -> np.ndarray:
 class _HouseholdKeys:
     """Integer codes for the ``hh_id`` of households and persons.
 
-    ``hh_code``: each household row's index among the distinct household ids (-1 if missing);
-    ``pp_code``: each person's distinct-id code within the persons table (-1 if missing);
-    ``pp_hh``: each person's household code (-1 if no household row has that id).
-    Codes follow first appearance (Arrow's dictionary encoding), so a row is the first of its
-    id exactly when its code exceeds every code before it.
+    An id's code is the row of the first household with that id: ``hh_code`` for each household
+    row, ``pp_hh`` for each person (-1 where no household has the id, or the id is missing).
+    ``pp_code`` is each person's own id code: ``pp_hh``, or past the households for an id that
+    no household has. One Arrow hash look-up per row gives all of them; the households and the
+    two halves of the persons are looked up at once (Arrow releases the GIL).
     """
 
     def __init__(self, hh_ids: pd.Series, pp_ids: pd.Series) -> None:
         h = _arrow_text(hh_ids)
         p = _arrow_text(pp_ids)
-        # hashing the ids is most of the work: the households and each half of the persons are
-        # encoded at once (Arrow releases the GIL), and the halves' dictionaries then merged
         m = len(p) // 2 if len(p) >= _SPLIT_ROWS else len(p)
         with ThreadPoolExecutor(2) as pool:
-            hd, p1, p2 = pool.map(lambda a: a.dictionary_encode(), [h, p.slice(0, m), p.slice(m)])
-        self.hh_code = _codes(hd)
-        self.n_hh = len(hd.dictionary)
-        self.pp_code, pdict = _merge_encoded(p1, p2)
-        # the persons' distinct ids looked up among the households' distinct ids (few hashes)
-        u2h = pc.index_in(pdict, value_set=hd.dictionary).fill_null(-1)
-        u2h = np.append(u2h.to_numpy(zero_copy_only=False).astype(np.int64), -1)
-        self.pp_hh = u2h[self.pp_code]  # code -1 (missing id) takes the appended -1
-        prev = np.maximum.accumulate(np.concatenate(([-1], self.hh_code[:-1]))) if len(self.hh_code) else self.hh_code
-        self.hh_first = self.hh_code > prev
+            rows = list(pool.map(lambda a: _first_row(a, h), [h, p.slice(0, m), p.slice(m)]))
+        self.hh_code = rows[0]
+        self.n_hh = len(h)
+        self.hh_first = self.hh_code == np.arange(len(h))
+        self.pp_hh = np.concatenate(rows[1:])
+        self.pp_code = self.pp_hh
+        orphan = (self.pp_hh < 0) & p.is_valid().to_numpy(zero_copy_only=False)
+        if orphan.any():
+            self.pp_code = self.pp_hh.copy()
+            self.pp_code[orphan] = len(h) + _codes(p.filter(pa.array(orphan)).dictionary_encode())
 
     def in_households(self, kept_rows: np.ndarray) -> np.ndarray:
         """Persons whose hh_id is the id of a household row in ``kept_rows``."""
@@ -111,7 +109,7 @@ class _HouseholdKeys:
         return ok[self.pp_hh]
 
     def persons_per_household(self, rows: np.ndarray) -> np.ndarray:
-        """Count of the persons in ``rows`` per distinct household id."""
+        """Count of the persons in ``rows`` per household id (at the id's first household row)."""
         sel = self.pp_hh[rows & (self.pp_hh >= 0)]
         return np.bincount(sel, minlength=self.n_hh)
 
@@ -131,27 +129,20 @@ def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _merge_encoded(first: pa.DictionaryArray, second: pa.DictionaryArray) -> tuple[np.ndarray, pa.Array]:
-    """Codes and dictionary of ``first`` followed by ``second``, each encoded on its own: the
-    second half's new values are numbered after the first half's, in their order, so codes
-    still follow first appearance."""
-    c1, c2 = _codes(first), _codes(second)
-    d1, d2 = first.dictionary, second.dictionary
-    if not len(d2):
-        return np.concatenate((c1, c2)), d1
-    pos = pc.index_in(d2, value_set=d1).to_numpy(zero_copy_only=False)
-    new = np.isnan(pos) if pos.dtype.kind == "f" else np.zeros(len(d2), dtype=bool)
-    remap = np.where(new, len(d1) + np.cumsum(new) - 1, np.nan_to_num(pos, nan=0)).astype(np.int64)
-    c2 = np.where(c2 >= 0, remap[np.maximum(c2, 0)], -1)
-    return np.concatenate((c1, c2)), pa.concat_arrays([d1, d2.filter(pa.array(new))])
+def _first_row(ids: pa.Array, households: pa.Array) -> np.ndarray:
+    """Row of the first household whose id equals each of ``ids`` (-1: none, or id missing)."""
+    found = pc.index_in(ids, value_set=households, skip_nulls=True).fill_null(-1)
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _duplicated_pairs(code: np.ndarray, line_no: pd.Series) -> np.ndarray:
     """Rows whose (id code, line number) pair appeared on an earlier row; missing values count
     as equal to each other, as in ``DataFrame.duplicated``."""
-    ln = pd.array(line_no, dtype="Int64")
-    lnv = np.where(ln.isna(), -(2 ** 31), ln.to_numpy(dtype="int64", na_value=0))
-    key = (code << 33) + (lnv + 2 ** 31)
+    key = line_no.to_numpy(dtype="int64", na_value=-(2 ** 31), copy=True)
+    key += 2 ** 31
+    key += code << 33
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):  # the usual order: no duplicate possible
+        return np.zeros(len(key), dtype=bool)
     # a stable sort keeps equal keys in row order, so every key after the first of its run is a
     # later duplicate; persons arrive grouped by household, and timsort is linear on such runs
     order = np.argsort(key, kind="stable")
@@ -198,7 +189,8 @@ class _Checker:
                             source_row=None if pd.isna(rec.get("_source_row", np.nan)) else rec.get("_source_row"),
                             column=column, value=v, action=action, record=where or None, **fields)
         if action == "set_missing" and column is not None:
-            self.df.loc[mask, column] = pd.NA
+            # a new column, never a write into the caller's arrays (the frame is a shallow copy)
+            self.df[column] = self.df[column].mask(mask)
         else:
             self.reject |= mask
 
@@ -228,19 +220,21 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
             num = pd.to_numeric(stripped, errors="coerce")
             bad = (num.isna() & stripped.notna()).to_numpy()
             ck.problem("MD103", bad, name, s, expected="a number")
-        if kind == "int":
+        if kind == "int" and pd.api.types.is_integer_dtype(num):
+            out = num.astype(INT)  # whole numbers already: no fraction test
+        elif kind == "int":
             numf = pd.Series(num, dtype=FLOAT)
             frac = (numf.notna() & (numf != np.floor(numf.fillna(0)))).to_numpy()
             if frac.any():
                 ck.problem("MD103", frac, name, s, expected="a whole number")
                 numf[frac] = np.nan
-            out = numf.astype(INT) if not pd.api.types.is_integer_dtype(num) else num.astype(INT)
+            out = numf.astype(INT)
         else:
             out = pd.Series(num, dtype=FLOAT)
         df[name] = out
         lo, hi = spec.get("min"), spec.get("max")
         if lo is not None or hi is not None:
-            v = df[name].astype(FLOAT).to_numpy()
+            v = df[name].to_numpy(dtype=FLOAT, na_value=np.nan)
             with np.errstate(invalid="ignore"):
                 bad = np.zeros(len(v), dtype=bool)
                 if lo is not None:
@@ -280,7 +274,7 @@ def _check_table(df: pd.DataFrame, table: str, report: ImportReport, policy: str
     missing = [c for c, s in spec.items() if s.get("required") and c not in df.columns]
     if missing:
         raise DataError("MD101", table=table, columns=", ".join(missing), file=source_file)
-    ck = _Checker(df.copy(), table, report, policy, source_file)
+    ck = _Checker(df.copy(deep=False), table, report, policy, source_file)
     for name, cspec in spec.items():
         if name in ck.df.columns:
             _coerce(ck, name, cspec)
