@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -266,7 +267,20 @@ def test_first_row_per_case_equals_pandas_drop_duplicates():
         want = df.drop_duplicates(subset=["R", "H"], keep="first")
         pd.testing.assert_frame_equal(_first_per_case(df, ["R", "H"]), want)
 
+    # integer ids with no missing value take the packed-key path, sorted or not
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 99_999)), min_size=0, max_size=12),
+           st.booleans())
+    def check_packed(rows, ordered):
+        rows = sorted(rows) if ordered else rows
+        df = pd.DataFrame({"R": pd.array([r[0] for r in rows], dtype="Int8"),
+                           "H": np.array([r[1] for r in rows], dtype=np.int32),
+                           "_source_row": range(1, len(rows) + 1)})
+        want = df.drop_duplicates(subset=["R", "H"], keep="first")
+        pd.testing.assert_frame_equal(_first_per_case(df, ["R", "H"]), want)
+
     check()
+    check_packed()
 
 
 def test_columns_mapped_in_threads_report_exactly_as_one_at_a_time(monkeypatch):

@@ -593,11 +593,18 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
 def _first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``df.drop_duplicates(subset=keys, keep="first")``, hashing only the rows that start a run
     of equal keys: a case's records are contiguous in the files we read, so 16 M person lines
-    hash 3.5 M household keys. A row equal to the row before it is a duplicate of whatever that
-    row duplicates, so dropping it first changes nothing."""
+    hash 3.5 M household keys (none at all when the run starts' keys already increase). A row
+    equal to the row before it is a duplicate of whatever that row duplicates, so dropping it
+    first changes nothing."""
     n = len(df)
+    packed = _packed_key(df, keys)
     start = np.ones(n, dtype=bool)
-    if n > 1:
+    if n > 1 and packed is not None:
+        start[1:] = packed[1:] != packed[:-1]
+        heads = packed[start]
+        if bool((heads[1:] > heads[:-1]).all()):  # cases in increasing id order: no repeats
+            return df.iloc[np.flatnonzero(start)]
+    elif n > 1:
         same = np.ones(n - 1, dtype=bool)
         for k in keys:
             a = df[k].array
@@ -605,6 +612,26 @@ def _first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             same &= eq.to_numpy(dtype=bool, na_value=False)
         start[1:] = ~same
     return df.iloc[np.flatnonzero(start)].drop_duplicates(subset=keys, keep="first")
+
+
+def _packed_key(df: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """The case-id columns packed into one int64 per row (mixed radix), when they are all
+    non-negative integers with no missing value and the packing cannot overflow; else None."""
+    out = np.zeros(len(df), dtype=np.int64)
+    span = 1
+    for k in keys:
+        col = df[k]
+        if not pd.api.types.is_integer_dtype(col.dtype) or col.isna().any():
+            return None
+        v = col.to_numpy(dtype=np.int64)
+        if len(v) and int(v.min()) < 0:
+            return None
+        radix = int(v.max()) + 1 if len(v) else 1
+        span *= radix
+        if span >= 2 ** 62:
+            return None
+        out = out * radix + v
+    return out
 
 
 def _case_text(df: pd.DataFrame, keys: list[str]) -> pd.Series:
