@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -42,7 +41,6 @@ from migdata.model.data import HouseholdData
 from migdata.model.report import POLICIES, ImportReport
 
 STRING = pd.StringDtype("pyarrow")
-_SPLIT_ROWS = 1_000_000  # person tables from this size are hashed in two halves at once
 INT = "Int32"
 FLOAT = "float64"
 BOOL = "boolean"
@@ -82,20 +80,27 @@ class _HouseholdKeys:
     An id's code is the row of the first household with that id: ``hh_code`` for each household
     row, ``pp_hh`` for each person (-1 where no household has the id, or the id is missing).
     ``pp_code`` is each person's own id code: ``pp_hh``, or past the households for an id that
-    no household has. One Arrow hash look-up per row gives all of them; the households and the
-    two halves of the persons are looked up at once (Arrow releases the GIL).
+    no household has. Ids are compared, not hashed, where the usual order of the files allows
+    (see ``__init__``); Arrow hash look-ups cover every other order.
     """
 
     def __init__(self, hh_ids: pd.Series, pp_ids: pd.Series) -> None:
         h = _arrow_text(hh_ids)
         p = _arrow_text(pp_ids)
-        m = len(p) // 2 if len(p) >= _SPLIT_ROWS else len(p)
-        with ThreadPoolExecutor(2) as pool:
-            rows = list(pool.map(lambda a: _first_row(a, h), [h, p.slice(0, m), p.slice(m)]))
-        self.hh_code = rows[0]
         self.n_hh = len(h)
-        self.hh_first = self.hh_code == np.arange(len(h))
-        self.pp_hh = np.concatenate(rows[1:])
+        rows = np.arange(len(h))
+        # households in increasing id order (the usual case) are unique without hashing
+        self.hh_code = rows if _increasing(h) else _first_row(h, h)
+        self.hh_first = self.hh_code == rows
+        # a household's members are consecutive rows: look up each run of equal ids once
+        # (3.5 M look-ups instead of 16 M), and none at all when the runs follow the households
+        run = _runs(p)
+        heads = p.take(pa.array(np.flatnonzero(run)))
+        if len(heads) == len(h) and bool(pc.all(pc.equal(heads, h)).as_py()) and not h.null_count:
+            head_hh = self.hh_code
+        else:
+            head_hh = _first_row(heads, h)
+        self.pp_hh = head_hh[np.cumsum(run) - 1] if len(p) else np.zeros(0, dtype=np.int64)
         self.pp_code = self.pp_hh
         orphan = (self.pp_hh < 0) & p.is_valid().to_numpy(zero_copy_only=False)
         if orphan.any():
@@ -127,6 +132,22 @@ def _arrow_text(s: pd.Series) -> pa.Array:
 
 def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
     return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _runs(ids: pa.Array) -> np.ndarray:
+    """True where a row's id differs from the row before (a missing id is a run of its own)."""
+    out = np.ones(len(ids), dtype=bool)
+    if len(ids) > 1:
+        ne = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).fill_null(True)
+        out[1:] = ne.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _increasing(ids: pa.Array) -> bool:
+    """Every id present and greater than the one before (so all are distinct)."""
+    if ids.null_count:
+        return False
+    return len(ids) < 2 or bool(pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
 
 
 def _first_row(ids: pa.Array, households: pa.Array) -> np.ndarray:
