@@ -96,7 +96,8 @@ class _HouseholdKeys:
         # (3.5 M look-ups instead of 16 M), and none at all when the runs follow the households
         run = _runs(p)
         heads = p.take(pa.array(np.flatnonzero(run)))
-        if len(heads) == len(h) and bool(pc.all(pc.equal(heads, h)).as_py()) and not h.null_count:
+        if len(heads) == len(h) and not heads.null_count and not h.null_count \
+                and bool(pc.all(pc.equal(heads, h)).as_py()):
             head_hh = self.hh_code
         else:
             head_hh = _first_row(heads, h)
