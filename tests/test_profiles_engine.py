@@ -231,6 +231,7 @@ region = { from = "reg", area = "region", area_codes = { 15 = "1900000000" } }
 
 @pytest.mark.parametrize("region, hhnum", [
     ([4, 4, 13, None, 1], [1, 99999, 250, 7, None]),      # fits: the byte-matrix path
+    ([4, 4, 4, 13, 13, 13], [7, 7, None, 250, 250, 0]),   # members of a case: once per run
     ([4, -1, 13], [1, 2, 3]),                              # negative: the string path
     ([4, 4, 13], [1, 123456, 3]),                          # wider than 5: the string path
 ])

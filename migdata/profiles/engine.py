@@ -204,11 +204,33 @@ def _ranges(codes: dict[str, Any]) -> list[tuple[float, float, Any]]:
     return out
 
 
-def _text(s: pd.Series) -> pd.Series:
+def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(s)`` (codes, distinct values; -1 for missing). Small non-negative integer
+    codes, the usual case in survey files, are their own hash: they index a table of the values
+    present, so 16 M rows cost two array passes instead of a hash table. The distinct values
+    then come in increasing order (callers do not depend on the order)."""
+    if pd.api.types.is_integer_dtype(s.dtype) and len(s):
+        na = s.isna().to_numpy(dtype=bool)
+        v = s.to_numpy(dtype=np.int64, na_value=0)
+        lo, hi = (int(v[~na].min()), int(v[~na].max())) if not na.all() else (0, 0)
+        if lo >= 0 and hi < _DIRECT_CODES:
+            present = np.bincount(v[~na], minlength=hi + 1) > 0
+            uniques = np.flatnonzero(present)
+            lut = np.full(hi + 2, -1, dtype=np.int64)  # the last slot answers missing values
+            lut[uniques] = np.arange(len(uniques))
+            codes = lut[np.where(na, hi + 1, v)]
+            return codes, pd.array(uniques, dtype=s.dtype)
+    return pd.factorize(s, use_na_sentinel=True)
+
+
+_DIRECT_CODES = 1 << 16
+
+
+def _text(s: pd.Series, factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
     """Source values as text (integers without '.0'), NA kept. Only the distinct values are
     formatted in Python; the column is built by an Arrow dictionary cast (16 M rows in well under
     a second)."""
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    codes, uniques = factorized if factorized is not None else _factorize(s)
     labels = pa.array([_key_text(u) for u in uniques], type=pa.large_string())
     idx = pa.array(codes.astype(np.int32), mask=codes < 0)
     arr = pa.DictionaryArray.from_arrays(idx, labels).cast(pa.large_string())
@@ -235,7 +257,8 @@ _UNITS = (48 + np.arange(100) % 10).astype(np.uint8)
 def _concat_fixed(cols: list[pd.Series], widths: list[int | None], sep: str) -> pa.Array | None:
     """Zero-padded integer parts joined by ``sep``, written straight into one byte matrix (no
     string per part): an ID of region, PSU and household number for 16 M persons costs a few
-    array passes instead of three string casts and a join. ``None`` when a part is not a
+    array passes instead of three string casts and a join, and the digits are written once per
+    run of equal ids (a household's members) and copied to its rows. ``None`` when a part is not a
     non-negative integer that fits its width (the general path pads and joins strings); a
     missing part makes the ID missing, as ``binary_join_element_wise`` does."""
     if not all(widths) or not sep.isascii() or not cols:
@@ -245,15 +268,37 @@ def _concat_fixed(cols: list[pd.Series], widths: list[int | None], sep: str) -> 
     for col, w in zip(cols, widths):
         if not pd.api.types.is_integer_dtype(col.dtype):
             return None
-        arr = pd.array(col, dtype="Int64")
-        na = arr.isna()
-        v = arr.to_numpy(dtype="int64", na_value=0)
+        v = col.to_numpy(dtype=np.int64, na_value=0)
         if len(v) and (v.min() < 0 or v.max() >= 10 ** int(w)):
             return None
         vals.append(v)
-        missing |= na
+        missing |= col.isna().to_numpy(dtype=bool)
+    # the rows of a case repeat its id: write each run of equal parts once, then copy rows
+    change = np.zeros(n, dtype=bool)
+    change[:1] = True
+    for v in vals:
+        change[1:] |= v[1:] != v[:-1]
+    if n and np.count_nonzero(change) < 0.8 * n:
+        heads = np.flatnonzero(change)
+        M = _digits_matrix([v[heads] for v in vals], widths, sep)
+        rows = M.view(np.dtype((np.void, M.shape[1])))[:, 0]  # one item per id: a row copy each
+        M = rows[np.cumsum(change) - 1].view(np.uint8).reshape(n, M.shape[1])
+    else:
+        M = _digits_matrix(vals, widths, sep)
+    width = M.shape[1]
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    out = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(M)])
+    if missing.any():
+        out = pc.if_else(pa.array(missing), pa.scalar(None, pa.large_string()), out)
+    return out
+
+
+def _digits_matrix(vals: list[np.ndarray], widths: list[int | None], sep: str) -> np.ndarray:
+    """One row of ASCII bytes per value tuple: each value zero-padded to its width, ``sep``
+    between values."""
+    n = len(vals[0])
     seb = np.frombuffer(sep.encode("ascii"), dtype=np.uint8)
-    width = sum(int(w) for w in widths) + len(seb) * (len(cols) - 1)
+    width = sum(int(w) for w in widths) + len(seb) * (len(vals) - 1)
     T = np.empty((width, n), dtype=np.uint8)  # one contiguous row per character, transposed once
     pos = 0
     for i, (v, w) in enumerate(zip(vals, widths)):
@@ -272,12 +317,7 @@ def _concat_fixed(cols: list[pd.Series], widths: list[int | None], sep: str) -> 
         if j:
             T[pos] = rest % 10 + 48
         pos += int(w)
-    M = np.ascontiguousarray(T.T)
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    out = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(M)])
-    if missing.any():
-        out = pc.if_else(pa.array(missing), pa.scalar(None, pa.large_string()), out)
-    return out
+    return np.ascontiguousarray(T.T)
 
 
 def _constant_text(value: str, index: pd.Index) -> pd.Series:
@@ -338,13 +378,15 @@ class _Mapper:
         if "scale" in spec:
             s = pd.to_numeric(s, errors="coerce") * float(spec["scale"])
         extra: dict[str, pd.Series] = {}
+        # one factorisation serves the source column and the code map
+        fz = _factorize(s) if spec.get("source_column") and "codes" in spec else None
         if spec.get("source_column"):
-            extra[spec["source_column"]] = _text(s)
+            extra[spec["source_column"]] = _text(s, fz)
         if "missing" in spec and "codes" not in spec:
             miss = {_key_text(m) for m in spec["missing"]}
             s = s.where(~_text(s).isin(miss).fillna(False).to_numpy(dtype=bool))
         if "codes" in spec:
-            s = self._codes(name, spec, s)
+            s = self._codes(name, spec, s, fz)
         if "area" in spec:
             s = self._area(name, spec, s)
         if "default" in spec and ("from" in spec or "concat" in spec):
@@ -392,11 +434,12 @@ class _Mapper:
         return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([out.cast(pa.large_string())])),
                          index=self.raw.index)
 
-    def _codes(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
+    def _codes(self, name: str, spec: dict[str, Any], s: pd.Series,
+               factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
         codes = {str(k).strip(): v for k, v in spec["codes"].items()}
         ranges = _ranges(codes)
         miss = {_key_text(m) for m in spec.get("missing", [])}
-        fcodes, uniques = pd.factorize(s, use_na_sentinel=True)
+        fcodes, uniques = factorized if factorized is not None else _factorize(s)
         targets: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
         for i, u in enumerate(uniques):
@@ -442,7 +485,7 @@ class _Mapper:
     def _area(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
         kind = spec["area"]
         overrides = {str(k): v for k, v in spec.get("area_codes", {}).items()}
-        fcodes, uniques = pd.factorize(s, use_na_sentinel=True)
+        fcodes, uniques = _factorize(s)
         known, corr = _psgc_lookup(kind == "psgc9")
         out: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
