@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import re
 import sys
 import tomllib
@@ -636,45 +637,47 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
 def _first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """``df.drop_duplicates(subset=keys, keep="first")``, hashing only the rows that start a run
     of equal keys: a case's records are contiguous in the files we read, so 16 M person lines
-    hash 3.5 M household keys (none at all when the run starts' keys already increase). A row
-    equal to the row before it is a duplicate of whatever that row duplicates, so dropping it
-    first changes nothing."""
+    give 3.5 M run starts, and none is hashed when their ids are seen to be distinct without it
+    (see ``_distinct``). A row equal to the row before it is a duplicate of whatever that row
+    duplicates, so dropping it first changes nothing."""
     n = len(df)
-    packed = _packed_key(df, keys)
     start = np.ones(n, dtype=bool)
-    if n > 1 and packed is not None:
-        start[1:] = packed[1:] != packed[:-1]
-        heads = packed[start]
-        if bool((heads[1:] > heads[:-1]).all()):  # cases in increasing id order: no repeats
-            return df.iloc[np.flatnonzero(start)]
-    elif n > 1:
+    if n > 1:
         same = np.ones(n - 1, dtype=bool)
         for k in keys:
             a = df[k].array
             eq = pd.array(a[1:] == a[:-1], dtype="boolean")  # NA (a missing key) starts a run
             same &= eq.to_numpy(dtype=bool, na_value=False)
         start[1:] = ~same
-    return df.iloc[np.flatnonzero(start)].drop_duplicates(subset=keys, keep="first")
+    heads = df.iloc[np.flatnonzero(start)]
+    return heads if _distinct(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
 
 
-def _packed_key(df: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
-    """The case-id columns packed into one int64 per row (mixed radix), when they are all
-    non-negative integers with no missing value and the packing cannot overflow; else None."""
-    out = np.zeros(len(df), dtype=np.int64)
-    span = 1
+def _distinct(df: pd.DataFrame, keys: list[str]) -> bool:
+    """True when the rows' keys are seen to be distinct without hashing: non-negative integer
+    keys with no missing value, packed into one int64 (mixed radix) in some order of the key
+    columns, increase strictly. Files sort cases by their id items, not always in the
+    dictionary's order, so each order of up to four keys is tried (a few passes over the cases)."""
+    if len(df) < 2:
+        return True
+    cols = []
     for k in keys:
         col = df[k]
         if not pd.api.types.is_integer_dtype(col.dtype) or col.isna().any():
-            return None
+            return False
         v = col.to_numpy(dtype=np.int64)
-        if len(v) and int(v.min()) < 0:
-            return None
-        radix = int(v.max()) + 1 if len(v) else 1
-        span *= radix
-        if span >= 2 ** 62:
-            return None
-        out = out * radix + v
-    return out
+        if int(v.min()) < 0:
+            return False
+        cols.append((v, int(v.max()) + 1))
+    if len(cols) > 4 or float(np.prod([float(r) for _, r in cols])) >= 2.0 ** 62:
+        return False
+    for order in itertools.permutations(cols):
+        packed = np.zeros(len(df), dtype=np.int64)
+        for v, radix in order:
+            packed = packed * radix + v
+        if bool((packed[1:] > packed[:-1]).all()):
+            return True
+    return False
 
 
 def _case_text(df: pd.DataFrame, keys: list[str]) -> pd.Series:
