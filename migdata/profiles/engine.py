@@ -705,6 +705,33 @@ def _map_columns(mapper: _Mapper, jobs: list[tuple[str, dict[str, Any]]]
         return list(pool.map(one, jobs))
 
 
+def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codebook: Codebook,
+               report: ImportReport, keep_identifiers: bool) -> pd.DataFrame:
+    """One tidy table of the profile, from its source rows."""
+    tspec = profile.tables[tname]
+    df = _source_table(profile, tname, tspec, raw, codebook, report)
+    mapper = _Mapper(profile, tname, df, codebook, report, tspec["from"])
+    jobs = [(c, spec) for c, spec in tspec["columns"].items() if not spec.get("drop") or keep_identifiers]
+    cols: dict[str, pd.Series] = {}
+    for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
+        report.extend(local)
+        if s is None:
+            if cname in ("hh_id", "line_no"):
+                raise DataError("MD503", file=codebook.source, table=tname, column=cname,
+                                value=cspec.get("from") or cspec.get("concat"), raw_table=tspec["from"],
+                                profile=profile.name)
+            s = pd.Series(pd.NA, index=df.index, dtype=object)
+            s = mapper._cast(cname, cspec, s)
+            s.attrs["extra"] = {}
+        extra = s.attrs.pop("extra", {})
+        cols[cname] = s
+        cols.update(extra)
+    for c in ("_source_row", "_source_file"):
+        if c in df.columns:
+            cols[c] = df[c]
+    return pd.DataFrame(cols, index=df.index).reset_index(drop=True)
+
+
 def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Codebook,
                   report: ImportReport | None = None, keep_identifiers: bool = False) -> dict[str, pd.DataFrame]:
     """Map raw tables onto the tidy tables named in the profile; problems go to ``report``
@@ -716,28 +743,23 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
     """
     report = report if report is not None else codebook.report
     out: dict[str, pd.DataFrame] = {}
-    for tname, tspec in profile.tables.items():
-        df = _source_table(profile, tname, tspec, raw, codebook, report)
-        mapper = _Mapper(profile, tname, df, codebook, report, tspec["from"])
-        jobs = [(c, spec) for c, spec in tspec["columns"].items() if not spec.get("drop") or keep_identifiers]
-        cols: dict[str, pd.Series] = {}
-        for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
-            report.extend(local)
-            if s is None:
-                if cname in ("hh_id", "line_no"):
-                    raise DataError("MD503", file=codebook.source, table=tname, column=cname,
-                                    value=cspec.get("from") or cspec.get("concat"), raw_table=tspec["from"],
-                                    profile=profile.name)
-                s = pd.Series(pd.NA, index=df.index, dtype=object)
-                s = mapper._cast(cname, cspec, s)
-                s.attrs["extra"] = {}
-            extra = s.attrs.pop("extra", {})
-            cols[cname] = s
-            cols.update(extra)
-        for c in ("_source_row", "_source_file"):
-            if c in df.columns:
-                cols[c] = df[c]
-        out[tname] = pd.DataFrame(cols, index=df.index).reset_index(drop=True)
+    names = list(profile.tables)
+    rows = sum(len(raw[t["from"]]) for t in profile.tables.values() if t["from"] in raw)
+    if len(names) < 2 or rows < _PARALLEL_ROWS:
+        for tname in names:
+            out[tname] = _map_table(profile, tname, raw, codebook, report, keep_identifiers)
+    else:
+        # tables at once (households overlap persons); each reports into its own report,
+        # merged in the profile's order, and the first table's error is raised first
+        local = {t: ImportReport() for t in names}
+        with ThreadPoolExecutor(2) as pool:
+            futures = {t: pool.submit(_map_table, profile, t, raw, codebook, local[t], keep_identifiers)
+                       for t in names}
+            for tname in names:
+                try:
+                    out[tname] = futures[tname].result()
+                finally:
+                    report.extend(local[tname])
     if "persons" in out and "households" not in out and "hh_id" in out["persons"]:
         p = out["persons"]
         keep = [c for c in ("hh_id", "weight", "_source_row", "_source_file") if c in p.columns]
