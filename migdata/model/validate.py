@@ -63,14 +63,10 @@ def columns(table: str) -> dict[str, dict[str, Any]]:
 def _isin(s: pd.Series, values: Any) -> np.ndarray:
     """``s.isin(values)`` as a boolean array, through Arrow: pandas' isin on Arrow strings loops
     in Python (about 25x slower on millions of household ids)."""
-    arr = pa.array(s.astype(STRING) if not isinstance(s.dtype, pd.StringDtype) else s)
+    arr = _arrow_text(s)
     if not isinstance(values, pd.Series):
         values = pd.Series(values, dtype="object")
-    values = values.dropna()
-    vset = pa.array(values.astype(STRING) if not isinstance(values.dtype, pd.StringDtype) else values)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    vset = vset.cast(arr.type)
+    vset = _arrow_text(values.dropna()).cast(arr.type)
     return pc.is_in(arr, value_set=vset, skip_nulls=True).fill_null(False).to_numpy(zero_copy_only=False)
 
 
@@ -125,6 +121,7 @@ class _HouseholdKeys:
 
 
 def _arrow_text(s: pd.Series) -> pa.Array:
+    """A column as one Arrow string array (text as it is; other values as text)."""
     arr = pa.array(s.astype(STRING) if not isinstance(s.dtype, pd.StringDtype) else s)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
