@@ -298,3 +298,28 @@ def test_columns_mapped_in_threads_report_exactly_as_one_at_a_time(monkeypatch):
     threaded = import_files(files, "cbms_2022_hpq").report
     assert len(serial.problems) > 10
     assert [p.message for p in threaded.problems] == [p.message for p in serial.problems]
+
+
+def test_small_integer_codes_factorize_like_pandas():
+    """The direct path of ``_factorize`` (codes that index a table) gives every row the same
+    value as ``pd.factorize`` does, lists only values present, and keeps missing as -1."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from migdata.profiles.engine import _factorize
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.one_of(st.none(), st.integers(0, 70_000), st.integers(-3, 12)), max_size=15),
+           st.sampled_from(["Int8", "Int32", "Int64"]))
+    def check(values, dtype):
+        if dtype == "Int8":
+            values = [v if v is None else v % 128 for v in values]
+        s = pd.Series(pd.array(values, dtype=dtype))
+        codes, uniques = _factorize(s)
+        want_codes, want_uniques = pd.factorize(s, use_na_sentinel=True)
+        got = [None if c < 0 else uniques[c] for c in codes]
+        want = [None if c < 0 else want_uniques[c] for c in want_codes]
+        assert got == want
+        assert sorted(map(int, uniques)) == sorted(map(int, want_uniques))
+
+    check()
