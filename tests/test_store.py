@@ -56,12 +56,17 @@ def test_non_empty_foreign_folder_is_not_overwritten(tmp_path, data):
     assert e.value.code == "MD122"
 
 
-def test_checksum_mismatch_names_the_file(tmp_path, data):
-    out = data.save(tmp_path / "s")
-    f = out / "persons.parquet"
+def _damage(f):
+    """Flip one byte in the middle of file ``f``; returns ``f``."""
     b = bytearray(f.read_bytes())
     b[len(b) // 2] ^= 0xFF
     f.write_bytes(bytes(b))
+    return f
+
+
+def test_checksum_mismatch_names_the_file(tmp_path, data):
+    out = data.save(tmp_path / "s")
+    f = _damage(out / "persons.parquet")
     with pytest.raises(StoreError) as e:
         migdata.load(out)
     assert e.value.code == "MD127" and "persons.parquet" in str(e.value)
@@ -112,10 +117,7 @@ def test_large_tables_are_written_in_parts_and_load_in_row_order(tmp_path, monke
     back = migdata.load(out)
     for name in ("households", "persons"):
         pd.testing.assert_frame_equal(back.tables[name], d.tables[name])
-    f = out / "persons-002.parquet"
-    b = bytearray(f.read_bytes())
-    b[len(b) // 2] ^= 0xFF
-    f.write_bytes(bytes(b))
+    f = _damage(out / "persons-002.parquet")
     with pytest.raises(StoreError) as e:
         migdata.load(out)
     assert e.value.code == "MD127" and "persons-002.parquet" in str(e.value)
