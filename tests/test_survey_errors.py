@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from migdata.errors import DataError, DesignError, UsageError, render
-from migdata.publish.reliability import ReliabilityPolicy, flag
+from migdata.survey.reliability import ReliabilityPolicy, flag
 from migdata.survey import Design
 
 

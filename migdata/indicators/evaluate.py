@@ -820,7 +820,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             if cube is None:
                 extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
                 continue
-            from migdata.publish import reliability
+            from migdata.survey import reliability
             cube["flag"] = reliability.flag(cube["cv"].to_numpy(), cube["n"].to_numpy(), policy)
         results.append(_label(cube, ind, fr, by, dims, cat, multi, ind_levels, reg, len(done)))
         done.append(ind)

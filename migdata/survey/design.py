@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import DataError, DesignError, UsageError
-from migdata.publish import reliability
+from migdata.survey import reliability
 from migdata.survey import intervals
 from migdata.survey.quantile import math_quantile
 from migdata.survey.variance import DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import UsageError
-from migdata.publish import reliability
+from migdata.survey import reliability
 from migdata.survey.design import Design, Domains, _as_list
 
 TYPES = ("JK1", "JKn", "BRR", "bootstrap", "other")

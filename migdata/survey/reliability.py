@@ -7,7 +7,7 @@ CV <= 30 %, suppress above 30 % or when fewer than 30 sample units stand behind 
 
 Complete counts (census, CBMS) have no sampling error: their rows are flagged
 ``"complete_count"`` and never suppressed on CV grounds (small-cell disclosure control is a
-separate step in ``migdata.publish``).
+separate step, in ``migdata.publish``).
 
 Example:
     >>> import numpy as np
