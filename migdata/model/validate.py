@@ -7,7 +7,10 @@ and at most one head; PSGC codes exist in the area reference. The policy (``leni
 ``reject``, ``strict``) is documented in :mod:`migdata.model.report`.
 
 Vectorised: checks run on whole columns (distinct values for patterns and PSGC look-ups), and
-only the offending rows are turned into report entries, so 16 M persons validate in seconds.
+only the offending rows are turned into report entries, so 16 M persons validate in seconds. The
+shortcuts that make the key checks fast (household ids as integer codes, duplicate pairs, text
+membership) are kernels in :mod:`migdata._kernels`, each tested against the pandas operation it
+equals; this module states the rules.
 
 Example:
     >>> import pandas as pd
@@ -32,9 +35,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from migdata._kernels.codes import factorize
+from migdata._kernels.keys import HouseholdKeys, duplicated_pairs
+from migdata._kernels.text import isin_text, take_text
 from migdata.errors import DataError, UsageError
 from migdata.model import codes as codelists
 from migdata.model.data import HouseholdData
@@ -58,117 +62,6 @@ def schema() -> dict[str, Any]:
 def columns(table: str) -> dict[str, dict[str, Any]]:
     """Column specifications of tidy table ``table``."""
     return schema()[table]["columns"]
-
-
-def _isin(s: pd.Series, values: Any) -> np.ndarray:
-    """``s.isin(values)`` as a boolean array, through Arrow: pandas' isin on Arrow strings loops
-    in Python (about 25x slower on millions of household ids)."""
-    arr = _arrow_text(s)
-    if not isinstance(values, pd.Series):
-        values = pd.Series(values, dtype="object")
-    vset = _arrow_text(values.dropna()).cast(arr.type)
-    return pc.is_in(arr, value_set=vset, skip_nulls=True).fill_null(False).to_numpy(zero_copy_only=False)
-
-
-class _HouseholdKeys:
-    """Integer codes for the ``hh_id`` of households and persons.
-
-    An id's code is the row of the first household with that id: ``hh_code`` for each household
-    row, ``pp_hh`` for each person (-1 where no household has the id, or the id is missing).
-    ``pp_code`` is each person's own id code: ``pp_hh``, or past the households for an id that
-    no household has. Ids are compared, not hashed, where the usual order of the files allows
-    (see ``__init__``); Arrow hash look-ups cover every other order.
-    """
-
-    def __init__(self, hh_ids: pd.Series, pp_ids: pd.Series) -> None:
-        h = _arrow_text(hh_ids)
-        p = _arrow_text(pp_ids)
-        self.n_hh = len(h)
-        rows = np.arange(len(h))
-        # households in increasing id order (the usual case) are unique without hashing
-        self.hh_code = rows if _increasing(h) else _first_row(h, h)
-        self.hh_first = self.hh_code == rows
-        # a household's members are consecutive rows: look up each run of equal ids once
-        # (3.5 M look-ups instead of 16 M), and none at all when the runs follow the households
-        run = _runs(p)
-        heads = p.take(pa.array(np.flatnonzero(run)))
-        if len(heads) == len(h) and not heads.null_count and not h.null_count \
-                and bool(pc.all(pc.equal(heads, h)).as_py()):
-            head_hh = self.hh_code
-        else:
-            head_hh = _first_row(heads, h)
-        self.pp_hh = head_hh[np.cumsum(run) - 1] if len(p) else np.zeros(0, dtype=np.int64)
-        self.pp_code = self.pp_hh
-        orphan = (self.pp_hh < 0) & p.is_valid().to_numpy(zero_copy_only=False)
-        if orphan.any():
-            self.pp_code = self.pp_hh.copy()
-            self.pp_code[orphan] = len(h) + _codes(p.filter(pa.array(orphan)).dictionary_encode())
-
-    def in_households(self, kept_rows: np.ndarray) -> np.ndarray:
-        """Persons whose hh_id is the id of a household row in ``kept_rows``."""
-        ok = np.zeros(self.n_hh + 1, dtype=bool)  # the last slot answers code -1
-        ok[self.hh_code[kept_rows & (self.hh_code >= 0)]] = True
-        return ok[self.pp_hh]
-
-    def persons_per_household(self, rows: np.ndarray) -> np.ndarray:
-        """Count of the persons in ``rows`` per household id (at the id's first household row)."""
-        sel = self.pp_hh[rows & (self.pp_hh >= 0)]
-        return np.bincount(sel, minlength=self.n_hh)
-
-    def per_household_row(self, per_id: np.ndarray) -> np.ndarray:
-        """A per-id array spread over the household rows (0 where hh_id is missing)."""
-        return np.append(per_id, 0)[self.hh_code]
-
-
-def _arrow_text(s: pd.Series) -> pa.Array:
-    """A column as one Arrow string array (text as it is; other values as text)."""
-    arr = pa.array(s.astype(STRING) if not isinstance(s.dtype, pd.StringDtype) else s)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr
-
-
-def _codes(encoded: pa.DictionaryArray) -> np.ndarray:
-    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _runs(ids: pa.Array) -> np.ndarray:
-    """True where a row's id differs from the row before (a missing id is a run of its own)."""
-    out = np.ones(len(ids), dtype=bool)
-    if len(ids) > 1:
-        ne = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).fill_null(True)
-        out[1:] = ne.to_numpy(zero_copy_only=False)
-    return out
-
-
-def _increasing(ids: pa.Array) -> bool:
-    """Every id present and greater than the one before (so all are distinct)."""
-    if ids.null_count:
-        return False
-    return len(ids) < 2 or bool(pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
-
-
-def _first_row(ids: pa.Array, households: pa.Array) -> np.ndarray:
-    """Row of the first household whose id equals each of ``ids`` (-1: none, or id missing)."""
-    found = pc.index_in(ids, value_set=households, skip_nulls=True).fill_null(-1)
-    return found.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _duplicated_pairs(code: np.ndarray, line_no: pd.Series) -> np.ndarray:
-    """Rows whose (id code, line number) pair appeared on an earlier row; missing values count
-    as equal to each other, as in ``DataFrame.duplicated``."""
-    key = line_no.to_numpy(dtype="int64", na_value=-(2 ** 31), copy=True)
-    key += 2 ** 31
-    key += code << 33
-    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):  # the usual order: no duplicate possible
-        return np.zeros(len(key), dtype=bool)
-    # a stable sort keeps equal keys in row order, so every key after the first of its run is a
-    # later duplicate; persons arrive grouped by household, and timsort is linear on such runs
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    dup = np.zeros(len(key), dtype=bool)
-    dup[order[1:]] = ks[1:] == ks[:-1]
-    return dup
 
 
 class _Checker:
@@ -230,7 +123,7 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
             rx = re.compile(spec["pattern"])
             bad_vals = [u for u in uniq if not rx.match(u)]
             if bad_vals:
-                ck.problem("MD106", _isin(s, bad_vals), name, s, pattern=spec["pattern"])
+                ck.problem("MD106", isin_text(s, bad_vals), name, s, pattern=spec["pattern"])
     elif kind in ("int", "float"):
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             num = s.astype(FLOAT) if kind == "float" else s
@@ -268,8 +161,8 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
         else:
             txt = s.astype("string").str.strip().str.lower().replace("", pd.NA)
             out = pd.Series(pd.NA, index=s.index, dtype=BOOL)
-            out[_isin(txt, sorted(_TRUE))] = True
-            out[_isin(txt, sorted(_FALSE))] = False
+            out[isin_text(txt, sorted(_TRUE))] = True
+            out[isin_text(txt, sorted(_FALSE))] = False
             bad = (out.isna() & txt.notna()).to_numpy()
             df[name] = out
             ck.problem("MD104", bad, name, s, allowed="yes/no (1/0, true/false)")
@@ -315,7 +208,7 @@ def _check_psgc(ck: _Checker) -> None:
         return
     ref = areas.reference()
     s = ck.df["psgc"]
-    fcodes, uniq = pd.factorize(s, use_na_sentinel=True)
+    fcodes, uniq = factorize(s)
     uniq = [str(u) for u in uniq]
     known = np.asarray(pd.Index(ref["psgc"].astype(str)).get_indexer(uniq) >= 0, dtype=bool)
     if not known.all():
@@ -325,10 +218,7 @@ def _check_psgc(ck: _Checker) -> None:
                        ("barangay", "barangay")):
         if col not in ck.df.columns:
             up = areas.rollup(pd.Series(uniq, dtype="object"), level, errors="coerce")
-            labels = pa.array(up.astype("object").where(up.notna(), None).tolist(), type=pa.large_string())
-            idx = pa.array(fcodes.astype(np.int32), mask=fcodes < 0)
-            arr = pa.DictionaryArray.from_arrays(idx, labels).cast(pa.large_string())
-            ck.df[col] = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=ck.df.index)
+            ck.df[col] = take_text(up.tolist(), fcodes, ck.df.index)
 
 
 def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
@@ -355,16 +245,15 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     hh = _check_table(data.households, "households", report, policy, src)
     pp = _check_table(data.persons, "persons", report, policy, src)
 
-    # Keys are checked on integer codes: each distinct hh_id is hashed once (Arrow), and the
-    # duplicate, orphan, head and empty-household checks become array look-ups. On 16 M persons
-    # this is several times faster than pandas' duplicated/isin on Arrow strings.
-    keys = _HouseholdKeys(hh.df["hh_id"], pp.df["hh_id"])
+    # Keys are checked on integer codes of the household ids (one per distinct id), so the
+    # duplicate, orphan, head and empty-household rules below are array look-ups.
+    keys = HouseholdKeys(hh.df["hh_id"], pp.df["hh_id"])
 
     # keys: the first occurrence is kept, later duplicates are rejected
     dup = ~keys.hh_first & ~hh.reject
     hh.problem("MD108", dup, "hh_id", hh.df["hh_id"])
     _check_psgc(hh)
-    dup = _duplicated_pairs(keys.pp_code, pp.df["line_no"]) & ~pp.reject
+    dup = duplicated_pairs(keys.pp_code, pp.df["line_no"]) & ~pp.reject
     pp.problem("MD109", dup, "line_no", pp.df["line_no"])
 
     # every person's household exists (among households kept so far)
