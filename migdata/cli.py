@@ -96,8 +96,8 @@ def validate(store: Path, policy: str) -> None:
                          policy=policy)
     click.echo(fresh.report.summary())
     stored = data.report
-    if stored.problems:
-        click.echo(f"\nThe import report saved with this dataset lists {len(stored.problems):,} problem(s) "
+    if stored.n_problems:
+        click.echo(f"\nThe import report saved with this dataset lists {stored.n_problems:,} problem(s) "
                    f"found on import ({stored.n_rejected:,} row(s) rejected then).")
     sys.exit(1 if fresh.report.problems else 0)
 

@@ -77,10 +77,6 @@ class _Checker:
         self.reject = np.zeros(len(df), dtype=bool)
         self.key = schema()[table]["key"]
 
-    def _rows(self, mask: np.ndarray) -> pd.DataFrame:
-        cols = [c for c in ("_source_row", "_source_file", *self.key) if c in self.df.columns]
-        return self.df.loc[mask, cols]
-
     def problem(self, code: str, mask: np.ndarray, column: str | None, values: pd.Series | None,
                 **fields: Any) -> None:
         """Report rows in ``mask``; reject them or blank ``column`` according to the policy."""
@@ -91,20 +87,24 @@ class _Checker:
         action = "rejected" if (is_key or self.policy != "lenient") else "set_missing"
         if self.policy == "strict":
             action = "failed"
-        rows = self._rows(mask)
-        vals = values[mask] if values is not None else pd.Series([None] * int(mask.sum()), index=rows.index)
-        keycols = [c for c in self.key if c in rows.columns]
-        for (idx, rec), v in zip(rows.iterrows(), vals.tolist()):
-            where = " ".join(f"{k} {rec[k]}" for k in keycols)
-            self.report.add(code, table=self.table,
-                            source_file=rec.get("_source_file", self.source_file),
-                            source_row=None if pd.isna(rec.get("_source_row", np.nan)) else rec.get("_source_row"),
-                            column=column, value=v, action=action, record=where or None, **fields)
+        self.report_rows(code, mask, column, values, action, **fields)
         if action == "set_missing" and column is not None:
             # a new column, never a write into the caller's arrays (the frame is a shallow copy)
             self.df[column] = self.df[column].mask(mask)
         else:
             self.reject |= mask
+
+    def report_rows(self, code: str, mask: np.ndarray, column: str | None, values: pd.Series | None,
+                    action: str, **fields: Any) -> None:
+        """Report the rows in ``mask``, located by source file and row and by their key."""
+        df, idx = self.df, np.flatnonzero(mask)
+        keys = [c for c in self.key if c in df.columns]
+        self.report.record(
+            code, table=self.table, column=column, action=action,
+            rows=df["_source_row"].to_numpy()[idx] if "_source_row" in df else None,
+            source_file=df["_source_file"].to_numpy()[idx] if "_source_file" in df else self.source_file,
+            values=values.to_numpy()[idx] if values is not None else [None] * len(idx),
+            records=df[keys].iloc[idx] if keys else None, **fields)
 
 
 def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
@@ -232,7 +232,7 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
         raise UsageError("MD004", what="validation policy", value=policy, choices=", ".join(POLICIES))
     report = data.report
     src = ", ".join(map(str, data.provenance.get("files", []))) or None
-    n_before = len(report.problems)
+    n_before, listed_before = report.n_problems, len(report.problems)
     has_hh, has_pp = "households" in data.tables, "persons" in data.tables
     if not has_hh and not has_pp:
         # a stand-alone survey (e.g. of overseas Filipinos) not linked to a household roster:
@@ -266,14 +266,11 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
         counts = keys.persons_per_household(is_head)
         nheads = keys.per_household_row(counts)
         m = (nheads > 1) & ~hh.reject
-        if m.any():
-            if policy == "lenient":
-                for rec, k in zip(hh.df.loc[m].to_dict("records"), nheads[m].tolist()):
-                    report.add("MD112", table="households", source_file=rec.get("_source_file", src),
-                               source_row=rec.get("_source_row"), column="relationship",
-                               value=int(k), action="kept", record=f"hh_id {rec['hh_id']}")
-            else:
-                hh.problem("MD112", m, None, pd.Series(nheads.astype("float64"), index=hh.df.index))
+        heads = pd.Series(nheads, index=hh.df.index)
+        if policy == "lenient":  # two heads do not make a household unusable: reported, kept
+            hh.report_rows("MD112", m, "relationship", heads, "kept")
+        else:
+            hh.problem("MD112", m, None, heads)
 
     # every household has at least one person; persons of rejected households go too
     members = keys.per_household_row(keys.persons_per_household(~pp.reject))
@@ -282,9 +279,9 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     cascade = ~keys.in_households(~hh.reject) & ~pp.reject
     pp.problem("MD115", cascade, None, None)
 
-    if policy == "strict" and len(report.problems) > n_before:
-        first = "; ".join(p.message for p in report.problems[n_before:n_before + 3])
-        err = DataError("MD119", n=len(report.problems) - n_before, first=first)
+    if policy == "strict" and report.n_problems > n_before:
+        first = "; ".join(p.message for p in report.problems[listed_before:listed_before + 3])
+        err = DataError("MD119", n=report.n_problems - n_before, first=first)
         err.report = report  # type: ignore[attr-defined]
         raise err
 

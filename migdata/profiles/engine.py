@@ -87,7 +87,6 @@ TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns",
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
 AREA_KINDS = ("region", "psgc9", "psgc10")
-MAX_PROBLEMS = 1000
 
 
 @dataclass
@@ -228,28 +227,19 @@ class _Mapper:
         self.p, self.t, self.raw, self.cb, self.report = profile, tname, raw, codebook, report
         self.src_table = source_table
         self.schema = _schema(tname)
-        self.n_reported: dict[tuple[str, str], int] = {}
 
     def problem_rows(self, code: str, mask: np.ndarray, column: str, values: pd.Series,
                      action: str, **fields: Any) -> None:
+        """Report the rows in ``mask``, located by their source file and row."""
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
-        key = (code, column)
-        done = self.n_reported.get(key, 0)
-        room = max(MAX_PROBLEMS - done, 0)
-        rows = self.raw["_source_row"].to_numpy()[idx[:room]] if "_source_row" in self.raw else [None] * min(room, len(idx))
-        files = (self.raw["_source_file"].to_numpy()[idx[:room]] if "_source_file" in self.raw
-                 else [self.cb.source] * min(room, len(idx)))
-        vals = values.to_numpy()[idx[:room]]
-        for r, f, v in zip(rows, files, vals):
-            self.report.add(code, table=self.t, source_file=None if f is None else str(f),
-                            source_row=None if r is None or pd.isna(r) else int(r), column=column,
-                            value=None if pd.isna(v) else v, action=action, **fields)
-        self.n_reported[key] = done + len(idx)
-        if done + len(idx) > MAX_PROBLEMS and done <= MAX_PROBLEMS:
-            self.report.add("MD549", table=self.t, source_file=self.cb.source, column=column,
-                            value=None, action=action, n=done + len(idx) - MAX_PROBLEMS, kind=code)
+        raw = self.raw
+        self.report.record(
+            code, table=self.t, column=column, action=action,
+            rows=raw["_source_row"].to_numpy()[idx] if "_source_row" in raw else None,
+            source_file=raw["_source_file"].to_numpy()[idx] if "_source_file" in raw else self.cb.source,
+            values=values.to_numpy()[idx], **fields)
 
     def column(self, name: str, spec: dict[str, Any]) -> pd.Series | None:
         n = len(self.raw)

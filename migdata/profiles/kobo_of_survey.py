@@ -29,10 +29,8 @@ def coerce(df: pd.DataFrame, profile: str, table: str, report: Any, source: str 
         if kind in ("int", "float"):
             num = pd.to_numeric(s.astype("string").str.strip().replace("", pd.NA), errors="coerce")
             bad = num.isna() & s.notna() & (s.astype("string").str.strip() != "")
-            for row, val in zip(df.loc[bad, "_source_row"] if "_source_row" in df else [None] * int(bad.sum()),
-                                s[bad]):
-                report.add("MD610", table=table, source_file=source, source_row=row, column=col, value=val,
-                           action="set_missing")
+            report.record("MD610", table=table, column=col, action="set_missing", source_file=source,
+                          rows=df.loc[bad, "_source_row"] if "_source_row" in df else None, values=s[bad])
             df[col] = num.astype("Int64") if kind == "int" and (num.dropna() % 1 == 0).all() else num.astype("float64")
         elif kind == "bool":
             df[col] = s.astype("boolean")
