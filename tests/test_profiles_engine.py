@@ -78,7 +78,8 @@ BASE = PROFILE.read_text()
     (lambda t: t.replace('area = "psgc10"', 'area = "barangay"'),
      "[tables.households] column psgc", "choose one of region, psgc9, psgc10"),
     (lambda t: t.replace("[profile]", "[profil]"), "[profile]", "a [profile] table"),
-    (lambda t: t.replace('hh_id = "hh_no"', 'hh_id = "hh_no'), "", "TOML"),
+    # the unclosed string ends at the end of line 14 (hand count in the fixture): column 15
+    (lambda t: t.replace('hh_id = "hh_no"', 'hh_id = "hh_no'), "line 14, column 15", "TOML"),
     (lambda t: t.replace('from = "members"', 'origin = "members"'), "[tables.persons]", "unknown key(s) ['origin']"),
 ])
 def test_bad_profiles_are_named(tmp_path, edit, where, needle):

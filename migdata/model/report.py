@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import DataError, catalogue, render, rule
+from migdata.model.privacy import looks_personal, withheld
 
 POLICIES = ("lenient", "reject", "strict")
 ACTIONS = ("rejected", "set_missing", "kept", "failed")
@@ -156,6 +157,7 @@ class ImportReport:
         values: Any = None,
         records: Any = None,
         each: dict[str, Any] | None = None,
+        mask: bool | None = None,
         **fields: Any,
     ) -> int:
         """Record problems of one kind (one code, table and column); returns how many.
@@ -164,7 +166,12 @@ class ImportReport:
         columns written ``"hh_id h1 line_no 2"``) and ``source_file`` each give one entry per
         problem (a list, array or Series) or one for all (a scalar; None when unknown). With no
         sequence among them, one problem is recorded. ``fields`` fill the message template, the
-        same for every problem; ``each`` holds message fields with one value per problem. Only the problems within the cap are
+        same for every problem; ``each`` holds message fields with one value per problem.
+
+        Values are quoted unless they look personal (:func:`migdata.model.privacy.looks_personal`:
+        a name typed where a code belongs, a phone number, an e-mail address); ``mask=True``
+        withholds every value (identifier and free-text columns), ``mask=False`` quotes every
+        value (ids the user needs to find a case). Only the problems within the cap are
         turned into :class:`Problem` entries (a few thousand at most), so a caller passes the
         offending rows of a whole column at once.
         """
@@ -188,7 +195,11 @@ class ImportReport:
             vals = [values] if n == 1 and _length(values) is None else _each(values, k)
             per = [dict(zip(each, t)) for t in zip(*(_each(v, k) for v in each.values()))] if each else [{}] * k
             for r, v, rec, f, extra in zip(_each(rows, k), vals, recs, _each(source_file, k), per):
-                self._append(code, table, column, action, _plain(f), _plain(r), _plain(v),
+                v = _plain(v)
+                if v is not None and (mask or (mask is None and not isinstance(v, (list, tuple, dict))
+                                               and looks_personal(v))):
+                    v = withheld(v)
+                self._append(code, table, column, action, _plain(f), _plain(r), v,
                              None if rec is None else str(rec), {**fields, **extra})
             self._listed[key] += k
         if n > k:
@@ -231,13 +242,14 @@ class ImportReport:
         value: Any = None,
         action: str = "rejected",
         record: str | None = None,
+        mask: bool | None = None,
         **fields: Any,
     ) -> Problem | None:
         """Record one problem (:meth:`record` with one row); returns it, or None when the cap of
         its kind is reached (it is then counted in :attr:`unlisted`)."""
         before = len(self.problems)
         self.record(code, table=table, action=action, column=column, source_file=source_file,
-                    rows=[source_row], values=[value], records=[record], **fields)
+                    rows=[source_row], values=[value], records=[record], mask=mask, **fields)
         return self.problems[-1] if len(self.problems) > before else None
 
     @property

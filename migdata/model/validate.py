@@ -1,10 +1,13 @@
 """Validation of the tidy tables against ``schema.toml``, with every problem located and reported.
 
-Checks, in order: required columns; types (text in a number field); allowed codes; ranges
-(age 0-120, ...); string patterns (10-digit PSGC, ISO3); keys (``hh_id`` unique; (``hh_id``,
-``line_no``) unique); every person's household exists; every household has at least one person
-and at most one head; PSGC codes exist in the area reference. The policy (``lenient``,
-``reject``, ``strict``) is documented in :mod:`migdata.model.report`.
+Checks, in order: required columns; types (text in a number field); finite numbers (``inf``,
+``1e309``: MD117); whole numbers that fit 32 bits; allowed codes; ranges (age 0-120, ...); design
+weights present (MD118) and not zero (reported); string patterns (10-digit PSGC, ISO3); keys
+(``hh_id`` unique; (``hh_id``, ``line_no``) unique; the response id of each stand-alone survey
+table the schema declares unique, MD113); every person's household exists; every household has
+at least one person and at most one head; PSGC codes exist in the area reference. The policy
+(``lenient``, ``reject``, ``strict``) is documented in :mod:`migdata.model.report`; a problem in
+a key or a ``needed`` column (a weight) rejects the row under every policy.
 
 Vectorised: checks run on whole columns (distinct values for patterns and PSGC look-ups), and
 only the offending rows are turned into report entries, so 16 M persons validate in seconds. The
@@ -50,6 +53,7 @@ FLOAT = "float64"
 BOOL = "boolean"
 _TRUE = {"1", "true", "yes", "y", "t", "oo"}
 _FALSE = {"0", "false", "no", "n", "f", "hindi", "2"}
+_INT32 = (-(2 ** 31), 2 ** 31 - 1)
 
 
 @lru_cache(maxsize=1)
@@ -76,6 +80,10 @@ class _Checker:
         self.source_file = source_file
         self.reject = np.zeros(len(df), dtype=bool)
         self.key = schema()[table]["key"]
+        spec = columns(table)
+        # a row cannot be used without these (a design weight): a problem rejects it under every policy
+        self.needed = {c for c, s in spec.items() if s.get("needed")}
+        self.masked = {c for c, s in spec.items() if s.get("free_text")}  # values never quoted
 
     def problem(self, code: str, mask: np.ndarray, column: str | None, values: pd.Series | None,
                 **fields: Any) -> None:
@@ -83,7 +91,7 @@ class _Checker:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        is_key = column in self.key or column is None
+        is_key = column in self.key or column is None or column in self.needed
         action = "rejected" if (is_key or self.policy != "lenient") else "set_missing"
         if self.policy == "strict":
             action = "failed"
@@ -104,7 +112,82 @@ class _Checker:
             rows=df["_source_row"].to_numpy()[idx] if "_source_row" in df else None,
             source_file=df["_source_file"].to_numpy()[idx] if "_source_file" in df else self.source_file,
             values=values.to_numpy()[idx] if values is not None else [None] * len(idx),
-            records=df[keys].iloc[idx] if keys else None, **fields)
+            records=df[keys].iloc[idx] if keys else None,
+            mask=True if column in self.masked else (False if column in self.key else None), **fields)
+
+
+def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The column as float64 (NaN for missing) and the rows whose text is not a number."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return s.to_numpy(dtype=FLOAT, na_value=np.nan), np.zeros(len(s), dtype=bool)
+    stripped = s.astype("string").str.strip().replace("", pd.NA)
+    num = pd.to_numeric(stripped, errors="coerce")
+    v = pd.Series(num).astype("Float64").to_numpy(dtype=FLOAT, na_value=np.nan)
+    return v, (np.isnan(v) & stripped.notna().to_numpy(dtype=bool))
+
+
+def range_text(lo: float | None, hi: float | None, above: float | None = None) -> str:
+    """The allowed range in words: ``0 to 120``, ``1 or more``, ``more than 0``, ``12 or less``.
+
+    Example:
+        >>> range_text(0, 120), range_text(1, None), range_text(None, None, 0), range_text(None, 12)
+        ('0 to 120', '1 or more', 'more than 0', '12 or less')
+    """
+    def num(x: float) -> str:
+        return f"{x:,}" if abs(x) >= 1e6 else f"{x:g}"
+
+    low = f"more than {num(above)}" if above is not None else (f"{num(lo)} or more" if lo is not None else "")
+    if hi is None:
+        return low or "any number"
+    if lo is not None and above is None:
+        return f"{num(lo)} to {num(hi)}"
+    return f"{low}, at most {num(hi)}" if low else f"{num(hi)} or less"
+
+
+def _coerce_number(ck: _Checker, name: str, spec: dict[str, Any], s: pd.Series, kind: str) -> None:
+    """Numbers: text that is not a number (MD103), values that are not finite (MD117), fractions
+    in whole-number columns (MD103), values out of range (MD105; whole numbers must also fit a
+    32-bit integer), zeros where they are worth a word (MD105, a weight), and missing values
+    where every row needs one (MD118). Offending values are never stored: blanked, or their rows
+    rejected, by the policy."""
+    v, text = _numbers(s)
+    ck.problem("MD103", text, name, s, expected="a number")
+    bad = np.isinf(v)
+    ck.problem("MD117", bad, name, s)
+    if kind == "int":
+        with np.errstate(invalid="ignore"):
+            frac = ~bad & ~np.isnan(v) & (v != np.floor(v))
+        ck.problem("MD103", frac, name, s, expected="a whole number")
+        bad |= frac
+    lo, hi = spec.get("min"), spec.get("max")
+    if spec.get("zero_reported"):  # a legal value a design gives no weight: reported, kept (lenient)
+        zero = v == 0
+        range_ = range_text(None, hi, 0)
+        if ck.policy == "lenient":
+            ck.report_rows("MD105", zero, name, s, "kept", min=0, max=hi, range=range_)
+        else:
+            ck.problem("MD105", zero, name, s, min=0, max=hi, range=range_)
+            bad |= zero
+    if kind == "int":  # whole numbers are stored as 32-bit integers: 1e12 does not fit
+        lo = _INT32[0] if lo is None else max(lo, _INT32[0])
+        hi = _INT32[1] if hi is None else min(hi, _INT32[1])
+    out_of_range = np.zeros(len(v), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            out_of_range |= v < lo
+        if hi is not None:
+            out_of_range |= v > hi
+    out_of_range &= ~bad
+    ck.problem("MD105", out_of_range, name, s, min=lo, max=hi, range=range_text(lo, hi))
+    bad |= out_of_range | text
+    if spec.get("needed"):
+        ck.problem("MD118", np.isnan(v) & ~bad, name, s)
+    if kind == "float":
+        ck.df[name] = pd.Series(np.where(bad, np.nan, v), index=s.index, dtype=FLOAT)
+    elif pd.api.types.is_integer_dtype(s) and not bad.any():
+        ck.df[name] = s.astype(INT)  # whole numbers that fit already: no conversion
+    else:
+        ck.df[name] = pd.Series(np.where(bad, np.nan, v), index=s.index).astype(INT)
 
 
 def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
@@ -125,36 +208,7 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
             if bad_vals:
                 ck.problem("MD106", isin_text(s, bad_vals), name, s, pattern=spec["pattern"])
     elif kind in ("int", "float"):
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            num = s.astype(FLOAT) if kind == "float" else s
-        else:
-            stripped = s.astype("string").str.strip().replace("", pd.NA)
-            num = pd.to_numeric(stripped, errors="coerce")
-            bad = (num.isna() & stripped.notna()).to_numpy()
-            ck.problem("MD103", bad, name, s, expected="a number")
-        if kind == "int" and pd.api.types.is_integer_dtype(num):
-            out = num.astype(INT)  # whole numbers already: no fraction test
-        elif kind == "int":
-            numf = pd.Series(num, dtype=FLOAT)
-            frac = (numf.notna() & (numf != np.floor(numf.fillna(0)))).to_numpy()
-            if frac.any():
-                ck.problem("MD103", frac, name, s, expected="a whole number")
-                numf[frac] = np.nan
-            out = numf.astype(INT)
-        else:
-            out = pd.Series(num, dtype=FLOAT)
-        df[name] = out
-        lo, hi = spec.get("min"), spec.get("max")
-        if lo is not None or hi is not None:
-            v = df[name].to_numpy(dtype=FLOAT, na_value=np.nan)
-            with np.errstate(invalid="ignore"):
-                bad = np.zeros(len(v), dtype=bool)
-                if lo is not None:
-                    bad |= v < lo
-                if hi is not None:
-                    bad |= v > hi
-            ck.problem("MD105", bad, name, s, min=lo if lo is not None else "-",
-                       max=hi if hi is not None else "-")
+        _coerce_number(ck, name, spec, s, kind)
     elif kind == "bool":
         if pd.api.types.is_bool_dtype(s):
             df[name] = s.astype(BOOL)
@@ -233,15 +287,39 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     report = data.report
     src = ", ".join(map(str, data.provenance.files)) or None
     n_before, listed_before = report.n_problems, len(report.problems)
+    checked: dict[str, _Checker] = {}
+    # stand-alone tables the model declares (survey responses): their column rules and their key
+    for name in data.tables:
+        if name not in ("households", "persons") and name in schema():
+            ck = _check_table(data.tables[name], name, report, policy, src)
+            dup = ck.df.duplicated(subset=ck.key, keep="first").to_numpy() & ~ck.reject
+            ck.problem("MD113", dup, ck.key[0], ck.df[ck.key[0]])
+            checked[name] = ck
     has_hh, has_pp = "households" in data.tables, "persons" in data.tables
-    if not has_hh and not has_pp:
-        # a stand-alone survey (e.g. of overseas Filipinos) not linked to a household roster:
-        # its own table was checked by its profile; there is no household model to validate
-        return HouseholdData(dict(data.tables), codebook=data.codebook,
-                             provenance=data.provenance.replace(), report=report)
     if has_hh != has_pp:
         raise DataError("MD102", present="households" if has_hh else "persons",
                         absent="persons" if has_hh else "households")
+    if has_hh:
+        checked.update(_check_households(data, report, policy, src))
+
+    if policy == "strict" and report.n_problems > n_before:
+        first = "; ".join(p.message for p in report.problems[listed_before:listed_before + 3])
+        err = DataError("MD119", n=report.n_problems - n_before, first=first)
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+
+    tables = dict(data.tables)
+    for name, ck in checked.items():
+        kept = ck.df.loc[~ck.reject].reset_index(drop=True)
+        report.set_counts(name, read=len(ck.df), kept=len(kept), rejected=int(ck.reject.sum()))
+        tables[name] = kept
+    report.check_balance()
+    return HouseholdData(tables, codebook=data.codebook, provenance=data.provenance.replace(), report=report)
+
+
+def _check_households(data: HouseholdData, report: ImportReport, policy: str, src: str | None
+                      ) -> dict[str, _Checker]:
+    """The household model: column rules of both tables, then the rules that link them."""
     hh = _check_table(data.households, "households", report, policy, src)
     pp = _check_table(data.persons, "persons", report, policy, src)
 
@@ -278,20 +356,7 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     hh.problem("MD111", empty, None, None)
     cascade = ~keys.in_households(~hh.reject) & ~pp.reject
     pp.problem("MD115", cascade, None, None)
-
-    if policy == "strict" and report.n_problems > n_before:
-        first = "; ".join(p.message for p in report.problems[listed_before:listed_before + 3])
-        err = DataError("MD119", n=report.n_problems - n_before, first=first)
-        err.report = report  # type: ignore[attr-defined]
-        raise err
-
-    tables = dict(data.tables)
-    for name, ck in (("households", hh), ("persons", pp)):
-        kept = ck.df.loc[~ck.reject].reset_index(drop=True)
-        report.set_counts(name, read=len(ck.df), kept=len(kept), rejected=int(ck.reject.sum()))
-        tables[name] = kept
-    report.check_balance()
-    return HouseholdData(tables, codebook=data.codebook, provenance=data.provenance.replace(), report=report)
+    return {"households": hh, "persons": pp}
 
 
 def drop_internal(data: HouseholdData) -> HouseholdData:

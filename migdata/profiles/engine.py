@@ -27,6 +27,12 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``area``          PSGC conversion: ``region`` (2-digit region number), ``psgc9``
                   (correspondence code), ``psgc10``; ``area_codes`` overrides single codes
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
+``free_text = true``  typed-in text: phone numbers, e-mail addresses and the household's own
+                  names in it are redacted (MD515); messages never quote it
+
+Privacy rules (:mod:`migdata.model.privacy`): ``*_src`` columns keep codes only (a name typed
+into a coded column is left out, MD504/MD514); problem messages withhold values that look
+personal and every value of identifier and free-text columns.
 
 Table keys: ``from`` (raw table), ``one_per_case`` / ``from_persons`` (one row per case id,
 first row wins; the cases are those of ``from`` and of every ``join`` table), ``keys`` (raw
@@ -77,6 +83,7 @@ from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import constant_text, map_text, padded_join, take_text
 from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
+from migdata.model.privacy import looks_personal, name_words, redact
 from migdata.model.report import ImportReport
 from migdata.model.spec import DesignSpec
 from migdata.readers.codebook import Codebook
@@ -87,7 +94,7 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
                 "period", "stream"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
-               "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
+               "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc"}
 AREA_KINDS = ("region", "psgc9", "psgc10")
 
 
@@ -133,7 +140,9 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DataError("MD501", file=path or "<profile>", where="", reason=f"not valid TOML: {exc}") from None
+        at = re.search(r"\(at (line \d+, column \d+|end of document)\)", str(exc))
+        raise DataError("MD501", file=path or "<profile>", where=at.group(1) if at else "the file",
+                        reason=f"not valid TOML: {exc}") from None
     p = data.get("profile")
     if not isinstance(p, dict) or not p.get("name"):
         raise DataError("MD501", file=path or "<profile>", where="[profile]",
@@ -215,6 +224,20 @@ def _ranges(codes: dict[str, Any]) -> list[tuple[float, float, Any]]:
     return out
 
 
+def _in_range(k: str, lo: float, hi: float) -> bool:
+    try:
+        return lo <= float(k) <= hi
+    except ValueError:
+        return False
+
+
+def _private(profile: Profile, table: str, column: str | None) -> bool:
+    """A direct identifier (``drop = true``) or free text (``free_text = true`` in the profile or
+    the tidy schema): values never quoted in a message."""
+    spec = profile.tables.get(table, {}).get("columns", {}).get(column or "", {})
+    return bool(spec.get("drop") or spec.get("free_text") or _schema(table).get(column or "", {}).get("free_text"))
+
+
 def _text(s: pd.Series, factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
     """Source values as the text under which codes are looked up (:func:`_key_text`), NA kept."""
     return map_text(s, _key_text, factorized)
@@ -235,17 +258,20 @@ class _Mapper:
         self.schema = _schema(tname)
 
     def problem_rows(self, code: str, mask: np.ndarray, column: str, values: pd.Series,
-                     action: str, **fields: Any) -> None:
-        """Report the rows in ``mask``, located by their source file and row."""
+                     action: str, withhold: bool | None = None, **fields: Any) -> None:
+        """Report the rows in ``mask``, located by their source file and row; values of
+        identifier and free-text columns are withheld."""
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
         raw = self.raw
+        if withhold is None and _private(self.p, self.t, column):
+            withhold = True
         self.report.record(
             code, table=self.t, column=column, action=action,
             rows=raw["_source_row"].to_numpy()[idx] if "_source_row" in raw else None,
             source_file=raw["_source_file"].to_numpy()[idx] if "_source_file" in raw else self.cb.source,
-            values=values.to_numpy()[idx], **fields)
+            values=values.to_numpy()[idx], mask=withhold, **fields)
 
     def column(self, name: str, spec: dict[str, Any]) -> pd.Series | None:
         n = len(self.raw)
@@ -273,7 +299,9 @@ class _Mapper:
         # one factorisation serves the source column and the code map
         fz = factorize(s) if spec.get("source_column") and "codes" in spec else None
         if spec.get("source_column"):
-            extra[spec["source_column"]] = _text(s, fz)
+            extra[spec["source_column"]] = self._source_codes(name, spec, s, fz)
+        elif name.endswith("_src"):
+            s = self._source_codes(name, spec, s, None)
         if "missing" in spec and "codes" not in spec:
             miss = {_key_text(m) for m in spec["missing"]}
             s = s.where(~_text(s).isin(miss).fillna(False).to_numpy(dtype=bool))
@@ -286,6 +314,33 @@ class _Mapper:
         s = self._cast(name, spec, s)
         s.attrs["extra"] = extra
         return s
+
+    def _source_codes(self, name: str, spec: dict[str, Any], s: pd.Series,
+                      factorized: tuple[np.ndarray, Any] | None) -> pd.Series:
+        """Source values as text, codes only (``*_src`` columns): a value that is neither listed
+        (the profile's codes, missing codes and ranges, the codebook's value labels) nor shaped
+        like a code (a name typed into a coded column) is left out. Unlisted values of a coded
+        column are reported with the codes (MD504); those of a plain ``*_src`` column here
+        (MD514), withheld."""
+        codes, uniques = factorized if factorized is not None else factorize(s)
+        listed = {str(k).strip() for k in spec.get("codes", {})} | {_key_text(m) for m in spec.get("missing", [])}
+        try:
+            listed |= {_key_text(k) for k in self.cb.variable(spec.get("from", "")).value_labels}
+        except KeyError:
+            pass
+        ranges = _ranges({str(k): v for k, v in spec.get("codes", {}).items()})
+        labels, bad_u = [], np.zeros(len(uniques) + 1, dtype=bool)
+        for i, u in enumerate(uniques):
+            k = _key_text(u)
+            if k in listed or any(_in_range(k, lo, hi) for lo, hi, _ in ranges) or not looks_personal(k):
+                labels.append(k)
+            else:
+                labels.append(None)
+                bad_u[i] = True
+        bad = bad_u[codes]
+        if bad.any() and "codes" not in spec:
+            self.problem_rows("MD514", bad, name, s, "set_missing", withhold=True)
+        return take_text(labels, codes, s.index)
 
     def _missing_source(self, name: str, src: str) -> None:
         self.report.add("MD503", table=self.t, source_file=self.cb.source, column=name, value=src,
@@ -549,10 +604,56 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
         extra = s.attrs.pop("extra", {})
         cols[cname] = s
         cols.update(extra)
+    if not keep_identifiers and _has_free_text(profile):
+        # the household's own names, read only to redact them from free text (then dropped)
+        for cname, cspec in tspec["columns"].items():
+            if cspec.get("drop") and cspec.get("from") in df.columns:
+                cols[f"{_IDENTIFIER}{cname}"] = df[cspec["from"]]
     for c in ("_source_row", "_source_file"):
         if c in df.columns:
             cols[c] = df[c]
     return pd.DataFrame(cols, index=df.index).reset_index(drop=True)
+
+
+_IDENTIFIER = "_identifier_"  # scratch columns holding a dropped identifier for redaction
+
+
+def _free_text_columns(profile: Profile, table: str, df: pd.DataFrame) -> list[str]:
+    spec = profile.tables.get(table, {}).get("columns", {})
+    schema = _schema(table)
+    return [c for c in df.columns
+            if spec.get(c, {}).get("free_text") or schema.get(c, {}).get("free_text")]
+
+
+def _has_free_text(profile: Profile) -> bool:
+    return any(cs.get("free_text") or _schema(t).get(c, {}).get("free_text")
+               for t, ts in profile.tables.items() for c, cs in ts["columns"].items())
+
+
+def _redact_free_text(profile: Profile, out: dict[str, pd.DataFrame], source: str | None,
+                      report: ImportReport) -> None:
+    """Kept free text loses its phone numbers, e-mail addresses and the words of its own
+    household's names (the profile's dropped identifier columns, in any table); each redacted
+    cell is reported (MD515, located, the text withheld)."""
+    names: dict[Any, set[str]] = {}
+    for df in out.values():
+        ids = [c for c in df.columns if str(c).startswith(_IDENTIFIER)]
+        if ids and "hh_id" in df.columns:
+            for hh, *vals in zip(df["hh_id"].tolist(), *(df[c].tolist() for c in ids)):
+                names.setdefault(hh, set()).update(name_words(vals))
+    for tname, df in out.items():
+        for col in _free_text_columns(profile, tname, df):
+            hh = df["hh_id"].tolist() if "hh_id" in df.columns else [None] * len(df)
+            texts, changed = redact(df[col], [names.get(h, set()) for h in hh])
+            if not changed:
+                continue
+            df[col] = texts
+            pos = [i for i, _ in changed]
+            rows = df["_source_row"].to_numpy()[pos] if "_source_row" in df.columns else None
+            report.record("MD515", table=tname, column=col, action="kept", rows=rows,
+                          source_file=df["_source_file"].to_numpy()[pos] if "_source_file" in df.columns else source,
+                          values=[None] * len(pos), mask=True,
+                          each={"found": [", ".join(f"{n} {k}" for k, n in f.items()) for _, f in changed]})
 
 
 def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Codebook,
@@ -595,6 +696,8 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         res = hooks.derive(out, raw, codebook, report)
         if res is not None:
             out = res
+    if not keep_identifiers:
+        _redact_free_text(profile, out, codebook.source, report)
     for name, df in out.items():  # scratch columns ("_x") are for hooks only
         scratch = [c for c in df.columns if str(c).startswith("_") and c not in ("_source_row", "_source_file")]
         if scratch:
