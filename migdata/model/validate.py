@@ -106,6 +106,8 @@ class _Checker:
                     action: str, **fields: Any) -> None:
         """Report the rows in ``mask``, located by source file and row and by their key."""
         df, idx = self.df, np.flatnonzero(mask)
+        if not len(idx):
+            return
         keys = [c for c in self.key if c in df.columns]
         self.report.record(
             code, table=self.table, column=column, action=action,
@@ -151,14 +153,17 @@ def _coerce_number(ck: _Checker, name: str, spec: dict[str, Any], s: pd.Series, 
     where every row needs one (MD118). Offending values are never stored: blanked, or their rows
     rejected, by the policy."""
     v, text = _numbers(s)
-    ck.problem("MD103", text, name, s, expected="a number")
-    bad = np.isinf(v)
-    ck.problem("MD117", bad, name, s)
-    if kind == "int":
-        with np.errstate(invalid="ignore"):
-            frac = ~bad & ~np.isnan(v) & (v != np.floor(v))
-        ck.problem("MD103", frac, name, s, expected="a whole number")
-        bad |= frac
+    if pd.api.types.is_integer_dtype(s):  # whole and finite already
+        bad = np.zeros(len(v), dtype=bool)
+    else:
+        ck.problem("MD103", text, name, s, expected="a number")
+        bad = np.isinf(v)
+        ck.problem("MD117", bad, name, s)
+        if kind == "int":
+            with np.errstate(invalid="ignore"):
+                frac = ~bad & ~np.isnan(v) & (v != np.floor(v))
+            ck.problem("MD103", frac, name, s, expected="a whole number")
+            bad |= frac
     lo, hi = spec.get("min"), spec.get("max")
     if spec.get("zero_reported"):  # a legal value a design gives no weight: reported, kept (lenient)
         zero = v == 0
@@ -183,7 +188,7 @@ def _coerce_number(ck: _Checker, name: str, spec: dict[str, Any], s: pd.Series, 
     if spec.get("needed"):
         ck.problem("MD118", np.isnan(v) & ~bad, name, s)
     if kind == "float":
-        ck.df[name] = pd.Series(np.where(bad, np.nan, v), index=s.index, dtype=FLOAT)
+        ck.df[name] = pd.Series(np.where(bad, np.nan, v) if bad.any() else v, index=s.index, dtype=FLOAT)
     elif pd.api.types.is_integer_dtype(s) and not bad.any():
         ck.df[name] = s.astype(INT)  # whole numbers that fit already: no conversion
     else:
@@ -344,7 +349,7 @@ def _check_households(data: HouseholdData, report: ImportReport, policy: str, sr
         counts = keys.persons_per_household(is_head)
         nheads = keys.per_household_row(counts)
         m = (nheads > 1) & ~hh.reject
-        heads = pd.Series(nheads, index=hh.df.index)
+        heads = pd.Series(nheads, index=hh.df.index) if m.any() else None
         if policy == "lenient":  # two heads do not make a household unusable: reported, kept
             hh.report_rows("MD112", m, "relationship", heads, "kept")
         else:
