@@ -83,9 +83,10 @@ from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import constant_text, map_text, padded_join, take_text
 from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
-from migdata.model.privacy import looks_personal, name_words, redact
+from migdata.model.privacy import looks_personal
 from migdata.model.report import ImportReport
 from migdata.model.spec import DesignSpec
+from migdata.profiles import free_text
 from migdata.readers.codebook import Codebook
 
 STRING = pd.StringDtype("pyarrow")
@@ -604,56 +605,12 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
         extra = s.attrs.pop("extra", {})
         cols[cname] = s
         cols.update(extra)
-    if not keep_identifiers and _has_free_text(profile):
-        # the household's own names, read only to redact them from free text (then dropped)
-        for cname, cspec in tspec["columns"].items():
-            if cspec.get("drop") and cspec.get("from") in df.columns:
-                cols[f"{_IDENTIFIER}{cname}"] = df[cspec["from"]]
+    if not keep_identifiers:
+        cols.update(free_text.identifier_columns(profile, tname, df))
     for c in ("_source_row", "_source_file"):
         if c in df.columns:
             cols[c] = df[c]
     return pd.DataFrame(cols, index=df.index).reset_index(drop=True)
-
-
-_IDENTIFIER = "_identifier_"  # scratch columns holding a dropped identifier for redaction
-
-
-def _free_text_columns(profile: Profile, table: str, df: pd.DataFrame) -> list[str]:
-    spec = profile.tables.get(table, {}).get("columns", {})
-    schema = _schema(table)
-    return [c for c in df.columns
-            if spec.get(c, {}).get("free_text") or schema.get(c, {}).get("free_text")]
-
-
-def _has_free_text(profile: Profile) -> bool:
-    return any(cs.get("free_text") or _schema(t).get(c, {}).get("free_text")
-               for t, ts in profile.tables.items() for c, cs in ts["columns"].items())
-
-
-def _redact_free_text(profile: Profile, out: dict[str, pd.DataFrame], source: str | None,
-                      report: ImportReport) -> None:
-    """Kept free text loses its phone numbers, e-mail addresses and the words of its own
-    household's names (the profile's dropped identifier columns, in any table); each redacted
-    cell is reported (MD515, located, the text withheld)."""
-    names: dict[Any, set[str]] = {}
-    for df in out.values():
-        ids = [c for c in df.columns if str(c).startswith(_IDENTIFIER)]
-        if ids and "hh_id" in df.columns:
-            for hh, *vals in zip(df["hh_id"].tolist(), *(df[c].tolist() for c in ids)):
-                names.setdefault(hh, set()).update(name_words(vals))
-    for tname, df in out.items():
-        for col in _free_text_columns(profile, tname, df):
-            hh = df["hh_id"].tolist() if "hh_id" in df.columns else [None] * len(df)
-            texts, changed = redact(df[col], [names.get(h, set()) for h in hh])
-            if not changed:
-                continue
-            df[col] = texts
-            pos = [i for i, _ in changed]
-            rows = df["_source_row"].to_numpy()[pos] if "_source_row" in df.columns else None
-            report.record("MD515", table=tname, column=col, action="kept", rows=rows,
-                          source_file=df["_source_file"].to_numpy()[pos] if "_source_file" in df.columns else source,
-                          values=[None] * len(pos), mask=True,
-                          each={"found": [", ".join(f"{n} {k}" for k, n in f.items()) for _, f in changed]})
 
 
 def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Codebook,
@@ -697,7 +654,7 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         if res is not None:
             out = res
     if not keep_identifiers:
-        _redact_free_text(profile, out, codebook.source, report)
+        free_text.redact_tables(profile, out, codebook.source, report)
     for name, df in out.items():  # scratch columns ("_x") are for hooks only
         scratch = [c for c in df.columns if str(c).startswith("_") and c not in ("_source_row", "_source_file")]
         if scratch:
