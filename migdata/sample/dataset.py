@@ -13,8 +13,9 @@ Files written into ``out_dir``:
   from the project's layout subset (:mod:`migdata.sample.layout`); the importer reads it;
 - ``lfs_like_survey.sav``: a person-level sample survey with weights, strata and PSUs
   (:mod:`migdata.sample.survey`);
-- ``kobo/``: Kobo XLSX exports of the questionnaires, when the questionnaire package provides a
-  writer (:mod:`migdata.sample.kobo`);
+- ``kobo/``: Kobo XLSX exports of the three questionnaires, drawn from the CBMS households and
+  members written here (:mod:`migdata.sample.linked`), with the sample lists and the list of
+  planted link problems;
 - ``dirty/`` (``dirty=True``): a small CBMS file with planted problems and a README listing them.
 
 Example:
@@ -195,8 +196,13 @@ def chunks(counts: np.ndarray, size: int) -> list[np.ndarray]:
 
 def write_cbms(path: Path, households: int, seed: int, *, ref: pd.DataFrame | None = None,
                chunk_households: int = DEFAULT_CHUNK,
-               on_chunk: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Write ``households`` synthetic CBMS 2022 cases to ``path``; returns counts written."""
+               on_chunk: Callable[[int, int], None] | None = None,
+               keep: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None) -> dict[str, int]:
+    """Write ``households`` synthetic CBMS 2022 cases to ``path``; returns counts written.
+
+    ``keep`` (a list) receives each chunk's households and persons (source codes), for the
+    exports drawn from them; leave it None at census scale.
+    """
     ref = _reference() if ref is None else ref
     bgy = barangays(ref)
     places = popmod.Places.from_reference(ref)
@@ -212,6 +218,8 @@ def write_cbms(path: Path, households: int, seed: int, *, ref: pd.DataFrame | No
             bgy_index = np.repeat(group, counts[group])
             h, p = make_chunk(rng, bgy, bgy_index, places)
             totals["lines"] += write_chunk(fh, layout, h, p)
+            if keep is not None:
+                keep.append((h, p))
             totals["households"] += len(h)
             totals["persons"] += len(p)
             if on_chunk:
@@ -242,8 +250,10 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     written: list[Path] = []
     dat = out / CBMS_FILE
     say = progress or (lambda message: None)
+    chunks: list[tuple[pd.DataFrame, pd.DataFrame]] | None = [] if kobo else None
     counts = write_cbms(dat, households, seed, ref=ref, chunk_households=chunk_households,
-                        on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"))
+                        on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"),
+                        keep=chunks)
     written.append(dat)
     written.append(cbms.write_dictionary(out))
     if survey:
@@ -252,10 +262,10 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
         say("sample survey (SPSS) ...")
         written.append(write_survey(out / SURVEY_FILE, seed=seed, ref=ref))
     if kobo:
-        from migdata.sample.kobo import write_kobo_exports
+        from migdata.sample.linked import write_linked_exports
 
-        say("Kobo exports of the three questionnaires ...")
-        written += write_kobo_exports(out / "kobo", seed=seed)
+        say("Kobo exports of the three questionnaires, drawn from the CBMS sample ...")
+        written += write_linked_exports(out / "kobo", chunks, seed=seed)
     if dirty:
         from migdata.sample.dirty import write_dirty
 

@@ -52,7 +52,7 @@ Example:
     ...                   "A02": [1, 3], "B06_OFI": [7, -1], "C03_CURATTEND": [-1, 1],
     ...                   "E01_WORK": [1, -1], "E03_JOBBUS": [-1, -1]})
     >>> out = add_education_health(np.random.default_rng(0), p)
-    >>> int(out.loc[1, "C02_HGC"]) in (2000, 10011)   # an 8-year-old finished kindergarten or grade 1
+    >>> int(out.loc[1, "C02_HGC"]) in (10011, 10012)   # an 8-year-old finished grade 2, or grade 1
     True
 """
 
