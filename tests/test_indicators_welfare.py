@@ -55,7 +55,7 @@ IDS = ["ED03", "HE02", "HE03", "HE03a", "HE03b", "HE04", "SP02", "SP02a", "SP02b
 
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
-    return compute(data(), ids=IDS, level="region", by=["hh_migratory_status", "migratory_status"], k=1)
+    return compute(data(), ids=IDS, level="region", by=["hh_migratory_status", "migratory_status"])
 
 
 def get(t: pd.DataFrame, ind: str, category: str = "", hms: str = "Total", ms: str = "Total") -> float:
