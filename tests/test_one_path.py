@@ -23,7 +23,7 @@ import pytest
 import migdata
 from migdata.cli import main
 from migdata.model.data import HouseholdData
-from migdata.report import Profile
+from migdata.report import MigrationProfile
 from conftest import SAMPLE_DATA, realfile
 
 KEYS = ["indicator_id", "area_code", "category"]
@@ -44,7 +44,7 @@ def workbook_csv(store: Path, tmp: Path, name: str, *args: str) -> pd.DataFrame:
                        keep_default_na=False, na_values=[""], encoding="utf-8-sig")
 
 
-def report_rows(p: Profile) -> pd.DataFrame:
+def report_rows(p: MigrationProfile) -> pd.DataFrame:
     """Every row of the published tables the report shows (headline, comparisons, sub-areas,
     distributions, return migrants): all rows of its main table for the area and the areas
     above and below it."""
@@ -88,11 +88,11 @@ def test_report_equals_workbook_on_a_complete_count(cbms_store, tmp_path):
     bgy = str(hh.loc[hh["city_mun"] == city, "barangay"].iloc[0])
     compared = 0
     for area in ("0400000000", "0403400000", city, bgy):
-        p = Profile.from_dataset(data, area)
+        p = MigrationProfile.from_dataset(data, area)
         compared += same_cells(report_rows(p), book.copy(), [])
     assert compared > 500
     # the pyramid's and the children's cells: the same disaggregation in the workbook
-    p = Profile.from_dataset(data, "0403400000")
+    p = MigrationProfile.from_dataset(data, "0403400000")
     detail = workbook_csv(cbms_store, tmp_path, "detail", "--level", "province", "--ids", "OF01,DM03,ED01",
                           "--by", "sex,age_group,parent_abroad",
                           "--age-scheme", ",".join(map(str, p.age_scheme)))
@@ -103,7 +103,7 @@ def test_report_equals_workbook_on_a_sample_survey(tmp_path):
     data = migdata.import_files([SAMPLE_DATA / "lfs_like_survey.sav"], "sample_survey")
     store = data.save(tmp_path / "store")
     book = workbook_csv(store, tmp_path, "all", "--level", "region", "--by", "none")
-    p = Profile.from_dataset(migdata.load(store), "0400000000")
+    p = MigrationProfile.from_dataset(migdata.load(store), "0400000000")
     assert same_cells(report_rows(p), book, []) >= 10
     assert (p.rows["se"] > 0).any()
 
@@ -126,7 +126,7 @@ def test_lfs_report_is_a_domain_estimate_of_the_full_design(tmp_path, rscript):
     data = migdata.import_files([dat, dcf], "lfs_puf_2022")
     store = data.save(tmp_path / "store")
     data = migdata.load(store)
-    p = Profile.from_dataset(data, "0400000000")
+    p = MigrationProfile.from_dataset(data, "0400000000")
     book = workbook_csv(store, tmp_path, "all", "--level", "region", "--by", "none", "--ids", ",".join(
         sorted(set(p.table["indicator_id"].astype(str)))))
     assert same_cells(report_rows(p), book, []) >= 10
