@@ -268,3 +268,64 @@ def test_kobo_profiles_map_the_design_columns():
                 assert r["weight"] == pytest.approx(1 / float(s[f"{grp}/sample_pi"]), rel=1e-12)
             else:  # not drawn from the list (a child who did not assent): weight 1 as before
                 assert r["weight"] == 1.0 and pd.isna(r["stratum"])
+
+
+def test_the_database_link_check_reports_exactly_the_planted_problems(tmp_path, planted):
+    """The database's link check (links declared here as a profile would) on the bundled data
+    finds the planted conflicts and mistyped ids, and nothing else. Codes: MD152 sex, MD153 age,
+    MD154 area, MD155 overseas status, MD157 id not found; a problem's row is the Kobo main
+    sheet's row, which is the submission's ``_id`` - 99,999 (``_id`` counts from 100,001)."""
+    from migdata.importer import import_files
+    from migdata.model.database import Database
+
+    member = {"hh_id": "hh_id", "line_no": "line_no"}
+    links = {
+        "kobo_cbms_rider": [
+            {"name": "rider household", "table": "households", "to": "cbms", "to_table": "households",
+             "on": {"hh_id": "hh_id"}, "compare": ["area"]},
+            {"name": "rider member", "table": "persons", "to": "cbms", "to_table": "persons", "on": member,
+             "compare": ["sex", "age", "of_status"]}],
+        "kobo_of_survey": [
+            {"name": "overseas Filipino", "table": "of_survey", "to": "cbms", "to_table": "persons", "on": member,
+             "compare": ["sex", "age", "area", "of_status"], "of_status": "abroad"}],
+        "kobo_clb_survey": [
+            {"name": "child", "table": "clb_survey", "to": "cbms", "to_table": "persons", "on": member,
+             "compare": ["sex", "age", "area"]},
+            *[{"name": who, "table": "clb_survey", "to": "cbms", "to_table": "persons",
+               "on": {"hh_id": "hh_id", "line_no": f"{who}_line_no"}, "compare": ["of_status"], "of_status": "abroad"}
+              for who in ("father", "mother")]],
+    }
+    db = Database.create(tmp_path / "db")
+    db.add(import_files([_need(SAMPLE / "cbms_2022_hpq.dat"), SAMPLE / "cbms_2022_hpq_layout.dcf"], "cbms_2022_hpq"))
+    for form, profile in (("cbms_migration_rider", "kobo_cbms_rider"), ("overseas_filipino_survey", "kobo_of_survey"),
+                          ("children_left_behind_survey", "kobo_clb_survey")):
+        data = import_files([_need(KOBO / f"{form}.xlsx")], profile)
+        data.provenance.links = links[profile]
+        db.add(data)
+    got = db.link_problems()
+    code = {"sex": "MD152", "age": "MD153", "area": "MD154", "overseas_status": "MD155", "not_found": "MD157"}
+    rows = [r for rs in planted.values() for r in rs]
+    for survey, key in (("overseas_filipino_survey", "of_survey"), ("children_left_behind_survey", "clb_survey")):
+        want = {(code[r["problem"]], int(r["submission_id"]) - 99999) for r in rows
+                if r["survey"] == survey and r["problem"] != "no_id"}
+        mine = got[got["record"].str.startswith(key)]
+        assert set(zip(mine["code"], mine["source_row"].astype(int))) == want, survey
+    rider = got[got["record"].str.startswith("cbms_rider")]
+    kinds = Counter(r["problem"] for r in rows if r["survey"] == "cbms_migration_rider")
+    households = rider[rider["table"] == "households"]
+    # the mistyped id, and the households without an id (hh_id = PSGC-number, see the README)
+    assert Counter(households["code"]) == {"MD154": 1, "MD157": kinds["not_found"] + kinds["no_id"]}
+    persons = rider[(rider["table"] == "persons") & (rider["code"] != "MD157")]
+    assert Counter(persons["code"]) == {"MD152": 1, "MD153": 1, "MD155": 1}
+    report = db.link_report().set_index("link")
+    # not linked = records without an id + refusals (no answers), counted on the sheets
+    refused_of = sum(_text(r["consent"]) != "1" for r in _sheet("overseas_filipino_survey"))
+    refused_clb = sum(_text(r["consent"]) != "1" or _text(r["assent"]) == "2"
+                      for r in _sheet("children_left_behind_survey"))
+    assert report.loc["overseas Filipino", "not_linked"] == kinds_of(rows, "overseas_filipino_survey") + refused_of
+    assert report.loc["child", "not_linked"] == kinds_of(rows, "children_left_behind_survey") + refused_clb
+
+
+def kinds_of(rows: list[dict], survey: str) -> int:
+    """Records without an id planted in ``survey``."""
+    return sum(1 for r in rows if r["survey"] == survey and r["problem"] == "no_id")

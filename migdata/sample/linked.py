@@ -26,8 +26,8 @@ count of the stratum, as the enumerator copies them from the field team's sample
 Fieldwork is made realistic: some selected units are never reached (no submission), some refuse
 (consent = no: a row without answers), some respondents do not know the CBMS case id (blank),
 and one id per survey is mistyped (not in CBMS). A few link conflicts are planted on purpose,
-one of each kind per survey: sex differs, age beyond the tolerance, area (barangay) differs,
-overseas status differs. Every planted problem is a row of ``planted_link_problems.csv``; every
+one of each kind per survey: sex differs, age beyond the tolerance, area differs (a barangay of
+another city/municipality), overseas status differs. Every planted problem is a row of ``planted_link_problems.csv``; every
 other answered id links to its CBMS household and member without a conflict, where "no
 conflict" means: same sex, same barangay, age equal to the CBMS age or one more (the surveys take
 place within five months of the CBMS reference date; a link checker should allow at least that),
@@ -67,7 +67,7 @@ CONFLICTS = ("sex", "age", "area", "overseas_status")
 #: what a link checker must report for each planted problem
 EXPECTED = {"no_id": "not linked: no CBMS case id given", "not_found": "id not found in CBMS",
             "sex": "conflicting: sex differs", "age": "conflicting: age beyond the tolerance",
-            "area": "conflicting: area (barangay) differs",
+            "area": "conflicting: area differs (another city/municipality)",
             "overseas_status": "conflicting: overseas status differs"}
 
 
@@ -207,9 +207,9 @@ def _age_now(age: int, rng: np.random.Generator, when: dt.date) -> int:
 
 
 def _other_barangay(psgc: str, all_psgc: np.ndarray, rng: np.random.Generator) -> str:
-    """Another barangay of the same city/municipality when there is one, else of the province."""
-    same_city = [b for b in all_psgc if b[:7] == psgc[:7] and b != psgc]
-    pool = same_city or [b for b in all_psgc if b[:5] == psgc[:5] and b != psgc]
+    """A barangay of another city/municipality of the same province (an area conflict shows at
+    the city/municipality level too, where a survey that only knows the town can be compared)."""
+    pool = [b for b in all_psgc if b[:5] == psgc[:5] and b[:7] != psgc[:7]]
     return str(pool[int(rng.integers(0, len(pool)))])
 
 
@@ -451,6 +451,12 @@ def _plant_person_survey(survey: str, fixed: list[dict], kept: list[tuple[pd.Ser
                              and bool(resident.get((kept[i][0]["hh_id"], int(kept[i][0][
                                  "mother_line" if fixed[i]["parent_abroad"] == "1" else "father_line"])), False))
                              for i in answered]]
+        elif kind == "overseas_status":  # a household with an adult resident of the respondent's sex
+            cand = answered[[bool(_residents_like(c, kept[i][0]["hh_id"], fixed[i]["sex"], int(fixed[i]["age"])))
+                             for i in answered]]
+            close = [i for i in cand if _residents_like(c, kept[i][0]["hh_id"], fixed[i]["sex"],
+                                                        int(fixed[i]["age"]))[0][1] <= 1]
+            cand = np.array(close) if close else cand
         else:
             cand = answered
         i = _pick_rows(rng, cand, 1, taken)[0]
@@ -475,12 +481,24 @@ def _plant_person_survey(survey: str, fixed: list[dict], kept: list[tuple[pd.Ser
             f[f"{who}_line_no"] = line
             problems.append(_problem(survey, i, f["cbms_case_id"], f[line_item], kind, f"{who}_line_no", line,
                                      f"line {line} ({who}) is a resident, B06 = 7"))
-        else:  # an OFW reported as a non-worker overseas Filipino, or the other way round
-            old = f["of_type"]
-            f["of_type"] = "6" if old in ("1", "2") else "1"
-            problems.append(_problem(survey, i, f["cbms_case_id"], f[line_item], kind, "of_type", f["of_type"],
-                                     f"B06 = {old}"))
+        else:  # a mistyped line number names a member at home (B06 = 7) of the respondent's sex
+            (line, gap, cbms_age), = _residents_like(c, u["hh_id"], f["sex"], int(f["age"]))[:1]
+            old = f["line_no"]
+            f["line_no"] = str(line)
+            problems.append(_problem(survey, i, f["cbms_case_id"], old, kind, "line_no", line,
+                                     f"line {line} is a resident, B06 = 7 (the overseas Filipino is line {old})"))
+            if gap > 1:  # the member named is also of another age: a second conflict of the same record
+                problems.append(_problem(survey, i, f["cbms_case_id"], old, "age", "age", f["age"], cbms_age))
     return problems
+
+
+def _residents_like(c: Cbms, hh_id: str, sex: str, age: int) -> list[tuple[int, int, int]]:
+    """Members at home (B06 = 7) aged 15+ of household ``hh_id`` with sex ``sex``, as (line, age
+    gap to ``age``, CBMS age), the closest in age first."""
+    m = c.persons[(c.persons["hh_id"] == hh_id) & (c.persons["B06_OFI"] == 7) & (c.persons["A07"] >= 15)
+                  & (c.persons["A05"] == int(sex))]
+    out = [(int(r.line_no), abs(age - int(r.A07)), int(r.A07)) for r in m.itertuples()]
+    return sorted(out, key=lambda t: (t[1], t[0]))
 
 
 def _problem(survey: str, i: int, case_id: Any, line: Any, kind: str, item: str, survey_value: Any,
