@@ -329,3 +329,15 @@ def test_the_database_link_check_reports_exactly_the_planted_problems(tmp_path, 
 def kinds_of(rows: list[dict], survey: str) -> int:
     """Records without an id planted in ``survey``."""
     return sum(1 for r in rows if r["survey"] == survey and r["problem"] == "no_id")
+
+
+def test_fixed_answers_are_used_where_relevant():
+    from migdata.questionnaires.submissions import fake_submissions
+
+    fixed = [{"consent": "1", "cbms_case_id": "041001001000001000100010001", "line_no": "3", "of_type": "4",
+              "land_sea": "2"},  # land_sea is asked of workers only (of_type 1-3): not written
+             {"consent": "2", "sex": "1"}]  # nothing is asked after a refusal
+    a, b = fake_submissions("overseas_filipino_survey", 2, seed=3, fixed=fixed)
+    assert (a["link/cbms_case_id"], a["link/line_no"], a["hist/of_type"]) == ("041001001000001000100010001", "3", "4")
+    assert "hist/land_sea" not in a and "work/income_month" not in a
+    assert b["consent"] == "2" and "demo/sex" not in b
