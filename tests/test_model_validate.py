@@ -158,3 +158,23 @@ def test_validation_never_changes_the_callers_tables():
     out = validate(d)
     assert out.persons["age"].isna().sum() == 1
     pd.testing.assert_frame_equal(d.persons, before)
+
+
+def test_shipped_profiles_map_only_columns_the_schema_declares():
+    """A stand-alone survey table is typed by the schema alone: a column a shipped profile maps
+    (or its hooks derive) into a declared table must be declared, or it would stay untyped."""
+    from migdata.model.validate import schema
+    from migdata.profiles import list_profiles, load_profile
+
+    undeclared = []
+    for name in list_profiles()["name"]:
+        prof = load_profile(name)
+        for table, tspec in prof.tables.items():
+            if table in ("households", "persons") or table not in schema():
+                continue
+            declared = schema()[table]["columns"]
+            for col, spec in tspec["columns"].items():
+                out = [col] + ([spec["source_column"]] if spec.get("source_column") else [])
+                undeclared += [f"{name}: {table}.{c}" for c in out
+                               if not c.startswith("_") and not spec.get("drop") and c not in declared]
+    assert not undeclared, undeclared
