@@ -105,13 +105,31 @@ def _legend_below(ax, ncols: int) -> None:
 
 
 def title(fig: Figure) -> str:
-    """The title of a chart made by this module.
+    """The alternative text of a chart made by this module: its title, or for a map (whose
+    figure carries a longer description) that description, which starts with ``Map:``.
 
     >>> title(bar_chart(pd.DataFrame({"c": ["a"], "estimate": [1]}), category="c", title="T",
     ...                 unit="u", source="s"))
     'T'
     """
+    alt = fig.get_label()
+    if alt:
+        return alt
     return fig.axes[0].get_title(loc="left").replace("\n", " ") if fig.axes else ""
+
+
+def unit_label(measure: str | None, unit: str | None = None) -> str:
+    """The unit of an indicator's values as a reader says it: ``% of households`` for a
+    percentage of households, else the measure itself (``persons``, ``PHP/year``).
+
+    >>> unit_label("%", "household"), unit_label("persons", "person")
+    ('% of households', 'persons')
+    """
+    measure = "" if measure is None or pd.isna(measure) else str(measure)
+    unit = "" if unit is None or pd.isna(unit) else str(unit)
+    if measure == "%":
+        return f"% of {unit}s" if unit else "%"
+    return measure
 
 
 def source_line(fig: Figure) -> str | None:
@@ -443,5 +461,15 @@ def save(fig: Figure, path: str, dpi: int = 150) -> None:
     fig.savefig(path, dpi=dpi, facecolor="white")
 
 
+def __getattr__(name: str):
+    # Maps live in their own module (which uses this one); charts.choropleth etc. still work.
+    if name in ("choropleth", "area_bars"):
+        from migdata.publish import maps
+
+        return getattr(maps, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__: Iterable[str] = ["population_pyramid", "bar_chart", "comparison_chart", "remittance_uses",
-                          "estimates_plot", "flag_kind", "source_line", "title", "save"]
+                          "estimates_plot", "choropleth", "area_bars", "flag_kind", "source_line",
+                          "title", "unit_label", "save"]
