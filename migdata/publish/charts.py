@@ -256,7 +256,7 @@ def bar_chart(table: pd.DataFrame, *, category: str, title: str, unit: str, sour
     t["_kind"] = kinds
     t["_v"] = pd.to_numeric(t[value], errors="coerce").where(t["_kind"] != "suppressed")
     if sort:
-        t = t.sort_values("_v", ascending=False, na_position="last")
+        t = t.sort_values("_v", ascending=False, na_position="last", kind="stable")  # ties: input order
     if top is not None and len(t) > top:
         rest = t.iloc[top:]
         t = t.iloc[:top]

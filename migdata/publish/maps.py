@@ -36,8 +36,8 @@ Example:
     ...     "period": "2022"})
     >>> fig = choropleth(t, "HH02", "city", "0403400000")
     >>> from migdata.publish import charts
-    >>> charts.title(fig)[:60]
-    'Map: Households with an OFW (HH02), by city/municipality, Lag'
+    >>> charts.title(fig)[:58]
+    'Map: Households with an OFW (HH02), by city/municipality, '
 """
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ def palette(k: int) -> list[tuple[float, float, float, float]]:
     """``k`` class colours, light to dark (viridis).
 
     Example:
-        >>> [round(sum(c[:3]) / 3, 2) for c in palette(3)]   # lightness falls with the class
-        [0.59, 0.36, 0.24]
+        >>> [round(luminance(c), 2) for c in palette(3)]   # lightness falls with the class
+        [0.64, 0.23, 0.04]
     """
     import matplotlib
 
@@ -468,8 +468,8 @@ def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None 
         ...     "estimate": [5.0, 9.0, 1.0], "flag": "complete_count", "suppressed": [False, False, True],
         ...     "unit": "household", "measure": "%", "source": "CBMS", "period": "2022"})
         >>> fig = area_bars(t, "HH02", "city", "0403400000")
-        >>> [x.get_text() for x in fig.axes[0].get_yticklabels()]
-        ['Alaminos']
+        >>> [x.get_text() for x in fig.axes[0].get_yticklabels()]   # the third is suppressed
+        ['Bay', 'Alaminos']
     """
     f, _ = map_values(table, indicator, level, area, category=category, by=by, shapes=False)
     meta = f.attrs
