@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -23,11 +23,12 @@ from migdata.errors import MigdataError
 _DEBUG = False
 
 
-def _progress() -> Callable[[str], None]:
-    """Progress messages on stderr (only when attached to a terminal, or always for long jobs)."""
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-    return say
+def _progress():
+    """Progress on stderr: bars with the time left in a terminal, plain lines otherwise
+    (:class:`migdata.progress.Console`)."""
+    from migdata.progress import Console
+
+    return Console()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,8 +74,10 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, f
     """Import FILES with a source profile into a dataset folder."""
     from migdata.importer import import_files
 
+    progress = _progress()
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=_progress(), reference_date=reference_date)
+                        progress=progress, reference_date=reference_date)
+    progress.close()
     data.save(out_dir, force=force)
     click.echo(data.report.summary())
     click.echo(f"\nSaved to {out_dir}")
@@ -170,7 +173,9 @@ def sample(out_dir: Path, households: int, seed: int, dirty: bool) -> None:
     """Write synthetic CALABARZON sample data in the real file formats."""
     from migdata.sample import generate
 
-    written = generate(out_dir, households=households, seed=seed, dirty=dirty)
+    progress = _progress()
+    written = generate(out_dir, households=households, seed=seed, dirty=dirty, progress=progress)
+    progress.close()
     for f in written or []:
         click.echo(f"  {f}")
 
