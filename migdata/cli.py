@@ -280,6 +280,51 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
         click.echo(f"Wrote {out}")
 
 
+@cli.command("map")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--indicator", required=True, help="Indicator id (see 'migdata indicators --list').")
+@click.option("--level", required=True, type=click.Choice(["region", "province", "city", "barangay"]),
+              help="Level of the areas drawn (city: cities and municipalities).")
+@click.option("--area", default=None, help="PSGC code of the area whose sub-areas are drawn (default: the country).")
+@click.option("--category", default=None, help="Category of a distribution indicator (e.g. a country).")
+@click.option("--by", "by_cell", default=None, metavar="COL=VALUE,...",
+              help="One cell of the disaggregations, e.g. sex=female (default: Total).")
+@click.option("--boundaries", type=click.Path(path_type=Path), default=None,
+              help="A GeoJSON or shapefile of your own (default: the boundaries shipped with migdata).")
+@click.option("--code-field", default=None, help="The property of --boundaries that holds PSGC codes.")
+@click.option("--classes", type=click.IntRange(2, 9), default=5, show_default=True)
+@click.option("--bars", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the sorted bar chart of the areas to this file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("map.png"),
+              show_default=True, help="Image to write (.png, .svg or .pdf).")
+def map_(source: Path, indicator: str, level: str, area: str | None, category: str | None,
+         by_cell: str | None, boundaries: Path | None, code_field: str | None, classes: int,
+         bars: Path | None, out: Path) -> None:
+    """Draw a choropleth map of one indicator from a dataset store or an indicator CSV (SOURCE).
+
+    Areas the boundaries cannot draw are named under the map and listed here; the map is
+    written all the same.
+    """
+    from migdata.areas.boundaries import read_boundaries
+    from migdata.publish.maps import load_table, write_map
+
+    by = {}
+    for part in (by_cell or "").split(","):
+        if part.strip():
+            col, sep, value = part.partition("=")
+            if not sep:
+                raise click.BadParameter(f"{part!r} is not COLUMN=VALUE", param_hint="--by")
+            by[col.strip()] = value.strip()
+    b = read_boundaries(boundaries, code_field=code_field) if boundaries is not None else None
+    table = load_table(source, indicator, level)
+    paths, problems = write_map(table, out, indicator, level, area, category=category, by=by, boundaries=b,
+                                k=classes, bars=bars)
+    for message in problems["message"]:
+        click.echo(f"Note: {message}", err=True)
+    for p in paths:
+        click.echo(f"Wrote {p}")
+
+
 @cli.command()
 @click.argument("store", type=click.Path(path_type=Path))
 @click.option("--area", required=True, help="PSGC code of the area (see 'migdata areas search').")

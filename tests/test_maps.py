@@ -230,3 +230,48 @@ def test_table_area_not_in_the_reference_is_reported():
     p = fig.migdata_problems
     assert p[p["code"] == "MD722"]["message"].tolist() == [
         render("MD722", value="0403499000", name="Nowhere", level="city")]
+
+
+def test_map_command_from_an_indicator_csv(tmp_path, capsys):
+    from migdata.cli import main
+    from migdata.publish.excel import write_csv
+
+    t, kind = _laguna_table()
+    csv = write_csv(t, tmp_path / "t.csv")
+    with pytest.raises(SystemExit) as e:
+        main(["map", str(csv), "--indicator", "HH02", "--level", "city", "--area", LAGUNA,
+              "--out", str(tmp_path / "m.svg"), "--bars", str(tmp_path / "b.png")])
+    out = capsys.readouterr()
+    assert e.value.code == 0, out.err
+    assert (tmp_path / "m.svg").exists() and (tmp_path / "b.png").exists()
+    assert out.out.splitlines() == [f"Wrote {tmp_path / 'm.svg'}", f"Wrote {tmp_path / 'b.png'}"]
+    # the one area the shipped boundaries cannot draw is a note, with its located message
+    assert out.err.count("Note: [MD214]") == 1 and "City of San Pedro" in out.err
+    # the map drawn from the CSV has the same classes as the one drawn from the table
+    svg = (tmp_path / "m.svg").read_text(encoding="utf-8")
+    group = svg.split('id="map-areas"', 1)[1].split("</g>", 1)[0]
+    from matplotlib.colors import to_hex
+
+    pal = [to_hex(c) for c in maps.palette(5)]
+    fills = re.findall(r'style="fill: (#[0-9a-f]{6})', group)
+    assert sum(f == pal[0] for f in fills) == 3          # the three zeros
+
+
+def test_map_command_usage_errors(tmp_path, capsys):
+    from migdata.cli import main
+    from migdata.publish.excel import write_csv
+
+    t, _ = _laguna_table()
+    csv = write_csv(t.assign(indicator_id="OF05", category="japan"), tmp_path / "t.csv")
+    with pytest.raises(SystemExit) as e:
+        main(["map", str(csv), "--indicator", "OF05", "--level", "city", "--area", LAGUNA,
+              "--out", str(tmp_path / "m.png")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert err.strip() == "Error: " + render("MD721", indicator="OF05", given="no category was given",
+                                            choices="japan")
+    assert not (tmp_path / "m.png").exists()
+    with pytest.raises(SystemExit) as e:
+        main(["map", str(csv), "--indicator", "OF05", "--level", "city", "--by", "sex", "--out",
+              str(tmp_path / "m.png")])
+    assert e.value.code == 2 and "COLUMN=VALUE" in capsys.readouterr().err

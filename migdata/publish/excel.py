@@ -463,6 +463,30 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return atomic_write(path, build)
 
 
+def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A long table written by :func:`write_csv`, read back (codes as text, ``suppressed`` as
+    booleans, values as numbers; suppressed values stay blank), e.g. to draw maps from it.
+
+    Example:
+        >>> t = read_csv("indicators.csv")          # doctest: +SKIP
+    """
+    from migdata.errors import DataError
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError("MD001", path=str(p))
+    df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    _check(df)
+    for c in VALUE_COLUMNS:
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["suppressed"] = df["suppressed"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+    for c in df.columns:
+        if c not in VALUE_COLUMNS and c != "suppressed":
+            df[c] = df[c].fillna("")
+    return df
+
+
 def publish_indicators(store: str | os.PathLike[str], out: str | os.PathLike[str], level: str = "province",
                        by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
                        age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,

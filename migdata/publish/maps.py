@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -170,7 +171,8 @@ def map_values(table: pd.DataFrame, indicator: str, level: str, area: str | None
     cats = [c for c in dict.fromkeys(t["category"].astype(str)) if c] if "category" in t else []
     if cats:
         if category is None or str(category) not in cats:
-            raise UsageError("MD721", indicator=indicator, value=category, choices=", ".join(cats))
+            given = "no category was given" if category is None else f"{category!r} is not one of them"
+            raise UsageError("MD721", indicator=indicator, value=category, given=given, choices=", ".join(cats))
         t = t[(t["category"].astype(str) == str(category)).to_numpy()]
     if shapes:
         layer = map_areas(lv, area, boundaries)
@@ -492,10 +494,52 @@ def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None 
     return fig
 
 
+def load_table(source: str | Path, indicator: str | None = None, level: str = "city") -> pd.DataFrame:
+    """A published indicator table from ``source``: a CSV written by
+    :func:`migdata.publish.excel.write_csv` (``migdata indicators --csv``), or a dataset store,
+    for which ``indicator`` is computed at ``level`` (and above) with disclosure control.
+
+    Example:
+        >>> t = load_table("indicators.csv")                           # doctest: +SKIP
+        >>> t = load_table("store", indicator="HH01", level="barangay")   # doctest: +SKIP
+    """
+    path = Path(source)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        from migdata.publish.excel import read_csv
+
+        return read_csv(path)
+    from migdata.indicators import compute
+    from migdata.model import load
+
+    return compute(load(path), ids=[indicator] if indicator else None, level=level, by=[])
+
+
+def write_map(table: pd.DataFrame, out: str | Path, indicator: str, level: str, area: str | None = None, *,
+              category: str | None = None, by: Mapping[str, str] | None = None, boundaries: Any = None,
+              k: int = 5, bars: str | Path | None = None, dpi: int = 150) -> tuple[list[Path], pd.DataFrame]:
+    """Draw the map (and with ``bars`` the sorted area bars) of one indicator and write it to
+    ``out`` (PNG, SVG or PDF by the suffix, written atomically). Returns the files written and
+    the located boundary problems (what ``migdata map`` prints).
+
+    Example:
+        >>> write_map(load_table("store", "HH01", "barangay"), "laguna.png", "HH01", "barangay",
+        ...           "0403400000")                                    # doctest: +SKIP
+    """
+    from migdata.fileio import atomic_write
+
+    fig = choropleth(table, indicator, level, area, category=category, by=by, boundaries=boundaries, k=k)
+    paths = [atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=dpi, facecolor="white"))]
+    if bars is not None:
+        bf = area_bars(table, indicator, level, area, category=category, by=by)
+        paths.append(atomic_write(bars, lambda tmp: bf.savefig(tmp, dpi=dpi, facecolor="white")))
+    return paths, fig.migdata_problems
+
+
 def _intervals(t: pd.DataFrame) -> bool:
     lo = pd.to_numeric(t["ci_low"], errors="coerce")
     hi = pd.to_numeric(t["ci_high"], errors="coerce")
     return bool((hi > lo).any())
 
 
-__all__ = ["area_bars", "choropleth", "classify", "class_of", "luminance", "map_values", "palette"]
+__all__ = ["area_bars", "choropleth", "classify", "class_of", "load_table", "luminance", "map_values",
+           "palette", "write_map"]
