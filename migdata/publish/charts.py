@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from migdata.publish.units import unit_label
+
 # Greyscale-safe palette: shades that differ in lightness, each paired with a hatch.
 SHADES = ["#404040", "#a6a6a6", "#ffffff", "#707070", "#d9d9d9"]
 HATCHES = ["", "///", "...", "xx", "\\\\\\"]
@@ -116,20 +118,6 @@ def title(fig: Figure) -> str:
     if alt:
         return alt
     return fig.axes[0].get_title(loc="left").replace("\n", " ") if fig.axes else ""
-
-
-def unit_label(measure: str | None, unit: str | None = None) -> str:
-    """The unit of an indicator's values as a reader says it: ``% of households`` for a
-    percentage of households, else the measure itself (``persons``, ``PHP/year``).
-
-    >>> unit_label("%", "household"), unit_label("persons", "person")
-    ('% of households', 'persons')
-    """
-    measure = "" if measure is None or pd.isna(measure) else str(measure)
-    unit = "" if unit is None or pd.isna(unit) else str(unit)
-    if measure == "%":
-        return f"% of {unit}s" if unit else "%"
-    return measure
 
 
 def source_line(fig: Figure) -> str | None:
