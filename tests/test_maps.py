@@ -275,3 +275,13 @@ def test_map_command_usage_errors(tmp_path, capsys):
         main(["map", str(csv), "--indicator", "OF05", "--level", "city", "--by", "sex", "--out",
               str(tmp_path / "m.png")])
     assert e.value.code == 2 and "COLUMN=VALUE" in capsys.readouterr().err
+
+
+def test_area_bars_keep_the_highest_when_there_are_many():
+    t, kind = _laguna_table()
+    fig = maps.area_bars(t, "HH02", "city", LAGUNA, top=5)
+    names = [x.get_text() for x in fig.axes[0].get_yticklabels()]
+    total = t[t["sex"] == "Total"]
+    pub = total[~total["suppressed"]].sort_values(["estimate", "area_code"], ascending=[False, True])
+    assert names == pub["area_name"].tolist()[:5]
+    assert "5 of 30 cities and municipalities shown (the 5 highest of 25 with a value)" in charts.source_line(fig)

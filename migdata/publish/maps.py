@@ -457,10 +457,12 @@ def _alt_text(f: pd.DataFrame, meta: Mapping[str, Any], one: str, many: str, whe
 
 def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None = None, *,
               category: str | None = None, by: Mapping[str, str] | None = None,
-              title: str | None = None, source: str | None = None, top: int | None = None) -> Figure:
+              title: str | None = None, source: str | None = None, top: int | None = 40) -> Figure:
     """The areas of ``level`` inside ``area`` with a publishable value, as bars sorted from the
     highest (values to use with caution marked ``*``); the note says how many areas are
     suppressed or have no data. Same selection as :func:`choropleth`, without boundaries.
+    ``top``: at most that many bars, the highest (None: all; a bar chart of hundreds of
+    barangays is neither readable nor quick to draw: the map shows them all).
 
     Example:
         >>> from migdata.areas.boundaries import level_areas
@@ -483,7 +485,10 @@ def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None 
     counts = f["kind"].value_counts()
     hidden = [f"{counts[k]} {w}" for k, w in (("suppressed", "suppressed"), ("no_data", "without data"))
               if counts.get(k, 0)]
-    note = f"{len(pub)} of {len(f)} {many} shown" + (f"; {', '.join(hidden)}" if hidden else "")
+    shown = len(pub) if top is None else min(top, len(pub))
+    note = (f"{shown} of {len(f)} {many} shown" + (f" (the {shown} highest of {len(pub)} with a value)"
+                                                    if shown < len(pub) else "")
+            + (f"; {', '.join(hidden)}" if hidden else ""))
     data_src = source or ", ".join(x for x in (meta.get("source"), meta.get("period")) if x) or "not stated"
     cols = ["name", "estimate", "flag", "suppressed"] + [c for c in ("ci_low", "ci_high") if c in pub]
     fig = charts.bar_chart(pub[cols], category="name", value="estimate",
