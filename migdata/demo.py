@@ -165,7 +165,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     except ImportError as exc:
         raise MigdataError("MD807", step="indicators", detail=str(exc)) from None
     data = load(store)
-    table = compute(data, level=level, by=list(by))
+    table = compute(data, level=level, by=list(by), progress=indent(progress))
     wb = write_workbook(table, out / "indicators.xlsx")
     progress(f"      {len(table):,} indicator rows written to {wb}")
     written.append(Path(wb))

@@ -159,7 +159,7 @@ class Console:
             self.step = message
             cols, rows = _size(self.stream)
             self.bar = tqdm(total=total, desc=message, file=self.stream, delay=self.delay,
-                            unit_scale=True, ncols=cols, nrows=rows, leave=True, mininterval=0.2,
+                            unit_scale=total >= 10_000, ncols=cols, nrows=rows, leave=True, mininterval=0.2,
                             bar_format=BAR)
         if total != self.bar.total:
             self.bar.total = total

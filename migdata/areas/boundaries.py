@@ -67,13 +67,10 @@ SHIPPED_SOURCE = "the boundaries shipped with migdata (PSGC as of Dec 2023)"
 ATTRIBUTION = ("Boundaries: PSA PSGC and UN OCHA administrative boundaries, via "
                "faeldon/philippines-json-maps (MIT), PSGC as of 31 Dec 2023")
 
-#: Map levels (as in indicator tables) and the reference column naming each barangay's area
-#: at that level (a highly urbanised city is an area at the province and the city level).
-LEVEL_COLUMN = {"region": "region", "province": "province", "city": "city_mun", "barangay": "psgc"}
-LEVEL_ALIASES = {"city_mun": "city", "municipality": "city", "city/municipality": "city",
-                 "mun": "city", "prov": "province", "reg": "region", "bgy": "barangay",
-                 "brgy": "barangay", "regions": "region", "provinces": "province",
-                 "cities": "city", "barangays": "barangay"}
+#: Map levels (the table levels of :mod:`migdata.areas.levels` but national) and the reference
+#: column naming each barangay's area at that level (a highly urbanised city is an area at the
+#: province and the city level, as in the indicator tables).
+REFERENCE_COLUMN = {"region": "region", "province": "province", "city": "city_mun", "barangay": "psgc"}
 #: Property names holding PSGC codes, finest level first (case is ignored).
 CODE_FIELDS = ("psgc", "adm4_psgc", "adm3_psgc", "adm2_psgc", "adm1_psgc", "adm4_pcode",
                "adm3_pcode", "adm2_pcode", "adm1_pcode", "psgc_code", "code", "pcode")
@@ -442,9 +439,12 @@ def map_level(level: str) -> str:
         >>> map_level("municipality")
         'city'
     """
-    lv = LEVEL_ALIASES.get(str(level).lower(), str(level).lower())
-    if lv not in LEVEL_COLUMN:
-        raise UsageError("MD208", value=level, choices=", ".join(LEVEL_COLUMN))
+    from migdata.areas import levels
+
+    key = str(level).strip().lower()
+    lv = levels.ALIASES.get(key, key)
+    if lv not in REFERENCE_COLUMN:
+        raise UsageError("MD208", value=level, choices=", ".join(REFERENCE_COLUMN))
     return lv
 
 
@@ -472,7 +472,7 @@ def level_areas(level: str, parent: str | None = None, ref: pd.DataFrame | None 
                or code == row["province"] else "city_mun" if plv in ("city", "municipality")
                else "parent" if plv == "submunicipality" else "psgc")
         bgy = bgy[bgy[col].eq(code).fillna(False).to_numpy()]
-    codes = pd.unique(bgy[LEVEL_COLUMN[lv]].dropna().astype(str))
+    codes = pd.unique(bgy[REFERENCE_COLUMN[lv]].dropna().astype(str))
     out = ref[ref["psgc"].astype(str).isin(codes).to_numpy()][["psgc", "name", "level"]]
     return out.astype({"psgc": str, "name": str, "level": str}).reset_index(drop=True)
 

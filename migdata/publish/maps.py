@@ -156,7 +156,9 @@ def map_values(table: pd.DataFrame, indicator: str, level: str, area: str | None
     """
     from migdata.areas.boundaries import MapLayer, level_areas, map_areas, map_level
     from migdata.errors import render
+    from migdata.publish.tables import protect
 
+    table = protect(table)   # as every writer: nothing unprotected is drawn
     lv = map_level(level)
     ids = table["indicator_id"].astype(str)
     t = table[(ids == str(indicator)).to_numpy()]
@@ -501,8 +503,9 @@ def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None 
 
 def load_table(source: str | Path, indicator: str | None = None, level: str = "city") -> pd.DataFrame:
     """A published indicator table from ``source``: a CSV written by
-    :func:`migdata.publish.excel.write_csv` (``migdata indicators --csv``), or a dataset store,
-    for which ``indicator`` is computed at ``level`` (and above) with disclosure control.
+    :func:`migdata.publish.excel.write_csv` (``migdata indicators --csv``), or a dataset store
+    or database folder, for which ``indicator`` is computed at ``level`` (and above) and
+    published (:func:`migdata.compute`: disclosure control applied).
 
     Example:
         >>> t = load_table("indicators.csv")                           # doctest: +SKIP
@@ -513,10 +516,10 @@ def load_table(source: str | Path, indicator: str | None = None, level: str = "c
         from migdata.publish.excel import read_csv
 
         return read_csv(path)
-    from migdata.indicators import compute
-    from migdata.model import load
+    from migdata.model.database import open_path
+    from migdata.publish.tables import compute
 
-    return compute(load(path), ids=[indicator] if indicator else None, level=level, by=[])
+    return compute(open_path(path), ids=[indicator] if indicator else None, level=level, by=[])
 
 
 def write_map(table: pd.DataFrame, out: str | Path, indicator: str, level: str, area: str | None = None, *,
