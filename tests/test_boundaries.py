@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import realfile
@@ -251,6 +250,12 @@ def test_bad_boundary_files_are_located_errors(tmp_path):
     b = B.read_boundaries(r)
     assert b.features["code"].tolist() == ["0403401001"]
     assert b.problems[["code", "feature"]].values.tolist() == [["MD218", 1], ["MD219", 3]]
+    # in a map of the area: the repeated code (in Alaminos) and the unreadable one are listed
+    layer = B.map_areas("barangay", "0403401000", boundaries=b)
+    assert {"MD218", "MD219"} <= set(layer.problems["code"])
+    # in a map elsewhere: only the unreadable one (it could lie anywhere)
+    layer = B.map_areas("barangay", "0403402000", boundaries=b)
+    assert "MD218" in set(layer.problems["code"]) and "MD219" not in set(layer.problems["code"])
     with pytest.raises(DataError) as e:
         B.read_boundaries(tmp_path / "absent.geojson")
     assert e.value.code == "MD001"

@@ -535,13 +535,18 @@ def map_areas(level: str, parent: str | None = None, boundaries: Boundaries | st
             problems.append(_problem("MD213", r.code, r.name or "no name", r.file, int(r.feature),
                                      change=r.change, note=r.note, old_release=allm.attrs.get("old_release"),
                                      new_release=allm.attrs.get("new_release"), field="code"))
-    if len(b.problems) and parent is not None:
-        extent = b.problems  # reading problems are few; keep those of this extent by code prefix
-        p = str(parent)
-        prefix = p[:2] if p[2:] == "00000000" else p[:5] if p[5:] == "00000" else p[:7]
-        problems += extent[extent["value"].astype(str).str.startswith(prefix)].to_dict("records")
-    elif len(b.problems):
-        problems += b.problems.to_dict("records")
+    if len(b.problems):
+        # reading problems: a repeated code (MD219) where it lies; an unreadable code (MD218)
+        # could lie anywhere, so it is always listed
+        rp = b.problems
+        keep = rp["code"].ne("MD219").to_numpy().copy()
+        if parent is not None and str(parent).upper() not in ("PH", "NATIONAL"):
+            p = str(parent)
+            prefix = p[:2] if p[2:] == "00000000" else p[:5] if p[5:] == "00000" else p[:7]
+            keep |= rp["value"].astype(str).str.startswith(prefix).to_numpy()
+        else:
+            keep[:] = True
+        problems += rp[keep].to_dict("records")
     out = pd.DataFrame(rows, columns=["psgc", "name", "level", "boundary_code", "geometry"])
     return MapLayer(out, _problems(problems), b.source, b.release, b.lonlat)
 
