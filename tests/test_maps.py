@@ -113,11 +113,11 @@ def test_suppressed_and_caution_areas_carry_their_hatch():
     assert set(cau.area_codes) == {c for c, k in kind.items() if k == "caution"} & drawn
     assert sup.get_hatch() == maps.SUPPRESSED_HATCH and cau.get_hatch() == maps.CAUTION_HATCH
     assert _collection(fig, "map-areas").get_hatch() is None
-    labels = [x.get_text() for x in fig.axes[0].get_legend().get_texts()]
+    labels = [x.get_text() for x in fig.legends[0].get_texts()]
     assert "Suppressed (too few cases\nor unreliable): 2" in labels
     assert "Use with caution (CV 20-30%): 2" in labels
     assert "No data: 3" in labels
-    assert fig.axes[0].get_legend().get_title().get_text() == "% of households"
+    assert fig.legends[0].get_title().get_text() == "% of households"
 
 
 def test_every_area_of_the_level_is_drawn_or_named():

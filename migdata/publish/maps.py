@@ -388,9 +388,11 @@ def choropleth(table: pd.DataFrame, indicator: str, level: str, area: str | None
         if counts.get("no_data", 0):
             handles.append(Patch(facecolor=NO_DATA, edgecolor=EDGE, linewidth=0.4,
                                  label=f"No data: {counts['no_data']}"))
-        leg = ax.legend(handles=handles, title=_legend_title(charts.unit_label(measure, unit)),
-                        loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=8,
-                        title_fontsize=8.5, alignment="left")
+        # a figure legend "outside": the constrained layout makes room for it beside the map
+        # (a legend anchored to the axes would be pushed off a wide map once its aspect is set)
+        leg = fig.legend(handles=handles, title=_legend_title(charts.unit_label(measure, unit)),
+                         loc="outside right center", frameon=False, fontsize=8, title_fontsize=8.5,
+                         alignment="left")
         leg.set_gid("map-legend")
         missing = f[~has]
         notes = [n for n in [note] if n]
