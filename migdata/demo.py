@@ -20,7 +20,7 @@ from migdata.progress import Progress, as_progress, indent
 REGION = "0400000000"  # CALABARZON
 PROVINCE = "0403400000"  # Laguna
 CBMS_PROFILE = "cbms_2022_hpq"
-SAMPLE_HOUSEHOLDS = 3000
+SAMPLE_HOUSEHOLDS = 1200  # the bundled sample_data (sample_data/README.md)
 SAMPLE_SEED = 2022
 
 #: Other bundled files imported when their profile exists: (file pattern, profile, store name).
