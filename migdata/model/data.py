@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from migdata import __version__
+from migdata._version import __version__
 from migdata.errors import StoreError
 from migdata.model.frame import unit_frame
 from migdata.model.report import ImportReport

@@ -43,7 +43,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from migdata import __version__
+from migdata._version import __version__
 from migdata.errors import StoreError, UsageError
 from migdata.fileio import atomic_write_text
 from migdata.model.data import MANIFEST, HouseholdData, load as load_dataset, read_manifest
