@@ -68,14 +68,27 @@ def demo(out_dir: Path) -> None:
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
 @click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
               help="Reference date of the census/survey round (overrides the profile's).")
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of the data files (e.g. cp1252, latin-1); default UTF-8 "
+                   "(CSV: detected).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, force: bool,
-            keep_identifiers: bool, reference_date: str | None) -> None:
-    """Import FILES with a source profile into a dataset folder."""
-    from migdata.importer import import_files
+            keep_identifiers: bool, reference_date: str | None, encoding: str | None) -> None:
+    """Import FILES with a source profile into a dataset folder.
 
+    --force replaces another migdata dataset in --out; a folder holding anything else (a
+    document, the input files) is never replaced."""
+    from migdata.errors import UsageError
+    from migdata.importer import import_files
+    from migdata.model.data import check_target
+
+    check_target(out_dir, None, force, inputs=list(files))  # before reading: a refusal costs nothing
+    options = {"encoding": encoding} if encoding else {}
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=_progress(), reference_date=reference_date)
-    data.save(out_dir, force=force)
+                        progress=_progress(), reference_date=reference_date, **options)
+    try:
+        data.save(out_dir, force=force)
+    except OSError as exc:  # full disk, read-only folder: the old store (if any) is untouched
+        raise UsageError("MD005", path=out_dir, detail=exc.strerror or str(exc)) from None
     click.echo(data.report.summary())
     click.echo(f"\nSaved to {out_dir}")
     if data.report.problems:
@@ -122,8 +135,13 @@ def areas() -> None:
 def areas_show(code: str) -> None:
     """Show an area, its parents and the counts of its sub-areas."""
     from migdata import areas as a
+    from migdata.errors import DataError, UsageError
 
-    click.echo(a.describe(code))
+    try:
+        text = a.describe(code)
+    except DataError as exc:  # a code the user typed that names no area: a usage error
+        raise UsageError(exc.code, **exc.fields) from None
+    click.echo(text)
 
 
 @areas.command("search")
@@ -150,14 +168,18 @@ def profiles() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write an Excel codebook instead of printing.")
-def codebook(file: Path, out: Path | None) -> None:
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of FILE (e.g. cp1252); default UTF-8 (CSV: detected).")
+def codebook(file: Path, out: Path | None, encoding: str | None) -> None:
     """Show the codebook (variables, labels, value labels) of a data or dictionary FILE."""
-    from migdata.importer import codebook_table, write_codebook
+    from migdata.importer import codebook_table
+    from migdata.publish.codebook import write_codebook
 
+    options = {"encoding": encoding} if encoding else {}
     if out is not None:
-        click.echo(f"Wrote {write_codebook(file, out)}")
+        click.echo(f"Wrote {write_codebook(codebook_table(file, **options), out)}")
     else:
-        click.echo(_as_text(codebook_table(file)))
+        click.echo(_as_text(codebook_table(file, **options)))
 
 
 # --- sample data, questionnaires -----------------------------------------------------------

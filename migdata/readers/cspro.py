@@ -140,13 +140,17 @@ class _RecordPlan:
     """Per record type: the fields to decode, and where their bytes are once a chunk's rows are
     transposed (see :func:`_byte_rows`)."""
 
-    def __init__(self, rec: Record, ids: list[Item], wanted: set[str] | None) -> None:
+    def __init__(self, rec: Record, ids: list[Item], wanted: set[str] | None,
+                 skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         self.rec = rec
         fields: list[_Field] = []
+        ids = [it for it in ids if it.name not in skip]
         for it in ids:
             for col, s in _item_columns(it):
                 fields.append(_Field(it, col, s))
         for it in rec.items:
+            if it.name in skip:
+                continue
             if wanted is not None and it.name not in wanted and not any(
                     col in wanted for col, _ in _item_columns(it)):
                 continue
@@ -614,6 +618,7 @@ def read_cspro(
     *,
     items: Iterable[str] | None = None,
     records: Iterable[str] | None = None,
+    skip_items: Iterable[str] | None = None,
     encoding: str = "utf-8",
     check_value_sets: bool = False,
     max_problems: int = 1000,
@@ -627,7 +632,9 @@ def read_cspro(
     ``_source_row`` (1-based line in the file). Numeric items become nullable integers (or
     float64 with implied decimals applied), alpha items strings; see the module docstring for
     what is reported and how. ``items`` limits the decoded items (ID items always come);
-    ``records`` limits the record types returned (other types are still counted as read).
+    ``records`` limits the record types returned (other types are still counted as read);
+    ``skip_items`` are never decoded, not even to report a bad value (the importer passes the
+    direct identifiers a profile drops, so that no message can quote them).
 
     Example:
         >>> tables, cb = read_cspro("Popstan Census.dat", "Census Dictionary.dcf")  # doctest: +SKIP
@@ -644,7 +651,8 @@ def read_cspro(
     rts, rtl = d.record_type_start - 1, d.record_type_len
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
-    plans = {r.type_value: _RecordPlan(r, d.id_items_for(r), wanted) for r in d.records
+    skip = set(skip_items or ())
+    plans = {r.type_value: _RecordPlan(r, d.id_items_for(r), wanted, skip) for r in d.records
              if keep_records is None or r.name in keep_records}
     width = max([r.length for r in d.records] + [it.end for it in d.id_items] + [rts + rtl, 1]
                 + [p.end for p in plans.values()])
