@@ -11,6 +11,7 @@ plain message (never a traceback); ``--debug`` shows the traceback for bug repor
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -321,8 +322,33 @@ def _as_text(obj: Any) -> str:
     return str(obj)
 
 
+#: errno values that mean "this output cannot be written here" (full disk, quota, read-only or
+#: forbidden folder, file too large): reported as MD005, a usage error, whatever wrote the file
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def _os_error(exc: OSError) -> MigdataError:
+    """The migdata error that says what an OSError that escaped a command means to the user."""
+    from migdata.errors import UsageError
+
+    path = exc.filename or "an output file"
+    detail = exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return UsageError("MD001", path=path)
+    return UsageError("MD005", path=path, detail=detail)  # WRITE_ERRNOS and the rest
+
+
+def _quiet_unraisable(unraisable: Any) -> None:
+    """Objects finalised after a failed write (a half-written workbook's generators, a file that
+    cannot be flushed on a full disk) raise again in their finalisers; after the one message
+    already printed, that is noise: shown with --debug only."""
+    if _DEBUG:
+        sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning expected errors into one message and an exit code."""
+    sys.unraisablehook = _quiet_unraisable
     try:
         cli.main(args=argv, prog_name="migdata", standalone_mode=False)
     except click.exceptions.Abort:
@@ -335,8 +361,16 @@ def main(argv: list[str] | None = None) -> None:
         if _DEBUG:
             raise
         click.echo(f"Error: {exc.message}", err=True)
+        _settle()
         sys.exit(exc.exit_code)
-    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # full disk, read-only folder, missing path: never a traceback
+        if _DEBUG:
+            raise
+        err = _os_error(exc)
+        click.echo(f"Error: {err.message}", err=True)
+        _settle()
+        sys.exit(err.exit_code)
+    except UnicodeDecodeError as exc:
         if _DEBUG:
             raise
         click.echo(f"Error: {exc}", err=True)
@@ -349,7 +383,21 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in migdata; "
                    "run again with 'migdata --debug ...' and report the traceback.", err=True)
         sys.exit(3)
+    _settle()
     sys.exit(0)
+
+
+def _settle() -> None:
+    """Finalise what a failed command left behind now, under the quiet hook, and flush the
+    output streams while errors can still be handled (a full disk or a closed pipe at exit)."""
+    import gc
+
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover
