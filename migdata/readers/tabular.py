@@ -20,9 +20,10 @@ CSV details, each reported in ``codebook.tables[<table>]``:
   reported; blank lines are skipped and not counted as rows.
 - **an unbalanced quote** (a value opened with ``"`` and never closed) would make the rest of the
   file one value. A record that spans several lines and then has the wrong number of fields is
-  taken for one: its first line is rejected with MD485 (naming the line where the quote opens),
-  and reading starts again on the next line, so every later line is read and counted. Quoted
-  values with real line breaks, which give the right number of fields, are kept.
+  taken for one, and so is one whose later lines each hold a whole record's delimiters (a quote
+  opened in the last field); its first line is rejected with MD485 (naming the line where the
+  quote opens), and reading starts again on the next line, so every later line is read and
+  counted. Quoted values with real line breaks (an address on two lines) are kept.
 
 Excel: every sheet (or ``sheet=``) becomes a table named after the sheet, read with openpyxl
 (values, not formulas); whole numbers are written without ``.0``, dates as ISO text; the header
@@ -300,7 +301,8 @@ def _csv_records(text: str, delim: str, header: tuple[int, int] | None, file: st
     an unbalanced quote as (line, last line it swallowed or None at the end of the file).
 
     ``header`` is (header line, number of columns). After it, a record that spans several lines
-    and does not have that many fields is an unbalanced quote: its first line is set aside and
+    and does not have that many fields, or takes in a line that holds a whole record's
+    delimiters, is an unbalanced quote: its first line is set aside and
     the csv module starts again on the next line. A field too large for the csv module is the
     same. Without a header (none found in the first lines) a csv error is MD484.
     """
@@ -316,7 +318,8 @@ def _csv_records(text: str, delim: str, header: tuple[int, int] | None, file: st
         try:
             for row in reader:
                 end = base + reader.line_num
-                if header is not None and end > start > header[0] and not _fits(row, header[1]):
+                if header is not None and end > start > header[0] and (
+                        not _fits(row, header[1]) or _swallows_records(lines, start, end, delim, header[1])):
                     broken.append((start, end if end < len(lines) else None))
                     restart = start  # the line after the one where the quote opens
                     break
@@ -331,6 +334,12 @@ def _csv_records(text: str, delim: str, header: tuple[int, int] | None, file: st
             break
         i = restart
     return records, broken
+
+
+def _swallows_records(lines: list[str], start: int, end: int, delim: str, ncol: int) -> bool:
+    """True when a line inside a multi-line record (lines ``start+1 .. end``, 1-based) holds as
+    many delimiters as a whole record: a quote opened in the last field took in later records."""
+    return ncol > 1 and any(lines[k].count(delim) >= ncol - 1 for k in range(start, end))
 
 
 def _fits(row: list[str], ncol: int) -> bool:
@@ -376,7 +385,7 @@ def read_csv(path: str | Path, encoding: str | None = None, delimiter: str | Non
             if len(head) >= limit:
                 break
     except csv.Error:
-        head = []
+        pass  # (a field beyond the csv module's limit) the lines before it still show the header
     df = None
     if head:
         try:
