@@ -105,10 +105,15 @@ def validate(store: Path, policy: str) -> None:
     from migdata.model import HouseholdData, ImportReport
     from migdata.model import validate as run_validate
 
-    data = migdata.load(store)
+    from migdata.model.data import read_manifest
+
+    data = migdata.load(store)  # every checksum: the tables' and the manifest's own
     fresh = run_validate(HouseholdData(data.tables, provenance=data.provenance, report=ImportReport()),
                          policy=policy)
     click.echo(fresh.report.summary())
+    if read_manifest(store).get("format_version", 1) < 3:
+        click.echo("\nNote: this dataset was saved by an older migdata; its manifest.json carries no "
+                   "checksum of its own, so edits to it cannot be detected. Import it again to add one.")
     stored = data.report
     if stored.problems:
         click.echo(f"\nThe import report saved with this dataset lists {len(stored.problems):,} problem(s) "

@@ -176,3 +176,21 @@ def test_seeded_damaged_workbooks_are_located_errors(seed, tmp_path, capsys):
             assert ex.value.code in (0, 1, 2) and "Traceback" not in out.err, (kind, out.err)
             assert "Internal error" not in out.err, (kind, out.err)
     assert refused > 0  # the damage is real: some workbooks cannot be read
+
+
+def test_extreme_numbers_in_spss_integer_columns_are_handed_on(tmp_path):
+    import math
+
+    import numpy as np
+    import pandas as pd
+    import pyreadstat
+
+    from migdata.readers import stats
+
+    values = [30.0, math.inf, -math.inf, 1e308, -1e308, 1e12, 12345678901234567890.0, np.nan]
+    pyreadstat.write_sav(pd.DataFrame({"age": values, "line_no": range(1, 9)}), tmp_path / "x.sav",
+                         missing_ranges={"age": [{"lo": 98, "hi": 99}]})
+    tables, cb = stats.read_spss(tmp_path / "x.sav")
+    got = tables["x"]["age"].tolist()
+    assert got[:7] == values[:7] and math.isnan(got[7])  # the profile decides what they mean
+    assert cb.report.counts["x"] == {"read": 8, "kept": 8, "rejected": 0}
