@@ -421,3 +421,42 @@ def test_a_dropped_house_number_is_never_decoded_nor_quoted(tmp_path, capsys):
               "--keep-identifiers"])
     out = capsys.readouterr()
     assert token.decode() in _everything_written(tmp_path / "k", out.out + out.err)
+
+
+def test_thousands_of_occurrences_beyond_every_line_is_md416(tmp_path):
+    """A dictionary without RecordLen (nothing to check the item against before reading) whose
+    item has 5,000 occurrences past the end of every line: refused, located, before any column is
+    built (a few trailing items beyond the lines are normal and read as missing)."""
+    base = """[Dictionary]
+Name=D
+RecordTypeStart=1
+RecordTypeLen=1
+[Level]
+Name=L
+[IdItems]
+[Item]
+Name=HH
+Start=2
+Len=3
+[Record]
+Name=P
+RecordTypeValue='1'
+[Item]
+Name=AGE
+Start=5
+Len=2
+[Item]
+Name=KIDS
+Start=7
+Len=1
+Occurrences={occ}
+"""
+    (tmp_path / "d.dat").write_text("100130\n100245\n")
+    few = parse_dictionary_text(base.format(occ=3), "d.dcf")
+    tables, _ = read_cspro(tmp_path / "d.dat", few)
+    assert tables["P"][["KIDS_1", "KIDS_2", "KIDS_3"]].isna().all().all()
+    many = parse_dictionary_text(base.format(occ=5000), "d.dcf")
+    with pytest.raises(DataError) as e:
+        read_cspro(tmp_path / "d.dat", many)
+    assert e.value.code == "MD416" and e.value.fields["item"] == "KIDS"
+    assert e.value.fields["row"] == Dcf(base.format(occ=5000)).item_line("KIDS")

@@ -464,7 +464,8 @@ def _clean_stale(target: Path) -> None:
 # separated when a folder is copied or backed up in part, a stale sidecar cannot pass for a good
 # one, and re-indenting the file (which changes no value) does not break it, while any change of
 # a value (a source name, a row count, a part's checksum) does. A checksum detects accidents and
-# hand edits, not a forger, who could recompute it; stores of format version 1 and 2 carry none.
+# hand edits, not a forger, who could recompute it; stores of format version 1 and 2 carry none
+# (``migdata validate`` says so), and a manifest that carries one is checked whatever its version.
 
 MANIFEST_DIGEST = "manifest_sha256"
 _HEX = set("0123456789abcdef")
@@ -491,7 +492,7 @@ def _manifest_problem(m: Any) -> str | None:
     if m.get("format") != STORE_FORMAT:
         return "not a migdata dataset manifest"
     version = m.get("format_version", 1)
-    if not isinstance(version, int) or version < 1:
+    if not _count(version) or version < 1:
         return f"format_version {version!r} is not a version number"
     if version > STORE_FORMAT_VERSION:
         return (f"it was written by a newer migdata (store format {version}; this version reads "
@@ -558,7 +559,8 @@ def read_manifest(path: str | os.PathLike[str], recover: bool = True) -> dict[st
     problem = _manifest_problem(manifest)
     if problem:
         raise StoreError("MD125", path=mpath, detail=problem)
-    if manifest.get("format_version", 1) >= 3 and manifest.get(MANIFEST_DIGEST) != _manifest_digest(manifest):
+    checked = MANIFEST_DIGEST in manifest or manifest.get("format_version", 1) >= 3
+    if checked and manifest.get(MANIFEST_DIGEST) != _manifest_digest(manifest):
         raise StoreError("MD131", path=mpath)
     return manifest
 
