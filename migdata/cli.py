@@ -60,8 +60,11 @@ def demo(out_dir: Path) -> None:
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--profile", required=True, help="Source profile (see 'migdata profiles').")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder to write.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Dataset folder to write (one dataset).")
+@click.option("--into", "into", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local migration database folder to add the dataset to (or to replace the same "
+                   "stream and round in); created when new.")
 @click.option("--policy", type=click.Choice(["lenient", "reject", "strict"]), default="lenient",
               show_default=True, help="What to do with bad rows (see README).")
 @click.option("--force", is_flag=True, help="Replace a different dataset already in --out.")
@@ -72,9 +75,9 @@ def demo(out_dir: Path) -> None:
 @click.option("--encoding", default=None, metavar="NAME",
               help="Text encoding of the data files (e.g. cp1252, latin-1); default UTF-8 "
                    "(CSV: detected).")
-def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, force: bool,
-            keep_identifiers: bool, reference_date: str | None, encoding: str | None) -> None:
-    """Import FILES with a source profile into a dataset folder.
+def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
+            force: bool, keep_identifiers: bool, reference_date: str | None, encoding: str | None) -> None:
+    """Import FILES with a source profile into a dataset folder (--out) or a database (--into).
 
     --force replaces another migdata dataset in --out; a folder holding anything else (a
     document, the input files) is never replaced."""
@@ -82,16 +85,31 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, f
     from migdata.importer import import_files
     from migdata.model.data import check_target
 
-    check_target(out_dir, None, force, inputs=list(files))  # before reading: a refusal costs nothing
+    if (out_dir is None) == (into is None):
+        raise click.UsageError("give exactly one of --out (a dataset folder) or --into (a database folder)")
+    if out_dir is not None:
+        check_target(out_dir, None, force, inputs=list(files))  # before reading: a refusal costs nothing
     options = {"encoding": encoding} if encoding else {}
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
                         progress=_progress(), reference_date=reference_date, **options)
-    try:
-        data.save(out_dir, force=force)
-    except OSError as exc:  # full disk, read-only folder: the old store (if any) is untouched
-        raise UsageError("MD005", path=out_dir, detail=exc.strerror or str(exc)) from None
+    try:  # a full disk or a read-only folder: the old store (if any) is untouched
+        if into is not None:
+            from migdata.model.database import Database
+
+            db = Database.create(into)
+            key = db.add(data)
+        else:
+            data.save(out_dir, force=force)
+    except OSError as exc:
+        raise UsageError("MD005", path=into or out_dir, detail=exc.strerror or str(exc)) from None
     click.echo(data.report.summary())
-    click.echo(f"\nSaved to {out_dir}")
+    if into is not None:
+        click.echo(f"\nSaved as {key} in the database {into}")
+        report = db.link_report()
+        if len(report):
+            click.echo("\nLinks:\n" + report.to_string(index=False))
+    else:
+        click.echo(f"\nSaved to {out_dir}")
     if data.report.problems:
         sys.exit(1)
 
@@ -101,12 +119,11 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, f
 @click.option("--policy", type=click.Choice(["lenient", "reject", "strict"]), default="lenient")
 def validate(store: Path, policy: str) -> None:
     """Check a dataset folder again: checksums, schema, keys, codes and ranges."""
-    import migdata
     from migdata.model import HouseholdData, ImportReport
     from migdata.model import validate as run_validate
-    from migdata.model.data import read_manifest
+    from migdata.model.data import load as load_dataset, read_manifest
 
-    data = migdata.load(store)  # every checksum: the tables' and the manifest's own
+    data = load_dataset(store)  # every checksum: the tables' and the manifest's own
     fresh = run_validate(HouseholdData(data.tables, provenance=data.provenance, report=ImportReport()),
                          policy=policy)
     click.echo(fresh.report.summary())
@@ -276,10 +293,13 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
 @click.option("--lonely-psu", type=click.Choice(["fail", "remove", "certainty", "adjust", "average"]),
               default=None, help="Rule for strata with a single PSU (as in R survey); default: the "
                                  "rule the dataset's profile declares (fail if none).")
+@click.option("--stream", default=None, help="In a database folder: the stream (and --round) to estimate on.")
+@click.option("--round", "round_", default=None, help="In a database folder: the round of --stream (default: latest).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the result as CSV instead of printing it.")
 def estimate(store: Path, kind: str, variables: str, by: str | None, table: str, denominator: str | None,
-             probs: str, ci_method: str, lonely_psu: str | None, out: Path | None) -> None:
+             probs: str, ci_method: str, lonely_psu: str | None, stream: str | None, round_: str | None,
+             out: Path | None) -> None:
     """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
     on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
     import migdata
@@ -287,6 +307,13 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     from migdata.survey.frontend import estimate as run_estimate, format_table
 
     data = migdata.load(store)
+    if isinstance(data, migdata.Database):
+        if stream is None:
+            raise click.UsageError(f"{store} is a database of several streams ({', '.join(data.streams())}): "
+                                   "choose one with --stream")
+        from migdata.indicators.streams import linked_dataset
+
+        data = linked_dataset(data, data._key(stream, round_))
     try:
         qs = tuple(float(p) for p in probs.split(","))
     except ValueError:
