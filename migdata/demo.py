@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
-
 from migdata.errors import MigdataError
+from migdata.progress import Progress, as_progress, indent
 
 REGION = "0400000000"  # CALABARZON
 PROVINCE = "0403400000"  # Laguna
@@ -24,7 +23,6 @@ CBMS_PROFILE = "cbms_2022_hpq"
 SAMPLE_HOUSEHOLDS = 1200  # the bundled sample_data (sample_data/README.md)
 SAMPLE_SEED = 2022
 
-Progress = Callable[[str], None]
 #: Other bundled files imported when their profile exists: (file pattern, profile, store name).
 EXTRA_IMPORTS = [("kobo/cbms_migration_rider.xlsx", "kobo_cbms_rider", "store_rider"),
                  ("kobo/overseas_filipino_survey.xlsx", "kobo_of_survey", "store_of_survey"),
@@ -57,8 +55,9 @@ def ensure_sample(folder: str | Path | None = None, households: int = SAMPLE_HOU
         from migdata.sample import generate
     except ImportError as exc:
         raise MigdataError("MD807", step="generate sample data", detail=str(exc)) from None
-    progress(f"generating a sample of {households:,} households (seed {seed}) in {out}")
-    generate(out, households=households, seed=seed, dirty=True)
+    say = as_progress(progress)
+    say(f"generating a sample of {households:,} households (seed {seed}) in {out}")
+    generate(out, households=households, seed=seed, dirty=True, progress=indent(say, "  "))
     return out
 
 
@@ -122,6 +121,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
         >>> run_demo("/tmp/demo", progress=lambda s: None)[-1].name  # doctest: +SKIP
         'report_laguna.html'
     """
+    progress = as_progress(progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -137,8 +137,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     elif bundled is not None:
         src = bundled
     else:
-        src = ensure_sample(out / "sample_data", households=households,
-                            progress=lambda s: progress(f"      {s}"))
+        src = ensure_sample(out / "sample_data", households=households, progress=indent(progress))
         written += sorted(p for p in src.rglob("*") if p.is_file())
     progress(f"      using {src}")
 
@@ -148,7 +147,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     except ImportError as exc:
         raise MigdataError("MD807", step="import", detail=str(exc)) from None
     files = _cbms_files(src)
-    data = import_files(files, CBMS_PROFILE)
+    data = import_files(files, CBMS_PROFILE, progress=indent(progress))
     store = data.save(out / "store", force=True)
     counts = data.report.counts
     for table, c in counts.items():
@@ -166,7 +165,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     except ImportError as exc:
         raise MigdataError("MD807", step="indicators", detail=str(exc)) from None
     data = load(store)
-    table = compute(data, level=level, by=list(by))
+    table = compute(data, level=level, by=list(by), progress=indent(progress))
     wb = write_workbook(table, out / "indicators.xlsx")
     progress(f"      {len(table):,} indicator rows written to {wb}")
     written.append(Path(wb))
