@@ -81,7 +81,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     from migdata.model.database import Database
 
     if isinstance(dataset, Database):  # every stream, each with its own design, side by side
-        raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+        raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
+                               progress=progress)
     else:
         raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
                        progress=progress)
