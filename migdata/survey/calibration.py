@@ -430,23 +430,37 @@ def regcalibrate(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray) -> np.
 
 
 def calibration_g(design: "Design", basis: Basis, w: np.ndarray, method: str,
-                  bounds: tuple[float, float] | None, maxit: int, epsilon: float) -> tuple[np.ndarray, sp.csr_matrix]:
-    """g-weights of one weight vector and the model matrix used (after R's column drops)."""
+                  bounds: tuple[float, float] | None, maxit: int, epsilon: float
+                  ) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
+    """g-weights of the full-sample weights, and the model matrix and population used (after
+    R's drop of empty columns with a zero total)."""
     M, pop, st = _drop_empty(basis, w)
     lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
-    if method == "logit" and not (np.isfinite(lo) and np.isfinite(hi)):
-        raise UsageError("MD338", bounds=f"({lo}, {hi})")
-    if method == "logit" and not (lo < 1 < hi):
+    if method == "logit" and not (np.isfinite(lo) and np.isfinite(hi) and lo < 1 < hi):
         raise UsageError("MD338", bounds=f"({lo}, {hi})")
     if method == "linear" and not np.isfinite([lo, hi]).any():
         try:
-            return regcalibrate(M, w, pop), M
+            return regcalibrate(M, w, pop), M, pop
         except np.linalg.LinAlgError:
             raise DesignError("MD339", detail="the calibration variables are collinear", misfit="-") from None
     g, failed = grake(M, w, pop, method, (lo, hi), maxit, epsilon)
     if failed is not None:
         raise DesignError("MD339", detail=f"no convergence in {maxit} iterations", misfit=f"{failed:.3g}")
-    return g, M
+    return g, M, pop
+
+
+def replicate_g(M: sp.csr_matrix, pop: np.ndarray, w: np.ndarray, method: str,
+                bounds: tuple[float, float] | None, maxit: int, epsilon: float) -> np.ndarray:
+    """g-weights of one replicate (R calibrates each replicate with the full sample's model
+    matrix; a replicate that does not converge only warns, as R's grake)."""
+    lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
+    if method == "linear" and not np.isfinite([lo, hi]).any():
+        return regcalibrate(M, w, pop)
+    g, failed = grake(M, w, pop, method, (lo, hi), maxit, epsilon)
+    if failed is not None:
+        warnings.warn(f"A replicate's calibration did not converge (misfit {failed:.3g}), as R warns.",
+                      stacklevel=3)
+    return g
 
 
 def calibrate(design: "Design", margins: Mapping | None = None, totals: Mapping | None = None,
@@ -460,7 +474,7 @@ def calibrate(design: "Design", margins: Mapping | None = None, totals: Mapping 
         raise UsageError("MD336", what="calibrate")
     basis = build_basis(design, margins, totals, population)
     w = design.w
-    g, M = calibration_g(design, basis, w, method, bounds, maxit, epsilon)
+    g, M, _ = calibration_g(design, basis, w, method, bounds, maxit, epsilon)
     new = w * g
     G = _gram(M, w)
     coo = M.tocoo()
@@ -591,4 +605,4 @@ def with_weights(design: "Design", w: np.ndarray, steps: Sequence[Projection]) -
 
 
 __all__ = ["Projection", "Basis", "build_basis", "poststratify", "rake", "calibrate", "grake",
-           "regcalibrate", "variance", "with_weights", "METHODS"]
+           "regcalibrate", "replicate_g", "variance", "with_weights", "METHODS"]
