@@ -51,8 +51,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from migdata.errors import DataError, DesignError, UsageError
 from migdata.survey.variance import design_variance
@@ -71,7 +71,7 @@ class Projection:
     """One linear step on the weighted scores x: ``x <- x - a * M (G^-1 M' (b * x))``.
 
     ``M`` is the (rows x p) model matrix in COO parts (``row``, ``col``, ``val``); ``G`` is
-    either a vector (diagonal G) or a dense matrix; ``name`` says where the step came from.
+    either a vector (diagonal G) or a sparse matrix; ``name`` says where the step came from.
     """
 
     row: np.ndarray
@@ -80,7 +80,7 @@ class Projection:
     p: int
     a: np.ndarray
     b: np.ndarray
-    G: np.ndarray
+    G: Any
     name: str = ""
     _solver: Any = field(default=None, repr=False)
 
@@ -90,17 +90,13 @@ class Projection:
 
     def solve(self, S: np.ndarray) -> np.ndarray:
         """G^-1 S (the projection onto M's column space when G is singular, as R's qr.resid)."""
-        if self.G.ndim == 1:
+        if isinstance(self.G, np.ndarray) and self.G.ndim == 1:
             with np.errstate(divide="ignore", invalid="ignore"):
                 inv = np.where(self.G != 0, 1.0 / self.G, 0.0)
             return S * inv[:, None]
         if self._solver is None:
-            try:
-                self._solver = ("cho", scipy.linalg.cho_factor(self.G))
-            except np.linalg.LinAlgError:
-                self._solver = ("pinv", np.linalg.pinv(self.G, rcond=1e-10))
-        kind, f = self._solver
-        return scipy.linalg.cho_solve(f, S) if kind == "cho" else f @ S
+            self._solver = _factor(self.G)
+        return self._solver(S)
 
 
 def _onehot(codes: np.ndarray, a: np.ndarray, b: np.ndarray, G: np.ndarray, name: str) -> Projection:
@@ -345,16 +341,29 @@ def _calfun(method: str, bounds: tuple[float, float]):
     return fm1, df
 
 
-def _gram(M: sp.csr_matrix, d: np.ndarray) -> np.ndarray:
-    return (M.T @ M.multiply(d[:, None]).tocsr()).toarray()
+def _gram(M: sp.csr_matrix, d: np.ndarray) -> sp.csc_matrix:
+    """M' diag(d) M, sparse (margins give block-diagonal blocks plus the intercept's border)."""
+    return (M.T @ (sp.diags(d) @ M)).tocsc()
 
 
-def _ginv_solve(T: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """MASS::ginv(T) %*% r: solve when T is positive definite, else the pseudo-inverse."""
+def _factor(T):
+    """A solver for T x = r: sparse LU of the (sparse, p x p) matrix, or, when T is singular,
+    the pseudo-inverse (MASS::ginv's tolerance, as R's grake; qr.resid's projection)."""
     try:
-        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(T), r)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(T, rcond=256 * np.finfo(float).eps) @ r
+        lu = spla.splu(sp.csc_matrix(T))
+        probe = lu.solve(np.ones(T.shape[0]))
+        if np.isfinite(probe).all():
+            return lambda r: lu.solve(np.asarray(r, dtype=float))
+    except RuntimeError:
+        pass
+    dense = T.toarray() if sp.issparse(T) else np.asarray(T)
+    pinv = np.linalg.pinv(dense, rcond=256 * np.finfo(float).eps)
+    return lambda r: pinv @ r
+
+
+def _ginv_solve(T, r: np.ndarray) -> np.ndarray:
+    """MASS::ginv(T) %*% r (a plain solve when T is invertible, as it is unless margins overlap)."""
+    return _factor(T)(r)
 
 
 def _drop_empty(basis: Basis, w: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -425,7 +434,13 @@ def regcalibrate(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray) -> np.
     """R's ``regcalibrate`` (linear calibration without bounds): g = 1 + x' T^-1 (X - X_hat)."""
     st = np.asarray(M.T @ w).ravel()
     T = _gram(M, w)
-    tT = np.linalg.solve(T, population - st)
+    try:
+        lu = spla.splu(T)
+    except RuntimeError:
+        raise np.linalg.LinAlgError("singular calibration matrix") from None
+    tT = lu.solve(population - st)
+    if not np.isfinite(tT).all():
+        raise np.linalg.LinAlgError("singular calibration matrix")
     return 1 + M @ tT
 
 
