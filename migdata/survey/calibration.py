@@ -153,7 +153,7 @@ def _margin(design: "Design", key, value, partial: bool = False, what: str = "ma
     tot = totals.to_numpy()[where]
     if not np.isfinite(tot).all() or (tot < 0).any():
         i = int(np.flatnonzero(~np.isfinite(tot) | (tot < 0))[0])
-        raise UsageError("MD334", margin=", ".join(cols), category=str(labels[i]), value=tot[i])
+        raise UsageError("MD334", margin=", ".join(cols), category=str(labels[i]), value=float(tot[i]))
     extra = np.setdiff1d(np.arange(len(index)), where)
     extra = extra[totals.to_numpy()[extra] != 0]
     if len(extra):
@@ -399,6 +399,15 @@ def grake(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray, method: str,
         if np.isfinite(bounds).any():
             warnings.warn(f"Bounds were set but will be interpreted after rescaling by {scale:.3g} (as R)",
                           stacklevel=4)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g, failed = _newton(M, w, st, population, fm1, dF, eta, xeta, g, deriv, it, maxit, epsilon)
+    if scale is not None:
+        g = g * scale
+    return g, failed
+
+
+def _newton(M, w, st, population, fm1, dF, eta, xeta, g, deriv, it, maxit, epsilon):
+    """grake's loop (overflow of exp in a too-long step is handled by R's step halving)."""
     failed = None
     while True:
         T = _gram(M, w * deriv)
@@ -406,17 +415,13 @@ def grake(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray, method: str,
         deta = _ginv_solve(T, misfit)
         eta = eta + deta
         xeta = M @ eta
-        with np.errstate(over="ignore", invalid="ignore"):
-            g = 1 + fm1(xeta)
-            deriv = dF(xeta)
+        g, deriv = 1 + fm1(xeta), dF(xeta)
         while it < maxit and not (np.isfinite(g).all() and np.isfinite(deriv).all()):
             it += 1
             deta = deta / 2
             eta = eta - deta
             xeta = M @ eta
-            with np.errstate(over="ignore", invalid="ignore"):
-                g = 1 + fm1(xeta)
-                deriv = dF(xeta)
+            g, deriv = 1 + fm1(xeta), dF(xeta)
         misfit = population - st - M.T @ (w * fm1(xeta))
         rel = np.abs(misfit) / (1 + np.abs(population))
         if np.all(rel < epsilon):
@@ -425,8 +430,6 @@ def grake(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray, method: str,
         if it > maxit:
             failed = float(np.max(rel))
             break
-    if scale is not None:
-        g = g * scale
     return g, failed
 
 
@@ -526,6 +529,11 @@ def unit_scores(design: "Design", dom: "Domains", rows: list[tuple[np.ndarray, n
     Column (d, j) has weighted scores x_i = w_i [i in d] (alpha_dj a_ij + beta_dj b_ij) before
     calibration; ``rows[j] = (a_j, b_j)``. Returns a function of a block of domains giving the
     dense (units, domains in the block, columns) residual unit totals.
+
+    Equals (differential test ``test_calibrated_variance_equals_the_row_level_steps``) applying
+    R's ``svyrecvar`` steps to the rows x (domains x columns) score matrix one step at a time
+    (``qr.resid`` / ``rowsum`` / ``ave``) and summing the rows per unit; here no rows x domains
+    matrix is built: each step needs only M' (b x), summed per (column of M, domain).
     """
     n, w = design.n_rows, design.w
     n_dom, k = alpha.shape
