@@ -257,3 +257,12 @@ def test_calibrated_variance_equals_the_row_level_steps(df):
          .calibrate(totals={"inc": float((d.w * df["inc"]).sum()) * 1.02}, population=N * 1.1))
     ours = c.mean("y", by="g")["se"].to_numpy() ** 2
     np.testing.assert_allclose(ours, _row_level_variance(c, df, "y", "g"), rtol=1e-9)
+
+
+def test_contrast_of_proportions_is_the_contrast_of_the_indicator_means(df):
+    """A proportion is the mean of its category's indicator: same contrast, same SE."""
+    d = Design(df.assign(is_f=(df["sex"] == "f").astype(float)), weights="w", strata="s", psu="p")
+    p = d.contrast("proportion", "sex", "g", {"v": 1, "u": -1})
+    m = d.contrast("mean", "is_f", "g", {"v": 1, "u": -1})
+    f = p[p["category"] == "f"]
+    np.testing.assert_allclose(f[["estimate", "se"]].to_numpy(), m[["estimate", "se"]].to_numpy(), rtol=1e-12)
