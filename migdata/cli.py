@@ -228,11 +228,11 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
         return
     if store is None:
         raise click.UsageError("give the dataset folder (STORE), or --list to see the catalogue")
-    from migdata.publish.excel import publish_indicators
+    from migdata.publish.tables import write_tables
 
     by_arg = [] if by.strip().lower() == "none" else by
-    for path in publish_indicators(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
-                                   csv=csv_out):
+    for path in write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
+                             csv=csv_out):
         click.echo(f"Wrote {path}")
 
 
@@ -247,12 +247,14 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
 @click.option("--ci", "ci_method", type=click.Choice(["logit", "beta", "wilson", "t"]), default="logit",
               show_default=True, help="Confidence interval method for proportions.")
 @click.option("--lonely-psu", type=click.Choice(["fail", "remove", "certainty", "adjust", "average"]),
-              default="fail", show_default=True, help="Rule for strata with a single PSU (as in R survey).")
+              default=None, help="Rule for strata with a single PSU (as in R survey); default: the "
+                                 "rule the dataset's profile declares (fail if none).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the result as CSV instead of printing it.")
 def estimate(store: Path, kind: str, variables: str, by: str | None, table: str, denominator: str | None,
-             probs: str, ci_method: str, lonely_psu: str, out: Path | None) -> None:
-    """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once."""
+             probs: str, ci_method: str, lonely_psu: str | None, out: Path | None) -> None:
+    """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
+    on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
     import migdata
     from migdata.publish.safe import csv_text
     from migdata.survey.frontend import estimate as run_estimate, format_table
@@ -264,8 +266,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
         raise click.BadParameter(f"{probs!r} is not a list of numbers", param_hint="--probs") from None
     result = run_estimate(data, kind, [v.strip() for v in variables.split(",")],
                           by=None if not by else [b.strip() for b in by.split(",")], table=table,
-                          denominator=denominator, probs=qs, ci_method=ci_method, lonely_psu=lonely_psu,
-                          complete=data.complete_count if "complete_count" in data.provenance else None)
+                          denominator=denominator, probs=qs, ci_method=ci_method, lonely_psu=lonely_psu)
     if out is None:
         click.echo(format_table(result))
     else:

@@ -137,7 +137,7 @@ def test_reference_date_reaches_the_store_and_makes_of10_computable(capsys, tmp_
                      "--reference-date", "2022-08-15")
     assert code == 0
     data = migdata.load(tmp_path / "s")
-    assert data.provenance["reference_date"] == "2022-08-15"
+    assert data.provenance.reference_date == "2022-08-15"
     t = compute(data, ids=["OF10"], level="region", by=[])
     assert "OF10" not in set(not_computable(t).get("indicator_id", []))
     assert (t["indicator_id"] == "OF10").any()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from migdata.indicators import compute
+from migdata.publish.tables import compute  # published tables (disclosure control applied)
 from migdata.model import HouseholdData, validate
 from migdata.publish.disclosure import singletons
 from test_indicators import BAGONG, fixture_data

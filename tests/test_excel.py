@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from migdata.errors import UsageError
-from migdata.indicators import compute
+from migdata.publish.tables import compute  # published tables (disclosure control applied)
 from migdata.publish.excel import write_csv, write_workbook
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -150,7 +150,7 @@ def test_writer_errors(table, tmp_path):
 
 
 def test_publish_indicators_from_a_store(tmp_path):
-    from migdata.publish.excel import publish_indicators
+    from migdata.publish.tables import write_tables as publish_indicators
 
     store = fixture_data().save(tmp_path / "store")
     paths = publish_indicators(store, tmp_path / "out" / "tables.xlsx", level="city", by="sex",

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from migdata.indicators import compute
+from migdata.publish.tables import compute  # published tables (disclosure control applied)
 from migdata.publish.excel import publishable, write_workbook
 from test_indicators import fixture_data
 

@@ -54,7 +54,7 @@ def _groups(cols: list[np.ndarray]) -> np.ndarray:
     """Group number of each row over integer key columns (combine, then ``np.unique``)."""
     if not cols:
         return np.zeros(0, dtype=np.int64)
-    from migdata.indicators.evaluate import group_index
+    from migdata.survey.cells import group_index
 
     combined = np.zeros(len(cols[0]), dtype=np.int64)
     span = 1
@@ -218,7 +218,7 @@ def suppress(table: pd.DataFrame, k: int = 3, by: Sequence[str] | None = None) -
         raise UsageError("MD708", value=k)
     missing = [c for c in REQUIRED if c not in table.columns]
     if missing:
-        raise UsageError("MD713", columns=", ".join(missing))
+        raise UsageError("MD709", columns=", ".join(missing))
     by = list(by if by is not None else table.attrs.get("by", []))
     by = [b for b in by if b in table.columns]
     out = table.copy(deep=False)  # new columns only: the input table is not modified

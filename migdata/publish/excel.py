@@ -55,6 +55,7 @@ from openpyxl.utils import get_column_letter
 from migdata.errors import UsageError
 from migdata.fileio import atomic_write
 from migdata.publish.safe import csv_text, excel_value, risky
+from migdata.publish.tables import protect
 
 REQUIRED = ["indicator_id", "name", "area_level", "area_code", "estimate", "flag", "suppressed"]
 VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "numerator", "denominator", "n", "units"]
@@ -362,10 +363,13 @@ def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame) -> None:
 def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str = "Migration indicators",
                    not_computable: pd.DataFrame | None = None, by: Sequence[str] | None = None,
                    long_sheet: bool = True) -> Path:
-    """Write the indicator ``table`` (from :func:`migdata.indicators.compute`) to an Excel
-    workbook at ``path`` (atomic). Returns the path."""
+    """Write the indicator ``table`` (from :func:`migdata.compute`) to an Excel workbook at
+    ``path`` (atomic). Returns the path. A table that was not published yet (straight from
+    :func:`migdata.indicators.compute`) gets disclosure control first: nothing unprotected is
+    written."""
     from migdata.indicators.catalogue import catalogue
 
+    table = protect(table)
     _check(table)
     by = list(by if by is not None else table.attrs.get("by", _by_columns(table)))
     if not_computable is None:
@@ -444,7 +448,9 @@ def _metadata(table: pd.DataFrame, nc: pd.DataFrame | None) -> pd.DataFrame:
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write the long table as published (suppressed values blank) to CSV (UTF-8 with BOM so
-    Excel opens it correctly); text cells that could start a formula get a leading apostrophe."""
+    Excel opens it correctly); text cells that could start a formula get a leading apostrophe.
+    Disclosure control is applied first when the table is not published yet."""
+    table = protect(table)
     _check(table)
     pub = publishable(table)
     for c in pub.columns:
@@ -461,23 +467,3 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         pub.to_csv(tmp, index=False, encoding="utf-8-sig")
 
     return atomic_write(path, build)
-
-
-def publish_indicators(store: str | os.PathLike[str], out: str | os.PathLike[str], level: str = "province",
-                       by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
-                       age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
-                       csv: bool = False) -> list[Path]:
-    """Load a dataset store, compute the indicators and write the workbook (and a CSV beside it
-    with ``csv=True``). Returns the files written. This is what ``migdata indicators`` runs.
-
-    Example:
-        >>> publish_indicators("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
-    """
-    from migdata.indicators import compute
-    from migdata.model import load
-
-    table = compute(load(store), ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy)
-    paths = [write_workbook(table, out)]
-    if csv:
-        paths.append(write_csv(table, Path(out).with_suffix(".csv")))
-    return paths
