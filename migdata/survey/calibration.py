@@ -371,7 +371,7 @@ def _drop_empty(basis: Basis, w: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray,
     M = basis.M
     st = np.asarray(M.T @ w).ravel()
     if (st == 0).any():
-        nnz = np.diff(M.tocsc().indptr)
+        nnz = np.bincount(M.indices, minlength=M.shape[1])
         zz = (basis.population == 0) & (nnz == 0)
         keep = np.flatnonzero(~zz)
         M = M[:, keep]
@@ -433,10 +433,12 @@ def _newton(M, w, st, population, fm1, dF, eta, xeta, g, deriv, it, maxit, epsil
     return g, failed
 
 
-def regcalibrate(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray) -> np.ndarray:
-    """R's ``regcalibrate`` (linear calibration without bounds): g = 1 + x' T^-1 (X - X_hat)."""
+def regcalibrate(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray,
+                 T: sp.csc_matrix | None = None) -> np.ndarray:
+    """R's ``regcalibrate`` (linear calibration without bounds): g = 1 + x' T^-1 (X - X_hat),
+    T = M' W M (pass it when already computed)."""
     st = np.asarray(M.T @ w).ravel()
-    T = _gram(M, w)
+    T = _gram(M, w) if T is None else T
     try:
         lu = spla.splu(T)
     except RuntimeError:
@@ -449,22 +451,23 @@ def regcalibrate(M: sp.csr_matrix, w: np.ndarray, population: np.ndarray) -> np.
 
 def calibration_g(design: "Design", basis: Basis, w: np.ndarray, method: str,
                   bounds: tuple[float, float] | None, maxit: int, epsilon: float
-                  ) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
-    """g-weights of the full-sample weights, and the model matrix and population used (after
-    R's drop of empty columns with a zero total)."""
+                  ) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray, sp.csc_matrix]:
+    """g-weights of the full-sample weights, the model matrix and population used (after R's
+    drop of empty columns with a zero total) and M' W M (the variance step needs it too)."""
     M, pop, st = _drop_empty(basis, w)
+    G = _gram(M, w)
     lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
     if method == "logit" and not (np.isfinite(lo) and np.isfinite(hi) and lo < 1 < hi):
         raise UsageError("MD338", bounds=f"({lo}, {hi})")
     if method == "linear" and not np.isfinite([lo, hi]).any():
         try:
-            return regcalibrate(M, w, pop), M, pop
+            return regcalibrate(M, w, pop, G), M, pop, G
         except np.linalg.LinAlgError:
             raise DesignError("MD339", detail="the calibration variables are collinear", misfit="-") from None
     g, failed = grake(M, w, pop, method, (lo, hi), maxit, epsilon)
     if failed is not None:
         raise DesignError("MD339", detail=f"no convergence in {maxit} iterations", misfit=f"{failed:.3g}")
-    return g, M, pop
+    return g, M, pop, G
 
 
 def replicate_g(M: sp.csr_matrix, pop: np.ndarray, w: np.ndarray, method: str,
@@ -492,9 +495,8 @@ def calibrate(design: "Design", margins: Mapping | None = None, totals: Mapping 
         raise UsageError("MD336", what="calibrate")
     basis = build_basis(design, margins, totals, population)
     w = design.w
-    g, M, _ = calibration_g(design, basis, w, method, bounds, maxit, epsilon)
+    g, M, _, G = calibration_g(design, basis, w, method, bounds, maxit, epsilon)
     new = w * g
-    G = _gram(M, w)
     coo = M.tocoo()
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.where(new != 0, w / new, 0.0)

@@ -422,7 +422,7 @@ class ReplicateDesign:
         if not margins and not totals and population is None:
             raise UsageError("MD336", what="calibrate")
         basis = calibration.build_basis(self._base, margins, totals, population)
-        g, M, pop = calibration.calibration_g(self._base, basis, self.w, method, bounds, maxit, epsilon)
+        g, M, pop, _ = calibration.calibration_g(self._base, basis, self.w, method, bounds, maxit, epsilon)
         W = self.W.copy()
         for r in range(W.shape[1]):
             gr = calibration.replicate_g(M, pop, W[:, r], method, bounds, maxit, epsilon)
