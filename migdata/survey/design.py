@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import DataError, DesignError, UsageError
-from migdata.survey import calibration, intervals, reliability
+from migdata.survey import intervals, reliability
 from migdata.survey.quantile import math_quantile
 from migdata.survey.variance import DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance
 
@@ -564,6 +564,7 @@ class Design:
     def _variance(self, dom: Domains, sc: "_Scores", combine: np.ndarray | None = None) -> np.ndarray:
         """Variance of every domain's estimate (or, with ``combine`` (n_dom, m), of the m linear
         combinations of domain estimates, as R ``svycontrast(svyby(..., covmat=TRUE))``)."""
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         if self.complete:
             return np.zeros((dom.n, sc.est.shape[1]) if combine is None else (combine.shape[1], sc.est.shape[1]))
         if self.calibration:
@@ -603,6 +604,7 @@ class Design:
     def _score_variance(self, dom: Domains, x_list: list[np.ndarray], valid: np.ndarray) -> np.ndarray:
         """Variance per domain of weighted row scores x (R ``svyrecvar(x, ...)``), x = 0 off the
         domain's valid rows; used by :func:`migdata.survey.regression.glm`."""
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         cells = self._cells(dom)
         Z = np.column_stack([cells.sum(np.where(valid, x, 0.0)) for x in x_list])
         if self.complete:
@@ -708,6 +710,7 @@ class Design:
     # ------------------------------------------------------------------ weighting
     def _calibrated(self, w: np.ndarray, steps) -> "Design":
         """Hook for ``calibration.py``: this design with new weights and its calibration steps."""
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         if self.complete:
             raise DesignError("MD340", what="calibrate")
         return calibration.with_weights(self, w, steps)
@@ -727,6 +730,7 @@ class Design:
             >>> Design(df, weights="w").poststratify("sex", pop).total("y")["estimate"].tolist()
             [240.0]
         """
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         return calibration.poststratify(self, by, totals, partial=partial)
 
     def rake(self, margins: dict, maxit: int = 10, epsilon: float = 1.0) -> "Design":
@@ -745,6 +749,7 @@ class Design:
             >>> [round(float(x), 6) for x in r.w.reshape(2, 2).sum(axis=1)]
             [50.0, 50.0]
         """
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         return calibration.rake(self, margins, maxit=maxit, epsilon=epsilon)
 
     def calibrate(self, margins: dict | None = None, totals: dict | None = None,
@@ -766,6 +771,7 @@ class Design:
             >>> round(float((c.w * df["x"]).sum()), 6), round(float(c.w.sum()), 6)
             (110.0, 40.0)
         """
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         return calibration.calibrate(self, margins, totals, population, method, bounds, maxit, epsilon)
 
     # ------------------------------------------------------------------ comparisons, regression
