@@ -436,7 +436,7 @@ def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFra
     return shown
 
 
-class Profile:
+class MigrationProfile:
     """The numbers of one area's migration profile: rows of published indicator tables.
 
     The report estimates nothing and protects nothing itself: :meth:`from_dataset` computes the
@@ -445,7 +445,7 @@ class Profile:
     full design; every method then selects and labels rows of those tables.
 
     Example:
-        >>> p = Profile.from_dataset(migdata.load("store"), "0403400000")   # doctest: +SKIP
+        >>> p = MigrationProfile.from_dataset(migdata.load("store"), "0403400000")   # doctest: +SKIP
         >>> p.headline()                                                     # doctest: +SKIP
     """
 
@@ -475,7 +475,7 @@ class Profile:
         self.age_scheme = self.meta["detail"].get("age_scheme", BROAD_15)
 
     @classmethod
-    def from_dataset(cls, data: Any, area: str | Area, k: int = 3) -> "Profile":
+    def from_dataset(cls, data: Any, area: str | Area, k: int = 3) -> "MigrationProfile":
         """Compute the profile's tables for ``area`` from dataset ``data`` (see the class)."""
         from migdata.publish.tables import compute
 
@@ -701,7 +701,7 @@ def img_tag(path: str | Path, alt: str) -> str:
             f'src="data:image/png;base64,{data}">')
 
 
-def reading_guide(p: "Profile") -> str:
+def reading_guide(p: "MigrationProfile") -> str:
     """How to read the numbers of this report: census wording for a complete count, survey
     wording (estimate, margin of error, reliability) for a sample survey, with the thresholds
     of the reliability policy the flags come from."""
@@ -760,7 +760,7 @@ def returns_text(ret: pd.DataFrame, name: str, k: int = 3) -> str:
             f"({fmt_reliability(r, k)}{ci}).")
 
 
-def quality_text(p: "Profile", q: dict[str, pd.DataFrame]) -> str:
+def quality_text(p: "MigrationProfile", q: dict[str, pd.DataFrame]) -> str:
     """The opening paragraph of the data-quality section."""
     rows = p.rows
     n_sup = int(rows["suppressed"].astype(bool).sum())
@@ -831,6 +831,6 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
     return to_html(nb, out_html, title=f"Migration profile: {a.name}")
 
 
-__all__ = ["Area", "NOTEBOOKS", "Profile", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
+__all__ = ["Area", "NOTEBOOKS", "MigrationProfile", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
            "run_notebook", "to_html"]
 

@@ -51,7 +51,7 @@ out.mkdir(parents=True, exist_ok=True)
 # The profile's numbers are rows of the published indicator tables of the whole dataset (the
 # same cells as the Excel workbook): an area's figures are domain estimates, never a subset.
 data = migdata.load(dataset)
-P = R.Profile.from_dataset(data, area)
+P = R.MigrationProfile.from_dataset(data, area)
 A = P.area
 SOURCE = P.source
 saved = []

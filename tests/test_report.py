@@ -9,7 +9,7 @@ import pytest
 
 from migdata.errors import UsageError
 from migdata.model import HouseholdData
-from migdata.report import Profile, collapse, fmt_ci, fmt_reliability, fmt_value, render_report
+from migdata.report import MigrationProfile, collapse, fmt_ci, fmt_reliability, fmt_value, render_report
 
 
 def test_formatting_by_measure_and_flag():
@@ -58,7 +58,7 @@ def survey() -> HouseholdData:
 
 
 def test_survey_profile_shows_intervals_and_weighted_totals(survey):
-    p = Profile.from_dataset(survey, "0400000000")
+    p = MigrationProfile.from_dataset(survey, "0400000000")
     head = p.headline().set_index("Measure")
     assert head.loc["Households", "Value"] == "6,000"  # 60 households x weight 100
     # an estimate of the design like any other (every PSU holds 3 households of weight 100: SE 0)
@@ -77,5 +77,5 @@ def test_survey_report_below_its_design_domain_is_refused_before_running(survey,
     assert e.value.code == "MD809"
     assert "sample survey designed for estimates by region" in e.value.message
     with pytest.raises(UsageError) as e:
-        Profile.from_dataset(survey, "0403400000")
+        MigrationProfile.from_dataset(survey, "0403400000")
     assert e.value.code == "MD809"
