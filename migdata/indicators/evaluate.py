@@ -422,7 +422,11 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     if levels[0] != finest:
         notes.append(f"sample survey: estimates are shown down to the design domain "
                      f"({spec.design_domain}), not {finest}")
-    hh = dataset.households
+    # the area columns: of the households, or of the persons' own table (a stand-alone survey)
+    units_map = {"person": "persons", "household": "households", **prov.units}
+    hh = dataset.tables.get(units_map["household"])
+    if hh is None or not len(hh):
+        hh = dataset.tables.get(units_map["person"], dataset.households)
     # a country-wide total row only when the data cover more than one region
     if "region" in hh.columns and hh["region"].nunique() <= 1 and len(levels) > 1:
         levels = [lv for lv in levels if lv != "national"]
