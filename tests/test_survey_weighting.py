@@ -267,3 +267,14 @@ def test_contrast_of_proportions_is_the_contrast_of_the_indicator_means(df):
     m = d.contrast("mean", "is_f", "g", {"v": 1, "u": -1})
     f = p[p["category"] == "f"]
     np.testing.assert_allclose(f[["estimate", "se"]].to_numpy(), m[["estimate", "se"]].to_numpy(), rtol=1e-12)
+
+
+def test_update_keeps_the_calibration(df):
+    """Derived variables on a calibrated design (Design.update) keep its weights and variance."""
+    d = Design(df, weights="w", strata="s", psu="p")
+    c = d.calibrate(margins={"sex": pd.Series({"f": 70.0, "m": 80.0})})
+    u = c.update(y2=df["y"] * 2)
+    np.testing.assert_array_equal(u.w, c.w)
+    a, b = c.total("y", by="g"), u.total("y2", by="g")
+    np.testing.assert_allclose(b["estimate"], 2 * a["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(b["se"], 2 * a["se"], rtol=1e-12)
