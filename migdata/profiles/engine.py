@@ -405,6 +405,8 @@ class _Mapper:
         if "area" in spec:
             s = self._area(name, spec, s)
         if "default" in spec and ("from" in spec or "concat" in spec):
+            if not isinstance(spec["default"], str) and pd.api.types.is_string_dtype(s.dtype):
+                s = s.astype(object)  # a number default in an all-text (e.g. empty) column
             s = s.fillna(spec["default"])
         s = self._cast(name, spec, s)
         s.attrs["extra"] = extra
