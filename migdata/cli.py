@@ -310,7 +310,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
     on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
     import migdata
-    from migdata.publish.safe import csv_text
+    from migdata.publish.safe import write_table_csv
     from migdata.survey.frontend import estimate as run_estimate, format_table
 
     data = migdata.load(store)
@@ -331,9 +331,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     if out is None:
         click.echo(format_table(result))
     else:
-        text = result.select_dtypes(exclude="number").columns
-        result[text] = result[text].astype("object").map(csv_text)  # data never becomes a formula
-        result.to_csv(out, index=False)
+        write_table_csv(result, out)  # atomic; data never becomes a formula
         click.echo(f"Wrote {out}")
 
 
