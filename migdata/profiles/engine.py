@@ -24,8 +24,9 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``value``         a constant
 ``default``       fill missing values (or the whole column when ``from`` is absent)
 ``dtype``         string | int | float | bool | category (defaults to the tidy schema's type)
-``area``          PSGC conversion: ``region`` (2-digit region number), ``psgc9``
-                  (correspondence code), ``psgc10``; ``area_codes`` overrides single codes
+``area``          PSGC conversion: ``region`` (2-digit region number), or ``psgc`` (alias
+                  ``psgc9``, ``psgc10``): every form :func:`migdata.areas.normalize_codes`
+                  reads, each unreadable row reported (MD2xx); ``area_codes`` overrides codes
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
 ``free_text = true``  typed-in text: phone numbers, e-mail addresses and the household's own
                   names in it are redacted (MD515); messages never quote it
@@ -70,7 +71,6 @@ import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc"}
-AREA_KINDS = ("region", "psgc9", "psgc10")
+AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
 
 
 @dataclass
@@ -423,10 +423,65 @@ class _Mapper:
         return pd.Series(tg[fcodes], index=s.index)
 
     def _area(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
+        """Area codes as 10-digit PSGC. ``region``: a 2-digit region number (not a PSGC form);
+        the other kinds are read by :func:`migdata.areas.read_distinct`, the rule of
+        :func:`migdata.areas.normalize_codes` (10-digit PSGC, 9-digit correspondence code,
+        PPMM, lost leading zeros decided against the reference): each row whose code it cannot
+        read is reported with that rule's MD2xx problem and set missing; a repaired leading zero
+        is reported once per distinct code (MD203, kept)."""
         kind = spec["area"]
         overrides = {str(k): v for k, v in spec.get("area_codes", {}).items()}
+        if kind == "region":
+            return self._region(name, overrides, s)
+        from migdata.areas.codes import _where, problem_fields, read_distinct
+
+        fcodes, uniques, readings, ix = read_distinct(s)
+        out: list[Any] = []
+        errors: dict[str, list[int]] = {}
+        for i, (u, r) in enumerate(zip(uniques, readings)):
+            k = _key_text(u)
+            if k in overrides:
+                out.append(overrides[k])
+                continue
+            out.append(r.code)
+            if r.error:
+                errors.setdefault(r.error, []).append(i)
+            elif r.repaired:
+                self._repaired(name, spec, fcodes, i, u, r.code, ix)
+        out.append(None)
+        raw_col = spec.get("from") or name
+        files = self.raw["_source_file"].to_numpy() if "_source_file" in self.raw else None
+        rows = self.raw["_source_row"].to_numpy() if "_source_row" in self.raw else None
+        for code, bad_u in errors.items():
+            is_bad = np.zeros(len(uniques) + 1, dtype=bool)
+            is_bad[bad_u] = True
+            mask = is_bad[fcodes]
+            idx = np.flatnonzero(mask)[:self.report.max_listed]  # only listed problems need text
+            per_u = [problem_fields(readings[j], ix) if is_bad[j] else {} for j in range(len(uniques))]
+            keys = sorted({k for f in per_u for k in f})
+            each = {k: [per_u[fcodes[i]].get(k) for i in idx] for k in keys}
+            each["where"] = [_where(str(files[i]) if files is not None else self.cb.source,
+                                    None if rows is None else rows[i], raw_col) for i in idx]
+            self.problem_rows(code, mask, name, s, "set_missing", each=each)
+        return take_text(out, fcodes, s.index)
+
+    def _repaired(self, name: str, spec: dict[str, Any], fcodes: np.ndarray, i: int, value: Any,
+                  code: str, ix: Any) -> None:
+        from migdata.areas.codes import _where
+
+        at = np.flatnonzero(fcodes == i)
+        first = int(at[0])
+        row = self.raw["_source_row"].iat[first] if "_source_row" in self.raw else None
+        file = str(self.raw["_source_file"].iat[first]) if "_source_file" in self.raw else self.cb.source
+        self.report.add("MD203", table=self.t, source_file=file, source_row=row, column=name, value=value,
+                        action="kept", psgc=code, name=ix.name(code),
+                        where=_where(file, row, spec.get("from") or name, len(at)), n=len(at))
+
+    def _region(self, name: str, overrides: dict[str, Any], s: pd.Series) -> pd.Series:
+        from migdata.areas.reference import index
+
         fcodes, uniques = factorize(s)
-        known, corr = _psgc_lookup(kind == "psgc9")
+        known = index().codes
         out: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
         for i, u in enumerate(uniques):
@@ -434,15 +489,8 @@ class _Mapper:
             if k in overrides:
                 out.append(overrides[k])
                 continue
-            code = None
-            if k.isdigit():
-                if kind == "region" and len(k) <= 2:
-                    code = f"{int(k):02d}00000000"
-                elif kind == "psgc10" and len(k) <= 10:
-                    code = k.zfill(10)
-                elif kind == "psgc9" and len(k) <= 9:
-                    code = corr.get(k.zfill(9))
-            if code is not None and known is not None and code not in known:
+            code = f"{int(k):02d}00000000" if k.isdigit() and len(k) <= 2 else None
+            if code is not None and code not in known:
                 code = None
             if code is None:
                 bad_u[i] = True
@@ -450,7 +498,7 @@ class _Mapper:
         out.append(None)
         bad = bad_u[fcodes]
         if bad.any():
-            self.problem_rows("MD506", bad, name, s, "set_missing", kind=kind)
+            self.problem_rows("MD506", bad, name, s, "set_missing", kind="region")
         return take_text(out, fcodes, s.index)
 
     def _cast(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
@@ -478,22 +526,6 @@ class _Mapper:
         except (TypeError, ValueError):
             return s  # validation reports the values it cannot read
         return s
-
-
-@lru_cache(maxsize=2)
-def _psgc_lookup(with_correspondence: bool) -> tuple[frozenset[str] | None, dict[str, str]]:
-    """The set of known 10-digit PSGC codes and (when asked) 9-digit correspondence -> PSGC."""
-    try:
-        from migdata.areas.reference import reference
-        ref = reference()
-    except Exception:  # the reference ships with the package; without it codes pass unchecked
-        return None, {}
-    known = frozenset(ref["psgc"].astype(object).tolist())
-    corr: dict[str, str] = {}
-    if with_correspondence and "correspondence_code" in ref:
-        cc = ref["correspondence_code"].astype(object).tolist()
-        corr = {str(c): p for c, p in zip(cc, ref["psgc"].astype(object).tolist()) if isinstance(c, str)}
-    return known, corr
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
