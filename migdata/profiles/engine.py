@@ -95,8 +95,12 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
                 "description", "files", "version", "dictionary", "psgc_release", "reference_date",
                 "period", "stream", "units"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
-COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
-               "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc"}
+COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missing", "source_column", "scale",
+               "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc",
+               "choice", "set_when", "cases", "sum"}
+CODE_TABLE_KEYS = {"file", "code", "value"}
+#: keys that give a column its values (one of them is required)
+SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum")
 AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
 
 
@@ -128,6 +132,10 @@ class Profile:
                 if spec.get("from"):
                     cols.add(spec["from"])
                 cols.update(spec.get("concat", []))
+                if "set_when" in spec:
+                    cols.add(spec["set_when"]["from"])
+                for case in spec.get("cases", []):
+                    cols.update(case.get("when", {}))
             for s in srcs:
                 if s:
                     out.setdefault(s, set()).update(cols)
@@ -180,9 +188,10 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
             if bad:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"unknown key(s) {sorted(bad)}; allowed: {sorted(COLUMN_KEYS)}")
-            if not any(k in cspec for k in ("from", "concat", "value", "default")):
+            if not any(k in cspec for k in SOURCE_KEYS):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
-                                reason="needs one of from, concat, value or default")
+                                reason="needs one of from, concat, value, default, cases or sum")
+            cspec = _check_derivations(cspec, path, f"{where} column {cname}", data.get("code_tables", {}))
             if "area" in cspec and cspec["area"] not in AREA_KINDS:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"area = {cspec['area']!r}; choose one of {', '.join(AREA_KINDS)}")
@@ -190,6 +199,11 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason="codes must be a table { source code = \"canonical code\" }")
             cols[cname] = cspec
+        for cname, cspec in cols.items():  # sums add columns of the same table
+            unknown_terms = [c for c in cspec.get("sum", []) if c not in cols]
+            if unknown_terms:
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason=f"sum names {unknown_terms}, which are not columns of [tables.{tname}]")
         tspec = dict(tspec)
         tspec["columns"] = cols
         tables[tname] = tspec
@@ -211,6 +225,71 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                    complete_count=spec.complete_count, hooks=p.get("hooks"),
                    design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
                    tables=tables, meta=p, path=path)
+
+
+def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
+                       code_tables: dict[str, Any]) -> dict[str, Any]:
+    """Check the derivation keys of a column (``choice``, ``set_when``, ``cases``, ``sum``) and
+    merge a ``codes_file`` into ``codes`` / ``missing``; errors name the profile and column."""
+    def bad(reason: str) -> DataError:
+        return DataError("MD501", file=path, where=where, reason=reason)
+
+    cspec = dict(cspec)
+    if "choice" in cspec and ("from" not in cspec or not isinstance(cspec["choice"], (str, int))):
+        raise bad("choice = \"<choice name>\" needs from = \"<select_multiple column>\"")
+    if "set_when" in cspec:
+        sw = cspec["set_when"]
+        if not (isinstance(sw, dict) and set(sw) == {"from", "codes", "value"} and isinstance(sw["codes"], list)):
+            raise bad("set_when is a table { from = \"<raw column>\", codes = [...], value = ... }")
+    if "cases" in cspec:
+        cases = cspec["cases"]
+        if not isinstance(cases, list) or not all(isinstance(c, dict) and set(c) <= {"when", "value"}
+                                                  for c in cases):
+            raise bad("cases is a list of { when = { <raw column> = [codes] | \"blank\" | \"answered\" }, "
+                      "value = ... } (first match wins; no value = missing)")
+        for c in cases:
+            for col, cond in c.get("when", {}).items():
+                if not (isinstance(cond, list) or cond in ("blank", "answered")):
+                    raise bad(f"cases: the condition on {col} is a list of codes, \"blank\" or \"answered\"")
+    if "sum" in cspec and not (isinstance(cspec["sum"], list) and cspec["sum"]
+                               and all(isinstance(c, str) for c in cspec["sum"])):
+        raise bad("sum is a list of columns of the same table")
+    if "codes_file" in cspec:
+        ref = cspec.pop("codes_file")
+        if isinstance(ref, str):
+            if ref not in code_tables:
+                raise bad(f"codes_file = {ref!r} names no [code_tables.{ref}] "
+                          f"(known: {', '.join(sorted(code_tables)) or 'none'})")
+            ref = code_tables[ref]
+        if not isinstance(ref, dict) or set(ref) != CODE_TABLE_KEYS:
+            raise bad("a code table is { file = \"<csv beside the profile>\", code = \"<column>\", "
+                      "value = \"<column>\" }")
+        table = _code_table(ref["file"], ref["code"], ref["value"], path, where)
+        codes = {k: v for k, v in table.items() if v}
+        codes.update({str(k).strip(): v for k, v in cspec.get("codes", {}).items()})
+        cspec["codes"] = codes
+        cspec["missing"] = list(cspec.get("missing", [])) + [k for k, v in table.items() if not v]
+    return cspec
+
+
+def _code_table(file: str, code: str, value: str, path: str | None, where: str) -> dict[str, str]:
+    """Source code -> canonical code from a CSV file beside the profile (else among the shipped
+    profiles' files); a blank value means the code is a missing-value code. Lines starting with
+    ``#`` are comments."""
+    import csv
+
+    here = Path(path).parent if path else Path.cwd()
+    shipped = Path(__file__).parent
+    found = next((d / file for d in (here, shipped) if (d / file).is_file()), None)
+    if found is None:
+        raise DataError("MD501", file=path, where=where,
+                        reason=f"the code table file {file!r} is neither beside the profile nor shipped")
+    lines = [ln for ln in found.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    rows = list(csv.DictReader(lines))
+    if rows and (code not in rows[0] or value not in rows[0]):
+        raise DataError("MD501", file=path, where=where,
+                        reason=f"{found.name} has the columns {list(rows[0])}, not {code!r} and {value!r}")
+    return {r[code].strip(): (r[value] or "").strip() for r in rows if (r[code] or "").strip()}
 
 
 # -- column operations ------------------------------------------------------------------------
@@ -291,6 +370,8 @@ class _Mapper:
             s = self._concat(name, spec)
             if s is None:
                 return None
+        elif "cases" in spec:
+            s = self._cases(name, spec["cases"])
         elif "from" in spec:
             src = spec["from"]
             if src not in self.raw.columns:
@@ -314,10 +395,14 @@ class _Mapper:
         if "missing" in spec and "codes" not in spec:
             miss = {_key_text(m) for m in spec["missing"]}
             s = s.where(~_text(s).isin(miss).fillna(False).to_numpy(dtype=bool))
+        if "choice" in spec:
+            s = self._choice(spec["choice"], s)
         if "codes" in spec:
             s = self._codes(name, spec, s, fz)
         if "area" in spec:
             s = self._area(name, spec, s)
+        if "set_when" in spec:
+            s = self._set_when(name, spec["set_when"], s)
         if "default" in spec and ("from" in spec or "concat" in spec):
             if not isinstance(spec["default"], str) and pd.api.types.is_string_dtype(s.dtype):
                 s = s.astype(object)  # a number default in an all-text (e.g. empty) column
@@ -325,6 +410,56 @@ class _Mapper:
         s = self._cast(name, spec, s)
         s.attrs["extra"] = extra
         return s
+
+    def _raw_text(self, name: str, column: str) -> pd.Series:
+        """A raw column as the text codes are matched on (all missing when the file lacks it,
+        reported MD503)."""
+        if column not in self.raw.columns:
+            self._missing_source(name, column)
+            return pd.Series(pd.NA, index=self.raw.index, dtype=STRING)
+        return _text(_blank_to_na(self.raw[column]))
+
+    def _matches(self, name: str, column: str, cond: Any) -> np.ndarray:
+        """Rows whose raw ``column`` is one of the codes ``cond`` (or blank / answered)."""
+        t = self._raw_text(name, column)
+        if cond == "blank":
+            return t.isna().to_numpy()
+        if cond == "answered":
+            return t.notna().to_numpy()
+        return t.isin([_key_text(c) for c in cond]).fillna(False).to_numpy(dtype=bool)
+
+    def _cases(self, name: str, cases: list[dict[str, Any]]) -> pd.Series:
+        """``cases``: the value of the first case whose conditions (all of them) hold; a case
+        without a value, or no case, gives missing."""
+        out = np.full(len(self.raw), None, dtype=object)
+        todo = np.ones(len(self.raw), dtype=bool)
+        for case in cases:
+            hit = todo.copy()
+            for column, cond in case.get("when", {}).items():
+                hit &= self._matches(name, column, cond)
+            if "value" in case:
+                out[hit] = case["value"]
+            todo &= ~hit
+        return self._as_codes(name, pd.Series(out, index=self.raw.index))
+
+    def _choice(self, choice: Any, s: pd.Series) -> pd.Series:
+        """``choice``: whether a select_multiple answer (space-separated choice names) holds
+        ``choice``; missing when the question was not answered."""
+        fcodes, uniques = factorize(s)
+        want = _key_text(choice)
+        has = [want in _key_text(u).split() for u in uniques] + [None]
+        return pd.Series(pd.array(np.array(has, dtype=object)[fcodes], dtype="boolean"), index=s.index)
+
+    def _set_when(self, name: str, rule: dict[str, Any], s: pd.Series) -> pd.Series:
+        """``set_when``: ``value`` in the rows whose raw column ``from`` holds one of ``codes``
+        (e.g. an amount not asked because the household said it received nothing)."""
+        hit = self._matches(name, rule["from"], rule["codes"])
+        if not hit.any():
+            return s
+        value = rule["value"]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return pd.to_numeric(s, errors="coerce").astype("float64").mask(hit, float(value))
+        return s.astype(object).mask(hit, value)
 
     def _source_codes(self, name: str, spec: dict[str, Any], s: pd.Series,
                       factorized: tuple[np.ndarray, Any] | None) -> pd.Series:
@@ -409,18 +544,27 @@ class _Mapper:
             allowed = ", ".join(sorted(codes))
             self.problem_rows("MD504", bad, name, s, "set_missing", raw_column=spec.get("from", ""),
                               allowed=allowed if len(allowed) < 200 else allowed[:200] + " ...")
+        return self._as_codes(name, pd.Series(np.array(targets, dtype=object)[fcodes], index=s.index),
+                              (fcodes, targets))
+
+    def _as_codes(self, name: str, s: pd.Series, factorized: tuple[np.ndarray, list[Any]] | None = None
+                  ) -> pd.Series:
+        """Canonical codes (``s``, or ``targets[fcodes]`` when ``factorized``) as the tidy
+        column's categorical when the schema gives it a code list; a code outside the list is a
+        profile error (MD505)."""
         cspec = self.schema.get(name, {})
-        tg = np.array(targets, dtype=object)
-        if cspec.get("dtype") == "category" and "codes" in cspec:
-            dt = codelists.dtype(cspec["codes"])
-            cats = list(dt.categories)
-            unknown = {t for t in targets if t is not None and t not in cats}
-            if unknown:
-                raise DataError("MD505", file=self.p.path, table=self.t, column=name,
-                                value=sorted(map(str, unknown)), allowed=", ".join(cats))
-            tcodes = np.array([cats.index(t) if t is not None else -1 for t in targets], dtype=np.int16)
-            return pd.Series(pd.Categorical.from_codes(tcodes[fcodes], dtype=dt), index=s.index)
-        return pd.Series(tg[fcodes], index=s.index)
+        if not (cspec.get("dtype") == "category" and "codes" in cspec):
+            return s
+        fcodes, targets = factorized if factorized is not None else factorize(s)
+        targets = [None if t is None or (not isinstance(t, str) and pd.isna(t)) else t for t in targets]
+        dt = codelists.dtype(cspec["codes"])
+        cats = list(dt.categories)
+        unknown = {t for t in targets if t is not None and t not in cats}
+        if unknown:
+            raise DataError("MD505", file=self.p.path, table=self.t, column=name,
+                            value=sorted(map(str, unknown)), allowed=", ".join(cats))
+        tcodes = np.array([cats.index(t) if t is not None else -1 for t in targets] + [-1], dtype=np.int16)
+        return pd.Series(pd.Categorical.from_codes(tcodes[fcodes], dtype=dt), index=s.index)
 
     def _area(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
         """Area codes as 10-digit PSGC. ``region``: a 2-digit region number (not a PSGC form);
@@ -632,7 +776,8 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
     tspec = profile.tables[tname]
     df = _source_table(profile, tname, tspec, raw, codebook, report)
     mapper = _Mapper(profile, tname, df, codebook, report, tspec["from"])
-    jobs = [(c, spec) for c, spec in tspec["columns"].items() if not spec.get("drop") or keep_identifiers]
+    jobs = [(c, spec) for c, spec in tspec["columns"].items()
+            if (not spec.get("drop") or keep_identifiers) and "sum" not in spec]
     cols: dict[str, pd.Series] = {}
     for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
         report.extend(local)
@@ -647,6 +792,13 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
         extra = s.attrs.pop("extra", {})
         cols[cname] = s
         cols.update(extra)
+    for cname, cspec in tspec["columns"].items():  # sums of columns mapped above, in order
+        if "sum" in cspec:
+            terms = [pd.to_numeric(cols[c], errors="coerce").astype("float64") for c in cspec["sum"]]
+            total = terms[0]
+            for t in terms[1:]:
+                total = total + t  # missing when a term is missing
+            cols[cname] = mapper._cast(cname, cspec, total)
     if not keep_identifiers:
         cols.update(free_text.identifier_columns(profile, tname, df))
     for c in ("_source_row", "_source_file"):
