@@ -30,6 +30,13 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
 ``free_text = true``  typed-in text: phone numbers, e-mail addresses and the household's own
                   names in it are redacted (MD515); messages never quote it
+``codes_file``    codes from a CSV beside the profile (``{ file, code, value }`` or the name of a
+                  ``[code_tables.<name>]``); blank values are missing-value codes
+``choice``        a select_multiple answer holds this choice (bool; missing when unanswered)
+``set_when``      ``{ from, codes, value }``: the value where another raw column has the codes
+``sum``           the sum of columns of the same table (missing when a term is missing)
+``cases``         ``[{ when = { col = [codes] | "blank" | "answered" }, value = ... }, ...]``:
+                  the first case that holds gives the value (no value: missing)
 
 Privacy rules (:mod:`migdata.model.privacy`): ``*_src`` columns keep codes only (a name typed
 into a coded column is left out, MD504/MD514); problem messages withhold values that look
