@@ -219,3 +219,27 @@ relationship = { from = "rel", codes = { 1 = "head" } }
     assert data.households["psgc"].tolist() == ["0403405000", "0403405000"]
     c = data.report.counts["households"]
     assert c == {"read": 4, "kept": 2, "rejected": 2}
+
+
+def test_area_fallback_keeps_a_retired_barangay_at_its_city():
+    """042103001 is a 2022 barangay of Bacoor (correspondence code) that the current release no
+    longer has; Bacoor itself is 0402103000. Cavite has no city/municipality 99 (042199001)."""
+    text = '''
+[tables.households]
+from = "t"
+[tables.households.columns]
+hh_id = "id"
+psgc = { from = "code", area = "psgc9", area_fallback = "city_mun" }
+'''
+    prof = parse_profile(HEAD + text)
+    raw = pd.DataFrame({"id": ["a", "b", "c", "d"], "code": ["043405000", "042103001", "042199001", "042103001"],
+                        "_source_row": [2, 3, 4, 5]})
+    cb = Codebook("t.csv", "csv")
+    out = apply_profile(prof, {"t": raw}, cb)["households"]
+    assert out["psgc"].tolist()[:2] == ["0403405000", "0402103000"] and pd.isna(out["psgc"].iloc[2])
+    assert out["psgc"].iloc[3] == "0402103000"
+    assert [(p.code, p.source_row, p.action) for p in cb.report.problems] == [
+        ("MD560", 3, "kept"), ("MD560", 5, "kept"), ("MD201", 4, "set_missing")]
+    assert cb.report.problems[0].message == render(
+        "MD560", row=3, file="t.csv", table="households", column="psgc", value="042103001",
+        city="City of Bacoor", psgc="0402103000")

@@ -5,10 +5,6 @@
 - ``lf_status`` from Section E (E01, E03, E25, E32) for persons 15+;
 - OWWA and PhilHealth membership of persons from the household's Section P member lists
   (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
-- ``psgc`` of the household from the 9-digit geo ID (old PSGC, as the 2022 CBMS wrote it): the
-  barangay's 10-digit code; for a barangay that the current PSGC release no longer has (the 2022
-  barangays of Bacoor, merged in 2023) the code of its city/municipality, reported (MD560);
-  missing when the city/municipality is unknown too (MD506);
 - household flags from Sections K and P; ``urban_rural`` of the barangay; ``cash_abroad`` and
   ``income`` summed over the case's Section H records;
 - the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
@@ -529,37 +525,6 @@ def _mpi(h: pd.DataFrame, p: pd.DataFrame) -> None:
     h["mpi_poor"] = poor
 
 
-def _psgc(h: pd.DataFrame, rep: _Reporter) -> None:
-    """9-digit geo code -> 10-digit PSGC; a barangay unknown to the reference falls back to its
-    city/municipality (the household is counted there only)."""
-    from migdata.areas.reference import reference
-
-    ref = reference()
-    cc = ref["correspondence_code"].astype(object)
-    has = cc.notna().to_numpy()
-    corr = dict(zip(cc[has].astype(str), ref["psgc"].astype(object)[has]))
-    names = dict(zip(ref["psgc"].astype(object), ref["name"].astype(object)))
-    # a few thousand distinct barangays for millions of households: look up each code once
-    fcodes, uniques = pd.factorize(h["psgc"].astype(object), use_na_sentinel=True)
-    mapped = [corr.get(str(u)) for u in uniques]
-    city = [None if m is not None else corr.get(str(u)[:6] + "000") for u, m in zip(uniques, mapped)]
-    out = np.array([m if m is not None else c for m, c in zip(mapped, city)] + [None], dtype=object)
-    bad = np.array([m is None for m in mapped] + [False])
-    rows = h["_source_row"].to_numpy() if "_source_row" in h.columns else np.full(len(h), None)
-    for i in np.flatnonzero(bad[fcodes]):
-        u = fcodes[i]
-        c9, to = str(uniques[u]), city[u]
-        row = None if rows[i] is None or pd.isna(rows[i]) else int(rows[i])
-        if to is not None:
-            rep.report.add("MD560", table="households", source_file=rep.source, source_row=row,
-                           column="psgc", value=c9, action="kept", record=f"household {h['hh_id'].iat[i]}",
-                           hh_id=h["hh_id"].iat[i], city=names.get(to, to), psgc=to)
-        else:
-            rep.report.add("MD506", table="households", source_file=rep.source, source_row=row,
-                           column="psgc", value=c9, action="set_missing", kind="psgc9")
-    h["psgc"] = pd.array(out[fcodes], dtype=STRING)
-
-
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
     from migdata.areas.reference import reference
 
@@ -606,7 +571,6 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     out["persons"] = p
     if "households" in tables:
         h = tables["households"].copy()
-        _psgc(h, rep)
         _households(h, raw)
         _programmes(h, raw)
         _poverty(h)

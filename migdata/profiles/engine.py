@@ -104,7 +104,7 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc",
-               "choice", "set_when", "cases", "sum"}
+               "choice", "set_when", "cases", "sum", "area_fallback"}
 CODE_TABLE_KEYS = {"file", "code", "value"}
 #: keys that give a column its values (one of them is required)
 SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum")
@@ -199,6 +199,9 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason="needs one of from, concat, value, default, cases or sum")
             cspec = _check_derivations(cspec, path, f"{where} column {cname}", data.get("code_tables", {}))
+            if "area_fallback" in cspec and (cspec["area_fallback"] != "city_mun" or "area" not in cspec):
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason="area_fallback = \"city_mun\" goes with area = ...")
             if "area" in cspec and cspec["area"] not in AREA_KINDS:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"area = {cspec['area']!r}; choose one of {', '.join(AREA_KINDS)}")
@@ -589,17 +592,28 @@ class _Mapper:
         fcodes, uniques, readings, ix = read_distinct(s)
         out: list[Any] = []
         errors: dict[str, list[int]] = {}
+        parents: dict[int, str] = {}
         for i, (u, r) in enumerate(zip(uniques, readings)):
             k = _key_text(u)
             if k in overrides:
                 out.append(overrides[k])
                 continue
+            if r.error == "MD202" and kind in ("psgc9", "psgc10"):  # the declared form decides
+                r = _declared_reading(k, kind, ix)
+            if r.error == "MD201" and spec.get("area_fallback") and k.isdigit():
+                parent = _parent_code(k, ix)
+                if parent is not None:
+                    parents[i] = parent
+                    out.append(parent)
+                    continue
             out.append(r.code)
             if r.error:
                 errors.setdefault(r.error, []).append(i)
             elif r.repaired:
                 self._repaired(name, spec, fcodes, i, u, r.code, ix)
         out.append(None)
+        if parents:
+            self._fallback(name, fcodes, s, parents, ix)
         raw_col = spec.get("from") or name
         files = self.raw["_source_file"].to_numpy() if "_source_file" in self.raw else None
         rows = self.raw["_source_row"].to_numpy() if "_source_row" in self.raw else None
@@ -615,6 +629,12 @@ class _Mapper:
                                     None if rows is None else rows[i], raw_col) for i in idx]
             self.problem_rows(code, mask, name, s, "set_missing", each=each)
         return take_text(out, fcodes, s.index)
+
+    def _fallback(self, name: str, fcodes: np.ndarray, s: pd.Series, parents: dict[int, str], ix: Any) -> None:
+        """Rows kept at the city/municipality of a barangay code the release no longer has
+        (``area_fallback``), each reported (MD560)."""
+        for i, parent in parents.items():
+            self.problem_rows("MD560", fcodes == i, name, _text(s), "kept", city=ix.name(parent), psgc=parent)
 
     def _repaired(self, name: str, spec: dict[str, Any], fcodes: np.ndarray, i: int, value: Any,
                   code: str, ix: Any) -> None:
@@ -677,6 +697,27 @@ class _Mapper:
         except (TypeError, ValueError):
             return s  # validation reports the values it cannot read
         return s
+
+
+def _declared_reading(k: str, kind: str, ix: Any) -> Any:
+    """A 9-digit code that is both a correspondence code and a 10-digit PSGC without its leading
+    zero, read as the form the profile declares (``psgc9`` or ``psgc10``)."""
+    from migdata.areas.codes import Reading
+
+    if kind == "psgc9":
+        return Reading(ix.by_corr[k.zfill(9)], "9-digit correspondence code", len(k) < 9)
+    return Reading("0" + k, "10-digit PSGC without its leading zero", True)
+
+
+def _parent_code(k: str, ix: Any) -> str | None:
+    """The city/municipality of a barangay code (10-digit PSGC, or 9-digit correspondence code
+    with or without its leading zero) when the reference knows it, else None."""
+    if len(k) == 10:
+        city = k[:7] + "000"
+        return city if city in ix.codes else None
+    if len(k) in (8, 9):
+        return ix.by_corr.get(k.zfill(9)[:6] + "000")
+    return None
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
