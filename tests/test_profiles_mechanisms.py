@@ -243,3 +243,27 @@ psgc = { from = "code", area = "psgc9", area_fallback = "city_mun" }
     assert cb.report.problems[0].message == render(
         "MD560", row=3, file="t.csv", table="households", column="psgc", value="042103001",
         city="City of Bacoor", psgc="0402103000")
+
+
+def test_any_of_and_yes_items():
+    text = '''
+[tables.households]
+from = "t"
+[tables.households.columns]
+hh_id = "id"
+has_account = { any_of = ["bank", "wallet"], yes = [1] }
+programmes = { yes_items = { p1 = "4ps", p2 = "uct", p3 = "feeding" }, yes = [1] }
+'''
+    prof = parse_profile(HEAD + text)
+    raw = pd.DataFrame({"id": ["a", "b", "c", "d"],
+                        "bank": [1, 2, None, 2], "wallet": [2, 1.0, None, None],
+                        "p1": [1, 2, None, 2], "p2": [None, 2, None, 1], "p3": [1, 2, None, "1"],
+                        "_source_row": [2, 3, 4, 5]})
+    cb = Codebook("t.csv", "csv")
+    out = apply_profile(prof, {"t": raw}, cb)["households"]
+    # a: bank yes; b: wallet yes (1.0); c: nothing answered; d: bank no, wallet blank
+    assert out["has_account"].tolist() == [True, True, None, False]
+    # a: p1, p3; b: all no -> ""; c: none answered -> missing; d: p2 and p3 ("1" as text)
+    prog = out["programmes"].tolist()
+    assert prog[:2] == ["4ps feeding", ""] and pd.isna(prog[2]) and prog[3] == "uct feeding"
+    assert cb.report.problems == []

@@ -5,8 +5,8 @@
 - ``lf_status`` from Section E (E01, E03, E25, E32) for persons 15+;
 - OWWA and PhilHealth membership of persons from the household's Section P member lists
   (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
-- household flags from Sections K and P; ``urban_rural`` of the barangay; ``cash_abroad`` and
-  ``income`` summed over the case's Section H records;
+- ``urban_rural`` of the barangay; ``cash_abroad`` and ``income`` summed over the case's
+  Section H records (when a file has several);
 - the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
   reported with the household, line, item and value (MD550-MD559) and the answer set missing.
 
@@ -56,25 +56,15 @@ PLACES = {  # residence item, PPMM item, country item, tidy prefix
     "B02_FYRSRESIDE": ("B01_PHILIPPINES2", "B01_COUNTRY2", "res_5y"),
     "B04_SMOSRESIDE": ("B01_PHILIPPINES4", "B01_COUNTRY4", "res_6m"),
 }
-K01 = ["K01A_BANK", "K01B_DIGITALBANK", "K01C_EMONEY", "K01D_NSSLANONSTOCK", "K01E_COOP",
-       "K01F_MICROFIN", "K01Z_OTH"]
 P02_LISTS = {"P02_1A_SSS": "sss_member", "P02_1B_GSIS": "gsis_member", "P02_1C_OWWA": "owwa_member",
              "P02_1F_PAGIBIG": "pagibig_member", "P02_1G_PHLHEALTH": "philhealth"}
 # Section L1 list item -> (the Section L yes/no item that asks it, tidy column, asked of women 10+)
 L1_LISTS = {"L02_LNO": ("L01_PREG", "pregnant_3y", True), "L07_LNO": ("L06_CPREG", "pregnant_now", True),
             "L09_LNO": ("L08_LACTMOM", "breastfeeding", True), "L16_LNO": ("L15_DIS", "disability", False),
             "L34_LNO": ("L33_TMSICK", "ill_12m", False)}
-# programme items (P05, P08) -> the codes of the ``programmes`` column
-PROGRAMME_CODES = {"P05A_REG4PS": "4ps_regular", "P05B_MOD4PS": "4ps_modified", "P05C_UCT": "uct",
-                   "P05D_SOCPEN": "social_pension", "P05E_IMAP": "medical_assistance", "P05F_STUFAP": "student_aid",
-                   "P05G_SNRHIGH": "shs_voucher", "P05H_ESA": "emergency_shelter", "P05I_HOUSING": "housing",
-                   "P05J_HEALTH": "health_assistance", "P05K_COMM": "wash", "P05Z_OTHERS": "other",
-                   "P08_MEMFEEDNG": "feeding"}
 ELEMENTARY_OR_MORE = ["elementary_graduate", "jhs_undergraduate", "jhs_graduate", "shs_undergraduate",
                       "shs_graduate", "post_secondary", "short_cycle_tertiary", "college_undergraduate",
                       "college_graduate", "post_graduate"]
-P05 = ["P05A_REG4PS", "P05B_MOD4PS", "P05C_UCT", "P05D_SOCPEN", "P05E_IMAP", "P05F_STUFAP",
-       "P05G_SNRHIGH", "P05H_ESA", "P05I_HOUSING", "P05J_HEALTH", "P05K_COMM", "P05Z_OTHERS"]
 
 
 @lru_cache(maxsize=1)
@@ -332,27 +322,6 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> No
         _mark(p, roster, lists, answered, col, item, rep)
 
 
-def _programmes(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
-    """``programmes``: the programmes a household received (P05 A-Z, P08 feeding), as
-    space-separated codes ("" for none; missing when Section P is blank)."""
-    if "SECTION_P" not in raw:
-        return
-    r = raw["SECTION_P"].assign(hh_id=lambda d: _hh_id(d))
-    items = [c for c in PROGRAMME_CODES if c in r.columns]
-    if not items:
-        return
-    vals = r[items].apply(pd.to_numeric, errors="coerce").astype("float64")
-    answered = vals.notna().any(axis=1).to_numpy()
-    yes = (vals == 1).to_numpy(dtype=bool)
-    # one bit per programme: the few distinct combinations are turned into text once each
-    pattern = (yes * (1 << np.arange(len(items), dtype=np.int64))).sum(axis=1)
-    uniq, inv = np.unique(pattern, return_inverse=True)
-    names = [PROGRAMME_CODES[c] for c in items]
-    text = np.array([" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq], dtype=object)[inv]
-    text[~answered] = None
-    h["programmes"] = h["hh_id"].map(pd.Series(text, index=r["hh_id"].to_numpy())).astype(object).to_numpy()
-
-
 @lru_cache(maxsize=1)
 def _settings() -> dict[str, Any]:
     """The ``[poverty]`` and ``[mpi]`` tables of ``cbms_2022_hpq.toml`` (data the hooks apply)."""
@@ -536,18 +505,6 @@ def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
         sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)
         h["cash_abroad"] = h["hh_id"].map(sums["H3G_CASHRECEIPTS"]).to_numpy()
         h["income"] = h["hh_id"].map(sums["H05_SOURCESOFINCOME"]).to_numpy()
-    for rec, items, col, extra in (("SECTION_K", K01, "has_account", None),
-                                   ("SECTION_P", P05, "programme_any", "P08_MEMFEEDNG"),
-                                   ("SECTION_P", ["P05A_REG4PS", "P05B_MOD4PS"], "programme_4ps", None)):
-        if rec not in raw:
-            continue
-        r = raw[rec].assign(hh_id=_hh_id(raw[rec]))
-        cols = [c for c in items + ([extra] if extra else []) if c in r.columns]
-        vals = r[cols].apply(pd.to_numeric, errors="coerce")
-        yes = (vals == 1).any(axis=1)
-        answered = vals.notna().any(axis=1)
-        flag = pd.Series(np.where(answered, yes, None), index=r.index, dtype=object)
-        h[col] = h["hh_id"].map(dict(zip(r["hh_id"], flag))).to_numpy()
 
 
 def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Any,
@@ -572,7 +529,6 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     if "households" in tables:
         h = tables["households"].copy()
         _households(h, raw)
-        _programmes(h, raw)
         _poverty(h)
         _mpi(h, p)
         out["households"] = h

@@ -37,6 +37,8 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``sum``           the sum of columns of the same table (missing when a term is missing)
 ``cases``         ``[{ when = { col = [codes] | "blank" | "answered" }, value = ... }, ...]``:
                   the first case that holds gives the value (no value: missing)
+``any_of``/``yes_items`` + ``yes``  several yes/no items: whether any is yes, or the names of
+                  those that are (space-separated); missing when none is answered
 
 Privacy rules (:mod:`migdata.model.privacy`): ``*_src`` columns keep codes only (a name typed
 into a coded column is left out, MD504/MD514); problem messages withhold values that look
@@ -104,10 +106,10 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc",
-               "choice", "set_when", "cases", "sum", "area_fallback"}
+               "choice", "set_when", "cases", "sum", "area_fallback", "any_of", "yes_items", "yes"}
 CODE_TABLE_KEYS = {"file", "code", "value"}
 #: keys that give a column its values (one of them is required)
-SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum")
+SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum", "any_of", "yes_items")
 AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
 
 
@@ -143,6 +145,8 @@ class Profile:
                     cols.add(spec["set_when"]["from"])
                 for case in spec.get("cases", []):
                     cols.update(case.get("when", {}))
+                cols.update(spec.get("any_of", []))
+                cols.update(spec.get("yes_items", {}))
             for s in srcs:
                 if s:
                     out.setdefault(s, set()).update(cols)
@@ -197,7 +201,7 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                                 reason=f"unknown key(s) {sorted(bad)}; allowed: {sorted(COLUMN_KEYS)}")
             if not any(k in cspec for k in SOURCE_KEYS):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
-                                reason="needs one of from, concat, value, default, cases or sum")
+                                reason="needs one of from, concat, value, default, cases, sum, any_of or yes_items")
             cspec = _check_derivations(cspec, path, f"{where} column {cname}", data.get("code_tables", {}))
             if "area_fallback" in cspec and (cspec["area_fallback"] != "city_mun" or "area" not in cspec):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
@@ -261,6 +265,12 @@ def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
             for col, cond in c.get("when", {}).items():
                 if not (isinstance(cond, list) or cond in ("blank", "answered")):
                     raise bad(f"cases: the condition on {col} is a list of codes, \"blank\" or \"answered\"")
+    if "any_of" in cspec and not (isinstance(cspec["any_of"], list) and cspec["any_of"]):
+        raise bad("any_of is a list of raw yes/no items, with yes = [codes]")
+    if "yes_items" in cspec and not (isinstance(cspec["yes_items"], dict) and cspec["yes_items"]):
+        raise bad("yes_items is a table { <raw yes/no item> = \"<choice name>\" }, with yes = [codes]")
+    if ("any_of" in cspec or "yes_items" in cspec) != isinstance(cspec.get("yes"), list):
+        raise bad("yes = [codes] goes with any_of or yes_items (the codes that mean yes)")
     if "sum" in cspec and not (isinstance(cspec["sum"], list) and cspec["sum"]
                                and all(isinstance(c, str) for c in cspec["sum"])):
         raise bad("sum is a list of columns of the same table")
@@ -382,6 +392,8 @@ class _Mapper:
                 return None
         elif "cases" in spec:
             s = self._cases(name, spec["cases"])
+        elif "any_of" in spec or "yes_items" in spec:
+            s = self._yes_items(name, spec)
         elif "from" in spec:
             src = spec["from"]
             if src not in self.raw.columns:
@@ -451,6 +463,24 @@ class _Mapper:
                 out[hit] = case["value"]
             todo &= ~hit
         return self._as_codes(name, pd.Series(out, index=self.raw.index))
+
+    def _yes_items(self, name: str, spec: dict[str, Any]) -> pd.Series:
+        """Several yes/no items: ``any_of`` gives whether any is yes (``yes`` codes); ``yes_items``
+        the names of those that are, space-separated like a select_multiple answer ("" for
+        none). Missing when no item is answered."""
+        items = spec.get("yes_items") or {c: c for c in spec["any_of"]}
+        yes = np.column_stack([self._matches(name, c, spec["yes"]) for c in items])
+        answered = np.column_stack([self._matches(name, c, "answered") for c in items]).any(axis=1)
+        if "any_of" in spec:
+            out = yes.any(axis=1).astype(object)
+        else:  # the few distinct yes-patterns are turned into text once each
+            bits = (yes * (1 << np.arange(yes.shape[1], dtype=np.int64))).sum(axis=1)
+            uniq, inv = np.unique(bits, return_inverse=True)
+            names = list(items.values())
+            out = np.array([" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq],
+                           dtype=object)[inv.reshape(-1)]
+        out[~answered] = None
+        return pd.Series(out, index=self.raw.index)
 
     def _choice(self, choice: Any, s: pd.Series) -> pd.Series:
         """``choice``: whether a select_multiple answer (space-separated choice names) holds
