@@ -267,3 +267,25 @@ programmes = { yes_items = { p1 = "4ps", p2 = "uct", p3 = "feeding" }, yes = [1]
     prog = out["programmes"].tolist()
     assert prog[:2] == ["4ps feeding", ""] and pd.isna(prog[2]) and prog[3] == "uct feeding"
     assert cb.report.problems == []
+
+
+def test_area_attribute_copies_the_reference_for_the_tables_psgc():
+    from migdata.areas import reference
+
+    ref = reference().set_index("psgc")
+    rural = ref.index[(ref["urban_rural"] == "rural").to_numpy()][0]
+    urban = ref.index[(ref["urban_rural"] == "urban").to_numpy()][0]
+    text = '''
+[tables.households]
+from = "t"
+[tables.households.columns]
+hh_id = "id"
+psgc = { from = "code", area = "psgc" }
+urban_rural = { area_attribute = "urban_rural" }
+'''
+    prof = parse_profile(HEAD + text)
+    raw = pd.DataFrame({"id": ["a", "b", "c"], "code": [urban, rural, None], "_source_row": [2, 3, 4]})
+    out = apply_profile(prof, {"t": raw}, Codebook("t.csv", "csv"))["households"]
+    assert out["urban_rural"].tolist()[:2] == ["urban", "rural"] and pd.isna(out["urban_rural"].iloc[2])
+    with pytest.raises(DataError, match="needs a psgc column"):
+        parse_profile(HEAD + text.replace('psgc = { from = "code", area = "psgc" }\n', ""))

@@ -5,8 +5,8 @@
 - ``lf_status`` from Section E (E01, E03, E25, E32) for persons 15+;
 - OWWA and PhilHealth membership of persons from the household's Section P member lists
   (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
-- ``urban_rural`` of the barangay; ``cash_abroad`` and ``income`` summed over the case's
-  Section H records (when a file has several);
+- ``cash_abroad`` and ``income`` summed over the case's Section H records (when a file has
+  several);
 - the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
   reported with the household, line, item and value (MD550-MD559) and the answer set missing.
 
@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import io
 import tomllib
 from functools import lru_cache
@@ -35,6 +34,7 @@ import pandas as pd
 
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
+from migdata.profiles.engine import code_table
 
 ID = ["REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN"]
 WIDTHS = [2, 2, 2, 3, 6, 4, 4, 4]
@@ -69,9 +69,9 @@ ELEMENTARY_OR_MORE = ["elementary_graduate", "jhs_undergraduate", "jhs_graduate"
 
 @lru_cache(maxsize=1)
 def countries() -> dict[str, str | None]:
-    """CBMS country code (text) -> ISO3 (None for 9997 don't know and codes without ISO3)."""
-    text = resources.files("migdata.profiles").joinpath("cbms_countries.csv").read_text(encoding="utf-8")
-    return {r["cbms_code"]: (r["iso3"] or None) for r in csv.DictReader(text.splitlines())}
+    """CBMS country code (text) -> ISO3 (None for 9997 don't know and codes without ISO3): the
+    code table ``cbms_countries.csv`` as profiles read it (``codes_file``)."""
+    return {k: (v or None) for k, v in code_table("cbms_countries.csv", "cbms_code", "iso3").items()}
 
 
 def member_lines(text: Any) -> list[int]:
@@ -495,11 +495,6 @@ def _mpi(h: pd.DataFrame, p: pd.DataFrame) -> None:
 
 
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
-    from migdata.areas.reference import reference
-
-    ref = reference()
-    ur = dict(zip(ref["psgc"], ref["urban_rural"].astype(object)))
-    h["urban_rural"] = h["psgc"].astype(object).map(ur).to_numpy()
     if "SECTION_H" in raw and len(raw["SECTION_H"]) != raw["SECTION_H"][ID].drop_duplicates().shape[0]:
         sh = raw["SECTION_H"].assign(hh_id=_hh_id(raw["SECTION_H"]))
         sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)

@@ -39,6 +39,7 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
                   the first case that holds gives the value (no value: missing)
 ``any_of``/``yes_items`` + ``yes``  several yes/no items: whether any is yes, or the names of
                   those that are (space-separated); missing when none is answered
+``area_attribute``  a column of the PSGC reference (``urban_rural``) for the table's ``psgc``
 
 Privacy rules (:mod:`migdata.model.privacy`): ``*_src`` columns keep codes only (a name typed
 into a coded column is left out, MD504/MD514); problem messages withhold values that look
@@ -106,11 +107,14 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc",
-               "choice", "set_when", "cases", "sum", "area_fallback", "any_of", "yes_items", "yes"}
+               "choice", "set_when", "cases", "sum", "area_fallback", "any_of", "yes_items", "yes",
+               "area_attribute"}
 CODE_TABLE_KEYS = {"file", "code", "value"}
 #: keys that give a column its values (one of them is required)
-SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum", "any_of", "yes_items")
+SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum", "any_of", "yes_items", "area_attribute")
 AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
+#: columns of the PSGC reference a profile can copy for the table's psgc (``area_attribute``)
+AREA_ATTRIBUTES = ("urban_rural",)
 
 
 @dataclass
@@ -201,7 +205,8 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                                 reason=f"unknown key(s) {sorted(bad)}; allowed: {sorted(COLUMN_KEYS)}")
             if not any(k in cspec for k in SOURCE_KEYS):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
-                                reason="needs one of from, concat, value, default, cases, sum, any_of or yes_items")
+                                reason="needs one of from, concat, value, default, cases, sum, any_of, "
+                                       "yes_items or area_attribute")
             cspec = _check_derivations(cspec, path, f"{where} column {cname}", data.get("code_tables", {}))
             if "area_fallback" in cspec and (cspec["area_fallback"] != "city_mun" or "area" not in cspec):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
@@ -213,6 +218,11 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason="codes must be a table { source code = \"canonical code\" }")
             cols[cname] = cspec
+        for cname, cspec in cols.items():
+            if "area_attribute" in cspec and ("psgc" not in cols or cspec["area_attribute"] not in AREA_ATTRIBUTES):
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason=f"area_attribute is one of {', '.join(AREA_ATTRIBUTES)} and needs a "
+                                       "psgc column in the same table")
         for cname, cspec in cols.items():  # sums add columns of the same table
             unknown_terms = [c for c in cspec.get("sum", []) if c not in cols]
             if unknown_terms:
@@ -284,7 +294,7 @@ def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
         if not isinstance(ref, dict) or set(ref) != CODE_TABLE_KEYS:
             raise bad("a code table is { file = \"<csv beside the profile>\", code = \"<column>\", "
                       "value = \"<column>\" }")
-        table = _code_table(ref["file"], ref["code"], ref["value"], path, where)
+        table = code_table(ref["file"], ref["code"], ref["value"], path, where)
         codes = {k: v for k, v in table.items() if v}
         codes.update({str(k).strip(): v for k, v in cspec.get("codes", {}).items()})
         cspec["codes"] = codes
@@ -292,10 +302,16 @@ def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
     return cspec
 
 
-def _code_table(file: str, code: str, value: str, path: str | None, where: str) -> dict[str, str]:
-    """Source code -> canonical code from a CSV file beside the profile (else among the shipped
-    profiles' files); a blank value means the code is a missing-value code. Lines starting with
-    ``#`` are comments."""
+def code_table(file: str, code: str, value: str, path: str | None = None, where: str = "[code_tables]"
+               ) -> dict[str, str]:
+    """Source code -> canonical code from a CSV file beside the profile ``path`` (else among the
+    shipped profiles' files); a blank value (``""``) means the code is a missing-value code.
+    Lines starting with ``#`` are comments. Errors (MD501) name the profile and ``where``.
+
+    Example:
+        >>> code_table("cbms_countries.csv", "cbms_code", "iso3")["9201"]
+        'SAU'
+    """
     import csv
 
     here = Path(path).parent if path else Path.cwd()
@@ -729,6 +745,17 @@ class _Mapper:
         return s
 
 
+def _area_attribute(psgc: pd.Series, attribute: str) -> pd.Series:
+    """``attribute`` of each PSGC code in the reference (missing for codes it lacks)."""
+    from migdata.areas.reference import reference
+
+    ref = reference()
+    fcodes, uniques = factorize(psgc)
+    by = dict(zip(ref["psgc"].astype(object), ref[attribute].astype(object)))
+    values = np.array([by.get(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(values[fcodes], index=psgc.index).where(lambda v: v.notna(), None)
+
+
 def _declared_reading(k: str, kind: str, ix: Any) -> Any:
     """A 9-digit code that is both a correspondence code and a 10-digit PSGC without its leading
     zero, read as the form the profile declares (``psgc9`` or ``psgc10``)."""
@@ -855,7 +882,7 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
     df = _source_table(profile, tname, tspec, raw, codebook, report)
     mapper = _Mapper(profile, tname, df, codebook, report, tspec["from"])
     jobs = [(c, spec) for c, spec in tspec["columns"].items()
-            if (not spec.get("drop") or keep_identifiers) and "sum" not in spec]
+            if (not spec.get("drop") or keep_identifiers) and "sum" not in spec and "area_attribute" not in spec]
     cols: dict[str, pd.Series] = {}
     for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
         report.extend(local)
@@ -870,7 +897,9 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
         extra = s.attrs.pop("extra", {})
         cols[cname] = s
         cols.update(extra)
-    for cname, cspec in tspec["columns"].items():  # sums of columns mapped above, in order
+    for cname, cspec in tspec["columns"].items():  # derived from columns mapped above, in order
+        if "area_attribute" in cspec:
+            cols[cname] = mapper._cast(cname, cspec, _area_attribute(cols["psgc"], cspec["area_attribute"]))
         if "sum" in cspec:
             terms = [pd.to_numeric(cols[c], errors="coerce").astype("float64") for c in cspec["sum"]]
             total = terms[0]
