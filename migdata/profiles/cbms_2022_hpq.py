@@ -369,12 +369,12 @@ def threshold_for(areas: pd.DataFrame, year: int, table: pd.DataFrame | None = N
     return out
 
 
-def _poverty(h: pd.DataFrame) -> None:
+def _poverty(h: pd.DataFrame, settings: dict[str, Any]) -> None:
     """``poverty_threshold``: the PSA annual per-capita threshold of the year the profile names,
     for the household's area (``[poverty]`` of the profile)."""
     from migdata.areas import rollup
 
-    conf = _settings().get("poverty", {})
+    conf = settings.get("poverty", {})
     year = conf.get("threshold_year")
     if not year or "psgc" not in h.columns:
         return
@@ -469,12 +469,12 @@ def mpi_deprivations(h: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _mpi(h: pd.DataFrame, p: pd.DataFrame) -> None:
+def _mpi(h: pd.DataFrame, p: pd.DataFrame, settings: dict[str, Any]) -> None:
     """``mpi_score`` (weighted share of deprivations) and ``mpi_poor`` (score at or above the
     cutoff), with the dimensions, indicators and cutoff of ``[mpi]`` in the profile: dimensions
     weigh the same, indicators the same within their dimension. A household with an indicator
     the data cannot say has no score."""
-    conf = _settings().get("mpi", {})
+    conf = settings.get("mpi", {})
     dims = conf.get("dimensions", {})
     if not dims:
         return
@@ -503,8 +503,11 @@ def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
 
 
 def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Any,
-           report: ImportReport) -> dict[str, pd.DataFrame]:
-    """Complete the tidy tables the engine built from the profile (see the module docstring)."""
+           report: ImportReport, profile: Any = None) -> dict[str, pd.DataFrame]:
+    """Complete the tidy tables the engine built from the profile (see the module docstring);
+    ``[poverty]`` and ``[mpi]`` come from ``profile`` (the file being applied, which may be a
+    user's copy), else from the shipped profile."""
+    settings = profile.settings if profile is not None else _settings()
     rep = _Reporter(report, getattr(codebook, "source", None))
     p = tables["persons"].copy()
     f = _person_frame(raw)
@@ -524,7 +527,7 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     if "households" in tables:
         h = tables["households"].copy()
         _households(h, raw)
-        _poverty(h)
-        _mpi(h, p)
+        _poverty(h, settings)
+        _mpi(h, p, settings)
         out["households"] = h
     return out

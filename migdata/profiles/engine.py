@@ -51,7 +51,9 @@ case-id columns; default: the reader's), ``join`` (raw tables left-joined on the
 without a match are kept and reported, MD507; cases without a ``from`` row are reported, MD513).
 
 Columns whose name starts with ``_`` are scratch columns for a hooks module (``hooks =
-"module"`` with ``derive(tables, raw, codebook, report)``); they are dropped after the hooks ran.
+"module"`` with ``derive(tables, raw, codebook, report)``, and ``profile=`` when it takes it:
+the parsed profile, whose ``settings`` hold its other top-level tables); they are dropped after
+the hooks ran.
 
 Example:
     >>> import pandas as pd
@@ -77,6 +79,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 import tomllib
@@ -110,6 +113,8 @@ COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missin
                "choice", "set_when", "cases", "sum", "area_fallback", "any_of", "yes_items", "yes",
                "area_attribute"}
 CODE_TABLE_KEYS = {"file", "code", "value"}
+#: top-level tables the engine reads; the others are settings handed to the hooks
+ENGINE_TABLES = {"profile", "tables", "design", "reader", "links", "code_tables"}
 #: keys that give a column its values (one of them is required)
 SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum", "any_of", "yes_items", "area_attribute")
 AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
@@ -134,6 +139,8 @@ class Profile:
     meta: dict[str, Any] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None
+    #: the profile's other top-level tables (e.g. ``[poverty]``, ``[mpi]``): data for its hooks
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def raw_columns(self) -> dict[str, set[str]]:
         """Raw columns each raw table must provide (lets a reader decode only those)."""
@@ -248,7 +255,8 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                    source=p.get("source", ""), round=str(p.get("round", "")),
                    complete_count=spec.complete_count, hooks=p.get("hooks"),
                    design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
-                   tables=tables, meta=p, path=path)
+                   tables=tables, meta=p, path=path,
+                   settings={k: v for k, v in data.items() if k not in ENGINE_TABLES})
 
 
 def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
@@ -951,7 +959,10 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
             h["weight"] = 1.0
     if profile.hooks:
         hooks = _load_hooks(profile)
-        res = hooks.derive(out, raw, codebook, report)
+        # hooks that take the profile read its settings ([poverty], ...) from the file applied
+        takes_profile = "profile" in inspect.signature(hooks.derive).parameters
+        res = (hooks.derive(out, raw, codebook, report, profile=profile) if takes_profile
+               else hooks.derive(out, raw, codebook, report))
         if res is not None:
             out = res
     if not keep_identifiers:
