@@ -388,6 +388,7 @@ class _Mapper:
         self.p, self.t, self.raw, self.cb, self.report = profile, tname, raw, codebook, report
         self.src_table = source_table
         self.schema = _schema(tname)
+        self._texts: dict[str, pd.Series] = {}  # raw columns as code text (see _raw_text)
 
     def problem_rows(self, code: str, mask: np.ndarray, column: str, values: pd.Series,
                      action: str, withhold: bool | None = None, **fields: Any) -> None:
@@ -459,11 +460,13 @@ class _Mapper:
 
     def _raw_text(self, name: str, column: str) -> pd.Series:
         """A raw column as the text codes are matched on (all missing when the file lacks it,
-        reported MD503)."""
+        reported MD503); read once per column and mapper (cases name a column several times)."""
         if column not in self.raw.columns:
             self._missing_source(name, column)
             return pd.Series(pd.NA, index=self.raw.index, dtype=STRING)
-        return _text(_blank_to_na(self.raw[column]))
+        if column not in self._texts:
+            self._texts[column] = _text(_blank_to_na(self.raw[column]))
+        return self._texts[column]
 
     def _matches(self, name: str, column: str, cond: Any) -> np.ndarray:
         """Rows whose raw ``column`` is one of the codes ``cond`` (or blank / answered)."""
