@@ -9,12 +9,18 @@ barangays, households allocated by 2020 population). In the same process, the pe
 own ``jupyter nbconvert --execute --to html --no-input`` on the same notebook with the same
 parameters (papermill-injected), i.e. what a user would run without migdata's runner.
 
+``maps``: the same province report with and without its maps (the notebook's ``area_maps``
+parameter: the choropleths and sorted bars of the areas one level down), alternating in the
+same process on the same store, ``--repeat`` times each; medians, every run and the load
+average (the machine is shared).
+
 Peak memory: this process (RSS) and the notebook kernels it started (``RUSAGE_CHILDREN``).
 
 Usage:
     python benchmarks/bench_report.py demo
     python benchmarks/bench_report.py province --persons 1000000
     flock /tmp/migdata-bench.lock python benchmarks/bench_report.py province --persons 16200000
+    flock /tmp/migdata-bench.lock python benchmarks/bench_report.py maps --persons 16200000 --repeat 3
 """
 
 from __future__ import annotations
@@ -101,10 +107,9 @@ def bench_demo(args: argparse.Namespace) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
-def bench_province(args: argparse.Namespace) -> None:
+def _store(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The benchmark's dataset store (generated unless ``--workdir`` already holds one)."""
     from bench_indicators import generate
-
-    from migdata.report import notebook_path, render_report
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-report-"))
     store = work / "store"
@@ -117,6 +122,13 @@ def bench_province(args: argparse.Namespace) -> None:
         print(f"generated {len(data.persons):,} persons, {len(data.households):,} households in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         del data
+    return work, store
+
+
+def bench_province(args: argparse.Namespace) -> None:
+    from migdata.report import notebook_path, render_report
+
+    work, store = _store(args)
     t0 = time.perf_counter()
     with KernelPeak() as kp:
         html = render_report(store, args.area, work / "report.html")
@@ -146,6 +158,40 @@ def bench_province(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def bench_maps(args: argparse.Namespace) -> None:
+    """A province report with and without its maps, alternating, same store, same process."""
+    import os
+    import statistics
+
+    from migdata.report import PROFILE_NOTEBOOK, run_notebook, to_html
+
+    work, store = _store(args)
+
+    def render(with_maps: bool, i: int) -> float:
+        files = work / f"{'maps' if with_maps else 'nomaps'}{i}_files"
+        files.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        nb = run_notebook(PROFILE_NOTEBOOK, {"dataset": str(store), "area": args.area, "output_dir": str(files),
+                                             "area_maps": with_maps}, cwd=files)
+        to_html(nb, work / f"{files.name[:-6]}.html", title="bench")
+        return time.perf_counter() - t0
+
+    times: dict[bool, list[float]] = {True: [], False: []}
+    loads = [os.getloadavg()[0]]
+    for i in range(args.repeat):
+        for flag in ((True, False) if i % 2 == 0 else (False, True)):   # alternate which runs first
+            times[flag].append(render(flag, i))
+            loads.append(os.getloadavg()[0])
+            print(f"  run {i + 1} {'with' if flag else 'without'} maps: {times[flag][-1]:.1f} s "
+                  f"(load {loads[-1]:.1f})", flush=True)
+    m_with, m_without = statistics.median(times[True]), statistics.median(times[False])
+    print(f"province report {args.area}: with maps median {m_with:.1f} s {[round(t, 1) for t in times[True]]}, "
+          f"without maps median {m_without:.1f} s {[round(t, 1) for t in times[False]]}; "
+          f"ratio {m_with / m_without:.3f}; load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="what", required=True)
@@ -157,8 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default=None)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--no-peer", action="store_true")
+    m = sub.add_parser("maps")
+    m.add_argument("--persons", type=int, default=16_200_000)
+    m.add_argument("--seed", type=int, default=2022)
+    m.add_argument("--area", default="0403400000")
+    m.add_argument("--workdir", default=None)
+    m.add_argument("--keep", action="store_true")
+    m.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    {"demo": bench_demo, "province": bench_province}[args.what](args)
+    {"demo": bench_demo, "province": bench_province, "maps": bench_maps}[args.what](args)
     return 0
 
 

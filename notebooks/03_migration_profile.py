@@ -17,7 +17,7 @@
 # # Local migration profile (notebook 03)
 #
 # This notebook writes the migration profile of **one area**: a region, province,
-# city/municipality or barangay. Set the three parameters in the next cell and run all cells
+# city/municipality or barangay. Set the parameters in the next cell and run all cells
 # (*Run → Run All Cells*), or let migdata run it for you:
 #
 #     migdata report DATASET --area 0403400000 --out laguna.html
@@ -25,7 +25,9 @@
 # - `dataset`: the dataset folder made by notebook 1, `migdata import` or `migdata demo`
 #   (the default, `store`, is what notebook 1 writes beside it);
 # - `area`: the 10-digit PSGC code of the area (`migdata areas search Laguna` finds it);
-# - `output_dir`: where the charts (PNG) and the numbers behind them (CSV) are saved.
+# - `output_dir`: where the charts (PNG) and the numbers behind them (CSV) are saved;
+# - `area_maps`: draw the maps and bars of the areas one level down (`False` leaves them out,
+#   e.g. to time a report without them).
 #
 # Cells tagged `remove_cell` (like this one) and all code are left out of the HTML report.
 
@@ -33,6 +35,7 @@
 dataset = "store"
 area = "0400000000"
 output_dir = "report_files"
+area_maps = True
 
 # %%
 # %matplotlib inline
@@ -155,12 +158,13 @@ cmp.to_csv(out / "comparison.csv", index=False)
 # province, the barangays of a city or municipality): a map of each measure, then the areas
 # whose number can be shown, highest first. Both draw the published rows (P.sub_areas): the
 # same cells as the tables above and the workbook.
-if any(len(P.sub_areas(i)) for i in R.MAP_IDS):
+MAPPED = R.MAP_IDS if area_maps else []
+if any(len(P.sub_areas(i)) for i in MAPPED):
     note(f"### {maps.LEVEL_WORDS[P.below][1].capitalize()} of {NAME}\n\n"
          "Each map shows the areas in classes from light (low) to dark (high). Hatched areas are "
          "hidden: too few households to publish, or a survey estimate too unreliable. White areas "
          "have no data. The bars below each map rank the areas whose number can be shown.")
-for ind in R.MAP_IDS:
+for ind in MAPPED:
     subs = P.sub_areas(ind)
     if subs.empty:
         continue
