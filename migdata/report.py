@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -42,11 +42,7 @@ PROFILE_NOTEBOOK = "03_migration_profile.ipynb"
 LEVEL_ORDER = LEVELS
 LEVELS = tuple(COLUMN[lv] for lv in LEVEL_ORDER if COLUMN[lv])
 
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    return None
+from migdata.progress import Progress, as_progress
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()+!|~>])")
@@ -105,8 +101,11 @@ def _kernel_env() -> Iterator[None]:
 
 def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Path | None = None,
                  cwd: Path | None = None, timeout: int | None = 1800,
-                 dataset: str | Path | None = None) -> Any:
+                 dataset: str | Path | None = None, progress: Any = None) -> Any:
     """Execute a notebook with papermill and return the executed notebook (nbformat node).
+
+    ``progress`` hears ``("running <notebook>", cells done, cells)`` as cells finish
+    (:mod:`migdata.progress`; a bar with the time left on the command line).
 
     An error in any cell becomes a :class:`~migdata.errors.MigdataError` (MD804) naming the cell
     and the error, not a Python traceback.
@@ -122,10 +121,14 @@ def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Pat
     src = Path(name) if Path(name).is_file() else notebook_path(str(name))
     with tempfile.TemporaryDirectory(prefix="migdata-nb-") as tmp:
         out = Path(out_ipynb) if out_ipynb is not None else Path(tmp) / src.name
+        from migdata.cell_progress import engine_name
+
         try:
             with _kernel_env():
                 nb = pm.execute_notebook(str(src), str(out), parameters=parameters,
                                          cwd=str(cwd or tmp), progress_bar=False,
+                                         engine_name=engine_name(), cell_progress=progress,
+                                         cell_message=f"running {src.name}",
                                          log_output=False, execution_timeout=timeout,
                                          kernel_name="python3",
                                          # ipykernel 7 logs a TCP warning and a shutdown
@@ -1032,12 +1035,13 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
 
     Charts and the numbers behind them are also saved in ``<out_html stem>_files/``; with
     ``keep_notebook`` the executed notebook is kept there too (for checking how a number was
-    made).
+    made). ``progress`` hears the steps and the notebook's cells as they run
+    (:mod:`migdata.progress`).
 
     Example:
         >>> render_report("demo/store", "0400000000", "calabarzon.html")   # doctest: +SKIP
     """
-    say = progress or _quiet
+    say = as_progress(progress)
     from migdata.model.data import load
     from migdata.model.database import Database, is_database
 
@@ -1063,7 +1067,7 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
                       {"dataset": str(dataset_dir.resolve()), "area": a.code,
                        "output_dir": str(files_dir.resolve())},
                       out_ipynb=files_dir / PROFILE_NOTEBOOK if keep_notebook else None,
-                      cwd=files_dir, timeout=timeout, dataset=dataset_dir)
+                      cwd=files_dir, timeout=timeout, dataset=dataset_dir, progress=say)
     say(f"Writing {out_html} ...")
     return to_html(nb, out_html, title=f"Migration profile: {a.name}")
 
