@@ -306,3 +306,31 @@ def test_laguna_report_prints_on_a4_and_letter(demo, laguna_report, tmp_path, pa
     # each chart is printed once, on one page: none is cut across pages
     listed = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True).stdout.splitlines()[2:]
     assert sum(line.split()[2] == "image" for line in listed) == len(soup.find_all("img"))
+
+
+# --- progress ------------------------------------------------------------------------------------
+def test_demo_progress_is_plain_lines(demo):
+    _, _, messages = demo
+    assert not any("\r" in m for m in messages)
+    # each report's notebook cells, as lines every 10 % (no terminal here), indented under step 4
+    done = [m for m in messages if re.fullmatch(r" {6}running 03_migration_profile\.ipynb: 100 %", m)]
+    assert len(done) == 2, messages
+    assert any(re.fullmatch(r" {6}indicators: 100 %", m) for m in messages)
+
+
+def test_indicators_and_report_show_bars_in_a_terminal(demo, tmp_path):
+    import os
+    import sys
+
+    from test_progress import BAR_TIMES, ROOT, _run_in_pty
+
+    env = dict(os.environ, MIGDATA_PROGRESS_DELAY="0", PYTHONPATH=str(ROOT))
+    db = str(demo[0] / "database")
+    for args, step in ((["indicators", db, "--level", "province", "--by", "none", "--ids", "HH01,RM01",
+                         "--out", str(tmp_path / "t.xlsx")], "indicators"),
+                       (["report", db, "--area", LAGUNA, "--out", str(tmp_path / "laguna.html")],
+                        "running 03_migration_profile.ipynb")):
+        out = _run_in_pty([sys.executable, "-m", "migdata.cli", *args], env)
+        bars = [part for part in out.split("\r") if part.startswith(step + ":")]
+        assert any(" 100%|" in part and BAR_TIMES.search(part) for part in bars), out
+        assert "Wrote " in out
