@@ -12,7 +12,9 @@ parameters (papermill-injected), i.e. what a user would run without migdata's ru
 ``maps``: the same province report with and without its maps (the notebook's ``area_maps``
 parameter: the choropleths and sorted bars of the areas one level down), alternating in the
 same process on the same store, ``--repeat`` times each; medians, every run and the load
-average (the machine is shared).
+average. The machine is shared, so beside wall time each run records its CPU time (this
+process and the notebook kernel it started and reaped: ``RUSAGE_SELF`` + ``RUSAGE_CHILDREN``
+differences) and the wall time of the maps' own cell (papermill's cell durations).
 
 Peak memory: this process (RSS) and the notebook kernels it started (``RUSAGE_CHILDREN``).
 
@@ -167,27 +169,43 @@ def bench_maps(args: argparse.Namespace) -> None:
 
     work, store = _store(args)
 
-    def render(with_maps: bool, i: int) -> float:
+    def cpu() -> float:
+        return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
+
+    def render(with_maps: bool, i: int) -> tuple[float, float, float]:
+        """Wall and CPU seconds of one report, and the wall seconds of its maps' cell."""
         files = work / f"{'maps' if with_maps else 'nomaps'}{i}_files"
         files.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu()
         nb = run_notebook(PROFILE_NOTEBOOK, {"dataset": str(store), "area": args.area, "output_dir": str(files),
                                              "area_maps": with_maps}, cwd=files)
         to_html(nb, work / f"{files.name[:-6]}.html", title="bench")
-        return time.perf_counter() - t0
+        cell = sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells
+                   if "MAPPED = " in c.source)
+        return time.perf_counter() - t0, cpu() - c0, cell
 
-    times: dict[bool, list[float]] = {True: [], False: []}
+    runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     loads = [os.getloadavg()[0]]
     for i in range(args.repeat):
         for flag in ((True, False) if i % 2 == 0 else (False, True)):   # alternate which runs first
-            times[flag].append(render(flag, i))
+            runs[flag].append(render(flag, i))
             loads.append(os.getloadavg()[0])
-            print(f"  run {i + 1} {'with' if flag else 'without'} maps: {times[flag][-1]:.1f} s "
-                  f"(load {loads[-1]:.1f})", flush=True)
-    m_with, m_without = statistics.median(times[True]), statistics.median(times[False])
-    print(f"province report {args.area}: with maps median {m_with:.1f} s {[round(t, 1) for t in times[True]]}, "
-          f"without maps median {m_without:.1f} s {[round(t, 1) for t in times[False]]}; "
-          f"ratio {m_with / m_without:.3f}; load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
+            wall, cpu_s, cell = runs[flag][-1]
+            print(f"  run {i + 1} {'with' if flag else 'without'} maps: {wall:.1f} s wall, {cpu_s:.1f} s CPU, "
+                  f"maps cell {cell:.1f} s (load {loads[-1]:.1f})", flush=True)
+
+    def med(flag: bool, j: int) -> float:
+        return statistics.median(r[j] for r in runs[flag])
+
+    def every(flag: bool, j: int) -> list[float]:
+        return [round(r[j], 1) for r in runs[flag]]
+
+    print(f"province report {args.area}: with maps median {med(True, 0):.1f} s wall {every(True, 0)}, "
+          f"{med(True, 1):.1f} s CPU {every(True, 1)}, maps cell {med(True, 2):.1f} s; "
+          f"without maps median {med(False, 0):.1f} s wall {every(False, 0)}, {med(False, 1):.1f} s CPU "
+          f"{every(False, 1)}; ratio wall {med(True, 0) / med(False, 0):.3f}, CPU {med(True, 1) / med(False, 1):.3f}; "
+          f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
     if not args.keep and args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)
 
