@@ -135,10 +135,16 @@ class _Margin:
 def _margin(design: "Design", key, value, partial: bool = False, what: str = "margin") -> _Margin:
     cols = _key_columns(key)
     dom = design.domains(cols, observed=True)
+    codes = dom.codes
     if dom.n_no_domain:
-        first = int(np.flatnonzero(dom.codes < 0)[0])
-        bad = next(c for c in cols if pd.isna(design.data[c].iloc[first]))
-        raise DataError("MD331", column=bad, count=dom.n_no_domain, row=design._row(first))
+        # a record of weight 0 (outside the sample, a non-respondent) adds nothing to any sum a
+        # calibration uses, so a missing value there is harmless: it is put in the first cell
+        missing = (codes < 0) & (design.w != 0)
+        if missing.any():
+            first = int(np.flatnonzero(missing)[0])
+            bad = next(c for c in cols if pd.isna(design.data[c].iloc[first]))
+            raise DataError("MD331", column=bad, count=int(missing.sum()), row=design._row(first))
+        codes = np.where(codes < 0, 0, codes)
     lab = dom.labels
     labels = (list(lab[cols[0]]) if len(cols) == 1 else list(lab[cols].itertuples(index=False, name=None)))
     totals = _as_totals(key, value)
@@ -162,7 +168,7 @@ def _margin(design: "Design", key, value, partial: bool = False, what: str = "ma
                               count=len(extra), what=what)
         warnings.warn(f"{len(extra)} population cell(s) of {', '.join(cols)} have no sampled unit: ignored "
                       "(R postStratify partial=TRUE)", stacklevel=4)
-    return _Margin(key, dom.codes, labels, tot)
+    return _Margin(key, codes, labels, tot)
 
 
 def _check_sampled(design: "Design", m: _Margin, w: np.ndarray, what: str) -> np.ndarray:
@@ -629,5 +635,123 @@ def with_weights(design: "Design", w: np.ndarray, steps: Sequence[Projection]) -
     return new
 
 
+# ----------------------------------------------------------------------------- a profile's calibration
+def respondents(df: pd.DataFrame, rule, unit: str = "person") -> np.ndarray:
+    """Whether each record responded: every ``(column, accepted values)`` of ``rule`` holds (a
+    missing value never does).
+
+    Example:
+        >>> df = pd.DataFrame({"consent": pd.array([True, False, None], dtype="boolean"),
+        ...                    "assent": ["yes", "yes", "yes"]})
+        >>> respondents(df, (("consent", (True,)), ("assent", ("yes", "under_7")))).tolist()
+        [True, False, False]
+    """
+    keep = np.ones(len(df), dtype=bool)
+    for col, values in rule:
+        if col not in df.columns:
+            raise UsageError("MD349", column=col, unit=unit, known=", ".join(map(str, list(df.columns)[:15])))
+        s = df[col]
+        ok = s.notna().to_numpy()
+        hit = s.astype(object).isin(list(values)).to_numpy(dtype=bool)
+        keep &= ok & hit
+    return keep
+
+
+def _column_of(design: "Design", col: str, margin: str, unit: str) -> str:
+    """A margin column of the design's data; ``stratum`` is the design's strata when no column
+    has that name (the strata of the draw)."""
+    if col in design.data.columns:
+        return col
+    if col == "stratum" and design.strata_cols and design.strata_cols[0]:
+        return design.strata_cols[0]
+    raise UsageError("MD348", column=col, margin=margin, unit=unit,
+                     known=", ".join(map(str, list(design.data.columns)[:15])))
+
+
+def frame_count_totals(design: "Design", cells: Sequence[str], unit: str = "person") -> pd.Series:
+    """The frame count N_h of each non-response cell: the design's (first-stage) FPC, which must
+    be a count and constant within each cell; the stratum of the records outside the sample
+    (:data:`migdata.survey.design.OUTSIDE`) counts 0."""
+    from migdata.survey.design import OUTSIDE
+
+    where = "+".join(cells)
+    cols = [_column_of(design, c, where, unit) for c in cells]
+    if not design.fpc_cols or design.fpc_cols[0] is None:
+        raise DesignError("MD347", cells=where, detail="the design has no FPC")
+    fpc = pd.to_numeric(design.data[design.fpc_cols[0]], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not (fpc > 1).any():
+        raise DesignError("MD347", cells=where, detail="its FPC gives sampling fractions, not frame counts")
+    keys = design.data[cols].astype(object)
+    table = pd.DataFrame({"fpc": fpc}).join(keys.reset_index(drop=True))
+    spread = table.groupby(cols, dropna=False, sort=True)["fpc"].agg(["min", "max"])
+    bad = spread[spread["min"] != spread["max"]]
+    if len(bad):
+        raise DesignError("MD347", cells=where,
+                          detail=f"the FPC differs within cell {bad.index[0]!r} ({bad['min'].iloc[0]:g} and "
+                                 f"{bad['max'].iloc[0]:g}), so the cells are not the strata")
+    tot = spread["min"].astype(float)
+    outside = np.array([OUTSIDE in (k if isinstance(k, tuple) else (k,)) for k in tot.index])
+    tot[outside] = 0.0
+    return tot
+
+
+def _margin_totals(design: "Design", item: Mapping[str, Any], unit: str):
+    """(key, Series) of one stored margin: its columns (``stratum`` resolved) and totals."""
+    given = [str(c) for c in item["columns"]]
+    margin = "+".join(given)
+    cols = [_column_of(design, c, margin, unit) for c in given]
+    cells = [tuple(c) if isinstance(c, (list, tuple)) else (c,) for c in item["cells"]]
+    index = (pd.Index([c[0] for c in cells]) if len(cols) == 1
+             else pd.MultiIndex.from_tuples(cells, names=cols))
+    key = cols[0] if len(cols) == 1 else tuple(cols)
+    return key, pd.Series(np.asarray(item["total"], dtype=float), index=index)
+
+
+def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
+    """The design with a profile's respondent rule, non-response adjustment and calibration to
+    CBMS totals applied (:class:`migdata.model.spec.CalibrationSpec`), in that order:
+
+    1. non-respondents get weight 0 (R ``subset(design, responded)``);
+    2. the respondents of each non-response cell (the strata) carry the cell's frame count
+       (R ``postStratify(design, ~stratum, N_h)``, N_h the FPC; see :func:`frame_count_totals`);
+    3. the weights are calibrated to the CBMS totals of ``unit``'s margins, when they are filled
+       (``cal.totals``): R ``postStratify``, ``rake``, or ``calibrate(calfun=linear|raking|logit)``.
+
+    Each step is a calibration of the design (steps 2-3 keep their projections), so every later
+    estimate has R's calibrated SE.
+
+    Example:
+        >>> from migdata.model.spec import CalibrationSpec
+        >>> from migdata.survey import Design
+        >>> df = pd.DataFrame({"s": ["a", "a", "a", "b", "b"], "N": [30.0, 30, 30, 20, 20],
+        ...                    "w": [10.0, 10, 10, 10, 10], "ok": [True, True, False, True, True]})
+        >>> cal = CalibrationSpec(respondent=(("ok", (True,)),), nonresponse=("s",))
+        >>> d = from_spec(Design(df, weights="w", strata="s", fpc="N"), cal)
+        >>> d.w.tolist()
+        [15.0, 15.0, 0.0, 10.0, 10.0]
+    """
+    d = design
+    if cal.respondent:
+        keep = respondents(d.data, cal.respondent, unit)
+        d = with_weights(d, np.where(keep, d.w, 0.0), ())
+    if cal.nonresponse:
+        cells = list(cal.nonresponse)
+        tot = frame_count_totals(d, cells, unit)
+        cols = [_column_of(d, c, "+".join(cells), unit) for c in cells]
+        d = poststratify(d, cols, tot)
+    stored = cal.unit_totals(unit)
+    if stored and cal.margins:
+        margins = dict(_margin_totals(d, item, unit) for item in stored)
+        if cal.method == "poststratify":
+            (key, tot), = margins.items()
+            d = poststratify(d, _key_columns(key), tot)
+        elif cal.method == "rake":
+            d = rake(d, margins)
+        else:
+            d = calibrate(d, margins=margins, method=cal.method, bounds=cal.bounds)
+    return d
+
+
 __all__ = ["Projection", "Basis", "build_basis", "poststratify", "rake", "calibrate", "grake",
-           "regcalibrate", "replicate_g", "variance", "with_weights", "METHODS"]
+           "regcalibrate", "replicate_g", "variance", "with_weights", "METHODS", "from_spec", "respondents",
+           "frame_count_totals"]

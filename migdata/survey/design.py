@@ -194,9 +194,15 @@ class Design:
         if spec.complete_count:
             d = cls.complete_count(df, policy=policy)
         else:
+            if spec.missing_design == "exclude":
+                df = outside_sample(df, spec, unit)
             d = cls(df, weights=spec.weight_column(unit), strata=list(spec.strata) or None,
                     psu=list(spec.psu) or None, fpc=list(spec.fpc) or None,
                     lonely_psu=spec.lonely_psu, policy=policy, **options)
+            if spec.calibration is not None:
+                from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+
+                d = calibration.from_spec(d, spec.calibration, unit)
         d.spec = spec
         return d
 
@@ -1041,6 +1047,59 @@ class _Scores:
     beta: np.ndarray
     ratio: bool
     SB: np.ndarray | None = None
+
+
+#: The stratum (and PSU prefix) of the records outside the probability sample (``missing_design
+#: = "exclude"``): a stratum of their own, every record its own PSU, weight 0.
+OUTSIDE = "(not in the sample)"
+
+
+def outside_sample(df: pd.DataFrame, spec: "DesignSpec", unit: str = "person") -> pd.DataFrame:
+    """``df`` with its records outside the probability sample made design rows of weight 0.
+
+    A record of a sample design without its stratum, PSU or FPC (not drawn from the sample
+    list, or the sample group left blank; the import reports each, MD367) cannot be placed in
+    the design. Under ``missing_design = "exclude"`` it stays a row (arrays derived from the
+    frame keep lining up with the design) in a stratum of its own, :data:`OUTSIDE`, as its own
+    PSU, with weight 0 and, when the design has FPCs, the FPC of a take-all stratum (the number
+    of such records): R's ``subset(design, ...)`` on the same rows gives the same estimates and
+    SEs, since a weight-0 row adds nothing to any estimate and a take-all stratum nothing to a
+    variance. Returns ``df`` itself when every record has its design.
+
+    Example:
+        >>> import pandas as pd
+        >>> from migdata.model.spec import DesignSpec
+        >>> spec = DesignSpec(strata="s", fpc="N", missing_design="exclude")
+        >>> df = pd.DataFrame({"s": ["a", "a", None], "N": [10.0, 10, None], "weight": [5.0, 5, 1]})
+        >>> outside_sample(df, spec)[["s", "N", "weight"]].values.tolist()
+        [['a', 10.0, 5.0], ['a', 10.0, 5.0], ['(not in the sample)', 1.0, 0.0]]
+    """
+    cols = [c for c in (*spec.strata, *spec.psu, *spec.fpc) if c and c in df.columns]
+    if not cols:
+        return df
+    out = np.logical_or.reduce([df[c].isna().to_numpy() for c in cols])
+    if not out.any():
+        return df
+    df = df.copy(deep=False)
+    n_out = int(out.sum())
+    for c in (x for x in spec.strata if x and x in df.columns):
+        df[c] = df[c].astype(object).where(~out, OUTSIDE)
+    for c in (x for x in spec.psu if x and x in df.columns):
+        labels = np.array([f"{OUTSIDE} {i}" for i in range(1, n_out + 1)], dtype=object)
+        v = df[c].astype(object).to_numpy(copy=True)
+        v[out] = labels
+        df[c] = v
+    for c in (x for x in spec.fpc if x and x in df.columns):
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        counts = bool((v[~out] > 1).any())  # FPCs as counts, or as sampling fractions
+        v[out] = float(n_out) if counts else 1.0
+        df[c] = v
+    w = spec.weight_column(unit)
+    if w and w in df.columns:
+        v = pd.to_numeric(df[w], errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        v[out] = 0.0
+        df[w] = v
+    return df
 
 
 def factorize_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
