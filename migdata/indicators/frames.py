@@ -134,11 +134,12 @@ def cbms_dataset(source: Any, round: str | None = None, survey: str = "survey") 
 
 
 def _units(cbms: HouseholdData, cache: dict | None = None) -> dict[str, pd.DataFrame]:
-    if cache is not None and "units" in cache:
-        return cache["units"]
+    key = ("units", cbms.dataset_id)  # a cache may serve several CBMS rounds
+    if cache is not None and key in cache:
+        return cache[key]
     u = derive.units(cbms)
     if cache is not None:
-        cache["units"] = u
+        cache[key] = u
     return u
 
 

@@ -100,8 +100,10 @@ class Projection:
 
 
 def _onehot(codes: np.ndarray, a: np.ndarray, b: np.ndarray, G: np.ndarray, name: str) -> Projection:
-    k = int(codes.max()) + 1 if len(codes) else 0
-    return Projection(np.arange(len(codes)), codes.astype(np.int64), np.ones(len(codes)), k, a, b, G, name)
+    """The step of a one-column-per-cell model matrix (rows in no cell, code -1, have none)."""
+    k = len(G)
+    rows = np.flatnonzero(codes >= 0)
+    return Projection(rows, codes[rows].astype(np.int64), np.ones(len(rows)), k, a, b, G, name)
 
 
 # ----------------------------------------------------------------------------- margins
@@ -134,17 +136,16 @@ class _Margin:
 
 def _margin(design: "Design", key, value, partial: bool = False, what: str = "margin") -> _Margin:
     cols = _key_columns(key)
+    # rows not in the design (Design.outside) are in no domain: code -1, in no cell
     dom = design.domains(cols, observed=True)
-    codes = dom.codes
     if dom.n_no_domain:
-        # a record of weight 0 (outside the sample, a non-respondent) adds nothing to any sum a
-        # calibration uses, so a missing value there is harmless: it is put in the first cell
-        missing = (codes < 0) & (design.w != 0)
-        if missing.any():
-            first = int(np.flatnonzero(missing)[0])
-            bad = next(c for c in cols if pd.isna(design.data[c].iloc[first]))
-            raise DataError("MD331", column=bad, count=int(missing.sum()), row=design._row(first))
-        codes = np.where(codes < 0, 0, codes)
+        missing = dom.codes < 0
+        if design.outside is not None:
+            missing &= ~design.outside
+        first = int(np.flatnonzero(missing)[0])
+        bad = next(c for c in cols if pd.isna(design.data[c].iloc[first]))
+        raise DataError("MD331", column=bad, count=dom.n_no_domain, row=design._row(first))
+    codes = dom.codes
     lab = dom.labels
     labels = (list(lab[cols[0]]) if len(cols) == 1 else list(lab[cols].itertuples(index=False, name=None)))
     totals = _as_totals(key, value)
@@ -173,7 +174,8 @@ def _margin(design: "Design", key, value, partial: bool = False, what: str = "ma
 
 def _check_sampled(design: "Design", m: _Margin, w: np.ndarray, what: str) -> np.ndarray:
     """Weighted sample count per category; a category with population but no weight fails."""
-    st = np.bincount(m.codes, weights=w, minlength=len(m.labels))
+    ok = m.codes >= 0
+    st = np.bincount(m.codes[ok], weights=w[ok], minlength=len(m.labels))
     bad = (st == 0) & (m.totals != 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -184,16 +186,19 @@ def _check_sampled(design: "Design", m: _Margin, w: np.ndarray, what: str) -> np
 
 # ----------------------------------------------------------------------------- post-stratification
 def poststratify_weights(m: _Margin, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(new weights, sample total per cell): w * N_c / sum_c(w), R's ``postStratify``."""
-    st = np.bincount(m.codes, weights=w, minlength=len(m.labels))
+    """(new weights, sample total per cell): w * N_c / sum_c(w), R's ``postStratify`` (rows in no
+    cell, outside the design, keep their weight 0)."""
+    ok = m.codes >= 0
+    st = np.bincount(m.codes[ok], weights=w[ok], minlength=len(m.labels))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(st != 0, m.totals / st, np.where(m.totals == 0, 0.0, np.nan))
-    return w * ratio[m.codes], st
+    return np.where(ok, w * ratio[np.maximum(m.codes, 0)], 0.0), st
 
 
 def _poststrat_projection(m: _Margin, old: np.ndarray, new: np.ndarray) -> Projection:
     psw = np.where((new == 0) & (old == 0), 1.0, new)      # as R's svyrecvar
-    G = np.bincount(m.codes, weights=old, minlength=len(m.labels))
+    ok = m.codes >= 0
+    G = np.bincount(m.codes[ok], weights=old[ok], minlength=len(m.labels))
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.where(psw != 0, old / psw, 0.0)
     return _onehot(m.codes, psw, b, G, f"poststratify({', '.join(_key_columns(m.key))})")
@@ -260,7 +265,7 @@ def rake(design: "Design", margins: Mapping, maxit: int = 10, epsilon: float = 1
     for m, psw in zip(ms, after):
         with np.errstate(divide="ignore"):
             b = np.where(psw != 0, 1.0 / psw, 0.0)
-        projs.append(_onehot(m.codes, psw, b, np.bincount(m.codes, minlength=len(m.labels)).astype(float),
+        projs.append(_onehot(m.codes, psw, b, np.bincount(m.codes[m.codes >= 0], minlength=len(m.labels)).astype(float),
                              f"rake({', '.join(_key_columns(m.key))})"))
     # R's svyrecvar: ten passes over the margins, x <- x - w_m * ave(x / w_m, margin m)
     return design._calibrated(new, projs * 10)
@@ -670,10 +675,7 @@ def _column_of(design: "Design", col: str, margin: str, unit: str) -> str:
 
 def frame_count_totals(design: "Design", cells: Sequence[str], unit: str = "person") -> pd.Series:
     """The frame count N_h of each non-response cell: the design's (first-stage) FPC, which must
-    be a count and constant within each cell; the stratum of the records outside the sample
-    (:data:`migdata.survey.design.OUTSIDE`) counts 0."""
-    from migdata.survey.design import OUTSIDE
-
+    be a count and constant within each cell (rows not in the design are in no cell)."""
     where = "+".join(cells)
     cols = [_column_of(design, c, where, unit) for c in cells]
     if not design.fpc_cols or design.fpc_cols[0] is None:
@@ -683,16 +685,15 @@ def frame_count_totals(design: "Design", cells: Sequence[str], unit: str = "pers
         raise DesignError("MD347", cells=where, detail="its FPC gives sampling fractions, not frame counts")
     keys = design.data[cols].astype(object)
     table = pd.DataFrame({"fpc": fpc}).join(keys.reset_index(drop=True))
+    if design.outside is not None:  # rows not in the design are in no cell
+        table = table[~design.outside]
     spread = table.groupby(cols, dropna=False, sort=True)["fpc"].agg(["min", "max"])
     bad = spread[spread["min"] != spread["max"]]
     if len(bad):
         raise DesignError("MD347", cells=where,
                           detail=f"the FPC differs within cell {bad.index[0]!r} ({bad['min'].iloc[0]:g} and "
                                  f"{bad['max'].iloc[0]:g}), so the cells are not the strata")
-    tot = spread["min"].astype(float)
-    outside = np.array([OUTSIDE in (k if isinstance(k, tuple) else (k,)) for k in tot.index])
-    tot[outside] = 0.0
-    return tot
+    return spread["min"].astype(float)
 
 
 def _margin_totals(design: "Design", item: Mapping[str, Any], unit: str):
@@ -708,32 +709,30 @@ def _margin_totals(design: "Design", item: Mapping[str, Any], unit: str):
 
 
 def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
-    """The design with a profile's respondent rule, non-response adjustment and calibration to
-    CBMS totals applied (:class:`migdata.model.spec.CalibrationSpec`), in that order:
+    """The design with a profile's non-response adjustment and calibration to CBMS totals
+    applied (:class:`migdata.model.spec.CalibrationSpec`), in that order:
 
-    1. non-respondents get weight 0 (R ``subset(design, responded)``);
-    2. the respondents of each non-response cell (the strata) carry the cell's frame count
+    1. the respondents of each non-response cell (the strata) carry the cell's frame count
        (R ``postStratify(design, ~stratum, N_h)``, N_h the FPC; see :func:`frame_count_totals`);
-    3. the weights are calibrated to the CBMS totals of ``unit``'s margins, when they are filled
+    2. the weights are calibrated to the CBMS totals of ``unit``'s margins, when they are filled
        (``cal.totals``): R ``postStratify``, ``rake``, or ``calibrate(calfun=linear|raking|logit)``.
 
-    Each step is a calibration of the design (steps 2-3 keep their projections), so every later
-    estimate has R's calibrated SE.
+    The respondent rule is applied before, when the design is built
+    (:meth:`migdata.survey.design.Design.from_spec` puts the non-respondents outside the design).
+    Each step is a calibration of the design (its projections are kept), so every later estimate
+    has R's calibrated SE.
 
     Example:
-        >>> from migdata.model.spec import CalibrationSpec
+        >>> from migdata.model.spec import CalibrationSpec, DesignSpec
         >>> from migdata.survey import Design
         >>> df = pd.DataFrame({"s": ["a", "a", "a", "b", "b"], "N": [30.0, 30, 30, 20, 20],
-        ...                    "w": [10.0, 10, 10, 10, 10], "ok": [True, True, False, True, True]})
+        ...                    "weight": [10.0, 10, 10, 10, 10], "ok": [True, True, False, True, True]})
         >>> cal = CalibrationSpec(respondent=(("ok", (True,)),), nonresponse=("s",))
-        >>> d = from_spec(Design(df, weights="w", strata="s", fpc="N"), cal)
+        >>> d = Design.from_spec(df, DesignSpec(strata="s", fpc="N", calibration=cal))
         >>> d.w.tolist()
         [15.0, 15.0, 0.0, 10.0, 10.0]
     """
     d = design
-    if cal.respondent:
-        keep = respondents(d.data, cal.respondent, unit)
-        d = with_weights(d, np.where(keep, d.w, 0.0), ())
     if cal.nonresponse:
         cells = list(cal.nonresponse)
         tot = frame_count_totals(d, cells, unit)
