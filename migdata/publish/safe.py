@@ -146,14 +146,15 @@ def write_sheets_xlsx(sheets: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def write_table_csv(df: Any, path: str | os.PathLike[str], float_format: str | None = None) -> Path:
-    """Write a DataFrame as a UTF-8 CSV file, atomically, every text cell through
-    :func:`csv_text` (numbers as they are). Returns the path.
+    """Write a DataFrame as CSV (UTF-8 with a byte-order mark, so Excel opens it right),
+    atomically, every text cell through :func:`csv_text` (numbers as they are, written with
+    ``float_format`` when given). Returns the path.
 
     Example:
         >>> import pandas as pd, tempfile
-        >>> p = write_table_csv(pd.DataFrame({"a": ["@x", "ok"], "n": [1.5, 2]}), tempfile.mkdtemp() + "/t.csv")
-        >>> p.read_text().splitlines()
-        ['a,n', "'@x,1.5", 'ok,2.0']
+        >>> p = write_table_csv(pd.DataFrame({"a": ["=1+2", "x"], "n": [1.5, 2]}), tempfile.mkdtemp() + "/t.csv")
+        >>> p.read_text(encoding="utf-8-sig").splitlines()
+        ['a,n', "'=1+2,1.5", 'x,2.0']
     """
     import pandas as pd
 
@@ -161,10 +162,10 @@ def write_table_csv(df: Any, path: str | os.PathLike[str], float_format: str | N
 
     out = df.copy()
     for c in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[c]) or pd.api.types.is_bool_dtype(out[c]):
-            out[c] = out[c].astype(object).map(csv_text)
+        if not pd.api.types.is_numeric_dtype(out[c].dtype) or pd.api.types.is_bool_dtype(out[c].dtype):
+            out[c] = out[c].astype("object").map(csv_text)
 
     def write(tmp: Path) -> None:
-        out.to_csv(tmp, index=False, lineterminator="\n", float_format=float_format)
+        out.to_csv(tmp, index=False, encoding="utf-8-sig", float_format=float_format)
 
     return atomic_write(path, write)
