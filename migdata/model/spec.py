@@ -61,9 +61,10 @@ class CalibrationSpec:
     named steps follow, in this order, each optional:
 
     1. **respondents** (``respondent``): a record responded when each listed column holds one of
-       its values (e.g. ``{consent = true}``). The others (refusals) stay rows of the design with
-       weight 0, as R's ``subset(design, responded)``: they are in no estimate, and every PSU
-       of the design stays in the variance.
+       its values (e.g. ``{consent = true}``). The others (refusals, no answer) stay rows with
+       weight 0 outside the design (:func:`migdata.survey.design.outside_sample`): every
+       estimate, SE and df is R's on ``svydesign(data = respondents, ...)``, the respondents
+       being the sample once non-response is adjusted (missing at random within the cells).
     2. **non-response within strata** (``nonresponse``, the weighting classes: the strata): the
        respondents of each stratum carry its frame count N_h, the FPC the draw wrote (R
        ``postStratify(design, ~stratum, N_h)``). Under simple random sampling within strata

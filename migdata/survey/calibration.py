@@ -708,6 +708,12 @@ def _margin_totals(design: "Design", item: Mapping[str, Any], unit: str):
     return key, pd.Series(np.asarray(item["total"], dtype=float), index=index)
 
 
+#: R ``rake(..., control = list(maxit = 100, epsilon = 1e-10))`` for a profile's ``method = "rake"``:
+#: R's default (10 sweeps, within 1 unit) leaves the margins off by up to a unit, and a profile's
+#: totals are counts the weights must reproduce.
+PROFILE_RAKE_CONTROL = {"maxit": 100, "epsilon": 1e-10}
+
+
 def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
     """The design with a profile's non-response adjustment and calibration to CBMS totals
     applied (:class:`migdata.model.spec.CalibrationSpec`), in that order:
@@ -745,7 +751,7 @@ def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
             (key, tot), = margins.items()
             d = poststratify(d, _key_columns(key), tot)
         elif cal.method == "rake":
-            d = rake(d, margins)
+            d = rake(d, margins, **PROFILE_RAKE_CONTROL)
         else:
             d = calibrate(d, margins=margins, method=cal.method, bounds=cal.bounds)
     return d
