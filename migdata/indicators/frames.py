@@ -310,7 +310,8 @@ def calibrated(survey: HouseholdData, cbms: HouseholdData | None, cache: dict | 
     totals = calibration_totals(cbms, survey, cache)
     import dataclasses
 
-    spec = survey.spec.replace(calibration=dataclasses.replace(cal, totals=totals))
+    # the CBMS counts of the calibrated units; totals the profile gives for other units stay
+    spec = survey.spec.replace(calibration=dataclasses.replace(cal, totals={**(cal.totals or {}), **(totals or {})}))
     prov = survey.provenance.replace(design=spec)
     return HouseholdData(survey.tables, codebook=survey.codebook, provenance=prov, report=survey.report)
 

@@ -52,6 +52,32 @@ def _names(value: Any) -> tuple[Any, ...]:
     return tuple(None if (v is None or v == "") else str(v) for v in value)
 
 
+def _check_totals(unit: str, i: int, item: Any, margins: tuple[tuple[str, ...], ...]) -> None:
+    """One margin's totals as ``[design.calibration]`` holds them: ``columns`` (a declared
+    margin), ``cells`` (one value per column each) and ``total`` (one number per cell)."""
+    where = f"totals.{unit}[{i + 1}]"
+
+    def bad(detail: str) -> UsageError:
+        return UsageError("MD314", where=where, detail=detail)
+
+    if not isinstance(item, dict) or set(item) != {"columns", "cells", "total"}:
+        keys = ", ".join(sorted(item)) if isinstance(item, dict) else type(item).__name__
+        raise bad(f"it has {keys or 'nothing'}, not exactly columns, cells and total")
+    cols = tuple(str(c) for c in item["columns"])
+    if cols not in margins:
+        raise bad(f"its columns {'+'.join(cols)} are not one of the margins "
+                  f"({'; '.join('+'.join(m) for m in margins) or 'none declared'})")
+    cells, total = list(item["cells"]), list(item["total"])
+    if len(cells) != len(total):
+        raise bad(f"it has {len(cells)} cells but {len(total)} totals")
+    for c, t in zip(cells, total):
+        n = len(c) if isinstance(c, (list, tuple)) else 1
+        if n != len(cols):
+            raise bad(f"cell {c!r} has {n} value(s) for {len(cols)} column(s)")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
+            raise bad(f"the total of cell {c!r} is {t!r}, not a number >= 0")
+
+
 @dataclass(frozen=True)
 class CalibrationSpec:
     """Non-response adjustment and calibration to CBMS totals, as a profile's
@@ -83,6 +109,10 @@ class CalibrationSpec:
        the CBMS stream; ``totals`` holds them then (``{unit: [{"columns": [...], "cells":
        [[value, ...], ...], "total": [...]}]}``), filled by ``migdata.indicators.frames``.
        Without them the design stops after step 2 and says so (:meth:`describe`).
+       A survey extract with no CBMS frame (an LFS-like survey calibrated to PSA population
+       projections) gives its ``totals`` as data in the profile instead, in the same form
+       (``[[design.calibration.totals.person]]`` tables with ``columns``, ``cells``,
+       ``total``; each ``columns`` one of the ``margins``, checked: MD314), and no ``frames``.
 
     Example:
         >>> c = CalibrationSpec.from_dict({"respondent": {"consent": True}, "nonresponse": ["stratum"],
@@ -110,6 +140,9 @@ class CalibrationSpec:
             raise UsageError("MD307", what="Calibration frame", value=bad[0], choices=", ".join(CALIBRATION_FRAMES))
         if self.method == "poststratify" and len(self.margins) > 1:
             raise UsageError("MD346", margins=" and ".join("+".join(m) for m in self.margins))
+        for unit, items in (self.totals or {}).items():
+            for i, item in enumerate(items if isinstance(items, (list, tuple)) else [items]):
+                _check_totals(unit, i, item, self.margins)
 
     @classmethod
     def from_dict(cls, d: "dict[str, Any] | CalibrationSpec | None") -> "CalibrationSpec | None":
@@ -160,13 +193,15 @@ class CalibrationSpec:
                                                       for c, v in self.respondent))
         if self.nonresponse:
             parts.append(f"non-response adjusted within {'+'.join(self.nonresponse)} to the frame counts")
-        units = [unit] if unit else [u for u, _ in self.frames]
+        units = [unit] if unit else list(dict.fromkeys([*(u for u, _ in self.frames), *(self.totals or {})]))
         for u in units:
             f = self.frame(u)
-            if f is None or not self.margins:
+            if not self.margins or (f is None and self.unit_totals(u) is None):
                 continue
             margins = "; ".join("+".join(m) for m in self.margins)
-            if self.unit_totals(u) is None:
+            if f is None:
+                parts.append(f"calibrated ({self.method}) to the profile's totals by {margins}")
+            elif self.unit_totals(u) is None:
                 parts.append(f"calibration to CBMS {f} counts ({margins}) not applied: no CBMS stream beside it")
             else:
                 parts.append(f"calibrated ({self.method}) to CBMS {f} counts by {margins}")
