@@ -54,7 +54,12 @@ def db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def of_counts() -> Counter:
-    """CBMS overseas Filipinos (B06 1-6) by (province stratum, sex), by slicing the file."""
+    return Counter({k: len(v) for k, v in cbms_ofs().items()})
+
+
+def cbms_ofs() -> dict[tuple[str, str], list[tuple[str, int]]]:
+    """CBMS overseas Filipinos (B06 1-6) by (province stratum, sex): their (case id, line), by
+    slicing the file."""
     text = _need(SAMPLE / "cbms_2022_hpq.dat").read_bytes().decode("utf-8-sig")
     geo, sex, b06 = {}, {}, defaultdict(list)
     for line in text.split("\n"):
@@ -68,11 +73,11 @@ def of_counts() -> Counter:
         elif line[0] == "3":
             v = line[139:140].strip()
             b06[case].append(int(v) if v else None)
-    out: Counter = Counter()
+    out: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for case, codes in b06.items():  # the n-th Section B occurrence belongs to line n
         for n, v in enumerate(codes, start=1):
             if v is not None and 1 <= v <= 6:
-                out[(PROVINCE[geo[case][2:4]], sex[(case, n)])] += 1
+                out[(PROVINCE[geo[case][2:4]], sex[(case, n)])].append((case, n))
     return out
 
 
