@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -82,3 +83,41 @@ def test_calibration_errors_are_clear():
     with pytest.raises(UsageError) as e:
         DesignSpec(strata="s", missing_design="drop")
     assert str(e.value) == render("MD307", what="missing_design rule", value="drop", choices="fail, exclude")
+
+
+def _random_survey(rng: np.random.Generator) -> pd.DataFrame:
+    rows = []
+    for h in range(int(rng.integers(2, 6))):
+        N = int(rng.integers(8, 60))
+        n = int(rng.integers(2, min(N, 12) + 1))
+        rows += [{"s": f"h{h}", "N": float(N), "weight": N / n} for _ in range(n)]
+    df = pd.DataFrame(rows)
+    df["sex"] = rng.choice(["f", "m"], len(df))
+    df["y"] = rng.normal(10, 3, len(df)).round(2)
+    return df
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_records_outside_the_design_change_no_estimate(seed):
+    """Seeded generator: refusals and records without a stratum, added anywhere, leave every
+    estimate, SE and df of the weighted respondents as they are without them (R's design on
+    the respondents); the weights of the added records are 0."""
+    rng = np.random.default_rng(seed)
+    resp = _random_survey(rng).assign(ok=True)
+    tot = resp.groupby("s")["N"].first()
+    sexes = {"f": float(tot.sum()) * 0.52, "m": float(tot.sum()) * 0.48}
+    cal = CalibrationSpec.from_dict({
+        "respondent": {"ok": True}, "nonresponse": ["s"], "margins": [["sex"]], "method": "raking",
+        "totals": {"person": [{"columns": ["sex"], "cells": [["f"], ["m"]], "total": list(sexes.values())}]}})
+    spec = DesignSpec(strata="s", fpc="N", lonely_psu="adjust", missing_design="exclude", calibration=cal)
+    k = int(rng.integers(1, 6))
+    extra = resp.sample(k, random_state=seed).assign(ok=False)          # refusals of drawn strata
+    extra.loc[extra.index[: k // 2], ["s", "N"]] = [None, np.nan]       # and records not from the list
+    extra["y"] = rng.normal(100, 50, k)                                 # far off: any leak would show
+    full = pd.concat([resp, extra]).sample(frac=1, random_state=seed).reset_index(drop=True)
+    a, b = Design.from_spec(resp, spec), Design.from_spec(full, spec)
+    assert (b.w[~full["ok"].to_numpy()] == 0).all()
+    for f in (lambda d: d.mean("y"), lambda d: d.total("y"), lambda d: d.mean("y", by=["sex"])):
+        x, y = f(a), f(b)
+        for col in ("estimate", "se", "df"):
+            np.testing.assert_allclose(y[col].to_numpy(float), x[col].to_numpy(float), rtol=1e-12)
