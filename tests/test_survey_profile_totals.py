@@ -4,8 +4,8 @@ survey calibrated to PSA population projections), and the checks on such totals.
 The bundled ``lfs_like_survey.sav`` is imported with a copy of the ``sample_survey`` profile
 that adds ``[design.calibration]`` with totals by province and sex written here (the
 "projections": numbers of this test). Expected values: the totals themselves (the calibrated
-weights must reproduce them) and live R ``calibrate(calfun = "raking")`` on the same person
-frame (means, totals, domain means and their SEs to 1e-8 relative; skipped without R).
+weights must reproduce them) and live R ``calibrate(calfun = "raking", epsilon = 1e-11)`` on the
+same person frame (means, totals, domain means and their SEs to 1e-8 relative; skipped without R).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ d$sex <- factor(d$sex, levels = c("female", "male"))
 x <- svydesign(ids = ~psu, strata = ~stratum, weights = ~weight, data = d, nest = TRUE)
 pop <- c(`(Intercept)` = 17.0e6, psgc0402100000 = 4.5e6, psgc0403400000 = 3.3e6, psgc0405600000 = 2.1e6,
          psgc0405800000 = 3.2e6, sexmale = 8.55e6)
-x <- calibrate(x, ~psgc + sex, pop, calfun = "raking")
+x <- calibrate(x, ~psgc + sex, pop, calfun = "raking", epsilon = 1e-11)
 out <- list()
 add <- function(kind, dom, est, se) out[[length(out) + 1]] <<- data.frame(kind = kind, dom = dom,
                                                                           estimate = as.numeric(est), se = as.numeric(se))

@@ -93,9 +93,9 @@ designs <- list(
   nr = nr,
   ps = postStratify(nr, ~sex, sx),
   rk = rake(nr, list(~stratum, ~sex), list(st, sx), control = list(maxit = 100, epsilon = 1e-10)),
-  cl = calibrate(nr, ~stratum + sex, pop, calfun = "linear"),
-  cr = calibrate(nr, ~stratum + sex, pop, calfun = "raking"),
-  cg = calibrate(nr, ~stratum + sex, pop, calfun = "logit", bounds = c(0.4, 3.0)))
+  cl = calibrate(nr, ~stratum + sex, pop, calfun = "linear", epsilon = 1e-11),
+  cr = calibrate(nr, ~stratum + sex, pop, calfun = "raking", epsilon = 1e-11),
+  cg = calibrate(nr, ~stratum + sex, pop, calfun = "logit", bounds = c(0.4, 3.0), epsilon = 1e-11))
 out <- list()
 add <- function(name, kind, dom, est, se) {
   out[[length(out) + 1]] <<- data.frame(design = name, kind = kind, dom = dom, estimate = as.numeric(est),

@@ -184,3 +184,29 @@ def test_survey_indicators_use_the_calibrated_weights(db, of_counts):
     cl03 = out[out["indicator_id"] == "CL03"]["estimate"]
     assert len(cl03) == 1
     assert cl03.iloc[0] == pytest.approx((cw[ok] * score[ok]).sum() / cw[ok].sum(), rel=1e-9)
+
+
+def test_a_stratum_without_respondents_leaves_the_others_calibrated(db, of_counts):
+    """Everyone drawn in Quezon (0405600000) refuses: the weights carry the CBMS counts of the
+    other four provinces, by province and by sex (counted from the file without Quezon)."""
+    from migdata.indicators.frames import calibrated
+    from migdata.model.data import HouseholdData
+
+    data = db.dataset("of_survey")
+    t = data.tables["of_survey"].copy()
+    t["consent"] = t["consent"].where(t["stratum"].astype(object) != "0405600000", False)
+    view = calibrated(HouseholdData({**data.tables, "of_survey": t}, codebook=data.codebook,
+                                    provenance=data.provenance, report=data.report), db.dataset("cbms"))
+    d = view.design("person")
+    inside = (t["stratum"].notna() & t["consent"].fillna(False)).to_numpy(dtype=bool)
+    strata, sexes = Counter(), Counter()
+    for (h, s), n in of_counts.items():
+        if h != "0405600000":
+            strata[h] += n
+            sexes[s] += n
+    w = pd.Series(d.w[inside])
+    assert w.groupby(t["stratum"][inside].to_numpy()).sum().to_dict() == \
+        {h: pytest.approx(n, rel=1e-9) for h, n in strata.items()}
+    assert w.groupby(t["sex"][inside].to_numpy()).sum().to_dict() == \
+        {s: pytest.approx(n, rel=1e-9) for s, n in sexes.items()}
+    assert d.w.sum() == pytest.approx(120 - 18, rel=1e-9)

@@ -275,6 +275,12 @@ def calibration_totals(cbms: HouseholdData, survey: HouseholdData, cache: dict |
         if spec.strata and spec.strata[0]:
             sf = survey.frame(unit)
             codes = sf[spec.strata[0]] if spec.strata[0] in sf.columns else pd.Series([], dtype=object)
+            if cal.respondent and len(codes):
+                # the strata with a respondent: a stratum where everyone refused has no weight to
+                # carry its count, so the totals (and the estimates) cover the other strata
+                from migdata.survey.calibration import respondents
+
+                codes = codes[respondents(sf, cal.respondent, unit)]
             where = stratum_column(fr, codes)
             if where is not None:
                 keep = {str(c) for c in codes.dropna().astype(str)}

@@ -712,6 +712,9 @@ def _margin_totals(design: "Design", item: Mapping[str, Any], unit: str):
 #: R's default (10 sweeps, within 1 unit) leaves the margins off by up to a unit, and a profile's
 #: totals are counts the weights must reproduce.
 PROFILE_RAKE_CONTROL = {"maxit": 100, "epsilon": 1e-10}
+#: R ``calibrate(..., maxit = 50, epsilon = 1e-11)`` for a profile's ``linear``, ``raking`` and
+#: ``logit``: R's default (relative misfit below 1e-7) can leave a count off in its eighth digit.
+PROFILE_CALIBRATE_CONTROL = {"maxit": 50, "epsilon": 1e-11}
 
 
 def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
@@ -753,7 +756,7 @@ def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
         elif cal.method == "rake":
             d = rake(d, margins, **PROFILE_RAKE_CONTROL)
         else:
-            d = calibrate(d, margins=margins, method=cal.method, bounds=cal.bounds)
+            d = calibrate(d, margins=margins, method=cal.method, bounds=cal.bounds, **PROFILE_CALIBRATE_CONTROL)
     return d
 
 
