@@ -230,6 +230,50 @@ def sample(out_dir: Path, households: int, seed: int, dirty: bool) -> None:
         click.echo(f"  {f}")
 
 
+@cli.command("draw")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--survey", required=True, type=click.Choice(["of", "clb", "rider", "of_household"]),
+              help="of: overseas Filipinos; clb: children 0-17 with a parent abroad; rider: barangays "
+                   "(every household of a drawn barangay is visited); of_household: households with an OF.")
+@click.option("--n", "n_text", required=True, metavar="N | CODE=N,...",
+              help="Units to draw in all (allocated in proportion to the strata), or per stratum code.")
+@click.option("--seed", type=int, required=True, help="Seed of the random numbers (the same seed gives the same sample).")
+@click.option("--strata", default="city", show_default=True,
+              type=click.Choice(["province", "city", "barangay", "region", "none"]),
+              help="Area level of the strata.")
+@click.option("--method", type=click.Choice(["srs", "pps"]), default=None,
+              help="Selection within strata: simple random (default; PPS for the rider's barangays).")
+@click.option("--size", default=None, help="PPS size measure column (default: the frame's, e.g. households).")
+@click.option("--min-per-stratum", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--round", "round_", default=None, help="In a database: the CBMS round (default: latest).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The list's CSV file; the strata table and an Excel workbook are written beside it.")
+def draw_(source: Path, survey: str, n_text: str, seed: int, strata: str, method: str | None, size: str | None,
+          min_per_stratum: int, round_: str | None, out: Path) -> None:
+    """Draw a survey's sample from the CBMS frame of SOURCE (a CBMS dataset or a database).
+
+    Writes the list the field team takes (CBMS ids, strata, selection probabilities, weights,
+    frame counts) as CSV and Excel."""
+    import migdata
+    from migdata.indicators.frames import draw_survey
+    from migdata.publish.samplelist import write_sample_list
+
+    n: Any
+    try:
+        n = int(n_text)
+    except ValueError:
+        try:
+            n = {k.strip(): int(v) for k, v in (part.split("=") for part in n_text.split(",") if part.strip())}
+        except ValueError:
+            raise click.BadParameter(f"{n_text!r} is neither a number nor CODE=N pairs", param_hint="--n") from None
+    d = draw_survey(migdata.load(source), survey, n, seed=seed, strata=None if strata == "none" else strata,
+                    method=method, size=size, min_per_stratum=min_per_stratum, round=round_)
+    files = write_sample_list(d, out)
+    click.echo(d.summary())
+    for f in files:
+        click.echo(f"  {f}")
+
+
 @cli.group()
 def questionnaires() -> None:
     """The XLSForms of the CBMS migration rider and the two migration surveys."""

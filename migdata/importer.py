@@ -173,6 +173,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         >>> print(data.report.summary())                                  # doctest: +SKIP
     """
     from migdata.model.data import HouseholdData
+    from migdata.model.sampled import report_missing_design
     from migdata.model.validate import validate
 
     if policy not in POLICIES:
@@ -217,6 +218,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
     say("validating")
     out = validate(data, policy=policy)
+    report_missing_design(out)  # records of a sample design without it (MD367; kept)
     for t, n in extra_rejected.items():
         c = out.report.counts.get(t)
         if c is not None:

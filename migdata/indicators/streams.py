@@ -13,6 +13,10 @@ frame: its own records, with the area and the household attributes (migratory st
 ...) of the CBMS household each record is linked to, joined by the one join of the model
 (:meth:`migdata.model.database.Database.frame`). Linking never adds or drops records.
 
+A survey drawn from the CBMS frame whose profile declares a calibration to CBMS totals
+(``[design.calibration]``) is estimated on its calibrated design: the totals are the CBMS
+cell sums of the database's CBMS stream (:func:`migdata.indicators.frames.calibrated`).
+
 Example:
     >>> t = compute_database(migdata.load("db"), level="province", by=["sex"])  # doctest: +SKIP
     >>> sorted(set(t["stream"]))                                                  # doctest: +SKIP
@@ -30,6 +34,7 @@ from pandas.api.types import union_categoricals
 from migdata.indicators import derive
 from migdata.indicators.catalogue import catalogue
 from migdata.indicators.evaluate import availability, compute
+from migdata.indicators.frames import calibrated
 from migdata.model.data import HouseholdData
 from migdata.model.database import Database, link_households
 from migdata.progress import as_progress
@@ -70,7 +75,17 @@ def linked_dataset(db: Database, key: str) -> HouseholdData:
         hh_units = cache[r.target]
         own = tables[table].reset_index(drop=True)
         tables[table] = link_households(own, r, target, hh_units, columns=LINKED_HOUSEHOLD_COLUMNS)
-    return HouseholdData(tables, codebook=data.codebook, provenance=data.provenance, report=data.report)
+    view = HouseholdData(tables, codebook=data.codebook, provenance=data.provenance, report=data.report)
+    return calibrated(view, _cbms_of(db, links), db.__dict__.setdefault("_frame_units", {}))
+
+
+def _cbms_of(db: Database, links: list) -> HouseholdData | None:
+    """The CBMS dataset a survey's calibration totals come from: the one its links point to,
+    else the database's latest CBMS round (None without a CBMS stream)."""
+    for r in links:
+        if db.manifest["datasets"][r.target]["stream"] == "cbms":
+            return db.dataset(r.target)
+    return db.dataset("cbms") if "cbms" in db.streams() else None
 
 
 def compute_database(db: Database, ids: Sequence[str] | str | None = None, level: str = "city",

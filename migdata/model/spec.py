@@ -35,6 +35,12 @@ from typing import Any, Iterable
 from migdata.errors import UsageError
 
 LONELY_PSU_RULES = ("fail", "remove", "certainty", "adjust", "average")
+#: What a record of a sample design without its design columns (stratum, PSU, FPC) is.
+MISSING_DESIGN_RULES = ("fail", "exclude")
+#: How the weights are calibrated to the CBMS totals (R ``postStratify``, ``rake``, ``calibrate``).
+CALIBRATION_METHODS = ("poststratify", "rake", "linear", "raking", "logit")
+#: The units of CBMS whose counts a survey can be calibrated to (``migdata.indicators.frames``).
+CALIBRATION_FRAMES = ("of", "of_household", "clb", "household", "person")
 
 
 def _names(value: Any) -> tuple[Any, ...]:
@@ -44,6 +50,162 @@ def _names(value: Any) -> tuple[Any, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(None if (v is None or v == "") else str(v) for v in value)
+
+
+def _check_totals(unit: str, i: int, item: Any, margins: tuple[tuple[str, ...], ...]) -> None:
+    """One margin's totals as ``[design.calibration]`` holds them: ``columns`` (a declared
+    margin), ``cells`` (one value per column each) and ``total`` (one number per cell)."""
+    where = f"totals.{unit}[{i + 1}]"
+
+    def bad(detail: str) -> UsageError:
+        return UsageError("MD314", where=where, detail=detail)
+
+    if not isinstance(item, dict) or set(item) != {"columns", "cells", "total"}:
+        keys = ", ".join(sorted(item)) if isinstance(item, dict) else type(item).__name__
+        raise bad(f"it has {keys or 'nothing'}, not exactly columns, cells and total")
+    cols = tuple(str(c) for c in item["columns"])
+    if cols not in margins:
+        raise bad(f"its columns {'+'.join(cols)} are not one of the margins "
+                  f"({'; '.join('+'.join(m) for m in margins) or 'none declared'})")
+    cells, total = list(item["cells"]), list(item["total"])
+    if len(cells) != len(total):
+        raise bad(f"it has {len(cells)} cells but {len(total)} totals")
+    for c, t in zip(cells, total):
+        n = len(c) if isinstance(c, (list, tuple)) else 1
+        if n != len(cols):
+            raise bad(f"cell {c!r} has {n} value(s) for {len(cols)} column(s)")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t >= 0:
+            raise bad(f"the total of cell {c!r} is {t!r}, not a number >= 0")
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """Non-response adjustment and calibration to CBMS totals, as a profile's
+    ``[design.calibration]`` declares them (applied by ``migdata.survey.calibration.from_spec``).
+
+    A local survey drawn from the CBMS frame (``migdata draw``) has design weights 1/pi. Three
+    named steps follow, in this order, each optional:
+
+    1. **respondents** (``respondent``): a record responded when each listed column holds one of
+       its values (e.g. ``{consent = true}``). The others (refusals, no answer) stay rows with
+       weight 0 outside the design (:func:`migdata.survey.design.outside_sample`): every
+       estimate, SE and df is R's on ``svydesign(data = respondents, ...)``, the respondents
+       being the sample once non-response is adjusted (missing at random within the cells).
+    2. **non-response within strata** (``nonresponse``, the weighting classes: the strata): the
+       respondents of each stratum carry its frame count N_h, the FPC the draw wrote (R
+       ``postStratify(design, ~stratum, N_h)``). Under simple random sampling within strata
+       N_h is the sum of 1/pi over every unit drawn, reached or not, so this is the classic
+       weighting-class adjustment, and because N_h is a known count its post-stratified
+       variance is the right one. Non-response within finer cells (stratum x sex, ...) is
+       post-stratification to their CBMS counts: step 3.
+    3. **calibration to CBMS** (``frames``, ``margins``, ``method``): the weights are calibrated
+       to the complete-count totals of the CBMS units a unit of the survey stands for
+       (``frames``: unit -> ``of`` overseas Filipinos, ``clb`` children 0-17 with a parent
+       abroad, ``of_household``, ``household`` or ``person``), over each margin (a tuple of
+       columns; ``stratum`` means the strata of the draw, which are area codes). ``method``:
+       ``poststratify`` (one margin, its cells jointly), ``rake``, or ``calibrate`` with
+       ``linear``, ``raking`` or ``logit`` (``bounds`` for the last). The totals are CBMS
+       cell sums, so they exist only where the survey is estimated in a database that holds
+       the CBMS stream; ``totals`` holds them then (``{unit: [{"columns": [...], "cells":
+       [[value, ...], ...], "total": [...]}]}``), filled by ``migdata.indicators.frames``.
+       Without them the design stops after step 2 and says so (:meth:`describe`).
+       A survey extract with no CBMS frame (an LFS-like survey calibrated to PSA population
+       projections) gives its ``totals`` as data in the profile instead, in the same form
+       (``[[design.calibration.totals.person]]`` tables with ``columns``, ``cells``,
+       ``total``; each ``columns`` one of the ``margins``, checked: MD314), and no ``frames``.
+
+    Example:
+        >>> c = CalibrationSpec.from_dict({"respondent": {"consent": True}, "nonresponse": ["stratum"],
+        ...                                "frames": {"person": "of"}, "margins": [["stratum"], ["sex"]]})
+        >>> c.margins, c.method, c.respondent
+        ((('stratum',), ('sex',)), 'raking', (('consent', (True,)),))
+        >>> CalibrationSpec.from_dict(c.to_dict()) == c
+        True
+    """
+
+    respondent: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    nonresponse: tuple[str, ...] = ()
+    frames: tuple[tuple[str, str], ...] = ()
+    margins: tuple[tuple[str, ...], ...] = ()
+    method: str = "raking"
+    bounds: tuple[float, float] | None = None
+    totals: dict[str, list[dict[str, Any]]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATION_METHODS:
+            raise UsageError("MD307", what="Calibration method", value=self.method,
+                             choices=", ".join(CALIBRATION_METHODS))
+        bad = [f for _, f in self.frames if f not in CALIBRATION_FRAMES]
+        if bad:
+            raise UsageError("MD307", what="Calibration frame", value=bad[0], choices=", ".join(CALIBRATION_FRAMES))
+        if self.method == "poststratify" and len(self.margins) > 1:
+            raise UsageError("MD346", margins=" and ".join("+".join(m) for m in self.margins))
+        for unit, items in (self.totals or {}).items():
+            for i, item in enumerate(items if isinstance(items, (list, tuple)) else [items]):
+                _check_totals(unit, i, item, self.margins)
+
+    @classmethod
+    def from_dict(cls, d: "dict[str, Any] | CalibrationSpec | None") -> "CalibrationSpec | None":
+        """Read a profile's ``[design.calibration]`` table or a stored spec (None stays None)."""
+        if d is None or isinstance(d, CalibrationSpec):
+            return d
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise UsageError("MD307", what="[design.calibration] key", value=", ".join(sorted(unknown)),
+                             choices=", ".join(sorted(known)))
+        resp = d.get("respondent") or {}
+        items = resp.items() if isinstance(resp, dict) else resp
+        respondent = tuple((str(k), tuple(v) if isinstance(v, (list, tuple)) else (v,)) for k, v in items)
+        frames = d.get("frames") or {}
+        frames = tuple((str(k), str(v)) for k, v in (frames.items() if isinstance(frames, dict) else frames))
+        margins = tuple(_names(m) for m in (d.get("margins") or ()))
+        bounds = d.get("bounds")
+        return cls(respondent=respondent, nonresponse=_names(d.get("nonresponse")), frames=frames,
+                   margins=margins, method=str(d.get("method", "raking")),
+                   bounds=None if bounds is None else (float(bounds[0]), float(bounds[1])),
+                   totals=d.get("totals"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (read back by :meth:`from_dict`)."""
+        return {"respondent": {k: list(v) for k, v in self.respondent}, "nonresponse": list(self.nonresponse),
+                "frames": dict(self.frames), "margins": [list(m) for m in self.margins], "method": self.method,
+                "bounds": None if self.bounds is None else list(self.bounds), "totals": self.totals}
+
+    def frame(self, unit: str) -> str | None:
+        """The CBMS frame whose counts ``unit`` is calibrated to (None: not calibrated)."""
+        return dict(self.frames).get(unit)
+
+    def unit_totals(self, unit: str) -> list[dict[str, Any]] | None:
+        """The CBMS totals of ``unit``'s margins, when they have been filled (see the class)."""
+        return (self.totals or {}).get(unit)
+
+    def columns(self) -> list[str]:
+        """The columns the respondent rule reads (household columns for a person frame)."""
+        return [c for c, _ in self.respondent]
+
+    def describe(self, unit: str | None = None) -> str:
+        """One line, e.g. ``non-response within stratum; raking to CBMS of (stratum; sex)``."""
+        parts = []
+        if self.respondent:
+            parts.append("respondents: " + ", ".join(f"{c} in {list(v)}" if len(v) > 1 else f"{c} = {v[0]}"
+                                                      for c, v in self.respondent))
+        if self.nonresponse:
+            parts.append(f"non-response adjusted within {'+'.join(self.nonresponse)} to the frame counts")
+        units = [unit] if unit else list(dict.fromkeys([*(u for u, _ in self.frames), *(self.totals or {})]))
+        for u in units:
+            f = self.frame(u)
+            if not self.margins or (f is None and self.unit_totals(u) is None):
+                continue
+            margins = "; ".join("+".join(m) for m in self.margins)
+            if f is None:
+                parts.append(f"calibrated ({self.method}) to the profile's totals by {margins}")
+            elif self.unit_totals(u) is None:
+                parts.append(f"calibration to CBMS {f} counts ({margins}) not applied: no CBMS stream beside it")
+            else:
+                parts.append(f"calibrated ({self.method}) to CBMS {f} counts by {margins}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -63,7 +225,12 @@ class DesignSpec:
         lonely_psu: ``fail`` (R's default), ``remove``, ``certainty``, ``adjust`` or ``average``.
         design_domain: the finest area level the sample supports; estimates are published down
             to it (``barangay`` for a complete count).
-        calibration: how the weights were calibrated (None: not calibrated).
+        missing_design: a record without its stratum, PSU or FPC (not drawn from the sample
+            list, or its sample group left blank): ``fail`` (an error, as R) or ``exclude`` (it
+            stays a row with weight 0, in no design-based estimate, as R's ``subset``; the
+            import reports each one, MD367).
+        calibration: non-response adjustment and calibration to CBMS totals
+            (:class:`CalibrationSpec`; None: the design weights as they are).
 
     Example:
         >>> DesignSpec(complete_count=True).design_domain
@@ -78,7 +245,8 @@ class DesignSpec:
     fpc: tuple[str | None, ...] = ()
     lonely_psu: str = "fail"
     design_domain: str = ""
-    calibration: dict[str, Any] | None = None
+    missing_design: str = "fail"
+    calibration: CalibrationSpec | None = None
 
     def __post_init__(self) -> None:
         from migdata.areas.levels import level
@@ -88,6 +256,10 @@ class DesignSpec:
         for name in ("weights", "person_weights"):
             if getattr(self, name) == "":
                 object.__setattr__(self, name, None)
+        object.__setattr__(self, "calibration", CalibrationSpec.from_dict(self.calibration))
+        if self.missing_design not in MISSING_DESIGN_RULES:
+            raise UsageError("MD307", what="missing_design rule", value=self.missing_design,
+                             choices=", ".join(MISSING_DESIGN_RULES))
         if self.lonely_psu not in LONELY_PSU_RULES:
             raise UsageError("MD307", what="Lonely PSU rule", value=self.lonely_psu,
                              choices=", ".join(LONELY_PSU_RULES))
@@ -119,8 +291,10 @@ class DesignSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tuples as lists)."""
-        return {f.name: (list(v) if isinstance(v, tuple) else v)
-                for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+        out = {f.name: (list(v) if isinstance(v, tuple) else v)
+               for f in dataclasses.fields(self) for v in [getattr(self, f.name)]}
+        out["calibration"] = None if self.calibration is None else self.calibration.to_dict()
+        return out
 
     def replace(self, **changes: Any) -> "DesignSpec":
         """A copy with some attributes changed (e.g. another lonely-PSU rule)."""
@@ -136,12 +310,14 @@ class DesignSpec:
         return self.weights
 
     def columns(self) -> list[str]:
-        """Every column the design reads (weights, strata, PSUs, FPCs)."""
-        out = [c for c in (self.weights, self.person_weights, *self.strata, *self.psu, *self.fpc) if c]
+        """Every column the design reads (weights, strata, PSUs, FPCs, the respondent rule's)."""
+        resp = self.calibration.columns() if self.calibration is not None else []
+        out = [c for c in (self.weights, self.person_weights, *self.strata, *self.psu, *self.fpc, *resp) if c]
         return list(dict.fromkeys(out))
 
-    def describe(self) -> str:
-        """One line for people: ``complete count`` or ``weights=..., strata=..., ...``."""
+    def describe(self, unit: str | None = None) -> str:
+        """One line for people: ``complete count`` or ``weights=..., strata=..., ...`` (with the
+        calibration of ``unit``, or of every calibrated unit)."""
         if self.complete_count:
             return "complete count (census: every unit enumerated, no sampling error)"
         parts = [f"weights={self.weights or '1'}"]
@@ -153,7 +329,13 @@ class DesignSpec:
             parts.append(f"FPC={'/'.join(p or '-' for p in self.fpc)}")
         parts.append(f"lonely PSU: {self.lonely_psu}")
         parts.append(f"published down to {self.design_domain}")
-        return ", ".join(parts)
+        if self.missing_design == "exclude":
+            parts.append("records without a design excluded")
+        out = ", ".join(parts)
+        if self.calibration is not None:
+            cal = self.calibration.describe(unit)
+            out += f"; {cal}" if cal else ""
+        return out
 
 
 #: Streams of the local migration database (DESIGN.md §1).

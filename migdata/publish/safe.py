@@ -106,6 +106,20 @@ def write_table_xlsx(df: Any, path: str | os.PathLike[str], sheet: str = "data")
         >>> [[c.value for c in r] for r in openpyxl.load_workbook(p).active.iter_rows()]
         [['label', 'n'], ['\\tTab', 1], [None, 2]]
     """
+    return write_sheets_xlsx({sheet: df}, path)
+
+
+def write_sheets_xlsx(sheets: Any, path: str | os.PathLike[str]) -> Path:
+    """Write several DataFrames (``{sheet name: table}``, in order) as the sheets of one .xlsx
+    workbook, atomically, as :func:`write_table_xlsx` writes one. Returns the path.
+
+    Example:
+        >>> import pandas as pd, tempfile, openpyxl
+        >>> p = write_sheets_xlsx({"a": pd.DataFrame({"x": ["=1"]}), "b": pd.DataFrame({"y": [2]})},
+        ...                       tempfile.mkdtemp() + "/t.xlsx")
+        >>> wb = openpyxl.load_workbook(p); wb.sheetnames, wb["a"]["A2"].value, wb["a"]["A2"].data_type
+        (['a', 'b'], '=1', 's')
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -116,29 +130,31 @@ def write_table_xlsx(df: Any, path: str | os.PathLike[str], sheet: str = "data")
 
     def write(tmp: Path) -> None:
         wb = Workbook(write_only=True)
-        ws = wb.create_sheet(sheet)
-        header = []
-        for name in df.columns:
-            c = excel_value(WriteOnlyCell(ws), str(name))
-            c.font = bold
-            header.append(c)
-        ws.append(header)
-        for row in df.itertuples(index=False, name=None):
-            ws.append([excel_value(WriteOnlyCell(ws), v) for v in row])
+        for sheet, df in sheets.items():
+            ws = wb.create_sheet(sheet)
+            header = []
+            for name in df.columns:
+                c = excel_value(WriteOnlyCell(ws), str(name))
+                c.font = bold
+                header.append(c)
+            ws.append(header)
+            for row in df.itertuples(index=False, name=None):
+                ws.append([excel_value(WriteOnlyCell(ws), v) for v in row])
         wb.save(tmp)
 
     return atomic_write(path, write)
 
 
-def write_table_csv(df: Any, path: str | os.PathLike[str]) -> Path:
+def write_table_csv(df: Any, path: str | os.PathLike[str], float_format: str | None = None) -> Path:
     """Write a DataFrame as CSV (UTF-8 with a byte-order mark, so Excel opens it right),
-    atomically, every text cell through :func:`csv_text`. Returns the path.
+    atomically, every text cell through :func:`csv_text` (numbers as they are, written with
+    ``float_format`` when given). Returns the path.
 
     Example:
         >>> import pandas as pd, tempfile
-        >>> p = write_table_csv(pd.DataFrame({"a": ["=1+2", "x"]}), tempfile.mkdtemp() + "/t.csv")
+        >>> p = write_table_csv(pd.DataFrame({"a": ["=1+2", "x"], "n": [1.5, 2]}), tempfile.mkdtemp() + "/t.csv")
         >>> p.read_text(encoding="utf-8-sig").splitlines()
-        ['a', "'=1+2", 'x']
+        ['a,n', "'=1+2,1.5", 'x,2.0']
     """
     import pandas as pd
 
@@ -148,4 +164,8 @@ def write_table_csv(df: Any, path: str | os.PathLike[str]) -> Path:
     for c in out.columns:
         if not pd.api.types.is_numeric_dtype(out[c].dtype) or pd.api.types.is_bool_dtype(out[c].dtype):
             out[c] = out[c].astype("object").map(csv_text)
-    return atomic_write(path, lambda tmp: out.to_csv(tmp, index=False, encoding="utf-8-sig"))
+
+    def write(tmp: Path) -> None:
+        out.to_csv(tmp, index=False, encoding="utf-8-sig", float_format=float_format)
+
+    return atomic_write(path, write)

@@ -100,8 +100,10 @@ class Projection:
 
 
 def _onehot(codes: np.ndarray, a: np.ndarray, b: np.ndarray, G: np.ndarray, name: str) -> Projection:
-    k = int(codes.max()) + 1 if len(codes) else 0
-    return Projection(np.arange(len(codes)), codes.astype(np.int64), np.ones(len(codes)), k, a, b, G, name)
+    """The step of a one-column-per-cell model matrix (rows in no cell, code -1, have none)."""
+    k = len(G)
+    rows = np.flatnonzero(codes >= 0)
+    return Projection(rows, codes[rows].astype(np.int64), np.ones(len(rows)), k, a, b, G, name)
 
 
 # ----------------------------------------------------------------------------- margins
@@ -134,11 +136,16 @@ class _Margin:
 
 def _margin(design: "Design", key, value, partial: bool = False, what: str = "margin") -> _Margin:
     cols = _key_columns(key)
+    # rows not in the design (Design.outside) are in no domain: code -1, in no cell
     dom = design.domains(cols, observed=True)
     if dom.n_no_domain:
-        first = int(np.flatnonzero(dom.codes < 0)[0])
+        missing = dom.codes < 0
+        if design.outside is not None:
+            missing &= ~design.outside
+        first = int(np.flatnonzero(missing)[0])
         bad = next(c for c in cols if pd.isna(design.data[c].iloc[first]))
         raise DataError("MD331", column=bad, count=dom.n_no_domain, row=design._row(first))
+    codes = dom.codes
     lab = dom.labels
     labels = (list(lab[cols[0]]) if len(cols) == 1 else list(lab[cols].itertuples(index=False, name=None)))
     totals = _as_totals(key, value)
@@ -162,12 +169,13 @@ def _margin(design: "Design", key, value, partial: bool = False, what: str = "ma
                               count=len(extra), what=what)
         warnings.warn(f"{len(extra)} population cell(s) of {', '.join(cols)} have no sampled unit: ignored "
                       "(R postStratify partial=TRUE)", stacklevel=4)
-    return _Margin(key, dom.codes, labels, tot)
+    return _Margin(key, codes, labels, tot)
 
 
 def _check_sampled(design: "Design", m: _Margin, w: np.ndarray, what: str) -> np.ndarray:
     """Weighted sample count per category; a category with population but no weight fails."""
-    st = np.bincount(m.codes, weights=w, minlength=len(m.labels))
+    ok = m.codes >= 0
+    st = np.bincount(m.codes[ok], weights=w[ok], minlength=len(m.labels))
     bad = (st == 0) & (m.totals != 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -178,16 +186,19 @@ def _check_sampled(design: "Design", m: _Margin, w: np.ndarray, what: str) -> np
 
 # ----------------------------------------------------------------------------- post-stratification
 def poststratify_weights(m: _Margin, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(new weights, sample total per cell): w * N_c / sum_c(w), R's ``postStratify``."""
-    st = np.bincount(m.codes, weights=w, minlength=len(m.labels))
+    """(new weights, sample total per cell): w * N_c / sum_c(w), R's ``postStratify`` (rows in no
+    cell, outside the design, keep their weight 0)."""
+    ok = m.codes >= 0
+    st = np.bincount(m.codes[ok], weights=w[ok], minlength=len(m.labels))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(st != 0, m.totals / st, np.where(m.totals == 0, 0.0, np.nan))
-    return w * ratio[m.codes], st
+    return np.where(ok, w * ratio[np.maximum(m.codes, 0)], 0.0), st
 
 
 def _poststrat_projection(m: _Margin, old: np.ndarray, new: np.ndarray) -> Projection:
     psw = np.where((new == 0) & (old == 0), 1.0, new)      # as R's svyrecvar
-    G = np.bincount(m.codes, weights=old, minlength=len(m.labels))
+    ok = m.codes >= 0
+    G = np.bincount(m.codes[ok], weights=old[ok], minlength=len(m.labels))
     with np.errstate(divide="ignore", invalid="ignore"):
         b = np.where(psw != 0, old / psw, 0.0)
     return _onehot(m.codes, psw, b, G, f"poststratify({', '.join(_key_columns(m.key))})")
@@ -254,7 +265,7 @@ def rake(design: "Design", margins: Mapping, maxit: int = 10, epsilon: float = 1
     for m, psw in zip(ms, after):
         with np.errstate(divide="ignore"):
             b = np.where(psw != 0, 1.0 / psw, 0.0)
-        projs.append(_onehot(m.codes, psw, b, np.bincount(m.codes, minlength=len(m.labels)).astype(float),
+        projs.append(_onehot(m.codes, psw, b, np.bincount(m.codes[m.codes >= 0], minlength=len(m.labels)).astype(float),
                              f"rake({', '.join(_key_columns(m.key))})"))
     # R's svyrecvar: ten passes over the margins, x <- x - w_m * ave(x / w_m, margin m)
     return design._calibrated(new, projs * 10)
@@ -629,5 +640,126 @@ def with_weights(design: "Design", w: np.ndarray, steps: Sequence[Projection]) -
     return new
 
 
+# ----------------------------------------------------------------------------- a profile's calibration
+def respondents(df: pd.DataFrame, rule, unit: str = "person") -> np.ndarray:
+    """Whether each record responded: every ``(column, accepted values)`` of ``rule`` holds (a
+    missing value never does).
+
+    Example:
+        >>> df = pd.DataFrame({"consent": pd.array([True, False, None], dtype="boolean"),
+        ...                    "assent": ["yes", "yes", "yes"]})
+        >>> respondents(df, (("consent", (True,)), ("assent", ("yes", "under_7")))).tolist()
+        [True, False, False]
+    """
+    keep = np.ones(len(df), dtype=bool)
+    for col, values in rule:
+        if col not in df.columns:
+            raise UsageError("MD349", column=col, unit=unit, known=", ".join(map(str, list(df.columns)[:15])))
+        s = df[col]
+        ok = s.notna().to_numpy()
+        hit = s.astype(object).isin(list(values)).to_numpy(dtype=bool)
+        keep &= ok & hit
+    return keep
+
+
+def _column_of(design: "Design", col: str, margin: str, unit: str) -> str:
+    """A margin column of the design's data; ``stratum`` is the design's strata when no column
+    has that name (the strata of the draw)."""
+    if col in design.data.columns:
+        return col
+    if col == "stratum" and design.strata_cols and design.strata_cols[0]:
+        return design.strata_cols[0]
+    raise UsageError("MD348", column=col, margin=margin, unit=unit,
+                     known=", ".join(map(str, list(design.data.columns)[:15])))
+
+
+def frame_count_totals(design: "Design", cells: Sequence[str], unit: str = "person") -> pd.Series:
+    """The frame count N_h of each non-response cell: the design's (first-stage) FPC, which must
+    be a count and constant within each cell (rows not in the design are in no cell)."""
+    where = "+".join(cells)
+    cols = [_column_of(design, c, where, unit) for c in cells]
+    if not design.fpc_cols or design.fpc_cols[0] is None:
+        raise DesignError("MD347", cells=where, detail="the design has no FPC")
+    fpc = pd.to_numeric(design.data[design.fpc_cols[0]], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if not (fpc > 1).any():
+        raise DesignError("MD347", cells=where, detail="its FPC gives sampling fractions, not frame counts")
+    keys = design.data[cols].astype(object)
+    table = pd.DataFrame({"fpc": fpc}).join(keys.reset_index(drop=True))
+    if design.outside is not None:  # rows not in the design are in no cell
+        table = table[~design.outside]
+    spread = table.groupby(cols, dropna=False, sort=True)["fpc"].agg(["min", "max"])
+    bad = spread[spread["min"] != spread["max"]]
+    if len(bad):
+        raise DesignError("MD347", cells=where,
+                          detail=f"the FPC differs within cell {bad.index[0]!r} ({bad['min'].iloc[0]:g} and "
+                                 f"{bad['max'].iloc[0]:g}), so the cells are not the strata")
+    return spread["min"].astype(float)
+
+
+def _margin_totals(design: "Design", item: Mapping[str, Any], unit: str):
+    """(key, Series) of one stored margin: its columns (``stratum`` resolved) and totals."""
+    given = [str(c) for c in item["columns"]]
+    margin = "+".join(given)
+    cols = [_column_of(design, c, margin, unit) for c in given]
+    cells = [tuple(c) if isinstance(c, (list, tuple)) else (c,) for c in item["cells"]]
+    index = (pd.Index([c[0] for c in cells]) if len(cols) == 1
+             else pd.MultiIndex.from_tuples(cells, names=cols))
+    key = cols[0] if len(cols) == 1 else tuple(cols)
+    return key, pd.Series(np.asarray(item["total"], dtype=float), index=index)
+
+
+#: R ``rake(..., control = list(maxit = 100, epsilon = 1e-10))`` for a profile's ``method = "rake"``:
+#: R's default (10 sweeps, within 1 unit) leaves the margins off by up to a unit, and a profile's
+#: totals are counts the weights must reproduce.
+PROFILE_RAKE_CONTROL = {"maxit": 100, "epsilon": 1e-10}
+#: R ``calibrate(..., maxit = 50, epsilon = 1e-11)`` for a profile's ``linear``, ``raking`` and
+#: ``logit``: R's default (relative misfit below 1e-7) can leave a count off in its eighth digit.
+PROFILE_CALIBRATE_CONTROL = {"maxit": 50, "epsilon": 1e-11}
+
+
+def from_spec(design: "Design", cal: Any, unit: str = "person") -> "Design":
+    """The design with a profile's non-response adjustment and calibration to CBMS totals
+    applied (:class:`migdata.model.spec.CalibrationSpec`), in that order:
+
+    1. the respondents of each non-response cell (the strata) carry the cell's frame count
+       (R ``postStratify(design, ~stratum, N_h)``, N_h the FPC; see :func:`frame_count_totals`);
+    2. the weights are calibrated to the CBMS totals of ``unit``'s margins, when they are filled
+       (``cal.totals``): R ``postStratify``, ``rake``, or ``calibrate(calfun=linear|raking|logit)``.
+
+    The respondent rule is applied before, when the design is built
+    (:meth:`migdata.survey.design.Design.from_spec` puts the non-respondents outside the design).
+    Each step is a calibration of the design (its projections are kept), so every later estimate
+    has R's calibrated SE.
+
+    Example:
+        >>> from migdata.model.spec import CalibrationSpec, DesignSpec
+        >>> from migdata.survey import Design
+        >>> df = pd.DataFrame({"s": ["a", "a", "a", "b", "b"], "N": [30.0, 30, 30, 20, 20],
+        ...                    "weight": [10.0, 10, 10, 10, 10], "ok": [True, True, False, True, True]})
+        >>> cal = CalibrationSpec(respondent=(("ok", (True,)),), nonresponse=("s",))
+        >>> d = Design.from_spec(df, DesignSpec(strata="s", fpc="N", calibration=cal))
+        >>> d.w.tolist()
+        [15.0, 15.0, 0.0, 10.0, 10.0]
+    """
+    d = design
+    if cal.nonresponse:
+        cells = list(cal.nonresponse)
+        tot = frame_count_totals(d, cells, unit)
+        cols = [_column_of(d, c, "+".join(cells), unit) for c in cells]
+        d = poststratify(d, cols, tot)
+    stored = cal.unit_totals(unit)
+    if stored and cal.margins:
+        margins = dict(_margin_totals(d, item, unit) for item in stored)
+        if cal.method == "poststratify":
+            (key, tot), = margins.items()
+            d = poststratify(d, _key_columns(key), tot)
+        elif cal.method == "rake":
+            d = rake(d, margins, **PROFILE_RAKE_CONTROL)
+        else:
+            d = calibrate(d, margins=margins, method=cal.method, bounds=cal.bounds, **PROFILE_CALIBRATE_CONTROL)
+    return d
+
+
 __all__ = ["Projection", "Basis", "build_basis", "poststratify", "rake", "calibrate", "grake",
-           "regcalibrate", "replicate_g", "variance", "with_weights", "METHODS"]
+           "regcalibrate", "replicate_g", "variance", "with_weights", "METHODS", "from_spec", "respondents",
+           "frame_count_totals"]

@@ -156,6 +156,7 @@ class Design:
         self.level = level
         self.complete = False
         self.calibration: tuple = ()
+        self.outside: np.ndarray | None = None  # rows not in the design (see outside_sample)
         psus = _as_list(psu) or [None]
         stratas = _as_list(strata)
         fpcs = _as_list(fpc)
@@ -194,9 +195,23 @@ class Design:
         if spec.complete_count:
             d = cls.complete_count(df, policy=policy)
         else:
+            cal = spec.calibration
+            if cal is not None and cal.respondent:
+                from migdata.survey.calibration import respondents
+
+                gone = ~respondents(df, cal.respondent, unit)
+            else:
+                gone = None
+            df, outside = outside_sample(df, spec, unit, gone)
             d = cls(df, weights=spec.weight_column(unit), strata=list(spec.strata) or None,
                     psu=list(spec.psu) or None, fpc=list(spec.fpc) or None,
                     lonely_psu=spec.lonely_psu, policy=policy, **options)
+            if outside is not None:
+                d._set_outside(outside)
+            if cal is not None:
+                from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+
+                d = calibration.from_spec(d, cal, unit)
         d.spec = spec
         return d
 
@@ -246,6 +261,7 @@ class Design:
         self.level = 0.95
         self.complete = True
         self.calibration = ()
+        self.outside = None
         self.weights_col, self.strata_cols, self.psu_cols, self.fpc_cols = None, [], [None], []
         stage = Stage.build(np.zeros(self.n_rows, dtype=np.int64), None,
                             popsize=np.array([float(self.n_rows)]), labels=["(all)"])
@@ -255,6 +271,17 @@ class Design:
         self.spec = None
         self._structure = object()
         return self
+
+    def _set_outside(self, outside: np.ndarray) -> None:
+        """Mark the rows of :func:`outside_sample` (weight 0, stratum :data:`OUTSIDE`) as not in
+        the design: in no domain (so in no calibration cell) and in strata that add nothing to
+        any variance (taken whole), so every result is that of the design of the other rows."""
+        self.outside = np.asarray(outside, dtype=bool)
+        n = self.n_rows
+        for st in self.stages:
+            row_stratum = st.unit_stratum[st.row_units(n)]
+            inside = np.bincount(row_stratum[~self.outside], minlength=st.n_strata) > 0
+            st.stratum_f = np.where(inside, st.stratum_f, 0.0)
 
     def _row(self, i: int):
         """The user-facing row number of position i (``_source_row`` when the data has it)."""
@@ -418,7 +445,8 @@ class Design:
             return by
         n = self.n_rows
         if by is None or (not isinstance(by, np.ndarray) and len(_as_list(by)) == 0):
-            return Domains(np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1)))
+            codes = np.zeros(n, dtype=np.int64) if self.outside is None else -self.outside.astype(np.int64)
+            return Domains(codes, pd.DataFrame(index=range(1)))
         if isinstance(by, np.ndarray):
             if len(by) != n:
                 raise UsageError("MD313", got=len(by), expected=n)
@@ -451,6 +479,10 @@ class Design:
         for p, size in zip(parts, sizes):
             missing |= p < 0
             combined = combined * size + np.where(p < 0, 0, p)
+        n_missing = int(missing.sum())
+        if self.outside is not None:  # rows not in the design are in no domain
+            n_missing = int((missing & ~self.outside).sum())
+            missing |= self.outside
         combined[missing] = -1
         total = math.prod(sizes)
         if observed:
@@ -473,7 +505,7 @@ class Design:
                 labels[c] = pd.Categorical.from_codes(ix, dtype=orig.dtype)
             else:
                 labels[c] = cat.take(ix) if len(cat) else np.full(len(ix), np.nan)
-        return Domains(codes.astype(np.int64), pd.DataFrame(labels), int(missing.sum()))
+        return Domains(codes.astype(np.int64), pd.DataFrame(labels), n_missing)
 
     def _cells(self, dom: Domains) -> Cells:
         # cells depend on the domains and the design's units only, so update() copies share them
@@ -1042,6 +1074,60 @@ class _Scores:
     ratio: bool
     SB: np.ndarray | None = None
 
+
+#: The stratum (and PSU prefix) of the records outside the probability sample (``missing_design
+#: = "exclude"``): a stratum of their own, every record its own PSU, weight 0.
+OUTSIDE = "(not in the sample)"
+
+
+def outside_sample(df: pd.DataFrame, spec: "DesignSpec", unit: str = "person",
+                   also: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """``df`` with its records outside the (responding) probability sample made rows of weight 0
+    in a take-all stratum of their own, and the mask of those records (None: there are none).
+
+    Outside are: under ``missing_design = "exclude"``, the records without their stratum, PSU
+    or FPC (not drawn from the sample list, or the sample group left blank; the import reports
+    each, MD367); and the records of ``also`` (the non-respondents of the profile's respondent
+    rule). They stay rows, so arrays derived from the frame keep lining up with the design, in
+    the stratum :data:`OUTSIDE`, each its own PSU, with weight 0 and, when the design has FPCs,
+    the FPC of a take-all stratum. :meth:`Design._set_outside` then keeps them out of every
+    domain, calibration cell and variance: estimates, SEs and df are R's on the design of the
+    other records alone (``svydesign(data = respondents, ...)``).
+
+    Example:
+        >>> import pandas as pd
+        >>> from migdata.model.spec import DesignSpec
+        >>> spec = DesignSpec(strata="s", fpc="N", missing_design="exclude")
+        >>> df = pd.DataFrame({"s": ["a", "a", None], "N": [10.0, 10, None], "weight": [5.0, 5, 1]})
+        >>> out, mask = outside_sample(df, spec)
+        >>> out[["s", "N", "weight"]].values.tolist(), mask.tolist()
+        ([['a', 10.0, 5.0], ['a', 10.0, 5.0], ['(not in the sample)', 1.0, 0.0]], [False, False, True])
+    """
+    out = np.zeros(len(df), dtype=bool) if also is None else np.asarray(also, dtype=bool).copy()
+    cols = [c for c in (*spec.strata, *spec.psu, *spec.fpc) if c and c in df.columns]
+    if spec.missing_design == "exclude" and cols:
+        out |= np.logical_or.reduce([df[c].isna().to_numpy() for c in cols])
+    if not out.any():
+        return df, None
+    df = df.copy(deep=False)
+    n_out = int(out.sum())
+    for c in (x for x in spec.strata if x and x in df.columns):
+        df[c] = df[c].astype(object).where(~out, OUTSIDE)
+    for c in (x for x in spec.psu if x and x in df.columns):
+        v = df[c].astype(object).to_numpy(copy=True)
+        v[out] = np.array([f"{OUTSIDE} {i}" for i in range(1, n_out + 1)], dtype=object)
+        df[c] = v
+    for c in (x for x in spec.fpc if x and x in df.columns):
+        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        counts = bool((v[~out] > 1).any())  # FPCs as counts, or as sampling fractions
+        v[out] = float(n_out) if counts else 1.0
+        df[c] = v
+    w = spec.weight_column(unit)
+    if w and w in df.columns:
+        v = pd.to_numeric(df[w], errors="coerce").to_numpy(dtype=float, na_value=np.nan).copy()
+        v[out] = 0.0
+        df[w] = v
+    return df, out
 
 def factorize_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes 0..k-1 of an int64 key in sorted order of the key, and the sorted distinct keys."""
