@@ -66,7 +66,6 @@ def population(seed: int = 16, barangays: int = 24) -> pd.DataFrame:
                                    "country": country}))
     pp = pd.concat(parts, ignore_index=True)
     pp["rkey"] = rng.integers(0, 2**32, len(pp), dtype=np.int64)
-    pp["months"] = np.where(pp["is_ofw"], rng.integers(1, 120, len(pp)), 0)
     return pp
 
 
@@ -79,14 +78,12 @@ class Spec:
     universe: str
     numerator: str | None = None
     category: str | None = None
-    value: str | None = None
 
 
 SPECS = {
     "OF02": Spec("OF02", "count", "age >= 15", "is_ofw"),
     "OF03": Spec("OF03", "share", "age >= 15", "is_ofw"),
     "OF05": Spec("OF05", "share", "is_ofw and age >= 15", category="country"),
-    "OF11": Spec("OF11", "median", "is_ofw and age >= 15", value="months"),
 }
 
 
@@ -95,61 +92,68 @@ def _labels(pp: pd.DataFrame, scheme: str | list[int]) -> pd.Series:
     return g.astype(object).where(g.notna(), NOT_STATED)
 
 
-def _frac_key(keys: pd.Series) -> float:
-    return float(int(keys.sum()) % 2**32) / 2**32
-
-
 def cube(pp: pd.DataFrame, spec: Spec, by: list[str], scheme: str | list[int] = "broad") -> pd.DataFrame:
     """The raw table ``indicators.compute`` would give for one indicator (contract columns):
     every level x every subset of ``by`` ("Total" elsewhere) [x category], rows where the
-    denominator is not empty; for distributions every category in each such domain."""
-    df = pp.query(spec.universe).copy()
-    df["sex"] = df["sex"].astype(object).where(df["sex"].notna(), NOT_STATED)
+    denominator is not empty; for distributions every category in each such domain. Cell keys:
+    sums of the 32-bit record keys modulo 2^32, as fractions (numpy bincount per grouping)."""
+    df = pp.query(spec.universe)
+    dims = {"sex": df["sex"].astype(object).where(df["sex"].notna(), NOT_STATED).to_numpy(),
+            "urban_rural": df["urban_rural"].to_numpy()}
     if "age_group" in by:
-        df["age_group"] = _labels(df, scheme)
-    cats = sorted(df[spec.category].dropna().unique()) if spec.category else None
-    out = []
+        dims["age_group"] = _labels(df, scheme).to_numpy()
+    codes = {d: pd.factorize(dims[d]) for d in by}
+    rkey = df["rkey"].to_numpy().astype("float64")  # sums stay below 2^53: exact
+    num = df[spec.numerator].to_numpy() if spec.numerator else None
+    cats, ccode = None, None
+    if spec.category:
+        ccode, cats = pd.factorize(df[spec.category].to_numpy(), sort=True)
     parent_of = {"barangay": "city", "city": "province", "province": "region"}
+    out = []
     for level in LEVELS:
+        acode, alabels = pd.factorize(df[level].to_numpy())
+        up = pp.drop_duplicates(level).set_index(level)[parent_of[level]] if level in parent_of else None
         for r in range(len(by), -1, -1):
             for keep in itertools.combinations(by, r):
-                keys = [level, *keep]
-                g = df.groupby(keys, sort=True)
-                den = g.agg(n=("rkey", "size"), _ck_den=("rkey", _frac_key))
-                if spec.statistic == "median":
-                    den["estimate"] = g[spec.value].median()
-                    dom = den.reset_index().assign(category="", units=den["n"].to_numpy(),
-                                                   numerator=np.nan, denominator=np.nan, _ck_num=np.nan)
-                elif spec.category:
-                    num = df.groupby(keys + [spec.category], sort=True).agg(
-                        units=("rkey", "size"), _ck_num=("rkey", _frac_key))
-                    full = pd.MultiIndex.from_tuples(
-                        [(*((i,) if not isinstance(i, tuple) else i), c) for i in den.index for c in cats],
-                        names=keys + [spec.category])
-                    num = num.reindex(full).fillna({"units": 0, "_ck_num": 0.0}).reset_index()
-                    dom = num.merge(den.reset_index(), on=keys).rename(columns={spec.category: "category"})
-                    dom["numerator"] = dom["units"]
-                    dom["denominator"] = dom["n"]
-                    dom["estimate"] = 100 * dom["units"] / dom["n"]
+                key = acode.astype(np.int64)
+                for d in keep:
+                    key = key * (len(codes[d][1]) + 1) + codes[d][0]
+                uniq, inv = np.unique(key, return_inverse=True)
+                g = len(uniq)
+                dom = {"n": np.bincount(inv, minlength=g).astype(float),
+                       "_ck_den": np.bincount(inv, weights=rkey, minlength=g) % 2**32 / 2**32}
+                rest = uniq.copy()
+                lab = {}
+                for d in reversed(keep):
+                    size = len(codes[d][1]) + 1
+                    lab[d] = np.asarray(codes[d][1], dtype=object)[rest % size]
+                    rest //= size
+                lab["area_code"] = np.asarray(alabels, dtype=object)[rest]
+                if spec.category:
+                    K = len(cats)
+                    k2 = inv * K + ccode
+                    units = np.bincount(k2, minlength=g * K).astype(float)
+                    ks = np.bincount(k2, weights=rkey, minlength=g * K) % 2**32 / 2**32
+                    t = pd.DataFrame({c: np.repeat(v, K) for c, v in {**lab, **dom}.items()})
+                    t["category"] = np.tile(np.asarray(cats, dtype=object), g)
+                    t["units"], t["_ck_num"] = units, ks
+                    t["numerator"], t["denominator"] = units, t["n"]
+                    t["estimate"] = 100 * units / t["n"]
                 else:
-                    sel = df[df[spec.numerator]]
-                    num = sel.groupby(keys, sort=True).agg(units=("rkey", "size"), _ck_num=("rkey", _frac_key))
-                    dom = den.join(num).fillna({"units": 0, "_ck_num": 0.0}).reset_index()
-                    dom["category"] = ""
-                    dom["numerator"] = dom["units"]
-                    dom["denominator"] = dom["n"] if spec.statistic == "share" else np.nan
-                    dom["estimate"] = dom["units"] * (100 / dom["n"] if spec.statistic == "share" else 1)
-                dom = dom.rename(columns={level: "area_code"})
-                dom["area_level"] = level
-                if level in parent_of:
-                    up = pp.drop_duplicates(level).set_index(level)[parent_of[level]]
-                    dom["parent_code"] = dom["area_code"].map(up)
-                else:
-                    dom["parent_code"] = ""
+                    t = pd.DataFrame({**lab, **dom})
+                    t["units"] = np.bincount(inv, weights=num.astype(float), minlength=g)
+                    t["_ck_num"] = np.bincount(inv, weights=rkey * num, minlength=g) % 2**32 / 2**32
+                    t["category"] = ""
+                    t["numerator"] = t["units"]
+                    share = spec.statistic == "share"
+                    t["denominator"] = t["n"] if share else np.nan
+                    t["estimate"] = t["units"] * (100 / t["n"] if share else 1)
+                t["area_level"] = level
+                t["parent_code"] = t["area_code"].map(up).to_numpy() if up is not None else ""
                 for d in by:
                     if d not in keep:
-                        dom[d] = TOTAL
-                out.append(dom)
+                        t[d] = TOTAL
+                out.append(t)
     t = pd.concat(out, ignore_index=True)
     t["indicator_id"] = spec.id
     t["flag"] = "complete_count"
@@ -183,16 +187,23 @@ def age_cuts(schemes: list[str | list[int]]) -> list[int]:
     return sorted(cuts)
 
 
+ID = ["role", "level", "area", "sex", "age", "urban_rural", "category"]
+UP = {"barangay": "city", "city": "province", "province": "region"}
+
+
 @dataclass
 class Cells:
-    """Every cell of the union of tables: ``frame`` has one row per distinct cell (role, level,
-    area, sex, age scheme and label, urban_rural, category) with its true and published count
-    (NaN when no published table shows it), and ``members`` the (cell, atom) incidence."""
+    """Every cell of the union of tables for one indicator.
+
+    ``frame``: one row per distinct cell (``ID`` columns; ``role`` 0 = denominator count, 1 =
+    numerator count; ``age`` = "scheme:label" or ":Total") with its ``true`` count and its
+    ``published`` count (NaN when no table shows it). ``atoms``: the finest counts. ``parts``:
+    a sparse matrix, one row per cell, over [atoms, cells]: a barangay cell is the sum of its
+    atoms, a higher area's cell the sum of the same cell of the areas inside it."""
 
     frame: pd.DataFrame
-    members: sp.csr_matrix
     atoms: pd.DataFrame
-    atom_role: np.ndarray  # 0 = denominator atom, 1 = numerator atom
+    parts: sp.csr_matrix
 
 
 def _atoms(pp: pd.DataFrame, spec: Spec, cuts: list[int]) -> pd.DataFrame:
@@ -200,262 +211,266 @@ def _atoms(pp: pd.DataFrame, spec: Spec, cuts: list[int]) -> pd.DataFrame:
     df["sex"] = df["sex"].astype(object).where(df["sex"].notna(), NOT_STATED)
     df["age_atom"] = np.searchsorted(np.asarray(cuts), df["age"].to_numpy(), side="right") - 1
     keys = ["barangay", "city", "province", "region", "urban_rural", "sex", "age_atom"]
-    # every combination the attacker cannot rule out: all barangays x sex x age atoms
+    # every combination the attacker cannot rule out: all barangays x sex x age atoms (the
+    # universe starts at 15, a cut point of every scheme audited: younger atoms are empty)
     brg = pp.drop_duplicates("barangay")[["barangay", "city", "province", "region", "urban_rural"]]
     grid = brg.merge(pd.DataFrame({"sex": ["male", "female", NOT_STATED]}), how="cross").merge(
         pd.DataFrame({"age_atom": np.arange(len(cuts) - 1)}), how="cross")
-    # the universe starts at 15, a cut point of every scheme audited: younger atoms are empty
     grid = grid[np.asarray(cuts)[grid["age_atom"].to_numpy()] >= 15].reset_index(drop=True)
-    den = grid.merge(df.groupby(keys).size().rename("true").reset_index(), how="left", on=keys)
-    den["true"] = den["true"].fillna(0)
-    den["role"], den["category"] = 0, ""
-    parts = [den]
+
+    def counted(sub: pd.DataFrame, role: int, category: str) -> pd.DataFrame:
+        out = grid.merge(sub.groupby(keys).size().rename("true").reset_index(), how="left", on=keys)
+        return out.assign(true=out["true"].fillna(0.0), role=role, category=category)
+
+    parts = [counted(df, 0, "")]
     if spec.category:
-        for c in sorted(df[spec.category].dropna().unique()):
-            sub = df[df[spec.category] == c].groupby(keys).size().rename("true").reset_index()
-            num = grid.merge(sub, how="left", on=keys).assign(role=1, category=c)
-            num["true"] = num["true"].fillna(0)
-            parts.append(num)
+        parts += [counted(df[df[spec.category] == c], 1, c) for c in sorted(df[spec.category].dropna().unique())]
     elif spec.numerator:
-        sub = df[df[spec.numerator]].groupby(keys).size().rename("true").reset_index()
-        num = grid.merge(sub, how="left", on=keys).assign(role=1, category="")
-        num["true"] = num["true"].fillna(0)
-        parts.append(num)
+        parts.append(counted(df[df[spec.numerator]], 1, ""))
     atoms = pd.concat(parts, ignore_index=True)
     atoms["lo"] = np.asarray(cuts)[atoms["age_atom"].to_numpy()]
-    atoms["hi"] = np.asarray(cuts)[atoms["age_atom"].to_numpy() + 1]
     return atoms
+
+
+def _factorize(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group number of each row (in order of first appearance) and the distinct rows."""
+    codes = df.groupby(list(df.columns), sort=False, dropna=False).ngroup().to_numpy()
+    return codes, df.drop_duplicates().reset_index(drop=True)
 
 
 def cells(pp: pd.DataFrame, spec: Spec, published: list[tuple[list[str], str | list[int], pd.DataFrame]],
           schemes: list[str | list[int]]) -> Cells:
-    """Cells of every table the CLI could publish for ``spec`` (every level, by in the published
-    list) with their atoms, their true counts and, where published, the published counts."""
-    cuts = age_cuts(schemes)
-    atoms = _atoms(pp, spec, cuts)
-    rows = []
-    inc_r, inc_c = [], []
-    seen: dict[tuple, int] = {}
-    pub: dict[tuple, float] = {}
-    for by, scheme, table in published:
-        sname = scheme_name(scheme)
+    """Cells of every table in ``published`` ((by, age scheme, published table) triples), at every
+    level and for every subset of ``by``, with their atoms, true counts and published counts."""
+    atoms = _atoms(pp, spec, age_cuts(schemes))
+    labels = {}
+    for sc in schemes:
+        g = age_group(pd.Series(atoms["lo"].to_numpy()), sc)
+        labels[scheme_name(sc)] = scheme_name(sc) + ":" + g.astype(object).where(g.notna(), NOT_STATED).astype(str)
+    groupings = set()
+    for by, sc, _ in published:
+        for r in range(len(by) + 1):
+            for keep in itertools.combinations(by, r):
+                groupings.add((keep, scheme_name(sc) if "age_group" in keep else ""))
+    roles = (0, 1) if (spec.numerator or spec.category) else (0,)
+    frames, inc = [], []
+    base = 0
+    for keep, sc in sorted(groupings):
         for lev in LEVELS:
-            for r in range(len(by) + 1):
-                for keep in itertools.combinations(by, r):
-                    for role in ((0, 1) if spec.numerator or spec.category else (0,)):
-                        a = atoms[atoms["role"] == role]
-                        labels = {}
-                        if "age_group" in keep:
-                            g = age_group(pd.Series(a["lo"].to_numpy()), scheme)
-                            labels["age_group"] = g.astype(object).where(g.notna(), NOT_STATED).to_numpy()
-                        key = [a[lev].to_numpy()]
-                        names = ["area"]
-                        for d in ("sex", "age_group", "urban_rural"):
-                            if d in keep:
-                                key.append(labels[d] if d == "age_group" else a[d].to_numpy())
-                                names.append(d)
-                        if role == 1 and spec.category:
-                            key.append(a["category"].to_numpy())
-                            names.append("category")
-                        kdf = pd.DataFrame(dict(zip(names, key)))
-                        codes, uniq = pd.factorize(pd.MultiIndex.from_frame(kdf))
-                        for j, u in enumerate(uniq):
-                            d = dict(zip(names, u if isinstance(u, tuple) else (u,)))
-                            cid = (role, lev, d["area"], d.get("sex", TOTAL),
-                                   (sname if "age_group" in d else "") + ":" + str(d.get("age_group", TOTAL)),
-                                   d.get("urban_rural", TOTAL), d.get("category", ""))
-                            if cid in seen:
-                                continue
-                            seen[cid] = len(rows)
-                            idx = a.index.to_numpy()[codes == j]
-                            rows.append(cid + (float(atoms.loc[idx, "true"].sum()),))
-                            inc_r.extend([seen[cid]] * len(idx))
-                            inc_c.extend(idx.tolist())
-        # published values of this table
-        for r in table.itertuples(index=False):
-            rd = r._asdict()
-            age = (sname + ":" + str(rd["age_group"])) if rd.get("age_group", TOTAL) != TOTAL else ":" + TOTAL
-            base = (r.area_level, r.area_code, rd.get("sex", TOTAL), age, rd.get("urban_rural", TOTAL))
-            for role, val in ((0, r.n), (1, r.numerator)):
-                if role == 1 and not (spec.numerator or spec.category):
-                    continue
-                cid = (role, *base, r.category if role == 1 else "")
-                if cid in pub and pub[cid] != val:
-                    raise AssertionError(f"one cell, two published values: {cid} {pub[cid]} {val}")
-                pub[cid] = float(val)
-    frame = pd.DataFrame(rows, columns=["role", "level", "area", "sex", "age", "urban_rural", "category", "true"])
-    cid = list(zip(*(frame[c] for c in ["role", "level", "area", "sex", "age", "urban_rural", "category"])))
-    missing = [c for c in pub if c not in seen]
-    assert not missing, f"published cells without atoms: {missing[:3]}"
-    frame["published"] = [pub.get(c, np.nan) for c in cid]
-    m = sp.csr_matrix((np.ones(len(inc_r)), (inc_r, inc_c)), shape=(len(rows), len(atoms)))
-    return Cells(frame, m, atoms, atoms["role"].to_numpy())
+            key = pd.DataFrame({"role": atoms["role"].to_numpy(), "level": lev, "area": atoms[lev].to_numpy(),
+                                "sex": atoms["sex"].to_numpy() if "sex" in keep else TOTAL,
+                                "age": labels[sc].to_numpy() if "age_group" in keep else ":" + TOTAL,
+                                "urban_rural": atoms["urban_rural"].to_numpy() if "urban_rural" in keep else TOTAL,
+                                "category": atoms["category"].to_numpy()})
+            key = key[key["role"].isin(roles)]
+            codes, f = _factorize(key)
+            f["true"] = np.bincount(codes, weights=atoms["true"].to_numpy()[key.index], minlength=len(f))
+            frames.append(f)
+            inc.append((lev, base + codes, key.index.to_numpy()))
+            base += len(f)
+    allc = pd.concat(frames, ignore_index=True)
+    gid, _ = _factorize(allc[ID])
+    first = ~pd.Series(gid).duplicated().to_numpy()
+    frame = allc[first].reset_index(drop=True)  # in order of first appearance = gid order
+    na = len(atoms)
+    # barangay cells: their atoms (only from a cell's first appearance: duplicates are one cell)
+    rows = [np.concatenate([gid[r[first[r]]] for lev, r, _ in inc if lev == "barangay"])]
+    cols = [np.concatenate([a[first[r]] for lev, r, a in inc if lev == "barangay"])]
+
+    # higher cells: the same cell of each area inside
+    pos = pd.Series(np.arange(len(frame)), index=pd.MultiIndex.from_frame(frame[ID]))
+    par = {}
+    for lev, up in UP.items():
+        par.update(dict(zip(atoms[lev], atoms[up])))
+    child = frame[frame["level"] != "region"]
+    parent = child.assign(level=child["level"].map(UP), area=child["area"].map(par))
+    rows.append(pos.reindex(pd.MultiIndex.from_frame(parent[ID])).to_numpy())
+    cols.append(na + child.index.to_numpy())
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    assert not np.isnan(r.astype(float)).any()
+    parts = sp.csr_matrix((np.ones(len(r)), (r.astype(np.int64), c)), shape=(len(frame), na + len(frame)))
+    # published counts, row by row of every table (role 0: n, role 1: the numerator)
+    pubs = []
+    for by, sc, t in published:
+        sname = scheme_name(sc)
+        age = (sname + ":" + t["age_group"].astype(str)).where(t["age_group"] != TOTAL, ":" + TOTAL) \
+            if "age_group" in t.columns else ":" + TOTAL
+        common = {"level": t["area_level"].to_numpy(), "area": t["area_code"].to_numpy(),
+                  "sex": t["sex"].to_numpy() if "sex" in t.columns else TOTAL, "age": np.asarray(age),
+                  "urban_rural": t["urban_rural"].to_numpy() if "urban_rural" in t.columns else TOTAL}
+        pubs.append(pd.DataFrame({"role": 0, **common, "category": "", "value": t["n"].to_numpy()}))
+        if 1 in roles:
+            pubs.append(pd.DataFrame({"role": 1, **common, "category": t["category"].to_numpy(),
+                                      "value": t["numerator"].to_numpy()}))
+    pub = pd.concat(pubs, ignore_index=True).drop_duplicates()
+    clash = pub[pub.duplicated(ID, keep=False)]
+    assert clash.empty, f"one cell, two published values:\n{clash.head()}"
+    idx = pos.reindex(pd.MultiIndex.from_frame(pub[ID])).to_numpy()
+    assert not np.isnan(idx.astype(float)).any(), "a published cell outside the attacker's cube"
+    frame["published"] = np.nan
+    frame.loc[idx.astype(np.int64), "published"] = pub["value"].to_numpy()
+    return Cells(frame, atoms, parts)
 
 
-def _constraints(c: Cells, spec: Spec, D: int) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix | None,
-                                                        np.ndarray | None]:
-    """A_ub z <= b_ub and A_eq z = b_eq over the atoms z >= 0.
-
-    Published cells: |sum - published| <= D. Cells a table would show but that are not published
-    (their published denominator was 0, so the row was dropped): the attacker knows the row would
-    have shown 0, i.e. a denominator of at most D. Numerator atoms never exceed their denominator
-    atom; distribution atoms add up to it."""
-    f = c.frame
+def _program(c: Cells, spec: Spec, D: int) -> dict:
+    """The attacker's linear constraints over x = [atoms, cells], all x >= 0:
+    every cell equals its parts; a published cell lies within D of its published value; a cell a
+    table would show but no table shows has a published denominator of 0 (its row was dropped),
+    so a denominator of at most D; numerator atoms never exceed their denominator atom, and
+    distribution atoms add up to it."""
+    f, a = c.frame, c.atoms
+    na, nc = len(a), len(f)
+    eye = sp.hstack([sp.csr_matrix((nc, na)), sp.identity(nc, format="csr")])
+    eqs, rhs = [eye - c.parts], [np.zeros(nc)]
     pub = f["published"].to_numpy()
-    shown = ~np.isnan(pub)
-    # the denominators of dropped rows: at most D
-    dropped = (~shown) & (f["role"].to_numpy() == 0)
-    blocks, rhs = [], []
-    M = c.members
-    blocks += [M[shown], -M[shown], M[dropped]]
-    rhs += [pub[shown] + D, -(np.maximum(pub[shown] - D, 0)), np.full(int(dropped.sum()), float(D))]
-    a = c.atoms
+    lo = np.r_[np.zeros(na), np.where(np.isnan(pub), 0.0, np.maximum(pub - D, 0.0))]
+    hi = np.r_[np.full(na, np.inf), np.where(np.isnan(pub), np.where(f["role"].to_numpy() == 0, float(D), np.inf),
+                                              pub + D)]
     den = a[a["role"] == 0]
-    pos = pd.Series(den.index.to_numpy(), index=pd.MultiIndex.from_frame(
-        den[["barangay", "sex", "age_atom"]]))
     num = a[a["role"] == 1]
+    ub, ubr = None, None
     if len(num):
-        mate = pos.reindex(pd.MultiIndex.from_frame(num[["barangay", "sex", "age_atom"]])).to_numpy()
+        where = pd.Series(np.arange(len(den)), index=pd.MultiIndex.from_frame(den[["barangay", "sex", "age_atom"]]))
+        k = where.reindex(pd.MultiIndex.from_frame(num[["barangay", "sex", "age_atom"]])).to_numpy()
+        mate = den.index.to_numpy()[k]
         n = len(num)
-        row = np.arange(n)
         if spec.category:  # one equation per denominator atom: its category atoms add up to it
-            where = pd.Series(np.arange(len(den)), index=den.index.to_numpy())
-            rows = np.r_[where[mate].to_numpy(), np.arange(len(den))]
-            cols = np.r_[num.index.to_numpy(), den.index.to_numpy()]
-            vals = np.r_[np.ones(n), -np.ones(len(den))]
-            A_eq = sp.csr_matrix((vals, (rows, cols)), shape=(len(den), len(a)))
-            return sp.vstack(blocks).tocsr(), np.concatenate(rhs), A_eq, np.zeros(len(den))
-        blocks.append(sp.csr_matrix((np.r_[np.ones(n), -np.ones(n)], (np.r_[row, row],
-                                     np.r_[num.index.to_numpy(), mate])), shape=(n, len(a))))
-        rhs.append(np.zeros(n))
-    return sp.vstack(blocks).tocsr(), np.concatenate(rhs), None, None
+            eqs.append(sp.csr_matrix((np.r_[np.ones(n), -np.ones(len(den))],
+                                      (np.r_[k, np.arange(len(den))], np.r_[num.index.to_numpy(), den.index.to_numpy()])),
+                                     shape=(len(den), na + nc)))
+            rhs.append(np.zeros(len(den)))
+        else:
+            i = np.arange(n)
+            ub = sp.csr_matrix((np.r_[np.ones(n), -np.ones(n)], (np.r_[i, i], np.r_[num.index.to_numpy(), mate])),
+                               shape=(n, na + nc))
+            ubr = np.zeros(n)
+    return {"A_eq": sp.vstack(eqs).tocsr(), "b_eq": np.concatenate(rhs), "A_ub": ub, "b_ub": ubr,
+            "bounds": np.c_[lo, hi], "offset": na}
 
 
 def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray) -> pd.DataFrame:
-    """Feasible interval [low, high] of each cell in ``small`` (indices into ``c.frame``).
+    """Feasible interval [low, high] of each cell in ``small`` (indices into ``c.frame``) under
+    the constraints of :func:`_program`; ``pinned`` when it is narrower than 1.
 
-    A cell is cleared as soon as a feasible table puts it 1 or more away from its true value
-    (found first by maximising, then minimising, the sum of the uncleared cells; the true table is
-    always feasible, so the interval is then at least 1 wide); cells never cleared get their own
-    exact minimum and maximum. Returns ``low``/``high`` (exact for those cells, else the true value
-    and the value found) and ``lps`` (linear programs solved)."""
-    A, b, Aeq, beq = _constraints(c, spec, D)
-    M = c.members
-    true = c.frame["true"].to_numpy()
-    low = true[small].astype(float).copy()
-    high = true[small].astype(float).copy()
+    The true table is always feasible, so a cell's interval is at least 1 wide as soon as some
+    feasible table puts the cell 1 or more away from its true value. Such tables are searched by
+    maximising, then minimising, the sum of the cells still unproven, while that proves any; each
+    cell left gets its own maximum and, if that is not 1 above its true value, its minimum (the
+    attacker's exact interval). ``low``/``high`` are exact for those cells and otherwise span the
+    true value and the values found; ``exact`` marks the former, ``lps`` counts the programs."""
+    prog = _program(c, spec, D)
+    col = prog["offset"] + small
+    nvar = prog["bounds"].shape[0]
+    true = c.frame["true"].to_numpy()[small].astype(float)
+    low, high = true.copy(), true.copy()
     todo = np.ones(len(small), dtype=bool)
+    exact = np.zeros(len(small), dtype=bool)
     lps = 0
 
     def solve(obj: np.ndarray) -> np.ndarray:
         nonlocal lps
         lps += 1
-        r = linprog(obj, A_ub=A, b_ub=b, A_eq=Aeq, b_eq=beq, bounds=(0, None), method="highs")
+        r = linprog(obj, A_ub=prog["A_ub"], b_ub=prog["b_ub"], A_eq=prog["A_eq"], b_eq=prog["b_eq"],
+                    bounds=prog["bounds"], method="highs-ipm")
         assert r.status == 0, r.message  # the true table is feasible
-        return M[small] @ r.x
+        return r.x[col]
 
-    for sign in itertools.islice(itertools.cycle((-1.0, 1.0)), 12):  # maximise, then minimise, ...
-        if not todo.any():
+    stalled = 0
+    for sign in itertools.islice(itertools.cycle((-1.0, 1.0)), 16):
+        if not todo.any() or stalled == 2:
             break
         before = int(todo.sum())
-        obj = np.asarray(sign * M[small[todo]].sum(axis=0)).ravel()
+        obj = np.zeros(nvar)
+        obj[col[todo]] = sign
         vals = solve(obj)
-        high = np.maximum(high, vals)
-        low = np.minimum(low, vals)
-        todo &= ~((high - true[small] >= 1 - 1e-6) | (true[small] - low >= 1 - 1e-6))
-        if lps >= 2 and int(todo.sum()) == before:
-            break
+        high, low = np.maximum(high, vals), np.minimum(low, vals)
+        todo &= ~((high - true >= 1 - 1e-6) | (true - low >= 1 - 1e-6))
+        stalled = stalled + 1 if int(todo.sum()) == before else 0
     for i in np.flatnonzero(todo):
-        row = np.asarray(M[small[i]].todense()).ravel()
-        low[i] = min(low[i], solve(row)[i])
-        high[i] = max(high[i], solve(-row)[i])
-    return pd.DataFrame({"cell": small, "true": true[small], "low": low, "high": high, "lps": lps})
+        obj = np.zeros(nvar)
+        obj[col[i]] = -1.0
+        high[i] = solve(obj)[i]
+        if high[i] - true[i] < 1 - 1e-6:
+            obj[col[i]] = 1.0
+            low[i] = solve(obj)[i]
+            exact[i] = True
+    return pd.DataFrame({"cell": small, "true": true, "low": low, "high": high, "exact": exact,
+                         "pinned": high - low < 1 - 1e-6, "lps": lps})
 
 
-def relations(c: Cells) -> list[tuple[int, list[int]]]:
-    """(margin, members) of every additive relation between cells of the cube: the categories of
-    each ``by`` column add up to its Total, areas to their parent, categories to the domain, and
-    the groups of one age scheme that nest in a group of another add up to it."""
-    f = c.frame.reset_index(drop=True)
-    key = {tuple(r[1:8]): r[0] for r in f[["role", "level", "area", "sex", "age", "urban_rural",
-                                          "category"]].itertuples()}
-    out: dict[int, list[int]] = {}
-    rel = []
-    parents = {}
-    a = c.atoms
-    for lev, up in (("barangay", "city"), ("city", "province"), ("province", "region")):
-        parents.update(dict(zip(a[lev], a[up])))
-    uplevel = {"barangay": "city", "city": "province", "province": "region"}
-    for cid, i in key.items():
-        role, lev, area, sex, age, ur, cat = cid
-        if lev in uplevel:
-            out.setdefault(key.get((role, uplevel[lev], parents[area], sex, age, ur, cat), -1), []).append(i)
-    rel += [(m, v) for m, v in out.items() if m >= 0]
-    for pos, total in ((3, TOTAL), (5, TOTAL)):
-        out = {}
-        for cid, i in key.items():
-            if cid[pos] != total:
-                t = list(cid)
-                t[pos] = total
-                out.setdefault(key.get(tuple(t), -1), []).append(i)
-        rel += [(m, v) for m, v in out.items() if m >= 0]
-    out = {}
-    for cid, i in key.items():
-        if not cid[4].endswith(":" + TOTAL):
-            t = list(cid)
-            t[4] = ":" + TOTAL
-            out.setdefault((cid[4].split(":")[0], key.get(tuple(t), -1)), []).append(i)
-    rel += [(m, v) for (_, m), v in out.items() if m >= 0]
-    if (f["category"] != "").any():
-        out = {}
-        for cid, i in key.items():
-            if cid[0] == 1:
-                t = (0, *cid[1:6], "")
-                out.setdefault(key.get(t, -1), []).append(i)
-        rel += [(m, v) for m, v in out.items() if m >= 0]
-    # nesting of age groups across schemes (atoms of the group = union of the members' atoms)
-    M = c.members.tocsr()
-    ages = f[f["age"].str.contains(":") & ~f["age"].str.endswith(":" + TOTAL)]
-    bycell: dict[tuple, list[int]] = {}
-    for r in ages.itertuples():
-        bycell.setdefault((r.role, r.level, r.area, r.sex, r.urban_rural, r.category), []).append(r.Index)
-    for idx in bycell.values():
-        sets = {i: frozenset(M[i].indices) for i in idx}
-        for i in idx:
-            inner = [j for j in idx if j != i and sets[j] and sets[j] < sets[i]]
-            if inner:
-                schemes = {}
-                for j in inner:
-                    schemes.setdefault(f.at[j, "age"].split(":")[0], []).append(j)
-                for js in schemes.values():
-                    if frozenset().union(*(sets[j] for j in js)) == sets[i]:
-                        rel.append((i, js))
-    return rel
+def relations(c: Cells, schemes: list[str | list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every additive relation between cells, as (relation, member) pairs and each relation's
+    margin: the areas inside an area, the categories of sex and urban_rural, the groups of each age
+    scheme, and the categories of a distribution add up to their margin; so do the groups of one
+    age scheme that exactly tile a group of another."""
+    f = c.frame
+    pos = pd.Series(np.arange(len(f)), index=pd.MultiIndex.from_frame(f[ID]))
+    par = {}
+    for lev, up in UP.items():
+        par.update(dict(zip(c.atoms[lev], c.atoms[up])))
+    links = []  # (member index, margin index, relation kind)
+
+    def link(members: pd.DataFrame, margins: pd.DataFrame, kind: str) -> None:
+        m = pos.reindex(pd.MultiIndex.from_frame(margins[ID])).to_numpy()
+        ok = ~np.isnan(m.astype(float))
+        links.append(pd.DataFrame({"member": members.index.to_numpy()[ok], "margin": m[ok].astype(np.int64),
+                                   "kind": kind}))
+
+    ch = f[f["level"] != "region"]
+    link(ch, ch.assign(level=ch["level"].map(UP), area=ch["area"].map(par)), "area")
+    for d in ("sex", "urban_rural"):
+        ch = f[f[d] != TOTAL]
+        link(ch, ch.assign(**{d: TOTAL}), d)
+    ch = f[f["age"] != ":" + TOTAL]
+    link(ch, ch.assign(age=":" + TOTAL), "age:" + ch["age"].str.split(":").str[0])
+    ch = f[f["role"] == 1]
+    if (ch["category"] != "").any():
+        link(ch, ch.assign(role=0, category=""), "category")
+    # nesting across schemes, found on the atoms' ages: group g of scheme A is tiled by groups of B
+    atoms_lo = np.sort(c.atoms["lo"].unique())
+    sets = {}
+    for sc in schemes:
+        g = age_group(pd.Series(atoms_lo), sc)
+        lab = scheme_name(sc) + ":" + g.astype(object).where(g.notna(), NOT_STATED).astype(str)
+        for label in lab.unique():
+            sets[label] = frozenset(atoms_lo[(lab == label).to_numpy()])
+    nest = []
+    names = list(sets)
+    for ga in names:
+        for sb in {n.split(":")[0] for n in names} - {ga.split(":")[0]}:
+            inner = [gb for gb in names if gb.startswith(sb + ":") and sets[gb] <= sets[ga] and sets[gb]]
+            if inner and len(inner) > 1 and frozenset().union(*(sets[gb] for gb in inner)) == sets[ga]:
+                nest += [(gb, ga, f"nest:{sb}") for gb in inner]
+    for gb, ga, kind in nest:
+        ch = f[f["age"] == gb]
+        link(ch, ch.assign(age=ga), kind)
+    L = pd.concat(links, ignore_index=True)
+    rel, margin_of = pd.factorize(pd.MultiIndex.from_arrays([L["margin"], L["kind"]]))
+    margins = margin_of.get_level_values(0).to_numpy().astype(np.int64)
+    return rel, L["member"].to_numpy(), margins
 
 
-def propagate(c: Cells, D: int, rels: list[tuple[int, list[int]]], rounds: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Iterated subtraction: integer intervals of every cell, from the published values (within D,
-    not negative; rows dropped at a published denominator of 0: at most D) narrowed through every
-    relation (margin = sum of members) until no interval changes."""
+def propagate(c: Cells, D: int, rels: tuple[np.ndarray, np.ndarray, np.ndarray], rounds: int = 200
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Iterated subtraction: intervals of every cell, from the published values (within D, not
+    negative; a denominator no table shows: at most D) narrowed through every relation (margin =
+    sum of its members, so each member = margin - the others) until no interval changes."""
+    rel, mem, margin = rels
     f = c.frame
     pub = f["published"].to_numpy()
+    big = float(c.atoms["true"].sum())  # no count exceeds the population: a finite "unknown"
     lo = np.where(np.isnan(pub), 0.0, np.maximum(pub - D, 0))
-    big = float(c.atoms["true"].sum())  # no cell exceeds the population: a finite "unknown"
-    hi = np.where(np.isnan(pub), np.where(f["role"].to_numpy() == 0, float(D), big), pub + D)
+    hi = np.where(np.isnan(pub), np.where(f["role"].to_numpy() == 0, float(D), big), np.minimum(pub + D, big))
+    nrel = len(margin)
     for _ in range(rounds):
-        changed = False
-        for m, mem in rels:
-            mem = np.asarray(mem)
-            slo, shi = lo[mem].sum(), hi[mem].sum()
-            nlo, nhi = max(lo[m], slo), min(hi[m], shi)
-            if nlo > lo[m] or nhi < hi[m]:
-                lo[m], hi[m] = nlo, nhi
-                changed = True
-            new_lo = np.maximum(lo[mem], lo[m] - (shi - hi[mem]))
-            new_hi = np.minimum(hi[mem], hi[m] - (slo - lo[mem]))
-            if (new_lo > lo[mem]).any() or (new_hi < hi[mem]).any():
-                lo[mem], hi[mem] = new_lo, new_hi
-                changed = True
-        if not changed:
+        slo = np.bincount(rel, weights=lo[mem], minlength=nrel)
+        shi = np.bincount(rel, weights=hi[mem], minlength=nrel)
+        new_lo, new_hi = lo.copy(), hi.copy()
+        np.maximum.at(new_lo, margin, slo)
+        np.minimum.at(new_hi, margin, shi)
+        np.maximum.at(new_lo, mem, lo[margin[rel]] - (shi[rel] - hi[mem]))
+        np.minimum.at(new_hi, mem, hi[margin[rel]] - (slo[rel] - lo[mem]))
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
             break
+        lo, hi = new_lo, new_hi
     return lo, hi

@@ -266,8 +266,9 @@ def perturb_magnitude(values: np.ndarray, top: np.ndarray, keys: np.ndarray, tab
     sign = np.where(u >= 0.5, 1.0, -1.0)
     size = mu + (1.0 - mu) * ((2.0 * u) % 1.0)
     scale = m * top
-    noise = np.where(scale >= 1.0, sign * size * scale,
-                     table.deviation(np.full(len(x), len(table.probs) - 1), u).astype("float64"))
+    noise = sign * size * scale
+    small = np.flatnonzero(scale < 1.0)
+    noise[small] = table.deviation(np.full(len(small), len(table.probs) - 1), u[small])
     out = np.where(top > 0, x + noise, x)
     out = np.where((x > 0) & (out < 0), 0.0, out)
     return np.where((x < 0) & (out > 0), 0.0, out)
@@ -292,17 +293,29 @@ def _keys(table: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
     return keys
 
 
+STATISTICS = ["count", "share", "total", "mean", "ratio", "median"]
+
+
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes and labels of a column (a Categorical's own codes: no text per row)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy().astype(np.int64), [str(c) for c in s.cat.categories]
+    codes, uniq = pd.factorize(s.astype(object))
+    return codes.astype(np.int64), [str(u) for u in uniq]
+
+
 def _statistics(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's statistic and scale, from the catalogue (one look-up per indicator)."""
+    """Each row's statistic (index in :data:`STATISTICS`) and scale, from the catalogue."""
     from migdata.indicators.catalogue import catalogue
 
     cat = catalogue()
-    codes, uniq = pd.factorize(ids.astype(str))
-    unknown = [u for u in uniq if u not in cat]
+    codes, labels = _codes(ids)
+    present = np.unique(codes)
+    unknown = [labels[c] for c in present if c < 0 or labels[c] not in cat]
     if unknown:
         raise UsageError("MD701", value=unknown[0], choices=", ".join(cat))
-    stat = np.array([cat[u].statistic for u in uniq] + [""], dtype=object)[codes]
-    scale = np.array([cat[u].scale for u in uniq] + [1.0])[codes]
+    stat = np.array([STATISTICS.index(cat[u].statistic) if u in cat else -1 for u in labels] + [-1])[codes]
+    scale = np.array([cat[u].scale if u in cat else 1.0 for u in labels] + [1.0])[codes]
     return stat, scale
 
 
@@ -342,9 +355,9 @@ def protect(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
     for c in VALUE_COLUMNS + ["n"]:
         out[c] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype="float64").copy() if c in table.columns \
             else np.full(len(table), np.nan)
-    flag = table["flag"].astype(str).to_numpy()
-    reason = np.where(flag == "suppress", 2, 0)
-    cc = np.flatnonzero(flag == COMPLETE)
+    fcodes, flabels = _codes(table["flag"])
+    reason = np.where(fcodes == (flabels.index("suppress") if "suppress" in flabels else -2), 2, 0)
+    cc = np.flatnonzero(fcodes == (flabels.index(COMPLETE) if COMPLETE in flabels else -2))
     if len(cc):
         reason[cc] = _perturb_rows(table, out, cc, pt, k)
     hidden = reason > 0
@@ -373,7 +386,7 @@ def _perturb_rows(table: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, pt: 
     den_pub = np.full(len(rows), np.nan)
     reason = np.zeros(len(rows), dtype=np.int64)
 
-    counted = np.isin(stat, ["count", "share"])
+    counted = stat <= 1  # count, share
     if counted.any():
         sel = np.flatnonzero(counted)
         units = _column(table, "units", rows[sel]) if "units" in table.columns else None
@@ -381,13 +394,13 @@ def _perturb_rows(table: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, pt: 
             raise UsageError("MD709", columns="units")
         num_pub[sel] = pt.perturb(np.rint(np.nan_to_num(units)).astype(np.int64),
                                   _keys(table, "_ck_num", rows[sel]))
-        is_share = stat[sel] == "share"
+        is_share = stat[sel] == 1
         est[sel] = num_pub[sel]
         den_pub[sel] = np.where(is_share, n_pub[sel], np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = 100.0 * np.minimum(num_pub[sel], n_pub[sel]) / n_pub[sel]
         est[sel] = np.where(is_share, np.where(n_pub[sel] > 0, share, np.nan), est[sel])
-    magn = np.isin(stat, ["total", "mean", "ratio"])
+    magn = (stat >= 2) & (stat <= 4)  # total, mean, ratio
     if magn.any():
         sel = np.flatnonzero(magn)
         for c in ("_top_num",):
@@ -396,7 +409,7 @@ def _perturb_rows(table: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, pt: 
         num = _column(table, "numerator", rows[sel])
         num_pub[sel] = perturb_magnitude(np.nan_to_num(num), np.nan_to_num(_column(table, "_top_num", rows[sel])),
                                          _keys(table, "_ck_num", rows[sel]), pt)
-        st = stat[sel]
+        st = np.array(STATISTICS, dtype=object)[stat[sel]]
         den_pub[sel] = np.where(st == "mean", n_pub[sel], np.nan)
         ratio = np.flatnonzero(st == "ratio")
         if len(ratio):
@@ -409,7 +422,7 @@ def _perturb_rows(table: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, pt: 
         with np.errstate(divide="ignore", invalid="ignore"):
             est[sel] = np.where(st == "total", num_pub[sel],
                                 np.where(den_pub[sel] != 0, num_pub[sel] / den_pub[sel] * scale[sel], np.nan))
-    median = stat == "median"
+    median = stat == 5
     est[median] = _column(table, "estimate", rows[median])
     reason[median & ~(n_pub >= k + pt.D)] = 1
     reason[(reason == 0) & np.isnan(est)] = 1  # nothing to divide by once perturbed
