@@ -4,7 +4,7 @@ A seeded generator makes a raw complete-count table as ``migdata.indicators.comp
 disclosure control: ``--rows`` rows of catalogue indicators in the catalogue's mix of statistics
 (shares, counts, distributions, totals, means, ratios, a median), counts from a lognormal (many
 small barangay cells), uniform cell keys and top contributions. It times
-``migdata.publish.disclosure.protect`` on the whole table (best of ``--repeat``), and in the same
+``migdata.publish.disclosure.control`` on the whole table (best of ``--repeat``), and in the same
 process the peer: DuckDB SQL doing the core of the method, the ptable lookup of every count and
 denominator (a range join of (count, cell key) on the ptable's key intervals), whose results are
 checked equal to migdata's.
@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from migdata.publish.disclosure import protect, ptable  # noqa: E402
+from migdata.publish.disclosure import control, ptable  # noqa: E402
 
 # (indicator, share of rows): the catalogue's mix, distributions and shares dominating
 MIX = [("OF03", 0.30), ("OF05", 0.25), ("HH01", 0.15), ("OF02", 0.10), ("ED01", 0.08), ("RM02", 0.04),
@@ -78,7 +78,7 @@ def main() -> None:
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        out = protect(t, k=3)
+        out = control(t, k=3)
         times.append(time.perf_counter() - start)
     pt = ptable(3, 2.0, 2)
     start = time.perf_counter()
@@ -87,7 +87,7 @@ def main() -> None:
     peer, theirs = duckdb_lookup(t)
     assert np.array_equal(mine, theirs), "DuckDB and migdata disagree"
     print(f"rows {args.rows:,} ({len(out):,} published; {int(out['suppressed'].sum()):,} hidden)")
-    print(f"protect(): best {min(times):.3f} s of {args.repeat} ({', '.join(f'{x:.3f}' for x in times)})")
+    print(f"control(): best {min(times):.3f} s of {args.repeat} ({', '.join(f'{x:.3f}' for x in times)})")
     print(f"ptable lookup of {args.rows:,} denominators: migdata {lookup:.3f} s, DuckDB range join "
           f"{peer:.3f} s (x{peer / lookup:.1f}), identical")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2:.2f} GB")

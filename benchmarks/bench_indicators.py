@@ -196,20 +196,22 @@ def migdata_stage1(data: HouseholdData) -> tuple[float, int]:
     """migdata's own stage 1 for the same indicators: unit table, masks, one bincount per sum into
     the barangay x sex x age-group cells (no roll-up, no labels, no disclosure)."""
     from migdata.indicators import catalogue, derive
-    from migdata.indicators.evaluate import _cells_cc, _frame, _masks
+    from migdata.indicators.evaluate import _masks
+    from migdata.survey import cells as kernel
 
     t0 = time.perf_counter()
     levels = ["barangay", "city", "province", "region"]
     by = ["sex", "age_group"]
     units = derive.units(data, "broad", household_columns=["barangay", "city_mun", "province", "region"])
-    fr = _frame(units["person"], levels, by, "person")
+    df = units["person"]
+    space = kernel.cell_space(df, levels, by)
     print(f"  (derived unit tables + keys: {time.perf_counter() - t0:.1f} s)", flush=True)
     cache: dict = {}
     n = 0
     for i in DUCK_INDICATORS:
         ind = catalogue()[i]
-        m = _masks(ind, fr.df, cache)
-        cells, _ = _cells_cc(fr, by, m, ind, None, None)
+        m = _masks(ind, df, cache)
+        cells, _ = kernel.stage1(space, by, m, ind.statistic)
         n += len(cells)
     return time.perf_counter() - t0, n
 
@@ -224,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="use the store already in --workdir (no generation: peak memory is the compute's)")
     args = ap.parse_args(argv)
     from migdata.indicators import compute
+    from migdata.publish.tables import compute as publish
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-ind-"))
     store = work / "store"
@@ -242,15 +245,14 @@ def main(argv: list[str] | None = None) -> int:
           f"peak RSS so far {rss_gb():.2f} GB", flush=True)
 
     t0 = time.perf_counter()
-    table = compute(data, level="barangay", by=["sex", "age_group"], age_scheme="broad", k=3)
+    table = publish(data, level="barangay", by=["sex", "age_group"], age_scheme="broad", k=3)
     t_all = time.perf_counter() - t0
     n_ind = table["indicator_id"].nunique()
     print(f"migdata full catalogue: {n_ind} indicators, {len(table):,} rows, {t_all:.1f} s, "
           f"suppressed {int(table['suppressed'].sum()):,}; peak RSS {rss_gb():.2f} GB", flush=True)
     del table
     t0 = time.perf_counter()
-    sub = compute(data, ids=list(DUCK_INDICATORS), level="barangay", by=["sex", "age_group"], k=3,
-                  disclosure=False)
+    sub = compute(data, ids=list(DUCK_INDICATORS), level="barangay", by=["sex", "age_group"])
     t_sub = time.perf_counter() - t0
     print(f"migdata {len(DUCK_INDICATORS)} person indicators (stage 1 + roll-up, no disclosure): "
           f"{t_sub:.1f} s, {len(sub):,} rows", flush=True)

@@ -111,8 +111,8 @@ def bench_province(args: argparse.Namespace) -> None:
     if not (store / "manifest.json").exists():
         t0 = time.perf_counter()
         data = generate(args.persons, args.seed)
-        data.provenance["complete_count"] = True
-        data.provenance.setdefault("sources", ["bench_generator"])
+        data.provenance.design = data.spec.replace(complete_count=True)
+        data.provenance.sources = data.provenance.sources or ["bench_generator"]
         data.save(store, force=True)
         print(f"generated {len(data.persons):,} persons, {len(data.households):,} households in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)

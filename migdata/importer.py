@@ -28,6 +28,7 @@ import pandas as pd
 from migdata.fileio import atomic_write
 from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
+from migdata.model.spec import Provenance
 from migdata.profiles import load_profile
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
@@ -163,24 +164,26 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         err.report = report  # type: ignore[attr-defined]
         raise err
     files = [str(p) for p in _paths(paths)]
-    provenance = {
-        "sources": [prof.name], "rounds": [prof.round] if prof.round else [],
-        "files": files, "profile": prof.name, "profile_path": prof.path, "reader": prof.reader,
-        "complete_count": prof.complete_count, "design": dict(prof.design),
-        "keep_identifiers": bool(keep_identifiers), "policy": policy,
-    }
     ref_date = reference_date or prof.meta.get("reference_date")
     if ref_date:
         try:
-            provenance["reference_date"] = _dt.date.fromisoformat(str(ref_date)).isoformat()
+            ref_date = _dt.date.fromisoformat(str(ref_date)).isoformat()
         except ValueError:
             raise UsageError("MD004", what="reference date", value=str(ref_date),
                              choices="a date written YYYY-MM-DD, e.g. 2022-07-01") from None
     try:
         from migdata.areas.reference import release
-        provenance["psgc_release"] = release()
+        psgc_release = release()
     except Exception:  # the reference is optional for sources without PSGC codes
-        pass
+        psgc_release = None
+    rounds = [prof.round] if prof.round else []
+    provenance = Provenance(
+        stream=prof.meta.get("stream") or prof.source or None, sources=[prof.name], rounds=rounds,
+        period=str(prof.meta.get("period") or prof.round or "") or None, reference_date=ref_date,
+        design=prof.design, psgc_release=psgc_release, profile=prof.name, profile_path=prof.path,
+        reader=prof.reader, files=files, policy=policy, keep_identifiers=bool(keep_identifiers),
+        units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
+        links=list(prof.links))
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
     if progress is not None:
         progress("validating")

@@ -31,16 +31,16 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
+from migdata.areas.levels import COLUMN, LEVELS, NAMES
 from migdata.fileio import atomic_write_text
 from migdata.errors import MigdataError, UsageError
 
 NOTEBOOKS = ("01_import_and_check.ipynb", "02_indicator_tables.ipynb",
              "03_migration_profile.ipynb")
 PROFILE_NOTEBOOK = "03_migration_profile.ipynb"
-# Area levels in the tidy model, finest last; the household column that holds each.
-LEVELS = ("region", "province", "city_mun", "barangay")
-LEVEL_NAMES = {"region": "region", "province": "province", "city_mun": "city/municipality",
-               "barangay": "barangay"}
+# The household columns of the area levels, coarse to fine (the national level has none).
+LEVEL_ORDER = LEVELS
+LEVELS = tuple(COLUMN[lv] for lv in LEVEL_ORDER if COLUMN[lv])
 
 Progress = Callable[[str], None]
 
@@ -171,7 +171,7 @@ class Area:
 
     @property
     def level_name(self) -> str:
-        return LEVEL_NAMES[self.level]
+        return NAMES[COMPUTE_LEVEL[self.level]]
 
     @property
     def label(self) -> str:
@@ -278,8 +278,23 @@ def _psgc_available() -> bool:
 
 # --- the numbers of a profile ----------------------------------------------------------------
 #: Indicators of the profile (DOMAIN.md §3 catalogue ids), computed once per report.
-PROFILE_IDS = ["OF01", "OF02", "OF03", "OF05", "HH01", "HH02", "RM01", "RM02", "RM03", "RM08",
+PROFILE_IDS = ["DM01", "DM02", "OF01", "OF02", "OF03", "OF05", "HH01", "HH02", "RM01", "RM02", "RM03", "RM08",
                "IM01", "IM04", "IM05", "RT01", "CL01", "CL02"]
+#: Indicators shown by sex, age group and parent abroad (the pyramid and the children's schooling).
+DETAIL_IDS = ["OF01", "DM03", "ED01"]
+#: The headline table: indicator -> the label readers see.
+HEADLINE = {"DM02": "Households",
+            "DM01": "Household population (all ages, overseas members included)",
+            "OF01": "Overseas Filipinos (15 years and over)",
+            "OF02": "Overseas Filipino workers (OFWs)",
+            "OF03": "OFWs per 100 household members aged 15 and over",
+            "HH01": "Households with an overseas Filipino member",
+            "RM01": "Households receiving cash from abroad",
+            "RM02": "Cash received from abroad in the past 12 months",
+            "IM01": "Persons 5+ who lived elsewhere 5 years ago (in-movers)",
+            "RT01": "Return migrants 15+ (proxy)",
+            "CL01": "Children 0-17 with a parent abroad"}
+TOTAL, NOT_STATED = "Total", "not stated"
 #: Indicators compared across the area, its province and the region.
 COMPARE_IDS = ["HH01", "HH02", "RM01"]
 COMPUTE_LEVEL = {"region": "region", "province": "province", "city_mun": "city", "barangay": "barangay"}
@@ -370,66 +385,23 @@ def fmt_ci(row: pd.Series | dict) -> str:
     return f"{f(r['ci_low'])} to {f(r['ci_high'])}"
 
 
-def fmt_reliability(row: pd.Series | dict) -> str:
-    """Plain words for a row's reliability flag and suppression."""
+def fmt_reliability(row: pd.Series | dict, k: int = 3) -> str:
+    """Plain words for a row's reliability flag and suppression (``k``: the disclosure threshold
+    of the table the row comes from)."""
     r = dict(row)
     flag = str(r.get("flag"))
     if _truthy(r.get("suppressed")):
         why = str(r.get("suppression") or "")
         if why in ("primary", "secondary"):
-            return ("suppressed: fewer than 3 cases" if why == "primary"
+            return (f"suppressed: fewer than {k} cases" if why == "primary"
                     else "suppressed to protect another small cell")
-        return "suppressed: too unreliable to publish"
+        if why == "reliability" or flag == "suppress":
+            return "suppressed: too unreliable to publish"
+        return f"suppressed: fewer than {k} cases"
     cv = r.get("cv")
     cv_text = f" (CV {100 * float(cv):.0f}%)" if cv is not None and pd.notna(cv) else ""
     return {"complete_count": "complete count", "publish": f"reliable{cv_text}",
             "caution": f"use with caution{cv_text}"}.get(flag, flag)
-
-
-#: Columns of the whole dataset that the comparison with the areas above needs (HH01, HH02,
-#: RM01 are household indicators built from members' OF status).
-SLIM_PERSONS = ["hh_id", "line_no", "of_status", "age"]
-SLIM_HOUSEHOLDS = ["hh_id", "weight", "psu", "stratum", "region", "province", "city_mun", "barangay",
-                   "cash_abroad", "source", "urban_rural"]
-
-
-def load_area(dataset: str | Path, area: str, verify: bool = True) -> tuple[Any, Any, Area]:
-    """Load what a report on ``area`` needs from a dataset store, without the whole persons table
-    when the area is smaller than the dataset: returns ``(area_data, whole, area)``.
-
-    ``area_data`` holds the area's households and persons with every column; ``whole`` is the
-    whole dataset with only the columns the comparisons need (None when the area *is* the
-    whole dataset, as for a region report on a regional store). At CALABARZON scale (16.2 M
-    persons) a province report then converts a fifth of the persons table to pandas, not all
-    of it. Checksums are verified as :func:`migdata.load` does.
-
-    Example:
-        >>> area_data, whole, a = load_area("demo/store", "0403400000")   # doctest: +SKIP
-    """
-    from migdata.model.data import HouseholdData, load, read_manifest, table_parts
-    from migdata.model.report import ImportReport
-
-    folder = Path(dataset)
-    manifest = read_manifest(folder)
-    meta = manifest["tables"]
-    files = {name: table_parts(folder, name, m, verify) for name, m in meta.items()}
-    hh = pd.read_parquet(files["households"])
-    a = resolve_area(hh, area, folder)
-    inside = (hh[a.level].astype(str) == a.code).to_numpy()
-    if inside.all() or "persons" not in files:
-        del hh
-        return load(folder, verify=False), None, a
-    prov = dict(manifest.get("provenance", {}))
-    report = ImportReport.from_dict(manifest.get("import_report", {}))
-    ids = hh.loc[inside, "hh_id"].astype(str).tolist()
-    pp_area = pd.read_parquet(files["persons"], filters=[("hh_id", "in", ids)])
-    cols = [c for c in SLIM_PERSONS if c in meta["persons"].get("columns", SLIM_PERSONS)]
-    pp_slim = pd.read_parquet(files["persons"], columns=cols)
-    area_data = HouseholdData({"households": hh[inside].reset_index(drop=True), "persons": pp_area},
-                              provenance=dict(prov), report=report)
-    hcols = [c for c in hh.columns if c in SLIM_HOUSEHOLDS or c.startswith("fpc")]
-    whole = HouseholdData({"households": hh[hcols], "persons": pp_slim}, provenance=dict(prov))
-    return area_data, whole, a
 
 
 def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFrame:
@@ -464,64 +436,75 @@ def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFra
     return shown
 
 
-class Profile:
-    """The numbers of one area's migration profile, from the indicator catalogue.
+class MigrationProfile:
+    """The numbers of one area's migration profile: rows of published indicator tables.
 
-    ``compute`` runs once at the area's level (which also gives its province and region), plus
-    small extra calls for the disaggregated charts. Every method returns a tidy DataFrame
-    (rows of the indicator table, with labels) that the notebook shows and charts.
+    The report estimates nothing and protects nothing itself: :meth:`from_dataset` computes the
+    tables it needs with :func:`migdata.compute` (the same call, design and disclosure control
+    as the workbook) on the *whole* dataset, so the area's figures are domain estimates of the
+    full design; every method then selects and labels rows of those tables.
 
     Example:
-        >>> p = Profile(migdata.load("store"), "0403400000")   # doctest: +SKIP
-        >>> p.headline()                                        # doctest: +SKIP
+        >>> p = MigrationProfile.from_dataset(migdata.load("store"), "0403400000")   # doctest: +SKIP
+        >>> p.headline()                                                     # doctest: +SKIP
     """
 
-    def __init__(self, data: Any, area: str | Area, k: int = 3, whole: Any = None) -> None:
-        from migdata.indicators import compute
-
-        self.data = data
-        self.area = area if isinstance(area, Area) else resolve_area(data.households, area)
+    def __init__(self, tables: dict[str, pd.DataFrame], area: Area, provenance: Any, report: Any,
+                 k: int = 3) -> None:
+        self.tables = tables
+        self.area = area
+        self.provenance = provenance
+        self.report = report
         self.k = k
-        self.level = COMPUTE_LEVEL[self.area.level]
-        self.complete = bool(getattr(data, "complete_count", False))
-        self._compute = compute
-        # One call at the level below the area gives the area, the areas above it (for the
-        # comparisons) and the areas below it (for the sub-area chart): compute adds every
-        # higher level itself, and deriving the unit tables is the costly part.
-        self.table = compute(data, ids=PROFILE_IDS, level=FINER[self.level], by=[], k=k)
-        if whole is not None:
-            # ``data`` holds only the area (see load_area): the rows of the areas above come
-            # from the whole dataset instead.
-            above = [*self.area.parents.values()]
-            comp = compute(whole, ids=COMPARE_IDS, level=self.level, by=[], k=k)
-            attrs = dict(self.table.attrs)
-            own = self.table[~self.table["area_code"].isin(above)].copy()
-            comp = comp[comp["area_code"].isin(above)].copy()
-            own.attrs, comp.attrs = {}, {}  # attrs hold DataFrames, which concat cannot compare
-            self.table = pd.concat([own, comp], ignore_index=True)
-            self.table.attrs.update(attrs)
-        self.not_computable = self.table.attrs.get("not_computable", pd.DataFrame())
-        self.rows = self.table[self.table["area_code"] == self.area.code]
+        self.level = COMPUTE_LEVEL[area.level]
+        self.complete = bool(provenance.complete_count)
+        # the tables' attributes (not-computable list, notes) are kept apart: pandas compares
+        # attrs when sections concatenate rows, and these hold DataFrames
+        self.meta = {name: dict(t.attrs) for name, t in tables.items()}
+        for t in tables.values():
+            t.attrs = {}
+        self.table = tables["main"]
+        self.not_computable = self.meta["main"].get("not_computable", pd.DataFrame())
+        self.rows = self.table[self.table["area_code"] == area.code]
         if self.rows.empty:
-            lv = sorted(set(self.table["area_level"]))
-            raise UsageError("MD809", value=self.area.code, name=self.area.name,
-                             levels=", ".join(lv) or "none",
-                             notes=" ".join(self.table.attrs.get("notes", [])) or "no rows")
-        self.chain = [self.area.code, *reversed(list(self.area.parents.values()))]
-        self.age_scheme = FIVE_YEAR_15 if self.area.level in ("region", "province") else BROAD_15
-        self.detail = compute(data, ids=["OF01", "ED01"], level=self.level,
-                              by=["sex", "age_group", "parent_abroad"], age_scheme=self.age_scheme, k=k)
-        self.detail = self.detail[self.detail["area_code"] == self.area.code]
+            lv = sorted(set(self.table["area_level"].astype(str)))
+            raise UsageError("MD809", value=area.code, name=area.name, levels=", ".join(lv) or "none",
+                             notes=" ".join(self.meta["main"].get("notes", [])) or "no rows")
+        self.chain = [area.code, *reversed(list(area.parents.values()))]
+        self.detail = tables["detail"]
+        self.age_scheme = self.meta["detail"].get("age_scheme", BROAD_15)
+
+    @classmethod
+    def from_dataset(cls, data: Any, area: str | Area, k: int = 3) -> "MigrationProfile":
+        """Compute the profile's tables for ``area`` from dataset ``data`` (see the class)."""
+        from migdata.publish.tables import compute
+
+        a = area if isinstance(area, Area) else resolve_area(data.households, area)
+        _check_design_domain(data.provenance, a)
+        level = COMPUTE_LEVEL[a.level]
+        # One call at the level below the area gives the area, the areas above it (comparisons)
+        # and the areas below it (the sub-area chart): every higher level comes with it.
+        main = compute(data, ids=PROFILE_IDS, level=FINER[level], by=[], k=k)
+        scheme = FIVE_YEAR_15 if a.level in ("region", "province") else BROAD_15
+        detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level, by=["sex", "age_group", "parent_abroad"],
+                                    age_scheme=scheme, k=k), a.code)
+        of = detail[(detail["indicator_id"] == "OF01") & (detail["parent_abroad"] == TOTAL)
+                    & ~detail["sex"].isin([TOTAL]) & ~detail["age_group"].isin([TOTAL])]
+        if scheme != BROAD_15 and len(of) and of["suppressed"].astype(bool).mean() > 1 / 3:
+            # too many hidden cells in five-year groups: broad groups read better
+            scheme = BROAD_15
+            detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level,
+                                        by=["sex", "age_group", "parent_abroad"], age_scheme=scheme, k=k), a.code)
+        detail.attrs["age_scheme"] = scheme
+        return cls({"main": main, "detail": detail}, a, data.provenance, data.report, k=k)
 
     # -- helpers --------------------------------------------------------------------------------
     @property
     def source(self) -> str:
-        """E.g. ``CBMS 2022 (cbms_2022_hpq), complete count``."""
-        prov = self.data.provenance
-        srcs = ", ".join(map(str, prov.get("sources", []))) or "unknown source"
-        rounds = ", ".join(map(str, prov.get("rounds", [])))
+        """E.g. ``cbms_2022_hpq 2022 (complete count); migdata dataset 1a2b3c4d``."""
+        prov = self.provenance
         kind = "complete count" if self.complete else "sample survey, weighted estimates"
-        return f"{srcs}{' ' + rounds if rounds else ''} ({kind}); migdata dataset {self.data.dataset_id[:8]}"
+        return f"{prov.label} ({kind}); migdata dataset {prov.dataset_id[:8]}"
 
     def get(self, ind: str, code: str | None = None, category: str | None = None) -> pd.Series | None:
         """One row of the indicator table (the area's own by default)."""
@@ -541,124 +524,58 @@ class Profile:
             return str(nc.loc[nc["indicator_id"] == ind, "reason"].iloc[0])
         return "no data for this area"
 
-    def _area_mask(self, df: pd.DataFrame) -> pd.Series:
-        return df[self.area.level].astype(str) == self.area.code
-
-    def _persons_in_area(self) -> pd.Series:
-        """Persons whose household is in the area (all of them when ``data`` is the area only)."""
-        if getattr(self, "_pin", None) is None:
-            hh, pp = self.data.households, self.data.persons
-            m = self._area_mask(hh)
-            self._pin = (pd.Series(True, index=pp.index) if m.all()
-                         else pp["hh_id"].isin(hh.loc[m, "hh_id"]))
-        return self._pin
+    def _own(self, ind: str) -> pd.DataFrame:
+        t = self.table
+        return t[(t["indicator_id"] == ind) & (t["area_code"] == self.area.code)].copy()
 
     # -- sections -----------------------------------------------------------------------------
-    def totals(self) -> dict[str, float]:
-        """Households and household population of the area (weighted sums; counts for CBMS)."""
-        hh = self.data.households
-        m = self._area_mask(hh)
-        w = pd.to_numeric(hh["weight"], errors="coerce").fillna(0.0)
-        pp = self.data.persons
-        pm = self._persons_in_area()
-        pw = self._person_weights(pp, hh, w)
-        return {"households": float(w[m].sum()), "population": float(pw[pm].sum()),
-                "households_n": int(m.sum()), "population_n": int(pm.sum())}
-
-    @staticmethod
-    def _person_weights(pp: pd.DataFrame, hh: pd.DataFrame, hw: pd.Series) -> pd.Series:
-        if "weight" in pp.columns and pp["weight"].notna().any():
-            return pd.to_numeric(pp["weight"], errors="coerce").fillna(0.0)
-        return pp["hh_id"].map(pd.Series(hw.to_numpy(), index=hh["hh_id"].to_numpy())).fillna(0.0)
-
     def headline(self) -> pd.DataFrame:
         """The headline numbers of the area with their reliability."""
-        tot = self.totals()
-        rows = [
-            {"Measure": "Households", "Value": f"{tot['households']:,.0f}",
-             "95% CI": "complete count: no sampling error" if self.complete else "–",
-             "Reliability": "complete count" if self.complete else "sum of survey weights",
-             "Based on (records)": f"{tot['households_n']:,}"},
-            {"Measure": "Household population (all ages, overseas members included)",
-             "Value": f"{tot['population']:,.0f}",
-             "95% CI": "complete count: no sampling error" if self.complete else "–",
-             "Reliability": "complete count" if self.complete else "sum of survey weights",
-             "Based on (records)": f"{tot['population_n']:,}"},
-        ]
-        labels = {"OF01": "Overseas Filipinos (15 years and over)",
-                  "OF02": "Overseas Filipino workers (OFWs)",
-                  "OF03": "OFWs per 100 household members aged 15 and over",
-                  "HH01": "Households with an overseas Filipino member",
-                  "RM01": "Households receiving cash from abroad",
-                  "RM02": "Cash received from abroad in the past 12 months",
-                  "IM01": "Persons 5+ who lived elsewhere 5 years ago (in-movers)",
-                  "RT01": "Return migrants 15+ (proxy)",
-                  "CL01": "Children 0-17 with a parent abroad"}
-        for ind, label in labels.items():
+        rows = []
+        for ind, label in HEADLINE.items():
             r = self.get(ind)
             if r is None:
                 continue
             rows.append({"Measure": label, "Value": fmt_value(r), "95% CI": fmt_ci(r),
-                         "Reliability": fmt_reliability(r),
+                         "Reliability": fmt_reliability(r, self.k),
                          "Based on (records)": f"{int(r['n']):,}" if pd.notna(r["n"]) else "–"})
         out = pd.DataFrame(rows)
         # A complete count has no interval: one sentence in the reading guide says so.
-        return out.drop(columns="95% CI") if self.complete else out
+        return out.drop(columns="95% CI") if self.complete and len(out) else out
 
     def pyramid(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Overseas Filipinos (OF01) and the household population 15+ by sex and age group, each
-        as a percentage of its own total (OFs: of *all* OFs, suppressed cells included, so a
-        hidden cell never inflates the others).
-
-        Five-year groups for regions and provinces, broad groups below (fewer small cells); when
-        more than a third of the OF cells would be hidden, broad groups are used instead.
-        """
-        of = self._of_by_sex_age(self.detail)
-        if of["suppressed"].astype(bool).mean() > 1 / 3 and self.age_scheme != BROAD_15:
-            self.age_scheme = BROAD_15
-            t = self._compute(self.data, ids=["OF01"], level=self.level, by=["sex", "age_group"],
-                              age_scheme=BROAD_15, k=self.k)
-            of = self._of_by_sex_age(t[t["area_code"] == self.area.code])
+        """Overseas Filipinos (OF01) and the household population 15+ (DM03) by sex and age group,
+        each as a percentage of its own total (OFs: of *all* OFs, hidden cells included, so a
+        hidden cell never inflates the others). Five-year groups for regions and provinces, broad
+        groups below or when more than a third of the OF cells would be hidden."""
         from migdata.model.agegroups import age_group
 
-        scheme = self.age_scheme
-        hh, pp = self.data.households, self.data.persons
-        w = self._person_weights(pp, hh, pd.to_numeric(hh["weight"], errors="coerce").fillna(0.0))
-        inarea = self._persons_in_area()
-        keep = inarea & (pd.to_numeric(pp["age"], errors="coerce") >= scheme[0])
-        g = pd.DataFrame({"sex": pp["sex"].astype(str), "age_group": age_group(pp["age"], scheme).astype(str),
-                          "w": w})[keep]
-        pop = g.groupby(["sex", "age_group"], observed=True)["w"].sum().rename("estimate").reset_index()
-        total = pop["estimate"].sum()
-        pop["estimate"] = 100 * pop["estimate"] / total if total else float("nan")
-        order = list(age_group([scheme[0]], scheme).cat.categories)
-        pop["age_group"] = pd.Categorical(pop["age_group"], order, ordered=True)
-        of["age_group"] = pd.Categorical(of["age_group"].astype(str), order, ordered=True)
-        return of, pop
+        order = list(age_group([self.age_scheme[0]], self.age_scheme).cat.categories)
+        out = []
+        for ind in ("OF01", "DM03"):
+            t = self.detail[(self.detail["indicator_id"] == ind) & (self.detail["parent_abroad"] == TOTAL)]
+            tot = t[(t["sex"] == TOTAL) & (t["age_group"] == TOTAL)]["estimate"]
+            total = float(tot.iloc[0]) if len(tot) else float("nan")
+            g = t[~t["sex"].isin([TOTAL, NOT_STATED]) & ~t["age_group"].isin([TOTAL, NOT_STATED])].copy()
+            g["count"] = g["estimate"]
+            g["estimate"] = 100 * g["estimate"] / total if total else float("nan")
+            g.loc[g["suppressed"].astype(bool), ["estimate", "count"]] = float("nan")
+            g["sex"] = g["sex"].astype(str)
+            g["age_group"] = pd.Categorical(g["age_group"].astype(str), order, ordered=True)
+            out.append(g)
+        return out[0], out[1]
 
     def of_total(self) -> float:
-        """Overseas Filipinos in the area (OF01), 0 when unknown or suppressed."""
+        """Overseas Filipinos in the area (OF01), 0 when unknown or hidden."""
         r = self.get("OF01")
         if r is None or _truthy(r["suppressed"]) or pd.isna(r["estimate"]):
             return 0.0
         return float(r["estimate"])
 
-    def _of_by_sex_age(self, t: pd.DataFrame) -> pd.DataFrame:
-        t = t[(t["indicator_id"] == "OF01")]
-        if "parent_abroad" in t:
-            t = t[t["parent_abroad"] == "Total"]
-        tot = t[(t["sex"] == "Total") & (t["age_group"] == "Total")]["estimate"]
-        total = float(tot.iloc[0]) if len(tot) else float("nan")
-        of = t[~t["sex"].isin(["Total", "not stated"]) & ~t["age_group"].isin(["Total", "not stated"])].copy()
-        of["count"] = of["estimate"]
-        of["estimate"] = 100 * of["estimate"] / total if total else float("nan")
-        of.loc[of["suppressed"].astype(bool), ["estimate", "count"]] = float("nan")
-        return of
-
     def destinations(self, top: int = 10) -> pd.DataFrame:
         """OFWs by country (OF05) for the area: the ``top`` countries that can be shown, largest
-        first, then "All other countries" (the rest, suppressed cells included)."""
-        r = self.table[(self.table["indicator_id"] == "OF05") & (self.table["area_code"] == self.area.code)].copy()
+        first, then "All other countries" (the rest, hidden cells included)."""
+        r = self._own("OF05")
         r["country"] = r["category"].map(country_name)
         return collapse(r, "country", top, "All other countries")
 
@@ -682,7 +599,7 @@ class Profile:
         """RM08 for the area, or None when the dataset has no uses of remittances."""
         if not self.available("RM08"):
             return None
-        r = self.table[(self.table["indicator_id"] == "RM08") & (self.table["area_code"] == self.area.code)].copy()
+        r = self._own("RM08")
         r["use"] = r["category"].astype(str).str.replace("_", " ").str.capitalize()
         return r
 
@@ -691,17 +608,17 @@ class Profile:
         from migdata.model.codes import labels as code_labels
 
         lab = code_labels("parent_abroad")
-        cl = self.table[(self.table["indicator_id"] == "CL02") & (self.table["area_code"] == self.area.code)].copy()
+        cl = self._own("CL02")
         cl["group"] = cl["category"].map(lambda c: lab.get(str(c), str(c)))
         t = self.detail
-        ed = t[(t["indicator_id"] == "ED01") & (t["sex"] == "Total") & (t["age_group"] == "Total")
-               & (t["parent_abroad"] != "not stated")].copy()
-        ed["group"] = ed["parent_abroad"].map(lambda c: "All children 5-17" if c == "Total" else lab.get(str(c), str(c)))
+        ed = t[(t["indicator_id"] == "ED01") & (t["sex"] == TOTAL) & (t["age_group"] == TOTAL)
+               & (t["parent_abroad"] != NOT_STATED)].copy()
+        ed["group"] = ed["parent_abroad"].map(lambda c: "All children 5-17" if c == TOTAL else lab.get(str(c), str(c)))
         return cl, ed
 
     def origins(self, top: int = 10) -> pd.DataFrame:
         """Five-year in-movers by place of residence 5 years ago (IM05), largest first."""
-        r = self.table[(self.table["indicator_id"] == "IM05") & (self.table["area_code"] == self.area.code)].copy()
+        r = self._own("IM05")
 
         def place(c: str) -> str:
             if c == "abroad":
@@ -722,36 +639,21 @@ class Profile:
         from migdata.model.codes import labels as code_labels
 
         lab = code_labels("move_reason")
-        r = self.table[(self.table["indicator_id"] == "IM04") & (self.table["area_code"] == self.area.code)].copy()
+        r = self._own("IM04")
         r["reason"] = r["category"].astype(str).map(lambda c: lab.get(c, c))
         return collapse(r, "reason", 12, "All other reasons")
 
     def returns(self) -> pd.DataFrame:
-        """Return migrants: RT01 when computable; else, for complete counts, residents 15+ who
-        lived abroad five years ago, counted directly (the same proxy without the rider item)."""
+        """Return migrants (RT01), or an empty table when the dataset cannot give them."""
         r = self.get("RT01")
-        if r is not None:
-            return pd.DataFrame([r])
-        pp = self.data.persons
-        need = {"of_status", "res_5y", "age"}
-        if not self.complete or not need <= set(pp.columns):
-            return pd.DataFrame()
-        inarea = self._persons_in_area()
-        base = inarea & (pp["age"] >= 15)
-        num = base & (pp["of_status"].astype(str) == "resident") & (pp["res_5y"].astype(str) == "abroad")
-        n, d = int(num.sum()), int(base.sum())
-        small = 0 < n < self.k
-        return pd.DataFrame([{"indicator_id": "RT01", "name": "Return migrants (proxy)",
-                              "estimate": n, "measure": "persons", "flag": "complete_count",
-                              "suppressed": small, "suppression": "primary" if small else "",
-                              "n": d, "share": 100 * n / d if d else float("nan")}])
+        return pd.DataFrame([r]) if r is not None else pd.DataFrame()
 
     def quality(self) -> dict[str, pd.DataFrame]:
         """Reliability of this report's numbers and the problems found when the data was imported."""
-        rows = self.table[self.table["area_code"] == self.area.code]
-        flags = rows.assign(Reliability=rows.apply(fmt_reliability, axis=1)) \
+        rows = self.rows
+        flags = rows.assign(Reliability=[fmt_reliability(r, self.k) for _, r in rows.iterrows()]) \
             .groupby("Reliability").size().rename("Estimates").reset_index()
-        rep = self.data.report
+        rep = self.report
         counts = pd.DataFrame([{"Table": t, "Rows read": f"{c['read']:,}", "Kept": f"{c['kept']:,}",
                                 "Rejected": f"{c['rejected']:,}"} for t, c in rep.counts.items()])
         probs = rep.to_frame()
@@ -766,6 +668,12 @@ class Profile:
         nc = self.not_computable if isinstance(self.not_computable, pd.DataFrame) else pd.DataFrame()
         return {"flags": flags, "counts": counts, "problems": by_rule, "examples": examples,
                 "not_computable": nc}
+
+
+def _area_rows(table: pd.DataFrame, code: str) -> pd.DataFrame:
+    out = table[table["area_code"] == code].copy()
+    out.attrs.update(table.attrs)
+    return out
 
 
 # --- text and tables for the notebook -------------------------------------------------------
@@ -793,19 +701,23 @@ def img_tag(path: str | Path, alt: str) -> str:
             f'src="data:image/png;base64,{data}">')
 
 
-def reading_guide(p: "Profile") -> str:
-    """How to read the numbers of this report (complete count or sample survey)."""
+def reading_guide(p: "MigrationProfile") -> str:
+    """How to read the numbers of this report: census wording for a complete count, survey
+    wording (estimate, margin of error, reliability) for a sample survey, with the thresholds
+    of the reliability policy the flags come from."""
     if p.complete:
         return ("**How to read this report.** The data is a complete count (every household was "
                 "visited), so the numbers have no sampling error. To protect privacy, numbers "
-                f"based on fewer than {p.k} persons or households are not shown: they appear as "
-                "**S** (suppressed), and a few other cells are hidden so that they cannot be "
-                "worked out by subtraction.")
+                f"based on fewer than {p.k} persons or households are not shown as such.")
+    from migdata.survey.reliability import get_policy
+
+    pol = get_policy(None)
     return ("**How to read this report.** The data comes from a sample survey, so every number "
             "is an estimate with a margin of error. Where shown, the 95% confidence interval gives "
             "the range the true value most likely lies in. Numbers marked __*__ have a coefficient "
-            "of variation (CV) between 20% and 30%: use them with caution. Numbers marked **S** "
-            "are too unreliable to publish (CV above 30% or fewer than 30 sample cases).")
+            f"of variation (CV) between {100 * pol.cv_publish:.0f}% and {100 * pol.cv_caution:.0f}%: "
+            "use them with caution. Numbers marked **S** are too unreliable to publish (CV above "
+            f"{100 * pol.cv_caution:.0f}% or fewer than {pol.min_n} sample cases).")
 
 
 def suppression_note(rows: pd.DataFrame) -> str | None:
@@ -816,24 +728,14 @@ def suppression_note(rows: pd.DataFrame) -> str | None:
     return f"{n} cell(s) hidden (too few cases) and drawn as zero"
 
 
-def protect_small(rows: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Mark rows whose base has fewer than ``k`` units as suppressed (a report never shows a
-    percentage of one or two children, whatever the table it comes from)."""
-    out = rows.copy()
-    small = pd.to_numeric(out["n"], errors="coerce") < k
-    out.loc[small, "suppressed"] = True
-    out.loc[small & (out["suppression"].astype(str) == ""), "suppression"] = "primary"
-    return out
-
-
-def display_rows(rows: pd.DataFrame, label: str) -> pd.DataFrame:
+def display_rows(rows: pd.DataFrame, label: str, k: int = 3) -> pd.DataFrame:
     """Indicator rows as a reader's table: label, indicator, value, 95% CI, reliability, base."""
     out = pd.DataFrame({
         label: rows[label].astype(str).to_numpy(),
         "Indicator": rows["name"].to_numpy(),
         "Value": [fmt_value(r) for _, r in rows.iterrows()],
         "95% CI": [fmt_ci(r) for _, r in rows.iterrows()],
-        "Reliability": [fmt_reliability(r) for _, r in rows.iterrows()],
+        "Reliability": [fmt_reliability(r, k) for _, r in rows.iterrows()],
         "Based on": [f"{int(v):,}" if pd.notna(v) else "–" for v in rows["n"]],
     })
     if out["Indicator"].nunique() == 1:
@@ -843,31 +745,26 @@ def display_rows(rows: pd.DataFrame, label: str) -> pd.DataFrame:
     return out
 
 
-def returns_text(ret: pd.DataFrame, name: str) -> str:
+def returns_text(ret: pd.DataFrame, name: str, k: int = 3) -> str:
     """The return-migrant paragraph: the number, or why there is none."""
     if ret is None or ret.empty:
         return ("_This dataset has no item on return from abroad. The CBMS migration rider and "
                 "the overseas Filipino survey ask it._")
     r = ret.iloc[0]
     if _truthy(r.get("suppressed")):
-        return (f"Fewer than 3 residents aged 15 and over in {name} lived abroad five years ago; "
-                "the number is not shown to protect privacy.")
-    if "share" in ret.columns:  # the direct count for complete counts without the rider item
-        return (f"**{int(r['estimate']):,}** residents aged 15 and over in {name} "
-                f"({r['share']:.1f}% of {int(r['n']):,}) lived abroad five years ago and are back: "
-                "a proxy for return migrants, since CBMS 2022 has no return item (complete count). "
-                "It misses those who went abroad and came back within the five years.")
+        return (f"The share of return migrants in {name} is not shown "
+                f"({fmt_reliability(r, k)}).")
     ci = "" if str(r.get("flag")) == "complete_count" else f"; 95% CI {fmt_ci(r)}"
     return (f"Return migrants aged 15 and over (residents who lived abroad five years ago or report "
             f"a return in the past five years): **{fmt_value(r)}** of persons 15+ in {name} "
-            f"({fmt_reliability(r)}{ci}).")
+            f"({fmt_reliability(r, k)}{ci}).")
 
 
-def quality_text(p: "Profile", q: dict[str, pd.DataFrame]) -> str:
+def quality_text(p: "MigrationProfile", q: dict[str, pd.DataFrame]) -> str:
     """The opening paragraph of the data-quality section."""
-    rows = p.table[p.table["area_code"] == p.area.code]
+    rows = p.rows
     n_sup = int(rows["suppressed"].astype(bool).sum())
-    rep = p.data.report
+    rep = p.report
     n_prob = len(rep.problems)
     n_rej = rep.n_rejected
     kind = ("a complete count, so no number has sampling error" if p.complete else
@@ -883,16 +780,14 @@ def quality_text(p: "Profile", q: dict[str, pd.DataFrame]) -> str:
     return " ".join(parts)
 
 
-def _check_design_domain(provenance: dict[str, Any], a: Area) -> None:
+def _check_design_domain(provenance: Any, a: Area) -> None:
     """A sample survey is published only down to its design domain (region by default)."""
-    if provenance.get("complete_count", False):
-        return
-    domain = str(provenance.get("design_domain", "region"))
-    domain = {"city": "city_mun", "municipality": "city_mun"}.get(domain, domain)
-    if domain in LEVELS and LEVELS.index(a.level) > LEVELS.index(domain):
+    domain = provenance.design.design_domain
+    if LEVEL_ORDER.index(COMPUTE_LEVEL[a.level]) > LEVEL_ORDER.index(domain):
+        allowed = LEVEL_ORDER[1:LEVEL_ORDER.index(domain) + 1]
         raise UsageError("MD809", value=a.code, name=a.name,
-                         levels=", ".join(LEVEL_NAMES[lv] for lv in LEVELS[:LEVELS.index(domain) + 1]),
-                         notes=f"it is a sample survey designed for estimates by {LEVEL_NAMES[domain]}, "
+                         levels=", ".join(NAMES[lv] for lv in allowed),
+                         notes=f"it is a sample survey designed for estimates by {NAMES[domain]}, "
                                f"not by {a.level_name}.")
 
 
@@ -936,6 +831,6 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
     return to_html(nb, out_html, title=f"Migration profile: {a.name}")
 
 
-__all__ = ["Area", "NOTEBOOKS", "Profile", "load_area", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
+__all__ = ["Area", "NOTEBOOKS", "MigrationProfile", "country_name", "fmt_ci", "fmt_reliability", "fmt_value", "area_name", "notebook_path", "render_report", "resolve_area",
            "run_notebook", "to_html"]
 

@@ -1,5 +1,10 @@
 """Plain-text summaries of a dataset store for ``migdata info``.
 
+Counts of persons are estimates of the dataset's own design (``data.design("person")``): sums
+of the weights the design gives each person (person weights where the profile declares them,
+else household weights; 1 in a complete count), so ``info`` shows the same population as the
+indicator tables.
+
 Example:
     >>> print(describe_store("sample_data/store"))   # doctest: +SKIP
 """
@@ -8,21 +13,62 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 
+from migdata.areas.levels import COLUMN, LEVELS, NAMES
 from migdata.model.data import load, read_manifest
 
 
+def _counts(design, by: list[str]) -> pd.DataFrame:
+    """Estimated persons per domain of ``by`` (rows missing a ``by`` value are 'unknown')."""
+    df = design.data
+    cols = {}
+    for b in by:
+        s = df[b].astype(object).where(df[b].notna(), "unknown")
+        cols[b] = s.astype(str)
+    d = design.update(_one=np.ones(design.n_rows), **cols)
+    res = d.total("_one", by=by)
+    return res[[*by, "estimate", "n"]]
+
+
+def describe_database(path: str | os.PathLike[str]) -> str:
+    """The streams and rounds of a database, their row counts and design, and its links."""
+    from migdata.model.database import Database
+
+    db = Database(path)
+    lines = [f"Database {path}", "  datasets (stream, round, rows, design):"]
+    for e in db.datasets():
+        rows = ", ".join(f"{t} {n:,}" for t, n in e["rows"].items() if not t.startswith("_"))
+        lines.append(f"    {e['stream']:<12}{str(e.get('round') or ''):<10}{rows}")
+        lines.append(f"      {e.get('design', '')}")
+    rep = db.link_report()
+    if len(rep):
+        lines.append("  links (records of the survey: linked, of which conflicting; no id given; id not found):")
+        for _, r in rep.iterrows():
+            lines.append(f"    {r['link']} ({r['from']} -> {r['to']}): {r['records']:,} records, "
+                         f"{r['linked'] + r['conflict']:,} linked ({r['link_rate']:.1f}%; "
+                         f"{r['conflict']:,} conflicting), {r['not_linked']:,} without id, "
+                         f"{r['not_found']:,} id not found")
+    return "\n".join(lines)
+
+
 def describe_store(path: str | os.PathLike[str]) -> str:
-    """Sources, rounds, table sizes, and persons by area level and sex (weighted when a survey)."""
+    """Sources, rounds, design, table sizes, and persons by area level and sex (a database
+    folder: its streams, rounds and links)."""
+    from migdata.model.database import is_database
+
+    if is_database(path):
+        return describe_database(path)
     manifest = read_manifest(path)
     data = load(path)
     prov = data.provenance
     lines = [f"Dataset {path}",
-             f"  sources: {', '.join(manifest.get('sources') or []) or 'unknown'}",
-             f"  rounds: {', '.join(map(str, manifest.get('rounds') or [])) or 'unknown'}",
-             f"  PSGC release: {manifest.get('psgc_release') or 'not recorded'}",
-             f"  kind: {'complete count (census)' if data.complete_count else 'sample survey (weighted)'}",
+             f"  sources: {', '.join(prov.sources) or 'unknown'}",
+             f"  rounds: {', '.join(prov.rounds) or 'unknown'}"
+             + (f" (period {prov.period})" if prov.period and prov.rounds != [prov.period] else ""),
+             f"  PSGC release: {prov.psgc_release or 'not recorded'}",
+             f"  design: {prov.design.describe()}",
              f"  saved by migdata {manifest.get('migdata_version')} at {manifest.get('saved_at')}",
              "  tables:"]
     for name, meta in manifest["tables"].items():
@@ -31,32 +77,25 @@ def describe_store(path: str | os.PathLike[str]) -> str:
     report = data.report
     if report.counts:
         lines.append(f"  import: {len(report.problems):,} problem(s) reported, {report.n_rejected:,} row(s) rejected")
-    hh, pp = data.households, data.persons
-    merged = pp[["hh_id", "sex"]].merge(hh.drop(columns=["sex"], errors="ignore"), on="hh_id", how="left")
-    w = merged["weight"] if ("weight" in merged and not data.complete_count) else None
-    for level in ("region", "province", "city_mun", "barangay"):
-        if level not in merged.columns or merged[level].isna().all():
-            continue
-        n_areas = merged[level].nunique()
-        lines.append(f"  {level.replace('_', '/')}: {n_areas:,} area(s)")
-    lines.append("  persons by sex" + (" (weighted)" if w is not None else "") + ":")
-    counts = (w.groupby(merged["sex"], observed=False).sum() if w is not None
-              else merged.groupby("sex", observed=False).size())
-    missing = (w[merged["sex"].isna()].sum() if w is not None else int(merged["sex"].isna().sum()))
-    for sex, n in counts.items():
-        lines.append(f"    {sex:<10}{n:>14,.0f}")
-    if missing:
-        lines.append(f"    {'unknown':<10}{missing:>14,.0f}")
-    if "region" in merged.columns and merged["region"].notna().any():
-        lines.append("  persons by region and sex" + (" (weighted)" if w is not None else "") + ":")
-        val = w if w is not None else pd.Series(1, index=merged.index)
-        tab = val.groupby([merged["region"], merged["sex"]], observed=False).sum().unstack(fill_value=0)
+    if not len(data.persons):
+        return "\n".join(lines)
+    frame = data.frame("person", columns=[c for c in COLUMN.values() if c] + ["sex"])
+    for lev in LEVELS[1:]:
+        col = COLUMN[lev]
+        if col in frame.columns and frame[col].notna().any():
+            lines.append(f"  {NAMES[lev]}: {frame[col].nunique():,} area(s)")
+    design = data.design("person", frame=frame)
+    weighted = "" if data.complete_count else " (estimated: sums of the design's weights)"
+    lines.append(f"  persons by sex{weighted}:")
+    for _, r in _counts(design, ["sex"]).iterrows():
+        lines.append(f"    {r['sex']:<10}{r['estimate']:>14,.0f}")
+    if "region" in frame.columns and frame["region"].notna().any():
+        lines.append(f"  persons by region and sex{weighted}:")
+        tab = _counts(design, ["region", "sex"]).pivot(index="region", columns="sex", values="estimate").fillna(0)
         try:
             from migdata import areas
-            tab.index = [f"{c} {areas.name(c)}" for c in tab.index]
+            tab.index = [f"{c} {areas.name(c)}" if c != "unknown" else c for c in tab.index]
         except Exception:  # names are a convenience; codes alone are still right
             pass
         lines.append("    " + tab.round(0).astype("int64").to_string().replace("\n", "\n    "))
-    if prov.get("design"):
-        lines.append(f"  survey design: {prov['design']}")
     return "\n".join(lines)

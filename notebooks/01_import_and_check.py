@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -37,7 +39,6 @@ from IPython.display import display
 
 import migdata
 from migdata.demo import ensure_sample
-from migdata.importer import import_files
 
 pd.set_option("display.max_colwidth", 120)
 sample = ensure_sample(sample_folder)
@@ -52,7 +53,7 @@ files
 # result. Names, addresses, phone numbers and GPS are dropped unless you ask to keep them.
 
 # %%
-data = import_files(files, profile)
+data = migdata.import_files(files, profile)
 data
 
 # %%
@@ -79,7 +80,7 @@ data.save(store, force=True)
 dirty_dir = sample / "dirty"
 dirty_files = sorted(dirty_dir.glob("*.dat"))
 if dirty_files:
-    dirty = import_files(dirty_files, profile)
+    dirty = migdata.import_files(dirty_files, profile)
     print(dirty.report.summary(max_problems=5))
 else:
     print("No dirty sample here; the rest of this notebook shows the clean file's report.")
@@ -129,7 +130,7 @@ for _, p in located.head(5).iterrows():
 # instead of being reported, use `policy="strict"`; to leave out every row with a problem, use
 # `policy="reject"`:
 #
-#     data = import_files(files, profile, policy="reject")
+#     data = migdata.import_files(files, profile, policy="reject")
 #
 # The dataset keeps its import report: `migdata validate STORE` prints it again later.
 

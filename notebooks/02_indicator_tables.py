@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -29,13 +31,13 @@ by = ["sex", "age_group"]
 age_scheme = "broad"
 # ids: None = every indicator the dataset supports; or a list such as ["OF01", "HH01"]
 ids = None
-# k: complete counts: cells of fewer than k units are suppressed
+# k: disclosure threshold for complete counts: no published cell rests on fewer than k units
 k = 3
 output = "indicators.xlsx"
 
 # %%
 import migdata
-from migdata.indicators import availability, compute
+from migdata.indicators import availability
 from migdata.publish.excel import write_workbook
 
 data = migdata.load(dataset)
@@ -55,7 +57,9 @@ avail[avail["status"] != "computable"][["indicator_id", "name", "reason"]]
 # ## Compute
 
 # %%
-table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k)
+# migdata.compute: the published tables (disclosure control applied), the same cells as the
+# workbook, the CLI and the report
+table = migdata.compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k)
 print(f"{len(table):,} rows, {table['indicator_id'].nunique()} indicators")
 table.head()
 

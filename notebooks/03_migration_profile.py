@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -46,10 +48,10 @@ from migdata.publish import charts
 pd.set_option("display.max_colwidth", 200)
 out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
-# Only the area's households and persons are loaded in full (plus a few columns of the whole
-# dataset for the comparisons with the province and region).
-data, whole, A = R.load_area(dataset, area)
-P = R.Profile(data, A, whole=whole)
+# The profile's numbers are rows of the published indicator tables of the whole dataset (the
+# same cells as the Excel workbook): an area's figures are domain estimates, never a subset.
+data = migdata.load(dataset)
+P = R.MigrationProfile.from_dataset(data, area)
 A = P.area
 SOURCE = P.source
 saved = []
@@ -101,9 +103,8 @@ head.to_csv(out / "headline.csv", index=False)
 # %%
 of, pop = P.pyramid()
 n_of = P.of_total()
-if n_of < 10 * P.k:
-    note(f"_{A.name} has {'fewer than ' + str(P.k) if n_of == 0 else f'{n_of:,.0f}'} overseas "
-         "Filipinos: too few for a chart by sex and age that would not single out persons._")
+if n_of == 0:
+    note(f"_No overseas Filipinos can be shown for {A.name}._")
 elif of["estimate"].notna().any():
     chart(charts.population_pyramid(
         of, pop, title=f"Overseas Filipinos and household population 15+ by sex and age, {A.name}",
@@ -139,7 +140,7 @@ cmp = P.comparison()
 if cmp["area_code"].nunique() > 1:
     chart(charts.comparison_chart(cmp, measure="name", title=f"Migrant households: {A.name} compared",
                                   unit="% of households", source=SOURCE), "comparison")
-show(R.display_rows(cmp, label="area_name"), {"area_name": "Area"})
+show(R.display_rows(cmp, label="area_name", k=P.k), {"area_name": "Area"})
 cmp.to_csv(out / "comparison.csv", index=False)
 subs = P.sub_areas("HH01")
 if len(subs) > 1:
@@ -164,7 +165,7 @@ else:
 r = P.get("RM03")
 if r is not None:
     note(f"Households that received cash from abroad received on average **{R.fmt_value(r)}** "
-         f"in the past 12 months ({R.fmt_reliability(r)}).")
+         f"in the past 12 months ({R.fmt_reliability(r, P.k)}).")
 
 # %% [markdown]
 # ## 6. Children with a parent abroad
@@ -176,9 +177,8 @@ if r is not None:
 # %%
 cl, ed = P.children()
 if len(cl):
-    show(R.display_rows(cl, label="group"), {"group": "Children 0-17"})
+    show(R.display_rows(cl, label="group", k=P.k), {"group": "Children 0-17"})
 if len(ed):
-    ed = R.protect_small(ed, P.k)
     chart(charts.estimates_plot(ed, label="group",
                                 title=f"Children 5-17 attending school, by parent abroad, {A.name}",
                                 unit="% attending school", source=SOURCE), "school_attendance")
@@ -194,7 +194,7 @@ if len(ed):
 r = P.get("IM01")
 if r is not None:
     note(f"**{R.fmt_value(r)}** of persons aged 5 and over in {A.name} lived elsewhere five "
-         f"years ago ({R.fmt_reliability(r)}).")
+         f"years ago ({R.fmt_reliability(r, P.k)}).")
 orig = P.origins(top=10)
 if len(orig):
     chart(charts.bar_chart(orig, category="place", title=f"Where in-movers lived five years ago, {A.name}",
@@ -211,7 +211,7 @@ if len(why):
 
 # %%
 ret = P.returns()
-note(R.returns_text(ret, A.name))
+note(R.returns_text(ret, A.name, P.k))
 
 # %% [markdown]
 # ## 9. Data quality and reliability

@@ -1,7 +1,7 @@
 """Test helpers for the cell-key method: a seeded synthetic population, the raw indicator cube an
 evaluator hands to disclosure control (with record-key sums), and two attackers.
 
-Nothing here calls the code under test except where a test passes a cube to ``protect``. The cube
+Nothing here calls the code under test except where a test passes a cube to ``control``. The cube
 is built with pandas ``groupby`` straight from the persons (not with the evaluator), and cell keys
 from 32-bit integer record keys summed modulo 2^32 (exact, so the order of summation and the
 partitioning cannot change a key).
@@ -35,10 +35,11 @@ TOTAL, NOT_STATED = "Total", "not stated"
 COUNTRIES = ["SAU", "ARE", "HKG", "KWT", "QAT", "SGP"]
 
 
-def population(seed: int = 16, barangays: int = 24) -> pd.DataFrame:
-    """Persons of a made-up region: 2 provinces, cities of 3-5 barangays, barangay sizes from 25 to
-    ~600 persons (lognormal), a young age pyramid, 0.5 % sex not stated, OFWs mostly aged 25-49
-    (about 4 % of adults, 55 % women), six destinations; one uniform 32-bit record key each."""
+def population(seed: int = 16, barangays: int = 24, persons: tuple[int, int, int] = (25, 150, 600)) -> pd.DataFrame:
+    """Persons of a made-up region: 2 provinces, cities of 3-5 barangays, barangay sizes from
+    ``persons`` (least, median, most; lognormal), a young age pyramid, 0.5 % sex not stated,
+    OFWs mostly aged 25-49 (about 4 % of adults, 55 % women), six destinations; one uniform 32-bit
+    record key each."""
     rng = np.random.default_rng(seed)
     rows = []
     city = 0
@@ -47,7 +48,7 @@ def population(seed: int = 16, barangays: int = 24) -> pd.DataFrame:
         size = int(rng.integers(3, 6))
         prov = "P1" if city % 2 == 0 else "P2"
         for _ in range(min(size, barangays - b)):
-            n = int(np.clip(rng.lognormal(np.log(150), 0.8), 25, 600))
+            n = int(np.clip(rng.lognormal(np.log(persons[1]), 0.8), persons[0], persons[2]))
             ur = "urban" if rng.random() < 0.4 else "rural"
             rows.append((f"B{b:03d}", f"C{city:02d}", prov, "R", ur, n))
             b += 1
@@ -214,7 +215,9 @@ def _atoms(pp: pd.DataFrame, spec: Spec, cuts: list[int]) -> pd.DataFrame:
     # every combination the attacker cannot rule out: all barangays x sex x age atoms (the
     # universe starts at 15, a cut point of every scheme audited: younger atoms are empty)
     brg = pp.drop_duplicates("barangay")[["barangay", "city", "province", "region", "urban_rural"]]
-    grid = brg.merge(pd.DataFrame({"sex": ["male", "female", NOT_STATED]}), how="cross").merge(
+    # sex "not stated" is a column of the tables only where someone's sex is missing
+    sexes = ["male", "female"] + ([NOT_STATED] if (df["sex"] == NOT_STATED).any() else [])
+    grid = brg.merge(pd.DataFrame({"sex": sexes}), how="cross").merge(
         pd.DataFrame({"age_atom": np.arange(len(cuts) - 1)}), how="cross")
     grid = grid[np.asarray(cuts)[grid["age_atom"].to_numpy()] >= 15].reset_index(drop=True)
 
@@ -348,7 +351,46 @@ def _program(c: Cells, spec: Spec, D: int) -> dict:
             "bounds": np.c_[lo, hi], "offset": na}
 
 
-def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray) -> pd.DataFrame:
+def _local(prog: dict, c: Cells, lev: str, true_all: np.ndarray) -> list[tuple[np.ndarray, dict]]:
+    """The program restricted to each area of level ``lev``: its atoms and the cells inside it,
+    the area's own cells held at their true values. A solution of it, with the true table
+    everywhere else, is a solution of the whole program (every cell outside is unchanged)."""
+    f, a = c.frame, c.atoms
+    na, nc = len(a), len(f)
+    rank = {x: i for i, x in enumerate(LEVELS)}
+    level = f["level"].map(rank).to_numpy()
+    up = {}
+    for x in LEVELS[: rank[lev] + 1]:
+        up.update(dict(zip(a[x], a[lev])))
+    cell_area = f["area"].map(up).to_numpy()
+    atom_area = a[lev].to_numpy()
+    A_eq, A_ub = prog["A_eq"].tocsr(), prog["A_ub"]
+    out = []
+    for area in pd.unique(atom_area):
+        inside = (cell_area == area) & (level <= rank[lev])
+        cols = np.r_[np.flatnonzero(atom_area == area), na + np.flatnonzero(inside)]
+        outside = np.ones(na + nc)
+        outside[cols] = 0.0
+        rows = np.flatnonzero(np.r_[inside, np.zeros(A_eq.shape[0] - nc, dtype=bool)])
+        atom_rows = nc + np.flatnonzero(np.asarray(abs(A_eq[nc:]) @ outside == 0).ravel())
+        rows = np.r_[rows, atom_rows]
+        sub = {"A_eq": A_eq[rows][:, cols], "b_eq": prog["b_eq"][rows], "A_ub": None, "b_ub": None}
+        if A_ub is not None:
+            keep = np.asarray(abs(A_ub) @ outside == 0).ravel()
+            sub["A_ub"], sub["b_ub"] = A_ub[keep][:, cols], prog["b_ub"][keep]
+        bounds = prog["bounds"][cols].copy()
+        own = np.flatnonzero(inside & (level == rank[lev]))
+        where = np.searchsorted(cols, na + own)
+        bounds[where, 0] = bounds[where, 1] = true_all[own]
+        sub["bounds"] = bounds
+        local = np.full(na + nc, -1, dtype=np.int64)
+        local[cols] = np.arange(len(cols))
+        sub["local"] = local
+        out.append((np.flatnonzero(inside & (level < rank[lev])), sub))
+    return out
+
+
+def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[str, ...] = ()) -> pd.DataFrame:
     """Feasible interval [low, high] of each cell in ``small`` (indices into ``c.frame``) under
     the constraints of :func:`_program`; ``pinned`` when it is narrower than 1.
 
@@ -357,7 +399,11 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray) -> pd.DataFram
     maximising, then minimising, the sum of the cells still unproven, while that proves any; each
     cell left gets its own maximum and, if that is not 1 above its true value, its minimum (the
     attacker's exact interval). ``low``/``high`` are exact for those cells and otherwise span the
-    true value and the values found; ``exact`` marks the former, ``lps`` counts the programs."""
+    true value and the values found; ``exact`` marks the former, ``lps`` counts the programs.
+
+    ``scopes`` (e.g. ``("city", "province")``) first searches within each area of those levels,
+    with the area's own cells held at their true values (:func:`_local`): small programs that
+    settle most cells of a large, sparse cube before the whole program is solved."""
     prog = _program(c, spec, D)
     col = prog["offset"] + small
     nvar = prog["bounds"].shape[0]
@@ -375,6 +421,28 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray) -> pd.DataFram
         assert r.status == 0, r.message  # the true table is feasible
         return r.x[col]
 
+    offset = prog["offset"]
+    true_all = c.frame["true"].to_numpy().astype(float)
+    for lev in scopes:
+        for inside, sub in _local(prog, c, lev, true_all):
+            mine = np.flatnonzero(todo & np.isin(small, inside))
+            for sign in (-1.0, 1.0, -1.0, 1.0):
+                mine = mine[todo[mine]]
+                if not len(mine):
+                    break
+                obj = np.zeros(sub["bounds"].shape[0])
+                pos = sub["local"][offset + small[mine]]
+                obj[pos] = sign
+                lps += 1
+                r = linprog(obj, A_ub=sub["A_ub"], b_ub=sub["b_ub"], A_eq=sub["A_eq"], b_eq=sub["b_eq"],
+                            bounds=sub["bounds"], method="highs-ipm")
+                assert r.status == 0, r.message
+                high[mine] = np.maximum(high[mine], r.x[pos])
+                low[mine] = np.minimum(low[mine], r.x[pos])
+                before = len(mine)
+                todo[mine] &= ~((high[mine] - true[mine] >= 1 - 1e-6) | (true[mine] - low[mine] >= 1 - 1e-6))
+                if int(todo[mine].sum()) == before:
+                    break
     stalled = 0
     for sign in itertools.islice(itertools.cycle((-1.0, 1.0)), 16):
         if not todo.any() or stalled == 2:

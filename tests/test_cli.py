@@ -107,7 +107,8 @@ def test_indicators_command_writes_workbook_and_csv(capsys, tmp_path):
     ofw = sum(1 for line in open(dat, encoding="utf-8-sig")
               if line[:1] == "3" and len(line) > 140 and line[139] in "12")
     row = long[(long.indicator_id == "OF02") & (long.area_level == "region") & (long.sex == "Total")]
-    assert float(row["estimate"].iloc[0]) == ofw
+    # published through the cell-key method: within its maximum error (3) of the direct count
+    assert abs(float(row["estimate"].iloc[0]) - ofw) <= 3 and ofw > 100
 
 
 def test_unknown_profile_is_a_clear_error(capsys, tmp_path):
@@ -137,7 +138,7 @@ def test_reference_date_reaches_the_store_and_makes_of10_computable(capsys, tmp_
                      "--reference-date", "2022-08-15")
     assert code == 0
     data = migdata.load(tmp_path / "s")
-    assert data.provenance["reference_date"] == "2022-08-15"
+    assert data.provenance.reference_date == "2022-08-15"
     t = compute(data, ids=["OF10"], level="region", by=[])
     assert "OF10" not in set(not_computable(t).get("indicator_id", []))
     assert (t["indicator_id"] == "OF10").any()

@@ -1,6 +1,6 @@
 """Disclosure control by the cell-key method: the perturbation table's properties (checked against
 an independent maximum-entropy solve), the lookup kernel against its plain numpy equivalent, and
-what ``protect`` publishes on hand-made rows and on synthetic cubes built in tests/ckm_audit.py
+what ``control`` publishes on hand-made rows and on synthetic cubes built in tests/ckm_audit.py
 (straight from persons with pandas, not by the evaluator)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from scipy.optimize import minimize
 
 from migdata.errors import UsageError, render
-from migdata.publish.disclosure import HIDDEN, REASONS, perturb_magnitude, protect, ptable
+from migdata.publish.disclosure import HIDDEN, REASONS, control, perturb_magnitude, ptable
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ckm_audit as audit  # noqa: E402
@@ -140,7 +140,7 @@ def interval_of(D: int, V: float, js: int, count: int, key: float) -> int:
 
 
 def test_counts_shares_medians_and_magnitudes_on_hand_rows():
-    out = protect(raw_rows(), k=3)
+    out = control(raw_rows(), k=3)
     pub = lambda c, k: interval_of(3, 2.0, 2, c, k)  # noqa: E731
     num, den = pub(2, 0.80), pub(5, 0.10)
     assert (num, den) == (4, 3)  # 2 -> +2 (key 0.80 in row 2), 5 -> -2 (key 0.10 in row 5)
@@ -171,7 +171,7 @@ def test_counts_shares_medians_and_magnitudes_on_hand_rows():
 
 
 def test_hidden_columns_never_published_and_reasons_are_plain():
-    out = protect(raw_rows(), k=3)
+    out = control(raw_rows(), k=3)
     assert not set(HIDDEN) & set(out.columns)
     assert list(out["suppression"].cat.categories) == REASONS == ["", "small base", "reliability"]
     assert out.attrs["disclosure"] == {"method": "cell key", "k": 3}
@@ -180,19 +180,20 @@ def test_hidden_columns_never_published_and_reasons_are_plain():
 def test_a_domain_published_as_empty_has_no_row():
     t = raw_rows().iloc[[0]].assign(n=2, units=1, _ck_num=0.1, _ck_den=0.1)
     assert interval_of(3, 2.0, 2, 2, 0.1) == 0
-    assert len(protect(t, k=3)) == 0
+    assert len(control(t, k=3)) == 0
 
 
 def test_survey_rows_get_no_noise_and_suppress_hides_the_value():
     t = raw_rows().iloc[:3].assign(flag=["publish", "caution", "suppress"], se=[1.0, 2.0, 3.0],
                                    cv=[0.1, 0.25, 0.4])
     t = t.drop(columns=["_ck_num", "_ck_den", "_top_num", "_top_den"])
-    out = protect(t, k=3)
+    out = control(t, k=3)
     assert out["estimate"].tolist()[:2] == t["estimate"].tolist()[:2]
     assert out["n"].tolist() == t["n"].tolist() and out["se"].tolist()[:2] == [1.0, 2.0]
     assert out["suppressed"].tolist() == [False, False, True]
     assert out["suppression"].tolist() == ["", "", "reliability"]
-    assert out.iloc[2][["estimate", "se", "ci_low", "ci_high", "cv", "numerator"]].isna().all()
+    # unreliable, not confidential: the value stays for the writers to blank
+    assert out.iloc[2]["estimate"] == t.iloc[2]["estimate"]
 
 
 def test_magnitude_noise_bounds_and_sign():
@@ -217,22 +218,22 @@ def test_magnitude_noise_bounds_and_sign():
 
 def test_bad_arguments_and_keys():
     with pytest.raises(UsageError) as e:
-        protect(raw_rows(), k=0)
+        control(raw_rows(), k=0)
     assert e.value.code == "MD708" and str(e.value) == render("MD708", value=0)
     with pytest.raises(UsageError) as e:
-        protect(raw_rows(), k=3, D=1)
-    assert e.value.code == "MD712" and "D=1" in str(e.value)
+        control(raw_rows(), k=3, D=1)
+    assert e.value.code == "MD714" and "D=1" in str(e.value)
     with pytest.raises(UsageError) as e:
-        protect(raw_rows(), k=3, D=3, V=9.0)
-    assert e.value.code == "MD712" and "V=9.0" in str(e.value)
+        control(raw_rows(), k=3, D=3, V=9.0)
+    assert e.value.code == "MD714" and "V=9.0" in str(e.value)
     with pytest.raises(UsageError) as e:
-        protect(raw_rows().drop(columns=["_ck_den"]), k=3)
+        control(raw_rows().drop(columns=["_ck_den"]), k=3)
     assert e.value.code == "MD709" and str(e.value) == render("MD709", columns="_ck_den")
     bad = raw_rows().assign(_ck_den=[0.1, 1.0, 0.2, 0.3, np.nan, 0.5, 0.5, 0.5])
     with pytest.raises(UsageError) as e:
-        protect(bad, k=3)
-    assert e.value.code == "MD713"
-    assert str(e.value) == render("MD713", column="_ck_den", count=2, id="OF03", area="B", value=1.0)
+        control(bad, k=3)
+    assert e.value.code == "MD715"
+    assert str(e.value) == render("MD715", column="_ck_den", count=2, id="OF03", area="B", value=1.0)
 
 
 # ----------------------------------------------------------------------------- synthetic cubes
@@ -251,10 +252,10 @@ def _cell(t: pd.DataFrame, **key) -> pd.Series:
 
 def test_same_cell_same_value_in_every_table(people):
     spec = audit.SPECS["OF03"]
-    by_sex = protect(audit.cube(people, spec, ["sex"]), k=3)
-    by_age = protect(audit.cube(people, spec, ["age_group"], "five_year"), k=3)
-    by_both = protect(audit.cube(people, spec, ["sex", "age_group"], [0, 15, 30, 60]), k=3)
-    count = protect(audit.cube(people, audit.SPECS["OF02"], ["urban_rural"]), k=3)
+    by_sex = control(audit.cube(people, spec, ["sex"]), k=3)
+    by_age = control(audit.cube(people, spec, ["age_group"], "five_year"), k=3)
+    by_both = control(audit.cube(people, spec, ["sex", "age_group"], [0, 15, 30, 60]), k=3)
+    count = control(audit.cube(people, audit.SPECS["OF02"], ["urban_rural"]), k=3)
     compared = 0
     for r in by_sex[by_sex["sex"] == "Total"].itertuples():
         a = _cell(by_age, area_code=r.area_code, age_group="Total")
@@ -274,7 +275,7 @@ def test_same_cell_same_value_in_every_table(people):
 
 def test_published_values_are_close_and_unbiased(people):
     raw = audit.cube(people, audit.SPECS["OF03"], ["sex", "age_group"], "five_year")
-    out = protect(raw, k=3)
+    out = control(raw, k=3)
     key = ["area_level", "area_code", "sex", "age_group"]
     m = out.merge(raw[key + ["n", "units"]], on=key, suffixes=("", "_true"))
     dev = m["n"] - m["n_true"]

@@ -2,7 +2,7 @@
 realistic cube (tests/ckm_audit.py: 12 barangays of 25-600 persons in 2 provinces, OFWs about 4 %
 of adults, six destinations, so most barangay x sex x age cells hold 0-5 OFWs).
 
-Every table the CLI offers for one indicator is published with ``protect`` (k = 3, default D and
+Every table the CLI offers for one indicator is published with ``control`` (k = 3, default D and
 V): every level, ``by`` in {none, sex, urban_rural, age_group, sex+age_group}, the age-group
 tables in every named scheme and in the cut points of the CLI's help (0,15,30,60). The attacker
 knows D, that no count is negative, and every relation (categories of each ``by`` column and of a
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from migdata.publish.disclosure import parameters, protect
+from migdata.publish.disclosure import control, parameters
 
 sys.path.insert(0, str(Path(__file__).parent))
 import ckm_audit as audit  # noqa: E402
@@ -45,7 +45,7 @@ def hamlet() -> pd.DataFrame:
 
 
 def publish_all(pp: pd.DataFrame, spec: audit.Spec, tables=TABLES, publish=None) -> list:
-    publish = publish or (lambda raw: protect(raw, k=3))
+    publish = publish or (lambda raw: control(raw, k=3))
     return [(by, sc, publish(audit.cube(pp, spec, by, sc))) for by, schemes in tables for sc in schemes]
 
 
@@ -88,7 +88,7 @@ def test_control_without_noise_every_small_count_is_pinned(hamlet):
 def test_control_weak_noise_is_broken(hamlet):
     tables = [(["sex"], ["broad"]), (["sex", "age_group"], ["broad", "five_year"])]
     audited, pinned_lp, pinned_sub, _ = attack(hamlet, audit.SPECS["OF03"], 1, tables,
-                                                lambda raw: protect(raw, k=1, D=1, V=0.6), ["broad", "five_year"])
+                                                lambda raw: control(raw, k=1, D=1, V=0.6), ["broad", "five_year"])
     assert audited > 0 and pinned_lp > 0 and pinned_sub <= pinned_lp
 
 

@@ -54,7 +54,7 @@ def test_empty_domain_has_no_row_but_other_domains_do():
     drop = pp["hh_id"].isin(hh_ids) & (pd.to_numeric(pp["age"]) < 18)
     d2 = HouseholdData({"households": d.households, "persons": pp[~drop].reset_index(drop=True)},
                        provenance=d.provenance)
-    t = compute(d2, ids=["CL01"], level="barangay", by=["sex"], k=1)
+    t = compute(d2, ids=["CL01"], level="barangay", by=["sex"])
     bgy = t[t["area_level"] == "barangay"]
     assert set(bgy["area_code"]) == {"0401001001"}
     # Adia children 0-17: A3, A4, A5, C3, B4 = 5; with a parent abroad: A3, A4, A5 (mother), B4 (father)

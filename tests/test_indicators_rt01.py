@@ -19,7 +19,7 @@ def test_rt01_uses_residence_abroad_five_years_ago_when_there_is_no_return_item(
     })
     data = validate(HouseholdData({"households": hh, "persons": pp},
                                   provenance={"complete_count": True}))
-    t = compute(data, ids=["RT01"], level="region", by=[], k=1)
+    t = compute(data, ids=["RT01"], level="region", by=[])
     assert "RT01" not in set(not_computable(t).get("indicator_id", []))
     row = t[(t.indicator_id == "RT01") & (t.area_level == "region")]
     # hand count: persons 15+ = A1, A2, A3, B1, B2 (5); residents who lived abroad 5 years ago:

@@ -9,8 +9,7 @@ import pytest
 
 from migdata.errors import UsageError
 from migdata.model import HouseholdData
-from migdata.report import (Profile, collapse, fmt_ci, fmt_reliability, fmt_value, protect_small,
-                            render_report)
+from migdata.report import MigrationProfile, collapse, fmt_ci, fmt_reliability, fmt_value, render_report
 
 
 def test_formatting_by_measure_and_flag():
@@ -36,13 +35,6 @@ def test_collapse_keeps_top_shown_rows_and_sums_the_rest():
     assert collapse(counts, "c", 3, "other")["estimate"].tolist() == [80, 50, 40, 30]  # n = 200
 
 
-def test_protect_small_hides_rates_on_tiny_bases():
-    t = pd.DataFrame({"estimate": [100.0, 92.0], "n": [1, 465], "suppressed": False, "suppression": ""})
-    out = protect_small(t, 3)
-    assert out["suppressed"].tolist() == [True, False]
-    assert fmt_value(out.iloc[0].to_dict() | {"measure": "%"}) == "S"
-
-
 @pytest.fixture(scope="module")
 def survey() -> HouseholdData:
     """A hand-made sample survey: 2 provinces x 10 PSUs x 3 households, weight 100."""
@@ -62,14 +54,15 @@ def survey() -> HouseholdData:
                                    "relationship": ["head", "spouse", "child", "child"][ln - 1],
                                    "of_status": "ofw_contract" if (ln == 3 and rng.random() < 0.4) else "resident"})
     return HouseholdData({"households": pd.DataFrame(rows), "persons": pd.DataFrame(people)},
-                         provenance={"complete_count": False, "sources": ["test"]})
+                         provenance={"design": {"strata": "stratum", "psu": "psu"}, "sources": ["test"]})
 
 
 def test_survey_profile_shows_intervals_and_weighted_totals(survey):
-    p = Profile(survey, "0400000000")
+    p = MigrationProfile.from_dataset(survey, "0400000000")
     head = p.headline().set_index("Measure")
     assert head.loc["Households", "Value"] == "6,000"  # 60 households x weight 100
-    assert head.loc["Households", "Reliability"] == "sum of survey weights"
+    # an estimate of the design like any other (every PSU holds 3 households of weight 100: SE 0)
+    assert head.loc["Households", "Reliability"] == "reliable (CV 0%)"
     ofw = int((survey.persons["of_status"] == "ofw_contract").sum()) * 100
     assert head.loc["Overseas Filipino workers (OFWs)", "Value"].rstrip("*") in (f"{ofw:,}", "S")
     assert "95% CI" in head.columns
@@ -84,5 +77,5 @@ def test_survey_report_below_its_design_domain_is_refused_before_running(survey,
     assert e.value.code == "MD809"
     assert "sample survey designed for estimates by region" in e.value.message
     with pytest.raises(UsageError) as e:
-        Profile(survey, "0403400000")
+        MigrationProfile.from_dataset(survey, "0403400000")
     assert e.value.code == "MD809"

@@ -140,10 +140,10 @@ def test_version_1_store_with_one_file_per_table_still_loads(tmp_path, data):
     pd.testing.assert_frame_equal(back.persons, data.persons)
 
 
-def test_area_loading_reads_every_part_and_checks_it(tmp_path, monkeypatch):
-    # 6 households in Laguna, 4 in Batangas; each has one person: the Laguna report gets 6
+def test_loading_reads_every_part_and_checks_it(tmp_path, monkeypatch):
+    # 10 households of one person each, written in parts of 3 rows: a report reads them all
+    # (an area's figures are domain estimates of the whole dataset, so nothing loads a subset)
     from migdata.model import data as store
-    from migdata.report import load_area
     monkeypatch.setattr(store, "PART_ROWS", 3)
     codes = ["0403401001"] * 6 + ["0401001001"] * 4
     hh = pd.DataFrame({"hh_id": [f"h{i}" for i in range(10)], "weight": 1.0, "source": "t", "psgc": codes})
@@ -152,11 +152,9 @@ def test_area_loading_reads_every_part_and_checks_it(tmp_path, monkeypatch):
     d = validate(HouseholdData({"households": hh, "persons": pp}, provenance={"sources": ["t"]}))
     assert d.report.problems == []
     out = d.save(tmp_path / "s")
-    area_data, whole, area = load_area(out, "0403400000")
-    assert area.code == "0403400000"
-    assert sorted(area_data.persons["hh_id"]) == [f"h{i}" for i in range(6)]
-    assert len(whole.persons) == 10
+    back = migdata.load(out)
+    assert sorted(back.persons["hh_id"]) == [f"h{i}" for i in range(10)]
     (out / "persons-001.parquet").unlink()
     with pytest.raises(StoreError) as e:
-        load_area(out, "0403400000")
+        migdata.load(out)
     assert e.value.code == "MD126" and "persons-001.parquet" in str(e.value)

@@ -228,7 +228,7 @@ def finish(units: pd.DataFrame, release: str, source: str = "") -> pd.DataFrame:
 
 
 def _levels() -> tuple[str, ...]:
-    from migdata.areas.structure import LEVELS
+    from migdata.areas.structure import PSGC_LEVELS as LEVELS
     return LEVELS
 
 

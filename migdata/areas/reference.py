@@ -210,7 +210,7 @@ def name(code: Any, ref: pd.DataFrame | None = None) -> str:
 
 
 def _levels(level: str | None) -> tuple[str, ...] | None:
-    from migdata.areas.structure import LEVELS
+    from migdata.areas.structure import PSGC_LEVELS as LEVELS
 
     if level is None:
         return None
@@ -248,7 +248,7 @@ def search(text: str, level: str | None = None, ref: pd.DataFrame | None = None)
     names = folded.iloc[hits].str.split(" | ", regex=False).str[0]
     bare = names.str.replace(r"^(city of|municipality of) ", "", regex=True)
     rank = np.where(names.eq(q) | bare.eq(q), 0, np.where(names.str.startswith(q) | bare.str.startswith(q), 1, 2))
-    from migdata.areas.structure import LEVELS
+    from migdata.areas.structure import PSGC_LEVELS as LEVELS
 
     lv = ix.ref["level"].astype(str).iloc[hits].map({k: i for i, k in enumerate(LEVELS)}).to_numpy()
     order = np.lexsort((hits, lv, rank))

@@ -25,7 +25,7 @@ import pandas as pd
 #: Levels a unit can have in the reference, coarse to fine. ``special`` holds the two PSA
 #: rows at the province position that are not provinces (City of Isabela "(Not a
 #: Province)" and the BARMM Special Geographic Area).
-LEVELS = ("region", "province", "special", "city", "municipality", "submunicipality", "barangay")
+PSGC_LEVELS = ("region", "province", "special", "city", "municipality", "submunicipality", "barangay")
 
 #: PSA's "Geographic Level" values and the reference's level names.
 PSA_LEVELS = {"Reg": "region", "Prov": "province", "City": "city", "Mun": "municipality",
@@ -69,7 +69,7 @@ def structural_parent(codes: pd.Series) -> pd.Series:
 def derive(units: pd.DataFrame) -> pd.DataFrame:
     """Add the hierarchy columns to a table of units.
 
-    ``units`` needs ``psgc`` (10-digit strings, unique), ``level`` (one of :data:`LEVELS`) and
+    ``units`` needs ``psgc`` (10-digit strings, unique), ``level`` (one of :data:`PSGC_LEVELS`) and
     ``correspondence_code`` (9-digit or NA). Added: ``parent`` (administrative parent),
     ``region``, ``province`` (the unit at the province position: a province, a highly
     urbanised city or a special area; NA for Pateros, which has none), ``city_mun`` (the city or municipality; Manila's

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.model.agegroups import age_group
+from migdata.model.frame import attach_households, household_positions
 
 OF_ALL = ["ofw_contract", "ofw_no_contract", "embassy_staff", "student", "tourist", "other_of"]
 OFW = ["ofw_contract", "ofw_no_contract"]
@@ -49,7 +50,6 @@ PERSON_STATUS = ["of_worker", "of_non_worker", "returned_from_abroad_5y", "inter
                  "lifetime_migrant", "resident_non_mover", "unknown"]
 HOUSEHOLD_STATUS = ["ofw_household", "of_household", "other"]
 PARENT_ABROAD = ["none", "father", "mother", "both", "parent_unlisted"]
-AREA_COLUMNS = ["region", "province", "city_mun", "barangay"]
 
 #: Derived column -> the source columns (or ``@provenance`` keys) it needs. The evaluator uses
 #: this to say *why* an indicator cannot be computed from a dataset.
@@ -102,19 +102,13 @@ def _notna(s: pd.Series) -> np.ndarray:
     return s.notna().to_numpy(dtype=bool)
 
 
-def _reference_date(provenance: dict[str, Any]) -> _dt.date | None:
-    ref = provenance.get("reference_date")
+def _reference_date(ref: str | None) -> _dt.date | None:
     if not ref:
         return None
     try:
         return _dt.date.fromisoformat(str(ref)[:10])
     except ValueError:
         return None
-
-
-def household_index(hh: pd.DataFrame, persons: pd.DataFrame) -> np.ndarray:
-    """Row position of each person's household in ``hh`` (-1 for orphans)."""
-    return pd.Index(hh["hh_id"]).get_indexer(persons["hh_id"])
 
 
 def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.Series:
@@ -223,13 +217,17 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
           household_columns: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
     """The unit tables indicators are computed over: ``{"person": ..., "household": ...}``.
 
-    Person rows carry the household columns (area, design, income...) under their own names
-    (``weight`` is the person weight when the persons table has one, else the household weight);
-    ``household_columns`` limits which (default: all), which saves memory at census scale.
+    Person rows carry the household columns (area, design, income...) under their own names,
+    joined by :meth:`HouseholdData.frame`'s join (:func:`migdata.model.frame.attach_households`,
+    with the dataset's weight rule); ``household_columns`` limits which (default: all), which
+    saves memory at census scale. Rows are in the order of the dataset's frames, so
+    ``dataset.design(unit, frame=units[unit])`` is the dataset's design on them.
     """
-    hh = dataset.households.reset_index(drop=True)
-    pp = dataset.persons.reset_index(drop=True)
-    hpos = household_index(hh, pp)
+    units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
+    hh = dataset.frame("household") if units_map["household"] in dataset.tables else dataset.households
+    pp = (dataset.tables[units_map["person"]] if units_map["person"] in dataset.tables
+          else dataset.persons).reset_index(drop=True)
+    hpos = household_positions(hh, pp)
     ofs_s = _col(pp, "of_status")
     is_of = _is(ofs_s, OF_ALL)
     is_ofw = _is(ofs_s, OFW)
@@ -286,7 +284,7 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     if "age" in pp.columns:
         pu["age_group"] = age_group(pp["age"], age_scheme).values
     pu["parent_abroad"] = _parent_abroad(pp, hpos, is_of) if has_of_col else np.nan
-    ref = _reference_date(getattr(dataset, "provenance", {}) or {})
+    ref = _reference_date(dataset.provenance.reference_date)
     dy, dm = _float(_col(pp, "departure_year")), _float(_col(pp, "departure_month"))
     pu["months_since_departure"] = ((ref.year - dy) * 12 + (ref.month - dm)) if ref else np.nan
     pu["origin_5y"] = _origin_5y(pp)
@@ -296,30 +294,19 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     known = _notna(r5) | ret.notna().to_numpy()
     pu["returned_abroad_5y"] = pd.arrays.BooleanArray(
         (abroad.fillna(False) | ret.fillna(False)).to_numpy(dtype=bool), ~known)
-    take = np.where(ok, hpos, 0)
-    # area codes travel to persons as Categoricals: a few thousand codes, millions of rows
-    for c in AREA_COLUMNS + ["psgc"]:
-        if c in hu.columns and not isinstance(hu[c].dtype, pd.CategoricalDtype):
-            hu[c] = hu[c].astype("category")
-    wanted = None if household_columns is None else set(household_columns) | {"weight"}
-    for c in hu.columns:
-        if c == "hh_id" or (c in pu.columns and c != "weight") or (wanted is not None and c not in wanted):
-            continue
-        if c == "weight" and "weight" in pp.columns and pp["weight"].notna().any():
-            continue
-        vals = hu[c].iloc[take].reset_index(drop=True)
-        if not ok.all():
-            vals = vals.where(pd.Series(ok), other=pd.NA if not isinstance(vals.dtype, pd.CategoricalDtype)
-                              else np.nan)
-        pu[c] = vals.values
+    # household columns (areas, design, household variables, the derived ones above) reach the
+    # persons through the dataset's one join, with its weight rule
+    pu = attach_households(pu, hu, columns=household_columns, spec=dataset.spec, unit="person")
     return {"person": pu, "household": hu}
 
 
 def columns_present(dataset: Any) -> dict[str, set[str]]:
     """Columns with at least one non-missing value, per unit (``person`` / ``household``)."""
-    hh, pp = dataset.households, dataset.persons
+    units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
+    empty = pd.DataFrame()
+    hh = dataset.tables.get(units_map["household"], empty)
+    pp = dataset.tables.get(units_map["person"], empty)
     hcols = {c for c in hh.columns if hh[c].notna().any()}
     pcols = {c for c in pp.columns if pp[c].notna().any()}
-    prov = getattr(dataset, "provenance", {}) or {}
-    extra = {"@reference_date"} if _reference_date(prov) else set()
+    extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()
     return {"person": pcols | hcols | extra, "household": hcols | pcols | extra}

@@ -40,7 +40,9 @@ import pandas as pd
 
 from migdata import __version__
 from migdata.errors import StoreError
+from migdata.model.frame import unit_frame
 from migdata.model.report import ImportReport
+from migdata.model.spec import DesignSpec, Provenance
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = "migdata-store"
@@ -61,16 +63,29 @@ def _sha256(path: Path) -> str:
 class HouseholdData:
     """The tidy tables of one dataset (``households``, ``persons``, and optional others such as
     ``of_survey`` or ``clb_survey``), with the codebook of its sources (a DataFrame, one row per
-    source variable), provenance (sources, rounds, PSGC release, design, ...) and the import report.
+    source variable), its :class:`~migdata.model.spec.Provenance` (sources, rounds, period, the
+    survey design, PSGC release, ...) and the import report.
+
+    Estimates start from two methods, so that every output uses the same join and design:
+    :meth:`frame` (the analysis frame of a unit) and :meth:`design` (its survey design).
+
+    Example:
+        >>> import pandas as pd
+        >>> hh = pd.DataFrame({"hh_id": ["a", "b"], "weight": [2.0, 3.0], "region": ["0400000000"] * 2})
+        >>> pp = pd.DataFrame({"hh_id": ["a", "b", "b"], "line_no": [1, 1, 2], "age": [30, 40, 5]})
+        >>> d = HouseholdData({"households": hh, "persons": pp})
+        >>> float(d.design("person").total("age")["estimate"].iloc[0])
+        195.0
     """
 
     tables: dict[str, pd.DataFrame]
     codebook: pd.DataFrame | None = None
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
     report: ImportReport = field(default_factory=ImportReport)
 
     def __post_init__(self) -> None:
-        self.provenance.setdefault("dataset_id", uuid.uuid4().hex)
+        if not isinstance(self.provenance, Provenance):  # a plain dict (older callers, tests)
+            self.provenance = _typed(self.provenance, self.tables.get("persons"))
 
     @property
     def households(self) -> pd.DataFrame:
@@ -84,17 +99,62 @@ class HouseholdData:
 
     @property
     def dataset_id(self) -> str:
-        return self.provenance["dataset_id"]
+        return self.provenance.dataset_id
+
+    @property
+    def spec(self) -> DesignSpec:
+        """The survey design specification (from the profile; stored in the manifest)."""
+        return self.provenance.design
 
     @property
     def complete_count(self) -> bool:
         """True for censuses (CBMS, CPH): weight 1 and no sampling error."""
-        return bool(self.provenance.get("complete_count", False))
+        return self.provenance.complete_count
+
+    def frame(self, unit: str = "person", columns: list[str] | None = None) -> pd.DataFrame:
+        """The analysis frame of ``unit`` (``person``, ``household`` or a survey table name):
+        the unit table with the household columns it needs joined on, rows in table order.
+
+        This is the one join of the product (rules in :mod:`migdata.model.frame`); ``columns``
+        limits the columns (the design's are always kept).
+
+        Example:
+            >>> import pandas as pd
+            >>> d = HouseholdData({"households": pd.DataFrame({"hh_id": ["a"], "province": ["0403400000"]}),
+            ...                    "persons": pd.DataFrame({"hh_id": ["a", "a"], "line_no": [1, 2]})})
+            >>> d.frame("person")["province"].astype(str).tolist()
+            ['0403400000', '0403400000']
+        """
+        return unit_frame(self.tables, unit, self.spec, columns, self.provenance.units)
+
+    def design(self, unit: str = "person", frame: pd.DataFrame | None = None, policy: Any = None,
+               **changes: Any) -> Any:
+        """The survey design of ``unit``: a :class:`migdata.survey.Design` built once from the
+        dataset's :class:`~migdata.model.spec.DesignSpec` (a complete count for censuses).
+
+        ``frame`` is a frame of the same rows with more columns (e.g. derived ones), default
+        :meth:`frame`; ``policy`` is the reliability policy of the flags (default PSA's proposed
+        one); ``changes`` override the spec (e.g. ``lonely_psu="adjust"``). Domain
+        estimates are made on this design with ``by=``, never on a subset of it.
+
+        Example:
+            >>> import pandas as pd
+            >>> hh = pd.DataFrame({"hh_id": ["a", "b"], "weight": [1.0, 1.0]})
+            >>> d = HouseholdData({"households": hh}, provenance={"design": {"complete_count": True}})
+            >>> d.design("household").describe()
+            'complete count'
+        """
+        # The dataset hands its frame and spec to the estimation engine: the one place where
+        # the store reaches forward to ``survey`` (imported here, not at module level).
+        from migdata.survey.design import Design
+
+        spec = self.spec.replace(**changes) if changes else self.spec
+        df = self.frame(unit) if frame is None else frame
+        return Design.from_spec(df, spec, unit=unit, policy=policy)
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}: {len(v):,} rows" for k, v in self.tables.items())
-        src = ", ".join(self.provenance.get("sources", [])) or "unknown source"
-        return f"<HouseholdData {src}; {parts}>"
+        return f"<HouseholdData {self.provenance.label}; {parts}>"
 
     # -- store -------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], force: bool = False) -> Path:
@@ -126,11 +186,12 @@ class HouseholdData:
                 "dataset_id": self.dataset_id,
                 "migdata_version": __version__,
                 "saved_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "sources": self.provenance.get("sources", []),
-                "rounds": self.provenance.get("rounds", []),
-                "psgc_release": self.provenance.get("psgc_release"),
+                "sources": self.provenance.sources,
+                "rounds": self.provenance.rounds,
+                "period": self.provenance.period,
+                "psgc_release": self.provenance.psgc_release,
                 "tables": tables_meta,
-                "provenance": self.provenance,
+                "provenance": self.provenance.to_dict(),
                 "import_report": self.report.to_dict(),
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
@@ -268,5 +329,20 @@ def load(path: str | os.PathLike[str], tables: list[str] | None = None,
             codebook = df
         else:
             out[name] = df
-    return HouseholdData(out, codebook=codebook, provenance=dict(manifest.get("provenance", {})),
+    return HouseholdData(out, codebook=codebook, provenance=stored_provenance(manifest, out.get("persons")),
                          report=ImportReport.from_dict(manifest.get("import_report", {})))
+
+
+def stored_provenance(manifest: dict[str, Any], persons: pd.DataFrame | None = None) -> Provenance:
+    """The typed provenance of a manifest."""
+    return _typed(dict(manifest.get("provenance") or {}), persons)
+
+
+def _typed(raw: dict[str, Any], persons: pd.DataFrame | None) -> Provenance:
+    """A provenance dict as :class:`Provenance`. Stores written before typed design specs did not
+    say whether persons carry their own weight: they did exactly when the persons table has one."""
+    prov = Provenance.from_dict(raw)
+    legacy = not isinstance(raw.get("design"), dict) or "person_weights" not in raw["design"]
+    if legacy and persons is not None and "weight" in persons.columns and persons["weight"].notna().any():
+        prov.design = prov.design.replace(person_weights="weight")
+    return prov

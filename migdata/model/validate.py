@@ -341,14 +341,14 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     if policy not in POLICIES:
         raise UsageError("MD004", what="validation policy", value=policy, choices=", ".join(POLICIES))
     report = data.report
-    src = ", ".join(map(str, data.provenance.get("files", []))) or None
+    src = ", ".join(map(str, data.provenance.files)) or None
     n_before = len(report.problems)
     has_hh, has_pp = "households" in data.tables, "persons" in data.tables
     if not has_hh and not has_pp:
         # a stand-alone survey (e.g. of overseas Filipinos) not linked to a household roster:
         # its own table was checked by its profile; there is no household model to validate
         return HouseholdData(dict(data.tables), codebook=data.codebook,
-                             provenance=dict(data.provenance), report=report)
+                             provenance=data.provenance.replace(), report=report)
     if has_hh != has_pp:
         raise DataError("MD102", present="households" if has_hh else "persons",
                         absent="persons" if has_hh else "households")
@@ -405,7 +405,7 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
         report.set_counts(name, read=len(ck.df), kept=len(kept), rejected=int(ck.reject.sum()))
         tables[name] = kept
     report.check_balance()
-    return HouseholdData(tables, codebook=data.codebook, provenance=dict(data.provenance), report=report)
+    return HouseholdData(tables, codebook=data.codebook, provenance=data.provenance.replace(), report=report)
 
 
 def drop_internal(data: HouseholdData) -> HouseholdData:

@@ -70,14 +70,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migdata.errors import DataError
+from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
 from migdata.model.report import ImportReport
+from migdata.model.database import LinkSpec
+from migdata.model.spec import DesignSpec
 from migdata.readers.codebook import Codebook
 
 STRING = pd.StringDtype("pyarrow")
 PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", "hooks",
-                "description", "files", "version", "dictionary", "psgc_release", "reference_date"}
+                "description", "files", "version", "dictionary", "psgc_release", "reference_date",
+                "period", "stream", "units"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
@@ -96,10 +99,11 @@ class Profile:
     round: str = ""
     complete_count: bool = False
     hooks: str | None = None
-    design: dict[str, str] = field(default_factory=dict)
+    design: DesignSpec = field(default_factory=DesignSpec)
     reader_options: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None
 
     def raw_columns(self) -> dict[str, set[str]]:
@@ -178,10 +182,20 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
     if not tables:
         raise DataError("MD501", file=path, where="[tables]",
                         reason="a profile maps at least one table, e.g. [tables.persons]")
+    try:  # the [design] table is a typed spec: an unknown key or rule is a profile error
+        spec = DesignSpec.from_profile(data.get("design"), bool(p.get("complete_count", False)))
+    except MigdataError as exc:
+        raise DataError("MD501", file=path, where="[design]", reason=exc.message) from None
+    links = data.get("links", [])
+    for i, link in enumerate(links if isinstance(links, list) else [links]):
+        try:  # links to other streams are data too (see migdata.model.database.LinkSpec)
+            LinkSpec.from_dict(link if isinstance(link, dict) else {})
+        except MigdataError as exc:
+            raise DataError("MD501", file=path, where=f"[[links]] #{i + 1}", reason=exc.message) from None
     return Profile(name=p["name"], title=p.get("title", ""), reader=p.get("reader", ""),
                    source=p.get("source", ""), round=str(p.get("round", "")),
-                   complete_count=bool(p.get("complete_count", False)), hooks=p.get("hooks"),
-                   design=dict(data.get("design", {})), reader_options=dict(data.get("reader", {})),
+                   complete_count=spec.complete_count, hooks=p.get("hooks"),
+                   design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
                    tables=tables, meta=p, path=path)
 
 

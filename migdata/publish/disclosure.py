@@ -31,7 +31,8 @@ What a reader can rely on (complete counts):
 - Nothing in a published table says which cells moved or by how much.
 
 Sample surveys get no noise: their rows keep the reliability flag, and a row flagged ``suppress``
-is hidden (``suppressed``, value blanked).
+is marked ``suppressed`` (reason ``reliability``); its value, unreliable rather than confidential,
+stays in the table and every writer blanks it.
 
 **The perturbation table** (ptable) holds, for each original count ``i``, the probability of every
 published value ``j``: ``j`` lies within ``D`` of ``i``, is never negative and never in ``1..js``
@@ -207,9 +208,9 @@ def parameters(k: int = 3, D: int | None = None, V: float | None = None) -> tupl
     D = max(DEFAULT_D, int(k)) if D is None else D
     V = DEFAULT_V if V is None else V
     if not isinstance(D, (int, np.integer)) or isinstance(D, bool) or D < max(1, js):
-        raise UsageError("MD712", parameter="D", value=D, rule=f"a whole number of at least {max(1, js)} (k - 1)")
+        raise UsageError("MD714", parameter="D", value=D, rule=f"a whole number of at least {max(1, js)} (k - 1)")
     if isinstance(V, bool) or not isinstance(V, (int, float, np.integer, np.floating)) or not 0 < V < D * D:
-        raise UsageError("MD712", parameter="V", value=V, rule=f"a number above 0 and below D squared ({D * D})")
+        raise UsageError("MD714", parameter="V", value=V, rule=f"a number above 0 and below D squared ({D * D})")
     return int(D), float(V), js
 
 
@@ -286,7 +287,7 @@ def _keys(table: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
     bad = ~((keys >= 0) & (keys < 1))
     if bad.any():
         first = rows[np.flatnonzero(bad)[0]]
-        raise UsageError("MD713", column=name, count=int(bad.sum()),
+        raise UsageError("MD715", column=name, count=int(bad.sum()),
                          id=str(table["indicator_id"].iloc[first]),
                          area=str(table["area_code"].iloc[first]) if "area_code" in table.columns else "?",
                          value=float(keys[np.flatnonzero(bad)[0]]))
@@ -319,7 +320,7 @@ def _statistics(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return stat, scale
 
 
-def protect(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | None = None) -> pd.DataFrame:
+def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | None = None) -> pd.DataFrame:
     """The published table: complete-count rows perturbed by the cell-key method, survey rows
     flagged ``suppress`` hidden, and the columns only disclosure control reads dropped.
 
@@ -340,7 +341,7 @@ def protect(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
         >>> raw = pd.DataFrame({"indicator_id": ["OF02", "OF03"], "flag": "complete_count",
         ...     "estimate": [2.0, 40.0], "numerator": [2.0, 2.0], "denominator": [float("nan"), 5.0],
         ...     "n": [5.0, 5.0], "units": [2.0, 2.0], "_ck_num": [0.8, 0.8], "_ck_den": [0.1, 0.1]})
-        >>> out = protect(raw, k=3)
+        >>> out = control(raw, k=3)
         >>> out[["estimate", "numerator", "n"]].values.tolist()
         [[4.0, 4.0, 3.0], [100.0, 4.0, 3.0]]
         >>> "_ck_num" in out or "units" in out
@@ -361,8 +362,10 @@ def protect(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
     if len(cc):
         reason[cc] = _perturb_rows(table, out, cc, pt, k)
     hidden = reason > 0
+    # a value hidden by disclosure control is not in the published table at all; an unreliable
+    # survey estimate is not confidential and stays (every writer blanks a suppressed row)
     for c in VALUE_COLUMNS:
-        out.loc[hidden, c] = np.nan  # a hidden value is not in the published table at all
+        out.loc[reason == 1, c] = np.nan
     out["suppressed"] = hidden
     out["suppression"] = pd.Categorical.from_codes(reason, categories=pd.Index(REASONS, dtype=object))
     # A domain whose published count is 0 has no row, as a domain without units has none: which

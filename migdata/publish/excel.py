@@ -15,8 +15,8 @@ Workbook layout (one workbook stands alone):
 
 Number formats: percentages with one decimal (stored as fractions, shown ``12.3%``), counts with
 thousands separators, pesos as ``PHP 1,234``. Flags: ``*`` after a number = use with caution
-(survey CV 20-30 %); ``x`` = suppressed (too few units in a complete count, or unreliable survey
-estimate); the value of a suppressed cell is never written. No text from data becomes a formula
+(survey CV 20-30 %); ``x`` = suppressed (a complete-count median or ratio resting on too few units,
+or an unreliable survey estimate); the value of a suppressed cell is never written. No text from data becomes a formula
 (:mod:`migdata.publish.safe`). Files are written to a temporary name and then renamed.
 
 Speed: openpyxl builds a Python cell object and serialises it element by element, about 15-20 µs
@@ -55,15 +55,17 @@ from openpyxl.utils import get_column_letter
 from migdata.errors import UsageError
 from migdata.fileio import atomic_write
 from migdata.publish.safe import csv_text, excel_value, risky
+from migdata.publish.tables import protect
 
 REQUIRED = ["indicator_id", "name", "area_level", "area_code", "estimate", "flag", "suppressed"]
 VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "numerator", "denominator", "n", "units"]
 LEGEND = [
     "Total: all categories of the column (or all areas of the parent area).",
     "* after a number: use with caution (sample survey, coefficient of variation 20-30 %).",
-    "x: suppressed. Complete counts (CBMS, census): based on fewer than {k} units, or hidden so that "
-    "a suppressed cell cannot be worked out from a total (secondary suppression). Sample surveys: "
-    "unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
+    "x: suppressed. Complete counts (CBMS, census): a median or ratio resting on too few units. "
+    "Sample surveys: unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
+    "Complete counts (CBMS, census) carry a small random error (cell-key method, threshold k={k}): the "
+    "same cell shows the same number in every table, and a total need not equal the sum of its parts.",
     "Blank: no units in this cell.",
 ]
 MAX_ROWS = 1_048_576  # rows in one Excel sheet
@@ -362,10 +364,13 @@ def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame) -> None:
 def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str = "Migration indicators",
                    not_computable: pd.DataFrame | None = None, by: Sequence[str] | None = None,
                    long_sheet: bool = True) -> Path:
-    """Write the indicator ``table`` (from :func:`migdata.indicators.compute`) to an Excel
-    workbook at ``path`` (atomic). Returns the path."""
+    """Write the indicator ``table`` (from :func:`migdata.compute`) to an Excel workbook at
+    ``path`` (atomic). Returns the path. A table that was not published yet (straight from
+    :func:`migdata.indicators.compute`) gets disclosure control first: nothing unprotected is
+    written."""
     from migdata.indicators.catalogue import catalogue
 
+    table = protect(table)
     _check(table)
     by = list(by if by is not None else table.attrs.get("by", _by_columns(table)))
     if not_computable is None:
@@ -391,8 +396,8 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         ws.append([_cell(ws, "Source", bold=True), _cell(ws, src)])
         ws.append([_cell(ws, "Reference period", bold=True), _cell(ws, period)])
         if table.attrs.get("complete_count"):
-            text = (f"cells based on fewer than {k} units suppressed, with secondary suppression" if k > 1
-                    else "none (threshold k=1)")
+            text = ("cell-key method: every count carries a small random error, the same in every table"
+                    + (f"; no count of 1 to {k - 1} is shown" if k > 1 else ""))
             ws.append([_cell(ws, "Disclosure control", bold=True), _cell(ws, text)])
         for note in table.attrs.get("notes", []):
             ws.append([_cell(ws, "Note", bold=True), _cell(ws, note)])
@@ -444,7 +449,9 @@ def _metadata(table: pd.DataFrame, nc: pd.DataFrame | None) -> pd.DataFrame:
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write the long table as published (suppressed values blank) to CSV (UTF-8 with BOM so
-    Excel opens it correctly); text cells that could start a formula get a leading apostrophe."""
+    Excel opens it correctly); text cells that could start a formula get a leading apostrophe.
+    Disclosure control is applied first when the table is not published yet."""
+    table = protect(table)
     _check(table)
     pub = publishable(table)
     for c in pub.columns:
@@ -461,23 +468,3 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         pub.to_csv(tmp, index=False, encoding="utf-8-sig")
 
     return atomic_write(path, build)
-
-
-def publish_indicators(store: str | os.PathLike[str], out: str | os.PathLike[str], level: str = "province",
-                       by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
-                       age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
-                       csv: bool = False) -> list[Path]:
-    """Load a dataset store, compute the indicators and write the workbook (and a CSV beside it
-    with ``csv=True``). Returns the files written. This is what ``migdata indicators`` runs.
-
-    Example:
-        >>> publish_indicators("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
-    """
-    from migdata.indicators import compute
-    from migdata.model import load
-
-    table = compute(load(store), ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy)
-    paths = [write_workbook(table, out)]
-    if csv:
-        paths.append(write_csv(table, Path(out).with_suffix(".csv")))
-    return paths

@@ -37,10 +37,11 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,9 @@ from migdata.survey import reliability
 from migdata.survey import intervals
 from migdata.survey.quantile import math_quantile
 from migdata.survey.variance import DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance
+
+if TYPE_CHECKING:
+    from migdata.model.spec import DesignSpec
 
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "df", "n", "n_missing",
                   "ci_method", "flag"]
@@ -156,8 +160,57 @@ class Design:
         self.var_stages = self.stages if fpcs else self.stages[:1]
         self.w = self._weights(weights, fpcs)
         self._df = self._degf()
+        self.spec = None
+        self._structure = object()  # shared by update() copies: same cells for the same domains
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_spec(cls, df: pd.DataFrame, spec: "DesignSpec", unit: str = "person",
+                  policy: reliability.ReliabilityPolicy | str | None = None, **options) -> "Design":
+        """The design a :class:`~migdata.model.spec.DesignSpec` declares, on frame ``df`` (R's
+        ``svydesign(ids=, strata=, fpc=, weights=, nest=TRUE)``; a complete count for censuses).
+
+        The usual way to get one is ``data.design(unit)``, which passes the dataset's frame.
+
+        Example:
+            >>> import pandas as pd
+            >>> from migdata.model.spec import DesignSpec
+            >>> df = pd.DataFrame({"y": [1.0, 3.0], "weight": [2.0, 2.0], "psu": [1, 2]})
+            >>> print(Design.from_spec(df, DesignSpec(psu="psu")).describe())
+            Design(weights=weight, strata=None, psu=['psu'], fpc=None, lonely_psu=fail)
+        """
+        if spec.complete_count:
+            d = cls.complete_count(df, policy=policy)
+        else:
+            d = cls(df, weights=spec.weight_column(unit), strata=list(spec.strata) or None,
+                    psu=list(spec.psu) or None, fpc=list(spec.fpc) or None,
+                    lonely_psu=spec.lonely_psu, policy=policy, **options)
+        d.spec = spec
+        return d
+
+    def update(self, **columns) -> "Design":
+        """The same design with columns added or replaced (R's ``update(design, ...)``): derived
+        variables are estimated without building the design again.
+
+        Values are arrays or Series aligned with the design's rows.
+
+        Example:
+            >>> import pandas as pd
+            >>> d = Design(pd.DataFrame({"y": [1.0, 2.0], "w": [1.0, 3.0]}), weights="w")
+            >>> float(d.update(y2=d.data["y"] * 2).total("y2")["estimate"].iloc[0])
+            14.0
+        """
+        new = copy.copy(self)
+        data = self.data.copy(deep=False)
+        for name, values in columns.items():
+            v = values.to_numpy() if isinstance(values, pd.Series) and not isinstance(
+                values.dtype, pd.CategoricalDtype) else values
+            if len(v) != self.n_rows:
+                raise UsageError("MD313", got=len(v), expected=self.n_rows)
+            data[name] = v.values if isinstance(v, pd.Series) else v
+        new.data = data
+        return new
+
     @classmethod
     def complete_count(cls, df: pd.DataFrame,
                        policy: reliability.ReliabilityPolicy | str | None = None) -> "Design":
@@ -186,6 +239,8 @@ class Design:
         self.stages = self.var_stages = [stage]
         self.w = np.ones(self.n_rows)
         self._df = np.nan
+        self.spec = None
+        self._structure = object()
         return self
 
     def _row(self, i: int):
@@ -408,13 +463,13 @@ class Design:
         return Domains(codes.astype(np.int64), pd.DataFrame(labels), int(missing.sum()))
 
     def _cells(self, dom: Domains) -> Cells:
-        key = id(self)
-        cells = dom._cells.get(key)
-        if cells is None:
-            st = self.var_stages[-1]
-            cells = Cells(dom.codes, dom.n, st.row_units(self.n_rows), st.n_units,
-                          rows_are_units=st.unit is None)
-            dom._cells = {key: cells}  # one design per Domains at a time keeps memory bounded
+        # cells depend on the domains and the design's units only, so update() copies share them
+        if dom._cells.get("owner") is self._structure:
+            return dom._cells["cells"]
+        st = self.var_stages[-1]
+        cells = Cells(dom.codes, dom.n, st.row_units(self.n_rows), st.n_units,
+                      rows_are_units=st.unit is None)
+        dom._cells = {"owner": self._structure, "cells": cells}  # one design at a time: bounded memory
         return cells
 
     # ------------------------------------------------------------------ variables

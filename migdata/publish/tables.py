@@ -1,0 +1,102 @@
+"""Published indicator tables: the estimates of :mod:`migdata.indicators` with disclosure control.
+
+Every output of an indicator (Excel and CSV workbooks, the migration profile report, the CLI,
+notebooks) is a *published* table made here, so the same cell shows the same number everywhere:
+
+- complete counts (CBMS, census) get disclosure control, the cell-key method
+  (:mod:`migdata.publish.disclosure`);
+- sample-survey estimates whose reliability flag is ``suppress`` are hidden (their flag comes
+  from the design's reliability policy, :mod:`migdata.survey.reliability`);
+- the columns disclosure control reads (cell keys, largest contributions) are dropped.
+
+Example:
+    >>> import migdata
+    >>> t = migdata.compute(migdata.load("store"), level="province", by=["sex"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from migdata.publish import disclosure
+from migdata.survey import reliability
+
+#: Columns of a raw indicator table that never reach a published one.
+INTERNAL = ("_ck_num", "_ck_den", "_top_num", "_top_den")
+
+
+def is_published(table: pd.DataFrame) -> bool:
+    """True for a table :func:`protect` made, even after filtering or concatenation lost its
+    attributes: raw complete-count rows carry the cell keys (dropped on publishing), and raw
+    survey rows leave unreliable estimates unhidden."""
+    if table.attrs.get("published"):
+        return True
+    if any(c in table.columns for c in INTERNAL):
+        return False
+    if "flag" in table.columns and "suppressed" in table.columns:
+        unhidden = (table["flag"].astype(str) == reliability.SUPPRESS) & ~table["suppressed"].astype(bool)
+        return not bool(unhidden.any())
+    return True
+
+
+def protect(table: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """The published form of a raw indicator table (a copy; a published table comes back as is):
+    :func:`migdata.publish.disclosure.control` (the cell-key method on complete counts, unreliable
+    survey estimates hidden, the columns only disclosure control reads dropped).
+
+    ``k``: disclosure threshold for complete counts (no published count lies in 1..k-1).
+    """
+    if is_published(table):
+        return table
+    out = disclosure.control(table, k=k)
+    out.attrs["published"] = True
+    out.attrs["k"] = k
+    return out
+
+
+def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
+            by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
+            k: int = 3, policy: Any = None) -> pd.DataFrame:
+    """Indicator tables ready to publish: :func:`migdata.indicators.compute`, then :func:`protect`.
+
+    Arguments as :func:`migdata.indicators.compute`; ``k`` is the disclosure threshold.
+
+    Example:
+        >>> import migdata
+        >>> t = migdata.compute(migdata.load("store"), ids=["OF02"], level="city")  # doctest: +SKIP
+    """
+    from migdata.indicators import compute as estimate
+    from migdata.indicators.streams import compute_database
+    from migdata.model.database import Database
+
+    if isinstance(dataset, Database):  # every stream, each with its own design, side by side
+        raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+    else:
+        raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+    return protect(raw, k=k)
+
+
+def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "province",
+                 by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
+                 age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
+                 csv: bool = False) -> list[Path]:
+    """Compute the published tables of ``dataset`` (a dataset or a store folder) and write the
+    Excel workbook (and the long table as CSV beside it with ``csv=True``). Returns the files
+    written. This is what ``migdata indicators`` runs.
+
+    Example:
+        >>> write_tables("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
+    """
+    from migdata.model.database import open_path
+    from migdata.publish.excel import write_csv, write_workbook
+
+    data = open_path(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
+    table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy)
+    paths = [write_workbook(table, out)]
+    if csv:
+        paths.append(write_csv(table, Path(out).with_suffix(".csv")))
+    return paths

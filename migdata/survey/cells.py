@@ -1,0 +1,417 @@
+"""The cell-sum engine of complete counts: sums into the finest cells, then every roll-up.
+
+A complete count (CBMS, census) has no sampling error, so an estimate for any domain is a
+function of sums over the domain's units: counts, sums of values, sums of record keys (for
+disclosure control) and the largest single contribution. Sums add, so every domain of an area
+hierarchy and of every subset of the disaggregations is the sum of the finest cells inside it:
+
+- *stage 1* (:func:`stage1`): one ``numpy.bincount`` per sum over all rows into the finest
+  cells (area at the finest requested level x every ``by`` column [x category]);
+- *stage 2* (:func:`rollup`): the small cell table is added up to every higher area level and
+  to the ``Total`` of each ``by`` column (all 2^k combinations).
+
+This is the same arithmetic as :meth:`migdata.survey.Design.complete_count`'s estimators (a
+domain total of a complete count is a bincount over the domain's rows; the tests check that
+they agree); it is kept as a separate kernel because the indicator cube needs every level and
+every subset of ``by`` from one pass, which the one-domain-set-per-call estimators cannot give.
+Because the sums are additive across any partition of the rows, the same two stages run
+partition by partition and add up (out of core).
+
+Plain equivalents (for the differential tests): :func:`stage1` equals
+``df.groupby([area, *by, category]).agg(sum)`` on the masked rows; :func:`rollup` equals a
+``groupby(...).sum()`` of those cells for every (level, subset of ``by``); :func:`group_index`
+equals ``np.unique(key, return_inverse=True)``.
+
+Example:
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"city_mun": ["c1", "c1", "c2"], "province": ["p", "p", "p"],
+    ...                    "sex": pd.Categorical(["f", "m", "f"])})
+    >>> space = cell_space(df, ["city", "province"], ["sex"])
+    >>> cells, _ = stage1(space, ["sex"], {"u": np.ones(3, bool), "num": np.ones(3, bool)})
+    >>> cube = rollup(cells, space, ["city", "province"], ["sex"], ["num"])
+    >>> int(cube.loc[(cube["area_level"] == LEVELS.index("province")) & (cube["sex"] == -1), "num"].iloc[0])
+    3
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from migdata.areas.levels import COLUMN, LEVELS, NATIONAL_CODE
+
+NOT_STATED = "not stated"
+DENSE_LIMIT = 20_000_000
+#: Record keys are integers below 2**KEY_BITS: sums of up to 2**33 of them stay exact in float64.
+KEY_BITS = 20
+
+
+@dataclass
+class Dim:
+    """A disaggregation column factorised: codes 0..size-1, ``not stated`` the last label."""
+
+    name: str
+    codes: np.ndarray
+    labels: list[str]
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+
+def factor(s: pd.Series) -> Dim:
+    """A column as a :class:`Dim` (Categorical codes, or sorted distinct values)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(np.int64)
+        labels = [str(c) for c in s.cat.categories]
+    else:
+        codes, uniq = pd.factorize(s, sort=True)
+        codes = codes.astype(np.int64)
+        labels = [str(u) for u in uniq]
+    codes = np.where(codes < 0, len(labels), codes)
+    return Dim(str(s.name), codes, labels + [NOT_STATED])
+
+
+@dataclass
+class CellSpace:
+    """The factorised area hierarchy and disaggregations of one unit frame.
+
+    ``area_codes`` are the rows' areas at the finest requested level (-1: no area);
+    ``up[level]`` maps each finest area to its code at ``level`` and ``up_labels[level]`` holds
+    those codes' PSGC strings. ``cache`` keeps arrays reused across indicators.
+    """
+
+    n: int
+    area_codes: np.ndarray
+    area_labels: np.ndarray
+    up: dict[str, np.ndarray]
+    up_labels: dict[str, np.ndarray]
+    dims: dict[str, Dim]
+    cache: dict = field(default_factory=dict)
+
+
+def cell_space(df: pd.DataFrame, levels: Sequence[str], by: Sequence[str]) -> CellSpace:
+    """The :class:`CellSpace` of frame ``df`` for ``levels`` (finest first) and ``by`` columns."""
+    finest = COLUMN[levels[0]]
+    col = df[finest] if finest in df.columns else pd.Series(pd.Categorical([NATIONAL_CODE] * len(df)))
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        uniq = np.asarray(col.cat.categories.astype(str), dtype=object)
+    else:
+        codes, uniq = pd.factorize(col.astype("string"), sort=True)
+        codes = codes.astype(np.int64)
+        uniq = np.asarray(uniq, dtype=object)
+    up: dict[str, np.ndarray] = {}
+    up_labels: dict[str, np.ndarray] = {}
+    ok = codes >= 0
+    first = np.full(len(uniq), -1, dtype=np.int64)
+    pos = np.flatnonzero(ok)
+    first[codes[pos[::-1]]] = pos[::-1]  # a representative row per finest area
+    for lev in levels:
+        c = COLUMN[lev]
+        if c is None or c not in df.columns:  # the national level: one constant code
+            vals = np.full(len(first), NATIONAL_CODE, dtype=object)
+        else:
+            vals = df[c].iloc[np.maximum(first, 0)].astype("string").to_numpy(dtype=object, na_value=None) \
+                if len(first) else np.array([], dtype=object)
+            if len(first):
+                vals[first < 0] = None  # a category with no rows
+        c2, u2 = pd.factorize(pd.Series(vals, dtype="object"), sort=True)
+        up[lev] = c2.astype(np.int64)
+        up_labels[lev] = np.asarray(u2, dtype=object)
+    dims = {b: factor(df[b].rename(b)) for b in by if b in df.columns}
+    return CellSpace(len(df), codes, uniq, up, up_labels, dims)
+
+
+def group_index(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of a non-negative int64 key (sorted) and each row's group number.
+
+    Equals ``np.unique(key, return_inverse=True)``. Dense keys (max below a few times the row
+    count) use a bincount lookup instead of the sort inside ``np.unique``; this is the hot path
+    of the roll-up."""
+    if len(key) == 0:
+        return key[:0], key[:0]
+    top = int(key.max()) + 1
+    if top <= max(8 * len(key), 1 << 22):
+        seen = np.bincount(key, minlength=top) > 0
+        uniq = np.flatnonzero(seen)
+        lookup = np.empty(top, dtype=np.int64)
+        lookup[uniq] = np.arange(len(uniq))
+        return uniq, lookup[key]
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq, inv.reshape(-1)
+
+
+def subsets(dims: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every subset of ``dims``, largest first (the grouping sets of a cube)."""
+    return [keep for r in range(len(dims), -1, -1) for keep in itertools.combinations(dims, r)]
+
+
+def record_keys(ids: pd.DataFrame, secret: str) -> np.ndarray:
+    """A uniform integer key in [0, 2**KEY_BITS) per row of ``ids`` (the unit's identifying
+    columns), from a keyed hash with the dataset's secret: the same unit always gets the same
+    key, and without the secret nobody can compute it.
+
+    A cell's key (the sum of its units' keys modulo 2**KEY_BITS) drives the cell-key disclosure
+    method: a cell has the same key in every table it appears in.
+    """
+    key = (str(secret) * 2)[:16].ljust(16, "0")
+    h = pd.util.hash_pandas_object(ids, index=False, hash_key=key).to_numpy(dtype=np.uint64)
+    return (h >> np.uint64(64 - KEY_BITS)).astype(np.float64)
+
+
+def cell_key(sums: np.ndarray) -> np.ndarray:
+    """Cell keys in [0, 1) from summed record keys (the fraction of the sum modulo 2**KEY_BITS)."""
+    m = float(1 << KEY_BITS)
+    return np.mod(sums, m) / m
+
+
+def _radix(space: CellSpace, dims: list[str]) -> tuple[np.ndarray, list[int]]:
+    """Finest-cell number of every row (area x dims, mixed radix); cached per dims."""
+    sizes = [space.dims[d].size for d in dims]
+    key = ("radix", tuple(dims))
+    if key not in space.cache:
+        cell = space.area_codes.copy()
+        for d, size in zip(dims, sizes):
+            cell = cell * size + space.dims[d].codes
+        space.cache[key] = np.where(space.area_codes >= 0, cell, 0)
+    return space.cache[key], sizes
+
+
+def _bincount(cell: np.ndarray, mask: np.ndarray, weights: np.ndarray | None, ncell: int) -> np.ndarray:
+    idx = cell[mask]
+    if weights is None:
+        return np.bincount(idx, minlength=ncell).astype("float64")
+    return np.bincount(idx, weights=weights[mask], minlength=ncell)
+
+
+def _top(cell: np.ndarray, mask: np.ndarray, values: np.ndarray, ncell: int) -> np.ndarray:
+    """Largest |value| per cell (0 for empty cells); equals ``groupby(cell).max()`` of |values|."""
+    out = np.zeros(ncell)
+    idx = cell[mask]
+    if len(idx):
+        np.maximum.at(out, idx, np.abs(values[mask]))
+    return out
+
+
+def _decode(out: pd.DataFrame, dims: list[str], sizes: list[int]) -> pd.DataFrame:
+    """Split the finest cell number back into area and dims codes."""
+    rest = out["_cell"].to_numpy().astype(np.int64).copy()
+    for d, size in zip(reversed(dims), reversed(sizes)):
+        out[d] = rest % size
+        rest //= size
+    out["_area"] = rest
+    return out
+
+
+def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str = "count",
+           cat: tuple[np.ndarray, list[str], np.ndarray] | None = None,
+           multi: tuple[list[str], list[np.ndarray]] | None = None,
+           keys: np.ndarray | None = None, den_cache: Any = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Sums per finest cell of a complete count (every unit weighs 1).
+
+    ``m`` holds the row arrays of a statistic: ``u`` (universe), ``num`` (rows counted), and for
+    sums ``value`` (total/mean) or ``a``/``b`` (ratio). ``cat`` splits a count into categories
+    (a distribution), ``multi`` into several yes/no answers. ``keys`` are record keys
+    (:func:`record_keys`); when given, each cell also carries ``ck_num``/``ck_den`` (summed keys)
+    and, for sums of values, ``top_num``/``top_den`` (largest single contribution).
+
+    Returns the cells (columns ``num``, ``den``, ``n``, ``units`` [, keys], ``_cell``, ``_cat``
+    and the decoded area/dims codes) and, for distributions, the domain denominators.
+    ``units`` is what the numerator rests on: the units counted, or for sums the units with a
+    non-zero value (a total over 5 households of which one received remittances reveals that
+    household's amount).
+    """
+    cell, sizes = _radix(space, dims)
+    ncell = len(space.area_labels) * int(np.prod(sizes, dtype=np.int64))
+    has_area = space.area_codes >= 0
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return _bincount(cell, mask, None, ncell)
+
+    def ksum(mask: np.ndarray, k: np.ndarray | None = None, width: int = 0) -> np.ndarray:
+        if k is None:
+            return _bincount(cell, mask, keys, ncell)
+        return _bincount(k, mask, keys, width)
+
+    dkey = ("den", den_cache, tuple(dims)) if den_cache is not None else None
+    if dkey is not None and dkey in space.cache:
+        u, den_n, den_k = space.cache[dkey]
+    else:
+        u = m["u"] & has_area
+        den_n = count(u)
+        den_k = ksum(u) if keys is not None else None
+        if dkey is not None:  # universes repeat across indicators: reuse their sums
+            space.cache[dkey] = (u, den_n, den_k)
+    cols: dict[str, np.ndarray] = {}
+    if statistic in ("total", "mean", "median"):
+        v = m["value"]
+        nz = u & (v != 0)
+        cols = {"num": _bincount(cell, u, v, ncell), "den": den_n, "n": den_n, "units": count(nz)}
+        if keys is not None:
+            top = _top(cell, u, v, ncell)
+            cols.update(ck_num=ksum(nz), ck_den=den_k, top_num=top, top_den=np.ones(ncell))
+    elif statistic == "ratio":
+        a, b = m["a"], m["b"]
+        nz = u & (a != 0)
+        cols = {"num": _bincount(cell, u, a, ncell), "den": _bincount(cell, u, b, ncell),
+                "n": den_n, "units": count(nz)}
+        if keys is not None:
+            cols.update(ck_num=ksum(nz), ck_den=ksum(u & (b != 0)),
+                        top_num=_top(cell, u, a, ncell), top_den=_top(cell, u, b, ncell))
+    if cat is None and multi is None:
+        if statistic in ("count", "share"):
+            num = m["num"] & has_area
+            units = count(num)
+            cols = {"num": units, "den": den_n, "n": den_n, "units": units}
+            if keys is not None:
+                cols.update(ck_num=ksum(num), ck_den=den_k)
+        keep = np.flatnonzero(cols["n"] > 0)
+        out = pd.DataFrame({k: v[keep] for k, v in cols.items()})
+        out["_cell"] = keep
+        out["_cat"] = -1
+        return _decode(out, dims, sizes), None
+    # Category x cell: per-category numerators, the domain denominator apart.
+    dom_cols = {"den": den_n, "n": den_n}
+    if keys is not None:
+        dom_cols["ck_den"] = den_k
+    if multi is not None:
+        labels, arrs = multi
+        parts = []
+        keep = np.flatnonzero(den_n > 0)
+        for j, arr in enumerate(arrs):
+            mk = arr & has_area
+            nn = count(mk)
+            part = {"num": nn[keep], "units": nn[keep], "_cell": keep, "_cat": j}
+            if keys is not None:
+                part["ck_num"] = ksum(mk)[keep]
+            parts.append(pd.DataFrame(part))
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["num", "units", "_cell", "_cat"])
+    else:
+        codes, labels, keep_cat = cat
+        K = len(labels)
+        mk = m["num"] & has_area
+        key = cell * K + codes
+        if ncell * K <= DENSE_LIMIT:
+            nn = _bincount(key, mk, None, ncell * K)
+            dom_has = np.repeat(den_n > 0, K)
+            small = K <= 27
+            sel = np.flatnonzero(dom_has & (np.tile(keep_cat, ncell)) & ((nn > 0) | small))
+            out = pd.DataFrame({"num": nn[sel], "units": nn[sel], "_cell": sel // K, "_cat": sel % K})
+            if keys is not None:
+                out["ck_num"] = ksum(mk, key, ncell * K)[sel]
+        else:
+            kk = key[mk]
+            uniq, inv = np.unique(kk, return_inverse=True)
+            nn = np.bincount(inv, minlength=len(uniq)).astype("float64")
+            c = uniq % K
+            sel = keep_cat[c]
+            out = pd.DataFrame({"num": nn[sel], "units": nn[sel], "_cell": uniq[sel] // K, "_cat": c[sel]})
+            if keys is not None:
+                out["ck_num"] = np.bincount(inv, weights=keys[mk], minlength=len(uniq))[sel]
+    keep = np.flatnonzero(den_n > 0)
+    dom = pd.DataFrame({k: v[keep] for k, v in dom_cols.items()})
+    dom["_cell"] = keep
+    dom["_cat"] = -1
+    return _decode(out, dims, sizes), _decode(dom, dims, sizes)
+
+
+def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: Sequence[str],
+           sums: Sequence[str], maxes: Sequence[str] = ()) -> pd.DataFrame:
+    """Every area level x every subset of ``dims`` (``Total`` = code -1), from the finest cells:
+    columns ``sums`` are added, columns ``maxes`` take their maximum.
+
+    Pure numpy on the small cell table: one combined integer key per grouping set, then
+    :func:`group_index` + ``np.bincount``; ``area_level`` is the index in
+    :data:`migdata.areas.levels.LEVELS`, ``_alev`` the area's code at that level."""
+    dims = list(dims)
+    area_f = cells["_area"].to_numpy().astype(np.int64)
+    dcodes = {d: cells[d].to_numpy().astype(np.int64) for d in dims}
+    cat = cells["_cat"].to_numpy().astype(np.int64)
+    vals = {v: cells[v].to_numpy(dtype="float64") for v in [*sums, *maxes]}
+    sizes = [space.dims[d].size + 1 for d in dims]
+    ncat = int(cat.max()) + 2 if len(cat) else 1
+    out: dict[str, list[np.ndarray]] = {c: [] for c in ["_alev", "_cat", "area_level", *dims, *sums, *maxes]}
+    zeros = np.zeros(len(cells), dtype=np.int64)
+    for lev in levels:
+        acode = space.up[lev][area_f] if len(area_f) else zeros
+        for keep in subsets(dims):
+            key = acode.copy()
+            for d, size in zip(dims, sizes):
+                key = key * size + (dcodes[d] + 1 if d in keep else zeros)
+            key = key * ncat + (cat + 1)
+            uniq, inv = group_index(key)
+            for v in sums:
+                out[v].append(np.bincount(inv, weights=vals[v], minlength=len(uniq)))
+            for v in maxes:
+                mx = np.zeros(len(uniq))
+                np.maximum.at(mx, inv, vals[v])
+                out[v].append(mx)
+            rest = uniq
+            out["_cat"].append(rest % ncat - 1)
+            rest = rest // ncat
+            for d, size in zip(reversed(dims), reversed(sizes)):
+                out[d].append(rest % size - 1)
+                rest = rest // size
+            out["_alev"].append(rest)
+            out["area_level"].append(np.full(len(uniq), LEVELS.index(lev), dtype=np.int64))
+    return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
+
+
+def medians(space: CellSpace, dims: Sequence[str], m: dict[str, Any], levels: Sequence[str],
+            keys: np.ndarray | None = None) -> pd.DataFrame:
+    """Medians per domain of a complete count (plain median of the units in the universe; medians
+    do not add, so each grouping set is a groupby); with record ``keys``, each domain also
+    carries ``ck_den``, the summed keys of its units (disclosure control perturbs its n)."""
+    u = m["u"] & (space.area_codes >= 0)
+    vals = m["value"][u]
+    area_f = space.area_codes[u]
+    frames = []
+    for lev in levels:
+        acode = space.up[lev][area_f]
+        for keep in subsets(dims):
+            key = pd.DataFrame({"_alev": acode, **{d: space.dims[d].codes[u] for d in keep}})
+            g = pd.Series(vals).groupby([key[c] for c in key.columns], sort=False)
+            res = pd.DataFrame({"estimate": g.median(), "n": g.size().astype("float64")})
+            if keys is not None:
+                res["ck_den"] = pd.Series(keys[u]).groupby([key[c] for c in key.columns], sort=False).sum()
+            res = res.reset_index()
+            res.columns = ["_alev", *keep, "estimate", "n", *(["ck_den"] if keys is not None else [])]
+            for d in dims:
+                if d not in keep:
+                    res[d] = -1
+            res["area_level"] = LEVELS.index(lev)
+            frames.append(res)
+    out = pd.concat(frames, ignore_index=True)
+    out["_cat"] = -1
+    out["units"] = out["n"]
+    out["num"] = np.nan
+    out["den"] = np.nan
+    return out
+
+
+def estimates(cube: pd.DataFrame, statistic: str, scale: float = 1.0) -> pd.DataFrame:
+    """Estimates of a complete count from its cell sums: counts and totals are the sums, shares
+    ``100 num / den``, means and ratios ``num / den`` (times ``scale``); SE 0 and the interval
+    collapsed on the estimate (no sampling error)."""
+    num, den = cube["num"].to_numpy(), cube["den"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if statistic in ("count", "total"):
+            est = num
+        elif statistic == "median":
+            est = cube["estimate"].to_numpy()
+        else:
+            est = np.where(den > 0, num / den, np.nan)
+            if statistic == "share":
+                est = est * 100.0
+    est = est * (scale if statistic == "ratio" else 1.0)
+    cube = cube.assign(estimate=est, se=np.where(np.isnan(est), np.nan, 0.0), ci_low=est, ci_high=est,
+                       cv=np.where(np.isnan(est), np.nan, 0.0))
+    cube["numerator"] = num
+    cube["denominator"] = den if statistic not in ("count", "total") else np.nan
+    return cube
