@@ -205,6 +205,7 @@ class Cells:
     frame: pd.DataFrame
     atoms: pd.DataFrame
     parts: sp.csr_matrix
+    holders: list[np.ndarray]  # per grouping and level: the cell holding each atom (-1: none)
 
 
 def _atoms(pp: pd.DataFrame, spec: Spec, cuts: list[int]) -> pd.DataFrame:
@@ -279,6 +280,11 @@ def cells(pp: pd.DataFrame, spec: Spec, published: list[tuple[list[str], str | l
     # barangay cells: their atoms (only from a cell's first appearance: duplicates are one cell)
     rows = [np.concatenate([gid[r[first[r]]] for lev, r, _ in inc if lev == "barangay"])]
     cols = [np.concatenate([a[first[r]] for lev, r, a in inc if lev == "barangay"])]
+    holders = []
+    for _, r, a in inc:
+        h = np.full(na, -1, dtype=np.int64)
+        h[a] = gid[r]
+        holders.append(h)
 
     # higher cells: the same cell of each area inside
     pos = pd.Series(np.arange(len(frame)), index=pd.MultiIndex.from_frame(frame[ID]))
@@ -312,7 +318,7 @@ def cells(pp: pd.DataFrame, spec: Spec, published: list[tuple[list[str], str | l
     assert not np.isnan(idx.astype(float)).any(), "a published cell outside the attacker's cube"
     frame["published"] = np.nan
     frame.loc[idx.astype(np.int64), "published"] = pub["value"].to_numpy()
-    return Cells(frame, atoms, parts)
+    return Cells(frame, atoms, parts, holders)
 
 
 def _program(c: Cells, spec: Spec, D: int) -> dict:
@@ -349,6 +355,58 @@ def _program(c: Cells, spec: Spec, D: int) -> dict:
             ubr = np.zeros(n)
     return {"A_eq": sp.vstack(eqs).tocsr(), "b_eq": np.concatenate(rhs), "A_ub": ub, "b_ub": ubr,
             "bounds": np.c_[lo, hi], "offset": na}
+
+
+def certify(c: Cells, spec: Spec, D: int, small: np.ndarray) -> np.ndarray:
+    """Which cells of ``small`` a one-unit change of the true table moves while every constraint
+    of :func:`_program` still holds: proof, without a linear program, that the cell's feasible
+    interval is at least 1 wide.
+
+    Changes tried at every atom: one unit more or less in the numerator and the denominator
+    together; in the numerator alone (a member of the universe turned in or out of it); in the
+    denominator alone (a unit outside the numerator); for distributions, one unit more or less in
+    a category and its domain together, or one unit moved between two categories of a domain. A
+    change is allowed when every cell holding a changed atom stays within its bounds, no atom goes
+    below 0 and no numerator atom above its denominator atom."""
+    f, a = c.frame, c.atoms
+    pub = f["published"].to_numpy()
+    lo = np.where(np.isnan(pub), 0.0, np.maximum(pub - D, 0.0))
+    hi = np.where(np.isnan(pub), np.where(f["role"].to_numpy() == 0, float(D), np.inf), pub + D)
+    true = f["true"].to_numpy().astype(float)
+    na = len(a)
+    up, dn = np.full(na, np.inf), np.full(na, np.inf)  # room to add / remove a unit at each atom
+    for h in c.holders:
+        ok = np.flatnonzero(h >= 0)
+        up[ok] = np.minimum(up[ok], hi[h[ok]] - true[h[ok]])
+        dn[ok] = np.minimum(dn[ok], true[h[ok]] - lo[h[ok]])
+    t = a["true"].to_numpy()
+    den = a[a["role"] == 0]
+    num = a[a["role"] == 1]
+    moved = np.zeros(na, dtype=bool)  # the atom changes in some allowed change
+    if len(num):
+        where = pd.Series(den.index.to_numpy(), index=pd.MultiIndex.from_frame(den[["barangay", "sex", "age_atom"]]))
+        mate = where.reindex(pd.MultiIndex.from_frame(num[["barangay", "sex", "age_atom"]])).to_numpy()
+        i = num.index.to_numpy()
+        can_add, can_drop = up[i] >= 1, (t[i] >= 1) & (dn[i] >= 1)
+        both = (can_add & (up[mate] >= 1)) | (can_drop & (dn[mate] >= 1))
+        if spec.category:  # move a unit between two categories of one domain atom
+            adds = pd.Series(can_add).groupby(mate).transform("sum").to_numpy()
+            drops = pd.Series(can_drop).groupby(mate).transform("sum").to_numpy()
+            alone = (can_add & (drops - can_drop >= 1)) | (can_drop & (adds - can_add >= 1))
+            moved[i] = both | alone
+            moved[np.unique(mate[both])] = True
+        else:
+            spare = t[mate] - t[i] >= 1  # units of the universe outside the numerator
+            moved[i] = both | (can_add & spare) | can_drop
+            moved[np.unique(mate[both])] = True
+            moved[mate[(up[mate] >= 1) | (spare & (dn[mate] >= 1))]] = True
+    else:
+        moved = (up >= 1) | ((t >= 1) & (dn >= 1))
+    hit = np.zeros(len(f), dtype=bool)
+    for h in c.holders:
+        sel = (h >= 0) & moved
+        hit[h[sel]] = True
+    return hit[small]
 
 
 def _local(prog: dict, c: Cells, lev: str, true_all: np.ndarray) -> list[tuple[np.ndarray, dict]]:
@@ -390,7 +448,8 @@ def _local(prog: dict, c: Cells, lev: str, true_all: np.ndarray) -> list[tuple[n
     return out
 
 
-def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[str, ...] = ()) -> pd.DataFrame:
+def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[str, ...] = (),
+                 certificates: bool = True) -> pd.DataFrame:
     """Feasible interval [low, high] of each cell in ``small`` (indices into ``c.frame``) under
     the constraints of :func:`_program`; ``pinned`` when it is narrower than 1.
 
@@ -401,6 +460,7 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[
     attacker's exact interval). ``low``/``high`` are exact for those cells and otherwise span the
     true value and the values found; ``exact`` marks the former, ``lps`` counts the programs.
 
+    Cells a one-unit change moves (:func:`certify`) need no program (``certified``).
     ``scopes`` (e.g. ``("city", "province")``) first searches within each area of those levels,
     with the area's own cells held at their true values (:func:`_local`): small programs that
     settle most cells of a large, sparse cube before the whole program is solved."""
@@ -421,6 +481,8 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[
         assert r.status == 0, r.message  # the true table is feasible
         return r.x[col]
 
+    cert = certify(c, spec, D, small) if certificates else np.zeros(len(small), dtype=bool)
+    todo &= ~cert
     offset = prog["offset"]
     true_all = c.frame["true"].to_numpy().astype(float)
     for lev in scopes:
@@ -463,7 +525,7 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[
             low[i] = solve(obj)[i]
             exact[i] = True
     return pd.DataFrame({"cell": small, "true": true, "low": low, "high": high, "exact": exact,
-                         "pinned": high - low < 1 - 1e-6, "lps": lps})
+                         "certified": cert, "pinned": (high - low < 1 - 1e-6) & ~cert, "lps": lps})
 
 
 def relations(c: Cells, schemes: list[str | list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

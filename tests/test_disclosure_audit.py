@@ -50,27 +50,27 @@ def publish_all(pp: pd.DataFrame, spec: audit.Spec, tables=TABLES, publish=None)
 
 
 def attack(pp: pd.DataFrame, spec: audit.Spec, D: int, tables=TABLES, publish=None,
-           schemes=SCHEMES) -> tuple[int, int, int, float]:
+           schemes=SCHEMES) -> tuple[int, int, int, int]:
     """(small counts audited, pinned by the linear programs, pinned by iterated subtraction,
-    narrowest LP interval)."""
+    cleared by a one-unit change without a program)."""
     published = publish_all(pp, spec, tables, publish)
     c = audit.cells(pp, spec, published, schemes)
     f = c.frame
     small = np.flatnonzero((f["true"] >= 1) & (f["true"] <= 2))
     lp = audit.lp_intervals(c, spec, D, small)
-    width = (lp["high"] - lp["low"]).to_numpy()
     lo, hi = audit.propagate(c, D, audit.relations(c, schemes))
     # every value the programs reached is one subtraction allows (subtraction is the weaker attack)
     assert (lp["low"].to_numpy() >= lo[small] - 1e-6).all() and (lp["high"].to_numpy() <= hi[small] + 1e-6).all()
-    return len(small), int(lp["pinned"].sum()), int(((hi - lo)[small] < 1).sum()), float(width.min())
+    return len(small), int(lp["pinned"].sum()), int(((hi - lo)[small] < 1).sum()), int(lp["certified"].sum())
 
 
 @pytest.mark.parametrize("ind", ["OF03", "OF05"])
 def test_no_small_count_is_pinned_in_any_table_the_cli_offers(people, ind):
     D = parameters(3)[0]
-    audited, pinned_lp, pinned_sub, narrowest = attack(people, audit.SPECS[ind], D)
-    print(f"{ind}: audited {audited} true counts of 1-2 across {sum(len(s) for _, s in TABLES)} tables; "
-          f"pinned by LP {pinned_lp}, by subtraction {pinned_sub}; narrowest interval {narrowest:.2f}")
+    audited, pinned_lp, pinned_sub, certified = attack(people, audit.SPECS[ind], D)
+    print(f"{ind}: audited {audited} true counts of 1-2 across {sum(len(s) for _, s in TABLES)} tables "
+          f"({certified} cleared by a one-unit change, the rest by linear programs); pinned by LP "
+          f"{pinned_lp}, by subtraction {pinned_sub}")
     assert audited >= 500, audited  # the cube is sparse enough for the audit to mean something
     assert pinned_lp == 0 and pinned_sub == 0
 
@@ -87,9 +87,18 @@ def test_control_without_noise_every_small_count_is_pinned(hamlet):
 
 def test_control_weak_noise_is_broken(hamlet):
     tables = [(["sex"], ["broad"]), (["sex", "age_group"], ["broad", "five_year"])]
+    schemes = ["broad", "five_year"]
     audited, pinned_lp, pinned_sub, _ = attack(hamlet, audit.SPECS["OF03"], 1, tables,
-                                                lambda raw: control(raw, k=1, D=1, V=0.6), ["broad", "five_year"])
+                                                lambda raw: control(raw, k=1, D=1, V=0.6), schemes)
     assert audited > 0 and pinned_lp > 0 and pinned_sub <= pinned_lp
+    # the one-unit-change certificate never clears a cell the exact programs pin
+    spec = audit.SPECS["OF03"]
+    c = audit.cells(hamlet, spec, publish_all(hamlet, spec, tables, lambda raw: control(raw, k=1, D=1, V=0.6)),
+                    schemes)
+    small = np.flatnonzero((c.frame["true"] >= 1) & (c.frame["true"] <= 2))
+    exact = audit.lp_intervals(c, spec, 1, small, certificates=False)
+    cert = audit.certify(c, spec, 1, small)
+    assert exact["pinned"].sum() == pinned_lp and cert.any() and not (cert & exact["pinned"].to_numpy()).any()
 
 
 def test_the_synthetic_cube_counts_the_persons(people):

@@ -28,7 +28,19 @@ What a reader can rely on (complete counts):
   large cell this is a small share of the total.
 - Medians are not perturbed; a median is shown only where the published count of units it rests
   on is at least ``k + D``, which guarantees it rests on at least ``k`` units whatever the error.
-- Nothing in a published table says which cells moved or by how much.
+  A ratio whose published denominator is 0 is hidden too (``suppression`` = ``small base``).
+- A domain whose published count (``n``) is 0 has no row, like a domain without units: which
+  rows exist then depends on published values only.
+- Nothing in a published table says which cells moved or by how much; ``units`` (what the
+  numerator rests on), the cell keys and the largest contributions are not in it.
+
+Against differencing: an attacker who knows ``D``, that counts are not negative, and every
+relation between the cells of every table the CLI offers (categories adding up to their total,
+areas to their parent, age groups of one scheme to another's) and who solves linear programs for
+the least and greatest value of each count cannot pin a true count of 1 to ``k - 1``: the audit in
+``tests/test_disclosure_audit.py`` checks this on a synthetic cube. The error is random, so this
+holds with high probability, not with certainty (a combination of extreme errors can narrow an
+interval); the maximum-entropy rows make extreme errors rare.
 
 Sample surveys get no noise: their rows keep the reliability flag, and a row flagged ``suppress``
 is marked ``suppressed`` (reason ``reliability``); its value, unreliable rather than confidential,
