@@ -11,9 +11,10 @@ plain message (never a traceback); ``--debug`` shows the traceback for bug repor
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -23,11 +24,12 @@ from migdata.errors import MigdataError
 _DEBUG = False
 
 
-def _progress() -> Callable[[str], None]:
-    """Progress messages on stderr (only when attached to a terminal, or always for long jobs)."""
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-    return say
+def _progress():
+    """Progress on stderr: bars with the time left in a terminal, plain lines otherwise
+    (:class:`migdata.progress.Console`)."""
+    from migdata.progress import Console
+
+    return Console()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,28 +73,47 @@ def demo(out_dir: Path) -> None:
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
 @click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
               help="Reference date of the census/survey round (overrides the profile's).")
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of the data files (e.g. cp1252, latin-1); default UTF-8 "
+                   "(CSV: detected).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
-            force: bool, keep_identifiers: bool, reference_date: str | None) -> None:
-    """Import FILES with a source profile into a dataset folder (--out) or a database (--into)."""
+            force: bool, keep_identifiers: bool, reference_date: str | None, encoding: str | None) -> None:
+    """Import FILES with a source profile into a dataset folder (--out) or a database (--into).
+
+    --force replaces another migdata dataset in --out; a folder holding anything else (a
+    document, the input files) is never replaced."""
+    from migdata.errors import UsageError
     from migdata.importer import import_files
+    from migdata.model.data import check_target
 
     if (out_dir is None) == (into is None):
         raise click.UsageError("give exactly one of --out (a dataset folder) or --into (a database folder)")
-    data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=_progress(), reference_date=reference_date)
-    if into is not None:
-        from migdata.model.database import Database
+    if out_dir is not None:
+        check_target(out_dir, None, force, inputs=list(files))  # before reading: a refusal costs nothing
+    options = {"encoding": encoding} if encoding else {}
+    progress = _progress()
+    try:
+        data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
+                            progress=progress, reference_date=reference_date, **options)
+    finally:
+        progress.close()
+    try:  # a full disk or a read-only folder: the old store (if any) is untouched
+        if into is not None:
+            from migdata.model.database import Database
 
-        db = Database.create(into)
-        key = db.add(data)
-        click.echo(data.report.summary())
+            db = Database.create(into)
+            key = db.add(data)
+        else:
+            data.save(out_dir, force=force)
+    except OSError as exc:
+        raise UsageError("MD005", path=into or out_dir, detail=exc.strerror or str(exc)) from None
+    click.echo(data.report.summary())
+    if into is not None:
         click.echo(f"\nSaved as {key} in the database {into}")
         report = db.link_report()
         if len(report):
             click.echo("\nLinks:\n" + report.to_string(index=False))
     else:
-        data.save(out_dir, force=force)
-        click.echo(data.report.summary())
         click.echo(f"\nSaved to {out_dir}")
     if data.report.problems:
         sys.exit(1)
@@ -105,16 +126,18 @@ def validate(store: Path, policy: str) -> None:
     """Check a dataset folder again: checksums, schema, keys, codes and ranges."""
     from migdata.model import HouseholdData, ImportReport
     from migdata.model import validate as run_validate
+    from migdata.model.data import load as load_dataset, read_manifest
 
-    from migdata.model.data import load as load_dataset
-
-    data = load_dataset(store)
+    data = load_dataset(store)  # every checksum: the tables' and the manifest's own
     fresh = run_validate(HouseholdData(data.tables, provenance=data.provenance, report=ImportReport()),
                          policy=policy)
     click.echo(fresh.report.summary())
+    if read_manifest(store).get("format_version", 1) < 3:
+        click.echo("\nNote: this dataset was saved by an older migdata; its manifest.json carries no "
+                   "checksum of its own, so edits to it cannot be detected. Import it again to add one.")
     stored = data.report
-    if stored.problems:
-        click.echo(f"\nThe import report saved with this dataset lists {len(stored.problems):,} problem(s) "
+    if stored.n_problems:
+        click.echo(f"\nThe import report saved with this dataset lists {stored.n_problems:,} problem(s) "
                    f"found on import ({stored.n_rejected:,} row(s) rejected then).")
     sys.exit(1 if fresh.report.problems else 0)
 
@@ -139,8 +162,13 @@ def areas() -> None:
 def areas_show(code: str) -> None:
     """Show an area, its parents and the counts of its sub-areas."""
     from migdata import areas as a
+    from migdata.errors import DataError, UsageError
 
-    click.echo(a.describe(code))
+    try:
+        text = a.describe(code)
+    except DataError as exc:  # a code the user typed that names no area: a usage error
+        raise UsageError(exc.code, **exc.fields) from None
+    click.echo(text)
 
 
 @areas.command("search")
@@ -167,14 +195,18 @@ def profiles() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write an Excel codebook instead of printing.")
-def codebook(file: Path, out: Path | None) -> None:
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of FILE (e.g. cp1252); default UTF-8 (CSV: detected).")
+def codebook(file: Path, out: Path | None, encoding: str | None) -> None:
     """Show the codebook (variables, labels, value labels) of a data or dictionary FILE."""
-    from migdata.importer import codebook_table, write_codebook
+    from migdata.importer import codebook_table
+    from migdata.publish.codebook import write_codebook
 
+    options = {"encoding": encoding} if encoding else {}
     if out is not None:
-        click.echo(f"Wrote {write_codebook(file, out)}")
+        click.echo(f"Wrote {write_codebook(codebook_table(file, **options), out)}")
     else:
-        click.echo(_as_text(codebook_table(file)))
+        click.echo(_as_text(codebook_table(file, **options)))
 
 
 # --- sample data, questionnaires -----------------------------------------------------------
@@ -187,7 +219,9 @@ def sample(out_dir: Path, households: int, seed: int, dirty: bool) -> None:
     """Write synthetic CALABARZON sample data in the real file formats."""
     from migdata.sample import generate
 
-    written = generate(out_dir, households=households, seed=seed, dirty=dirty)
+    progress = _progress()
+    written = generate(out_dir, households=households, seed=seed, dirty=dirty, progress=progress)
+    progress.close()
     for f in written or []:
         click.echo(f"  {f}")
 
@@ -249,7 +283,7 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
 
     by_arg = [] if by.strip().lower() == "none" else by
     for path in write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
-                             csv=csv_out):
+                             csv=csv_out, progress=_progress()):
         click.echo(f"Wrote {path}")
 
 
@@ -276,7 +310,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
     on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
     import migdata
-    from migdata.publish.safe import csv_text
+    from migdata.publish.safe import write_table_csv
     from migdata.survey.frontend import estimate as run_estimate, format_table
 
     data = migdata.load(store)
@@ -297,10 +331,53 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     if out is None:
         click.echo(format_table(result))
     else:
-        text = result.select_dtypes(exclude="number").columns
-        result[text] = result[text].astype("object").map(csv_text)  # data never becomes a formula
-        result.to_csv(out, index=False)
+        write_table_csv(result, out)  # atomic; data never becomes a formula
         click.echo(f"Wrote {out}")
+
+
+@cli.command("map")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--indicator", required=True, help="Indicator id (see 'migdata indicators --list').")
+@click.option("--level", required=True, type=click.Choice(["region", "province", "city", "barangay"]),
+              help="Level of the areas drawn (city: cities and municipalities).")
+@click.option("--area", default=None, help="PSGC code of the area whose sub-areas are drawn (default: the country).")
+@click.option("--category", default=None, help="Category of a distribution indicator (e.g. a country).")
+@click.option("--by", "by_cell", default=None, metavar="COL=VALUE,...",
+              help="One cell of the disaggregations, e.g. sex=female (default: Total).")
+@click.option("--boundaries", type=click.Path(path_type=Path), default=None,
+              help="A GeoJSON or shapefile of your own (default: the boundaries shipped with migdata).")
+@click.option("--code-field", default=None, help="The property of --boundaries that holds PSGC codes.")
+@click.option("--classes", type=click.IntRange(2, 9), default=5, show_default=True)
+@click.option("--bars", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the sorted bar chart of the areas to this file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("map.png"),
+              show_default=True, help="Image to write (.png, .svg or .pdf).")
+def map_(source: Path, indicator: str, level: str, area: str | None, category: str | None,
+         by_cell: str | None, boundaries: Path | None, code_field: str | None, classes: int,
+         bars: Path | None, out: Path) -> None:
+    """Draw a choropleth map of one indicator from a dataset store or an indicator CSV (SOURCE).
+
+    Areas the boundaries cannot draw are named under the map and listed here; the map is
+    written all the same.
+    """
+    from migdata.areas.boundaries import read_boundaries
+    from migdata.publish.maps import load_table, write_map
+
+    by = {}
+    for part in (by_cell or "").split(","):
+        if part.strip():
+            col, sep, value = part.partition("=")
+            if not sep:
+                raise click.BadParameter(f"{part!r} is not COLUMN=VALUE", param_hint="--by")
+            by[col.strip()] = value.strip()
+    b = read_boundaries(boundaries, code_field=code_field) if boundaries is not None else None
+    table = load_table(source, indicator, level)
+    paths, problems = write_map(table, out, indicator, level, area, category=category, by=by, boundaries=b,
+                                k=classes, bars=bars)
+    for message in problems["message"]:
+        click.echo(f"Note: {message}", err=True)
+    for p in paths:
+        click.echo(f"Wrote {p}")
 
 
 @cli.command()
@@ -327,8 +404,33 @@ def _as_text(obj: Any) -> str:
     return str(obj)
 
 
+#: errno values that mean "this output cannot be written here" (full disk, quota, read-only or
+#: forbidden folder, file too large): reported as MD005, a usage error, whatever wrote the file
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def _os_error(exc: OSError) -> MigdataError:
+    """The migdata error that says what an OSError that escaped a command means to the user."""
+    from migdata.errors import UsageError
+
+    path = exc.filename or "an output file"
+    detail = exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return UsageError("MD001", path=path)
+    return UsageError("MD005", path=path, detail=detail)  # WRITE_ERRNOS and the rest
+
+
+def _quiet_unraisable(unraisable: Any) -> None:
+    """Objects finalised after a failed write (a half-written workbook's generators, a file that
+    cannot be flushed on a full disk) raise again in their finalisers; after the one message
+    already printed, that is noise: shown with --debug only."""
+    if _DEBUG:
+        sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning expected errors into one message and an exit code."""
+    sys.unraisablehook = _quiet_unraisable
     try:
         cli.main(args=argv, prog_name="migdata", standalone_mode=False)
     except click.exceptions.Abort:
@@ -341,8 +443,16 @@ def main(argv: list[str] | None = None) -> None:
         if _DEBUG:
             raise
         click.echo(f"Error: {exc.message}", err=True)
+        _settle()
         sys.exit(exc.exit_code)
-    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # full disk, read-only folder, missing path: never a traceback
+        if _DEBUG:
+            raise
+        err = _os_error(exc)
+        click.echo(f"Error: {err.message}", err=True)
+        _settle()
+        sys.exit(err.exit_code)
+    except UnicodeDecodeError as exc:
         if _DEBUG:
             raise
         click.echo(f"Error: {exc}", err=True)
@@ -355,7 +465,21 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in migdata; "
                    "run again with 'migdata --debug ...' and report the traceback.", err=True)
         sys.exit(3)
+    _settle()
     sys.exit(0)
+
+
+def _settle() -> None:
+    """Finalise what a failed command left behind now, under the quiet hook, and flush the
+    output streams while errors can still be handled (a full disk or a closed pipe at exit)."""
+    import gc
+
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

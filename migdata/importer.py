@@ -1,7 +1,7 @@
 """The import pipeline: read -> map (profile) -> validate -> a :class:`HouseholdData` ready to save.
 
-Also the ``migdata codebook`` helpers (:func:`codebook_table`, :func:`write_codebook`), which
-dispatch on the file extension to the registered readers.
+Also :func:`codebook_table` (``migdata codebook``), which dispatches on the file extension to
+the registered readers; the workbook writer is :func:`migdata.publish.codebook.write_codebook`.
 
 Policies (see :mod:`migdata.model.report`): ``lenient`` keeps rows with bad values (set
 missing, reported); ``reject`` also rejects every row with a value problem found while reading
@@ -25,17 +25,15 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from migdata.fileio import atomic_write
 from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
 from migdata.model.spec import Provenance
-from migdata.profiles import load_profile
+from migdata.profiles import free_text, load_profile
+from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
 from migdata.readers.codebook import Codebook
 
-#: Progress callback: called with one short message (the CLI prints it on stderr).
-Progress = Callable[[str], None]
 #: reader problems that blank one value of a row (rejected under the "reject" policy)
 VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506"}
 
@@ -57,16 +55,54 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in inspect.signature(fn).parameters
 
 
+def _check_options(fn: Callable[..., Any], reader: str, opts: dict[str, Any]) -> None:
+    """A reader option the reader does not take (``--encoding`` for a Kobo XLSX export, a
+    misspelt profile ``[reader]`` key) is a usage error naming it, not a crash."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # a forwarder: the function it calls checks
+    takes = [n for n, p in params.items() if p.kind is not inspect.Parameter.POSITIONAL_ONLY][1:]
+    for name in opts:
+        if name not in params:
+            raise UsageError("MD006", option=name, reader=reader, choices=", ".join(takes) or "none")
+
+
+def identifier_sources(profile: Profile) -> set[str]:
+    """Raw columns that feed only direct identifiers (``drop = true`` columns) of ``profile``:
+    without ``keep_identifiers`` they are never decoded or read, so no message, manifest or
+    terminal line can quote their values (a CBMS house number that is not a number, say). The
+    exception: when the profile keeps free text, the household's names are read to redact them
+    from it, then dropped.
+
+    Example:
+        >>> from migdata.profiles import load_profile
+        >>> sorted(identifier_sources(load_profile("cbms_2022_hpq")))[:3]
+        ['A01_HHNAME', 'FIRSTNAME', 'HBN']
+    """
+    dropped: set[str] = set()
+    used: set[str] = set()
+    for tspec in profile.tables.values():
+        used.update(tspec.get("keys", []))
+        for spec in tspec.get("columns", {}).values():
+            cols = ([spec["from"]] if spec.get("from") else []) + list(spec.get("concat", []))
+            (dropped if spec.get("drop") else used).update(cols)
+    # names kept free text is redacted of are read, never stored or quoted (profiles/free_text.py)
+    return dropped - used - free_text.raw_identifier_columns(profile)
+
+
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
              report: ImportReport | None = None, progress: Progress | None = None,
              **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
     """Read every file with the profile's reader (or the one the extension names) and stack
     same-named raw tables; ``_source_file`` is added when there is more than one data file."""
     files = _paths(paths)
+    say = as_progress(progress)
     report = report if report is not None else ImportReport()
     reader = (profile.reader if profile and profile.reader else None) or reader_for(files[0])
     opts = dict(profile.reader_options) if profile else {}
     opts.update(options)
+    # raw columns of direct identifiers the profile drops: never decoded (CSPro) nor kept (others)
+    hidden = identifier_sources(profile) if profile is not None and not opts.get("keep_identifiers") else set()
     results: list[tuple[Path, dict[str, pd.DataFrame], Codebook]] = []
     if reader == "cspro":
         from migdata.readers.cspro import find_dictionary, read_cspro, read_dictionary
@@ -76,25 +112,30 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         data = [p for p in files if p.suffix.lower() != ".dcf"]
         if not data:
             raise UsageError("MD512")
+        _check_options(read_cspro, reader, {k: v for k, v in opts.items() if k != "dictionary"})
         d = read_dictionary(dcfs[0]) if dcfs else None
         if profile is not None and "items" not in opts:
             opts["items"] = sorted(set().union(*profile.raw_columns().values())) if profile.tables else None
+        if hidden:
+            opts["skip_items"] = sorted(hidden | set(opts.get("skip_items") or ()))
         for i, f in enumerate(data):
-            cb_prog = None
-            if progress is not None:
-                progress(f"reading {f.name} ({f.stat().st_size / 1e6:,.0f} MB)")
-                cb_prog = _every_tenth(f.name, progress)
+            size = f.stat().st_size
+            step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
+            say(step, 0, size)
             tables, cb = read_cspro(f, d if d is not None else find_dictionary(f), report=report,
-                                    progress=cb_prog, **opts)
+                                    progress=lambda done, total, step=step: say(step, done, size), **opts)
+            say(step, size, size)  # the reader's last chunk ends at the last line, not the file's end
             results.append((f, tables, cb))
     else:
         fn = get_reader(reader)
         if "keep_identifiers" in opts and not _accepts(fn, "keep_identifiers"):
             opts.pop("keep_identifiers")  # this format has no identifier columns of its own to strip
+        _check_options(fn, reader, opts)
         for f in files:
-            if progress is not None:
-                progress(f"reading {f.name}")
+            say(f"reading {f.name}")
             tables, cb = fn(f, **opts)
+            if hidden:  # formats read whole: the identifier columns go before anything sees them
+                tables = {t: df.drop(columns=[c for c in df.columns if c in hidden]) for t, df in tables.items()}
             if cb.report is not report:
                 report.extend(cb.report)
                 cb.report = report
@@ -113,18 +154,6 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     return merged, cb
 
 
-def _every_tenth(name: str, progress: Progress) -> Callable[[int, int], None]:
-    """Turn the reader's (bytes done, total) calls into a message every 10 %."""
-    last = [0]
-
-    def tick(done: int, total: int) -> None:
-        pct = int(100 * done / max(total, 1) + 0.5) // 10 * 10
-        if pct > last[0]:
-            last[0] = pct
-            progress(f"  {name}: {pct} %")
-    return tick
-
-
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
                  progress: Progress | None = None, reference_date: str | None = None,
@@ -133,7 +162,8 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
 
     ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
     data). ``profile``: a shipped profile name, a profile file path, or a parsed profile.
-    ``progress(message)`` is called at each step and every 10 % of a large CSPro file.
+    ``progress(message, done, total)`` (see :mod:`migdata.progress`; a one-argument callback
+    works too) hears each step and the bytes read of a CSPro file.
     Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
     ``reference_date`` (``YYYY-MM-DD``) is the census/survey reference date, used by indicators such
     as OF10 (recent departures); it overrides the profile's ``reference_date``.
@@ -150,17 +180,17 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     prof = load_profile(profile)
     report = ImportReport()
     # readers that strip identifiers themselves (Kobo: GPS, names, phones) must hear the user's choice
-    raw, cb = read_raw(paths, prof, report, progress, keep_identifiers=keep_identifiers, **reader_options)
-    if progress is not None:
-        progress(f"mapping with profile {prof.name}")
+    say = as_progress(progress)
+    raw, cb = read_raw(paths, prof, report, say, keep_identifiers=keep_identifiers, **reader_options)
+    say(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
     del raw
     extra_rejected = {}
     if policy == "reject":
         tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
-    if policy == "strict" and report.problems:
+    if policy == "strict" and report.n_problems:
         first = "; ".join(p.message for p in report.problems[:3])
-        err = DataError("MD119", n=len(report.problems), first=first)
+        err = DataError("MD119", n=report.n_problems, first=first)
         err.report = report  # type: ignore[attr-defined]
         raise err
     files = [str(p) for p in _paths(paths)]
@@ -185,8 +215,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
         links=list(prof.links))
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
-    if progress is not None:
-        progress("validating")
+    say("validating")
     out = validate(data, policy=policy)
     for t, n in extra_rejected.items():
         c = out.report.counts.get(t)
@@ -208,14 +237,21 @@ def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, 
             cols.update(spec.get("concat", []))
         uses[t] = cols
     bad: dict[str, set[tuple[str | None, int]]] = {t: set() for t in tidy}
+    for code, table, column, source_file, row in report.rows_with(VALUE_PROBLEMS):
+        for t in tidy:
+            if table == t or column in uses.get(t, ()):
+                bad[t].add((source_file, row))
+    def used(table: str, column: str | None) -> bool:
+        return any(table == t or column in uses.get(t, ()) for t in tidy)
+
     for p in report.problems:
-        if p.code not in VALUE_PROBLEMS or not p.source_row:
-            continue
-        hit = [t for t in tidy if p.table == t or (p.column in uses.get(t, ()))]
-        for t in hit:
-            bad[t].add((p.source_file, int(p.source_row)))
-        if hit and p.action == "set_missing":
+        if p.code in VALUE_PROBLEMS and p.source_row and p.action == "set_missing" and used(p.table, p.column):
             p.action = "rejected"
+    for (code, table, column, action), n in list(report.unlisted.items()):
+        if code in VALUE_PROBLEMS and action == "set_missing" and used(table, column):
+            del report.unlisted[(code, table, column, action)]
+            key = (code, table, column, "rejected")
+            report.unlisted[key] = report.unlisted.get(key, 0) + n
     out, removed = {}, {}
     for name, df in tidy.items():
         if "_source_row" not in df.columns or not bad.get(name):
@@ -245,17 +281,3 @@ def codebook_table(path: str | Path, **options: Any) -> pd.DataFrame:
     fn = get_reader(reader_for(p))
     _, cb = fn(p, **options)
     return cb.to_frame()
-
-
-def write_codebook(path: str | Path, out_xlsx: str | Path, **options: Any) -> Path:
-    """Write :func:`codebook_table` of ``path`` to an Excel workbook (sheet ``codebook``, with
-    cells that would start a formula written as text). Returns the workbook path."""
-    df = codebook_table(path, **options)
-    safe = df.astype(object).where(df.notna(), None)
-    for c in safe.columns:
-        safe[c] = safe[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-    def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            safe.to_excel(xw, sheet_name="codebook", index=False)
-
-    return atomic_write(out_xlsx, write)

@@ -43,10 +43,10 @@ def demo(tmp_path_factory, small_sample) -> tuple[Path, list[Path], list[str]]:
 def test_demo_writes_store_workbook_and_reports(demo):
     out, files, messages = demo
     names = {f.name for f in files}
-    assert {"manifest.json", "indicators.xlsx", "report_calabarzon.html", "report_laguna.html"} <= names
+    assert {"database.json", "indicators.xlsx", "report_calabarzon.html", "report_laguna.html"} <= names
     for f in files:
         assert f.exists() and f.stat().st_size > 0, f
-    assert (out / "store" / "manifest.json") in files
+    assert (out / "database" / "database.json") in files
     assert (out / "indicators.xlsx").read_bytes()[:2] == b"PK"  # an xlsx is a zip
     # the closing list of files, after the step messages
     assert messages[0].startswith("[1/4]")
@@ -71,7 +71,7 @@ def region_report(demo):
 
 @pytest.fixture(scope="session")
 def store(demo):
-    return migdata.load(demo[0] / "store")
+    return migdata.load(demo[0] / "database").dataset("cbms")
 
 
 def _headline(soup) -> dict[str, str]:
@@ -90,9 +90,11 @@ def test_report_has_every_section_and_no_code(region_report):
     for section in ["1. Headline numbers", "2. Overseas Filipinos by sex and age",
                     "3. Where overseas Filipino workers are",
                     "4. Households with members abroad and households receiving cash from abroad",
-                    "5. Uses of remittances", "6. Children with a parent abroad",
-                    "7. Moving within the Philippines", "8. Return migrants",
-                    "9. Data quality and reliability"]:
+                    "5. Uses of remittances",
+                    "6. Overseas Filipinos: work, earnings, remittances, savings and plans",
+                    "7. Children with a parent abroad", "8. Moving within the Philippines",
+                    "9. Return migrants", "10. Survey estimates beside the census counts",
+                    "11. Data quality and reliability"]:
         assert section in headings
     assert "import migdata" not in html and "P.headline()" not in html  # no code cells
     assert "Traceback" not in html and "Error" not in soup.get_text()
@@ -161,7 +163,7 @@ def test_unknown_area_code_suggests_close_codes(demo):
 
     out = demo[0]
     with pytest.raises(UsageError) as e:
-        render_report(out / "store", "0403400001", out / "x.html")
+        render_report(out / "database", "0403400001", out / "x.html")
     assert e.value.code == "MD810"  # not a PSGC code at all
     assert "close matches: 0403400000 Laguna" in e.value.message  # one digit away
     assert e.value.exit_code == 2

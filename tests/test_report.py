@@ -20,8 +20,10 @@ def test_formatting_by_measure_and_flag():
     assert fmt_ci({"flag": "publish", "measure": "%", "ci_low": 4.94, "ci_high": 10.91}) == "4.9% to 10.9%"
     assert fmt_ci({"flag": "complete_count"}) == "complete count: no sampling error"
     assert fmt_reliability({"flag": "caution", "cv": 0.214}) == "use with caution (CV 21%)"
-    assert fmt_reliability({"flag": "complete_count", "suppressed": True, "suppression": "primary"}) \
-        == "suppressed: fewer than 3 cases"
+    assert fmt_reliability({"flag": "complete_count", "suppressed": True, "suppression": "small base"}) \
+        == "suppressed: too few cases to show"
+    assert fmt_reliability({"flag": "suppress", "suppressed": True, "suppression": "reliability"}) \
+        == "suppressed: too unreliable to publish"
 
 
 def test_collapse_keeps_top_shown_rows_and_sums_the_rest():

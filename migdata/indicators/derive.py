@@ -214,7 +214,7 @@ def _origin_5y(pp: pd.DataFrame) -> pd.Series:
 
 
 def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
-          household_columns: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+          household_columns: Sequence[str] | None = None, persons: bool = True) -> dict[str, pd.DataFrame]:
     """The unit tables indicators are computed over: ``{"person": ..., "household": ...}``.
 
     Person rows carry the household columns (area, design, income...) under their own names,
@@ -270,6 +270,8 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     below[np.isnan(pc) | np.isnan(thr)] = pd.NA
     hu["below_poverty"] = below
 
+    if not persons:  # the household unit alone (a linked survey needs its households' attributes)
+        return {"household": hu}
     # Person units: person columns, derived columns, then household columns by position.
     pu = pp.copy(deep=False)
     pu["is_of"] = pd.array(is_of, dtype="boolean")
@@ -309,4 +311,6 @@ def columns_present(dataset: Any) -> dict[str, set[str]]:
     hcols = {c for c in hh.columns if hh[c].notna().any()}
     pcols = {c for c in pp.columns if pp[c].notna().any()}
     extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()
-    return {"person": pcols | hcols | extra, "household": hcols | pcols | extra}
+    # a unit without rows in this dataset (households of a stand-alone survey) supports nothing
+    return {"person": pcols | hcols | extra if len(pp) else set(),
+            "household": hcols | pcols | extra if len(hh) else set()}
