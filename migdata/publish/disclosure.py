@@ -317,8 +317,21 @@ def _codes(s: pd.Series) -> tuple[np.ndarray, list[Any]]:
     return codes.astype(np.int64), [str(u) for u in uniq]
 
 
-def _statistics(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's statistic (index in :data:`STATISTICS`) and scale, from the catalogue."""
+def _statistics(table: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's statistic (index in :data:`STATISTICS`) and scale: from a ``statistic``
+    column where the table has one (the ad-hoc estimates of ``migdata estimate``, scale 1),
+    else from the catalogue entry of its ``indicator_id``."""
+    if "statistic" in table.columns:
+        codes, labels = _codes(table["statistic"].iloc[rows])
+        bad = [x for x in labels if x not in STATISTICS]
+        if bad:
+            raise UsageError("MD307", what="Statistic", value=bad[0], choices=", ".join(STATISTICS))
+        lookup = np.array([STATISTICS.index(x) for x in labels] + [-1])
+        return lookup[codes], np.ones(len(rows))
+    return _catalogue_statistics(table["indicator_id"].iloc[rows])
+
+
+def _catalogue_statistics(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     from migdata.indicators.catalogue import catalogue
 
     cat = catalogue()
@@ -392,7 +405,7 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
 
 def _perturb_rows(table: pd.DataFrame, out: pd.DataFrame, rows: np.ndarray, pt: PTable, k: int) -> np.ndarray:
     """Perturb the complete-count ``rows`` of ``out`` in place; returns their suppression codes."""
-    stat, scale = _statistics(table["indicator_id"].iloc[rows])
+    stat, scale = _statistics(table, rows)
     n = _column(table, "n", rows)
     ck_den = _keys(table, "_ck_den", rows)
     n_pub = pt.perturb(np.rint(np.nan_to_num(n)).astype(np.int64), ck_den).astype("float64")

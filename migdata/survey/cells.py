@@ -164,6 +164,19 @@ def record_keys(ids: pd.DataFrame, secret: str) -> np.ndarray:
     return (h >> np.uint64(64 - KEY_BITS)).astype(np.float64)
 
 
+#: The columns that identify a unit of each table for its record key.
+UNIT_ID_COLUMNS = {"person": ("hh_id", "line_no"), "household": ("hh_id",)}
+
+
+def unit_keys(frame: pd.DataFrame, unit: str, secret: str) -> np.ndarray | None:
+    """Record keys (:func:`record_keys`) of the rows of ``unit``'s frame, from the unit's id
+    columns (:data:`UNIT_ID_COLUMNS`); None when the frame has none of them. Every path that
+    publishes complete counts (the indicator cube, ``migdata estimate``) keys units here, so one
+    unit has one key everywhere."""
+    cols = [c for c in UNIT_ID_COLUMNS.get(unit, ("hh_id",)) if c in frame.columns]
+    return record_keys(frame[cols], secret) if cols else None
+
+
 def cell_key(sums: np.ndarray) -> np.ndarray:
     """Cell keys in [0, 1) from summed record keys (the fraction of the sum modulo 2**KEY_BITS)."""
     m = float(1 << KEY_BITS)
