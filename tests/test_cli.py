@@ -125,9 +125,10 @@ def test_estimate_command_on_a_complete_count(capsys, store, tmp_path):
     import pandas as pd
 
     e = pd.read_csv(tmp_path / "e.csv").set_index("sex")
-    # hand count on the fixture: female 40; male 9 + 70 = 79; complete count, so SE 0
-    assert e.loc["female", "estimate"] == 40 and e.loc["male", "estimate"] == 79
-    assert (e["se"] == 0).all()
+    # hand count on the fixture: female 40; male 9 + 70 = 79; complete count, so SE 0. Published
+    # as the indicator tables publish totals: off by 10-20 % of the largest single age (40; 70)
+    assert 4 <= abs(e.loc["female", "estimate"] - 40) <= 8 and 7 <= abs(e.loc["male", "estimate"] - 79) <= 14
+    assert (e["se"] == 0).all() and "n_missing" not in e.columns
 
 
 def test_reference_date_reaches_the_store_and_makes_of10_computable(capsys, tmp_path):
