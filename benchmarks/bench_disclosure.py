@@ -9,8 +9,15 @@ process the peer: DuckDB SQL doing the core of the method, the ptable lookup of 
 denominator (a range join of (count, cell key) on the ptable's key intervals), whose results are
 checked equal to migdata's.
 
+With ``--store DIR`` (a complete-count store, e.g. ``migdata sample --out DIR --households N``
+then ``migdata import``), it also times ``migdata estimate``'s published estimates
+(:func:`migdata.publish.estimates.estimate`: the design's estimate plus each domain's sums, record
+keys and the cell-key method) against the raw design estimate of the same request
+(:func:`migdata.survey.frontend.estimate`, the peer), for a proportion of persons by barangay x sex
+and a household total by barangay.
+
 Usage:
-    python benchmarks/bench_disclosure.py --rows 1000000
+    python benchmarks/bench_disclosure.py --rows 1000000 [--store DIR]
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--store", default=None, help="a complete-count store: also time migdata estimate")
     args = ap.parse_args()
     t = raw_table(args.rows)
     times = []
@@ -90,7 +98,33 @@ def main() -> None:
     print(f"control(): best {min(times):.3f} s of {args.repeat} ({', '.join(f'{x:.3f}' for x in times)})")
     print(f"ptable lookup of {args.rows:,} denominators: migdata {lookup:.3f} s, DuckDB range join "
           f"{peer:.3f} s (x{peer / lookup:.1f}), identical")
+    if args.store:
+        estimates(args.store, args.repeat)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2:.2f} GB")
+
+
+def estimates(store: str, repeat: int) -> None:
+    """Published (protected) vs raw estimates of the same requests on one store."""
+    import migdata
+    from migdata.publish.estimates import estimate as published
+    from migdata.survey.frontend import estimate as raw
+
+    data = migdata.load(store)
+    print(f"store {store}: {len(data.persons):,} persons, {len(data.households):,} households")
+    requests = [("proportion", "sex", ["barangay", "sex"], "persons"),
+                ("total", "cash_abroad", ["barangay"], "households")]
+    for kind, var, by, table in requests:
+        best = {}
+        for name, fn in (("raw", raw), ("published", published)):
+            times = []
+            for _ in range(repeat):
+                start = time.process_time()
+                out = fn(data, kind, var, by=by, table=table)
+                times.append(time.process_time() - start)
+            best[name] = (min(times), len(out))
+        print(f"estimate {kind} {var} by {','.join(by)} ({table}): published {best['published'][0]:.3f} s CPU "
+              f"({best['published'][1]:,} rows), raw design estimate {best['raw'][0]:.3f} s CPU "
+              f"({best['raw'][1]:,} rows): x{best['published'][0] / best['raw'][0]:.2f}")
 
 
 if __name__ == "__main__":
