@@ -449,7 +449,7 @@ def _local(prog: dict, c: Cells, lev: str, true_all: np.ndarray) -> list[tuple[n
 
 
 def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[str, ...] = (),
-                 certificates: bool = True) -> pd.DataFrame:
+                 certificates: bool = True, verbose: bool = False) -> pd.DataFrame:
     """Feasible interval [low, high] of each cell in ``small`` (indices into ``c.frame``) under
     the constraints of :func:`_program`; ``pinned`` when it is narrower than 1.
 
@@ -505,6 +505,10 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[
                 todo[mine] &= ~((high[mine] - true[mine] >= 1 - 1e-6) | (true[mine] - low[mine] >= 1 - 1e-6))
                 if int(todo[mine].sum()) == before:
                     break
+    if verbose:
+        left = c.frame.iloc[small[todo]]
+        print(f"after certificates and local programs ({lps}): {int(todo.sum())} cells left, by level "
+              f"{left['level'].value_counts().to_dict()}, role {left['role'].value_counts().to_dict()}", flush=True)
     stalled = 0
     for sign in itertools.islice(itertools.cycle((-1.0, 1.0)), 16):
         if not todo.any() or stalled == 2:
@@ -516,6 +520,8 @@ def lp_intervals(c: Cells, spec: Spec, D: int, small: np.ndarray, scopes: tuple[
         high, low = np.maximum(high, vals), np.minimum(low, vals)
         todo &= ~((high - true >= 1 - 1e-6) | (true - low >= 1 - 1e-6))
         stalled = stalled + 1 if int(todo.sum()) == before else 0
+    if verbose:
+        print(f"after whole-program passes ({lps}): {int(todo.sum())} cells left", flush=True)
     for i in np.flatnonzero(todo):
         obj = np.zeros(nvar)
         obj[col[i]] = -1.0

@@ -51,7 +51,8 @@ def load_sample() -> tuple:
                        "province": p["province"].astype(str), "region": p["region"].astype(str),
                        "urban_rural": p["urban_rural"].astype(str), "sex": p["sex"].astype(object),
                        "age": p["age"].astype(float).to_numpy(), "is_ofw": p["is_ofw"].fillna(False).astype(bool).to_numpy(),
-                       "country": p["of_country"].astype(object)})
+                       # an OFW without a destination is in the tables' "not stated" category
+                       "country": p["of_country"].astype(object).where(p["of_country"].notna(), "not stated")})
     pp["u_of03"] = (pp["age"] >= 15) & p["of_status"].notna().to_numpy()
     return data, pp
 
