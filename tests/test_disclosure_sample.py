@@ -74,7 +74,10 @@ def publish_all(data, ind: str) -> list:
     return out
 
 
-@pytest.mark.parametrize("ind", ["OF03", "OF05"])
+# OF03 (a share: numerators and denominators of every table). A distribution such as OF05 (20
+# destinations) makes a program of 1.9 M cells over 567,000 atoms on the sample, too slow for the
+# suite; its category relation is audited on the synthetic cube (test_disclosure_audit.py).
+@pytest.mark.parametrize("ind", ["OF03"])
 def test_no_small_count_of_the_sample_is_pinned_in_any_table_the_cli_offers(sample, ind):
     data, pp = sample
     spec = SPECS[ind]
