@@ -355,16 +355,22 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
                                  "rule the dataset's profile declares (fail if none).")
 @click.option("--stream", default=None, help="In a database folder: the stream (and --round) to estimate on.")
 @click.option("--round", "round_", default=None, help="In a database folder: the round of --stream (default: latest).")
+@click.option("--k", "k", type=click.IntRange(1), default=3, show_default=True,
+              help="Complete counts: disclosure threshold (no published count of 1 to k-1).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the result as CSV instead of printing it.")
 def estimate(store: Path, kind: str, variables: str, by: str | None, table: str, denominator: str | None,
              probs: str, ci_method: str, lonely_psu: str | None, stream: str | None, round_: str | None,
-             out: Path | None) -> None:
+             k: int, out: Path | None) -> None:
     """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
-    on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
+    on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC).
+
+    On a complete count (CBMS, census) the numbers are published as the indicator tables
+    publish them (cell-key method: a small random error, the same cell the same number)."""
     import migdata
+    from migdata.publish.estimates import estimate as run_estimate
     from migdata.publish.safe import write_table_csv
-    from migdata.survey.frontend import estimate as run_estimate, format_table
+    from migdata.survey.frontend import format_table
 
     data = migdata.load(store)
     if isinstance(data, migdata.Database):
@@ -380,7 +386,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
         raise click.BadParameter(f"{probs!r} is not a list of numbers", param_hint="--probs") from None
     result = run_estimate(data, kind, [v.strip() for v in variables.split(",")],
                           by=None if not by else [b.strip() for b in by.split(",")], table=table,
-                          denominator=denominator, probs=qs, ci_method=ci_method, lonely_psu=lonely_psu)
+                          denominator=denominator, probs=qs, ci_method=ci_method, lonely_psu=lonely_psu, k=k)
     if out is None:
         click.echo(format_table(result))
     else:

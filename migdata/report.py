@@ -427,12 +427,10 @@ def fmt_reliability(row: pd.Series | dict, k: int = 3) -> str:
     flag = str(r.get("flag"))
     if _truthy(r.get("suppressed")):
         why = str(r.get("suppression") or "")
-        if why in ("primary", "secondary"):
-            return (f"suppressed: fewer than {k} cases" if why == "primary"
-                    else "suppressed to protect another small cell")
         if why == "reliability" or flag == "suppress":
             return "suppressed: too unreliable to publish"
-        return f"suppressed: fewer than {k} cases"
+        # complete counts: a median or ratio whose published base is below k + D, or 0
+        return "suppressed: too few cases to show"
     cv = r.get("cv")
     cv_text = f" (CV {100 * float(cv):.0f}%)" if cv is not None and pd.notna(cv) else ""
     return {"complete_count": "complete count", "publish": f"reliable{cv_text}",
@@ -443,8 +441,9 @@ def collapse(rows: pd.DataFrame, label: str, top: int, other: str) -> pd.DataFra
     """The ``top`` largest rows that can be shown, then one row ``other`` holding the rest.
 
     The rest is the total (100% for shares, the universe count ``n`` for counts) minus the rows
-    shown, so it includes every suppressed cell; disclosure control hides at least two cells of
-    a distribution, so the remainder never reveals one.
+    shown, so it includes every suppressed cell. It is computed from published values only (for
+    complete counts, the perturbed shares of the cell-key method), so it reveals nothing the
+    table does not.
 
     >>> t = pd.DataFrame({"c": list("abcd"), "estimate": [50.0, 30.0, 15.0, 5.0], "n": 20,
     ...                   "measure": "%", "suppressed": [False, False, True, True], "flag": ""})
@@ -891,8 +890,11 @@ def reading_guide(p: "MigrationProfile") -> str:
     of the reliability policy the flags come from."""
     if p.complete:
         return ("**How to read this report.** The data is a complete count (every household was "
-                "visited), so the numbers have no sampling error. To protect privacy, numbers "
-                f"based on fewer than {p.k} persons or households are not shown as such.")
+                "visited), so the numbers have no sampling error. To protect privacy, every count "
+                "carries a small random error of at most a few persons or households (cell-key "
+                f"method{f': no count of 1 to {p.k - 1} is shown' if p.k > 1 else ''}); the same "
+                "number is shown the same way in every table, and parts need not add up exactly to "
+                "their total.")
     from migdata.survey.reliability import get_policy
 
     pol = get_policy(None)

@@ -18,7 +18,7 @@
 #
 # This notebook computes the migration indicators of a dataset (made by notebook 1 or
 # `migdata import`) and writes them to an Excel workbook: one sheet per indicator, areas down,
-# sex and age groups across, with reliability flags and suppressed cells marked.
+# sex and age groups across, with reliability flags and hidden cells marked.
 #
 # Choose the **area level** (region, province, city, barangay: every level above is added) and
 # the **disaggregations** (`sex`, `age_group`, `urban_rural`, `migratory_status`,
@@ -31,7 +31,7 @@ by = ["sex", "age_group"]
 age_scheme = "broad"
 # ids: None = every indicator the dataset supports; or a list such as ["OF01", "HH01"]
 ids = None
-# k: disclosure threshold for complete counts: no published cell rests on fewer than k units
+# k: disclosure threshold for complete counts: no published count lies in 1..k-1 (cell-key method)
 k = 3
 output = "indicators.xlsx"
 
@@ -72,7 +72,7 @@ one = table[(table["indicator_id"] == "OF01") & (table["area_level"] == "region"
 one[[c for c in ["area_name", *by, "estimate", "n", "flag", "suppressed"] if c in one.columns]].head(12)
 
 # %% [markdown]
-# How many cells are suppressed (too few units to publish)?
+# How many cells have no value? Complete counts are perturbed, not suppressed (cell-key method): only a median or ratio whose published base is too small is hidden (`small base`), and survey estimates too unreliable to publish (`reliability`).
 
 # %%
 table.groupby("area_level")["suppressed"].agg(["sum", "size"]).rename(columns={"sum": "suppressed", "size": "cells"})

@@ -108,7 +108,8 @@ def test_indicators_command_writes_workbook_and_csv(capsys, tmp_path):
     ofw = sum(1 for line in open(dat, encoding="utf-8-sig")
               if line[:1] == "3" and len(line) > 140 and line[139] in "12")
     row = long[(long.indicator_id == "OF02") & (long.area_level == "region") & (long.sex == "Total")]
-    assert float(row["estimate"].iloc[0]) == ofw
+    # published through the cell-key method: within its maximum error (3) of the direct count
+    assert abs(float(row["estimate"].iloc[0]) - ofw) <= 3 and ofw > 100
 
 
 def test_unknown_profile_is_a_clear_error(capsys, tmp_path):
@@ -124,9 +125,15 @@ def test_estimate_command_on_a_complete_count(capsys, store, tmp_path):
     import pandas as pd
 
     e = pd.read_csv(tmp_path / "e.csv").set_index("sex")
-    # hand count on the fixture: female 40; male 9 + 70 = 79; complete count, so SE 0
-    assert e.loc["female", "estimate"] == 40 and e.loc["male", "estimate"] == 79
-    assert (e["se"] == 0).all()
+    # hand count on the fixture: female 40 (1 person); male 9 + 70 = 79 (2 persons); complete count,
+    # so SE 0. Published as the indicator tables publish totals: off by 10-20 % of the largest single
+    # age (40; 70); a domain whose published count of persons is 0 has no row
+    assert set(e.index) <= {"female", "male"} and not e["n"].between(1, 2).any() and (e["n"] > 0).all()
+    if "female" in e.index:
+        assert 4 <= abs(e.loc["female", "estimate"] - 40) <= 8
+    if "male" in e.index:
+        assert 7 <= abs(e.loc["male", "estimate"] - 79) <= 14
+    assert (e["se"] == 0).all() and "n_missing" not in e.columns
 
 
 def test_reference_date_reaches_the_store_and_makes_of10_computable(capsys, tmp_path):

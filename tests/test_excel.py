@@ -32,6 +32,9 @@ def table() -> pd.DataFrame:
     # a survey-style caution flag on one published cell, to check the "*" rendering
     sel = (t["indicator_id"] == "OF03") & (t["area_level"] == "region") & (t["sex"] == "Total")
     t.loc[sel, "flag"] = "caution"
+    # and a suppressed one (complete counts are perturbed, not suppressed: see test_disclosure.py)
+    sel = (t["indicator_id"] == "OF02") & (t["area_code"] == ADIA) & (t["sex"] == "Total")
+    t.loc[sel, ["flag", "suppressed", "suppression"]] = ["suppress", True, "reliability"]
     t.attrs.update(compute(fixture_data(), ids=["OF02"], level="region", by=["sex"], k=3).attrs)
     t.attrs["not_computable"] = [{"indicator_id": "OF08", "name": "x", "status": "not computable",
                                   "reason": "column(s) occupation_abroad not in this dataset or empty"}]
@@ -43,6 +46,11 @@ def workbook(table, tmp_path_factory):
     path = tmp_path_factory.mktemp("xl") / "tables.xlsx"
     write_workbook(table, path)
     return path, load_workbook(path)
+
+
+def published(t: pd.DataFrame, ind: str, code: str = "0400000000") -> float:
+    sel = (t["indicator_id"] == ind) & (t["area_code"] == code) & (t["sex"] == "Total") & (t["category"] == "")
+    return float(t.loc[sel, "estimate"].iloc[0])
 
 
 def find_row(ws, code: str) -> int:
@@ -63,26 +71,29 @@ def test_sheets_and_headers(workbook):
     assert ws.freeze_panes == "D6"
 
 
-def test_values_flags_and_suppression(workbook):
+def test_values_flags_and_suppression(workbook, table):
     _, wb = workbook
     ws = wb["OF02"]
     heads = [c.value for c in ws[4]]
     total_col = heads.index("Total") + 1
     r = find_row(ws, "0400000000")
-    # OFWs in the region: A2, B2, D1, D2 -> 4, count format with thousands separator
-    assert ws.cell(r, total_col).value == 4 and ws.cell(r, total_col).number_format == "#,##0"
-    # Adia has 2 OFWs (< 3): suppressed, shown as x, value not written anywhere in the sheet
+    # the published count (OFWs in the region: A2, B2, D1, D2 -> 4, within the perturbation of 3),
+    # count format with thousands separator
+    assert ws.cell(r, total_col).value == published(table, "OF02") and abs(published(table, "OF02") - 4) <= 3
+    assert ws.cell(r, total_col).number_format == "#,##0"
+    # a suppressed cell: shown as x, value not written anywhere in the sheet
     r = find_row(ws, ADIA)
     assert ws.cell(r, total_col).value == "x"
     ws3 = wb["OF03"]
     r = find_row(ws3, "0400000000")
     c = ws3.cell(r, [x.value for x in ws3[4]].index("Total") + 1)
-    # 4/15 as a fraction with a percent format and the caution mark
-    assert c.value == pytest.approx(4 / 15) and c.number_format == '0.0%" *"'
+    # the published share (4/15 before perturbation) as a fraction, percent format, caution mark
+    assert c.value == pytest.approx(published(table, "OF03") / 100) and c.number_format == '0.0%" *"'
     # PHP format for money
     ws_rm = wb["RM02"]
     r = find_row(ws_rm, "0400000000")
-    assert ws_rm.cell(r, 4).value == 325000 and ws_rm.cell(r, 4).number_format == '"PHP "#,##0'
+    assert ws_rm.cell(r, 4).value == pytest.approx(published(table, "RM02"))
+    assert ws_rm.cell(r, 4).number_format == '"PHP "#,##0'
 
 
 def test_definition_source_and_legend_under_table(workbook):
@@ -92,7 +103,8 @@ def test_definition_source_and_legend_under_table(workbook):
     assert labels["Definition"].startswith("Household members aged 15+ who are OFWs")
     assert labels["Source"] == "handmade"
     texts = [row[1].value for row in ws.iter_rows(min_row=6) if row[1].value]
-    assert any(str(t).startswith("x: suppressed") and "fewer than 3 units" in str(t) for t in texts)
+    assert any(str(t).startswith("x: suppressed") and "unreliable" in str(t) for t in texts)
+    assert any("cell-key method, threshold k=3" in str(t) for t in texts)
     assert any(str(t).startswith("* after a number") for t in texts)
 
 
@@ -159,10 +171,13 @@ def test_publish_indicators_from_a_store(tmp_path):
     wb = load_workbook(paths[0])
     ws = wb["HH01"]
     r = find_row(ws, "0401001000")
-    # OF households in the city: A, B, D, F of 6 households
-    assert ws.cell(r, 4).value == pytest.approx(4 / 6)
     with open(paths[1], encoding="utf-8-sig") as f:
-        assert len(list(csv.DictReader(f))) > 0
+        rows = list(csv.DictReader(f))
+    city = [x for x in rows if x["indicator_id"] == "HH01" and x["area_code"] == "0401001000" and x["sex"] == "Total"]
+    # the workbook shows the published share: from the published numerator and n (OF households in
+    # the city: A, B, D, F of 6 before perturbation), kept within 0-100 %
+    num, n = float(city[0]["numerator"]), float(city[0]["n"])
+    assert ws.cell(r, 4).value == pytest.approx(min(num, n) / n) and abs(num - 4) <= 3 and abs(n - 6) <= 3
 
 
 def test_long_sheet_left_out_when_too_many_rows(table, tmp_path, monkeypatch):
@@ -200,7 +215,8 @@ def test_legend_of_flags_and_suppression_on_every_sheet(workbook):
     for name in wb.sheetnames:
         texts = [str(c.value) for row in wb[name].iter_rows() for c in row if isinstance(c.value, str)]
         assert "Legend" in texts, name
-        assert any(t.startswith("x: suppressed") and "fewer than 3 units" in t for t in texts), name
+        assert any(t.startswith("x: suppressed") and "too few units" in t for t in texts), name
+        assert any("cell-key method, threshold k=3" in t for t in texts), name  # the table's k
         assert any(t.startswith("* after a number: use with caution") for t in texts), name
     # indicator sheets also say it in one line above the frozen header
     assert wb["OF02"]["A3"].value.startswith("* use with caution   x suppressed")

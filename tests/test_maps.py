@@ -48,7 +48,7 @@ def _laguna_table() -> tuple[pd.DataFrame, dict[str, str]]:
                      "area_code": code, "area_name": name, "parent_code": LAGUNA, "sex": "Total",
                      "category": "", "estimate": est, "se": 0.0, "ci_low": est, "ci_high": est,
                      "cv": np.nan, "n": 50.0, "flag": "caution" if k == "caution" else "complete_count",
-                     "suppressed": k == "suppressed", "suppression": "primary" if k == "suppressed" else "",
+                     "suppressed": k == "suppressed", "suppression": "small base" if k == "suppressed" else "",
                      "unit": "household", "measure": "%", "source": "CBMS 2022 (test)", "period": "2022"})
     # a female row of each area, which the map must not mix in (it maps sex = Total)
     t = pd.DataFrame(rows)

@@ -343,7 +343,7 @@ def _complete(space: CellSpace, dims: list[str], m: dict[str, Any], ind: Indicat
     engine of :mod:`migdata.survey.cells`), then the estimates from the sums."""
     st = ind.statistic
     if st == "median":
-        cube = cells.medians(space, dims, m, levels)
+        cube = cells.medians(space, dims, m, levels, keys)
     else:
         den_cache = ind.universe if st in ("count", "share") else None
         c, dom = cells.stage1(space, dims, m, st, cat, multi, keys, den_cache)
@@ -481,8 +481,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             udf = units[unit]
             spaces[unit] = cells.cell_space(udf, levels, [b for b in by if b in udf.columns])
             if complete:
-                ids_cols = [c for c in (("hh_id", "line_no") if unit == "person" else ("hh_id",)) if c in udf]
-                designs[unit] = cells.record_keys(udf[ids_cols], prov.disclosure_key) if ids_cols else None
+                designs[unit] = cells.unit_keys(udf, unit, prov.disclosure_key)
             else:
                 designs[unit] = dataset.design(unit, frame=udf, policy=policy)
         space = spaces[unit]

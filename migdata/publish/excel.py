@@ -15,8 +15,8 @@ Workbook layout (one workbook stands alone):
 
 Number formats: percentages with one decimal (stored as fractions, shown ``12.3%``), counts with
 thousands separators, pesos as ``PHP 1,234``. Flags: ``*`` after a number = use with caution
-(survey CV 20-30 %); ``x`` = suppressed (too few units in a complete count, or unreliable survey
-estimate); the value of a suppressed cell is never written. No text from data becomes a formula
+(survey CV 20-30 %); ``x`` = suppressed (a complete-count median or ratio resting on too few units,
+or an unreliable survey estimate); the value of a suppressed cell is never written. No text from data becomes a formula
 (:mod:`migdata.publish.safe`). Files are written to a temporary name and then renamed.
 
 Speed: openpyxl builds a Python cell object and serialises it element by element, about 15-20 µs
@@ -64,9 +64,10 @@ VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "numerator", "deno
 LEGEND = [
     "Total: all categories of the column (or all areas of the parent area).",
     "* after a number: use with caution (sample survey, coefficient of variation 20-30 %).",
-    "x: suppressed. Complete counts (CBMS, census): based on fewer than {k} units, or hidden so that "
-    "a suppressed cell cannot be worked out from a total (secondary suppression). Sample surveys: "
-    "unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
+    "x: suppressed. Complete counts (CBMS, census): a median or ratio resting on too few units. "
+    "Sample surveys: unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
+    "Complete counts (CBMS, census) carry a small random error (cell-key method, threshold k={k}): the "
+    "same cell shows the same number in every table, and a total need not equal the sum of its parts.",
     "Blank: no units in this cell.",
 ]
 #: The legend in one line, for the top of each indicator sheet (the full one is under the table).
@@ -474,8 +475,8 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         ws.append([_cell(ws, "Source", bold=True), _cell(ws, src)])
         ws.append([_cell(ws, "Reference period", bold=True), _cell(ws, period)])
         if table.attrs.get("complete_count"):
-            text = (f"cells based on fewer than {k} units suppressed, with secondary suppression" if k > 1
-                    else "none (threshold k=1)")
+            text = ("cell-key method: every count carries a small random error, the same in every table"
+                    + (f"; no count of 1 to {k - 1} is shown" if k > 1 else ""))
             ws.append([_cell(ws, "Disclosure control", bold=True), _cell(ws, text)])
         for note in table.attrs.get("notes", []):
             ws.append([_cell(ws, "Note", bold=True), _cell(ws, note)])

@@ -3,7 +3,8 @@
 Every output of an indicator (Excel and CSV workbooks, the migration profile report, the CLI,
 notebooks) is a *published* table made here, so the same cell shows the same number everywhere:
 
-- complete counts (CBMS, census) get disclosure control (:mod:`migdata.publish.disclosure`);
+- complete counts (CBMS, census) get disclosure control, the cell-key method
+  (:mod:`migdata.publish.disclosure`);
 - sample-survey estimates whose reliability flag is ``suppress`` are hidden (their flag comes
   from the design's reliability policy, :mod:`migdata.survey.reliability`);
 - the columns disclosure control reads (cell keys, largest contributions) are dropped.
@@ -43,22 +44,15 @@ def is_published(table: pd.DataFrame) -> bool:
 
 
 def protect(table: pd.DataFrame, k: int = 3) -> pd.DataFrame:
-    """The published form of a raw indicator table (a copy; a published table comes back as is).
+    """The published form of a raw indicator table (a copy; a published table comes back as is):
+    :func:`migdata.publish.disclosure.control` (the cell-key method on complete counts, unreliable
+    survey estimates hidden, the columns only disclosure control reads dropped).
 
-    ``k``: disclosure threshold for complete counts (no published cell rests on 1..k-1 units).
+    ``k``: disclosure threshold for complete counts (no published count lies in 1..k-1).
     """
     if is_published(table):
         return table
-    out = disclosure.suppress(table, k=k, by=table.attrs.get("by"))
-    if "flag" in out.columns and len(out):
-        unreliable = (out["flag"].astype(str) == reliability.SUPPRESS).to_numpy()
-        if unreliable.any():
-            sup = out["suppressed"].to_numpy(dtype=bool) | unreliable
-            reason = out["suppression"].astype(object).where(~unreliable, "reliability")
-            out["suppressed"] = sup
-            out["suppression"] = pd.Categorical(reason, categories=out["suppression"].cat.categories)
-    out = out.drop(columns=[c for c in INTERNAL if c in out.columns])
-    out.attrs.update(table.attrs)
+    out = disclosure.control(table, k=k)
     out.attrs["published"] = True
     out.attrs["k"] = k
     return out

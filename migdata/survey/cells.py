@@ -164,6 +164,19 @@ def record_keys(ids: pd.DataFrame, secret: str) -> np.ndarray:
     return (h >> np.uint64(64 - KEY_BITS)).astype(np.float64)
 
 
+#: The columns that identify a unit of each table for its record key.
+UNIT_ID_COLUMNS = {"person": ("hh_id", "line_no"), "household": ("hh_id",)}
+
+
+def unit_keys(frame: pd.DataFrame, unit: str, secret: str) -> np.ndarray | None:
+    """Record keys (:func:`record_keys`) of the rows of ``unit``'s frame, from the unit's id
+    columns (:data:`UNIT_ID_COLUMNS`); None when the frame has none of them. Every path that
+    publishes complete counts (the indicator cube, ``migdata estimate``) keys units here, so one
+    unit has one key everywhere."""
+    cols = [c for c in UNIT_ID_COLUMNS.get(unit, ("hh_id",)) if c in frame.columns]
+    return record_keys(frame[cols], secret) if cols else None
+
+
 def cell_key(sums: np.ndarray) -> np.ndarray:
     """Cell keys in [0, 1) from summed record keys (the fraction of the sum modulo 2**KEY_BITS)."""
     m = float(1 << KEY_BITS)
@@ -363,9 +376,11 @@ def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: S
     return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
 
 
-def medians(space: CellSpace, dims: Sequence[str], m: dict[str, Any], levels: Sequence[str]) -> pd.DataFrame:
+def medians(space: CellSpace, dims: Sequence[str], m: dict[str, Any], levels: Sequence[str],
+            keys: np.ndarray | None = None) -> pd.DataFrame:
     """Medians per domain of a complete count (plain median of the units in the universe; medians
-    do not add, so each grouping set is a groupby)."""
+    do not add, so each grouping set is a groupby); with record ``keys``, each domain also
+    carries ``ck_den``, the summed keys of its units (disclosure control perturbs its n)."""
     u = m["u"] & (space.area_codes >= 0)
     vals = m["value"][u]
     area_f = space.area_codes[u]
@@ -375,8 +390,11 @@ def medians(space: CellSpace, dims: Sequence[str], m: dict[str, Any], levels: Se
         for keep in subsets(dims):
             key = pd.DataFrame({"_alev": acode, **{d: space.dims[d].codes[u] for d in keep}})
             g = pd.Series(vals).groupby([key[c] for c in key.columns], sort=False)
-            res = pd.DataFrame({"estimate": g.median(), "n": g.size().astype("float64")}).reset_index()
-            res.columns = ["_alev", *keep, "estimate", "n"]
+            res = pd.DataFrame({"estimate": g.median(), "n": g.size().astype("float64")})
+            if keys is not None:
+                res["ck_den"] = pd.Series(keys[u]).groupby([key[c] for c in key.columns], sort=False).sum()
+            res = res.reset_index()
+            res.columns = ["_alev", *keep, "estimate", "n", *(["ck_den"] if keys is not None else [])]
             for d in dims:
                 if d not in keep:
                     res[d] = -1
