@@ -360,3 +360,15 @@ def test_a_small_sample_takes_every_unit_of_a_small_frame(tmp_path):
     per_stratum = lst.groupby("stratum").agg(rows=("pi", "size"), frame_n=("frame_n", "first"))
     assert len(lst) < 60
     assert (per_stratum["rows"] == per_stratum["frame_n"]).all() and (lst["pi"] == 1).all()
+
+
+def test_an_area_conflict_is_planted_where_the_province_has_one_town():
+    # migdata sample --households 100000 stopped with "high <= 0": the only town of its province
+    import numpy as np
+
+    from migdata.sample.linked import _other_barangay
+
+    frame = np.array(["0401001001", "0401001002", "0402101001", "0402102001"])
+    rng = np.random.default_rng(1)
+    assert _other_barangay("0401001001", frame, rng) in {"0402101001", "0402102001"}
+    assert _other_barangay("0402101001", frame, rng) == "0402102001"  # same province first

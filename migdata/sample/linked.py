@@ -216,6 +216,8 @@ def _other_barangay(psgc: str, all_psgc: np.ndarray, rng: np.random.Generator) -
     """A barangay of another city/municipality of the same province (an area conflict shows at
     the city/municipality level too, where a survey that only knows the town can be compared)."""
     pool = [b for b in all_psgc if b[:5] == psgc[:5] and b[:7] != psgc[:7]]
+    if not pool:  # a province with one city/municipality in the frame: any other city/municipality
+        pool = [b for b in all_psgc if b[:7] != psgc[:7]]
     return str(pool[int(rng.integers(0, len(pool)))])
 
 
