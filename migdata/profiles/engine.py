@@ -22,6 +22,12 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``area``          PSGC conversion: ``region`` (2-digit region number), ``psgc9``
                   (correspondence code), ``psgc10``; ``area_codes`` overrides single codes
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
+``optional = true``  the item may be absent (a generic profile, e.g. any IPUMS extract): the
+                  column is then not imported (a note says so); other absent items stop the
+                  import (:mod:`migdata.profiles.fit`, MD520)
+``aggregate``     in a one-row-per-case table: combine the item over the case's rows (``mean``,
+                  ``sum``, ``min``, ``max``, ``first``), e.g. a household weight that is the
+                  mean of its members' person weights
 
 Table keys: ``from`` (raw table), ``one_per_case`` / ``from_persons`` (one row per case id,
 first row wins; the cases are those of ``from`` and of every ``join`` table), ``keys`` (raw
@@ -83,8 +89,10 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
                 "period", "stream", "units"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
-               "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
+               "value", "default", "dtype", "area", "area_codes", "drop", "aggregate", "optional", "doc"}
 AREA_KINDS = ("region", "psgc9", "psgc10")
+#: ``aggregate`` of a column of a one-row-per-case table: how the case's rows are combined
+AGGREGATES = ("mean", "sum", "min", "max", "first")
 MAX_PROBLEMS = 1000
 
 
@@ -105,6 +113,12 @@ class Profile:
     meta: dict[str, Any] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None
+    #: ``[layouts.<name>]`` (see :mod:`migdata.profiles.fit`): item names per layout of the source
+    layouts: list[dict[str, Any]] = field(default_factory=list)
+    #: ``[files]``: raw table (role) -> file name patterns
+    files: dict[str, list[str]] = field(default_factory=dict)
+    #: the layout the files were found to have (set by :func:`migdata.profiles.fit.resolve`)
+    layout: str | None = None
 
     def raw_columns(self) -> dict[str, set[str]]:
         """Raw columns each raw table must provide (lets a reader decode only those)."""
@@ -172,6 +186,11 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
             if "area" in cspec and cspec["area"] not in AREA_KINDS:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"area = {cspec['area']!r}; choose one of {', '.join(AREA_KINDS)}")
+            if "aggregate" in cspec and (cspec["aggregate"] not in AGGREGATES or not tspec.get("one_per_case")
+                                         or not cspec.get("from")):
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason=f"aggregate = {cspec['aggregate']!r}: one of {', '.join(AGGREGATES)}, "
+                                       "of a from item in a table with one_per_case = true")
             if "codes" in cspec and not isinstance(cspec["codes"], dict):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason="codes must be a table { source code = \"canonical code\" }")
@@ -192,11 +211,15 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
             LinkSpec.from_dict(link if isinstance(link, dict) else {})
         except MigdataError as exc:
             raise DataError("MD501", file=path, where=f"[[links]] #{i + 1}", reason=exc.message) from None
+    from migdata.profiles import fit  # layouts and file roles are checked against the files there
+
     return Profile(name=p["name"], title=p.get("title", ""), reader=p.get("reader", ""),
                    source=p.get("source", ""), round=str(p.get("round", "")),
                    complete_count=spec.complete_count, hooks=p.get("hooks"),
                    design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
-                   tables=tables, meta=p, path=path)
+                   tables=tables, meta=p, path=path,
+                   layouts=fit.parse_layouts(data.get("layouts"), path),
+                   files=fit.parse_files(data.get("files"), path))
 
 
 # -- column operations ------------------------------------------------------------------------
@@ -380,8 +403,12 @@ class _Mapper:
             if s is None:
                 return None
         elif "from" in spec:
-            src = spec["from"]
+            src = _aggregated(spec) if spec.get("aggregate") else spec["from"]
             if src not in self.raw.columns:
+                if spec.get("optional"):  # a generic profile: the column is simply not imported
+                    self.report.notes.append(f"{self.t}.{name} is not imported: {self.cb.source} has no {src} "
+                                             f"(optional in profile {self.p.name})")
+                    return None
                 self._missing_source(name, src)
                 if "default" not in spec:
                     return None
@@ -636,6 +663,7 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
             m = _Mapper(profile, tname, df, codebook, report, src)
             m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
         df = df.drop(columns=["_in_from"])
+        df = _case_aggregates(tspec, raw[src], keys, df)
     for j in joins:
         other = raw[j]
         drop = [c for c in other.columns if c in df.columns and c not in keys]
@@ -648,6 +676,31 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
         df = merged.drop(columns=["_joined"])
         df.index = range(len(df))
     return df
+
+
+def _aggregated(spec: dict[str, Any]) -> str:
+    """The scratch raw column holding a column's per-case aggregate (``PUFPWGTPRV@mean``)."""
+    return f"{spec['from']}@{spec['aggregate']}"
+
+
+def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str], cases: pd.DataFrame
+                     ) -> pd.DataFrame:
+    """``cases`` (one row per case) with a column per ``aggregate`` column spec: the item
+    combined over all the case's rows of ``rows`` (missing values skipped, as pandas'
+    ``groupby(keys)[item].agg(how)``), e.g. a household weight that is the mean of its members'
+    person weights. Cases without rows in ``rows`` get a missing value."""
+    specs = [s for s in tspec["columns"].values() if s.get("aggregate") and s.get("from") in rows.columns]
+    if not specs:
+        return cases
+    out = cases.copy(deep=False)
+    for spec in specs:
+        item, how = spec["from"], spec["aggregate"]
+        agg = rows.groupby(keys, sort=False, dropna=False)[item].agg(how)
+        pos = agg.index.get_indexer(pd.MultiIndex.from_frame(cases[keys]) if len(keys) > 1
+                                    else pd.Index(cases[keys[0]]))
+        vals = agg.to_numpy()[np.maximum(pos, 0)]
+        out[_aggregated(spec)] = pd.Series(vals, index=cases.index).where(pos >= 0)
+    return out
 
 
 def _first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -731,6 +784,8 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
     cols: dict[str, pd.Series] = {}
     for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
         report.extend(local)
+        if s is None and cspec.get("optional") and not mapper.schema.get(cname, {}).get("required"):
+            continue  # an optional item the file lacks: no column (a required one stays, empty)
         if s is None:
             if cname in ("hh_id", "line_no"):
                 raise DataError("MD503", file=codebook.source, table=tname, column=cname,
@@ -797,7 +852,6 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         scratch = [c for c in df.columns if str(c).startswith("_") and c not in ("_source_row", "_source_file")]
         if scratch:
             out[name] = df.drop(columns=scratch)
-    _note_value_set_differences(profile, codebook, report)
     return out
 
 
@@ -821,33 +875,3 @@ def _load_hooks(profile: Profile) -> Any:
         raise DataError("MD508", file=profile.path, value=name,
                         reason="the module has no function derive(tables, raw, codebook, report)")
     return mod
-
-
-def _note_value_set_differences(profile: Profile, codebook: Codebook, report: ImportReport) -> None:
-    """Name the codes a source's codebook labels that the profile does not map (round differences)."""
-    for tname, tspec in profile.tables.items():
-        for cname, cspec in tspec["columns"].items():
-            if "codes" not in cspec or not cspec.get("from"):
-                continue
-            try:
-                var = codebook.variable(cspec["from"])
-            except KeyError:
-                continue
-            mapped = {str(k).strip() for k in cspec["codes"]} | {_key_text(m) for m in cspec.get("missing", [])}
-            ranges = _ranges({str(k): v for k, v in cspec["codes"].items()})
-            extra = []
-            for code in var.value_labels:
-                k = _key_text(code)
-                if k in mapped:
-                    continue
-                try:
-                    if any(lo <= float(k) <= hi for lo, hi, _ in ranges):
-                        continue
-                except ValueError:
-                    pass
-                extra.append(f"{k} ({var.value_labels[code]})")
-            if extra:
-                report.notes.append(
-                    f"profile {profile.name}: {tname}.{cname} maps {cspec['from']}, whose value set in "
-                    f"{codebook.source} also labels {', '.join(extra)}; these codes are set missing "
-                    "and reported where they occur (add them to the profile's codes to keep them).")
