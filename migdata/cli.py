@@ -71,15 +71,18 @@ def demo(out_dir: Path) -> None:
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
 @click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
               help="Reference date of the census/survey round (overrides the profile's).")
+@click.option("--period", default=None, metavar="ROUND",
+              help="Round/period of the data, e.g. 2022-08 (default: what the data says, e.g. the "
+                   "LFS survey year and month, else the profile's round).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
-            force: bool, keep_identifiers: bool, reference_date: str | None) -> None:
+            force: bool, keep_identifiers: bool, reference_date: str | None, period: str | None) -> None:
     """Import FILES with a source profile into a dataset folder (--out) or a database (--into)."""
     from migdata.importer import import_files
 
     if (out_dir is None) == (into is None):
         raise click.UsageError("give exactly one of --out (a dataset folder) or --into (a database folder)")
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=_progress(), reference_date=reference_date)
+                        progress=_progress(), reference_date=reference_date, period=period)
     if into is not None:
         from migdata.model.database import Database
 
@@ -225,7 +228,8 @@ def questionnaires_codebook(out: Path) -> None:
               type=click.Choice(["national", "region", "province", "city", "barangay"]),
               help="Finest area level; totals for every higher level are included.")
 @click.option("--by", default="sex,age_group", show_default=True,
-              help="Comma-separated disaggregations (sex, age_group, urban_rural, migratory_status), or 'none'.")
+              help="Comma-separated disaggregations (sex, age_group, urban_rural, migratory_status, "
+                   "round for pooled rounds, ...), or 'none'.")
 @click.option("--ids", default=None, help="Comma-separated indicator ids (default: all).")
 @click.option("--age-scheme", default="broad", show_default=True,
               help="five_year, broad, children, working_age, seniors, or cut points such as 0,15,30,60.")
