@@ -33,12 +33,11 @@ from migdata.model.rounds import cross_strata, record_period
 from migdata.model.spec import Provenance
 from migdata.profiles import load_profile
 from migdata.profiles import fit
+from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
 from migdata.readers.codebook import Codebook
 
-#: Progress callback: called with one short message (the CLI prints it on stderr).
-Progress = Callable[[str], None]
 #: reader problems that blank one value of a row (rejected under the "reject" policy)
 VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506"}
 
@@ -74,6 +73,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     read with the ``.dcf`` of the same name among ``paths``, else the only one given, else the
     one beside it."""
     files = _paths(paths)
+    say = as_progress(progress)
     report = report if report is not None else ImportReport()
     reader = (profile.reader if profile and profile.reader else None) or reader_for(files[0])
     opts = dict(profile.reader_options) if profile else {}
@@ -102,12 +102,13 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
             fopts = dict(opts)
             if wanted is not None and "items" not in opts:
                 fopts["items"] = fit.file_items(wanted, layout)
-            cb_prog = None
-            if progress is not None:
-                progress(f"reading {f.name} ({f.stat().st_size / 1e6:,.0f} MB)")
-                cb_prog = _every_tenth(f.name, progress)
+            size = f.stat().st_size
+            step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
+            say(step, 0, size)
             d = dictionaries[_pair_dictionary(f, dcfs)]
-            tables, cb = read_cspro(f, d, report=report, progress=cb_prog, **fopts)
+            tables, cb = read_cspro(f, d, report=report,
+                                    progress=lambda done, total, step=step: say(step, done, size), **fopts)
+            say(step, size, size)  # the reader's last chunk ends at the last line, not the file's end
             _valid_codes(d, cb)
             results.append((f, *fit.to_profile_names(tables, cb, layout)))
     else:
@@ -115,8 +116,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         if "keep_identifiers" in opts and not _accepts(fn, "keep_identifiers"):
             opts.pop("keep_identifiers")  # this format has no identifier columns of its own to strip
         for f in files:
-            if progress is not None:
-                progress(f"reading {f.name}")
+            say(f"reading {f.name}")
             tables, cb = fn(f, **opts)
             if cb.report is not report:
                 report.extend(cb.report)
@@ -201,18 +201,6 @@ def _as_role(tables: dict[str, pd.DataFrame], cb: Codebook, role: str) -> dict[s
     return {role: df}
 
 
-def _every_tenth(name: str, progress: Progress) -> Callable[[int, int], None]:
-    """Turn the reader's (bytes done, total) calls into a message every 10 %."""
-    last = [0]
-
-    def tick(done: int, total: int) -> None:
-        pct = int(100 * done / max(total, 1) + 0.5) // 10 * 10
-        if pct > last[0]:
-            last[0] = pct
-            progress(f"  {name}: {pct} %")
-    return tick
-
-
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
                  progress: Progress | None = None, reference_date: str | None = None,
@@ -221,7 +209,8 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
 
     ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
     data). ``profile``: a shipped profile name, a profile file path, or a parsed profile.
-    ``progress(message)`` is called at each step and every 10 % of a large CSPro file.
+    ``progress(message, done, total)`` (see :mod:`migdata.progress`; a one-argument callback
+    works too) hears each step and the bytes read of a CSPro file.
     Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
     ``reference_date`` (``YYYY-MM-DD``) is the census/survey reference date, used by indicators such
     as OF10 (recent departures); it overrides the profile's ``reference_date``.
@@ -246,14 +235,14 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     report = ImportReport()
     layouts: dict[str, str | None] = {}
     # readers that strip identifiers themselves (Kobo: GPS, names, phones) must hear the user's choice
-    raw, cb = read_raw(paths, prof, report, progress, layouts=layouts, keep_identifiers=keep_identifiers,
+    say = as_progress(progress)
+    raw, cb = read_raw(paths, prof, report, say, layouts=layouts, keep_identifiers=keep_identifiers,
                        **reader_options)
     for f, name in layouts.items():
         if name:
             report.notes.append(f"{Path(f).name} has the {name} layout of profile {prof.name}")
     fit.check_round_keys(prof, raw, cb)
-    if progress is not None:
-        progress(f"mapping with profile {prof.name}")
+    say(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
     del raw
     rounds, period = record_period(tidy, period, [prof.round], report)
@@ -289,8 +278,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
         links=list(prof.links), extra={"layouts": layouts} if any(layouts.values()) else {})
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
-    if progress is not None:
-        progress("validating")
+    say("validating")
     out = validate(data, policy=policy)
     for t, n in extra_rejected.items():
         c = out.report.counts.get(t)

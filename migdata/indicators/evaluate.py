@@ -382,7 +382,7 @@ def _area_names(codes: Sequence[str]) -> list[str]:
 
 def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
             by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
-            policy: Any = None) -> pd.DataFrame:
+            policy: Any = None, progress: Any = None) -> pd.DataFrame:
     """Compute catalogue indicators for ``dataset`` (a :class:`~migdata.model.HouseholdData`):
     the estimates as the design gives them, before disclosure control. To publish them (Excel,
     CSV, a report) use :func:`migdata.compute`, which applies disclosure control to this table.
@@ -398,6 +398,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             excludes (``not_by``) is shown as ``Total``.
         age_scheme: age groups for ``age_group`` (``five_year``, ``broad``, ... or cut points).
         policy: reliability policy for sample surveys (name or ``ReliabilityPolicy``).
+        progress: ``progress(message, done, total)`` once per indicator (:mod:`migdata.progress`).
 
     Returns the long table (see module docstring); ``attrs["not_computable"]`` lists indicators
     the dataset cannot support, with the reason (read it with :func:`not_computable`);
@@ -462,7 +463,11 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
            **{b: _Labels([TOTAL]) for b in by}}
     done: list[Indicator] = []
     mask_cache: dict = {}
-    for ind in inds:
+    from migdata.progress import as_progress
+
+    say = as_progress(progress)
+    for i, ind in enumerate(inds):
+        say("indicators", i, len(inds))
         if ind.id not in ok_ids:
             continue
         ind_levels = [lv for lv in levels if not ind.levels or lv in ind.levels]
@@ -498,6 +503,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                 continue
         results.append(_label(cube, ind, space, by, dims, cat, multi, ind_levels, reg, len(done)))
         done.append(ind)
+    say("indicators", len(inds), len(inds))
     out = _assemble(results, done, by, reg, source, period)
     if extra_nc:
         nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
