@@ -458,12 +458,12 @@ class _Mapper:
                     widths[i] = v.length if v.type == "numeric" and not v.decimals else None
                 except KeyError:
                     pass
-        fixed = _concat_fixed([self.raw[c] for c in parts], widths, spec.get("sep", ""))
+        cols = [_blank_to_na(self.raw[c]) for c in parts]  # a blank part (CSV "") is missing: no id
+        fixed = _concat_fixed(cols, widths, spec.get("sep", ""))
         if fixed is not None:
             return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([fixed])), index=self.raw.index)
         arrs = []
-        for c, w in zip(parts, widths):
-            col = self.raw[c]
+        for col, w in zip(cols, widths):
             if pd.api.types.is_integer_dtype(col) or pd.api.types.is_float_dtype(col):
                 a = pa.array(pd.array(col, dtype="Int64"))
                 a = pc.cast(a, pa.string())
@@ -471,8 +471,9 @@ class _Mapper:
                     a = pc.utf8_lpad(a, width=int(w), padding="0")
             else:
                 a = pa.array(col.astype(STRING))
-            arrs.append(a)
-        out = pc.binary_join_element_wise(*arrs, spec.get("sep", "")) if len(arrs) > 1 else arrs[0]
+            arrs.append(a.cast(pa.large_string()))  # text (CSV) and numbers join as one type
+        out = (pc.binary_join_element_wise(*arrs, pa.scalar(spec.get("sep", ""), pa.large_string()))
+               if len(arrs) > 1 else arrs[0])
         if isinstance(out, pa.ChunkedArray):
             out = out.combine_chunks()
         return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([out.cast(pa.large_string())])),
