@@ -161,12 +161,10 @@ def _valid_codes(d: Any, cb: Codebook) -> None:
     """Every code the value sets of each item allow (a CSPro item may split its codes over
     several value sets), in ``Variable.extra["valid_codes"]`` / ``["valid_ranges"]``, for the
     value-set check of :mod:`migdata.profiles.fit`."""
+    items = {it.name: it for it in d.items()}
     for v in cb.variables:
-        try:
-            it = d.item(v.name)
-        except KeyError:
-            continue
-        if not it.value_sets:
+        it = items.get(v.name)
+        if it is None or not it.value_sets:
             continue
         vals = [x for vs in it.value_sets for x in vs.values]
         v.extra["valid_codes"] = [x.low for x in vals if not x.is_range]
