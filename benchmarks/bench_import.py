@@ -183,16 +183,16 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
 
 
 def bench_profile():
-    """The shipped lfs_puf_2022 profile with households keyed by PUFREG+PUFPSU+PUFHHNUM (see
-    :func:`generate`); everything else unchanged."""
+    """The shipped lfs_puf_2022 profile with households keyed by round+PUFREG+PUFPSU+PUFHHNUM
+    (see :func:`generate`); everything else unchanged."""
     from migdata.profiles import load_profile
     from migdata.profiles.engine import parse_profile
 
     path = load_profile("lfs_puf_2022").path
     text = Path(path).read_text(encoding="utf-8")
-    old = 'concat = ["PUFREG", "PUFHHNUM"], sep = "-", widths = [2, 5]'
-    assert text.count(old) == 2, "the shipped profile changed; update the benchmark"
-    text = text.replace(old, 'concat = ["PUFREG", "PUFPSU", "PUFHHNUM"], sep = "-", widths = [2, 5, 5]')
+    old = '["PUFSVYYR", "PUFSVYMO", "PUFREG", "PUFHHNUM"]'
+    assert text.count(old) == 3, "the shipped profile changed; update the benchmark"
+    text = text.replace(old, '["PUFSVYYR", "PUFSVYMO", "PUFREG", "PUFPSU", "PUFHHNUM"]')
     return parse_profile(text, path)
 
 
