@@ -91,7 +91,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         wanted = sorted(set().union(*profile.raw_columns().values())) if profile and profile.tables else None
         dictionaries: dict[Path, Any] = {}
         for f in data:  # every file fitted before any is decoded: a misfit stops at once
-            dcf = _pair_dictionary(f, dcfs)
+            dcf = _pair_dictionary(f, dcfs, data)
             if dcf not in dictionaries:
                 dictionaries[dcf] = read_dictionary(dcf)
             d = dictionaries[dcf]
@@ -105,7 +105,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
             size = f.stat().st_size
             step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
             say(step, 0, size)
-            d = dictionaries[_pair_dictionary(f, dcfs)]
+            d = dictionaries[_pair_dictionary(f, dcfs, data)]
             tables, cb = read_cspro(f, d, report=report,
                                     progress=lambda done, total, step=step: say(step, done, size), **fopts)
             say(step, size, size)  # the reader's last chunk ends at the last line, not the file's end
@@ -144,16 +144,20 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     return merged, cb
 
 
-def _pair_dictionary(data: Path, dcfs: list[Path]) -> Path:
+def _pair_dictionary(data: Path, dcfs: list[Path], others: Iterable[Path] = ()) -> Path:
     """The CSPro dictionary of a data file: a given ``.dcf`` of the same name, else the only one
-    given, else the one beside it (same name, or the only one in its folder)."""
+    given (unless it is named after another of the data files ``others`` and this file has its
+    own beside it: rounds' layouts differ), else the one beside it (same name, or the only one
+    in its folder)."""
     from migdata.readers.cspro import find_dictionary
 
     same = [d for d in dcfs if d.stem.lower() == data.stem.lower()]
     if same:
         return same[0]
+    own = next((c for c in (data.with_suffix(".dcf"), data.with_suffix(".DCF")) if c.is_file()), None)
     if len(dcfs) == 1:
-        return dcfs[0]
+        theirs = any(dcfs[0].stem.lower() == o.stem.lower() for o in others if o != data)
+        return own if theirs and own is not None else dcfs[0]
     return find_dictionary(data)
 
 

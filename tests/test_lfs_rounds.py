@@ -307,6 +307,15 @@ def test_pooled_rounds_give_each_round_alone(rounds, tmp_path):
         assert set(t.loc[t["round"].astype(str) == r, "period"].astype(str)) == {r}
 
 
+def test_each_round_is_read_with_its_own_dictionary():
+    # December's .dcf given for both files: February's items lie one column further on (it has
+    # PUFC11_ONLINE), so February is read with the dictionary beside it, not December's
+    dec, feb = month_files("December"), month_files("February")
+    data = import_files([dec[0], feb[0], dec[1]], "lfs_puf_2022")
+    assert {p.code for p in data.report.problems} == {"MD107"}  # February's two blank line numbers
+    assert len(data.persons) == 45_687 + 45_889 - 2
+
+
 def test_rounds_in_a_database_pool_and_by_round_on_the_command_line(rounds, tmp_path, capsys):
     from migdata.cli import main
     from migdata.model.database import Database
