@@ -336,6 +336,42 @@ def test_rounds_in_a_database_pool_and_by_round_on_the_command_line(rounds, tmp_
     assert round(lfpr["2022-12"], 1) == 66.4 and round(lfpr["2022-02"], 1) == 63.8
 
 
+def test_change_between_two_rounds_with_its_se_agrees_with_r(rounds, rscript, tmp_path):
+    """December minus February LFPR on the pooled rounds (Design.contrast, R svycontrast)."""
+    pooled = pool([rounds["February"], rounds["December"]])
+    fr = pooled.frame("person")
+    univ = ((fr["age"] >= 15) & fr["lf_status"].notna()).to_numpy()
+    inlf = univ & fr["lf_status"].isin(["employed", "unemployed"]).to_numpy()
+    d = pooled.design("person").update(univ=univ.astype(float), inlf=inlf.astype(float))
+    got = d.contrast("ratio", "inlf", "round", {"2022-12": 1, "2022-02": -1}, denominator="univ").iloc[0]
+    path = tmp_path / "both.csv"
+    pd.concat([raw_month(m).assign(round=r) for m, r in (("February", "2022-02"), ("December", "2022-12"))]
+              ).to_csv(path, index=False)
+    code = f"""
+    suppressMessages(library(survey))
+    d <- read.csv("{path}")
+    d$univ <- as.numeric(!is.na(d$PUFNEWEMPSTAT) & d$PUFC05_AGE >= 15 & !is.na(d$PUFC01_LNO))
+    d$inlf <- as.numeric(d$univ == 1 & d$PUFNEWEMPSTAT %in% c(1, 2))
+    d$stratum <- paste(d$round, d$PUFREG)
+    des <- svydesign(ids = ~PUFPSU, strata = ~stratum, weights = ~PUFPWGTPRV, nest = TRUE, data = d)
+    b <- svyby(~inlf, ~round, des, svyratio, denominator = ~univ, covmat = TRUE)
+    k <- svycontrast(b, c(-1, 1))
+    cat(sprintf("%.12f %.12f\n", coef(k), SE(k)))
+    """
+    out = subprocess.run([rscript, "-e", code], capture_output=True, text=True, check=True).stdout.split()
+    # February's two persons without a line number are rejected on import; R leaves them out of
+    # the universe (the design keeps their PSUs), so both sides estimate on the same persons
+    assert got["estimate"] == pytest.approx(float(out[0]), rel=1e-9)
+    assert got["se"] == pytest.approx(float(out[1]), rel=1e-6)
+    # independent rounds: the variance of the difference is the sum of the two variances
+    alone = [rounds[m].design("person").update(
+        univ=((f["age"] >= 15) & f["lf_status"].notna()).astype(float).to_numpy(),
+        inlf=((f["age"] >= 15) & f["lf_status"].isin(["employed", "unemployed"])).astype(float).to_numpy()
+    ).ratio("inlf", "univ").iloc[0] for m in ("February", "December") for f in [rounds[m].frame("person")]]
+    assert got["se"] == pytest.approx(float(np.hypot(alone[0]["se"], alone[1]["se"])), rel=1e-9)
+    assert got["estimate"] == pytest.approx(alone[1]["estimate"] - alone[0]["estimate"], rel=1e-12)
+
+
 def test_rounds_sharing_case_ids_are_refused(tmp_path):
     # a profile keyed on region + household number only would merge two rounds' households
     text = Path(__file__).resolve().parents[1].joinpath("migdata", "profiles", "lfs_puf_2022.toml").read_text()
