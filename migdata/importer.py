@@ -30,8 +30,7 @@ from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
 from migdata.model.rounds import cross_strata, record_period
 from migdata.model.spec import Provenance
-from migdata.profiles import load_profile
-from migdata.profiles import fit
+from migdata.profiles import fit, free_text, load_profile
 from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
@@ -73,7 +72,9 @@ def _check_options(fn: Callable[..., Any], reader: str, opts: dict[str, Any]) ->
 def identifier_sources(profile: Profile) -> set[str]:
     """Raw columns that feed only direct identifiers (``drop = true`` columns) of ``profile``:
     without ``keep_identifiers`` they are never decoded or read, so no message, manifest or
-    terminal line can quote their values (a CBMS house number that is not a number, say).
+    terminal line can quote their values (a CBMS house number that is not a number, say). The
+    exception: when the profile keeps free text, the household's names are read to redact them
+    from it, then dropped.
 
     Example:
         >>> from migdata.profiles import load_profile
@@ -87,7 +88,8 @@ def identifier_sources(profile: Profile) -> set[str]:
         for spec in tspec.get("columns", {}).values():
             cols = ([spec["from"]] if spec.get("from") else []) + list(spec.get("concat", []))
             (dropped if spec.get("drop") else used).update(cols)
-    return dropped - used
+    # names kept free text is redacted of are read, never stored or quoted (profiles/free_text.py)
+    return dropped - used - free_text.raw_identifier_columns(profile)
 
 
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
@@ -293,9 +295,9 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     extra_rejected = {}
     if policy == "reject":
         tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
-    if policy == "strict" and report.problems:
+    if policy == "strict" and report.n_problems:
         first = "; ".join(p.message for p in report.problems[:3])
-        err = DataError("MD119", n=len(report.problems), first=first)
+        err = DataError("MD119", n=report.n_problems, first=first)
         err.report = report  # type: ignore[attr-defined]
         raise err
     files = [str(p) for p in _paths(paths)]
@@ -341,14 +343,21 @@ def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, 
             cols.update(spec.get("concat", []))
         uses[t] = cols
     bad: dict[str, set[tuple[str | None, int]]] = {t: set() for t in tidy}
+    for code, table, column, source_file, row in report.rows_with(VALUE_PROBLEMS):
+        for t in tidy:
+            if table == t or column in uses.get(t, ()):
+                bad[t].add((source_file, row))
+    def used(table: str, column: str | None) -> bool:
+        return any(table == t or column in uses.get(t, ()) for t in tidy)
+
     for p in report.problems:
-        if p.code not in VALUE_PROBLEMS or not p.source_row:
-            continue
-        hit = [t for t in tidy if p.table == t or (p.column in uses.get(t, ()))]
-        for t in hit:
-            bad[t].add((p.source_file, int(p.source_row)))
-        if hit and p.action == "set_missing":
+        if p.code in VALUE_PROBLEMS and p.source_row and p.action == "set_missing" and used(p.table, p.column):
             p.action = "rejected"
+    for (code, table, column, action), n in list(report.unlisted.items()):
+        if code in VALUE_PROBLEMS and action == "set_missing" and used(table, column):
+            del report.unlisted[(code, table, column, action)]
+            key = (code, table, column, "rejected")
+            report.unlisted[key] = report.unlisted.get(key, 0) + n
     out, removed = {}, {}
     for name, df in tidy.items():
         if "_source_row" not in df.columns or not bad.get(name):

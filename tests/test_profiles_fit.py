@@ -10,7 +10,8 @@ import pytest
 from migdata.errors import DataError
 from migdata.profiles import parse_profile
 from migdata.profiles import fit
-from migdata.profiles.engine import _run_reduce, apply_profile
+from migdata._kernels.keys import run_reduce as _run_reduce
+from migdata.profiles.engine import apply_profile
 from migdata.readers.codebook import Codebook, Variable
 
 LAYOUTS = """
