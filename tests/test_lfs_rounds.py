@@ -356,13 +356,15 @@ def test_change_between_two_rounds_with_its_se_agrees_with_r(rounds, rscript, tm
     des <- svydesign(ids = ~PUFPSU, strata = ~stratum, weights = ~PUFPWGTPRV, nest = TRUE, data = d)
     b <- svyby(~inlf, ~round, des, svyratio, denominator = ~univ, covmat = TRUE)
     k <- svycontrast(b, c(-1, 1))
-    cat(sprintf("%.12f %.12f\n", coef(k), SE(k)))
+    cat(sprintf("%.12f %.12f %d\n", coef(k), SE(k), degf(des)))
     """
     out = subprocess.run([rscript, "-e", code], capture_output=True, text=True, check=True).stdout.split()
     # February's two persons without a line number are rejected on import; R leaves them out of
     # the universe (the design keeps their PSUs), so both sides estimate on the same persons
     assert got["estimate"] == pytest.approx(float(out[0]), rel=1e-9)
     assert got["se"] == pytest.approx(float(out[1]), rel=1e-6)
+    # df: the PSUs of both rounds (each nested in its round x region stratum) minus the 34 strata
+    assert int(got["df"]) == int(out[2]) == 708 + 699 - 34
     # independent rounds: the variance of the difference is the sum of the two variances
     alone = [rounds[m].design("person").update(
         univ=((f["age"] >= 15) & f["lf_status"].notna()).astype(float).to_numpy(),
