@@ -62,7 +62,12 @@ def run_reduce(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
     skipped: equals ``pd.Series(values).groupby(run_number).agg(how)`` for ``how`` in mean,
     sum, min, max, first (a run of only NaN gives NaN, and 0 for sum, as pandas). A case's
     rows are contiguous, so a per-case aggregate is one array pass instead of a hashed
-    group-by (16 M rows: 0.3 s instead of 9 s)."""
+    group-by.
+
+    Example:
+        >>> run_reduce(np.array([1.0, 3.0, np.nan, 5.0]), np.array([0, 2]), "mean").tolist()
+        [2.0, 5.0]
+    """
     if not len(values):
         return np.zeros(0)
     ok = ~np.isnan(values)
