@@ -141,3 +141,15 @@ def test_aggregate_needs_a_one_row_per_case_table():
     assert ei.value.code == "MD501" and "one_per_case" in ei.value.fields["reason"]
     with pytest.raises(DataError):
         parse_profile(AGG.replace('aggregate = "mean"', 'aggregate = "median"'))
+
+
+def test_coded_true_false_column_is_typed_boolean_on_mapping():
+    # codes = { 1 = true, 2 = false }: typed once on mapping (an object column made validation
+    # convert every cell to text); blanks and unlisted codes stay missing
+    text = AGG.replace('weight = "W"\n[tables.households]', 'weight = "W"\nflag = { from = "F", codes = { 1 = true, 2 = false }, dtype = "bool" }\n[tables.households]', 1)
+    prof = parse_profile(text.replace("[tables.persons.columns]", "[tables.persons.columns]", 1))
+    raw = {"P": pd.DataFrame({"HH": ["a", "a", "b"], "LN": [1, 2, 1], "W": [1.0, 2.0, 3.0], "F": [1, 2, None],
+                              "_source_row": range(2, 5)})}
+    out = apply_profile(prof, raw, Codebook("p.csv", "csv"))["persons"]
+    assert str(out["flag"].dtype) == "boolean"
+    assert out["flag"].tolist()[:2] == [True, False] and pd.isna(out["flag"].iloc[2])

@@ -499,8 +499,9 @@ class _Mapper:
                 return s.astype("Int32") if (s.dropna() % 1 == 0).all() else s
             if kind == "float" and pd.api.types.is_numeric_dtype(s):
                 return s.astype("float64")
-            if kind == "bool" and pd.api.types.is_bool_dtype(s):
-                return s.astype("boolean")
+            if kind == "bool" and (pd.api.types.is_bool_dtype(s) or (
+                    s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean")):
+                return s.astype("boolean")  # coded true/false (codes = { 1 = true }): typed here, once
             if kind == "category" and not isinstance(s.dtype, pd.CategoricalDtype):
                 codes_name = self.schema.get(name, {}).get("codes")
                 if codes_name:
