@@ -54,7 +54,11 @@ def demo(out_dir: Path) -> None:
     """Run the whole pipeline on the bundled CALABARZON sample data."""
     from migdata.demo import run_demo
 
-    run_demo(out_dir, progress=_progress())  # prints progress and the closing list of files
+    progress = _progress()
+    try:
+        run_demo(out_dir, progress=progress)  # prints progress and the closing list of files
+    finally:
+        progress.close()
 
 
 # --- dataset store -------------------------------------------------------------------------
@@ -288,8 +292,13 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
     from migdata.publish.tables import write_tables
 
     by_arg = [] if by.strip().lower() == "none" else by
-    for path in write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
-                             csv=csv_out, progress=_progress()):
+    progress = _progress()
+    try:
+        paths = write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
+                             csv=csv_out, progress=progress)
+    finally:
+        progress.close()
+    for path in paths:
         click.echo(f"Wrote {path}")
 
 
@@ -395,7 +404,12 @@ def report(store: Path, area: str, out: Path) -> None:
     """Write the migration profile report of one area as HTML."""
     from migdata.report import render_report
 
-    click.echo(f"Wrote {render_report(store, area, out, progress=_progress())}")
+    progress = _progress()
+    try:
+        written = render_report(store, area, out, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"Wrote {written}")
 
 
 def _as_text(obj: Any) -> str:

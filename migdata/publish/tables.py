@@ -103,10 +103,15 @@ def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "provin
     from migdata.model.database import open_path
     from migdata.publish.excel import write_csv, write_workbook
 
+    from migdata.progress import as_progress
+
+    say = as_progress(progress)
     data = open_path(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
     table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy,
-                    progress=progress)
+                    progress=say)
+    say(f"writing {out}")
     paths = [write_workbook(table, out)]
     if csv:
+        say(f"writing {Path(out).with_suffix('.csv')}")
         paths.append(write_csv(table, Path(out).with_suffix(".csv")))
     return paths
