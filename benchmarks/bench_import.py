@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import resource
 import shutil
 import sys
@@ -40,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from migdata.readers.cspro import CsproDictionary, read_dictionary  # noqa: E402
 
-REAL_DCF = ROOT.parent / "shared" / "realdata" / "ph" / "lfs" / "LFS_PUF_December_2022.dcf"
+REAL_DCF = (Path(os.environ.get("MIGDATA_REALDATA", ROOT.parent / "shared" / "realdata"))
+            / "ph" / "lfs" / "LFS_PUF_December_2022.dcf")
 
 # Positions of the real LFS PUF items (from the December 2022 dictionary), used when it is absent.
 BUNDLED = [("PUFREG", 2, 2, 0), ("PUFHHNUM", 4, 5, 0), None, ("PUFURB2015", 9, 1, 0),
@@ -48,7 +50,8 @@ BUNDLED = [("PUFREG", 2, 2, 0), ("PUFHHNUM", 4, 5, 0), None, ("PUFURB2015", 9, 1
            ("PUFPSU", 26, 5, 0), ("PUFRPL", 31, 3, 0), ("PUFHHSIZE", 34, 2, 0),
            ("PUFC01_LNO", 36, 2, 0), ("PUFC03_REL", 38, 2, 0), ("PUFC04_SEX", 40, 1, 0),
            ("PUFC05_AGE", 41, 2, 0), ("PUFC06_MSTAT", 43, 1, 0), ("PUFC07_GRADE", 44, 5, 0),
-           ("PUFC08_CONWR", 49, 1, 0), ("PUFFILLER", 50, 43, 0), ("PUFNEWEMPSTAT", 93, 1, 0)]
+           ("PUFC08_CONWR", 49, 1, 0), ("PUFFILLER", 50, 17, 0), ("PUFC19_PWMORE", 67, 1, 0),
+           ("PUFFILLER2", 68, 25, 0), ("PUFNEWEMPSTAT", 93, 1, 0)]
 
 
 def psu_as_id(dcf_text: str) -> str:
@@ -85,7 +88,7 @@ def bundled_dictionary() -> str:
             out += ["[Record]", "Name=HHMEM", "RecordTypeValue='2'", "Required=No", "MaxRecords=35", ""]
             continue
         name, start, length, dec = spec
-        kind = "Alpha" if name == "PUFFILLER" else "Numeric"  # the items the profile does not use
+        kind = "Alpha" if name.startswith("PUFFILLER") else "Numeric"  # the items the profile does not use
         out += ["[Item]", f"Name={name}", f"Start={start}", f"Len={length}", f"DataType={kind}"]
         if dec:
             out.append(f"Decimal={dec}")
@@ -165,6 +168,8 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
                     v, blank = conwr, age < 15
                 elif it.name == "PUFNEWEMPSTAT":
                     v, blank = emp, (age < 15) | (conwr < 5)
+                elif it.name == "PUFC19_PWMORE":  # want more hours: asked of the employed
+                    v, blank = rng.integers(1, 3, n), (age < 15) | (conwr < 5) | (emp != 1)
                 elif it.name not in values and it.start > 52:
                     blank = rng.random(n) < 0.3  # later items are skipped for many persons
                 s = it.start - 1
@@ -183,16 +188,16 @@ def generate(path: Path, d: CsproDictionary, persons: int, seed: int = 20221201,
 
 
 def bench_profile():
-    """The shipped lfs_puf_2022 profile with households keyed by PUFREG+PUFPSU+PUFHHNUM (see
-    :func:`generate`); everything else unchanged."""
+    """The shipped lfs_puf_2022 profile with households keyed by round+PUFREG+PUFPSU+PUFHHNUM
+    (see :func:`generate`); everything else unchanged."""
     from migdata.profiles import load_profile
     from migdata.profiles.engine import parse_profile
 
     path = load_profile("lfs_puf_2022").path
     text = Path(path).read_text(encoding="utf-8")
-    old = 'concat = ["PUFREG", "PUFHHNUM"], sep = "-", widths = [2, 5]'
-    assert text.count(old) == 2, "the shipped profile changed; update the benchmark"
-    text = text.replace(old, 'concat = ["PUFREG", "PUFPSU", "PUFHHNUM"], sep = "-", widths = [2, 5, 5]')
+    old = '["PUFSVYYR", "PUFSVYMO", "PUFREG", "PUFHHNUM"]'
+    assert text.count(old) == 3, "the shipped profile changed; update the benchmark"
+    text = text.replace(old, '["PUFSVYYR", "PUFSVYMO", "PUFREG", "PUFPSU", "PUFHHNUM"]')
     return parse_profile(text, path)
 
 

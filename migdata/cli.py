@@ -77,11 +77,15 @@ def demo(out_dir: Path) -> None:
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
 @click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
               help="Reference date of the census/survey round (overrides the profile's).")
+@click.option("--period", default=None, metavar="ROUND",
+              help="Round/period of the data, e.g. 2022-08 (default: what the data says, e.g. the "
+                   "LFS survey year and month, else the profile's round).")
 @click.option("--encoding", default=None, metavar="NAME",
               help="Text encoding of the data files (e.g. cp1252, latin-1); default UTF-8 "
                    "(CSV: detected).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
-            force: bool, keep_identifiers: bool, reference_date: str | None, encoding: str | None) -> None:
+            force: bool, keep_identifiers: bool, reference_date: str | None, period: str | None,
+            encoding: str | None) -> None:
     """Import FILES with a source profile into a dataset folder (--out) or a database (--into).
 
     --force replaces another migdata dataset in --out; a folder holding anything else (a
@@ -98,7 +102,8 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
     progress = _progress()
     try:
         data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                            progress=progress, reference_date=reference_date, **options)
+                            progress=progress, reference_date=reference_date, period=period,
+                            **options)
     finally:
         progress.close()
     try:  # a full disk or a read-only folder: the old store (if any) is untouched
@@ -307,7 +312,8 @@ def questionnaires_codebook(out: Path) -> None:
               type=click.Choice(["national", "region", "province", "city", "barangay"]),
               help="Finest area level; totals for every higher level are included.")
 @click.option("--by", default="sex,age_group", show_default=True,
-              help="Comma-separated disaggregations (sex, age_group, urban_rural, migratory_status), or 'none'.")
+              help="Comma-separated disaggregations (sex, age_group, urban_rural, migratory_status, "
+                   "round for pooled rounds, ...), or 'none'.")
 @click.option("--ids", default=None, help="Comma-separated indicator ids (default: all).")
 @click.option("--age-scheme", default="broad", show_default=True,
               help="five_year, broad, children, working_age, seniors, or cut points such as 0,15,30,60.")

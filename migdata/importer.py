@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import inspect
 
@@ -27,8 +28,9 @@ import pandas as pd
 
 from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
+from migdata.model.rounds import cross_strata, record_period
 from migdata.model.spec import Provenance
-from migdata.profiles import free_text, load_profile
+from migdata.profiles import fit, free_text, load_profile
 from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
@@ -92,20 +94,29 @@ def identifier_sources(profile: Profile) -> set[str]:
 
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
              report: ImportReport | None = None, progress: Progress | None = None,
+             layouts: dict[str, str | None] | None = None,
              **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
     """Read every file with the profile's reader (or the one the extension names) and stack
-    same-named raw tables; ``_source_file`` is added when there is more than one data file."""
+    same-named raw tables; ``_source_file`` is added when there is more than one data file.
+
+    With a profile, each file is first fitted to it (:mod:`migdata.profiles.fit`): its layout is
+    chosen by item names (a CSPro file by its dictionary, before the data is decoded) and its
+    raw columns are renamed to the names the profile's tables use, so files of different
+    layouts stack; ``layouts`` (when given) receives each file's layout. A CSPro data file is
+    read with the ``.dcf`` of the same name among ``paths``, else the only one given, else the
+    one beside it."""
     files = _paths(paths)
     say = as_progress(progress)
     report = report if report is not None else ImportReport()
     reader = (profile.reader if profile and profile.reader else None) or reader_for(files[0])
     opts = dict(profile.reader_options) if profile else {}
     opts.update(options)
+    fitted = layouts if layouts is not None else {}
     # raw columns of direct identifiers the profile drops: never decoded (CSPro) nor kept (others)
     hidden = identifier_sources(profile) if profile is not None and not opts.get("keep_identifiers") else set()
     results: list[tuple[Path, dict[str, pd.DataFrame], Codebook]] = []
     if reader == "cspro":
-        from migdata.readers.cspro import find_dictionary, read_cspro, read_dictionary
+        from migdata.readers.cspro import read_cspro, read_dictionary
 
         opts.pop("keep_identifiers", None)  # CSPro identifiers are dropped by the profile (drop = true)
         dcfs = [p for p in files if p.suffix.lower() == ".dcf"]
@@ -113,19 +124,31 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         if not data:
             raise UsageError("MD512")
         _check_options(read_cspro, reader, {k: v for k, v in opts.items() if k != "dictionary"})
-        d = read_dictionary(dcfs[0]) if dcfs else None
-        if profile is not None and "items" not in opts:
-            opts["items"] = sorted(set().union(*profile.raw_columns().values())) if profile.tables else None
-        if hidden:
-            opts["skip_items"] = sorted(hidden | set(opts.get("skip_items") or ()))
-        for i, f in enumerate(data):
+        wanted = sorted(set().union(*profile.raw_columns().values())) if profile and profile.tables else None
+        dictionaries: dict[Path, Any] = {}
+        for f in data:  # every file fitted before any is decoded: a misfit stops at once
+            dcf = _pair_dictionary(f, dcfs, data)
+            if dcf not in dictionaries:
+                dictionaries[dcf] = read_dictionary(dcf)
+            d = dictionaries[dcf]
+            layout = fit.choose(profile, _cspro_items(d), str(f)) if profile is not None else None
+            fitted[str(f)] = layout["name"] if layout else None
+        for f in data:
+            layout = fit.layout_named(profile, fitted[str(f)]) if profile is not None else None
+            fopts = dict(opts)
+            if wanted is not None and "items" not in opts:
+                fopts["items"] = fit.file_items(wanted, layout)
+            if hidden:
+                fopts["skip_items"] = sorted(set(fit.file_items(hidden, layout)) | set(opts.get("skip_items") or ()))
             size = f.stat().st_size
             step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
             say(step, 0, size)
-            tables, cb = read_cspro(f, d if d is not None else find_dictionary(f), report=report,
-                                    progress=lambda done, total, step=step: say(step, done, size), **opts)
+            d = dictionaries[_pair_dictionary(f, dcfs, data)]
+            tables, cb = read_cspro(f, d, report=report,
+                                    progress=lambda done, total, step=step: say(step, done, size), **fopts)
             say(step, size, size)  # the reader's last chunk ends at the last line, not the file's end
-            results.append((f, tables, cb))
+            _valid_codes(d, cb)
+            results.append((f, *fit.to_profile_names(tables, cb, layout)))
     else:
         fn = get_reader(reader)
         if "keep_identifiers" in opts and not _accepts(fn, "keep_identifiers"):
@@ -139,7 +162,15 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
             if cb.report is not report:
                 report.extend(cb.report)
                 cb.report = report
-            results.append((f, tables, cb))
+            role = fit.role_of(profile, f) if profile is not None else None
+            if role is not None:
+                tables = _as_role(tables, cb, role)
+            layout = fit.choose(profile, fit.available_items(cb, tables), str(f)) if profile is not None else None
+            fitted[str(f)] = layout["name"] if layout else None
+            results.append((f, *fit.to_profile_names(tables, cb, layout)))
+    if profile is not None:  # each file's own dictionary, in the profile's names
+        for _, _, cb in results:
+            fit.check_value_sets(profile, cb, report)
     raw: dict[str, list[pd.DataFrame]] = {}
     for f, tables, _ in results:
         for name, df in tables.items():
@@ -154,10 +185,69 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     return merged, cb
 
 
+def _pair_dictionary(data: Path, dcfs: list[Path], others: Iterable[Path] = ()) -> Path:
+    """The CSPro dictionary of a data file: a given ``.dcf`` of the same name, else the only one
+    given (unless it is named after another of the data files ``others`` and this file has its
+    own beside it: rounds' layouts differ), else the one beside it (same name, or the only one
+    in its folder)."""
+    from migdata.readers.cspro import find_dictionary
+
+    same = [d for d in dcfs if d.stem.lower() == data.stem.lower()]
+    if same:
+        return same[0]
+    own = next((c for c in (data.with_suffix(".dcf"), data.with_suffix(".DCF")) if c.is_file()), None)
+    if len(dcfs) == 1:
+        theirs = any(dcfs[0].stem.lower() == o.stem.lower() for o in others if o != data)
+        return own if theirs and own is not None else dcfs[0]
+    return find_dictionary(data)
+
+
+def _valid_codes(d: Any, cb: Codebook) -> None:
+    """Every code the value sets of each item allow (a CSPro item may split its codes over
+    several value sets), in ``Variable.extra["valid_codes"]`` / ``["valid_ranges"]``, for the
+    value-set check of :mod:`migdata.profiles.fit`."""
+    items = {it.name: it for it in d.items()}
+    for v in cb.variables:
+        it = items.get(v.name)
+        if it is None or not it.value_sets:
+            continue
+        vals = [x for vs in it.value_sets for x in vs.values]
+        v.extra["valid_codes"] = [x.low for x in vals if not x.is_range]
+        v.extra["valid_ranges"] = [(x.low, x.high) for x in vals if x.is_range]
+
+
+def _cspro_items(d: Any) -> dict[str, set[str]]:
+    """The items each record of a CSPro dictionary gives (ID items included; repeated items
+    also as ``NAME_k``; the reader's ``_occ`` and ``_source_row``), for fitting a profile before
+    the data is decoded."""
+    out: dict[str, set[str]] = {}
+    for rec in d.records:
+        names = out.setdefault(rec.name, {"_occ", "_source_row"})  # columns the reader adds
+        for it in d.id_items_for(rec) + rec.items:
+            names.add(it.name)
+            if it.occurrences > 1:
+                names.update(f"{it.name}_{k}" for k in range(1, it.occurrences + 1))
+    return out
+
+
+def _as_role(tables: dict[str, pd.DataFrame], cb: Codebook, role: str) -> dict[str, pd.DataFrame]:
+    """A one-table file renamed to the raw table (role) the profile's ``[files]`` gives it, so
+    that ``lfs_2022_08.csv`` and ``lfs_2022_12.csv`` both become, say, ``members``."""
+    if len(tables) != 1 or role in tables:
+        return tables
+    (old, df), = tables.items()
+    for v in cb.variables:
+        if v.table == old:
+            v.table = role
+    if old in cb.tables:
+        cb.tables[role] = cb.tables.pop(old)
+    return {role: df}
+
+
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
                  progress: Progress | None = None, reference_date: str | None = None,
-                 **reader_options: Any):
+                 period: str | None = None, **reader_options: Any):
     """Import source files with a profile into a validated :class:`~migdata.model.data.HouseholdData`.
 
     ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
@@ -167,6 +257,13 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
     ``reference_date`` (``YYYY-MM-DD``) is the census/survey reference date, used by indicators such
     as OF10 (recent departures); it overrides the profile's ``reference_date``.
+
+    The rounds come from the data (the households' ``round`` column, e.g. the LFS ``PUFSVYYR`` and
+    ``PUFSVYMO``), else from the profile's ``round``; ``period`` (e.g. ``2022-08``) overrides
+    them (see :mod:`migdata.model.rounds`). Before any row is mapped the profile is fitted to the
+    files (:mod:`migdata.profiles.fit`): the layout is chosen by item names, a mapped item the
+    file lacks stops the import (MD520/MD521), a value set that no longer matches is reported
+    (MD522).
 
     Example:
         >>> data = import_files("Popstan Census.dat", "popstan_census")   # doctest: +SKIP
@@ -180,12 +277,22 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         raise UsageError("MD004", what="validation policy", value=policy, choices=", ".join(POLICIES))
     prof = load_profile(profile)
     report = ImportReport()
+    layouts: dict[str, str | None] = {}
     # readers that strip identifiers themselves (Kobo: GPS, names, phones) must hear the user's choice
     say = as_progress(progress)
-    raw, cb = read_raw(paths, prof, report, say, keep_identifiers=keep_identifiers, **reader_options)
+    raw, cb = read_raw(paths, prof, report, say, layouts=layouts, keep_identifiers=keep_identifiers,
+                       **reader_options)
+    for f, name in layouts.items():
+        if name:
+            report.notes.append(f"{Path(f).name} has the {name} layout of profile {prof.name}")
+    fit.check_round_keys(prof, raw, cb)
     say(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
     del raw
+    rounds, period = record_period(tidy, period, [prof.round], report)
+    if "households" in tidy and len(rounds) > 1:
+        tidy["households"], design = cross_strata(tidy["households"], prof.design)
+        prof = dataclasses.replace(prof, design=design)
     extra_rejected = {}
     if policy == "reject":
         tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
@@ -207,14 +314,13 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         psgc_release = release()
     except Exception:  # the reference is optional for sources without PSGC codes
         psgc_release = None
-    rounds = [prof.round] if prof.round else []
     provenance = Provenance(
         stream=prof.meta.get("stream") or prof.source or None, sources=[prof.name], rounds=rounds,
-        period=str(prof.meta.get("period") or prof.round or "") or None, reference_date=ref_date,
+        period=period or (str(prof.meta["period"]) if prof.meta.get("period") else None), reference_date=ref_date,
         design=prof.design, psgc_release=psgc_release, profile=prof.name, profile_path=prof.path,
         reader=prof.reader, files=files, policy=policy, keep_identifiers=bool(keep_identifiers),
         units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
-        links=list(prof.links))
+        links=list(prof.links), extra={"layouts": layouts} if any(layouts.values()) else {})
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
     say("validating")
     out = validate(data, policy=policy)

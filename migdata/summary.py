@@ -66,7 +66,9 @@ def describe_store(path: str | os.PathLike[str]) -> str:
     lines = [f"Dataset {path}",
              f"  sources: {', '.join(prov.sources) or 'unknown'}",
              f"  rounds: {', '.join(prov.rounds) or 'unknown'}"
-             + (f" (period {prov.period})" if prov.period and prov.rounds != [prov.period] else ""),
+             + (f" (period {prov.period})" if prov.period and prov.period != ", ".join(prov.rounds) else "")
+             + (f"; layout {', '.join(sorted({v for v in prov.extra['layouts'].values() if v}))}"
+                if prov.extra.get("layouts") else ""),
              f"  PSGC release: {prov.psgc_release or 'not recorded'}",
              f"  design: {prov.design.describe()}",
              f"  saved by migdata {manifest.get('migdata_version')} at {manifest.get('saved_at')}",

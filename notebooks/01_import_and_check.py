@@ -16,12 +16,13 @@
 # %% [markdown]
 # # 1. Import files and check them
 #
-# This notebook imports a CBMS 2022 data file into a migdata **dataset** (a folder of tables
-# that the other notebooks and `migdata report` read), then reads the **import report**: every
-# problem found, with the file, line, column and value, what rule it breaks and what was done.
+# This notebook imports data files into a migdata **dataset** (a folder of tables that the
+# other notebooks and `migdata report` read), then reads the **import report**: every problem
+# found, with the file, line, column and value, what rule it breaks and what was done.
 #
-# It runs on the bundled sample data. To use your own files, change `data_files` and
-# `profile` in the next cell (`migdata profiles` lists the profiles).
+# It runs on the bundled sample data (a CBMS 2022 file). To use your own files, change
+# `data_files` and `profile` in the next cell (`migdata profiles` lists the profiles): any
+# profile works, e.g. `lfs_puf_2022` with a Labor Force Survey public use file and its `.dcf`.
 
 # %% tags=["parameters"]
 # data_files: your files (an empty list means the bundled sample data)
@@ -48,9 +49,11 @@ files
 # %% [markdown]
 # ## Import
 #
-# `import_files` reads the files with the reader the profile names (here the CSPro dictionary
-# beside the data), maps every item onto the tidy model (codes, areas, countries) and checks the
-# result. Names, addresses, phone numbers and GPS are dropped unless you ask to keep them.
+# `import_files` reads the files with the reader the profile names (for CSPro files, the
+# dictionary beside the data), checks that the files fit the profile (their layout, the items it
+# maps, their value sets), maps every item onto the tidy model (codes, areas, countries) and
+# checks the result. Names, addresses, phone numbers and GPS are dropped unless you ask to keep
+# them. The round comes from the data when the profile maps it (pass `period="..."` to set it).
 
 # %%
 data = migdata.import_files(files, profile)
@@ -67,24 +70,25 @@ data.report.check_balance()
 pd.DataFrame(data.report.counts).T
 
 # %%
+print("rounds:", ", ".join(data.provenance.rounds) or "not recorded", "| period:", data.provenance.period)
 data.save(store, force=True)
 
 # %% [markdown]
 # ## A file with problems
 #
-# The sample includes a small file with planted problems (`dirty/`), listed in
+# The bundled sample includes a small file with planted problems (`dirty/`), listed in
 # `planted_problems.csv`. Import it and compare what the import report found with what was
-# planted.
+# planted. With your own files, the rest of this notebook reads their own import report.
 
 # %%
 dirty_dir = sample / "dirty"
-dirty_files = sorted(dirty_dir.glob("*.dat"))
+dirty_files = sorted(dirty_dir.glob("*.dat")) if not data_files else []
 if dirty_files:
     dirty = migdata.import_files(dirty_files, profile)
     print(dirty.report.summary(max_problems=5))
 else:
-    print("No dirty sample here; the rest of this notebook shows the clean file's report.")
-    dirty, dirty_dir, dirty_files = data, sample, files
+    print("The rest of this notebook reads the import report of the files imported above.")
+    dirty, dirty_dir, dirty_files = data, Path(files[0]).parent, files
 
 # %% [markdown]
 # Every problem is a row: the source file and line, the column, the value, the rule (a stable

@@ -105,8 +105,9 @@ head.to_csv(out / "headline.csv", index=False)
 # ## 2. Overseas Filipinos by sex and age
 #
 # Overseas Filipinos (OFs) are household members aged 15 and over who are abroad for work,
-# study or a visit (CBMS item B06). The chart compares their ages with those of the household
-# population aged 15 and over: bars show each group as a percentage of its own total.
+# study or a visit (the roster's overseas-Filipino item: CBMS B06, LFS C08). The chart compares
+# their ages with those of the household population aged 15 and over: bars show each group as a
+# percentage of its own total.
 
 # %%
 of, pop = P.pyramid()
@@ -125,8 +126,8 @@ else:
 # %% [markdown]
 # ## 3. Where overseas Filipino workers are
 #
-# Share of the area's OFWs working in each country (CBMS item B09), the ten most common
-# countries.
+# Share of the area's OFWs working in each country (the country item of the source, e.g.
+# CBMS B09), the ten most common countries.
 
 # %%
 dest = P.destinations(top=10)
@@ -140,8 +141,8 @@ else:
 # %% [markdown]
 # ## 4. Households with members abroad and households receiving cash from abroad
 #
-# How this area compares with the areas it belongs to. Cash from abroad is the CBMS item on
-# cash receipts, gifts and other assistance from abroad in the past 12 months (H3G).
+# How this area compares with the areas it belongs to. Cash from abroad is the household's
+# cash receipts, gifts and other assistance from abroad in the past 12 months (CBMS H3G).
 
 # %%
 cmp = P.comparison()
@@ -188,7 +189,8 @@ if uses is not None and len(uses):
           "remittance_uses")
     uses.to_csv(out / "remittance_uses.csv", index=False)
 else:
-    note("_This dataset does not say how remittances are used: CBMS does not ask it. "
+    note("_This dataset does not say how remittances are used: household rosters (CBMS, the LFS) "
+         "do not ask it. "
          "The overseas Filipino survey and the CBMS migration rider (see `questionnaires/`) "
          "collect it; import them to fill this section._")
 r = P.get("RM03")
@@ -250,7 +252,7 @@ else:
 # ## 8. Moving within the Philippines
 #
 # In-movers are persons aged 5 and over who lived in another city/municipality or abroad five
-# years ago (CBMS item B02).
+# years ago (the residence item of the source, e.g. CBMS B02).
 
 # %%
 r = P.get("IM01")

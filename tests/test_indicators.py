@@ -106,6 +106,10 @@ EXPECTED = {
     "EM01": 100 * 5 / 9,
     # labour force: 5 employed + C2 unemployed -> 1/6
     "EM02": 100 / 6,
+    # PSA's LFPR: labour force 6 (5 employed + C2) / 9 persons 15+ with a status
+    "LF01": 100 * 6 / 9,
+    # PSA's employment rate: 5 employed / labour force 6
+    "LF02": 100 * 5 / 6,
     # return migrants with LF status: B1 only, employed
     "EM03": 100.0,
     # 5-17 with attendance: A3, A4, B4, C3, D3, D4, E2, F3 = 8; D3 not attending -> 7/8

@@ -26,6 +26,7 @@ STAGES = [
     ("migdata.profiles", 2),
     ("migdata.model.validate", 3), ("migdata.model.data", 3), ("migdata.model.frame", 3),
     ("migdata.model.database", 3), ("migdata.model.partitions", 3), ("migdata.streaming", 3),
+    ("migdata.model.rounds", 3),  # rounds of the stored data; pool() builds a dataset of them
     ("migdata.importer", 3),
     ("migdata.survey", 4),
     ("migdata.indicators", 5),

@@ -1,10 +1,14 @@
-"""LFS PUF December 2022 through the lfs_puf_2022 profile, checked against PSA's published figures."""
+"""LFS PUF December 2022 through the lfs_puf_2022 profile: counts, keys, and what happens when a
+round's file does not fit the profile (unknown layout, changed value sets, policies). PSA's
+published figures, rounds, layouts and the design are checked in test_lfs_rounds.py."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
+from migdata.cli import main
+from migdata.errors import DataError, render
 from migdata.importer import import_files
 from tests.conftest import realfile
 
@@ -27,12 +31,16 @@ def test_counts(lfs):
 
 def test_keys_and_areas(lfs):
     hh = lfs.households
-    assert hh["hh_id"].iloc[0] == "01-00001"  # PUFREG 01, PUFHHNUM 00001 on line 1
+    # round (PUFSVYYR 2022, PUFSVYMO 12), PUFREG 01, PUFHHNUM 00001 on line 1: the household
+    # number restarts every round, so the id carries the round
+    assert hh["hh_id"].iloc[0] == "2022-12-01-00001"
     assert set(hh["psgc"].dropna()) <= {f"{r:02d}00000000" for r in range(1, 20)}
     assert hh["psgc"].notna().all()
     assert (hh["round"] == "2022-12").all()
+    assert lfs.provenance.rounds == ["2022-12"] and lfs.provenance.period == "2022-12"
     # Region IV-A is LFS region 4
-    assert (hh["psgc"] == "0400000000").sum() == hh["hh_id"].str.startswith("04-").sum()
+    assert (hh["psgc"] == "0400000000").sum() == hh["hh_id"].str.startswith("2022-12-04-").sum()
+    assert (hh["stratum"] == "04").sum() == (hh["psgc"] == "0400000000").sum()
 
 
 def _universe(lfs):
@@ -81,17 +89,31 @@ def _round_copy(tmp_path, edit_dcf, edit_lines=None, n=300):
     return tmp_path / "r.dat"
 
 
-def test_other_round_with_renamed_item_is_named_not_crashed(tmp_path):
-    # 2016-2020 files call the OF indicator PUFC10_CONWR
-    dat = _round_copy(tmp_path, lambda t: t.replace("Name=PUFC08_CONWR", "Name=PUFC10_CONWR"))
-    data = import_files([dat], "lfs_puf_2022")
-    probs = [p for p in data.report.problems if p.code == "MD503"]
-    assert [(p.table, p.column, p.value) for p in probs] == [("persons", "of_status", "PUFC08_CONWR")]
-    assert data.persons["of_status"].isna().all()
-    assert len(data.persons) == 300
+def run(capsys, *args):
+    """``migdata ARGS``: exit code and output as a user sees them."""
+    with pytest.raises(SystemExit) as e:
+        main(list(args))
+    out = capsys.readouterr()
+    return e.value.code, out.out + out.err
 
 
-def test_new_code_in_other_round_is_noted_and_located(tmp_path):
+def test_file_of_an_unknown_layout_fails_naming_the_items_that_differ(tmp_path, capsys):
+    # neither the monthly (PUFC08_CONWR) nor the quarterly (PUFC10_CONWR) name: no empty column
+    dat = _round_copy(tmp_path, lambda t: t.replace("Name=PUFC08_CONWR", "Name=PUFC12_CONWR"))
+    with pytest.raises(DataError) as ei:
+        import_files([dat], "lfs_puf_2022")
+    e = ei.value
+    assert e.code == "MD521"
+    assert e.fields["missing"] == {"monthly": ["PUFC08_CONWR"], "quarterly": ["PUFC10_CONWR", "PUFC20_PWMORE"]}
+    assert e.message == render("MD521", profile="lfs_puf_2022", file=str(dat),
+                               differ="layout monthly lacks PUFC08_CONWR; "
+                                      "layout quarterly lacks PUFC10_CONWR, PUFC20_PWMORE")
+    # the command line: one message, exit 1 (data problem), nothing saved
+    code, out = run(capsys, "import", str(dat), "--profile", "lfs_puf_2022", "--out", str(tmp_path / "o"))
+    assert code == 1 and "[MD521]" in out and "Traceback" not in out and not (tmp_path / "o").exists()
+
+
+def test_new_code_in_other_round_is_a_problem_and_located(tmp_path, capsys):
     def lines(ls):
         ls[0] = ls[0][:48] + "6" + ls[0][49:]  # PUFC08_CONWR is column 49
         return ls
@@ -99,15 +121,27 @@ def test_new_code_in_other_round_is_noted_and_located(tmp_path):
     dat = _round_copy(tmp_path, lambda t: t.replace("Value=5;Residents", "Value=5;Residents\nValue=6;New category"),
                       lines)
     data = import_files([dat], "lfs_puf_2022")
+    (vs,) = [p for p in data.report.problems if p.code == "MD522"]
+    assert (vs.table, vs.column, vs.value, vs.action) == ("persons", "of_status", "PUFC08_CONWR", "kept")
+    assert "6 (New category)" in vs.message
     (prob,) = [p for p in data.report.problems if p.code == "MD504"]
     assert (prob.source_row, prob.column, prob.value, prob.action) == (1, "of_status", 6, "set_missing")
-    assert any("6 (New category)" in n for n in data.report.notes)
     assert pd.isna(data.persons["of_status"].iloc[0]) and data.persons["of_status_src"].iloc[0] == "6"
+    # a value set that no longer matches is a non-zero exit of migdata import
+    code, out = run(capsys, "import", str(dat), "--profile", "lfs_puf_2022", "--out", str(tmp_path / "o"))
+    assert code == 1 and "MD522" in out
+
+
+def test_renumbered_value_set_is_a_problem(tmp_path):
+    # a round whose dictionary drops code 5 and uses 6 for residents: both directions are named
+    dat = _round_copy(tmp_path, lambda t: t.replace("Value=5;Residents", "Value=6;Residents"))
+    data = import_files([dat], "lfs_puf_2022")
+    (vs,) = [p for p in data.report.problems if p.code == "MD522"]
+    assert "the file labels 6 (Residents), which the profile does not map" in vs.message
+    assert "the profile maps 5, which the file no longer labels" in vs.message
 
 
 def test_reject_and_strict_policies(tmp_path):
-    from migdata.errors import DataError
-
     def lines(ls):
         ls[0] = ls[0][:48] + "6" + ls[0][49:]
         return ls

@@ -103,3 +103,26 @@ def test_missing_notebook_is_reported():
     with pytest.raises(MigdataError) as e:
         notebook_path("99_nothing.ipynb")
     assert e.value.code == "MD803"
+
+
+def test_notebook_01_runs_with_another_profile(tmp_path):
+    """Notebook 01 with a survey file and its profile: the bundled CBMS files are never imported
+    with the user's profile (that cell used to fail for any profile but CBMS)."""
+    from migdata.importer import import_files
+
+    sav = ROOT / "sample_data" / "lfs_like_survey.sav"
+    if not sav.exists():
+        pytest.skip("not a source checkout")
+    store = tmp_path / "store"
+    nb = run_notebook("01_import_and_check.ipynb",
+                      {"data_files": [str(sav)], "profile": "sample_survey", "store": str(store),
+                       "sample_folder": str(sav.parent)}, cwd=tmp_path)
+    out = _outputs(nb)
+    assert "Import report" in out and "no planted problems to compare" in out
+    # the saved dataset is the one the profile gives outside the notebook
+    direct = import_files([sav], "sample_survey")
+    from migdata.model.data import load
+
+    again = load(store)
+    assert again.provenance.profile == "sample_survey"
+    assert len(again.persons) == len(direct.persons) and len(again.households) == len(direct.households)

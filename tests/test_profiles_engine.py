@@ -9,7 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from migdata.errors import DataError, MigdataError, UsageError
+from migdata.errors import DataError, MigdataError, UsageError, render
 from migdata.importer import codebook_table, import_files
 from migdata.publish.codebook import write_codebook
 from migdata.profiles import list_profiles, load_profile, parse_profile, profiles_text
@@ -106,14 +106,26 @@ def test_raw_table_absent(tmp_path):
     assert ei.value.fields["available"] == "households, members"
 
 
-def test_key_column_absent_stops_other_column_absent_is_named(tmp_path):
+def test_absent_items_stop_the_import_and_are_all_named(tmp_path):
+    # a mapped item the file lacks is never an empty column: the import stops (MD520) naming
+    # every absent item with the column it fills
     with pytest.raises(DataError) as ei:
         import_files(FILES, _profile(tmp_path, BASE.replace('line_no = "line"', 'line_no = "lineno"')))
-    assert ei.value.code == "MD503" and ei.value.fields["column"] == "line_no"
-    data = import_files(FILES, _profile(tmp_path, BASE.replace('age = "age"', 'age = "edad"')))
-    (p,) = [p for p in data.report.problems if p.code == "MD503"]
-    assert (p.table, p.column, p.value) == ("persons", "age", "edad")
-    assert data.persons["age"].isna().all()
+    assert ei.value.code == "MD520" and ei.value.fields["items"] == ["lineno"]
+    text = BASE.replace('age = "age"', 'age = "edad"').replace('line_no = "line"', 'line_no = "lineno"')
+    with pytest.raises(DataError) as ei:
+        import_files(FILES, _profile(tmp_path, text))
+    assert sorted(ei.value.fields["items"]) == ["edad", "lineno"]
+    assert "edad (persons.age)" in ei.value.message and "lineno (persons.line_no)" in ei.value.message
+    assert ei.value.message == render("MD520", profile="lgu_survey_2024", file=ei.value.fields["file"],
+                                      missing="lineno (persons.line_no), edad (persons.age)")
+    # the engine alone (a caller that did not fit the profile first) still names it, MD503
+    from migdata.importer import read_raw
+    from migdata.profiles.engine import apply_profile
+    prof = parse_profile(BASE.replace('age = "age"', 'age = "edad"'))
+    raw, cb = read_raw(FILES, None)
+    apply_profile(prof, raw, cb)
+    assert [(p.column, p.value) for p in cb.report.problems if p.code == "MD503"] == [("age", "edad")]
 
 
 def test_ranges_scale_default_and_missing(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from migdata.errors import DataError
 from migdata.importer import import_files
 from migdata.profiles.ipums_generic import relationship_codes
 from tests.conftest import realfile
@@ -144,6 +145,13 @@ def test_kobo_xlsx_through_a_profile(tmp_path):
     form = realfile("kobo", "kobocruncher", "sample_xlsform.xlsx")
     prof = tmp_path / "kobo.toml"
     prof.write_text(KOBO_PROFILE.format(form=form))
+    # the form has no relationship question: the profile does not fit the file (MD520) ...
+    with pytest.raises(DataError) as ei:
+        import_files(realfile("kobo", "kobocruncher", "data.xlsx"), prof)
+    assert ei.value.code == "MD520" and ei.value.fields["items"] == ["relationship"]
+    # ... unless it says the item is optional: the column is then imported empty (required) with a note
+    prof.write_text(KOBO_PROFILE.format(form=form).replace('relationship = {{ from = "relationship" }}'.format(),
+                                                           'relationship = { from = "relationship", optional = true }'))
     data = import_files(realfile("kobo", "kobocruncher", "data.xlsx"), prof)
     p, h = data.persons, data.households
     assert len(h) == 5 and len(p) == 12  # realdata README
@@ -152,5 +160,5 @@ def test_kobo_xlsx_through_a_profile(tmp_path):
     assert sizes.loc[h["hh_id"]].tolist() == [1, 5, 3, 1, 2]
     assert p["line_no"].tolist() == [1, 1, 2, 3, 4, 5, 1, 2, 3, 1, 1, 2]
     assert ((p["sex"] == "male").sum(), (p["sex"] == "female").sum()) == (7, 5)
-    # the form has no relationship question: reported once, not per row
-    assert [q.code for q in data.report.problems] == ["MD503"]
+    assert data.report.problems == [] and p["relationship"].isna().all()
+    assert sum("relationship" in n for n in data.report.notes) == 1

@@ -31,6 +31,13 @@ def first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ids are seen to be distinct without it (:func:`_increasing_ids`). A row equal to the row
     before it is a duplicate of whatever that row duplicates, so dropping it first changes
     nothing."""
+    heads = df.iloc[run_starts(df, keys)]
+    return heads if _increasing_ids(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
+
+
+def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Positions where a run of equal keys starts (a missing key starts a run): in pandas,
+    ``np.flatnonzero(df[keys].ne(df[keys].shift()).any(axis=1) | df[keys].isna().any(axis=1))``."""
     n = len(df)
     start = np.ones(n, dtype=bool)
     if n > 1:
@@ -40,8 +47,45 @@ def first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             eq = pd.array(a[1:] == a[:-1], dtype="boolean")  # NA (a missing key) starts a run
             same &= eq.to_numpy(dtype=bool, na_value=False)
         start[1:] = ~same
-    heads = df.iloc[np.flatnonzero(start)]
-    return heads if _increasing_ids(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
+    return np.flatnonzero(start)
+
+
+def runs_are_cases(heads: pd.DataFrame, keys: list[str]) -> bool:
+    """True when the rows that start the runs (``df.iloc[run_starts(df, keys)]``) are seen to be
+    distinct cases without hashing, i.e. ``not heads.duplicated(keys).any()`` is then sure; False
+    means "not seen", not "duplicated"."""
+    return _increasing_ids(heads, keys)
+
+
+def run_reduce(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
+    """One value per run of ``values`` (runs begin at ``starts``), missing values (NaN)
+    skipped: equals ``pd.Series(values).groupby(run_number).agg(how)`` for ``how`` in mean,
+    sum, min, max, first (a run of only NaN gives NaN, and 0 for sum, as pandas). A case's
+    rows are contiguous, so a per-case aggregate is one array pass instead of a hashed
+    group-by.
+
+    Example:
+        >>> run_reduce(np.array([1.0, 3.0, np.nan, 5.0]), np.array([0, 2]), "mean").tolist()
+        [2.0, 5.0]
+    """
+    if not len(values):
+        return np.zeros(0)
+    ok = ~np.isnan(values)
+    count = np.add.reduceat(ok.astype(np.int64), starts)
+    if how in ("sum", "mean"):
+        total = np.add.reduceat(np.where(ok, values, 0.0), starts)
+        if how == "sum":
+            return total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    if how in ("min", "max"):
+        fill = np.inf if how == "min" else -np.inf
+        red = (np.minimum if how == "min" else np.maximum).reduceat(np.where(ok, values, fill), starts)
+        return np.where(count > 0, red, np.nan)
+    # first non-missing value of each run
+    pos = np.where(ok, np.arange(len(values)), len(values))
+    first = np.minimum.reduceat(pos, starts)
+    return np.where(count > 0, values[np.minimum(first, len(values) - 1)], np.nan)
 
 
 def _increasing_ids(df: pd.DataFrame, keys: list[str]) -> bool:

@@ -154,8 +154,27 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
         has_par, fa, mo = link(parent, child, key)
         val = np.where(fa & mo, 3, np.where(fa, 1, np.where(mo, 2, 0)))
         out[cidx] = np.where(has_par, val, 4)
+    out = _direct_parent_items(pp, out)
     out[~child_age] = -1
     return pd.Series(pd.Categorical.from_codes(out, categories=PARENT_ABROAD), index=pp.index)
+
+
+def _direct_parent_items(pp: pd.DataFrame, out: np.ndarray) -> np.ndarray:
+    """The roster link (codes into PARENT_ABROAD) completed by a survey's direct items
+    ``father_abroad`` / ``mother_abroad`` (MICS HL14/HL18): a parent abroad is usually not on the
+    roster, so the item, where asked, says what the link cannot. A child stays
+    ``parent_unlisted`` unless the items name a parent abroad or answer for both parents."""
+    if "father_abroad" not in pp.columns and "mother_abroad" not in pp.columns:
+        return out
+    fa_s = _col(pp, "father_abroad").astype("boolean")
+    mo_s = _col(pp, "mother_abroad").astype("boolean")
+    fa_d, mo_d = fa_s.fillna(False).to_numpy(dtype=bool), mo_s.fillna(False).to_numpy(dtype=bool)
+    both_known = fa_s.notna().to_numpy() & mo_s.notna().to_numpy()
+    fa = np.isin(out, [1, 3]) | fa_d
+    mo = np.isin(out, [2, 3]) | mo_d
+    combined = np.where(fa & mo, 3, np.where(fa, 1, np.where(mo, 2, 0))).astype(np.int8)
+    answered = (out != 4) | both_known | fa_d | mo_d
+    return np.where(answered & (out >= 0), combined, out).astype(np.int8)
 
 
 def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -> np.ndarray:

@@ -611,6 +611,9 @@ def _assemble(parts: list[dict[str, Any]], inds: list[Indicator], by: list[str],
                                               categories=pd.Index([source], dtype=object))
     out["period"] = pd.Categorical.from_codes(np.zeros(len(cat_["flag"]), dtype=np.int64),
                                               categories=pd.Index([period], dtype=object))
+    if "round" in by:  # a row of one round (pooled rounds, by=["round"]) is of that round's period
+        rnd = out["round"].astype(object)
+        out["period"] = pd.Categorical(np.where(rnd == TOTAL, period, rnd))
     hidden = [c for c in HIDDEN_COLUMNS if np.isfinite(cat_[c]).any()]
     for c in hidden:
         out[c] = cat_[c]

@@ -188,6 +188,16 @@ class Database:
     def streams(self) -> list[str]:
         return sorted({v["stream"] for v in self.manifest["datasets"].values()})
 
+    def pooled(self, stream: str, rounds: Iterable[str] | None = None) -> HouseholdData:
+        """The rounds of ``stream`` (all, or ``rounds``) as one dataset, ``round`` a domain and
+        strata round x stratum (:func:`migdata.model.rounds.pool`), e.g. the LFS months of a year."""
+        from migdata.model.rounds import pool
+
+        keys = self.keys(stream) if rounds is None else [self._key(stream, r) for r in rounds]
+        if not keys:
+            self._key(stream)  # names the streams the database has
+        return pool([self.dataset(k) for k in keys])
+
     # -- links --------------------------------------------------------------------------
     def link_specs(self, key: str) -> list[LinkSpec]:
         """The links the profile of dataset ``key`` declares."""

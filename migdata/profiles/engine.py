@@ -28,6 +28,12 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
                   ``psgc9``, ``psgc10``): every form :func:`migdata.areas.normalize_codes`
                   reads, each unreadable row reported (MD2xx); ``area_codes`` overrides codes
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
+``optional = true``  the item may be absent (a generic profile, e.g. any IPUMS extract): the
+                  column is then not imported (a note says so); other absent items stop the
+                  import (:mod:`migdata.profiles.fit`, MD520)
+``aggregate``     in a one-row-per-case table: combine the item over the case's rows (``mean``,
+                  ``sum``, ``min``, ``max``, ``first``), e.g. a household weight that is the
+                  mean of its members' person weights
 ``free_text = true``  typed-in text: phone numbers, e-mail addresses and the household's own
                   names in it are redacted (MD515); messages never quote it
 ``codes_file``    codes from a CSV beside the profile (``{ file, code, value }`` or the name of a
@@ -91,7 +97,7 @@ import numpy as np
 import pandas as pd
 
 from migdata._kernels.codes import factorize
-from migdata._kernels.keys import first_per_case
+from migdata._kernels.keys import first_per_case, run_reduce, run_starts, runs_are_cases
 from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import constant_text, map_text, padded_join, take_text
 from migdata.errors import DataError, MigdataError
@@ -111,15 +117,17 @@ TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns",
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc",
                "choice", "set_when", "cases", "sum", "area_fallback", "any_of", "yes_items", "yes",
-               "area_attribute"}
+               "area_attribute", "aggregate", "optional"}
 CODE_TABLE_KEYS = {"file", "code", "value"}
 #: top-level tables the engine reads; the others are settings handed to the hooks
-ENGINE_TABLES = {"profile", "tables", "design", "reader", "links", "code_tables"}
+ENGINE_TABLES = {"profile", "tables", "design", "reader", "links", "code_tables", "layouts", "files"}
 #: keys that give a column its values (one of them is required)
 SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum", "any_of", "yes_items", "area_attribute")
 AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
 #: columns of the PSGC reference a profile can copy for the table's psgc (``area_attribute``)
 AREA_ATTRIBUTES = ("urban_rural",)
+#: ``aggregate`` of a column of a one-row-per-case table: how the case's rows are combined
+AGGREGATES = ("mean", "sum", "min", "max", "first")
 
 
 @dataclass
@@ -141,6 +149,12 @@ class Profile:
     path: str | None = None
     #: the profile's other top-level tables (e.g. ``[poverty]``, ``[mpi]``): data for its hooks
     settings: dict[str, Any] = field(default_factory=dict)
+    #: ``[layouts.<name>]`` (see :mod:`migdata.profiles.fit`): item names per layout of the source
+    layouts: list[dict[str, Any]] = field(default_factory=list)
+    #: ``[files]``: raw table (role) -> file name patterns
+    files: dict[str, list[str]] = field(default_factory=dict)
+    #: the layout the files were found to have (set by :func:`migdata.profiles.fit.resolve`)
+    layout: str | None = None
 
     def raw_columns(self) -> dict[str, set[str]]:
         """Raw columns each raw table must provide (lets a reader decode only those)."""
@@ -221,6 +235,11 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
             if "area" in cspec and cspec["area"] not in AREA_KINDS:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"area = {cspec['area']!r}; choose one of {', '.join(AREA_KINDS)}")
+            if "aggregate" in cspec and (cspec["aggregate"] not in AGGREGATES or not tspec.get("one_per_case")
+                                         or not cspec.get("from")):
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason=f"aggregate = {cspec['aggregate']!r}: one of {', '.join(AGGREGATES)}, "
+                                       "of a from item in a table with one_per_case = true")
             if "codes" in cspec and not isinstance(cspec["codes"], dict):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason="codes must be a table { source code = \"canonical code\" }")
@@ -251,12 +270,16 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
             LinkSpec.from_dict(link if isinstance(link, dict) else {})
         except MigdataError as exc:
             raise DataError("MD501", file=path, where=f"[[links]] #{i + 1}", reason=exc.message) from None
+    from migdata.profiles import fit  # layouts and file roles are checked against the files there
+
     return Profile(name=p["name"], title=p.get("title", ""), reader=p.get("reader", ""),
                    source=p.get("source", ""), round=str(p.get("round", "")),
                    complete_count=spec.complete_count, hooks=p.get("hooks"),
                    design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
                    tables=tables, meta=p, path=path,
-                   settings={k: v for k, v in data.items() if k not in ENGINE_TABLES})
+                   settings={k: v for k, v in data.items() if k not in ENGINE_TABLES},
+                   layouts=fit.parse_layouts(data.get("layouts"), path),
+                   files=fit.parse_files(data.get("files"), path))
 
 
 def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
@@ -420,8 +443,12 @@ class _Mapper:
         elif "any_of" in spec or "yes_items" in spec:
             s = self._yes_items(name, spec)
         elif "from" in spec:
-            src = spec["from"]
+            src = _aggregated(spec) if spec.get("aggregate") else spec["from"]
             if src not in self.raw.columns:
+                if spec.get("optional"):  # a generic profile: the column is simply not imported
+                    self.report.notes.append(f"{self.t}.{name} is not imported: {self.cb.source} has no {src} "
+                                             f"(optional in profile {self.p.name})")
+                    return None
                 self._missing_source(name, src)
                 if "default" not in spec:
                     return None
@@ -574,7 +601,9 @@ class _Mapper:
                     widths[i] = v.length if v.type == "numeric" and not v.decimals else None
                 except KeyError:
                     pass
-        return padded_join([self.raw[c] for c in parts], widths, spec.get("sep", ""), self.raw.index)
+        # a blank part (CSV "") is missing: no id
+        return padded_join([_blank_to_na(self.raw[c]) for c in parts], widths, spec.get("sep", ""),
+                           self.raw.index)
 
     def _codes(self, name: str, spec: dict[str, Any], s: pd.Series,
                factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
@@ -745,8 +774,9 @@ class _Mapper:
                 return s.astype("Int32") if (s.dropna() % 1 == 0).all() else s
             if kind == "float" and pd.api.types.is_numeric_dtype(s):
                 return s.astype("float64")
-            if kind == "bool" and pd.api.types.is_bool_dtype(s):
-                return s.astype("boolean")
+            if kind == "bool" and (pd.api.types.is_bool_dtype(s) or (
+                    s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean")):
+                return s.astype("boolean")  # coded true/false (codes = { 1 = true }): typed here, once
             if kind == "category" and not isinstance(s.dtype, pd.CategoricalDtype):
                 codes_name = self.schema.get(name, {}).get("codes")
                 if codes_name:
@@ -851,6 +881,7 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
             m = _Mapper(profile, tname, df, codebook, report, src)
             m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
         df = df.drop(columns=["_in_from"])
+        df = _case_aggregates(tspec, raw[src], keys, df)
     for j in joins:
         other = raw[j]
         drop = [c for c in other.columns if c in df.columns and c not in keys]
@@ -863,6 +894,45 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
         df = merged.drop(columns=["_joined"])
         df.index = range(len(df))
     return df
+
+
+def _aggregated(spec: dict[str, Any]) -> str:
+    """The scratch raw column holding a column's per-case aggregate (``PUFPWGTPRV@mean``)."""
+    return f"{spec['from']}@{spec['aggregate']}"
+
+
+def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str], cases: pd.DataFrame
+                     ) -> pd.DataFrame:
+    """``cases`` (one row per case) with a column per ``aggregate`` column spec: the item
+    combined over all the case's rows of ``rows`` (missing values skipped, as pandas'
+    ``groupby(keys)[item].agg(how)``), e.g. a household weight that is the mean of its members'
+    person weights. Cases without rows in ``rows`` get a missing value.
+
+    A case's rows are contiguous in the files we read: when the runs of equal keys are distinct
+    cases, each run is reduced in one array pass (:func:`migdata._kernels.keys.run_reduce`)."""
+    specs = [s for s in tspec["columns"].values() if s.get("aggregate") and s.get("from") in rows.columns]
+    if not specs:
+        return cases
+    out = cases.copy(deep=False)
+    starts = run_starts(rows, keys)
+    heads = rows.iloc[starts]
+    n_runs = len(starts)
+    by_runs = (n_runs <= len(cases) and runs_are_cases(heads, keys) and "_source_row" in rows.columns
+               and np.array_equal(cases["_source_row"].to_numpy()[:n_runs], heads["_source_row"].to_numpy()))
+    for spec in specs:
+        item, how = spec["from"], spec["aggregate"]
+        if by_runs:
+            v = pd.to_numeric(rows[item], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            vals = np.full(len(cases), np.nan)
+            vals[:n_runs] = run_reduce(v, starts, how)
+            out[_aggregated(spec)] = vals
+            continue
+        agg = rows.groupby(keys, sort=False, dropna=False)[item].agg(how)
+        pos = agg.index.get_indexer(pd.MultiIndex.from_frame(cases[keys]) if len(keys) > 1
+                                    else pd.Index(cases[keys[0]]))
+        vals = agg.to_numpy()[np.maximum(pos, 0)]
+        out[_aggregated(spec)] = pd.Series(vals, index=cases.index).where(pos >= 0)
+    return out
 
 
 def _case_text(df: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -897,6 +967,8 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
     cols: dict[str, pd.Series] = {}
     for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
         report.extend(local)
+        if s is None and cspec.get("optional") and not mapper.schema.get(cname, {}).get("required"):
+            continue  # an optional item the file lacks: no column (a required one stays, empty)
         if s is None:
             if cname in ("hh_id", "line_no"):
                 raise DataError("MD503", file=codebook.source, table=tname, column=cname,
@@ -974,7 +1046,6 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         scratch = [c for c in df.columns if str(c).startswith("_") and c not in ("_source_row", "_source_file")]
         if scratch:
             out[name] = df.drop(columns=scratch)
-    _note_value_set_differences(profile, codebook, report)
     return out
 
 
@@ -998,33 +1069,3 @@ def _load_hooks(profile: Profile) -> Any:
         raise DataError("MD508", file=profile.path, value=name,
                         reason="the module has no function derive(tables, raw, codebook, report)")
     return mod
-
-
-def _note_value_set_differences(profile: Profile, codebook: Codebook, report: ImportReport) -> None:
-    """Name the codes a source's codebook labels that the profile does not map (round differences)."""
-    for tname, tspec in profile.tables.items():
-        for cname, cspec in tspec["columns"].items():
-            if "codes" not in cspec or not cspec.get("from"):
-                continue
-            try:
-                var = codebook.variable(cspec["from"])
-            except KeyError:
-                continue
-            mapped = {str(k).strip() for k in cspec["codes"]} | {_key_text(m) for m in cspec.get("missing", [])}
-            ranges = _ranges({str(k): v for k, v in cspec["codes"].items()})
-            extra = []
-            for code in var.value_labels:
-                k = _key_text(code)
-                if k in mapped:
-                    continue
-                try:
-                    if any(lo <= float(k) <= hi for lo, hi, _ in ranges):
-                        continue
-                except ValueError:
-                    pass
-                extra.append(f"{k} ({var.value_labels[code]})")
-            if extra:
-                report.notes.append(
-                    f"profile {profile.name}: {tname}.{cname} maps {cspec['from']}, whose value set in "
-                    f"{codebook.source} also labels {', '.join(extra)}; these codes are set missing "
-                    "and reported where they occur (add them to the profile's codes to keep them).")

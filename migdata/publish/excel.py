@@ -90,6 +90,14 @@ DERIVED_LABELS = {
 }
 
 
+
+def _period_text(table: pd.DataFrame) -> str:
+    """The rounds of a table's rows, once each (rows of pooled rounds carry their own round)."""
+    if "period" not in table.columns:
+        return ""
+    return ", ".join(sorted({p.strip() for v in table["period"].dropna().astype(str).unique()
+                             for p in v.split(",") if p.strip()}))
+
 def labels_for(column: str | None) -> dict[str, str]:
     """Plain labels of a column's codes (canonical code lists and derived attributes), for tables
     a planning office reads; codes without a label are shown as they are."""
@@ -256,7 +264,7 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
     ws.append([])
     notes = [("Definition", meta.get("definition", "")), ("Universe", meta.get("universe", "")),
              ("Source", str(t["source"].iloc[0]) if "source" in t.columns else ""),
-             ("Reference period", str(t["period"].iloc[0]) if "period" in t.columns else ""),
+             ("Reference period", _period_text(t)),
              ("Note", meta.get("note", ""))]
     for label, text in notes:
         if text:
@@ -470,7 +478,7 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         ws.column_dimensions["A"].width = _width(["Reference period", *names.values()])
         ws.column_dimensions["B"].width = MAX_WIDTH + 20
         src = ", ".join(sorted(set(map(str, table["source"].dropna())))) if "source" in table.columns else ""
-        period = ", ".join(sorted(set(map(str, table["period"].dropna())))) if "period" in table.columns else ""
+        period = _period_text(table)
         ws.append([_cell(ws, title, bold=True)])
         ws.append([_cell(ws, "Source", bold=True), _cell(ws, src)])
         ws.append([_cell(ws, "Reference period", bold=True), _cell(ws, period)])
