@@ -157,8 +157,17 @@ class HouseholdData:
         return f"<HouseholdData {self.provenance.label}; {parts}>"
 
     # -- store -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str], force: bool = False) -> Path:
-        """Write the dataset store to folder ``path`` atomically; returns the folder."""
+    def save(self, path: str | os.PathLike[str], force: bool = False,
+             partition_by: str | None = None) -> Path:
+        """Write the dataset store to folder ``path`` atomically; returns the folder.
+
+        ``partition_by="province"`` (or ``"region"``) writes a store partitioned by area
+        (:mod:`migdata.model.partitions`), which a country-sized dataset needs."""
+        if partition_by:
+            from migdata.model import partitions
+
+            levels = partitions.LEVELS[:partitions.LEVELS.index(partition_by) + 1]
+            return partitions.save_partitioned(self, path, force=force, levels=levels)
         target = Path(path)
         _check_target(target, self.dataset_id, force)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -305,14 +314,20 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load(path: str | os.PathLike[str], tables: list[str] | None = None,
-         verify: bool = True) -> HouseholdData:
+         verify: bool = True, area: str | None = None) -> HouseholdData:
     """Load a dataset store written by :meth:`HouseholdData.save`.
 
     ``tables`` limits which tables are read (all by default); ``verify`` checks every file's
     SHA-256 against the manifest (a mismatch or a missing file is a :class:`StoreError`).
+    ``area`` (a PSGC code) reads only the partitions holding that area of a partitioned store
+    (:mod:`migdata.model.partitions`); an unpartitioned store is read whole.
     """
     folder = Path(path)
     manifest = read_manifest(folder)
+    if (manifest.get("partitioning") or {}).get("levels") or area is not None:
+        from migdata.model.partitions import Store
+
+        return Store(folder, verify=verify).read(area=area, tables=tables)
     out: dict[str, pd.DataFrame] = {}
     codebook = None
     for name, meta in manifest["tables"].items():
