@@ -299,9 +299,13 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
 
 
 def columns_present(dataset: Any) -> dict[str, set[str]]:
-    """Columns with at least one non-missing value, per unit (``person`` / ``household``)."""
-    hh, pp = dataset.households, dataset.persons
-    hcols = {c for c in hh.columns if hh[c].notna().any()}
-    pcols = {c for c in pp.columns if pp[c].notna().any()}
+    """Columns with at least one non-missing value, per unit (``person`` / ``household``); for
+    a partitioned store (:class:`~migdata.model.partitions.Store`), from its manifest."""
+    if hasattr(dataset, "present"):
+        hcols, pcols = dataset.present("households"), dataset.present("persons")
+    else:
+        hh, pp = dataset.households, dataset.persons
+        hcols = {c for c in hh.columns if hh[c].notna().any()}
+        pcols = {c for c in pp.columns if pp[c].notna().any()}
     extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()
     return {"person": pcols | hcols | extra, "household": hcols | pcols | extra}
