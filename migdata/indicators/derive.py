@@ -200,17 +200,27 @@ def _province_of(places: np.ndarray) -> np.ndarray:
 
 def _origin_5y(pp: pd.DataFrame) -> pd.Series:
     """Province of residence 5 years ago (statistical province PSGC; ``abroad`` for movers from
-    abroad)."""
-    r5 = _col(pp, "res_5y")
-    out = np.full(len(pp), None, dtype=object)
+    abroad), as a Categorical of the values met (sorted)."""
+    n = len(pp)
+    labels: list[Any] = []
+    codes = np.full(n, -1, dtype=np.int64)
     raw = _col(pp, "res_5y_place")
-    idx = np.flatnonzero(_notna(raw))
-    if len(idx):
-        # distinct places are few: map each once
-        uniq, inv = np.unique(raw.iloc[idx].astype(str).str.strip().to_numpy(dtype=object), return_inverse=True)
-        out[idx] = _province_of(uniq)[inv]
-    out[_is(r5, ["abroad"])] = "abroad"
-    return pd.Series(pd.Categorical(out), index=pp.index)
+    if raw.notna().any():
+        # distinct places are few: map each once (the text is stripped by Arrow, not in Python)
+        fc, uniq = pd.factorize(raw.astype("string[pyarrow]").str.strip())
+        labels = list(_province_of(np.asarray(uniq, dtype=object)))
+        codes = np.asarray(fc, dtype=np.int64)
+    abroad = _is(_col(pp, "res_5y"), ["abroad"])
+    if abroad.any():
+        labels.append("abroad")
+        codes = np.where(abroad, len(labels) - 1, codes)
+    # the categories of pd.Categorical(values): the distinct values met, sorted
+    lab = np.asarray(labels + [None], dtype=object)
+    used = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0 if len(labels) else np.zeros(0, bool)
+    cats = sorted({lab[i] for i in np.flatnonzero(used) if lab[i] is not None})
+    pos = {c: i for i, c in enumerate(cats)}
+    remap = np.array([pos.get(x, -1) if x is not None else -1 for x in lab], dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(remap[codes], categories=cats), index=pp.index)
 
 
 def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",

@@ -175,6 +175,8 @@ def _masks(ind: Indicator, df: pd.DataFrame, cache: dict | None = None) -> dict[
     def as_bool(v: Any) -> np.ndarray:
         if isinstance(v, np.ndarray) and v.dtype == bool:
             return v
+        if isinstance(v, pd.arrays.BooleanArray):
+            return v.to_numpy(dtype=bool, na_value=False)
         if isinstance(v, pd.Series) and pd.api.types.is_bool_dtype(v.dtype):
             return v.to_numpy(dtype=bool, na_value=False)
         return pd.Series(v).astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -796,9 +798,12 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
     for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units",
               *HIDDEN_COLUMNS):
         out[c] = cube[c].to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
-    flags = cube["flag"].to_numpy()[order] if "flag" in cube.columns else np.full(n, "", dtype=object)
-    uniq, inv = np.unique(flags.astype(str), return_inverse=True)
-    out["flag"] = reg["flag"].codes(uniq)[inv]
+    flags = cube["flag"] if "flag" in cube.columns else pd.Series(np.full(len(cube), "", dtype=object))
+    if isinstance(flags, pd.Series) and flags.dtype == object and len(flags) and (flags.iloc[0] == flags).all():
+        out["flag"] = np.full(n, reg["flag"].code(str(flags.iloc[0])))  # one flag (complete counts)
+    else:
+        uniq, inv = np.unique(flags.to_numpy()[order].astype(str), return_inverse=True)
+        out["flag"] = reg["flag"].codes(uniq)[inv]
     return out
 
 

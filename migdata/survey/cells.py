@@ -486,10 +486,13 @@ def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: S
             uniq, inv = group_index(key)
             for v in sums:
                 out[v].append(np.bincount(inv, weights=vals[v], minlength=len(uniq)))
+            if maxes:
+                order = np.argsort(inv, kind="stable")
+                starts = np.searchsorted(inv[order], np.arange(len(uniq)))
             for v in maxes:
-                mx = np.zeros(len(uniq))
-                np.maximum.at(mx, inv, vals[v])
-                out[v].append(mx)
+                # every group has a row (inv covers 0..len(uniq)-1): maxima of the sorted runs
+                out[v].append(np.maximum(np.maximum.reduceat(vals[v][order], starts), 0.0)
+                              if len(order) else np.zeros(0))
             rest = uniq
             out["_cat"].append(rest % ncat - 1)
             rest = rest // ncat
