@@ -3,7 +3,8 @@
 The public API at the top level:
 
 - :func:`import_files` reads source files with a profile into a validated dataset;
-- :func:`load` opens a saved dataset store;
+- :func:`load` opens a saved dataset store (a :class:`HouseholdData`) or a local migration
+  database folder (a :class:`Database` of every stream and round, linked);
 - ``data.frame(unit)`` and ``data.design(unit)`` give a dataset's analysis frame and its
   survey design (every estimate in migdata is made on them);
 - :func:`compute` gives the indicator tables, ready to publish (disclosure control applied).
@@ -21,9 +22,10 @@ __version__ = "0.1.0"
 
 from typing import Any
 
-from migdata.model.data import HouseholdData, load  # noqa: E402
+from migdata.model.data import HouseholdData  # noqa: E402
+from migdata.model.database import Database, open_path as load  # noqa: E402
 
-__all__ = ["HouseholdData", "compute", "import_files", "load", "__version__"]
+__all__ = ["Database", "HouseholdData", "compute", "import_files", "load", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -59,8 +59,11 @@ def demo(out_dir: Path) -> None:
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--profile", required=True, help="Source profile (see 'migdata profiles').")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Dataset folder to write.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Dataset folder to write (one dataset).")
+@click.option("--into", "into", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local migration database folder to add the dataset to (or to replace the same "
+                   "stream and round in); created when new.")
 @click.option("--policy", type=click.Choice(["lenient", "reject", "strict"]), default="lenient",
               show_default=True, help="What to do with bad rows (see README).")
 @click.option("--force", is_flag=True, help="Replace a different dataset already in --out.")
@@ -68,16 +71,29 @@ def demo(out_dir: Path) -> None:
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
 @click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
               help="Reference date of the census/survey round (overrides the profile's).")
-def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, force: bool,
-            keep_identifiers: bool, reference_date: str | None) -> None:
-    """Import FILES with a source profile into a dataset folder."""
+def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
+            force: bool, keep_identifiers: bool, reference_date: str | None) -> None:
+    """Import FILES with a source profile into a dataset folder (--out) or a database (--into)."""
     from migdata.importer import import_files
 
+    if (out_dir is None) == (into is None):
+        raise click.UsageError("give exactly one of --out (a dataset folder) or --into (a database folder)")
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
                         progress=_progress(), reference_date=reference_date)
-    data.save(out_dir, force=force)
-    click.echo(data.report.summary())
-    click.echo(f"\nSaved to {out_dir}")
+    if into is not None:
+        from migdata.model.database import Database
+
+        db = Database.create(into)
+        key = db.add(data)
+        click.echo(data.report.summary())
+        click.echo(f"\nSaved as {key} in the database {into}")
+        report = db.link_report()
+        if len(report):
+            click.echo("\nLinks:\n" + report.to_string(index=False))
+    else:
+        data.save(out_dir, force=force)
+        click.echo(data.report.summary())
+        click.echo(f"\nSaved to {out_dir}")
     if data.report.problems:
         sys.exit(1)
 
@@ -87,11 +103,12 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path, policy: str, f
 @click.option("--policy", type=click.Choice(["lenient", "reject", "strict"]), default="lenient")
 def validate(store: Path, policy: str) -> None:
     """Check a dataset folder again: checksums, schema, keys, codes and ranges."""
-    import migdata
     from migdata.model import HouseholdData, ImportReport
     from migdata.model import validate as run_validate
 
-    data = migdata.load(store)
+    from migdata.model.data import load as load_dataset
+
+    data = load_dataset(store)
     fresh = run_validate(HouseholdData(data.tables, provenance=data.provenance, report=ImportReport()),
                          policy=policy)
     click.echo(fresh.report.summary())
@@ -249,10 +266,13 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
 @click.option("--lonely-psu", type=click.Choice(["fail", "remove", "certainty", "adjust", "average"]),
               default=None, help="Rule for strata with a single PSU (as in R survey); default: the "
                                  "rule the dataset's profile declares (fail if none).")
+@click.option("--stream", default=None, help="In a database folder: the stream (and --round) to estimate on.")
+@click.option("--round", "round_", default=None, help="In a database folder: the round of --stream (default: latest).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the result as CSV instead of printing it.")
 def estimate(store: Path, kind: str, variables: str, by: str | None, table: str, denominator: str | None,
-             probs: str, ci_method: str, lonely_psu: str | None, out: Path | None) -> None:
+             probs: str, ci_method: str, lonely_psu: str | None, stream: str | None, round_: str | None,
+             out: Path | None) -> None:
     """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
     on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
     import migdata
@@ -260,6 +280,13 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     from migdata.survey.frontend import estimate as run_estimate, format_table
 
     data = migdata.load(store)
+    if isinstance(data, migdata.Database):
+        if stream is None:
+            raise click.UsageError(f"{store} is a database of several streams ({', '.join(data.streams())}): "
+                                   "choose one with --stream")
+        from migdata.indicators.streams import linked_dataset
+
+        data = linked_dataset(data, data._key(stream, round_))
     try:
         qs = tuple(float(p) for p in probs.split(","))
     except ValueError:

@@ -21,7 +21,7 @@ from migdata.errors import MigdataError
 REGION = "0400000000"  # CALABARZON
 PROVINCE = "0403400000"  # Laguna
 CBMS_PROFILE = "cbms_2022_hpq"
-SAMPLE_HOUSEHOLDS = 3000
+SAMPLE_HOUSEHOLDS = 1200  # the bundled sample_data (sample_data/README.md)
 SAMPLE_SEED = 2022
 
 Progress = Callable[[str], None]

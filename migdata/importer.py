@@ -181,7 +181,9 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         stream=prof.meta.get("stream") or prof.source or None, sources=[prof.name], rounds=rounds,
         period=str(prof.meta.get("period") or prof.round or "") or None, reference_date=ref_date,
         design=prof.design, psgc_release=psgc_release, profile=prof.name, profile_path=prof.path,
-        reader=prof.reader, files=files, policy=policy, keep_identifiers=bool(keep_identifiers))
+        reader=prof.reader, files=files, policy=policy, keep_identifiers=bool(keep_identifiers),
+        units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
+        links=list(prof.links))
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
     if progress is not None:
         progress("validating")

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from migdata.areas.levels import COLUMN, LEVELS, NAMES
+from migdata.areas.levels import COLUMN, LEVELS, NAMES, NATIONAL_CODE, NATIONAL_NAME
 from migdata.fileio import atomic_write_text
 from migdata.errors import MigdataError, UsageError
 
@@ -47,6 +47,22 @@ Progress = Callable[[str], None]
 
 def _quiet(_: str) -> None:
     return None
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()+!|~>])")
+
+
+def plain(text: object) -> str:
+    """Text from data, profiles or manifests made inert for the report: HTML special characters
+    escaped, Markdown punctuation backslashed and line breaks flattened, so a name or a label
+    can never become a tag, a script, a link or a heading.
+
+    >>> print(plain('<img src=x onerror=alert(1)> [x](javascript:y)'))
+    &lt;img src=x onerror=alert\\(1\\)&gt; \\[x\\]\\(javascript:y\\)
+    """
+    import html
+
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
 
 
 # --- notebooks ------------------------------------------------------------------------------
@@ -247,6 +263,8 @@ def resolve_area(households: pd.DataFrame, area: str, dataset: str | Path = "the
         'province'
     """
     value = str(area).strip()
+    if value.upper() in (NATIONAL_CODE, "NATIONAL"):  # the whole country (every region of the data)
+        return Area(NATIONAL_CODE, "national", NATIONAL_NAME)
     levels = [lv for lv in LEVELS if lv in households.columns]
     present = {lv: set(households[lv].dropna().astype(str).unique()) for lv in levels}
     all_codes = sorted(set().union(*present.values())) if present else []
@@ -280,6 +298,9 @@ def _psgc_available() -> bool:
 #: Indicators of the profile (DOMAIN.md §3 catalogue ids), computed once per report.
 PROFILE_IDS = ["DM01", "DM02", "OF01", "OF02", "OF03", "OF05", "HH01", "HH02", "RM01", "RM02", "RM03", "RM08",
                "IM01", "IM04", "IM05", "RT01", "CL01", "CL02"]
+#: Indicators a database profile adds from its survey streams (overseas Filipinos, children left
+#: behind, the CBMS rider): each is shown from the stream that has it.
+STREAM_IDS = ["OF08", "OF09", "RM06", "RM07", "RM09", "RM11", "BU01", "BU03", "SD01", "EM03", "CL03"]
 #: Indicators shown by sex, age group and parent abroad (the pyramid and the children's schooling).
 DETAIL_IDS = ["OF01", "DM03", "ED01"]
 #: The headline table: indicator -> the label readers see.
@@ -297,8 +318,15 @@ HEADLINE = {"DM02": "Households",
 TOTAL, NOT_STATED = "Total", "not stated"
 #: Indicators compared across the area, its province and the region.
 COMPARE_IDS = ["HH01", "HH02", "RM01"]
-COMPUTE_LEVEL = {"region": "region", "province": "province", "city_mun": "city", "barangay": "barangay"}
-FINER = {"region": "province", "province": "city", "city": "barangay", "barangay": "barangay"}
+COMPUTE_LEVEL = {"national": "national", "region": "region", "province": "province", "city_mun": "city",
+                 "barangay": "barangay"}
+FINER = {"national": "region", "region": "province", "province": "city", "city": "barangay", "barangay": "barangay"}
+#: Streams in the order a section looks for its numbers (the CBMS count first, then the surveys).
+STREAM_ORDER = ("cbms", "cbms_rider", "of_survey", "clb_survey", "census", "lfs", "sample_survey")
+#: Words for the streams of a database.
+STREAM_NAMES = {"cbms": "CBMS (complete count)", "cbms_rider": "CBMS migration rider",
+                "of_survey": "survey of overseas Filipinos", "clb_survey": "survey of children left behind",
+                "lfs": "Labor Force Survey", "sample_survey": "sample survey", "census": "census"}
 FIVE_YEAR_15 = [15, 20, 25, 30, 35, 40, 45, 50, 55, 60]
 BROAD_15 = [15, 25, 35, 45, 55, 65]
 SHORT_COUNTRY = {"ARE": "United Arab Emirates", "GBR": "United Kingdom", "USA": "United States",
@@ -450,8 +478,10 @@ class MigrationProfile:
     """
 
     def __init__(self, tables: dict[str, pd.DataFrame], area: Area, provenance: Any, report: Any,
-                 k: int = 3) -> None:
+                 k: int = 3, sources: list[dict[str, Any]] | None = None, links: pd.DataFrame | None = None) -> None:
         self.tables = tables
+        self.sources = sources or []
+        self.links = links if links is not None else pd.DataFrame()
         self.area = area
         self.provenance = provenance
         self.report = report
@@ -476,40 +506,82 @@ class MigrationProfile:
 
     @classmethod
     def from_dataset(cls, data: Any, area: str | Area, k: int = 3) -> "MigrationProfile":
-        """Compute the profile's tables for ``area`` from dataset ``data`` (see the class)."""
+        """Compute the profile's tables for ``area`` from ``data``: a dataset, or a local migration
+        database (every stream: each section then draws on the stream that has it)."""
+        from migdata.model.database import Database
         from migdata.publish.tables import compute
 
-        a = area if isinstance(area, Area) else resolve_area(data.households, area)
-        _check_design_domain(data.provenance, a)
+        db = data if isinstance(data, Database) else None
+        base = data if db is None else db.dataset(_base_stream(db))
+        a = area if isinstance(area, Area) else resolve_area(_area_table(base), area)
+        _check_design_domain(base.provenance, a)
         level = COMPUTE_LEVEL[a.level]
+        ids = PROFILE_IDS + (STREAM_IDS if db is not None else [])
         # One call at the level below the area gives the area, the areas above it (comparisons)
         # and the areas below it (the sub-area chart): every higher level comes with it.
-        main = compute(data, ids=PROFILE_IDS, level=FINER[level], by=[], k=k)
-        scheme = FIVE_YEAR_15 if a.level in ("region", "province") else BROAD_15
-        detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level, by=["sex", "age_group", "parent_abroad"],
-                                    age_scheme=scheme, k=k), a.code)
+        main = compute(data, ids=ids, level=FINER[level], by=[], k=k)
+        scheme = FIVE_YEAR_15 if a.level in ("national", "region", "province") else BROAD_15
+        by = ["sex", "age_group", "parent_abroad"]
+        detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
         of = detail[(detail["indicator_id"] == "OF01") & (detail["parent_abroad"] == TOTAL)
                     & ~detail["sex"].isin([TOTAL]) & ~detail["age_group"].isin([TOTAL])]
         if scheme != BROAD_15 and len(of) and of["suppressed"].astype(bool).mean() > 1 / 3:
             # too many hidden cells in five-year groups: broad groups read better
             scheme = BROAD_15
-            detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level,
-                                        by=["sex", "age_group", "parent_abroad"], age_scheme=scheme, k=k), a.code)
+            detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
         detail.attrs["age_scheme"] = scheme
-        return cls({"main": main, "detail": detail}, a, data.provenance, data.report, k=k)
+        sources = ([{"stream": e["stream"], "round": e.get("round"), "design": e.get("design", ""),
+                     "complete_count": e.get("complete_count", False)} for e in db.datasets()] if db is not None
+                   else [{"stream": base.provenance.stream or "data", "round": base.provenance.period,
+                          "design": base.spec.describe(), "complete_count": base.complete_count}])
+        links = db.link_report() if db is not None else pd.DataFrame()
+        return cls({"main": main, "detail": detail}, a, base.provenance, base.report, k=k, sources=sources,
+                   links=links)
 
     # -- helpers --------------------------------------------------------------------------------
     @property
     def source(self) -> str:
-        """E.g. ``cbms_2022_hpq 2022 (complete count); migdata dataset 1a2b3c4d``."""
+        """The streams and rounds behind the numbers, for the report's first page and the chart
+        source lines, e.g. ``CBMS (complete count) 2022; survey of overseas Filipinos 2026 (sample
+        survey)``. It comes from profiles and manifests: pass it through :func:`plain` before
+        it goes into Markdown or HTML."""
+        if len(self.sources) > 1:
+            parts = []
+            for e in self.sources:
+                kind = "" if e["stream"] in ("cbms",) else (" (complete count)" if e["complete_count"]
+                                                             else " (sample survey)")
+                parts.append(f"{STREAM_NAMES.get(e['stream'], e['stream'])} {e.get('round') or ''}".strip() + kind)
+            return "; ".join(parts)
         prov = self.provenance
         kind = "complete count" if self.complete else "sample survey, weighted estimates"
         return f"{prov.label} ({kind}); migdata dataset {prov.dataset_id[:8]}"
 
+    def stream_of(self, ind: str) -> str | None:
+        """The stream a section takes indicator ``ind`` from: the first in :data:`STREAM_ORDER`
+        that has it (None in a one-dataset profile)."""
+        t = self.table
+        if "stream" not in t.columns:
+            return None
+        have = set(t.loc[t["indicator_id"] == ind, "stream"].astype(str))
+        return next((s for s in (*STREAM_ORDER, *sorted(have)) if s in have), None)
+
+    def _select(self, t: pd.DataFrame, ind: str) -> pd.Series:
+        m = t["indicator_id"] == ind
+        stream = self.stream_of(ind)
+        if stream is not None:
+            m &= t["stream"].astype(str) == stream
+        return m
+
+    def alongside(self, ind: str) -> pd.DataFrame:
+        """The area's rows of ``ind`` from every stream that measures it (e.g. OFWs counted by
+        CBMS and estimated by a survey), each with its own precision."""
+        t = self.table
+        return t[(t["indicator_id"] == ind) & (t["area_code"] == self.area.code)].copy()
+
     def get(self, ind: str, code: str | None = None, category: str | None = None) -> pd.Series | None:
         """One row of the indicator table (the area's own by default)."""
         t = self.table
-        m = (t["indicator_id"] == ind) & (t["area_code"] == (code or self.area.code))
+        m = self._select(t, ind) & (t["area_code"] == (code or self.area.code))
         if category is not None:
             m &= t["category"].astype(str) == category
         sub = t[m]
@@ -526,7 +598,7 @@ class MigrationProfile:
 
     def _own(self, ind: str) -> pd.DataFrame:
         t = self.table
-        return t[(t["indicator_id"] == ind) & (t["area_code"] == self.area.code)].copy()
+        return t[self._select(t, ind) & (t["area_code"] == self.area.code)].copy()
 
     # -- sections -----------------------------------------------------------------------------
     def headline(self) -> pd.DataFrame:
@@ -581,7 +653,11 @@ class MigrationProfile:
 
     def comparison(self) -> pd.DataFrame:
         """Household indicators for the area and every area above it (region last)."""
-        t = self.table[self.table["indicator_id"].isin(COMPARE_IDS) & self.table["area_code"].isin(self.chain)].copy()
+        t = self.table
+        keep = pd.Series(False, index=t.index)
+        for ind in COMPARE_IDS:
+            keep |= self._select(t, ind)
+        t = t[keep & t["area_code"].isin(self.chain)].copy()
         t["rank"] = t["area_code"].map({c: i for i, c in enumerate(self.chain)})
         t["order"] = t["indicator_id"].map({c: i for i, c in enumerate(COMPARE_IDS)})
         return t.sort_values(["order", "rank"]).drop(columns=["rank", "order"])
@@ -592,7 +668,7 @@ class MigrationProfile:
         if below == self.level:
             return self.table.iloc[0:0]
         t = self.table
-        return t[(t["indicator_id"] == ind) & (t["area_level"] == below)
+        return t[self._select(t, ind) & (t["area_level"] == below)
                  & (t["parent_code"] == self.area.code)].sort_values("area_name", key=lambda c: c.astype(str))
 
     def remittance_uses(self) -> pd.DataFrame | None:
@@ -648,6 +724,34 @@ class MigrationProfile:
         r = self.get("RT01")
         return pd.DataFrame([r]) if r is not None else pd.DataFrame()
 
+    def section(self, ids: list[str]) -> pd.DataFrame:
+        """The area's rows of ``ids`` (each from the stream that has it), with readable category
+        labels in ``label`` and the stream in ``stream``; empty when no stream has any of them."""
+        from migdata.indicators.catalogue import catalogue
+
+        cat = catalogue()
+        frames = []
+        for ind in ids:
+            r = self._own(ind)
+            if r.empty:
+                continue
+            column = cat[ind].category if ind in cat else None
+            r["label"] = [category_label(column, str(c)) if str(c) else "" for c in r["category"]]
+            r["stream"] = STREAM_NAMES.get(self.stream_of(ind) or "", self.stream_of(ind) or "")
+            frames.append(r)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def missing(self, ids: list[str]) -> str:
+        """Why none of ``ids`` is in this profile, naming the stream or questionnaire that would
+        give them (from the catalogue's sources)."""
+        from migdata.indicators.catalogue import catalogue
+
+        srcs = sorted({s for i in ids for s in catalogue()[i].sources})
+        names = [STREAM_NAMES.get(s, s) for s in srcs]
+        return (f"_No stream of this database has these numbers. They come from: {', '.join(names)}; "
+                "the questionnaires are in `questionnaires/` (`migdata questionnaires build`). Import "
+                "the exports with `migdata import ... --into DATABASE` to fill this section._")
+
     def quality(self) -> dict[str, pd.DataFrame]:
         """Reliability of this report's numbers and the problems found when the data was imported."""
         rows = self.rows
@@ -674,6 +778,21 @@ def _area_rows(table: pd.DataFrame, code: str) -> pd.DataFrame:
     out = table[table["area_code"] == code].copy()
     out.attrs.update(table.attrs)
     return out
+
+
+def _base_stream(db: Any) -> str:
+    """The stream a database profile is framed on: CBMS when present (every household)."""
+    have = db.streams()
+    return next((s for s in (*STREAM_ORDER, *have) if s in have))
+
+
+def _area_table(data: Any) -> pd.DataFrame:
+    """The table holding a dataset's area columns (its households, or a stand-alone survey's own)."""
+    units = {"person": "persons", "household": "households", **data.provenance.units}
+    hh = data.tables.get(units["household"])
+    if hh is not None and len(hh):
+        return hh
+    return data.tables.get(units["person"], data.households)
 
 
 # --- text and tables for the notebook -------------------------------------------------------
@@ -728,6 +847,19 @@ def suppression_note(rows: pd.DataFrame) -> str | None:
     return f"{n} cell(s) hidden (too few cases) and drawn as zero"
 
 
+def category_label(column: str | None, code: str) -> str:
+    """Words for a category code: the code list's label, a country's name, else the code."""
+    from migdata.model.codes import code_lists
+
+    if column == "country" or (column or "").endswith("country") or len(code) == 3 and code.isupper():
+        return country_name(code)
+    lists = code_lists()
+    if column and column in lists:
+        return lists[column]["labels"][lists[column]["categories"].index(code)] \
+            if code in lists[column]["categories"] else code
+    return code.replace("_", " ").capitalize() if code else code
+
+
 def display_rows(rows: pd.DataFrame, label: str, k: int = 3) -> pd.DataFrame:
     """Indicator rows as a reader's table: label, indicator, value, 95% CI, reliability, base."""
     out = pd.DataFrame({
@@ -743,6 +875,30 @@ def display_rows(rows: pd.DataFrame, label: str, k: int = 3) -> pd.DataFrame:
     if (rows["flag"].astype(str) == "complete_count").all():
         out = out.drop(columns="95% CI")
     return out
+
+
+def display_section(rows: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """Rows of :meth:`MigrationProfile.section` as a reader's table: indicator, category, value,
+    95% CI, reliability, base and the stream each number comes from."""
+    out = pd.DataFrame({
+        "Indicator": rows["name"].astype(str).to_numpy(),
+        "Category": rows["label"].astype(str).to_numpy(),
+        "Value": [fmt_value(r) for _, r in rows.iterrows()],
+        "95% CI": [fmt_ci(r) for _, r in rows.iterrows()],
+        "Reliability": [fmt_reliability(r, k) for _, r in rows.iterrows()],
+        "Based on": [f"{int(v):,}" if pd.notna(v) else "–" for v in rows["n"]],
+        "Source": rows["stream"].astype(str).to_numpy(),
+    })
+    if not out["Category"].str.len().any():
+        out = out.drop(columns="Category")
+    return out
+
+
+def known_ids() -> set[str]:
+    """The ids of the indicator catalogue."""
+    from migdata.indicators.catalogue import catalogue
+
+    return set(catalogue())
 
 
 def returns_text(ret: pd.DataFrame, name: str, k: int = 3) -> str:
@@ -769,7 +925,7 @@ def quality_text(p: "MigrationProfile", q: dict[str, pd.DataFrame]) -> str:
     n_rej = rep.n_rejected
     kind = ("a complete count, so no number has sampling error" if p.complete else
             "a sample survey: each estimate carries a reliability flag from its CV and sample size")
-    parts = [f"This report uses {len(rows):,} estimates for {p.area.name}. The data is {kind}. "
+    parts = [f"This report uses {len(rows):,} estimates for {plain(p.area.name)}. The data is {kind}. "
              f"{n_sup:,} of them are suppressed (shown as S)."]
     if n_prob:
         parts.append(f"The import found **{n_prob:,} problem(s)** in the source files and rejected "

@@ -32,8 +32,34 @@ def _counts(design, by: list[str]) -> pd.DataFrame:
     return res[[*by, "estimate", "n"]]
 
 
+def describe_database(path: str | os.PathLike[str]) -> str:
+    """The streams and rounds of a database, their row counts and design, and its links."""
+    from migdata.model.database import Database
+
+    db = Database(path)
+    lines = [f"Database {path}", "  datasets (stream, round, rows, design):"]
+    for e in db.datasets():
+        rows = ", ".join(f"{t} {n:,}" for t, n in e["rows"].items() if not t.startswith("_"))
+        lines.append(f"    {e['stream']:<12}{str(e.get('round') or ''):<10}{rows}")
+        lines.append(f"      {e.get('design', '')}")
+    rep = db.link_report()
+    if len(rep):
+        lines.append("  links (records of the survey: linked, of which conflicting; no id given; id not found):")
+        for _, r in rep.iterrows():
+            lines.append(f"    {r['link']} ({r['from']} -> {r['to']}): {r['records']:,} records, "
+                         f"{r['linked'] + r['conflict']:,} linked ({r['link_rate']:.1f}%; "
+                         f"{r['conflict']:,} conflicting), {r['not_linked']:,} without id, "
+                         f"{r['not_found']:,} id not found")
+    return "\n".join(lines)
+
+
 def describe_store(path: str | os.PathLike[str]) -> str:
-    """Sources, rounds, design, table sizes, and persons by area level and sex."""
+    """Sources, rounds, design, table sizes, and persons by area level and sex (a database
+    folder: its streams, rounds and links)."""
+    from migdata.model.database import is_database
+
+    if is_database(path):
+        return describe_database(path)
     manifest = read_manifest(path)
     data = load(path)
     prov = data.provenance

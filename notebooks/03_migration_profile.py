@@ -53,7 +53,9 @@ out.mkdir(parents=True, exist_ok=True)
 data = migdata.load(dataset)
 P = R.MigrationProfile.from_dataset(data, area)
 A = P.area
-SOURCE = P.source
+SOURCE = P.source        # for chart source lines (drawn as text)
+SRC = R.plain(SOURCE)    # names and labels from data, profiles or manifests never become markup
+NAME = R.plain(A.name)
 saved = []
 
 
@@ -72,16 +74,17 @@ def chart(fig, name: str) -> None:
 
 
 def note(text: str) -> None:
+    """Markdown written here; every piece of it that comes from data goes through R.plain."""
     display(Markdown(text))
 
 
 display(HTML(R.REPORT_CSS))
 
 # %%
-where = ", ".join(reversed(list(P.area.parent_names.values()))) if A.parents else ""
-note(f"# Migration profile: {A.name}\n\n"
-     f"**{A.level_name.capitalize()}**{' in ' + where if where else ''} · PSGC {A.code}  \n"
-     f"Data: {SOURCE}  \n"
+where = R.plain(", ".join(reversed(list(P.area.parent_names.values())))) if A.parents else ""
+note(f"# Migration profile: {NAME}\n\n"
+     f"**{A.level_name.capitalize()}**{' in ' + where if where else ''} · PSGC {R.plain(A.code)}  \n"
+     f"Data: {SRC}  \n"
      f"Report made with migdata {migdata.__version__} on {pd.Timestamp.now():%d %B %Y}.")
 note(R.reading_guide(P))
 
@@ -104,7 +107,7 @@ head.to_csv(out / "headline.csv", index=False)
 of, pop = P.pyramid()
 n_of = P.of_total()
 if n_of == 0:
-    note(f"_No overseas Filipinos can be shown for {A.name}._")
+    note(f"_No overseas Filipinos can be shown for {NAME}._")
 elif of["estimate"].notna().any():
     chart(charts.population_pyramid(
         of, pop, title=f"Overseas Filipinos and household population 15+ by sex and age, {A.name}",
@@ -144,7 +147,7 @@ show(R.display_rows(cmp, label="area_name", k=P.k), {"area_name": "Area"})
 cmp.to_csv(out / "comparison.csv", index=False)
 subs = P.sub_areas("HH01")
 if len(subs) > 1:
-    note(f"Households with an overseas Filipino member in the areas of {A.name}:")
+    note(f"Households with an overseas Filipino member in the areas of {NAME}:")
     chart(charts.estimates_plot(subs, label="area_name",
                                 title=f"Households with an overseas Filipino, areas of {A.name}",
                                 unit="% of households", source=SOURCE), "sub_areas")
@@ -168,7 +171,24 @@ if r is not None:
          f"in the past 12 months ({R.fmt_reliability(r, P.k)}).")
 
 # %% [markdown]
-# ## 6. Children with a parent abroad
+# ## 6. Overseas Filipinos: work, earnings, remittances, savings and plans
+#
+# From the survey of overseas Filipinos when the database has it (respondents drawn from the
+# CBMS list of overseas Filipinos, weighted to the CBMS counts): occupations and earnings abroad,
+# how and at what cost money is sent, savings, businesses and investments, recruitment costs,
+# return intentions and membership in associations.
+
+# %%
+OF_IDS = ["OF08", "OF09", "RM07", "RM11", "SD01", "BU03", "OS01", "OS02", "OS03", "OS04", "OS05", "OS06"]
+ofs = P.section([i for i in OF_IDS if i in R.known_ids()])
+if len(ofs):
+    show(R.display_section(ofs, P.k))
+    ofs.to_csv(out / "overseas_filipinos_survey.csv", index=False)
+else:
+    note(P.missing(["OF08", "OF09", "SD01"]))
+
+# %% [markdown]
+# ## 7. Children with a parent abroad
 #
 # Children aged 0-17 are linked to their parents through the household roster; a parent who
 # is an overseas Filipino makes the child a child "with a parent abroad". A child whose
@@ -185,7 +205,22 @@ if len(ed):
     ed.to_csv(out / "school_attendance.csv", index=False)
 
 # %% [markdown]
-# ## 7. Moving within the Philippines
+# ### Children left behind: schooling, care, contact and well-being
+#
+# From the survey of children left behind when the database has it (children drawn from the
+# CBMS list of children with a parent abroad).
+
+# %%
+CLB_IDS = ["CL03", "CL04", "CL05", "CL06", "CL07"]
+kids = P.section([i for i in CLB_IDS if i in R.known_ids()])
+if len(kids):
+    show(R.display_section(kids, P.k))
+    kids.to_csv(out / "children_left_behind_survey.csv", index=False)
+else:
+    note(P.missing(["CL03"]))
+
+# %% [markdown]
+# ## 8. Moving within the Philippines
 #
 # In-movers are persons aged 5 and over who lived in another city/municipality or abroad five
 # years ago (CBMS item B02).
@@ -193,7 +228,7 @@ if len(ed):
 # %%
 r = P.get("IM01")
 if r is not None:
-    note(f"**{R.fmt_value(r)}** of persons aged 5 and over in {A.name} lived elsewhere five "
+    note(f"**{R.fmt_value(r)}** of persons aged 5 and over in {NAME} lived elsewhere five "
          f"years ago ({R.fmt_reliability(r, P.k)}).")
 orig = P.origins(top=10)
 if len(orig):
@@ -207,18 +242,40 @@ if len(why):
     why.to_csv(out / "reasons.csv", index=False)
 
 # %% [markdown]
-# ## 8. Return migrants
+# ## 9. Return migrants
 
 # %%
 ret = P.returns()
-note(R.returns_text(ret, A.name, P.k))
+note(R.returns_text(ret, NAME, P.k))
 
 # %% [markdown]
-# ## 9. Data quality and reliability
+# ## 10. Survey estimates beside the census counts
+#
+# Where a sample survey in the database (a Labor Force Survey round, the survey of overseas
+# Filipinos) estimates what CBMS counts, both are shown, each with its own precision: a survey
+# estimate has a confidence interval, a count has none.
+
+# %%
+both = pd.concat([P.alongside(i) for i in ("OF01", "OF02", "OF03")], ignore_index=True)
+if "stream" in both and both["stream"].nunique() > 1:
+    both["label"] = ""
+    both["stream"] = both["stream"].astype(str).map(lambda s: R.STREAM_NAMES.get(s, s))
+    show(R.display_section(both, P.k))
+else:
+    note("_Only one stream of this database measures these numbers._")
+
+# %% [markdown]
+# ## 11. Data quality and reliability
 
 # %%
 q = P.quality()
 note(R.quality_text(P, q))
+if len(P.links):
+    note("Links between the surveys and the CBMS roster (records linked, of which conflicting; no id "
+         "given; id not found). Every conflict is listed with its row in `migdata info DATABASE`.")
+    show(P.links[["link", "records", "linked", "conflict", "not_linked", "not_found", "link_rate"]].round(1),
+         {"link": "Link", "records": "Records", "linked": "Linked (agreeing)", "conflict": "Conflicting",
+          "not_linked": "No id given", "not_found": "Id not found", "link_rate": "Link rate (%)"})
 show(q["flags"])
 if len(q["counts"]):
     note("Rows read, kept and rejected when the data was imported:")

@@ -90,9 +90,11 @@ def test_report_has_every_section_and_no_code(region_report):
     for section in ["1. Headline numbers", "2. Overseas Filipinos by sex and age",
                     "3. Where overseas Filipino workers are",
                     "4. Households with members abroad and households receiving cash from abroad",
-                    "5. Uses of remittances", "6. Children with a parent abroad",
-                    "7. Moving within the Philippines", "8. Return migrants",
-                    "9. Data quality and reliability"]:
+                    "5. Uses of remittances",
+                    "6. Overseas Filipinos: work, earnings, remittances, savings and plans",
+                    "7. Children with a parent abroad", "8. Moving within the Philippines",
+                    "9. Return migrants", "10. Survey estimates beside the census counts",
+                    "11. Data quality and reliability"]:
         assert section in headings
     assert "import migdata" not in html and "P.headline()" not in html  # no code cells
     assert "Traceback" not in html and "Error" not in soup.get_text()

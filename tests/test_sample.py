@@ -296,7 +296,7 @@ def test_committed_sample_data_is_reproducible(tmp_path):
     root = Path(__file__).resolve().parents[1] / "sample_data"
     if not (root / "cbms_2022_hpq.dat").exists():
         pytest.skip("sample_data/ is not in this checkout")
-    write_cbms(tmp_path / "x.dat", 2000, seed=2022)
+    write_cbms(tmp_path / "x.dat", 1200, seed=2022)  # sample_data/README.md
     assert (tmp_path / "x.dat").read_bytes() == (root / "cbms_2022_hpq.dat").read_bytes()
 
 
@@ -307,19 +307,18 @@ def test_committed_kobo_exports_read_back():
     from openpyxl import load_workbook
 
     from migdata.readers.kobo import read_kobo_xlsx
-    from migdata.sample.kobo import SUBMISSIONS
+    from migdata.sample.linked import SURVEYS
 
-    assert sorted(p.stem for p in root.glob("*.xlsx")) == sorted(SUBMISSIONS)
-    for form, n in SUBMISSIONS.items():
-        path = root / f"{form}.xlsx"
-        wb = load_workbook(path, read_only=True)
+    assert sorted(p.stem for p in root.glob("*.xlsx")) == sorted(SURVEYS)
+    for form in SURVEYS:
+        wb = load_workbook(root / f"{form}.xlsx", read_only=True)
         main = wb.worksheets[0]
         header = next(main.iter_rows(min_row=1, max_row=1, values_only=True))
         rows = sum(1 for _ in main.iter_rows(min_row=2, values_only=True))
-        assert rows == n and "_uuid" in header
+        assert rows > 40 and "_uuid" in header and any(str(c).endswith("/cbms_case_id") for c in header)
     # and the project's Kobo reader takes an export as it is (one form keeps the test short)
     tables, cb = read_kobo_xlsx(root / "children_left_behind_survey.xlsx")
-    assert len(tables["main"]) == SUBMISSIONS["children_left_behind_survey"]
+    assert "sample_weight" in tables["main"].columns and "father_line_no" in tables["main"].columns
     assert cb.report.problems == []
 
 

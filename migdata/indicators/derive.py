@@ -233,8 +233,10 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     saves memory at census scale. Rows are in the order of the dataset's frames, so
     ``dataset.design(unit, frame=units[unit])`` is the dataset's design on them.
     """
-    hh = dataset.frame("household") if "households" in dataset.tables else dataset.households
-    pp = dataset.persons.reset_index(drop=True)
+    units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
+    hh = dataset.frame("household") if units_map["household"] in dataset.tables else dataset.households
+    pp = (dataset.tables[units_map["person"]] if units_map["person"] in dataset.tables
+          else dataset.persons).reset_index(drop=True)
     hpos = household_positions(hh, pp)
     ofs_s = _col(pp, "of_status")
     is_of = _is(ofs_s, OF_ALL)
@@ -311,10 +313,13 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
 def columns_present(dataset: Any) -> dict[str, set[str]]:
     """Columns with at least one non-missing value, per unit (``person`` / ``household``); for
     a partitioned store (:class:`~migdata.model.partitions.Store`), from its manifest."""
+    units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
     if hasattr(dataset, "present"):
-        hcols, pcols = dataset.present("households"), dataset.present("persons")
+        hcols, pcols = dataset.present(units_map["household"]), dataset.present(units_map["person"])
     else:
-        hh, pp = dataset.households, dataset.persons
+        empty = pd.DataFrame()
+        hh = dataset.tables.get(units_map["household"], empty)
+        pp = dataset.tables.get(units_map["person"], empty)
         hcols = {c for c in hh.columns if hh[c].notna().any()}
         pcols = {c for c in pp.columns if pp[c].notna().any()}
     extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()

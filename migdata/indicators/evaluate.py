@@ -723,13 +723,17 @@ def _is_store(dataset: Any) -> bool:
 
 
 def _household_facts(dataset: Any) -> tuple[set[str], int | None]:
-    """The household columns with values, and the number of regions (None: no region column)."""
+    """The columns with values of the table holding the areas (the households, or the persons'
+    own table of a stand-alone survey), and the number of regions (None: no region column)."""
+    units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
     if _is_store(dataset):
-        present = dataset.present("households")
+        present = dataset.present(units_map["household"]) or dataset.present(units_map["person"])
         if "region" in dataset.levels:
             return present, len(dataset.codes("region"))
         return present, None
-    hh = dataset.households
+    hh = dataset.tables.get(units_map["household"])
+    if hh is None or not len(hh):
+        hh = dataset.tables.get(units_map["person"], dataset.households)
     present = {c for c in hh.columns if hh[c].notna().any()}
     return present, (int(hh["region"].nunique()) if "region" in hh.columns else None)
 

@@ -125,7 +125,7 @@ class HouseholdData:
             >>> d.frame("person")["province"].astype(str).tolist()
             ['0403400000', '0403400000']
         """
-        return unit_frame(self.tables, unit, self.spec, columns)
+        return unit_frame(self.tables, unit, self.spec, columns, self.provenance.units)
 
     def design(self, unit: str = "person", frame: pd.DataFrame | None = None, policy: Any = None,
                **changes: Any) -> Any:

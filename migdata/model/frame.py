@@ -86,8 +86,8 @@ def attach_households(units: pd.DataFrame, households: pd.DataFrame,
     """
     spec = spec or DesignSpec()
     out = units.reset_index(drop=True).copy(deep=False)
-    if not len(households.columns) or "hh_id" not in units.columns:
-        return out
+    if not len(households) or "hh_id" not in units.columns or "hh_id" not in households.columns:
+        return out  # a stand-alone table (no household roster in this dataset): nothing to join
     pos = household_positions(households, out)
     ok = pos >= 0
     take = np.where(ok, pos, 0)
@@ -105,10 +105,7 @@ def attach_households(units: pd.DataFrame, households: pd.DataFrame,
         s = households[c]
         if c in AREA_COLUMNS and not isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype("category")
-        if len(households):
-            vals = s.iloc[take].reset_index(drop=True)
-        else:
-            vals = pd.Series(pd.array([pd.NA] * len(out), dtype=s.dtype))
+        vals = s.iloc[take].reset_index(drop=True)
         if not ok.all():
             vals = vals.where(pd.Series(ok), other=np.nan if isinstance(vals.dtype, pd.CategoricalDtype)
                               else pd.NA)
@@ -117,9 +114,13 @@ def attach_households(units: pd.DataFrame, households: pd.DataFrame,
 
 
 def unit_frame(tables: dict[str, pd.DataFrame], unit: str, spec: DesignSpec,
-               columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """The frame of ``unit`` from a dataset's tables (the body of ``HouseholdData.frame``)."""
-    name = "persons" if unit == "person" else "households" if unit == "household" else unit
+               columns: Iterable[str] | None = None, units: dict[str, str] | None = None) -> pd.DataFrame:
+    """The frame of ``unit`` from a dataset's tables (the body of ``HouseholdData.frame``).
+
+    ``units`` says which table is each unit (default ``persons`` and ``households``; a
+    stand-alone survey of overseas Filipinos declares ``person = "of_survey"``)."""
+    units = {"person": "persons", "household": "households", **(units or {})}
+    name = units.get(unit, unit)
     if name not in tables:
         raise UsageError("MD307", what="Unit", value=unit,
                          choices=", ".join(["person", "household", *[t for t in tables

@@ -189,6 +189,10 @@ class Provenance:
     keep_identifiers: bool = False
     #: secret of this dataset for the disclosure-control record keys; never published
     disclosure_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: which table is each unit of analysis (a stand-alone survey's respondents are its persons)
+    units: dict[str, str] = field(default_factory=lambda: {"person": "persons", "household": "households"})
+    #: links to other streams declared by the profile (``[[links]]``; see migdata.model.database)
+    links: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -28,6 +28,8 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
+import tomllib
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -60,6 +62,21 @@ PLACES = {  # residence item, PPMM item, country item, tidy prefix
 }
 K01 = ["K01A_BANK", "K01B_DIGITALBANK", "K01C_EMONEY", "K01D_NSSLANONSTOCK", "K01E_COOP",
        "K01F_MICROFIN", "K01Z_OTH"]
+P02_LISTS = {"P02_1A_SSS": "sss_member", "P02_1B_GSIS": "gsis_member", "P02_1C_OWWA": "owwa_member",
+             "P02_1F_PAGIBIG": "pagibig_member", "P02_1G_PHLHEALTH": "philhealth"}
+# Section L1 list item -> (the Section L yes/no item that asks it, tidy column, asked of women 10+)
+L1_LISTS = {"L02_LNO": ("L01_PREG", "pregnant_3y", True), "L07_LNO": ("L06_CPREG", "pregnant_now", True),
+            "L09_LNO": ("L08_LACTMOM", "breastfeeding", True), "L16_LNO": ("L15_DIS", "disability", False),
+            "L34_LNO": ("L33_TMSICK", "ill_12m", False)}
+# programme items (P05, P08) -> the codes of the ``programmes`` column
+PROGRAMME_CODES = {"P05A_REG4PS": "4ps_regular", "P05B_MOD4PS": "4ps_modified", "P05C_UCT": "uct",
+                   "P05D_SOCPEN": "social_pension", "P05E_IMAP": "medical_assistance", "P05F_STUFAP": "student_aid",
+                   "P05G_SNRHIGH": "shs_voucher", "P05H_ESA": "emergency_shelter", "P05I_HOUSING": "housing",
+                   "P05J_HEALTH": "health_assistance", "P05K_COMM": "wash", "P05Z_OTHERS": "other",
+                   "P08_MEMFEEDNG": "feeding"}
+ELEMENTARY_OR_MORE = ["elementary_graduate", "jhs_undergraduate", "jhs_graduate", "shs_undergraduate",
+                      "shs_graduate", "post_secondary", "short_cycle_tertiary", "college_undergraduate",
+                      "college_graduate", "post_graduate"]
 P05 = ["P05A_REG4PS", "P05B_MOD4PS", "P05C_UCT", "P05D_SOCPEN", "P05E_IMAP", "P05F_STUFAP",
        "P05G_SNRHIGH", "P05H_ESA", "P05I_HOUSING", "P05J_HEALTH", "P05K_COMM", "P05Z_OTHERS"]
 
@@ -244,32 +261,276 @@ def _lf_status(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
     p["lf_status"] = pd.Series(np.where(answered, status, None), index=p.index, dtype=object).to_numpy()
 
 
+def _line_lists(sp: pd.DataFrame, item: str) -> pd.DataFrame:
+    """A Section P member list (two-digit line numbers: "0103" -> lines 1 and 3) as rows
+    (hh_id, line, _source_row)."""
+    digits = sp[item].astype("string").str.replace(r"\D", "", regex=True).fillna("")
+    lists = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy(), "line": digits.str.findall(r"\d\d").to_numpy(),
+                          "_source_row": sp["_source_row"].to_numpy()}).explode("line").dropna(subset=["line"])
+    lists["line"] = lists["line"].astype(int)
+    return lists
+
+
+def _mark(p: pd.DataFrame, roster: pd.DataFrame, lists: pd.DataFrame, answered: np.ndarray, col: str,
+          item: str, rep: _Reporter) -> None:
+    """``p[col]``: True for members on the list, False for the other members of households that
+    answered the item (``answered``, per person), missing otherwise; list entries that name no
+    roster line are reported (MD558) and ignored."""
+    lists = lists.drop_duplicates(["hh_id", "line"])
+    hit = roster.merge(lists[["hh_id", "line"]].assign(_m=True), on=["hh_id", "line"], how="left")["_m"]
+    flag = hit.notna().to_numpy().astype(object)
+    flag[~answered] = None
+    p[col] = flag
+    known = lists.merge(roster.assign(_r=True), on=["hh_id", "line"], how="left")
+    for rec in known[known["_r"].isna()].to_dict("records"):
+        rep.report.add("MD558", table="households", source_file=rep.source,
+                       source_row=int(rec["_source_row"]), column=item, value=f"{rec['line']:02d}",
+                       action="kept", record=f"household {rec['hh_id']}", hh_id=rec["hh_id"])
+
+
+def _roster(p: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"hh_id": p["hh_id"].astype(str).to_numpy(),
+                         "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy()})
+
+
 def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+    """Person flags from the Section P member lists (P02.1: members, dependants, beneficiaries)."""
     if "SECTION_P" not in raw or raw["SECTION_P"].empty:
         return
     sp = raw["SECTION_P"].copy()
     sp["hh_id"] = _hh_id(sp)
-    roster = pd.DataFrame({"hh_id": p["hh_id"].astype(str).to_numpy(),
-                           "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy()})
+    roster = _roster(p)
     has_p = roster["hh_id"].isin(set(sp["hh_id"])).to_numpy()
-    for item, col in (("P02_1C_OWWA", "owwa_member"), ("P02_1G_PHLHEALTH", "philhealth")):
-        if item not in sp.columns:
+    for item, col in P02_LISTS.items():
+        if item in sp.columns:
+            _mark(p, roster, _line_lists(sp, item), has_p, col, item, rep)
+
+
+def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+    """Person flags from the Section L1 occurrences (one listed member per occurrence and list:
+    L02 pregnant in the past 3 years, L07 pregnant now, L09 breastfeeding, L16 with a disability,
+    L34 ill or injured in the past 12 months), gated by the household's Section L answer; and
+    ``difficulty`` from A20 (a lot of difficulty or cannot do, 3-4, in any Washington Group domain;
+    no when all six are answered 1-2)."""
+    wg = [c for c in p.columns if c.startswith("_wg_")]
+    if wg:
+        v = p[wg].apply(pd.to_numeric, errors="coerce")
+        severe = v.isin([3, 4]).any(axis=1)
+        complete = v.isin([1, 2, 3, 4]).all(axis=1)
+        p["difficulty"] = np.where(severe, True, np.where(complete, False, None)).astype(object)
+    if "SECTION_L" not in raw or "SECTION_L1" not in raw:
+        return
+    sl = raw["SECTION_L"].assign(hh_id=lambda d: _hh_id(d))
+    l1 = raw["SECTION_L1"]
+    l1 = l1.assign(hh_id=_hh_id(l1))
+    roster = _roster(p)
+    age = pd.to_numeric(p["age"], errors="coerce").to_numpy()
+    female10 = (p["sex"].astype(object) == "female").to_numpy() & (age >= 10)
+    for item, (gate, col, women) in L1_LISTS.items():
+        if item not in l1.columns or gate not in sl.columns:
             continue
-        # the list is two-digit line numbers: "0103" -> lines 1 and 3
-        digits = sp[item].astype("string").str.replace(r"\D", "", regex=True).fillna("")
-        lists = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy(), "line": digits.str.findall(r"\d\d").to_numpy(),
-                              "_source_row": sp["_source_row"].to_numpy()}).explode("line").dropna(subset=["line"])
+        ans = pd.to_numeric(sl[gate], errors="coerce").isin([1, 2])
+        answered = roster["hh_id"].isin(set(sl.loc[ans, "hh_id"])).to_numpy().copy()
+        if women:
+            answered &= female10
+        lines = pd.to_numeric(l1[item], errors="coerce")
+        lists = pd.DataFrame({"hh_id": l1["hh_id"].to_numpy(), "line": lines.to_numpy(),
+                              "_source_row": l1["_source_row"].to_numpy()}).dropna(subset=["line"])
         lists["line"] = lists["line"].astype(int)
-        lists = lists.drop_duplicates(["hh_id", "line"])
-        hit = roster.merge(lists[["hh_id", "line"]].assign(_m=True), on=["hh_id", "line"], how="left")["_m"]
-        flag = hit.notna().to_numpy().astype(object)
-        flag[~has_p] = None
-        p[col] = flag
-        known = lists.merge(roster.assign(_r=True), on=["hh_id", "line"], how="left")
-        for rec in known[known["_r"].isna()].to_dict("records"):
-            rep.report.add("MD558", table="households", source_file=rep.source,
-                           source_row=int(rec["_source_row"]), column=item, value=f"{rec['line']:02d}",
-                           action="kept", record=f"household {rec['hh_id']}", hh_id=rec["hh_id"])
+        _mark(p, roster, lists, answered, col, item, rep)
+
+
+def _programmes(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+    """``programmes``: the programmes a household received (P05 A-Z, P08 feeding), as
+    space-separated codes ("" for none; missing when Section P is blank)."""
+    if "SECTION_P" not in raw:
+        return
+    r = raw["SECTION_P"].assign(hh_id=lambda d: _hh_id(d))
+    items = [c for c in PROGRAMME_CODES if c in r.columns]
+    if not items:
+        return
+    vals = r[items].apply(pd.to_numeric, errors="coerce").astype("float64")
+    answered = vals.notna().any(axis=1).to_numpy()
+    yes = (vals == 1).to_numpy(dtype=bool)
+    # one bit per programme: the few distinct combinations are turned into text once each
+    pattern = (yes * (1 << np.arange(len(items), dtype=np.int64))).sum(axis=1)
+    uniq, inv = np.unique(pattern, return_inverse=True)
+    names = [PROGRAMME_CODES[c] for c in items]
+    text = np.array([" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq], dtype=object)[inv]
+    text[~answered] = None
+    h["programmes"] = h["hh_id"].map(pd.Series(text, index=r["hh_id"].to_numpy())).astype(object).to_numpy()
+
+
+@lru_cache(maxsize=1)
+def _settings() -> dict[str, Any]:
+    """The ``[poverty]`` and ``[mpi]`` tables of ``cbms_2022_hpq.toml`` (data the hooks apply)."""
+    text = resources.files("migdata.profiles").joinpath("cbms_2022_hpq.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@lru_cache(maxsize=4)
+def poverty_thresholds(file: str = "psa_poverty_thresholds.csv") -> pd.DataFrame:
+    """The annual per-capita poverty thresholds shipped beside the profiles (see the file's header
+    for the sources and for which values still need confirming).
+
+    Example:
+        >>> t = poverty_thresholds()
+        >>> sorted(set(t["year"]))
+        [2021, 2023]
+    """
+    text = resources.files("migdata.profiles").joinpath(file).read_text(encoding="utf-8")
+    rows = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    t = pd.read_csv(io.StringIO("\n".join(rows)), dtype={"psgc": str})
+    t["psgc"] = t["psgc"].fillna("")
+    return t
+
+
+def threshold_for(areas: pd.DataFrame, year: int, table: pd.DataFrame | None = None) -> pd.Series:
+    """The annual per-capita threshold of ``year`` for each row of ``areas`` (columns ``city_mun``,
+    ``province``, ``region``: 10-digit PSGC): the most local level the table has (HUC or
+    city/municipality, then province, region, national).
+
+    Example:
+        >>> a = pd.DataFrame({"city_mun": ["0403405000"], "province": ["0403400000"], "region": ["0400000000"]})
+        >>> float(threshold_for(a, 2023).iloc[0]) == float(poverty_thresholds().query(
+        ...     "year == 2023 and level == 'region'")["annual_per_capita_php"].iloc[0])
+        True
+    """
+    t = poverty_thresholds() if table is None else table
+    t = t[t["year"] == year]
+    by = dict(zip(t["psgc"], t["annual_per_capita_php"].astype(float)))
+    national = t.loc[t["level"] == "national", "annual_per_capita_php"]
+    out = pd.Series(float(national.iloc[0]) if len(national) else np.nan, index=areas.index, dtype="float64")
+    for col in ("region", "province", "city_mun"):  # finer levels override
+        if col in areas.columns:
+            v = areas[col].astype(object).map(by)
+            out = out.where(v.isna(), v.astype("float64"))
+    return out
+
+
+def _poverty(h: pd.DataFrame) -> None:
+    """``poverty_threshold``: the PSA annual per-capita threshold of the year the profile names,
+    for the household's area (``[poverty]`` of the profile)."""
+    from migdata.areas import rollup
+
+    conf = _settings().get("poverty", {})
+    year = conf.get("threshold_year")
+    if not year or "psgc" not in h.columns:
+        return
+    psgc = h["psgc"].astype(object)
+    areas = pd.DataFrame({lvl: rollup(psgc, lvl, errors="coerce").astype(object).to_numpy()
+                          for lvl in ("region", "province", "city_mun")}, index=h.index)
+    thr = threshold_for(areas, int(year), poverty_thresholds(conf.get("thresholds", "psa_poverty_thresholds.csv")))
+    h["poverty_threshold"] = thr.where(psgc.notna()).to_numpy()
+
+
+def _any_by_hh(hh: np.ndarray, flag: np.ndarray, known: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per household: any member with ``flag``; and any member with ``known``."""
+    ok = hh >= 0
+    yes = np.bincount(hh[ok], weights=(flag & known)[ok], minlength=n) > 0
+    any_known = np.bincount(hh[ok], weights=known[ok], minlength=n) > 0
+    return yes, any_known
+
+
+def _bool(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
+    """A yes/no column as (value, known) boolean arrays."""
+    if col not in df.columns:
+        z = np.zeros(len(df), dtype=bool)
+        return z, z
+    s = df[col].astype("boolean")
+    return s.fillna(False).to_numpy(dtype=bool), s.notna().to_numpy(dtype=bool)
+
+
+def mpi_deprivations(h: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
+    """The household deprivations of the multidimensional poverty measure (``[mpi]`` of the
+    profile): True deprived, False not, missing when the data cannot say. Definitions follow the
+    global MPI (Alkire-Foster, UNDP/OPHI) adapted to CBMS 2022 items:
+
+    - years_of_schooling: no member aged 10+ completed elementary school (C02);
+    - school_attendance: a child aged 6-14 does not attend school (C03);
+    - child_mortality: a child born alive in the past 3 years died (L10);
+    - cooking_fuel: wood or charcoal (R15); electricity: none (R12);
+    - sanitation: not an improved facility, or shared, or public (Q14, Q19);
+    - drinking_water: not an improved source, or more than 30 minutes to fetch (Q03, Q06);
+    - housing: natural or makeshift floor, roof or walls (R03, R04, R06).
+
+    Example:
+        >>> h = pd.DataFrame({"hh_id": ["A"], "electricity": [False], "child_death_3y": [False]})
+        >>> p = pd.DataFrame({"hh_id": ["A"], "age": [30], "highest_grade": ["college_graduate"],
+        ...                   "school_attendance": [None]})
+        >>> d = mpi_deprivations(h, p)
+        >>> d.loc[0, ["years_of_schooling", "school_attendance", "electricity"]].tolist()
+        [False, False, True]
+    """
+    n = len(h)
+    hh = pd.Index(h["hh_id"].astype(str)).get_indexer(p["hh_id"].astype(str))
+    age = pd.to_numeric(p["age"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    out = pd.DataFrame(index=h.index)
+
+    def frame(dep: np.ndarray, known: np.ndarray) -> pd.Series:
+        return pd.Series(pd.arrays.BooleanArray(np.asarray(dep, bool), ~np.asarray(known, bool)), index=h.index)
+
+    grade = p["highest_grade"].astype(object) if "highest_grade" in p.columns else pd.Series(None, index=p.index)
+    finished = grade.isin(ELEMENTARY_OR_MORE).to_numpy()
+    g_known = (grade.notna() & (age >= 10)).to_numpy()
+    done, known = _any_by_hh(hh, finished, g_known, n)
+    out["years_of_schooling"] = frame(~done, known)
+    att = p["school_attendance"].astype(object) if "school_attendance" in p.columns else pd.Series(None, index=p.index)
+    child = (age >= 6) & (age <= 14)
+    missing_child = child & att.isna().to_numpy()
+    out_of_school, _ = _any_by_hh(hh, (att == "not_attending").to_numpy(), child, n)
+    unknown, _ = _any_by_hh(hh, missing_child, child, n)
+    out["school_attendance"] = frame(out_of_school, out_of_school | ~unknown)
+    died, died_known = _bool(h, "child_death_3y")
+    out["child_mortality"] = frame(died, died_known)
+    solid, solid_known = _bool(h, "cooking_fuel_solid")
+    out["cooking_fuel"] = frame(solid, solid_known)
+    elec, elec_known = _bool(h, "electricity")
+    out["electricity"] = frame(~elec, elec_known)
+    imp, imp_known = _bool(h, "sanitation_improved")
+    shared, shared_known = _bool(h, "toilet_shared")
+    public = (h["toilet_src"].astype(object) == "71").to_numpy() if "toilet_src" in h.columns else np.zeros(n, bool)
+    san_dep = (imp_known & ~imp) | shared | public
+    out["sanitation"] = frame(san_dep, san_dep | (imp_known & (shared_known | (imp & ~public & ~shared))))
+    wimp, wimp_known = _bool(h, "water_improved")
+    minutes = pd.to_numeric(h["water_minutes"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
+        if "water_minutes" in h.columns else np.full(n, np.nan)
+    far = minutes > 30
+    w_dep = (wimp_known & ~wimp) | far
+    out["drinking_water"] = frame(w_dep, w_dep | (wimp_known & ~np.isnan(minutes)))
+    housing_dep = np.zeros(n, bool)
+    housing_known = np.ones(n, bool)
+    for col in ("floor_natural", "roof_natural", "walls_natural"):
+        v, k = _bool(h, col)
+        housing_dep |= v
+        housing_known &= k
+    out["housing"] = frame(housing_dep, housing_dep | housing_known)
+    return out
+
+
+def _mpi(h: pd.DataFrame, p: pd.DataFrame) -> None:
+    """``mpi_score`` (weighted share of deprivations) and ``mpi_poor`` (score at or above the
+    cutoff), with the dimensions, indicators and cutoff of ``[mpi]`` in the profile: dimensions
+    weigh the same, indicators the same within their dimension. A household with an indicator
+    the data cannot say has no score."""
+    conf = _settings().get("mpi", {})
+    dims = conf.get("dimensions", {})
+    if not dims:
+        return
+    dep = mpi_deprivations(h, p)
+    score = pd.Series(0.0, index=h.index)
+    known = pd.Series(True, index=h.index)
+    for indicators in dims.values():
+        w = 1.0 / len(dims) / len(indicators)
+        for ind in indicators:
+            d = dep[ind]
+            score += w * d.fillna(False).astype(float)
+            known &= d.notna()
+    h["mpi_score"] = score.where(known).to_numpy()
+    cutoff = float(conf.get("cutoff", 1 / 3))
+    poor = pd.array((score >= cutoff - 1e-9).to_numpy(), dtype="boolean")
+    poor[~known.to_numpy()] = pd.NA
+    h["mpi_poor"] = poor
 
 
 def _psgc(h: pd.DataFrame, rep: _Reporter) -> None:
@@ -344,11 +605,15 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     _skip_rules(p, f, rep)
     _lf_status(p, f, rep)
     _members(p, raw, rep)
+    _health(p, raw, rep)
     out = dict(tables)
     out["persons"] = p
     if "households" in tables:
         h = tables["households"].copy()
         _psgc(h, rep)
         _households(h, raw)
+        _programmes(h, raw)
+        _poverty(h)
+        _mpi(h, p)
         out["households"] = h
     return out

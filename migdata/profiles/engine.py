@@ -73,13 +73,14 @@ import pyarrow.compute as pc
 from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
 from migdata.model.report import ImportReport
+from migdata.model.database import LinkSpec
 from migdata.model.spec import DesignSpec
 from migdata.readers.codebook import Codebook
 
 STRING = pd.StringDtype("pyarrow")
 PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", "hooks",
                 "description", "files", "version", "dictionary", "psgc_release", "reference_date",
-                "period", "stream"}
+                "period", "stream", "units"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
                "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
@@ -102,6 +103,7 @@ class Profile:
     reader_options: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None
 
     def raw_columns(self) -> dict[str, set[str]]:
@@ -184,10 +186,16 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
         spec = DesignSpec.from_profile(data.get("design"), bool(p.get("complete_count", False)))
     except MigdataError as exc:
         raise DataError("MD501", file=path, where="[design]", reason=exc.message) from None
+    links = data.get("links", [])
+    for i, link in enumerate(links if isinstance(links, list) else [links]):
+        try:  # links to other streams are data too (see migdata.model.database.LinkSpec)
+            LinkSpec.from_dict(link if isinstance(link, dict) else {})
+        except MigdataError as exc:
+            raise DataError("MD501", file=path, where=f"[[links]] #{i + 1}", reason=exc.message) from None
     return Profile(name=p["name"], title=p.get("title", ""), reader=p.get("reader", ""),
                    source=p.get("source", ""), round=str(p.get("round", "")),
                    complete_count=spec.complete_count, hooks=p.get("hooks"),
-                   design=spec, reader_options=dict(data.get("reader", {})),
+                   design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
                    tables=tables, meta=p, path=path)
 
 
@@ -397,6 +405,8 @@ class _Mapper:
         if "area" in spec:
             s = self._area(name, spec, s)
         if "default" in spec and ("from" in spec or "concat" in spec):
+            if not isinstance(spec["default"], str) and pd.api.types.is_string_dtype(s.dtype):
+                s = s.astype(object)  # a number default in an all-text (e.g. empty) column
             s = s.fillna(spec["default"])
         s = self._cast(name, spec, s)
         s.attrs["extra"] = extra

@@ -76,8 +76,14 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         >>> t = migdata.compute(migdata.load("store"), ids=["OF02"], level="city")  # doctest: +SKIP
     """
     from migdata.indicators import compute as estimate
+    from migdata.indicators.streams import compute_database
+    from migdata.model.database import Database
 
-    return protect(estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy), k=k)
+    if isinstance(dataset, Database):  # every stream, each with its own design, side by side
+        raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+    else:
+        raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+    return protect(raw, k=k)
 
 
 def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "province",
@@ -91,10 +97,10 @@ def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "provin
     Example:
         >>> write_tables("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
     """
-    from migdata.model import load
+    from migdata.model.database import open_path
     from migdata.publish.excel import write_csv, write_workbook
 
-    data = load(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
+    data = open_path(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
     table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy)
     paths = [write_workbook(table, out)]
     if csv:

@@ -188,8 +188,9 @@ class _Faker:
         raise DataError("MD607", column=e.path, form=self.form.form_id, constraint=e.constraint, tries=tries)
 
     def answer(self, e: Element, ctx: dict[str, Any], outer: dict[str, Any], position: int | None,
-               start: dt.datetime) -> Any:
-        """The answer to ``e`` (None when not asked or skipped)."""
+               start: dt.datetime, fixed: dict[str, Any] | None = None) -> Any:
+        """The answer to ``e`` (None when not asked or skipped); a relevant question named in
+        ``fixed`` (by path or name) gets the fixed answer as given (None: left blank)."""
         kw = dict(outer=outer, position=position, today=self.today, column=e.path)
         if e.type in META_TYPES:
             if e.type == "start":
@@ -205,13 +206,17 @@ class _Faker:
         if e.type == "calculate":
             r = evaluate(e.calculation or "''", ctx, **kw)
             return string(r) if not isinstance(r, bool) else ("true" if r else "false")
+        if fixed is not None and (e.path in fixed or e.name in fixed):
+            v = fixed[e.path] if e.path in fixed else fixed[e.name]
+            return None if v is None else (v if isinstance(v, (dt.date, dt.datetime)) else str(v))
         p = self.hints.get(e.name, {}).get("p", 1.0 if e.required else 0.5)
         if not e.required and self.rng.random() >= p:
             return None
         return self.value(e, ctx, outer, position)
 
     def fill(self, elements: list[Element], repeat: str | None, ctx: dict[str, Any], out: dict[str, Any],
-             outer: dict[str, Any], position: int | None, start: dt.datetime) -> None:
+             outer: dict[str, Any], position: int | None, start: dt.datetime,
+             fixed: dict[str, Any] | None = None) -> None:
         for e in elements:
             if e.repeat != repeat or e.type in NO_DATA or e.type == "group" or e.path.startswith("meta/"):
                 continue
@@ -228,25 +233,31 @@ class _Faker:
                     n = self.rng.randint(1, 3)
                 inner_outer = {**outer, **ctx}
                 instances = []
+                fixed_rows = (fixed or {}).get(e.path, (fixed or {}).get(e.name)) or []
                 for i in range(1, n + 1):
                     ictx: dict[str, Any] = {}
                     inst: dict[str, Any] = {}
-                    self.fill(elements, e.path, ictx, inst, inner_outer, i, start)
+                    self.fill(elements, e.path, ictx, inst, inner_outer, i, start,
+                              fixed_rows[i - 1] if i <= len(fixed_rows) else None)
                     instances.append(inst)
                 out[e.path] = instances
                 continue
-            v = self.answer(e, ctx, outer, position, start)
+            v = self.answer(e, ctx, outer, position, start, fixed)
             if v is not None:
                 ctx[e.name] = v if not isinstance(v, dt.datetime) else v.isoformat()
                 out[e.path] = v
 
 
 def fake_submissions(form: str | os.PathLike[str] | Form, n: int, seed: int = 0, *,
-                     today: dt.date | None = None) -> list[dict[str, Any]]:
+                     today: dt.date | None = None,
+                     fixed: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """``n`` random valid submissions of ``form`` (a bundled name or an XLSForm path).
 
     Deterministic for a given seed. Relevance, constraints, required flags and repeat counts
     of the form are obeyed; values follow the form's ``FAKE`` hints where it has them.
+    ``fixed[i]`` (optional) gives submission ``i`` answers known in advance, by question name or
+    path (a repeat: a list of such dicts, one per instance); they are used as given where the
+    question is relevant (so planted problems can be written), the other questions are drawn.
 
     Example:
         >>> s = fake_submissions("overseas_filipino_survey", 2, seed=7)
@@ -263,7 +274,7 @@ def fake_submissions(form: str | os.PathLike[str] | Form, n: int, seed: int = 0,
         start = base + dt.timedelta(days=rng.randint(0, 29), minutes=rng.randint(0, 600),
                                     seconds=rng.randint(0, 59))
         out: dict[str, Any] = {}
-        faker.fill(f.elements, None, {}, out, {}, None, start)
+        faker.fill(f.elements, None, {}, out, {}, None, start, fixed[i] if fixed and i < len(fixed) else None)
         out["_id"] = 100000 + i + 1
         out["_uuid"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         end = out.get("end") if isinstance(out.get("end"), dt.datetime) else start

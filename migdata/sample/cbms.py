@@ -121,42 +121,51 @@ def lines(matrix: np.ndarray) -> list[bytes]:
 
 def write_cases(fh: IO[bytes], layout: Layout, ids: Mapping[str, np.ndarray],
                 members: np.ndarray, person_values: Mapping[str, Mapping[str, object]],
-                household_values: Mapping[str, Mapping[str, object]]) -> int:
+                household_values: Mapping[str, Mapping[str, object]],
+                list_values: Mapping[str, tuple[np.ndarray, Mapping[str, object]]] | None = None) -> int:
     """Write the cases of one chunk; returns the number of lines written.
 
     ``ids`` holds the 8 ID items per household; ``members`` the number of roster lines per
     household (persons are sorted by household, then line); ``person_values[record]`` and
-    ``household_values[record]`` the item arrays of each record. Records are written in
-    dictionary order; person records once per member; every other record the dictionary marks
-    as required gets one line holding only its type and the case ID (a section left blank).
+    ``household_values[record]`` the item arrays of each record; ``list_values[record]`` is
+    ``(occurrences per household, item arrays)`` for a repeating record whose occurrences are not
+    one per member (Section L1: the k-th pregnant woman, ill member ... of a case). Records are
+    written in dictionary order; person records once per member; every other record the
+    dictionary marks as required gets one line holding only its type and the case ID (a section
+    left blank).
     """
     n = len(members)
-    m = int(members.sum())
-    pid = {k: np.repeat(np.asarray(v), members) for k, v in ids.items()}
-    plan = []  # (record name, kind) in file order
+    list_values = list_values or {}
+    members = np.asarray(members, dtype=np.int64)
+    pid = {k: np.repeat(np.asarray(v), members) for k, v in ids.items()}  # shared by person records
+    plan = []  # (record name, kind, occurrences per case) in file order
     for rec in layout.dictionary.records:
         if rec.name in person_values:
-            plan.append((rec.name, "person"))
+            plan.append((rec.name, person_values[rec.name], members))
+        elif rec.name in list_values:
+            counts, vals = list_values[rec.name]
+            plan.append((rec.name, vals, np.asarray(counts, dtype=np.int64)))
         elif rec.name in household_values:
-            plan.append((rec.name, "household"))
+            plan.append((rec.name, household_values[rec.name], None))
         elif rec.required:
-            plan.append((rec.name, "blank"))
-    per_case = sum(members if kind == "person" else np.ones(n, dtype=np.int64) for _, kind in plan)
+            plan.append((rec.name, {}, None))
+    per_case = sum(np.ones(n, dtype=np.int64) if occ is None else occ for _, _, occ in plan)
     start = np.concatenate([[0], np.cumsum(per_case)[:-1]]).astype(np.int64)
     total = int(np.sum(per_case))
     out: list[bytes] = [b""] * total
-    k = np.arange(m) - np.repeat(np.concatenate([[0], np.cumsum(members)[:-1]]), members)
     offset = np.zeros(n, dtype=np.int64)  # lines of this case already placed
-    for name, kind in plan:
-        if kind == "person":
-            vals = dict(pid)
-            vals.update(person_values[name])
-            pos = np.repeat(start + offset, members) + k
+    for name, values, occ in plan:
+        if occ is not None:  # repeating record: occurrence k of case i at start + offset + k
+            m = int(occ.sum())
+            k = np.arange(m) - np.repeat(np.concatenate([[0], np.cumsum(occ)[:-1]]), occ)
+            vals = dict(pid) if occ is members else {key: np.repeat(np.asarray(v), occ) for key, v in ids.items()}
+            vals.update(values)
+            pos = np.repeat(start + offset, occ) + k
             rows = lines(layout.encode(name, m, vals))
-            offset += members
+            offset += occ
         else:
             vals = dict(ids)
-            vals.update(household_values.get(name, {}))
+            vals.update(values)
             pos = start + offset
             rows = lines(layout.encode(name, n, vals))
             offset += 1

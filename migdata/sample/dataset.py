@@ -13,8 +13,9 @@ Files written into ``out_dir``:
   from the project's layout subset (:mod:`migdata.sample.layout`); the importer reads it;
 - ``lfs_like_survey.sav``: a person-level sample survey with weights, strata and PSUs
   (:mod:`migdata.sample.survey`);
-- ``kobo/``: Kobo XLSX exports of the questionnaires, when the questionnaire package provides a
-  writer (:mod:`migdata.sample.kobo`);
+- ``kobo/``: Kobo XLSX exports of the three questionnaires, drawn from the CBMS households and
+  members written here (:mod:`migdata.sample.linked`), with the sample lists and the list of
+  planted link problems;
 - ``dirty/`` (``dirty=True``): a small CBMS file with planted problems and a README listing them.
 
 Example:
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import UsageError
-from migdata.sample import cbms, population as popmod
+from migdata.sample import cbms, population as popmod, welfare
 
 REGION = "04"
 CBMS_FILE = "cbms_2022_hpq.dat"
@@ -106,6 +107,11 @@ def make_chunk(rng: np.random.Generator, bgy: pd.DataFrame, bgy_index: np.ndarra
     p = popmod.add_school_work(rng, p)
     p = popmod.names(rng, p)
     h = popmod.household_items(rng, p, n)
+    # Sections A20, C (grades), H (by source), L, P, Q, R: a stream of their own, spawned without
+    # drawing from ``rng``, so they leave the roster, migration and identification items unchanged
+    more = rng.spawn(1)[0]
+    p = welfare.add_education_health(more, p)
+    h = welfare.household_welfare(more, p, h)
     corr = bgy["corr9"].to_numpy()[bgy_index]
     s = serials(rng, bgy_index)
     h["REG_PSGC"] = pd.Series(corr).str[0:2].astype(int).to_numpy()
@@ -130,19 +136,32 @@ def make_chunk(rng: np.random.Generator, bgy: pd.DataFrame, bgy_index: np.ndarra
 GEO_ITEMS = ("MODE", "LSTNAME", "FIRSTNAME", "STRTNME", "HBN", "AGREE_INT", "X_LONG", "Y_LAT", "NO_HHMEM")
 PERSON_ITEMS = {
     "SECTION_A": ("LNO", "A01_HHNAME", "A01_LSTNAME", "A01_FIRSTNAME", "A02_RELTOHHH", "A03_NUCLEAR",
-                  "A04_RELTONUCFH", "A05_SEX", "A07_AGE", "A09_MSTAT"),
+                  "A04_RELTONUCFH", "A05_SEX", "A07_AGE", "A09_MSTAT", "A20_DIFFSEEING", "A20_DIFFHRING",
+                  "A20_DIFFWALK", "A20_DIFFREMEM", "A20_DIFFSLFCARE", "A20_DIFFCOMM"),
     "SECTION_B": ("B01_MIG", "B01_PHILIPPINES1", "B01_COUNTRY1", "B02_FYRSRESIDE", "B01_PHILIPPINES2",
                   "B01_COUNTRY2", "B03_REASONFYRS", "B04_SMOSRESIDE", "B01_PHILIPPINES4", "B01_COUNTRY4",
                   "B05_REASONSMOS", "B06_OFI", "B07_LEAVE_MONTH", "B07_LEAVE_YR", "B08_STAY",
                   "B09_COUNTRY", "B10_PTSENDMNY"),
-    "SECTION_C": ("C03_CURATTEND", "C04_CURSCH", "C06_NOTCURSCH"),
+    "SECTION_C": ("C02_HGCLEVEL", "C02_HGC", "C03_CURATTEND", "C04_CURSCH", "C05_CURGRADELEVEL", "C05_CURGRADE",
+                  "C06_NOTCURSCH", "C07_GRADTECH", "C08_TRNSKL"),
     "SECTION_E": ("E01_WORK", "E03_JOBBUS", "E25_PWLOOKEST", "E31_OPPORLFW", "E32_WILLINGTOWORK"),
 }
 HOUSEHOLD_ITEMS = {
-    "SECTION_H": ("H3G_CASHRECEIPTS", "H03EN_CASHRECEIPTSN", "H05_SOURCESOFINCOME"),
+    "SECTION_H": (*welfare.INCOME_SOURCES[:3], "H3D_NETENTREP", "H3E_NETPROF", "H3F_NETSHARE",
+                  "H3G_CASHRECEIPTS", "H3H_PANTAWID", "H3I_SOCIAL", "H3J_SAP", *welfare.INCOME_SOURCES[6:],
+                  "H03EN_CASHRECEIPTSN", "H05_SOURCESOFINCOME"),
     "SECTION_K": ("K01A_BANK", "K01C_EMONEY", "K01E_COOP", "K03_REMITTANCE"),
-    "SECTION_P": ("P01C_OWWA", "P02_1C_OWWA", "P01G_PHLHEALTH", "P02_1G_PHLHEALTH", "P05A_REG4PS", "P05J_HEALTH"),
+    "SECTION_L": ("L01_PREG", "L06_CPREG", "L08_LACTMOM", "L10_TYZFDIED", "L10A_NOCHLDDIED", "L15_DIS",
+                  "L33_TMSICK"),
+    "SECTION_P": ("P01A_SSS", "P01B_GSIS", "P01C_OWWA", "P01F_PAGIBIG", "P01G_PHLHEALTH", "P02_1A_SSS",
+                  "P02_1B_GSIS", "P02_1C_OWWA", "P02_1F_PAGIBIG", "P02_1G_PHLHEALTH", *welfare.PROGRAMMES,
+                  "P08_MEMFEEDNG"),
+    "SECTION_Q": ("Q03_WDRINK", "Q06_WGET", "Q14_TOILET", "Q19_TSHARE"),
+    "SECTION_R": ("R03_ROOF", "R04_WALLS", "R06_MFLOOR", "R12_ELCTRCTY", "R15_FUELCOOK"),
 }
+#: repeating records with their own number of occurrences (not one per member): Section L1 lists
+LIST_ITEMS = {"SECTION_L1": ("L02_LNO", "L03_LBIRTHS", "L04_NLBIRTHS", "L07_LNO", "L09_LNO", "L16_LNO",
+                             "L34_LNO")}
 _RENAME = {"LNO": "line_no", "A02_RELTOHHH": "A02", "A03_NUCLEAR": "A03", "A04_RELTONUCFH": "A04",
            "A05_SEX": "A05", "A07_AGE": "A07", "A09_MSTAT": "A09"}
 
@@ -156,7 +175,9 @@ def write_chunk(fh, layout: cbms.Layout, h: pd.DataFrame, p: pd.DataFrame) -> in
           for rec, items in PERSON_ITEMS.items()}
     hv = {rec: {item: h[item].to_numpy() for item in items} for rec, items in HOUSEHOLD_ITEMS.items()}
     hv["GEO_ID"] = {item: h[item].to_numpy() for item in GEO_ITEMS}
-    return cbms.write_cases(fh, layout, ids, members, pv, hv)
+    counts, l1 = welfare.l1_occurrences(p, len(h))
+    lv = {"SECTION_L1": (counts, {item: l1[item] for item in LIST_ITEMS["SECTION_L1"]})}
+    return cbms.write_cases(fh, layout, ids, members, pv, hv, lv)
 
 
 def chunks(counts: np.ndarray, size: int) -> list[np.ndarray]:
@@ -175,8 +196,13 @@ def chunks(counts: np.ndarray, size: int) -> list[np.ndarray]:
 
 def write_cbms(path: Path, households: int, seed: int, *, ref: pd.DataFrame | None = None,
                chunk_households: int = DEFAULT_CHUNK,
-               on_chunk: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Write ``households`` synthetic CBMS 2022 cases to ``path``; returns counts written."""
+               on_chunk: Callable[[int, int], None] | None = None,
+               keep: list[tuple[pd.DataFrame, pd.DataFrame]] | None = None) -> dict[str, int]:
+    """Write ``households`` synthetic CBMS 2022 cases to ``path``; returns counts written.
+
+    ``keep`` (a list) receives each chunk's households and persons (source codes), for the
+    exports drawn from them; leave it None at census scale.
+    """
     ref = _reference() if ref is None else ref
     bgy = barangays(ref)
     places = popmod.Places.from_reference(ref)
@@ -192,6 +218,8 @@ def write_cbms(path: Path, households: int, seed: int, *, ref: pd.DataFrame | No
             bgy_index = np.repeat(group, counts[group])
             h, p = make_chunk(rng, bgy, bgy_index, places)
             totals["lines"] += write_chunk(fh, layout, h, p)
+            if keep is not None:
+                keep.append((h, p))
             totals["households"] += len(h)
             totals["persons"] += len(p)
             if on_chunk:
@@ -222,8 +250,10 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     written: list[Path] = []
     dat = out / CBMS_FILE
     say = progress or (lambda message: None)
+    chunks: list[tuple[pd.DataFrame, pd.DataFrame]] | None = [] if kobo else None
     counts = write_cbms(dat, households, seed, ref=ref, chunk_households=chunk_households,
-                        on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"))
+                        on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"),
+                        keep=chunks)
     written.append(dat)
     written.append(cbms.write_dictionary(out))
     if survey:
@@ -232,10 +262,10 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
         say("sample survey (SPSS) ...")
         written.append(write_survey(out / SURVEY_FILE, seed=seed, ref=ref))
     if kobo:
-        from migdata.sample.kobo import write_kobo_exports
+        from migdata.sample.linked import write_linked_exports
 
-        say("Kobo exports of the three questionnaires ...")
-        written += write_kobo_exports(out / "kobo", seed=seed)
+        say("Kobo exports of the three questionnaires, drawn from the CBMS sample ...")
+        written += write_linked_exports(out / "kobo", chunks, seed=seed)
     if dirty:
         from migdata.sample.dirty import write_dirty
 

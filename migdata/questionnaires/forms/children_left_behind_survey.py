@@ -10,6 +10,12 @@ Well-being uses six SHORT ORIGINAL items written for this project (not a license
 Strengths and Difficulties Questionnaire (SDQ), used by CHAMPSEA, is licensed by Youthinmind: it
 is named here only as an OPTIONAL MODULE that a team may add with permission and the official
 Filipino version; migdata does not ship it.
+
+When the children were drawn from the CBMS frame (``migdata.survey.draw``), the enumerator copies
+the child's stratum, selection probability and the frame count of the stratum from the field
+team's sample list (in the household group, after consent and assent: nothing is recorded before
+them); ``sample_weight`` (1 / probability) is computed by the form. ``father_line_no`` and
+``mother_line_no`` name the parents abroad on the CBMS roster, as ``child_line_no`` names the child.
 """
 
 from __future__ import annotations
@@ -86,6 +92,16 @@ SURVEY: list[dict] = [
       msg=("Line numbers are 1-35.", "Ang bilang ay 1-35.")),
     q("select_one caregiver_rel", "respondent_rel", "Relationship of the adult respondent to the child",
       "Relasyon ng sumasagot na nakatatanda sa bata", required=True),
+    q("text", "sample_stratum", "Stratum (from the sample list; blank if the child was not drawn from it)",
+      "Stratum (mula sa listahan ng sample; blangko kung hindi napili mula rito)"),
+    q("decimal", "sample_pi", "Selection probability (from the sample list)",
+      "Probabilidad ng pagkakapili (mula sa listahan)", relevant="${sample_stratum} != ''",
+      required=True, constraint=". > 0 and . <= 1",
+      msg=("A probability above 0 and at most 1.", "Probabilidad na higit sa 0 at hanggang 1.")),
+    q("integer", "sample_frame_n", "Units of the stratum in the frame (from the sample list)",
+      "Bilang ng yunit ng stratum sa frame (mula sa listahan)", relevant="${sample_stratum} != ''",
+      required=True, constraint=". >= 1", msg=("At least 1.", "Hindi bababa sa 1.")),
+    q("calculate", "sample_weight", calc="1 div ${sample_pi}", relevant="${sample_pi} > 0"),
     end("group"),
 
     q("begin_group", "child", "The child", "Ang bata", relevant=GO),
@@ -106,6 +122,14 @@ SURVEY: list[dict] = [
     q("begin_group", "parents", "Parent(s) abroad", "Magulang na nasa ibang bansa", relevant=GO),
     q("select_one parent_abroad", "parent_abroad", "Which parent is abroad?", "Sinong magulang ang nasa ibang bansa?",
       required=True),
+    q("integer", "father_line_no", "Line number of the father in the CBMS household roster, if listed",
+      "Bilang ng ama sa listahan ng sambahayan sa CBMS, kung nakalista",
+      relevant=f"${{cbms_case_id}} != '' and {FATHER}", constraint=". >= 1 and . <= 35",
+      msg=("Line numbers are 1-35.", "Ang bilang ay 1-35.")),
+    q("integer", "mother_line_no", "Line number of the mother in the CBMS household roster, if listed",
+      "Bilang ng ina sa listahan ng sambahayan sa CBMS, kung nakalista",
+      relevant=f"${{cbms_case_id}} != '' and {MOTHER}", constraint=". >= 1 and . <= 35",
+      msg=("Line numbers are 1-35.", "Ang bilang ay 1-35.")),
     q("integer", "father_since", "Year the father last left for abroad", "Taon ng huling pag-alis ng ama",
       required=True, relevant=FATHER, constraint=f". >= 1990 and . <= {YEAR_NOW}",
       msg=("A year from 1990 to this year.", "Taon mula 1990 hanggang ngayong taon.")),
@@ -255,6 +279,9 @@ FAKE: dict[str, dict] = {
     "psgc": {"psgc": True},
     "cbms_case_id": {"p": 0.5},
     "child_line_no": {"int": (3, 7)},
+    "father_line_no": {"int": (1, 2)},
+    "mother_line_no": {"int": (1, 2)},
+    "sample_stratum": {"p": 0.0},  # stand-alone fakes are not drawn from a frame
     "respondent_rel": {"choices": {"1": 45, "2": 15, "3": 30, "4": 6, "6": 4}},
     "child_age": {"int": (0, 17)},
     "child_grade": {"choices": {"0": 2, "k": 10, **{str(g): 10 for g in range(1, 13)}, "als": 1, "college": 3}},

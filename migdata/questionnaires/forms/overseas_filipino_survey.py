@@ -8,6 +8,12 @@ SDG 10.c.1, RQ27x allocation in % that must sum to 100), savings, investment and
 social protection, recruitment cost (SDG 10.7.1: costs paid to get the current job and the first
 month's earnings), return plans and associations. ``cbms_case_id`` + ``line_no`` link a response
 to the origin household's CBMS roster when known.
+
+When the respondents were drawn from the CBMS frame (``migdata.survey.draw``), the enumerator
+copies the sampled person's stratum, selection probability and the frame count of the stratum
+from the field team's sample list into the ``sample`` group, before the consent question (as the
+rider records the household's identification), so refusals keep their design for the
+non-response adjustment; ``sample_weight`` (1 / probability) is computed by the form.
 """
 
 from __future__ import annotations
@@ -62,6 +68,22 @@ SURVEY: list[dict] = [
       "Tinatanong ng survey na ito ang mga Pilipinong nasa ibang bansa tungkol sa trabaho, padala, ipon at "
       "mga plano. Kumpidensiyal ang mga sagot (RA 10625, RA 10173), gagamitin lamang para sa estadistika at "
       "pagpaplano, at walang pangalang itatala."),
+    q("begin_group", "sample", "From the sample list", "Mula sa listahan ng sample"),
+    q("note", "sample_note",
+      "If this overseas Filipino was drawn from the sample list, copy the stratum, the selection probability "
+      "and the frame count of the stratum from the list. Leave blank otherwise.",
+      "Kung napili ang Pilipinong ito mula sa listahan ng sample, kopyahin mula sa listahan ang stratum, ang "
+      "probabilidad ng pagkakapili at ang bilang sa frame ng stratum. Iwanang blangko kung hindi."),
+    q("text", "sample_stratum", "Stratum (from the sample list)", "Stratum (mula sa listahan)"),
+    q("decimal", "sample_pi", "Selection probability (from the sample list)",
+      "Probabilidad ng pagkakapili (mula sa listahan)", relevant="${sample_stratum} != ''",
+      required=True, constraint=". > 0 and . <= 1",
+      msg=("A probability above 0 and at most 1.", "Probabilidad na higit sa 0 at hanggang 1.")),
+    q("integer", "sample_frame_n", "Units of the stratum in the frame (from the sample list)",
+      "Bilang ng yunit ng stratum sa frame (mula sa listahan)", relevant="${sample_stratum} != ''",
+      required=True, constraint=". >= 1", msg=("At least 1.", "Hindi bababa sa 1.")),
+    q("calculate", "sample_weight", calc="1 div ${sample_pi}", relevant="${sample_pi} > 0"),
+    end("group"),
     q("select_one yes_no", "consent", "Do you agree to take part?", "Pumapayag ka bang lumahok?",
       required=True),
 
@@ -398,6 +420,7 @@ _DEST = {"9201": 24, "9240": 16, "9104": 8, "9125": 6, "9185": 6, "9207": 6, "92
 # Hints for migdata.questionnaires.submissions.fake_submissions (plausible values only; the
 # form's own rules are enforced separately).
 FAKE: dict[str, dict] = {
+    "sample_stratum": {"p": 0.0},  # stand-alone fakes are not drawn from a frame
     "consent": {"choices": {"1": 96, "2": 4}},
     "respondent_type": {"choices": {"1": 70, "2": 30}},
     "origin_psgc": {"psgc": True, "p": 0.9},
