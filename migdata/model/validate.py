@@ -104,6 +104,18 @@ class _HouseholdKeys:
             self.pp_code = self.pp_hh.copy()
             self.pp_code[orphan] = len(h) + _codes(p.filter(pa.array(orphan)).dictionary_encode())
 
+    @classmethod
+    def from_codes(cls, hh_code: np.ndarray, pp_hh: np.ndarray, pp_code: np.ndarray) -> "_HouseholdKeys":
+        """Keys already coded (a streaming import codes the ids of all its chunks): ``hh_code``
+        the row of each household's first occurrence of its id, ``pp_hh`` each person's household
+        code (-1: none), ``pp_code`` each person's own id code (as in ``__init__``)."""
+        self = cls.__new__(cls)
+        self.n_hh = len(hh_code)
+        self.hh_code = hh_code
+        self.hh_first = hh_code == np.arange(len(hh_code))
+        self.pp_hh, self.pp_code = pp_hh, pp_code
+        return self
+
     def in_households(self, kept_rows: np.ndarray) -> np.ndarray:
         """Persons whose hh_id is the id of a household row in ``kept_rows``."""
         ok = np.zeros(self.n_hh + 1, dtype=bool)  # the last slot answers code -1
@@ -187,6 +199,14 @@ class _Checker:
     def _rows(self, mask: np.ndarray) -> pd.DataFrame:
         cols = [c for c in ("_source_row", "_source_file", *self.key) if c in self.df.columns]
         return self.df.loc[mask, cols]
+
+    def column(self, name: str) -> pd.Series:
+        """A column of the table (the values problems show)."""
+        return self.df[name]
+
+    def records(self, mask: np.ndarray) -> list[dict[str, Any]]:
+        """The rows in ``mask`` (source row and file, key columns) as dicts, in row order."""
+        return self._rows(mask).to_dict("records")
 
     def problem(self, code: str, mask: np.ndarray, column: str | None, values: pd.Series | None,
                 **fields: Any) -> None:
@@ -331,6 +351,48 @@ def _check_psgc(ck: _Checker) -> None:
             ck.df[col] = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=ck.df.index)
 
 
+def check_keys(hh: Any, pp: Any, keys: _HouseholdKeys, line_no: Any, is_head: np.ndarray | None,
+               policy: str, report: ImportReport, src: str | None, psgc: Any = None) -> None:
+    """The rules between rows, in this order: ``hh_id`` unique (MD108; the first occurrence is
+    kept), [``psgc()``, the PSGC look-up, runs here], (``hh_id``, ``line_no``) unique (MD109),
+    every person's household exists (MD110), at most one head (MD112), every household has a
+    person (MD111), persons of rejected households go too (MD115).
+
+    ``hh`` and ``pp`` are the checkers of the two tables (their ``reject`` masks are updated);
+    a streaming import passes checkers over all its chunks, with ``keys`` coded across them."""
+    dup = ~keys.hh_first & ~hh.reject
+    hh.problem("MD108", dup, "hh_id", hh.column("hh_id"))
+    if psgc is not None:
+        psgc()
+    dup = _duplicated_pairs(keys.pp_code, line_no) & ~pp.reject
+    pp.problem("MD109", dup, "line_no", pp.column("line_no"))
+
+    # every person's household exists (among households kept so far)
+    orphan = ~keys.in_households(~hh.reject) & ~pp.reject
+    pp.problem("MD110", orphan, "hh_id", pp.column("hh_id"))
+
+    # at most one head
+    if is_head is not None:
+        counts = keys.persons_per_household(is_head & ~pp.reject)
+        nheads = keys.per_household_row(counts)
+        m = (nheads > 1) & ~hh.reject
+        if m.any():
+            if policy == "lenient":
+                for rec, k in zip(hh.records(m), nheads[m].tolist()):
+                    report.add("MD112", table="households", source_file=rec.get("_source_file", src),
+                               source_row=rec.get("_source_row"), column="relationship",
+                               value=int(k), action="kept", record=f"hh_id {rec['hh_id']}")
+            else:
+                hh.problem("MD112", m, None, pd.Series(nheads.astype("float64")))
+
+    # every household has at least one person; persons of rejected households go too
+    members = keys.per_household_row(keys.persons_per_household(~pp.reject))
+    empty = (members == 0) & ~hh.reject
+    hh.problem("MD111", empty, None, None)
+    cascade = ~keys.in_households(~hh.reject) & ~pp.reject
+    pp.problem("MD115", cascade, None, None)
+
+
 def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
     """Check and type the tidy tables of ``data``; returns a new :class:`HouseholdData` with the
     rows that passed, the report (``data.report`` extended) counting read/kept/rejected rows.
@@ -354,44 +416,13 @@ def validate(data: HouseholdData, policy: str = "lenient") -> HouseholdData:
                         absent="persons" if has_hh else "households")
     hh = _check_table(data.households, "households", report, policy, src)
     pp = _check_table(data.persons, "persons", report, policy, src)
-
     # Keys are checked on integer codes: each distinct hh_id is hashed once (Arrow), and the
     # duplicate, orphan, head and empty-household checks become array look-ups. On 16 M persons
     # this is several times faster than pandas' duplicated/isin on Arrow strings.
     keys = _HouseholdKeys(hh.df["hh_id"], pp.df["hh_id"])
-
-    # keys: the first occurrence is kept, later duplicates are rejected
-    dup = ~keys.hh_first & ~hh.reject
-    hh.problem("MD108", dup, "hh_id", hh.df["hh_id"])
-    _check_psgc(hh)
-    dup = _duplicated_pairs(keys.pp_code, pp.df["line_no"]) & ~pp.reject
-    pp.problem("MD109", dup, "line_no", pp.df["line_no"])
-
-    # every person's household exists (among households kept so far)
-    orphan = ~keys.in_households(~hh.reject) & ~pp.reject
-    pp.problem("MD110", orphan, "hh_id", pp.df["hh_id"])
-
-    # at most one head
-    if "relationship" in pp.df.columns:
-        is_head = (pp.df["relationship"] == "head").fillna(False).to_numpy(dtype=bool) & ~pp.reject
-        counts = keys.persons_per_household(is_head)
-        nheads = keys.per_household_row(counts)
-        m = (nheads > 1) & ~hh.reject
-        if m.any():
-            if policy == "lenient":
-                for rec, k in zip(hh.df.loc[m].to_dict("records"), nheads[m].tolist()):
-                    report.add("MD112", table="households", source_file=rec.get("_source_file", src),
-                               source_row=rec.get("_source_row"), column="relationship",
-                               value=int(k), action="kept", record=f"hh_id {rec['hh_id']}")
-            else:
-                hh.problem("MD112", m, None, pd.Series(nheads.astype("float64"), index=hh.df.index))
-
-    # every household has at least one person; persons of rejected households go too
-    members = keys.per_household_row(keys.persons_per_household(~pp.reject))
-    empty = (members == 0) & ~hh.reject
-    hh.problem("MD111", empty, None, None)
-    cascade = ~keys.in_households(~hh.reject) & ~pp.reject
-    pp.problem("MD115", cascade, None, None)
+    is_head = ((pp.df["relationship"] == "head").fillna(False).to_numpy(dtype=bool)
+               if "relationship" in pp.df.columns else None)
+    check_keys(hh, pp, keys, pp.df["line_no"], is_head, policy, report, src, psgc=lambda: _check_psgc(hh))
 
     if policy == "strict" and len(report.problems) > n_before:
         first = "; ".join(p.message for p in report.problems[n_before:n_before + 3])

@@ -85,12 +85,15 @@ _SUB = 0x1A  # placeholder for a non-ASCII character (keeps character positions)
 class _Problems:
     """Reports problems with a cap per (code, table) so a broken file cannot flood the report."""
 
-    def __init__(self, report: ImportReport, source_file: str, cap: int) -> None:
+    def __init__(self, report: ImportReport, source_file: str, cap: int, lines_before: int = 0) -> None:
         self.report, self.file, self.cap = report, source_file, cap
+        self.lines_before = lines_before  # a chunk of a file: its rows are the file's lines
         self.n: dict[tuple[str, str], int] = defaultdict(int)
 
     def add(self, code: str, table: str, row: int | None, column: str | None, value: Any,
             action: str, **fields: Any) -> None:
+        if row is not None and self.lines_before:
+            row = int(row) + self.lines_before
         key = (code, table)
         self.n[key] += 1
         if self.n[key] <= self.cap:
@@ -304,18 +307,21 @@ def _scan_block(arr: np.ndarray, a: int, b: int) -> tuple[np.ndarray, int, np.nd
     return nl, top, hi
 
 
-def _load(path: Path, pool: ThreadPoolExecutor | None
+def _load(path: Path, pool: ThreadPoolExecutor | None, data: Any = None
           ) -> tuple[np.ndarray, int, np.ndarray, int, np.ndarray]:
     """The file's bytes, mapped into memory (read where the file cannot be mapped), and its
     newline offsets, found in blocks on the pool. Mapping costs no copy, and the page faults
     are taken by the scanning threads in parallel. Returns (bytes after any UTF-8 BOM, BOM
     length, newline offsets, largest byte, non-ASCII offsets); offsets count from after the
-    BOM."""
-    with open(path, "rb") as fh:
-        try:  # (the mapping assumes that no other program shortens the file while it is read)
-            raw = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
-        except (ValueError, OSError):  # an empty file, or one that cannot be mapped
-            raw = np.frombuffer(fh.read(), dtype=np.uint8)
+    BOM. ``data``: the bytes to read instead of the file's (a chunk of it)."""
+    if data is not None:
+        raw = np.frombuffer(data, dtype=np.uint8)
+    else:
+        with open(path, "rb") as fh:
+            try:  # (the mapping assumes that no other program shortens the file while it is read)
+                raw = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
+            except (ValueError, OSError):  # an empty file, or one that cannot be mapped
+                raw = np.frombuffer(fh.read(), dtype=np.uint8)
     off = 3 if bytes(raw[:3]) == b"\xef\xbb\xbf" else 0
     buf = raw[off:]
     blocks = [(a, min(a + _BLOCK, len(buf))) for a in range(0, len(buf), _BLOCK)]
@@ -618,6 +624,9 @@ def read_cspro(
     check_value_sets: bool = False,
     max_problems: int = 1000,
     progress: Callable[[int, int], None] | None = None,
+    data: Any = None,
+    lines_before: int = 0,
+    bytes_before: int = 0,
 ) -> tuple[dict[str, pd.DataFrame], Codebook]:
     """Read a CSPro fixed-width data file with its dictionary.
 
@@ -640,7 +649,7 @@ def read_cspro(
         raise DataError("MD001", path=str(path))
     report = report if report is not None else ImportReport()
     src = str(path)
-    probs = _Problems(report, src, max_problems)
+    probs = _Problems(report, src, max_problems, lines_before)
     rts, rtl = d.record_type_start - 1, d.record_type_len
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
@@ -652,7 +661,7 @@ def read_cspro(
 
     pool = ThreadPoolExecutor(THREADS) if THREADS > 1 else None
     try:
-        buf, off, nl, top, hi = _load(path, pool)
+        buf, off, nl, top, hi = _load(path, pool, data)
         n = len(buf)
         if top <= 32:
             raise DataError("MD002", path=src)
@@ -674,7 +683,7 @@ def read_cspro(
                     uni_lines[li] = bytes(buf[int(s[0]):int(s[0] + ln[0])]).decode(encoding)
                 except UnicodeDecodeError as exc:
                     raise DataError("MD003", path=src, encoding=encoding,
-                                    offset=int(s[0]) + exc.start + off) from None
+                                    offset=int(s[0]) + exc.start + off + bytes_before) from None
         rd = _Reader(d, buf, n, nl, wp, plans, uni_lines, n_lines)
 
         rows: dict[str, list[Any]] = defaultdict(list)
@@ -723,6 +732,9 @@ def read_cspro(
                       length=rec.length, dictionary=d.path or d.name)
         tables, n_kept = _tables(d, plans, rd, rows, parts, probs, check_value_sets, max_problems,
                                  pool)
+        if lines_before:
+            for t in tables.values():
+                t["_source_row"] += lines_before
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
