@@ -23,8 +23,8 @@ Example:
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp()) / "cbms.dat"
     >>> counts = write_cbms_scale(out, persons=2000, seed=1, region="1400000000")
-    >>> counts["persons"] >= 2000, out.with_name(DICTIONARY).exists()
-    (True, True)
+    >>> counts["households"], out.with_name(DICTIONARY).exists()
+    (476, True)
 """
 
 from __future__ import annotations
