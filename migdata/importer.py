@@ -159,10 +159,32 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     if policy == "reject":
         tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
     if policy == "strict" and report.problems:
-        first = "; ".join(p.message for p in report.problems[:3])
-        err = DataError("MD119", n=len(report.problems), first=first)
-        err.report = report  # type: ignore[attr-defined]
-        raise err
+        raise strict_error(report)
+    provenance = provenance_of(prof, paths, policy, keep_identifiers, reference_date)
+    data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
+    if progress is not None:
+        progress("validating")
+    out = validate(data, policy=policy)
+    for t, n in extra_rejected.items():
+        c = out.report.counts.get(t)
+        if c is not None:
+            out.report.set_counts(t, read=c["read"] + n, kept=c["kept"], rejected=c["rejected"] + n)
+    out.report.check_balance()
+    return out
+
+
+def strict_error(report: ImportReport, since: int = 0) -> DataError:
+    """The error of the strict policy: how many problems (from the ``since``-th on) and the
+    first three, with the report attached."""
+    first = "; ".join(p.message for p in report.problems[since:since + 3])
+    err = DataError("MD119", n=len(report.problems) - since, first=first)
+    err.report = report  # type: ignore[attr-defined]
+    return err
+
+
+def provenance_of(prof: Profile, paths: Any, policy: str, keep_identifiers: bool,
+                  reference_date: str | None) -> Provenance:
+    """The provenance an import writes (every field the product reads)."""
     files = [str(p) for p in _paths(paths)]
     ref_date = reference_date or prof.meta.get("reference_date")
     if ref_date:
@@ -177,23 +199,13 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     except Exception:  # the reference is optional for sources without PSGC codes
         psgc_release = None
     rounds = [prof.round] if prof.round else []
-    provenance = Provenance(
+    return Provenance(
         stream=prof.meta.get("stream") or prof.source or None, sources=[prof.name], rounds=rounds,
         period=str(prof.meta.get("period") or prof.round or "") or None, reference_date=ref_date,
         design=prof.design, psgc_release=psgc_release, profile=prof.name, profile_path=prof.path,
         reader=prof.reader, files=files, policy=policy, keep_identifiers=bool(keep_identifiers),
         units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
         links=list(prof.links))
-    data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
-    if progress is not None:
-        progress("validating")
-    out = validate(data, policy=policy)
-    for t, n in extra_rejected.items():
-        c = out.report.counts.get(t)
-        if c is not None:
-            out.report.set_counts(t, read=c["read"] + n, kept=c["kept"], rejected=c["rejected"] + n)
-    out.report.check_balance()
-    return out
 
 
 def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, prof: Profile

@@ -180,12 +180,14 @@ class PartitionWriter:
         self.lock = threading.Lock()
         self.closed = False
 
-    def write(self, table: str, key: tuple[str | None, ...] | None, df: pd.DataFrame) -> None:
-        """Queue rows ``df`` of ``table`` in partition ``key`` (None: an unpartitioned table)."""
+    def write(self, table: str, key: tuple[str | None, ...] | None, df: pd.DataFrame) -> list[str]:
+        """Queue rows ``df`` of ``table`` in partition ``key`` (None: an unpartitioned table);
+        returns the parts' file names (relative to the store)."""
         from migdata.model import data as store
 
         if not len(df) and table in self.columns:
-            return
+            return []
+        written = []
         self.columns.setdefault(table, [str(c) for c in df.columns])
         self.present.setdefault(table, set()).update(present_columns(df))
         if table == "households" and key is not None and "city_mun" in df.columns:
@@ -203,9 +205,29 @@ class PartitionWriter:
             (self.tmp / base).mkdir(parents=True, exist_ok=True)
             fut = self.pool.submit(store._write_part, self.tmp / rel, part)
             self.pending.append((table, key, rel, len(part), fut))
+            written.append(rel)
         # bounded memory: never more than a few parts waiting for a writer thread
         while sum(1 for p in self.pending if not p[4].done()) > 2 * store.WORKERS:
             next(p for p in self.pending if not p[4].done())[4].result()
+        return written
+
+    def read_part(self, rel: str) -> pd.DataFrame:
+        """A part already queued (waits until it is written)."""
+        for _, _, r, _, fut in self.pending:
+            if r == rel:
+                fut.result()
+                return pd.read_parquet(self.tmp / rel, partitioning=None)
+        raise KeyError(rel)
+
+    def drop(self, rels: Iterable[str]) -> None:
+        """Remove parts already queued (a streaming import rewrites the parts that held rows
+        its last checks rejected)."""
+        rels = set(rels)
+        for _, _, r, _, fut in self.pending:
+            if r in rels:
+                fut.result()
+                (self.tmp / r).unlink()
+        self.pending = [p for p in self.pending if p[2] not in rels]
 
     def close(self, manifest: dict[str, Any]) -> Path:
         """Wait for the parts, write ``manifest`` (completed with the parts) and swap it in."""

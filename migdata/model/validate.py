@@ -166,10 +166,15 @@ def _first_row(ids: pa.Array, households: pa.Array) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _duplicated_pairs(code: np.ndarray, line_no: pd.Series) -> np.ndarray:
+NA_LINE = -(2 ** 31)  # a missing line number in an integer array of line numbers
+
+
+def _duplicated_pairs(code: np.ndarray, line_no: pd.Series | np.ndarray) -> np.ndarray:
     """Rows whose (id code, line number) pair appeared on an earlier row; missing values count
-    as equal to each other, as in ``DataFrame.duplicated``."""
-    key = line_no.to_numpy(dtype="int64", na_value=-(2 ** 31), copy=True)
+    as equal to each other, as in ``DataFrame.duplicated`` (a numpy ``line_no`` holds
+    :data:`NA_LINE` for a missing value)."""
+    key = (line_no.astype(np.int64, copy=True) if isinstance(line_no, np.ndarray)
+           else line_no.to_numpy(dtype="int64", na_value=-(2 ** 31), copy=True))
     key += 2 ** 31
     key += code << 33
     if len(key) < 2 or bool((key[1:] > key[:-1]).all()):  # the usual order: no duplicate possible
@@ -244,6 +249,10 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
                 # numbers that arrived as floats (e.g. ids read from Excel) print without ".0"
                 s = s.map(lambda v: v if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
             s = s.astype("object").where(s.notna(), None).astype(STRING)
+        elif s.dtype != STRING:
+            # one text type whatever the input's (pandas' "str" or an all-missing column), so the
+            # chunks of a streaming import and a whole file give the same table
+            s = s.astype(STRING)
         df[name] = s
         if "pattern" in spec:
             uniq = pd.unique(s.dropna())
