@@ -452,11 +452,12 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=str))
 
 
-def open_path(path: str | os.PathLike[str]) -> HouseholdData | Database:
-    """What ``migdata.load`` opens: a :class:`Database` for a database folder, else a dataset."""
+def open_path(path: str | os.PathLike[str], **options: Any) -> HouseholdData | Database:
+    """What ``migdata.load`` opens: a :class:`Database` for a database folder, else a dataset
+    (``options`` as :func:`migdata.model.data.load`: ``tables``, ``verify``, ``area``)."""
     if is_database(path):
         return Database(path)
-    return load_dataset(path)
+    return load_dataset(path, **options)
 
 
 __all__ = ["Database", "LinkSpec", "LinkResult", "dataset_key", "is_database", "link_households", "open_path",

@@ -66,10 +66,11 @@ def protect(table: pd.DataFrame, k: int = 3) -> pd.DataFrame:
 
 def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
             by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
-            k: int = 3, policy: Any = None) -> pd.DataFrame:
+            k: int = 3, policy: Any = None, engine: Any = None, progress: Any = None) -> pd.DataFrame:
     """Indicator tables ready to publish: :func:`migdata.indicators.compute`, then :func:`protect`.
 
-    Arguments as :func:`migdata.indicators.compute`; ``k`` is the disclosure threshold.
+    Arguments as :func:`migdata.indicators.compute` (a partitioned store, or its folder, is
+    evaluated partition by partition on ``engine``); ``k`` is the disclosure threshold.
 
     Example:
         >>> import migdata
@@ -82,14 +83,15 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     if isinstance(dataset, Database):  # every stream, each with its own design, side by side
         raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
     else:
-        raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+        raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
+                       engine=engine, progress=progress)
     return protect(raw, k=k)
 
 
 def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "province",
                  by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
                  age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
-                 csv: bool = False) -> list[Path]:
+                 csv: bool = False, engine: Any = None, progress: Any = None) -> list[Path]:
     """Compute the published tables of ``dataset`` (a dataset or a store folder) and write the
     Excel workbook (and the long table as CSV beside it with ``csv=True``). Returns the files
     written. This is what ``migdata indicators`` runs.
@@ -97,11 +99,15 @@ def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "provin
     Example:
         >>> write_tables("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
     """
-    from migdata.model.database import open_path
+    from migdata.model.database import is_database, open_path
+    from migdata.model.partitions import is_partitioned
     from migdata.publish.excel import write_csv, write_workbook
 
-    data = open_path(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
-    table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy)
+    data = dataset
+    if isinstance(dataset, (str, os.PathLike)) and (is_database(dataset) or not is_partitioned(dataset)):
+        data = open_path(dataset)  # a partitioned store is evaluated partition by partition
+    table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy,
+                    engine=engine, progress=progress)
     paths = [write_workbook(table, out)]
     if csv:
         paths.append(write_csv(table, Path(out).with_suffix(".csv")))

@@ -88,12 +88,20 @@ def merge_dims(dims: Sequence[Dim]) -> tuple[Dim, list[np.ndarray]]:
     """The :class:`Dim` of the union of several frames' rows (without codes) and, for each
     input, the map from its codes to the merged codes.
 
-    Equals :func:`factor` of the concatenated column: a Categorical keeps its categories; other
-    columns get the sorted union of their distinct values (``pd.factorize(sort=True)`` of the
-    distinct values of all inputs), ``not stated`` last."""
+    Equals :func:`factor` of the concatenated column: a Categorical keeps its categories (a
+    Categorical of the values met, whose categories differ from frame to frame, gets their sorted
+    union, as ``pd.Categorical`` of all the values would); other columns get the sorted union of
+    their distinct values (``pd.factorize(sort=True)`` of the distinct values of all inputs),
+    ``not stated`` last."""
     first = dims[0]
-    if first.categorical:
+    same = all(d.labels == first.labels for d in dims)
+    if first.categorical and same:
         values = first.values
+    elif first.categorical:
+        # categories made from the values met (e.g. a derived column): those of all the rows
+        cats = pd.Index([]).append([pd.Index(d.values) for d in dims]).unique()
+        ordered = all(list(pd.Index(d.values)) == sorted(pd.Index(d.values)) for d in dims)
+        values = cats.sort_values() if ordered else cats
     else:
         parts = [pd.Series(d.values) for d in dims if d.values is not None and len(d.values)]
         values = pd.factorize(pd.concat(parts, ignore_index=True), sort=True)[1] if parts else first.values[:0]
