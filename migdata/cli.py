@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -23,11 +23,12 @@ from migdata.errors import MigdataError
 _DEBUG = False
 
 
-def _progress() -> Callable[[str], None]:
-    """Progress messages on stderr (only when attached to a terminal, or always for long jobs)."""
-    def say(msg: str) -> None:
-        click.echo(msg, err=True)
-    return say
+def _progress():
+    """Progress on stderr: bars with the time left in a terminal, plain lines otherwise
+    (:class:`migdata.progress.Console`)."""
+    from migdata.progress import Console
+
+    return Console()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,8 +79,10 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
 
     if (out_dir is None) == (into is None):
         raise click.UsageError("give exactly one of --out (a dataset folder) or --into (a database folder)")
+    progress = _progress()
     data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=_progress(), reference_date=reference_date)
+                        progress=progress, reference_date=reference_date)
+    progress.close()
     if into is not None:
         from migdata.model.database import Database
 
@@ -187,7 +190,9 @@ def sample(out_dir: Path, households: int, seed: int, dirty: bool) -> None:
     """Write synthetic CALABARZON sample data in the real file formats."""
     from migdata.sample import generate
 
-    written = generate(out_dir, households=households, seed=seed, dirty=dirty)
+    progress = _progress()
+    written = generate(out_dir, households=households, seed=seed, dirty=dirty, progress=progress)
+    progress.close()
     for f in written or []:
         click.echo(f"  {f}")
 
@@ -249,7 +254,7 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
 
     by_arg = [] if by.strip().lower() == "none" else by
     for path in write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
-                             csv=csv_out):
+                             csv=csv_out, progress=_progress()):
         click.echo(f"Wrote {path}")
 
 
@@ -301,6 +306,51 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
         result[text] = result[text].astype("object").map(csv_text)  # data never becomes a formula
         result.to_csv(out, index=False)
         click.echo(f"Wrote {out}")
+
+
+@cli.command("map")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--indicator", required=True, help="Indicator id (see 'migdata indicators --list').")
+@click.option("--level", required=True, type=click.Choice(["region", "province", "city", "barangay"]),
+              help="Level of the areas drawn (city: cities and municipalities).")
+@click.option("--area", default=None, help="PSGC code of the area whose sub-areas are drawn (default: the country).")
+@click.option("--category", default=None, help="Category of a distribution indicator (e.g. a country).")
+@click.option("--by", "by_cell", default=None, metavar="COL=VALUE,...",
+              help="One cell of the disaggregations, e.g. sex=female (default: Total).")
+@click.option("--boundaries", type=click.Path(path_type=Path), default=None,
+              help="A GeoJSON or shapefile of your own (default: the boundaries shipped with migdata).")
+@click.option("--code-field", default=None, help="The property of --boundaries that holds PSGC codes.")
+@click.option("--classes", type=click.IntRange(2, 9), default=5, show_default=True)
+@click.option("--bars", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the sorted bar chart of the areas to this file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("map.png"),
+              show_default=True, help="Image to write (.png, .svg or .pdf).")
+def map_(source: Path, indicator: str, level: str, area: str | None, category: str | None,
+         by_cell: str | None, boundaries: Path | None, code_field: str | None, classes: int,
+         bars: Path | None, out: Path) -> None:
+    """Draw a choropleth map of one indicator from a dataset store or an indicator CSV (SOURCE).
+
+    Areas the boundaries cannot draw are named under the map and listed here; the map is
+    written all the same.
+    """
+    from migdata.areas.boundaries import read_boundaries
+    from migdata.publish.maps import load_table, write_map
+
+    by = {}
+    for part in (by_cell or "").split(","):
+        if part.strip():
+            col, sep, value = part.partition("=")
+            if not sep:
+                raise click.BadParameter(f"{part!r} is not COLUMN=VALUE", param_hint="--by")
+            by[col.strip()] = value.strip()
+    b = read_boundaries(boundaries, code_field=code_field) if boundaries is not None else None
+    table = load_table(source, indicator, level)
+    paths, problems = write_map(table, out, indicator, level, area, category=category, by=by, boundaries=b,
+                                k=classes, bars=bars)
+    for message in problems["message"]:
+        click.echo(f"Note: {message}", err=True)
+    for p in paths:
+        click.echo(f"Wrote {p}")
 
 
 @cli.command()

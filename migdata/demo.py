@@ -1,5 +1,7 @@
-"""The one-command demo: bundled sample data → import → dataset store → indicator workbook →
-migration profile reports for the region and one province.
+"""The one-command demo: bundled sample data → the local migration database (CBMS, the CBMS
+migration rider, the surveys of overseas Filipinos and of children left behind, and an LFS-like
+survey, linked) → indicator workbook → integrated migration profiles of the region and one
+province.
 
 ``migdata demo`` calls :func:`run_demo`. It uses the repository's ``sample_data/`` when it is
 there; an installed migdata without that folder generates the same seeded sample first
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from migdata.errors import MigdataError
+from migdata.progress import Progress, as_progress, indent
 
 REGION = "0400000000"  # CALABARZON
 PROVINCE = "0403400000"  # Laguna
@@ -24,12 +27,11 @@ CBMS_PROFILE = "cbms_2022_hpq"
 SAMPLE_HOUSEHOLDS = 1200  # the bundled sample_data (sample_data/README.md)
 SAMPLE_SEED = 2022
 
-Progress = Callable[[str], None]
-#: Other bundled files imported when their profile exists: (file pattern, profile, store name).
-EXTRA_IMPORTS = [("kobo/cbms_migration_rider.xlsx", "kobo_cbms_rider", "store_rider"),
-                 ("kobo/overseas_filipino_survey.xlsx", "kobo_of_survey", "store_of_survey"),
-                 ("kobo/children_left_behind_survey.xlsx", "kobo_clb_survey", "store_clb_survey"),
-                 ("*.sav", "sample_survey", "store_survey")]
+#: The other streams of the bundled sample: (file pattern, profile), imported when their profile exists.
+EXTRA_IMPORTS = [("kobo/cbms_migration_rider.xlsx", "kobo_cbms_rider"),
+                 ("kobo/overseas_filipino_survey.xlsx", "kobo_of_survey"),
+                 ("kobo/children_left_behind_survey.xlsx", "kobo_clb_survey"),
+                 ("*.sav", "sample_survey")]
 
 
 def sample_dir() -> Path | None:
@@ -57,8 +59,9 @@ def ensure_sample(folder: str | Path | None = None, households: int = SAMPLE_HOU
         from migdata.sample import generate
     except ImportError as exc:
         raise MigdataError("MD807", step="generate sample data", detail=str(exc)) from None
-    progress(f"generating a sample of {households:,} households (seed {seed}) in {out}")
-    generate(out, households=households, seed=seed, dirty=True)
+    say = as_progress(progress)
+    say(f"generating a sample of {households:,} households (seed {seed}) in {out}")
+    generate(out, households=households, seed=seed, dirty=True, progress=indent(say, "  "))
     return out
 
 
@@ -71,15 +74,15 @@ def _cbms_files(folder: Path) -> list[Path]:
     return [dat[0], *dcf[:1]]
 
 
-def _extra_imports(src: Path, out: Path, progress: Progress) -> list[Path]:
-    """Import the Kobo exports and the SPSS survey into their own stores, when the profile
-    exists (a profile missing from this build is reported, not an error)."""
+def _extra_imports(src: Path, db: Any, progress: Progress) -> list[str]:
+    """Import the Kobo exports and the SPSS survey into the database, when their profile exists
+    (a profile missing from this build is reported, not an error). Returns the dataset keys."""
     from migdata.importer import import_files
     from migdata.profiles import list_profiles
 
     known = set(list_profiles()["name"])
-    written = []
-    for pattern, profile, name in EXTRA_IMPORTS:
+    keys = []
+    for pattern, profile in EXTRA_IMPORTS:
         files = sorted(src.glob(pattern))
         if not files:
             continue
@@ -87,12 +90,12 @@ def _extra_imports(src: Path, out: Path, progress: Progress) -> list[Path]:
             progress(f"      {files[0].name}: no {profile!r} profile in this build, not imported")
             continue
         data = import_files(files, profile)
-        store = data.save(out / name, force=True)
+        key = db.add(data)
         rows = ", ".join(f"{t} {len(df):,}" for t, df in data.tables.items())
         progress(f"      {files[0].name} ({profile}): {rows}; {len(data.report.problems):,} problem(s); "
-                 f"saved to {store}")
-        written.append(store / "manifest.json")
-    return written
+                 f"added as {key}")
+        keys.append(key)
+    return keys
 
 
 def _step(progress: Progress, n: int, total: int, text: str) -> float:
@@ -108,20 +111,20 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     files written (also listed at the end through ``progress``).
 
     Steps: (1) find or generate the sample data (``sample`` names a folder to use instead);
-    (2) import the CBMS 2022 file with the ``cbms_2022_hpq`` profile and save the dataset store
-    ``out_dir/store`` (the Kobo exports and the SPSS survey go to their own stores when their
-    profiles exist); (3) compute the
-    indicator catalogue by ``level`` (city/municipality) and ``by`` (sex; age groups are one
-    argument away, but the workbook then takes three times longer to write) and write
-    ``out_dir/indicators.xlsx``; (4) write the migration profile reports of the region and of
-    Laguna province (``report_calabarzon.html``, ``report_laguna.html``), and of the region from
-    the CBMS migration rider sample when it was imported (``report_calabarzon_rider.html``:
-    uses of remittances and return migrants, which CBMS does not ask).
+    (2) build the local migration database ``out_dir/database``: the CBMS 2022 file
+    (``cbms_2022_hpq`` profile), the CBMS migration rider, the surveys of overseas Filipinos and
+    of children left behind (Kobo exports, linked to the CBMS roster by their profiles' links)
+    and the LFS-like SPSS survey; (3) compute the indicator catalogue on every stream by
+    ``level`` (city/municipality) and ``by`` (sex) and write ``out_dir/indicators.xlsx``;
+    (4) write the integrated migration profiles of the region and of Laguna province
+    (``report_calabarzon.html``, ``report_laguna.html``), each section drawn from the stream
+    that has it.
 
     Example:
         >>> run_demo("/tmp/demo", progress=lambda s: None)[-1].name  # doctest: +SKIP
         'report_laguna.html'
     """
+    progress = as_progress(progress)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -137,52 +140,53 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     elif bundled is not None:
         src = bundled
     else:
-        src = ensure_sample(out / "sample_data", households=households,
-                            progress=lambda s: progress(f"      {s}"))
+        src = ensure_sample(out / "sample_data", households=households, progress=indent(progress))
         written += sorted(p for p in src.rglob("*") if p.is_file())
     progress(f"      using {src}")
 
-    _step(progress, 2, total, f"Importing the CBMS 2022 file with the {CBMS_PROFILE!r} profile ...")
+    _step(progress, 2, total, "Building the local migration database: CBMS 2022, the CBMS migration "
+                              "rider, the surveys of overseas Filipinos and of children left behind, "
+                              "an LFS-like survey ...")
     try:
         from migdata.importer import import_files
+        from migdata.model.database import Database
     except ImportError as exc:
         raise MigdataError("MD807", step="import", detail=str(exc)) from None
     files = _cbms_files(src)
-    data = import_files(files, CBMS_PROFILE)
-    store = data.save(out / "store", force=True)
+    data = import_files(files, CBMS_PROFILE, progress=indent(progress))
+    dbdir = out / "database"
+    db = Database.create(dbdir)  # a database from an earlier run opens; each stream is replaced
+    key = db.add(data)
     counts = data.report.counts
     for table, c in counts.items():
         progress(f"      {table}: {c['read']:,} read, {c['kept']:,} kept, {c['rejected']:,} rejected")
-    progress(f"      {len(data.report.problems):,} problem(s) in the import report; dataset saved to {store}")
-    written.append(store / "manifest.json")
+    progress(f"      {len(data.report.problems):,} problem(s) in the import report; added as {key}")
     del data
-    written += _extra_imports(src, out, progress)
+    _extra_imports(src, db, progress)
+    for _, r in db.link_report().iterrows():
+        progress(f"      link {r['link']}: {r['records']:,} records, {r['linked'] + r['conflict']:,} linked "
+                 f"({r['conflict']:,} conflicting), {r['not_linked']:,} without id, {r['not_found']:,} id not found")
+    written.append(dbdir / "database.json")
 
-    _step(progress, 3, total, f"Computing indicators by {level}, {', '.join(by) or 'no disaggregation'} ...")
+    _step(progress, 3, total, f"Computing indicators of every stream by {level}, "
+                              f"{', '.join(by) or 'no disaggregation'} ...")
     try:
-        from migdata import load
-        from migdata.indicators import compute
+        import migdata
         from migdata.publish.excel import write_workbook
     except ImportError as exc:
         raise MigdataError("MD807", step="indicators", detail=str(exc)) from None
-    data = load(store)
-    table = compute(data, level=level, by=list(by))
+    table = migdata.compute(db, level=level, by=list(by), progress=indent(progress))
     wb = write_workbook(table, out / "indicators.xlsx")
-    progress(f"      {len(table):,} indicator rows written to {wb}")
+    progress(f"      {len(table):,} indicator rows from {table['stream'].nunique()} streams written to {wb}")
     written.append(Path(wb))
-    del data, table
+    del table
 
     if reports:
         from migdata.report import render_report
 
-        _step(progress, 4, total, "Writing the migration profile reports ...")
-        jobs = [(store, REGION, "calabarzon"), (store, PROVINCE, "laguna")]
-        rider = out / "store_rider"
-        if (rider / "manifest.json").exists():
-            # the rider sample asks what CBMS does not: uses of remittances, return migration
-            jobs.append((rider, REGION, "calabarzon_rider"))
-        for st, code, name in jobs:
-            html = render_report(st, code, out / f"report_{name}.html",
+        _step(progress, 4, total, "Writing the migration profile reports (every stream of the database) ...")
+        for code, name in ((REGION, "calabarzon"), (PROVINCE, "laguna")):
+            html = render_report(dbdir, code, out / f"report_{name}.html",
                                  progress=lambda s: progress(f"      {s}"))
             written.append(Path(html))
     progress(f"Done in {time.perf_counter() - t0:.0f} s. Files written:")

@@ -30,12 +30,11 @@ from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
 from migdata.model.spec import Provenance
 from migdata.profiles import load_profile
+from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
 from migdata.readers.codebook import Codebook
 
-#: Progress callback: called with one short message (the CLI prints it on stderr).
-Progress = Callable[[str], None]
 #: reader problems that blank one value of a row (rejected under the "reject" policy)
 VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506"}
 
@@ -63,6 +62,7 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     """Read every file with the profile's reader (or the one the extension names) and stack
     same-named raw tables; ``_source_file`` is added when there is more than one data file."""
     files = _paths(paths)
+    say = as_progress(progress)
     report = report if report is not None else ImportReport()
     reader = (profile.reader if profile and profile.reader else None) or reader_for(files[0])
     opts = dict(profile.reader_options) if profile else {}
@@ -80,20 +80,19 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         if profile is not None and "items" not in opts:
             opts["items"] = sorted(set().union(*profile.raw_columns().values())) if profile.tables else None
         for i, f in enumerate(data):
-            cb_prog = None
-            if progress is not None:
-                progress(f"reading {f.name} ({f.stat().st_size / 1e6:,.0f} MB)")
-                cb_prog = _every_tenth(f.name, progress)
+            size = f.stat().st_size
+            step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
+            say(step, 0, size)
             tables, cb = read_cspro(f, d if d is not None else find_dictionary(f), report=report,
-                                    progress=cb_prog, **opts)
+                                    progress=lambda done, total, step=step: say(step, done, size), **opts)
+            say(step, size, size)  # the reader's last chunk ends at the last line, not the file's end
             results.append((f, tables, cb))
     else:
         fn = get_reader(reader)
         if "keep_identifiers" in opts and not _accepts(fn, "keep_identifiers"):
             opts.pop("keep_identifiers")  # this format has no identifier columns of its own to strip
         for f in files:
-            if progress is not None:
-                progress(f"reading {f.name}")
+            say(f"reading {f.name}")
             tables, cb = fn(f, **opts)
             if cb.report is not report:
                 report.extend(cb.report)
@@ -113,18 +112,6 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     return merged, cb
 
 
-def _every_tenth(name: str, progress: Progress) -> Callable[[int, int], None]:
-    """Turn the reader's (bytes done, total) calls into a message every 10 %."""
-    last = [0]
-
-    def tick(done: int, total: int) -> None:
-        pct = int(100 * done / max(total, 1) + 0.5) // 10 * 10
-        if pct > last[0]:
-            last[0] = pct
-            progress(f"  {name}: {pct} %")
-    return tick
-
-
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
                  progress: Progress | None = None, reference_date: str | None = None,
@@ -133,7 +120,8 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
 
     ``paths``: the data file(s) (for CSPro, the ``.dcf`` may be among them or lie beside the
     data). ``profile``: a shipped profile name, a profile file path, or a parsed profile.
-    ``progress(message)`` is called at each step and every 10 % of a large CSPro file.
+    ``progress(message, done, total)`` (see :mod:`migdata.progress`; a one-argument callback
+    works too) hears each step and the bytes read of a CSPro file.
     Direct identifiers (columns marked ``drop = true``) are dropped unless ``keep_identifiers``.
     ``reference_date`` (``YYYY-MM-DD``) is the census/survey reference date, used by indicators such
     as OF10 (recent departures); it overrides the profile's ``reference_date``.
@@ -150,9 +138,9 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     prof = load_profile(profile)
     report = ImportReport()
     # readers that strip identifiers themselves (Kobo: GPS, names, phones) must hear the user's choice
-    raw, cb = read_raw(paths, prof, report, progress, keep_identifiers=keep_identifiers, **reader_options)
-    if progress is not None:
-        progress(f"mapping with profile {prof.name}")
+    say = as_progress(progress)
+    raw, cb = read_raw(paths, prof, report, say, keep_identifiers=keep_identifiers, **reader_options)
+    say(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)
     del raw
     extra_rejected = {}
@@ -162,8 +150,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         raise strict_error(report)
     provenance = provenance_of(prof, paths, policy, keep_identifiers, reference_date)
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
-    if progress is not None:
-        progress("validating")
+    say("validating")
     out = validate(data, policy=policy)
     for t, n in extra_rejected.items():
         c = out.report.counts.get(t)

@@ -300,7 +300,9 @@ PROFILE_IDS = ["DM01", "DM02", "OF01", "OF02", "OF03", "OF05", "HH01", "HH02", "
                "IM01", "IM04", "IM05", "RT01", "CL01", "CL02"]
 #: Indicators a database profile adds from its survey streams (overseas Filipinos, children left
 #: behind, the CBMS rider): each is shown from the stream that has it.
-STREAM_IDS = ["OF08", "OF09", "RM06", "RM07", "RM09", "RM11", "BU01", "BU03", "SD01", "EM03", "CL03"]
+STREAM_IDS = ["OF08", "OF09", "RM06", "RM07", "RM09", "RM11", "BU01", "BU03", "SD01", "EM03",
+              "OS01", "OS02", "OS03", "OS04", "OS05", "OS06", "OS07", "OS08",
+              "CL03", "CL04", "CL05", "CL06", "CL07"]
 #: Indicators shown by sex, age group and parent abroad (the pyramid and the children's schooling).
 DETAIL_IDS = ["OF01", "DM03", "ED01"]
 #: The headline table: indicator -> the label readers see.
@@ -854,10 +856,24 @@ def category_label(column: str | None, code: str) -> str:
     if column == "country" or (column or "").endswith("country") or len(code) == 3 and code.isupper():
         return country_name(code)
     lists = code_lists()
+    column = _code_list_of(column)
     if column and column in lists:
         return lists[column]["labels"][lists[column]["categories"].index(code)] \
             if code in lists[column]["categories"] else code
     return code.replace("_", " ").capitalize() if code else code
+
+
+def _code_list_of(column: str | None) -> str | None:
+    """The code list a tidy column uses (``schema.toml``'s ``codes``), else its own name."""
+    if not column:
+        return column
+    from migdata.model.validate import schema
+
+    for table in schema().values():
+        spec = table.get("columns", {}).get(column) if isinstance(table, dict) else None
+        if spec and spec.get("codes"):
+            return spec["codes"]
+    return column
 
 
 def display_rows(rows: pd.DataFrame, label: str, k: int = 3) -> pd.DataFrame:
@@ -963,15 +979,20 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
     """
     say = progress or _quiet
     from migdata.model.data import load
+    from migdata.model.database import Database, is_database
 
     dataset_dir = Path(dataset_dir)
     out_html = Path(out_html)
     if out_html.suffix.lower() not in (".html", ".htm"):
         out_html = out_html.with_suffix(".html")
-    store = load(dataset_dir, tables=["households"])
-    a = resolve_area(store.households, area, dataset_dir)
-    _check_design_domain(store.provenance, a)
-    del store
+    if is_database(dataset_dir):  # the area must exist in the stream the profile is framed on
+        db = Database(dataset_dir)
+        base = db.dataset(_base_stream(db))
+    else:
+        base = load(dataset_dir, tables=["households"])
+    a = resolve_area(_area_table(base), area, dataset_dir)
+    _check_design_domain(base.provenance, a)
+    del base
     files_dir = out_html.parent / f"{out_html.stem}_files"
     try:
         files_dir.mkdir(parents=True, exist_ok=True)

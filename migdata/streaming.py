@@ -50,8 +50,8 @@ from migdata.model.report import POLICIES, ImportReport, Problem
 
 #: Bytes of text per chunk: about 2.7 M persons in the LFS layout, 250,000 in the CBMS layout.
 CHUNK_BYTES = 256 << 20
-#: ``progress(done, total, message)``: bytes of input done.
-Progress = Callable[[int, int, str], None]
+#: ``progress(message, done, total)`` (:mod:`migdata.progress`): bytes of input done.
+Progress = Callable[..., None]
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".lz4": "lz4"}
 
 
@@ -340,6 +340,7 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
         job.run(writer, staging, chunk_bytes)
         if job.failed:
             raise strict_error(job.report)
+        job.progress("checking ids across chunks")
         job.check_keys(writer)
         if policy == "strict" and len(job.report.problems) > job.n_before_validate:
             raise strict_error(job.report, job.n_before_validate)
@@ -366,7 +367,9 @@ class _Import:
     def __init__(self, prof: Any, files: list[Path], provenance: Any, policy: str, keep_identifiers: bool,
                  levels: tuple[str, ...], progress: Progress | None, reader_options: dict[str, Any]) -> None:
         self.prof, self.files, self.provenance, self.policy = prof, files, provenance, policy
-        self.keep_identifiers, self.levels, self.progress = keep_identifiers, levels, progress
+        from migdata.progress import as_progress
+
+        self.keep_identifiers, self.levels, self.progress = keep_identifiers, levels, as_progress(progress)
         self.reader_options = reader_options
         self.src = ", ".join(map(str, provenance.files)) or None
         self.hh, self.pp = _Rows("households"), _Rows("persons")
@@ -413,9 +416,7 @@ class _Import:
             for ch in chunks(f, d, chunk_bytes):
                 self.chunk(f, d, ch, opts, reports, writer, staging, multi=len(data_files) > 1)
                 done += len(ch.data)
-                if self.progress is not None:
-                    self.progress(min(done, total), total, f"{f.name}: {self.hh.offsets[-1]:,} households, "
-                                                          f"{self.pp.offsets[-1]:,} persons")
+                self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
         self._merge_before_keys()
 
     def chunk(self, f: Path, d: Any, ch: Chunk, opts: dict[str, Any], reports: list[ImportReport],

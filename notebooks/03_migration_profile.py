@@ -179,7 +179,8 @@ if r is not None:
 # return intentions and membership in associations.
 
 # %%
-OF_IDS = ["OF08", "OF09", "RM07", "RM11", "SD01", "BU03", "OS01", "OS02", "OS03", "OS04", "OS05", "OS06"]
+OF_IDS = ["OF08", "OF09", "OS01", "RM07", "RM11", "OS02", "OS03", "OS04", "OS05", "OS06", "BU03", "SD01",
+          "OS07", "OS08"]
 ofs = P.section([i for i in OF_IDS if i in R.known_ids()])
 if len(ofs):
     show(R.display_section(ofs, P.k))

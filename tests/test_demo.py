@@ -43,10 +43,10 @@ def demo(tmp_path_factory, small_sample) -> tuple[Path, list[Path], list[str]]:
 def test_demo_writes_store_workbook_and_reports(demo):
     out, files, messages = demo
     names = {f.name for f in files}
-    assert {"manifest.json", "indicators.xlsx", "report_calabarzon.html", "report_laguna.html"} <= names
+    assert {"database.json", "indicators.xlsx", "report_calabarzon.html", "report_laguna.html"} <= names
     for f in files:
         assert f.exists() and f.stat().st_size > 0, f
-    assert (out / "store" / "manifest.json") in files
+    assert (out / "database" / "database.json") in files
     assert (out / "indicators.xlsx").read_bytes()[:2] == b"PK"  # an xlsx is a zip
     # the closing list of files, after the step messages
     assert messages[0].startswith("[1/4]")
@@ -71,7 +71,7 @@ def region_report(demo):
 
 @pytest.fixture(scope="session")
 def store(demo):
-    return migdata.load(demo[0] / "store")
+    return migdata.load(demo[0] / "database").dataset("cbms")
 
 
 def _headline(soup) -> dict[str, str]:
@@ -150,7 +150,7 @@ def test_unknown_area_code_suggests_close_codes(demo):
 
     out = demo[0]
     with pytest.raises(UsageError) as e:
-        render_report(out / "store", "0403400001", out / "x.html")
+        render_report(out / "database", "0403400001", out / "x.html")
     assert e.value.code == "MD810"  # not a PSGC code at all
     assert "close matches: 0403400000 Laguna" in e.value.message  # one digit away
     assert e.value.exit_code == 2

@@ -184,3 +184,47 @@ def test_csv_guard_on_categorical_text_columns(tmp_path):
     with open(write_csv(t, tmp_path / "c.csv"), encoding="utf-8-sig", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["area_code"] == ADIA]
     assert rows and all(r["area_name"] == "'@SUM(1+1)" for r in rows)
+
+
+def test_contents_links_to_every_indicator_sheet(workbook):
+    _, wb = workbook
+    ws = wb["contents"]
+    links = {c.value: c.hyperlink.location for row in ws.iter_rows() for c in row if c.hyperlink}
+    assert links == {i: f"'{i}'!A1" for i in ("OF02", "OF03", "OF05", "RM02")}
+    for name in links:
+        assert name in wb.sheetnames
+
+
+def test_legend_of_flags_and_suppression_on_every_sheet(workbook):
+    _, wb = workbook
+    for name in wb.sheetnames:
+        texts = [str(c.value) for row in wb[name].iter_rows() for c in row if isinstance(c.value, str)]
+        assert "Legend" in texts, name
+        assert any(t.startswith("x: suppressed") and "fewer than 3 units" in t for t in texts), name
+        assert any(t.startswith("* after a number: use with caution") for t in texts), name
+    # indicator sheets also say it in one line above the frozen header
+    assert wb["OF02"]["A3"].value.startswith("* use with caution   x suppressed")
+
+
+def test_columns_fit_their_content(workbook, table):
+    _, wb = workbook
+    ws = wb["OF02"]
+    names = [str(x) for x in table[table["indicator_id"] == "OF02"]["area_name"]]
+    width = ws.column_dimensions["C"].width
+    assert max(len(n) for n in names) <= width <= 60
+    # the area-code column fits 10 digits, not much more
+    assert 10 <= ws.column_dimensions["B"].width <= 14
+    # RM02 (pesos): the region's value 325,000 is shown as "PHP 325,000" (11 characters)
+    assert wb["RM02"].column_dimensions["D"].width >= len("PHP 325,000")
+    # data sheet: the indicator name column fits the longest name of the four indicators
+    data = wb["data"]
+    head = [c.value for c in data[1]]
+    col = chr(ord("A") + head.index("name"))
+    longest = max(len(str(x)) for x in table["name"].astype(str).unique())
+    assert data.column_dimensions[col].width >= min(longest, 60)
+
+
+def test_percent_sheet_unit_line(workbook):
+    _, wb = workbook
+    assert wb["OF03"]["A2"].value == "Unit: % of persons"
+    assert wb["OF02"]["A2"].value == "Unit: persons"

@@ -33,7 +33,7 @@ def test_every_cell_equals_the_published_table(written):
     t, _, wb = written
     ws = wb["data"]
     pub = publishable(t)
-    assert [c.value for c in ws[1]] == list(pub.columns)
+    assert [c.value for c in ws[1]][:len(pub.columns)] == list(pub.columns)
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     assert len(rows) == len(pub)
     for j, col in enumerate(pub.columns):
@@ -65,7 +65,8 @@ def test_text_is_never_a_formula_and_header_is_frozen_and_bold(written):
     _, path, wb = written
     ws = wb["data"]
     assert ws.freeze_panes == "A2"
-    assert all(c.font.b for c in ws[1])
+    n = len(publishable(written[0]).columns)
+    assert all(c.font.b for c in ws[1][:n])
     head = [c.value for c in ws[1]]
     cells = [r[head.index("area_name")] for r in ws.iter_rows(min_row=2)]
     hostile = [c for c in cells if c.value == HOSTILE]
@@ -89,3 +90,15 @@ def test_table_without_attrs_keeps_its_disaggregation(tmp_path):
     row = [c.value for c in ws[6]]
     # OFWs in the region (hand count in test_indicators.py): A2 f, B2 m, D1 m, D2 f -> 4, 2 male, 2 female
     assert row[1] == "0400000000" and row[3:6] == [4, 2, 2]
+
+
+def test_legend_beside_the_long_table(written):
+    t, _, wb = written
+    ws = wb["data"]
+    n = len(publishable(t).columns)
+    # one empty column, then the legend, one line a row from the header row down
+    side = [[c.value for c in r][n:n + 2] for r in ws.iter_rows(min_row=1, max_row=5)]
+    assert side[0] == [None, "Legend"]
+    assert side[1][1].startswith("Total:") and side[2][1].startswith("* after a number")
+    assert side[3][1].startswith("x: suppressed") and "fewer than 3 units" in side[3][1]
+    assert side[4][1] == "Blank: no units in this cell."

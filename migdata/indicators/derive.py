@@ -323,4 +323,6 @@ def columns_present(dataset: Any) -> dict[str, set[str]]:
         hcols = {c for c in hh.columns if hh[c].notna().any()}
         pcols = {c for c in pp.columns if pp[c].notna().any()}
     extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()
-    return {"person": pcols | hcols | extra, "household": hcols | pcols | extra}
+    # a unit without rows in this dataset (households of a stand-alone survey) supports nothing
+    return {"person": pcols | hcols | extra if len(pp) else set(),
+            "household": hcols | pcols | extra if len(hh) else set()}

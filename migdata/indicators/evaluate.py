@@ -357,14 +357,15 @@ class Plan:
     key: str
 
 
-def partial(plan: Plan, data: Any) -> dict[str, Any]:
+def partial(plan: Plan, data: Any, progress: Any = None) -> dict[str, Any]:
     """Stage 1 of every indicator of ``plan`` on one partition of a complete count (or on a
     whole dataset in memory): the derived unit tables, then for each indicator the sums of its
     finest cells (:func:`migdata.survey.cells.stage1`; value histograms for medians) with the
     partition's own codes, the labels of those codes (areas, ``by`` columns, categories) and
     which categories occur in the universe. Partitions are reduced by :func:`finish`.
 
-    An indicator with no unit of the partition in its universe is absent from ``"inds"``."""
+    An indicator with no unit of the partition in its universe is absent from ``"inds"``.
+    ``progress(message, done, total)`` hears each indicator."""
     units = derive.units(data, plan.age_scheme, household_columns=plan.need)
     known = set(units["person"].columns) | set(units["household"].columns)
     for b in plan.by:
@@ -374,7 +375,9 @@ def partial(plan: Plan, data: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"areas": {}, "dims": {}, "inds": {}}
     spaces: dict[str, tuple[CellSpace, np.ndarray | None]] = {}
     cache: dict = {}
-    for ind in plan.inds:
+    for i, ind in enumerate(plan.inds):
+        if progress is not None:
+            progress("indicators", i, len(plan.inds))
         unit = ind.unit
         fr = units[unit]
         if unit not in spaces:
@@ -406,6 +409,8 @@ def partial(plan: Plan, data: Any) -> dict[str, Any]:
             den_cache = ind.universe if ind.statistic in ("count", "share") else None
             res["cells"], res["dom"] = cells.stage1(space, dims, m, ind.statistic, cat, multi, keys, den_cache)
         out["inds"][ind.id] = res
+    if progress is not None:
+        progress("indicators", len(plan.inds), len(plan.inds))
     return out
 
 
@@ -562,7 +567,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         engine: where partitions are evaluated (:func:`migdata.survey.engine.get_engine`: None
             or ``"local"`` in this process; ``"dask"``, a Dask ``Client`` or a scheduler address
             on a Dask cluster).
-        progress: ``progress(done, total, message)`` after each partition.
+        progress: ``progress(message, done, total)`` (:mod:`migdata.progress`): each indicator
+            of a dataset in memory, each partition of a store.
 
     Returns the long table (see module docstring); ``attrs["not_computable"]`` lists indicators
     the dataset cannot support, with the reason (read it with :func:`not_computable`);
@@ -626,17 +632,20 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         todo.append(ind)
         levels_of[ind.id] = ind_levels
     plan = Plan(todo, levels_of, levels, by, age_scheme, sorted(need), prov.disclosure_key)
+    from migdata.progress import as_progress
+
+    say = as_progress(progress)
     if complete:
         if store is not None:
             from migdata.survey.engine import get_engine
 
-            partials = get_engine(engine).map_partitions(partition_task, store, plan, progress)
+            partials = get_engine(engine).map_partitions(partition_task, store, plan, say)
         else:
-            partials = [partial(plan, dataset)]
+            partials = [partial(plan, dataset, say)]
         results, done, missing, reg = finish(plan, partials)
         extra_nc += missing
     else:
-        results, done, missing, reg = _survey_all(plan, dataset, policy)
+        results, done, missing, reg = _survey_all(plan, dataset, policy, say)
         extra_nc += missing
     out = _assemble(results, done, by, reg, source, period)
     if extra_nc:
@@ -652,7 +661,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     return out
 
 
-def _survey_all(plan: Plan, dataset: Any, policy: Any
+def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any
                 ) -> tuple[list[dict[str, Any]], list[Indicator], list[tuple[str, str, str, str]], dict[str, _Labels]]:
     """Every indicator of a sample survey on the dataset's one design (see :func:`_survey`)."""
     by = plan.by
@@ -668,7 +677,8 @@ def _survey_all(plan: Plan, dataset: Any, policy: Any
     designs: dict[str, Any] = {}
     results, done, missing = [], [], []
     mask_cache: dict = {}
-    for ind in plan.inds:
+    for i, ind in enumerate(plan.inds):
+        progress("indicators", i, len(plan.inds))
         unit = ind.unit
         if unit not in spaces:
             udf = units[unit]
@@ -689,6 +699,7 @@ def _survey_all(plan: Plan, dataset: Any, policy: Any
             continue
         results.append(_label(cube, ind, space, by, dims, cat, multi, plan.levels_of[ind.id], reg, len(done)))
         done.append(ind)
+    progress("indicators", len(plan.inds), len(plan.inds))
     return results, done, missing, reg
 
 

@@ -30,6 +30,7 @@ from migdata.indicators.catalogue import catalogue
 from migdata.indicators.evaluate import availability, compute
 from migdata.model.data import HouseholdData
 from migdata.model.database import Database, link_households
+from migdata.progress import as_progress
 
 #: Catalogue source names each stream answers to (a stream is also a source of its own name).
 STREAM_SOURCES: dict[str, set[str]] = {
@@ -72,7 +73,7 @@ def linked_dataset(db: Database, key: str) -> HouseholdData:
 
 def compute_database(db: Database, ids: Sequence[str] | str | None = None, level: str = "city",
                      by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: Any = "broad",
-                     policy: Any = None, streams: Sequence[str] | None = None) -> pd.DataFrame:
+                     policy: Any = None, streams: Sequence[str] | None = None, progress: Any = None) -> pd.DataFrame:
     """The raw indicator table of every stream of ``db`` (see the module docstring): the rows of
     :func:`migdata.indicators.compute` of each dataset, with ``stream`` and ``design`` columns.
 
@@ -100,7 +101,10 @@ def compute_database(db: Database, ids: Sequence[str] | str | None = None, level
         if not wanted:
             continue
         usable_by = [b for b in by if b in _columns(data)]
-        t = compute(data, ids=wanted, level=level, by=usable_by, age_scheme=age_scheme, policy=policy)
+        if progress is not None:
+            as_progress(progress)(f"{stream} {entry.get('round') or ''}: {len(wanted)} indicator(s)")
+        t = compute(data, ids=wanted, level=level, by=usable_by, age_scheme=age_scheme, policy=policy,
+                    progress=progress)
         for b in by:
             if b not in t.columns:
                 t[b] = "Total"

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from migdata.publish.units import unit_label
+
 # Greyscale-safe palette: shades that differ in lightness, each paired with a hatch.
 SHADES = ["#404040", "#a6a6a6", "#ffffff", "#707070", "#d9d9d9"]
 HATCHES = ["", "///", "...", "xx", "\\\\\\"]
@@ -105,12 +107,16 @@ def _legend_below(ax, ncols: int) -> None:
 
 
 def title(fig: Figure) -> str:
-    """The title of a chart made by this module.
+    """The alternative text of a chart made by this module: its title, or for a map (whose
+    figure carries a longer description) that description, which starts with ``Map:``.
 
     >>> title(bar_chart(pd.DataFrame({"c": ["a"], "estimate": [1]}), category="c", title="T",
     ...                 unit="u", source="s"))
     'T'
     """
+    alt = fig.get_label()
+    if alt:
+        return alt
     return fig.axes[0].get_title(loc="left").replace("\n", " ") if fig.axes else ""
 
 
@@ -238,7 +244,7 @@ def bar_chart(table: pd.DataFrame, *, category: str, title: str, unit: str, sour
     t["_kind"] = kinds
     t["_v"] = pd.to_numeric(t[value], errors="coerce").where(t["_kind"] != "suppressed")
     if sort:
-        t = t.sort_values("_v", ascending=False, na_position="last")
+        t = t.sort_values("_v", ascending=False, na_position="last", kind="stable")  # ties: input order
     if top is not None and len(t) > top:
         rest = t.iloc[top:]
         t = t.iloc[:top]
@@ -443,5 +449,15 @@ def save(fig: Figure, path: str, dpi: int = 150) -> None:
     fig.savefig(path, dpi=dpi, facecolor="white")
 
 
+def __getattr__(name: str):
+    # Maps live in their own module (which uses this one); charts.choropleth etc. still work.
+    if name in ("choropleth", "area_bars"):
+        from migdata.publish import maps
+
+        return getattr(maps, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__: Iterable[str] = ["population_pyramid", "bar_chart", "comparison_chart", "remittance_uses",
-                          "estimates_plot", "flag_kind", "source_line", "title", "save"]
+                          "estimates_plot", "choropleth", "area_bars", "flag_kind", "source_line",
+                          "title", "unit_label", "save"]

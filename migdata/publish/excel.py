@@ -51,11 +51,13 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
 
 from migdata.errors import UsageError
 from migdata.fileio import atomic_write
 from migdata.publish.safe import csv_text, excel_value, risky
 from migdata.publish.tables import protect
+from migdata.publish.units import unit_label
 
 REQUIRED = ["indicator_id", "name", "area_level", "area_code", "estimate", "flag", "suppressed"]
 VALUE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "numerator", "denominator", "n", "units"]
@@ -67,6 +69,11 @@ LEGEND = [
     "unreliable (coefficient of variation above 30 % or fewer than 30 sample units).",
     "Blank: no units in this cell.",
 ]
+#: The legend in one line, for the top of each indicator sheet (the full one is under the table).
+LEGEND_SHORT = "* use with caution   x suppressed   blank: no units   (legend under the table)"
+MAX_WIDTH = 60      # characters: wider text wraps or spills into the empty cells beside it
+LINK = Font(color="0563C1", underline="single")
+WRAP_HEADER = Alignment(wrap_text=True, vertical="bottom", horizontal="center")
 MAX_ROWS = 1_048_576  # rows in one Excel sheet
 LEVEL_LABEL = {"region": "Region", "province": "Province/HUC", "city": "City/municipality",
                "barangay": "Barangay"}
@@ -191,22 +198,34 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
         if c not in t.columns:
             t = t.assign(**{c: ""})
     row_keys = list(dict.fromkeys(zip(*[t[c].astype(object).where(t[c].notna(), "") for c in row_cols])))
-    ws.column_dimensions["A"].width = 16
-    ws.column_dimensions["B"].width = 13
-    ws.column_dimensions["C"].width = 28
+    cat_names = labels_for(meta.get("category"))
+    across_labels = [[labels_for(b).get(key[i], key[i]) for key in col_keys] for i, b in enumerate(across)]
+    # Widths fitted to the content (Excel counts characters of the default font), set before
+    # the first row as write-only sheets require: the left columns by their longest entry,
+    # each value column by its widest number (as formatted) or, up to 24, its header label.
+    lefts = [[LEVEL_LABEL.get(k[0], k[0]) for k in row_keys], [k[1] for k in row_keys],
+             [k[2] for k in row_keys]] + ([[cat_names.get(k[3], k[3]) for k in row_keys]] if has_cat else [])
+    for j, (head, values) in enumerate(zip(left, lefts), start=1):
+        ws.column_dimensions[get_column_letter(j)].width = _width([head, *values])
+    num = _number_width(measure, t["estimate"].to_numpy(dtype="float64"))
+    if across:
+        ws.column_dimensions[get_column_letter(len(left))].width = max(
+            ws.column_dimensions[get_column_letter(len(left))].width,
+            _width([b.replace("_", " ").capitalize() for b in across]))
+    for j in range(len(col_keys)):
+        head = max((len(str(lab[j])) for lab in across_labels), default=len("Value"))
+        ws.column_dimensions[get_column_letter(len(left) + 1 + j)].width = max(num, min(head, 24)) + 2
     header_rows = len(across) + 1
     ws.freeze_panes = f"{get_column_letter(len(left) + 1)}{3 + header_rows + 1}"
-    unit = f"% of {meta.get('unit', '')}s" if measure == "%" else measure
+    unit = unit_label(measure, meta.get("unit"))
     ws.append([_cell(ws, f"{ind} {t['name'].iloc[0]}", bold=True)])
     ws.append([_cell(ws, f"Unit: {unit}")])
-    ws.append([])
+    ws.append([_cell(ws, LEGEND_SHORT)])
     for i, b in enumerate(across):
         label = b.replace("_", " ").capitalize()
-        names = labels_for(b)
         ws.append([None] * (len(left) - 1) + [_cell(ws, label, bold=True)]
-                  + [_cell(ws, names.get(key[i], key[i]), bold=True) for key in col_keys])
+                  + [_header(ws, name) for name in across_labels[i]])
     ws.append([_cell(ws, x, bold=True) for x in left] + ([] if across else [_cell(ws, "Value", bold=True)]))
-    cat_names = labels_for(meta.get("category"))
     est = t["estimate"].to_numpy(dtype="float64")
     sup = t["suppressed"].to_numpy(dtype=bool)
     caution = (t["flag"].astype(str) == "caution").to_numpy()
@@ -241,18 +260,56 @@ def _indicator_sheet(wb: Workbook, t: pd.DataFrame, by: list[str], meta: dict[st
     for label, text in notes:
         if text:
             ws.append([_cell(ws, label, bold=True), _cell(ws, text)])
-    ws.append([_cell(ws, "Legend", bold=True), _cell(ws, LEGEND[0])])
+    _legend_rows(ws, k)
+
+
+def _header(ws: Any, text: Any) -> WriteOnlyCell:
+    c = _cell(ws, text, bold=True)
+    c.alignment = WRAP_HEADER
+    return c
+
+
+def _width(values: Sequence[Any]) -> float:
+    """A column width (characters) that shows the longest of ``values``, within MAX_WIDTH."""
+    longest = max((len(str(v)) for v in values if v is not None), default=8)
+    return float(min(max(longest, 6) + 2, MAX_WIDTH))
+
+
+def _number_width(measure: str, values: np.ndarray) -> int:
+    """Characters of the widest value as the number format shows it (``12.3% *``, ``1,234``,
+    ``PHP 1,234,567``)."""
+    v = values[np.isfinite(values)]
+    top = float(np.abs(v).max()) if v.size else 0.0
+    if measure == "%":
+        text = f"{top:.1f}%"
+    elif measure in ("persons", "households", "associations") or measure.startswith("PHP"):
+        text = ("PHP " if measure.startswith("PHP") else "") + f"{top:,.0f}"
+    elif measure in ("months", "score"):
+        text = f"{top:,.1f}"
+    else:
+        text = f"{top:,.2f}"
+    return len(text) + 2 + (1 if (v < 0).any() else 0)     # + " *" of a value to use with caution
+
+
+def _legend_rows(ws: Any, k: int, col: int = 0) -> None:
+    """The legend of flags and suppression, one line a row, starting in column ``col``."""
+    ws.append([None] * col + [_cell(ws, "Legend", bold=True), _cell(ws, LEGEND[0])])
     for line in LEGEND[1:]:
-        ws.append([None, _cell(ws, line.format(k=k))])
+        ws.append([None] * (col + 1) + [_cell(ws, line.format(k=k))])
 
 
-def _frame_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str]) -> None:
+def _frame_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str], k: int | None = None) -> None:
     ws = wb.create_sheet(_sheet_name(name, used))
-    ws.freeze_panes = "A2"
+    ws.freeze_panes = "B2"
+    for j, c in enumerate(df.columns, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = _width([c, *df[c].astype(str).head(2000)])
     ws.append([_cell(ws, str(c), bold=True) for c in df.columns])
     cols = [df[c].to_numpy(dtype=object) for c in df.columns]
     for row in zip(*cols):
         ws.append([_cell(ws, v if not (isinstance(v, float) and np.isnan(v)) else None) for v in row])
+    if k is not None:
+        ws.append([])
+        _legend_rows(ws, k)
 
 
 def _by_columns(table: pd.DataFrame) -> list[str]:
@@ -272,6 +329,15 @@ def _placeholder_sheet(wb: Workbook, name: str, df: pd.DataFrame, used: set[str]
     so the workbook's styles hold both; returns the sheet name."""
     ws = wb.create_sheet(_sheet_name(name, used))
     ws.freeze_panes = "A2"
+    for j, c in enumerate(df.columns, start=1):
+        s = df[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):   # widths from the few labels, not the rows
+            values = [str(x) for x in s.cat.categories]
+        elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            values = ["-0.000000000"]                  # about what Excel's General format shows
+        else:
+            values = s.head(2000).astype(str).tolist()
+        ws.column_dimensions[get_column_letter(j)].width = _width([c, *values])
     ws.append([_cell(ws, str(c), bold=True) for c in df.columns])
     ws.append([_cell(ws, "=" + PLACEHOLDER)])
     return ws.title
@@ -314,20 +380,26 @@ def _column_xml(s: pd.Series, quote_style: str | None) -> np.ndarray:
 
 
 def _long_sheet_xml(df: pd.DataFrame, bold_style: str | None, quote_style: str | None,
-                    chunk: int = 20_000):
-    """The ``<sheetData>`` of the long sheet, in pieces (a generator, to bound memory)."""
+                    chunk: int = 20_000, legend: Sequence[str] = ()):
+    """The ``<sheetData>`` of the long sheet, in pieces (a generator, to bound memory). The
+    ``legend`` lines go one a row from row 1, one empty column right of the table."""
     st = f' s="{bold_style}"' if bold_style is not None else ""
+    side = [f'<c/><c t="inlineStr"{st}><is><t>Legend</t></is></c>'] + [
+        f'<c/><c t="inlineStr"><is><t>{escape(line)}</t></is></c>' for line in legend] if legend else []
     head = "".join(f'<c t="inlineStr"{st}><is><t>{escape(str(c))}</t></is></c>' for c in df.columns)
-    yield f'<sheetData><row r="1">{head}</row>'
+    yield f'<sheetData><row r="1">{head}{side[0] if side else ""}</row>'
     for start in range(0, len(df), chunk):
         part = df.iloc[start:start + chunk]
         cols = [_column_xml(part[c], quote_style) for c in part.columns]
         rows = ["".join(cells) for cells in zip(*cols)] if cols else []
+        if start == 0:
+            for i, extra in enumerate(side[1:len(rows) + 1]):
+                rows[i] += extra
         yield "".join(f'<row r="{start + i + 2}">{r}</row>' for i, r in enumerate(rows))
     yield "</sheetData>"
 
 
-def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame) -> None:
+def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame, legend: Sequence[str] = ()) -> None:
     """Replace the placeholder sheet's rows in the saved workbook at ``path`` by ``df``."""
     with zipfile.ZipFile(path) as z:
         wbxml = z.read("xl/workbook.xml").decode("utf-8")
@@ -344,7 +416,7 @@ def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame) -> None:
         body, tail = rest.split("</sheetData>", 1)
         bold = re.search(r'<c r="A1"[^>]* s="(\d+)"', body)
         quote = re.search(r'<c r="A2"[^>]* s="(\d+)"', body)
-        last = get_column_letter(max(len(df.columns), 1))
+        last = get_column_letter(max(len(df.columns) + (2 if legend else 0), 1))
         head = re.sub(r'<dimension ref="[^"]*"\s*/>', f'<dimension ref="A1:{last}{len(df) + 1}"/>', head)
         tmp = path + ".long"
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
@@ -354,7 +426,8 @@ def _fill_long_sheet(path: str, sheet: str, df: pd.DataFrame) -> None:
                     continue
                 with out.open(member, "w", force_zip64=True) as f:
                     f.write(head.encode("utf-8"))
-                    for piece in _long_sheet_xml(df, bold and bold.group(1), quote and quote.group(1)):
+                    for piece in _long_sheet_xml(df, bold and bold.group(1), quote and quote.group(1),
+                                                 legend=legend):
                         f.write(piece.encode("utf-8"))
                     f.write(tail.encode("utf-8"))
     shutil.move(tmp, path)
@@ -387,8 +460,14 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
         wb = Workbook(write_only=True)
         used: set[str] = set()
         ws = wb.create_sheet(_sheet_name("contents", used))
-        ws.column_dimensions["A"].width = 20
-        ws.column_dimensions["B"].width = 80
+        ids = list(dict.fromkeys(pub["indicator_id"]))
+        # sheet names first (the contents links to them); each indicator sheet takes the next
+        names = {}
+        taken = set(used)
+        for i in ids:
+            names[i] = _sheet_name(str(i), taken)
+        ws.column_dimensions["A"].width = _width(["Reference period", *names.values()])
+        ws.column_dimensions["B"].width = MAX_WIDTH + 20
         src = ", ".join(sorted(set(map(str, table["source"].dropna())))) if "source" in table.columns else ""
         period = ", ".join(sorted(set(map(str, table["period"].dropna())))) if "period" in table.columns else ""
         ws.append([_cell(ws, title, bold=True)])
@@ -405,13 +484,17 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
                        _cell(ws, f"the long table has {len(pub):,} rows, more than an Excel sheet holds; "
                                  "it is not in this workbook: write it as CSV (write_csv / --csv)")])
         ws.append([])
-        ws.append([_cell(ws, "Sheet", bold=True), _cell(ws, "Indicator", bold=True)])
-        ids = list(dict.fromkeys(pub["indicator_id"]))
+        ws.append([_cell(ws, "Sheet", bold=True), _cell(ws, "Indicator (click the sheet name to open it)", bold=True)])
         for i in ids:
-            ws.append([_cell(ws, i), _cell(ws, cat[i].name if i in cat else i)])
+            link = _cell(ws, names[i])
+            link.hyperlink = Hyperlink(ref="", location=f"'{names[i]}'!A1", display=names[i])
+            link.font = LINK
+            ws.append([link, _cell(ws, cat[i].name if i in cat else i)])
         if long_sheet:
             ws.append([_cell(ws, "data"), _cell(ws, "all rows and columns (long format, for analysts)")])
         ws.append([_cell(ws, "metadata"), _cell(ws, "definitions of every indicator, and those not computable")])
+        ws.append([])
+        _legend_rows(ws, k)
         for i, idx in pub.groupby("indicator_id", sort=False).indices.items():
             ind = cat.get(i)
             meta = {"definition": ind.definition, "universe": ind.universe, "note": ind.note,
@@ -419,10 +502,10 @@ def write_workbook(table: pd.DataFrame, path: str | os.PathLike[str], title: str
             _indicator_sheet(wb, pub.iloc[idx].reset_index(drop=True), by, meta, k, used)
         data_sheet = _placeholder_sheet(wb, "data", pub, used) if long_sheet else None
         meta = _metadata(pub, nc)
-        _frame_sheet(wb, "metadata", meta, used)
+        _frame_sheet(wb, "metadata", meta, used, k=k)
         wb.save(tmp)
         if data_sheet is not None:
-            _fill_long_sheet(str(tmp), data_sheet, pub)
+            _fill_long_sheet(str(tmp), data_sheet, pub, [line.format(k=k) for line in LEGEND])
 
     return atomic_write(path, build)
 
@@ -467,3 +550,27 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         pub.to_csv(tmp, index=False, encoding="utf-8-sig")
 
     return atomic_write(path, build)
+
+
+def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A long table written by :func:`write_csv`, read back (codes as text, ``suppressed`` as
+    booleans, values as numbers; suppressed values stay blank), e.g. to draw maps from it.
+
+    Example:
+        >>> t = read_csv("indicators.csv")          # doctest: +SKIP
+    """
+    from migdata.errors import DataError
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError("MD001", path=str(p))
+    df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+    _check(df)
+    for c in VALUE_COLUMNS:
+        if c in df.columns:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["suppressed"] = df["suppressed"].astype(str).str.strip().str.lower().isin(["true", "1", "yes"])
+    for c in df.columns:
+        if c not in VALUE_COLUMNS and c != "suppressed":
+            df[c] = df[c].fillna("")
+    return df

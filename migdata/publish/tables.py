@@ -70,7 +70,9 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     """Indicator tables ready to publish: :func:`migdata.indicators.compute`, then :func:`protect`.
 
     Arguments as :func:`migdata.indicators.compute` (a partitioned store, or its folder, is
-    evaluated partition by partition on ``engine``); ``k`` is the disclosure threshold.
+    evaluated partition by partition on ``engine``); ``k`` is the disclosure threshold;
+    ``progress`` hears each indicator of a dataset, or each partition of a store
+    (:mod:`migdata.progress`).
 
     Example:
         >>> import migdata
@@ -81,7 +83,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     from migdata.model.database import Database
 
     if isinstance(dataset, Database):  # every stream, each with its own design, side by side
-        raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy)
+        raw = compute_database(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
+                               progress=progress)
     else:
         raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
                        engine=engine, progress=progress)

@@ -231,10 +231,11 @@ def write_cbms(path: Path, households: int, seed: int, *, ref: pd.DataFrame | No
 def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int = 2022,
              dirty: bool = False, *, survey: bool = True, kobo: bool = True,
              chunk_households: int = DEFAULT_CHUNK,
-             progress: Callable[[str], None] | None = None) -> list[Path]:
+             progress: Callable[..., None] | None = None) -> list[Path]:
     """Write a synthetic CALABARZON data set into ``out_dir``; returns the files written.
 
-    ``progress(message)`` is called after each chunk of households and before each other file.
+    ``progress(message, done, total)`` (see :mod:`migdata.progress`; a one-argument callback
+    works too) hears the households written to the CBMS file and each other file.
 
     The same ``households``, ``seed`` and ``chunk_households`` give byte-identical CBMS files
     (the ``.sav`` and ``.xlsx`` files also hold their creation time).
@@ -249,11 +250,14 @@ def generate(out_dir: str | os.PathLike[str], households: int = 3000, seed: int 
     ref = _reference()
     written: list[Path] = []
     dat = out / CBMS_FILE
-    say = progress or (lambda message: None)
+    from migdata.progress import as_progress
+
+    say = as_progress(progress)
+    step = f"CBMS 2022 file ({households:,} households)"
+    say(step, 0, households)
     chunks: list[tuple[pd.DataFrame, pd.DataFrame]] | None = [] if kobo else None
     counts = write_cbms(dat, households, seed, ref=ref, chunk_households=chunk_households,
-                        on_chunk=lambda done, total: say(f"CBMS 2022 file: {done:,} of {total:,} households"),
-                        keep=chunks)
+                        on_chunk=lambda done, total: say(step, done, total), keep=chunks)
     written.append(dat)
     written.append(cbms.write_dictionary(out))
     if survey:

@@ -39,8 +39,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from migdata.errors import UsageError
 
-#: ``progress(done, total, message)``: called after each partition.
-Progress = Callable[[int, int, str], None]
+#: ``progress(message, done, total)`` (:mod:`migdata.progress`): called after each partition.
+Progress = Callable[..., None]
 
 
 class LocalEngine:
@@ -59,7 +59,7 @@ class LocalEngine:
         for i, part in enumerate(parts):
             out.append(task(store, part, plan))
             if progress is not None:
-                progress(i + 1, len(parts), f"partition {part.label(store.levels)}")
+                progress("partitions", i + 1, len(parts))
         return out
 
 
@@ -118,7 +118,7 @@ class DaskEngine:
             i = futures[fut]
             out[i] = fut.result()
             if progress is not None:
-                progress(done, len(parts), f"partition {parts[i].label(store.levels)}")
+                progress("partitions", done, len(parts))
         return out
 
     def close(self) -> None:
