@@ -214,3 +214,29 @@ def test_household_positions_equal_get_indexer():
         pp = pd.DataFrame({"hh_id": pd.array(pids, dtype="string")})
         ref = pd.Index(hh["hh_id"]).get_indexer(pp["hh_id"])
         assert household_positions(hh, pp).tolist() == ref.tolist()
+
+
+# ----------------------------------------------------------------------------- fast area reports
+@pytest.mark.parametrize("level", ["province", "city"])
+def test_area_report_from_partitions_equals_the_whole_dataset(sample_stores, level, monkeypatch):
+    from migdata.report import MigrationProfile
+
+    whole, parts = sample_stores
+    full = migdata.load(whole)
+    area = "0403400000" if level == "province" else str(
+        full.households.loc[full.households["province"] == "0403400000", "city_mun"].iloc[0])
+    ref = MigrationProfile.from_dataset(full, area)
+    cold = MigrationProfile.from_dataset(migdata.load(parts, lazy=True), area)
+    # warm: the partitions' cell sums are kept in the store; no table of any partition is read
+    # again, except the area columns of the area's own partition
+    monkeypatch.setattr(Store, "read", lambda *a, **k: pytest.fail("a partition was read whole"))
+    warm = MigrationProfile.from_dataset(migdata.load(parts, lazy=True), area)
+    for p in (cold, warm):
+        for name in ("main", "detail"):
+            pd.testing.assert_frame_equal(p.tables[name], ref.tables[name])
+        assert p.area == ref.area
+        pd.testing.assert_frame_equal(p.headline(), ref.headline())
+        for a, b in zip(p.pyramid(), ref.pyramid()):
+            pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(p.comparison(), ref.comparison())
+        pd.testing.assert_frame_equal(p.sub_areas(), ref.sub_areas())

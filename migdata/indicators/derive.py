@@ -316,13 +316,15 @@ def columns_present(dataset: Any) -> dict[str, set[str]]:
     units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
     if hasattr(dataset, "present"):
         hcols, pcols = dataset.present(units_map["household"]), dataset.present(units_map["person"])
+        n_hh, n_pp = dataset.rows(units_map["household"]), dataset.rows(units_map["person"])
     else:
         empty = pd.DataFrame()
         hh = dataset.tables.get(units_map["household"], empty)
         pp = dataset.tables.get(units_map["person"], empty)
         hcols = {c for c in hh.columns if hh[c].notna().any()}
         pcols = {c for c in pp.columns if pp[c].notna().any()}
+        n_hh, n_pp = len(hh), len(pp)
     extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()
     # a unit without rows in this dataset (households of a stand-alone survey) supports nothing
-    return {"person": pcols | hcols | extra if len(pp) else set(),
-            "household": hcols | pcols | extra if len(hh) else set()}
+    return {"person": pcols | hcols | extra if n_pp else set(),
+            "household": hcols | pcols | extra if n_hh else set()}

@@ -703,14 +703,21 @@ def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any
     return results, done, missing, reg
 
 
-def partition_task(store: Any, partition: Any, plan: Plan) -> dict[str, Any]:
+def partition_task(store: Any, partition: Any, plan: Plan, cache: bool = True) -> dict[str, Any]:
     """Stage 1 (:func:`partial`) of one partition of a store: what an engine runs per partition.
     ``store`` is a :class:`~migdata.model.partitions.Store` or its folder (a worker of a
-    distributed engine opens it itself)."""
-    from migdata.model.partitions import Store
+    distributed engine opens it itself).
+
+    The result is kept in the store's cache (:func:`migdata.model.partitions.cached`), under a
+    key made of the plan and the partition's file checksums: computing the same tables again
+    (another report, the workbook after the report) reads a few kilobytes per partition instead
+    of the partition."""
+    from migdata.model.partitions import Store, cached
 
     st = store if isinstance(store, Store) else Store(store)
-    return partial(plan, st.read([partition]))
+    if not cache:
+        return partial(plan, st.read([partition]))
+    return cached(st, partition, ("partial", plan), lambda: partial(plan, st.read([partition])))
 
 
 def _open(dataset: Any) -> Any:

@@ -452,11 +452,20 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=str))
 
 
-def open_path(path: str | os.PathLike[str], **options: Any) -> HouseholdData | Database:
+def open_path(path: str | os.PathLike[str], lazy: bool = False, **options: Any) -> Any:
     """What ``migdata.load`` opens: a :class:`Database` for a database folder, else a dataset
-    (``options`` as :func:`migdata.model.data.load`: ``tables``, ``verify``, ``area``)."""
+    (``options`` as :func:`migdata.model.data.load`: ``tables``, ``verify``, ``area``). With
+    ``lazy``, a partitioned store is opened without reading its tables
+    (:class:`~migdata.model.partitions.Store`: ``migdata.compute`` and the report evaluate it
+    partition by partition)."""
     if is_database(path):
         return Database(path)
+    if lazy:
+        from migdata.model.partitions import Store
+
+        st = Store(path, verify=options.get("verify", True))
+        if st.partitioned:
+            return st
     return load_dataset(path, **options)
 
 

@@ -364,6 +364,10 @@ class Store:
     def spec(self) -> Any:
         return self.provenance.design
 
+    @property
+    def complete_count(self) -> bool:
+        return self.provenance.complete_count
+
     def tables(self) -> list[str]:
         return [t for t in self.manifest["tables"] if t != "_codebook"]
 
@@ -380,6 +384,10 @@ class Store:
             if table in part.files:
                 found.update(present_columns(self.read_table(part, table)))
         return found
+
+    def rows(self, table: str) -> int:
+        """Rows of ``table`` in the store (0 when it has none)."""
+        return int(self.manifest["tables"].get(table, {}).get("rows", 0))
 
     def codes(self, level: str) -> set[str]:
         """The distinct codes of a partition level in the store (from the manifest)."""
@@ -458,6 +466,43 @@ class Store:
     def __repr__(self) -> str:
         kind = f"partitioned by {', '.join(self.levels)}" if self.partitioned else "unpartitioned"
         return f"<Store {self.path} ({kind}, {len(self.partitions)} partition(s))>"
+
+
+CACHE = "_cache"  # a folder of the store that no manifest lists: results computed from its parts
+
+
+def cached(store: "Store", partition: Partition, what: Any, compute: Any) -> Any:
+    """``compute()`` for ``partition``, kept in the store's cache folder under a key made of
+    ``what`` (pickled: e.g. an evaluation plan), the partition's files and their checksums and
+    the migdata version, so a changed partition, plan or program never reads a stale result.
+    The cache lives and dies with the store (saving the store again replaces the folder);
+    a store that cannot be written (a read-only drive) is simply not cached."""
+    import hashlib
+    import pickle
+
+    from migdata import __version__
+
+    h = hashlib.sha256(pickle.dumps((what, __version__), protocol=4))
+    for table in sorted(partition.files):
+        for p in partition.files[table]:
+            h.update(f"{p['file']}:{p['sha256']}".encode())
+    path = store.path / CACHE / f"{h.hexdigest()[:40]}.pkl"
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # a damaged or foreign cache file: compute again
+            pass
+    out = compute()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}-{threading.get_ident()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(out, fh, protocol=4)
+        os.replace(tmp, path)
+    except OSError:  # read-only store: no cache
+        pass
+    return out
 
 
 def _city_of(code: str) -> str | None:
