@@ -541,7 +541,7 @@ def _area_names(codes: Sequence[str]) -> list[str]:
 
 def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
             by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
-            policy: Any = None, engine: Any = None, progress: Any = None) -> pd.DataFrame:
+            policy: Any = None, engine: Any = None, progress: Any = None, cache: bool = True) -> pd.DataFrame:
     """Compute catalogue indicators for ``dataset``: the estimates as the design gives them,
     before disclosure control. To publish them (Excel, CSV, a report) use
     :func:`migdata.compute`, which applies disclosure control to this table.
@@ -569,6 +569,8 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             on a Dask cluster).
         progress: ``progress(message, done, total)`` (:mod:`migdata.progress`): each indicator
             of a dataset in memory, each partition of a store.
+        cache: keep each partition's cell sums in the store and use them again (see
+            :func:`partition_task`); False computes every partition anew.
 
     Returns the long table (see module docstring); ``attrs["not_computable"]`` lists indicators
     the dataset cannot support, with the reason (read it with :func:`not_computable`);
@@ -639,7 +641,10 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         if store is not None:
             from migdata.survey.engine import get_engine
 
-            partials = get_engine(engine).map_partitions(partition_task, store, plan, say)
+            import functools
+
+            task = functools.partial(partition_task, cache=cache)
+            partials = get_engine(engine).map_partitions(task, store, plan, say)
         else:
             partials = [partial(plan, dataset, say)]
         results, done, missing, reg = finish(plan, partials)

@@ -66,7 +66,8 @@ def protect(table: pd.DataFrame, k: int = 3) -> pd.DataFrame:
 
 def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
             by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
-            k: int = 3, policy: Any = None, engine: Any = None, progress: Any = None) -> pd.DataFrame:
+            k: int = 3, policy: Any = None, engine: Any = None, progress: Any = None,
+            cache: bool = True) -> pd.DataFrame:
     """Indicator tables ready to publish: :func:`migdata.indicators.compute`, then :func:`protect`.
 
     Arguments as :func:`migdata.indicators.compute` (a partitioned store, or its folder, is
@@ -87,7 +88,7 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                                progress=progress)
     else:
         raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
-                       engine=engine, progress=progress)
+                       engine=engine, progress=progress, cache=cache)
     return protect(raw, k=k)
 
 

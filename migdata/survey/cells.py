@@ -467,6 +467,47 @@ def combine(frames: Sequence[pd.DataFrame], keys: Sequence[str], sums: Sequence[
     return pd.DataFrame(res)
 
 
+def _aggregate(area: np.ndarray, dcodes: dict[str, np.ndarray], cat: np.ndarray, vals: dict[str, np.ndarray],
+               dims: list[str], keep: Sequence[str], sizes: list[int], ncat: int, sums: Sequence[str],
+               maxes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Rows with the same (area, the ``keep`` dims, category) added up (``sums``) or maximised
+    (``maxes``); dims not kept become -1 (``Total``)."""
+    zeros = np.zeros(len(area), dtype=np.int64)
+    key = area.copy()
+    for d, size in zip(dims, sizes):
+        key = key * size + (dcodes[d] + 1 if d in keep else zeros)
+    key = key * ncat + (cat + 1)
+    uniq, inv = group_index(key)
+    out: dict[str, np.ndarray] = {}
+    for v in sums:
+        out[v] = np.bincount(inv, weights=vals[v], minlength=len(uniq))
+    if maxes:
+        order = np.argsort(inv, kind="stable")
+        starts = np.searchsorted(inv[order], np.arange(len(uniq)))
+    for v in maxes:
+        # every group has a row (inv covers 0..len(uniq)-1): maxima of the sorted runs
+        out[v] = np.maximum(np.maximum.reduceat(vals[v][order], starts), 0.0) if len(order) else np.zeros(0)
+    rest = uniq
+    out["_cat"] = rest % ncat - 1
+    rest = rest // ncat
+    for d, size in zip(reversed(dims), reversed(sizes)):
+        out[d] = rest % size - 1
+        rest = rest // size
+    out["_alev"] = rest
+    return out
+
+
+def _nesting(space: CellSpace, finest_used: np.ndarray, lower: str, upper: str) -> np.ndarray | None:
+    """The code at level ``upper`` of each code at level ``lower`` when every area of ``lower``
+    lies in one area of ``upper`` (over the finest areas used); None otherwise."""
+    lo, up = space.up[lower][finest_used], space.up[upper][finest_used]
+    if not len(lo):
+        return np.zeros(0, dtype=np.int64)
+    m = np.full(int(lo.max()) + 1, -1, dtype=np.int64)
+    m[lo] = up
+    return m if bool((m[lo] == up).all()) else None
+
+
 def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: Sequence[str],
            sums: Sequence[str], maxes: Sequence[str] = ()) -> pd.DataFrame:
     """Every area level x every subset of ``dims`` (``Total`` = code -1), from the finest cells:
@@ -474,41 +515,39 @@ def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: S
 
     Pure numpy on the small cell table: one combined integer key per grouping set, then
     :func:`group_index` + ``np.bincount``; ``area_level`` is the index in
-    :data:`migdata.areas.levels.LEVELS`, ``_alev`` the area's code at that level."""
+    :data:`migdata.areas.levels.LEVELS`, ``_alev`` the area's code at that level. Each level is
+    added up from the level below it (every ``by`` column kept) where its areas nest in the
+    coarser ones, and each subset of ``by`` from its level's cells with every ``by`` column: the
+    same sums as grouping the finest cells each time (which it equals), from far fewer rows."""
     dims = list(dims)
-    area_f = cells["_area"].to_numpy().astype(np.int64)
-    dcodes = {d: cells[d].to_numpy().astype(np.int64) for d in dims}
-    cat = cells["_cat"].to_numpy().astype(np.int64)
-    vals = {v: cells[v].to_numpy(dtype="float64") for v in [*sums, *maxes]}
     sizes = [space.dims[d].size + 1 for d in dims]
-    ncat = int(cat.max()) + 2 if len(cat) else 1
+    area_f = cells["_area"].to_numpy().astype(np.int64)
+    cat0 = cells["_cat"].to_numpy().astype(np.int64)
+    ncat = int(cat0.max()) + 2 if len(cat0) else 1
+    base = {"_area": area_f, "_cat": cat0, **{d: cells[d].to_numpy().astype(np.int64) for d in dims},
+            **{v: cells[v].to_numpy(dtype="float64") for v in [*sums, *maxes]}}
+    used = np.unique(area_f) if len(area_f) else area_f
     out: dict[str, list[np.ndarray]] = {c: [] for c in ["_alev", "_cat", "area_level", *dims, *sums, *maxes]}
-    zeros = np.zeros(len(cells), dtype=np.int64)
-    for lev in levels:
-        acode = space.up[lev][area_f] if len(area_f) else zeros
+    full = None  # the previous level's cells with every by column: (codes at that level, columns)
+    for i, lev in enumerate(levels):
+        nest = _nesting(space, used, levels[i - 1], lev) if i and full is not None else None
+        if nest is not None:
+            src_area, src = nest[full["_alev"]], full
+        else:
+            src_area = space.up[lev][area_f] if len(area_f) else area_f
+            src = base
+        dsrc = {d: src[d] for d in dims}
+        vsrc = {v: src[v] for v in [*sums, *maxes]}
         for keep in subsets(dims):
-            key = acode.copy()
-            for d, size in zip(dims, sizes):
-                key = key * size + (dcodes[d] + 1 if d in keep else zeros)
-            key = key * ncat + (cat + 1)
-            uniq, inv = group_index(key)
-            for v in sums:
-                out[v].append(np.bincount(inv, weights=vals[v], minlength=len(uniq)))
-            if maxes:
-                order = np.argsort(inv, kind="stable")
-                starts = np.searchsorted(inv[order], np.arange(len(uniq)))
-            for v in maxes:
-                # every group has a row (inv covers 0..len(uniq)-1): maxima of the sorted runs
-                out[v].append(np.maximum(np.maximum.reduceat(vals[v][order], starts), 0.0)
-                              if len(order) else np.zeros(0))
-            rest = uniq
-            out["_cat"].append(rest % ncat - 1)
-            rest = rest // ncat
-            for d, size in zip(reversed(dims), reversed(sizes)):
-                out[d].append(rest % size - 1)
-                rest = rest // size
-            out["_alev"].append(rest)
-            out["area_level"].append(np.full(len(uniq), LEVELS.index(lev), dtype=np.int64))
+            agg = _aggregate(src_area, dsrc, src["_cat"], vsrc, dims, keep, sizes, ncat, sums, maxes)
+            if len(keep) == len(dims):
+                full = agg
+                # the next subsets of this level start from its full cells (fewer rows)
+                src_area, dsrc, vsrc = agg["_alev"], {d: agg[d] for d in dims}, {v: agg[v] for v in [*sums, *maxes]}
+                src = agg
+            for c in ["_alev", "_cat", *dims, *sums, *maxes]:
+                out[c].append(agg[c])
+            out["area_level"].append(np.full(len(agg["_alev"]), LEVELS.index(lev), dtype=np.int64))
     return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
 
 
