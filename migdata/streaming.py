@@ -535,7 +535,7 @@ class _Import:
                 uniq, first, inv = np.unique(ids[new], return_index=True, return_inverse=True)
                 code[new] = h0 + new[first][inv.reshape(-1)]
                 self.registry.add(uniq, h0 + new[first])
-        self.hh.code.append(code)
+        self.hh.code.append(code.astype(np.int32))  # rows of 2 G households at most per import
         self.hh.reject.append(hh.reject.copy())
         # persons: their household in this chunk (by position), else an earlier or later chunk
         pos = household_positions(hdf, pdf)
@@ -545,10 +545,10 @@ class _Import:
             pids, _ = fixed_bytes(pa.array(pdf["hh_id"].iloc[away].astype("string[pyarrow]")))
             self.pending.append((c, away))
             self.pending_ids.append(pids)
-        self.pp.code.append(pcode)
+        self.pp.code.append(pcode.astype(np.int32))
         self.pp.reject.append(pp.reject.copy())
-        self.pp.line.append(pdf["line_no"].to_numpy(dtype="int64", na_value=NA_LINE)
-                            if "line_no" in pdf.columns else np.full(npp, NA_LINE, dtype=np.int64))
+        self.pp.line.append(pdf["line_no"].to_numpy(dtype="int64", na_value=NA_LINE).astype(np.int32)
+                            if "line_no" in pdf.columns else np.full(npp, NA_LINE, dtype=np.int32))
         self.pp.head.append((pdf["relationship"] == "head").fillna(False).to_numpy(dtype=bool)
                             if "relationship" in pdf.columns else np.zeros(npp, dtype=bool))
         # key files: what problem messages show of a row
@@ -565,8 +565,8 @@ class _Import:
         hpart = np.where(hh.reject | self.psgc_reject[-1], -1, hpart)
         ppart = np.where(pos >= 0, hpart[np.maximum(pos, 0)] if nh else -1, -1)
         ppart = np.where(pp.reject, -1, ppart)
-        self.hh.part.append(hpart)
-        self.pp.part.append(ppart)
+        self.hh.part.append(hpart.astype(np.int16))
+        self.pp.part.append(ppart.astype(np.int16))
         for table, df, part in (("households", hdf, hpart), ("persons", pdf, ppart)):
             self._write(writer, table, c, df, part)
         # persons kept so far but not written (their household is elsewhere or was rejected):

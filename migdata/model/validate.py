@@ -176,7 +176,7 @@ def _duplicated_pairs(code: np.ndarray, line_no: pd.Series | np.ndarray) -> np.n
     key = (line_no.astype(np.int64, copy=True) if isinstance(line_no, np.ndarray)
            else line_no.to_numpy(dtype="int64", na_value=-(2 ** 31), copy=True))
     key += 2 ** 31
-    key += code << 33
+    key += code.astype(np.int64, copy=False) << 33
     if len(key) < 2 or bool((key[1:] > key[:-1]).all()):  # the usual order: no duplicate possible
         return np.zeros(len(key), dtype=bool)
     # a stable sort keeps equal keys in row order, so every key after the first of its run is a
