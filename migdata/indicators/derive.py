@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -168,6 +169,16 @@ def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -
     return pd.Categorical.from_codes(codes, categories=PERSON_STATUS)
 
 
+@functools.lru_cache(maxsize=1)
+def _stat_provinces() -> dict[str, Any]:
+    """PSGC code -> statistical province, from the areas reference (read once: every partition
+    of a store looks places up)."""
+    from migdata.areas import reference
+
+    ref = reference()
+    return dict(zip(ref["psgc"].astype(str), ref["stat_province"].astype(object)))
+
+
 def _province_of(places: np.ndarray) -> np.ndarray:
     """Statistical province (PSGC) of each distinct place code: 10-digit PSGC or CBMS PPMM.
 
@@ -175,10 +186,9 @@ def _province_of(places: np.ndarray) -> np.ndarray:
     Quezon); a code the reference does not know keeps its structural province (10-digit) or
     becomes ``PPMM:PP`` (never guessed)."""
     try:
-        from migdata.areas import ppmm_to_psgc, reference
+        from migdata.areas import ppmm_to_psgc
 
-        ref = reference()
-        stat = dict(zip(ref["psgc"].astype(str), ref["stat_province"].astype(object)))
+        stat = _stat_provinces()
     except Exception:  # no reference available: structural codes only
         ppmm_to_psgc, stat = None, {}
     out = []
