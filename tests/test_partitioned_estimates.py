@@ -240,3 +240,31 @@ def test_area_report_from_partitions_equals_the_whole_dataset(sample_stores, lev
             pd.testing.assert_frame_equal(a, b)
         pd.testing.assert_frame_equal(p.comparison(), ref.comparison())
         pd.testing.assert_frame_equal(p.sub_areas(), ref.sub_areas())
+
+
+def test_rollup_level_by_level_equals_groupby_of_the_finest_cells():
+    rng = np.random.default_rng(12)
+    n = 400
+    barangays = np.array([f"b{i}" for i in range(12)])
+    city_of = {b: f"c{i // 4}" for i, b in enumerate(barangays)}
+    for nested in (True, False):
+        bgy = rng.choice(barangays, n)
+        df = pd.DataFrame({"barangay": bgy, "city_mun": [city_of[b] for b in bgy], "province": "p",
+                           "sex": pd.Categorical(rng.choice(["f", "m"], n)),
+                           "age_group": pd.Categorical(rng.choice(["0-14", "15+"], n))})
+        if not nested:  # a barangay whose rows name two cities: no nesting, the plain route
+            df.loc[df["barangay"] == "b0", "city_mun"] = "c2"
+        space = cells.cell_space(df, ["barangay", "city", "province"], ["sex", "age_group"])
+        m = {"u": rng.random(n) < 0.8, "num": rng.random(n) < 0.3}
+        c, _ = cells.stage1(space, ["sex", "age_group"], m, "share")
+        cube = cells.rollup(c, space, ["barangay", "city", "province"], ["sex", "age_group"], ["num", "den"])
+        for lev, col in (("barangay", "barangay"), ("city", "city_mun"), ("province", "province")):
+            for keep in cells.subsets(["sex", "age_group"]):
+                got = cube[cube["area_level"] == migdata.areas.levels.LEVELS.index(lev)]
+                for d in ["sex", "age_group"]:
+                    got = got[(got[d] >= 0) if d in keep else (got[d] == -1)]
+                # the plain route: group the finest cells by their area's code at this level
+                area = space.up[lev][c["_area"].to_numpy()]
+                ref = c.assign(_alev=area).groupby(["_alev", *keep])[["num", "den"]].sum()
+                got = got.set_index(["_alev", *keep])[["num", "den"]].sort_index()
+                assert np.array_equal(got.to_numpy(), ref.sort_index().to_numpy())
