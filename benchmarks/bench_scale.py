@@ -149,6 +149,60 @@ def catalogue(args: argparse.Namespace) -> None:
     say(f"median {statistics.median(times):.1f} s over {len(times)} runs; peak RSS {rss_gb():.2f} GB")
 
 
+# ----------------------------------------------------------------------------- same cells as DuckDB
+def duckdb_cube(store: Path, levels: list[str]) -> tuple[float, int]:
+    """DuckDB SQL computing the cells migdata's table has for the 11 person count/share
+    indicators of ``bench_indicators.DUCK_INDICATORS``: numerator and denominator counts for every
+    area level x every subset of (sex, age group), as GROUPING SETS over the partitioned store."""
+    import duckdb
+
+    import bench_indicators as bi
+
+    cols = {"barangay": "barangay", "city": "city_mun", "province": "province", "region": "region"}
+    sets = []
+    for lev in levels:
+        area = [cols[lv] for lv in ("region", "province", "city", "barangay")
+                if ("region", "province", "city", "barangay").index(lv) <= ("region", "province", "city", "barangay").index(lev)]
+        for keep in ([], ["sex"], ["age_group"], ["sex", "age_group"]):
+            sets.append("(" + ", ".join(area + keep) + ")")
+    sums = ",\n".join(f"SUM(CASE WHEN {num} THEN 1 ELSE 0 END) AS {k}_num, "
+                      f"SUM(CASE WHEN {den} THEN 1 ELSE 0 END) AS {k}_den"
+                      for k, (num, den) in bi.DUCK_INDICATORS.items())
+    sql = f"""
+        SELECT h.region, h.province, h.city_mun, h.barangay, p.sex, {bi.AGE_CASE} AS age_group, {sums}
+        FROM read_parquet('{store}/persons/*/*/*.parquet') p
+        JOIN read_parquet('{store}/households/*/*/*.parquet') h USING (hh_id)
+        GROUP BY GROUPING SETS ({", ".join(sets)})
+    """
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    t0 = time.perf_counter()
+    res = con.execute(sql).fetchdf()
+    return time.perf_counter() - t0, len(res)
+
+
+def cells11(args: argparse.Namespace) -> None:
+    """The 11 person count/share indicators, every level x subset of (sex, age group): migdata
+    (stage 1 per partition, reduction, roll-up, estimates, labels; no disclosure control) vs
+    DuckDB computing the same cells (``duckdb_cube``)."""
+    import bench_indicators as bi
+    from migdata.indicators import compute
+
+    ours, duck = [], []
+    for _ in range(args.repeat):
+        t, c = time.perf_counter(), time.process_time()
+        table = compute(args.store, ids=list(bi.DUCK_INDICATORS), level="barangay", by=["sex", "age_group"],
+                        cache=False)
+        ours.append(time.perf_counter() - t)
+        say(f"  migdata, 11 indicators, every level x subset: {ours[-1]:.1f} s (CPU {time.process_time() - c:.1f} s), "
+            f"{len(table):,} rows; load {load()}")
+        t, n = duckdb_cube(Path(args.store), ["barangay", "city", "province", "region"])
+        duck.append(t)
+        say(f"  DuckDB, the same cells (GROUPING SETS, 2 threads): {t:.1f} s, {n:,} grouped rows; load {load()}")
+    say(f"median migdata {statistics.median(ours):.1f} s, DuckDB {statistics.median(duck):.1f} s, "
+        f"ratio {statistics.median(ours) / statistics.median(duck):.2f}; peak RSS {rss_gb():.2f} GB")
+
+
 # ----------------------------------------------------------------------------- distributed
 def distributed(args: argparse.Namespace) -> None:
     from migdata.survey.engine import DaskEngine
@@ -277,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
             a.add_argument("--in-memory", action="store_true")
         else:
             a.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    a = sub.add_parser("cells11")
+    a.add_argument("--store", required=True)
+    a.add_argument("--repeat", type=int, default=1)
     a = sub.add_parser("report")
     a.add_argument("--store", required=True)
     a.add_argument("--area", default="0403400000")
@@ -294,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     say(f"bench_scale {args.cmd}: {json.dumps({k: v for k, v in vars(args).items() if k != 'cmd'})}")
     {"store": store, "catalogue": catalogue, "distributed": distributed, "report": report,
-     "import": import_}[args.cmd](args)
+     "import": import_, "cells11": cells11}[args.cmd](args)
     return 0
 
 
