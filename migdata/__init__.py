@@ -18,9 +18,9 @@ Example:
     >>> table = migdata.compute(data, level="city", by=["sex"])                      # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
 from typing import Any
+
+from migdata._version import __version__  # noqa: E402
 
 from migdata.model.data import HouseholdData  # noqa: E402
 from migdata.model.database import Database, open_path as load  # noqa: E402

@@ -11,6 +11,7 @@ plain message (never a traceback); ``--debug`` shows the traceback for bug repor
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,51 +73,72 @@ def demo(out_dir: Path) -> None:
               help="Keep names, addresses, phone numbers and GPS (dropped by default).")
 @click.option("--reference-date", default=None, metavar="YYYY-MM-DD",
               help="Reference date of the census/survey round (overrides the profile's).")
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of the data files (e.g. cp1252, latin-1); default UTF-8 "
+                   "(CSV: detected).")
 @click.option("--stream", "streaming", is_flag=True,
               help="Read, check and write a large CSPro file chunk by chunk (bounded memory) into a store "
                    "partitioned by area (with --out); compressed files (.gz, .zst) too.")
 @click.option("--partition", type=click.Choice(["province", "region"]), default=None,
               help="Write the store partitioned by area (implied by --stream, by province).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
-            force: bool, keep_identifiers: bool, reference_date: str | None, streaming: bool,
-            partition: str | None) -> None:
-    """Import FILES with a source profile into a dataset folder (--out) or a database (--into)."""
+            force: bool, keep_identifiers: bool, reference_date: str | None, encoding: str | None,
+            streaming: bool, partition: str | None) -> None:
+    """Import FILES with a source profile into a dataset folder (--out) or a database (--into).
+
+    --force replaces another migdata dataset in --out; a folder holding anything else (a
+    document, the input files) is never replaced."""
+    from migdata.errors import UsageError
     from migdata.importer import import_files
+    from migdata.model.data import check_target
 
     if (out_dir is None) == (into is None):
         raise click.UsageError("give exactly one of --out (a dataset folder) or --into (a database folder)")
+    if out_dir is not None:
+        check_target(out_dir, None, force, inputs=list(files))  # before reading: a refusal costs nothing
+    options = {"encoding": encoding} if encoding else {}
     if streaming:
         if into is not None:
             raise click.UsageError("--stream writes a dataset folder: use --out")
         from migdata.streaming import import_stream
 
         progress = _progress()
-        store = import_stream(list(files), profile, out_dir, policy=policy, keep_identifiers=keep_identifiers,
-                              progress=progress, reference_date=reference_date, force=force,
-                              partition_by=partition or "province")
-        progress.close()
+        try:
+            store = import_stream(list(files), profile, out_dir, policy=policy, keep_identifiers=keep_identifiers,
+                                  progress=progress, reference_date=reference_date, force=force,
+                                  partition_by=partition or "province", **options)
+        except OSError as exc:
+            raise UsageError("MD005", path=out_dir, detail=exc.strerror or str(exc)) from None
+        finally:
+            progress.close()
         click.echo(store.report.summary())
         click.echo(f"\nSaved to {out_dir} ({len(store.partitions)} partitions by {store.levels[-1]})")
         if store.report.problems:
             sys.exit(1)
         return
     progress = _progress()
-    data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
-                        progress=progress, reference_date=reference_date)
-    progress.close()
-    if into is not None:
-        from migdata.model.database import Database
+    try:
+        data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
+                            progress=progress, reference_date=reference_date, **options)
+    finally:
+        progress.close()
+    try:  # a full disk or a read-only folder: the old store (if any) is untouched
+        if into is not None:
+            from migdata.model.database import Database
 
-        db = Database.create(into)
-        key = db.add(data)
-        click.echo(data.report.summary())
+            db = Database.create(into)
+            key = db.add(data)
+        else:
+            data.save(out_dir, force=force, partition_by=partition)
+    except OSError as exc:
+        raise UsageError("MD005", path=into or out_dir, detail=exc.strerror or str(exc)) from None
+    click.echo(data.report.summary())
+    if into is not None:
         click.echo(f"\nSaved as {key} in the database {into}")
         report = db.link_report()
         if len(report):
             click.echo("\nLinks:\n" + report.to_string(index=False))
     else:
-        data.save(out_dir, force=force, partition_by=partition)
-        click.echo(data.report.summary())
         click.echo(f"\nSaved to {out_dir}")
     if data.report.problems:
         sys.exit(1)
@@ -129,13 +151,15 @@ def validate(store: Path, policy: str) -> None:
     """Check a dataset folder again: checksums, schema, keys, codes and ranges."""
     from migdata.model import HouseholdData, ImportReport
     from migdata.model import validate as run_validate
+    from migdata.model.data import load as load_dataset, read_manifest
 
-    from migdata.model.data import load as load_dataset
-
-    data = load_dataset(store)
+    data = load_dataset(store)  # every checksum: the tables' and the manifest's own
     fresh = run_validate(HouseholdData(data.tables, provenance=data.provenance, report=ImportReport()),
                          policy=policy)
     click.echo(fresh.report.summary())
+    if read_manifest(store).get("format_version", 1) < 3:
+        click.echo("\nNote: this dataset was saved by an older migdata; its manifest.json carries no "
+                   "checksum of its own, so edits to it cannot be detected. Import it again to add one.")
     stored = data.report
     if stored.problems:
         click.echo(f"\nThe import report saved with this dataset lists {len(stored.problems):,} problem(s) "
@@ -163,8 +187,13 @@ def areas() -> None:
 def areas_show(code: str) -> None:
     """Show an area, its parents and the counts of its sub-areas."""
     from migdata import areas as a
+    from migdata.errors import DataError, UsageError
 
-    click.echo(a.describe(code))
+    try:
+        text = a.describe(code)
+    except DataError as exc:  # a code the user typed that names no area: a usage error
+        raise UsageError(exc.code, **exc.fields) from None
+    click.echo(text)
 
 
 @areas.command("search")
@@ -191,14 +220,18 @@ def profiles() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write an Excel codebook instead of printing.")
-def codebook(file: Path, out: Path | None) -> None:
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Text encoding of FILE (e.g. cp1252); default UTF-8 (CSV: detected).")
+def codebook(file: Path, out: Path | None, encoding: str | None) -> None:
     """Show the codebook (variables, labels, value labels) of a data or dictionary FILE."""
-    from migdata.importer import codebook_table, write_codebook
+    from migdata.importer import codebook_table
+    from migdata.publish.codebook import write_codebook
 
+    options = {"encoding": encoding} if encoding else {}
     if out is not None:
-        click.echo(f"Wrote {write_codebook(file, out)}")
+        click.echo(f"Wrote {write_codebook(codebook_table(file, **options), out)}")
     else:
-        click.echo(_as_text(codebook_table(file)))
+        click.echo(_as_text(codebook_table(file, **options)))
 
 
 # --- sample data, questionnaires -----------------------------------------------------------
@@ -410,8 +443,33 @@ def _as_text(obj: Any) -> str:
     return str(obj)
 
 
+#: errno values that mean "this output cannot be written here" (full disk, quota, read-only or
+#: forbidden folder, file too large): reported as MD005, a usage error, whatever wrote the file
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def _os_error(exc: OSError) -> MigdataError:
+    """The migdata error that says what an OSError that escaped a command means to the user."""
+    from migdata.errors import UsageError
+
+    path = exc.filename or "an output file"
+    detail = exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return UsageError("MD001", path=path)
+    return UsageError("MD005", path=path, detail=detail)  # WRITE_ERRNOS and the rest
+
+
+def _quiet_unraisable(unraisable: Any) -> None:
+    """Objects finalised after a failed write (a half-written workbook's generators, a file that
+    cannot be flushed on a full disk) raise again in their finalisers; after the one message
+    already printed, that is noise: shown with --debug only."""
+    if _DEBUG:
+        sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning expected errors into one message and an exit code."""
+    sys.unraisablehook = _quiet_unraisable
     try:
         cli.main(args=argv, prog_name="migdata", standalone_mode=False)
     except click.exceptions.Abort:
@@ -424,8 +482,16 @@ def main(argv: list[str] | None = None) -> None:
         if _DEBUG:
             raise
         click.echo(f"Error: {exc.message}", err=True)
+        _settle()
         sys.exit(exc.exit_code)
-    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except OSError as exc:  # full disk, read-only folder, missing path: never a traceback
+        if _DEBUG:
+            raise
+        err = _os_error(exc)
+        click.echo(f"Error: {err.message}", err=True)
+        _settle()
+        sys.exit(err.exit_code)
+    except UnicodeDecodeError as exc:
         if _DEBUG:
             raise
         click.echo(f"Error: {exc}", err=True)
@@ -438,7 +504,21 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in migdata; "
                    "run again with 'migdata --debug ...' and report the traceback.", err=True)
         sys.exit(3)
+    _settle()
     sys.exit(0)
+
+
+def _settle() -> None:
+    """Finalise what a failed command left behind now, under the quiet hook, and flush the
+    output streams while errors can still be handled (a full disk or a closed pipe at exit)."""
+    import gc
+
+    gc.collect()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,6 +5,9 @@ a code, a one-line rule, a message template and what the user should do. Code ra
 ``DataError("MD101", table=..., row=...)``; tests rebuild the expected text with
 :func:`render` from the same catalogue, so wording can change without breaking tests.
 
+An entry may set ``exit = 2`` when the error always means a usage error (a path that does not
+exist), whatever class raises it; otherwise the class decides (1, or 2 for :class:`UsageError`).
+
 Code ranges: MD0xx general/CLI, MD1xx model and store, MD2xx areas, MD3xx survey engine,
 MD4xx readers, MD5xx profiles, MD6xx questionnaires and sample data, MD7xx indicators and
 publishing, MD8xx reports.
@@ -79,6 +82,9 @@ class MigdataError(Exception):
         self.code = code
         self.fields = fields
         self.message = render(code, **fields)
+        # a catalogue entry may name its own exit code: a file or folder the user named that
+        # does not exist is a usage error (2) whichever part of migdata finds it
+        self.exit_code = int(catalogue().get(code, {}).get("exit", type(self).exit_code))
         super().__init__(self.message)
 
 

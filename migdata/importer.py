@@ -1,7 +1,7 @@
 """The import pipeline: read -> map (profile) -> validate -> a :class:`HouseholdData` ready to save.
 
-Also the ``migdata codebook`` helpers (:func:`codebook_table`, :func:`write_codebook`), which
-dispatch on the file extension to the registered readers.
+Also :func:`codebook_table` (``migdata codebook``), which dispatches on the file extension to
+the registered readers; the workbook writer is :func:`migdata.publish.codebook.write_codebook`.
 
 Policies (see :mod:`migdata.model.report`): ``lenient`` keeps rows with bad values (set
 missing, reported); ``reject`` also rejects every row with a value problem found while reading
@@ -25,7 +25,6 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from migdata.fileio import atomic_write
 from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
 from migdata.model.spec import Provenance
@@ -56,6 +55,38 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in inspect.signature(fn).parameters
 
 
+def _check_options(fn: Callable[..., Any], reader: str, opts: dict[str, Any]) -> None:
+    """A reader option the reader does not take (``--encoding`` for a Kobo XLSX export, a
+    misspelt profile ``[reader]`` key) is a usage error naming it, not a crash."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # a forwarder: the function it calls checks
+    takes = [n for n, p in params.items() if p.kind is not inspect.Parameter.POSITIONAL_ONLY][1:]
+    for name in opts:
+        if name not in params:
+            raise UsageError("MD006", option=name, reader=reader, choices=", ".join(takes) or "none")
+
+
+def identifier_sources(profile: Profile) -> set[str]:
+    """Raw columns that feed only direct identifiers (``drop = true`` columns) of ``profile``:
+    without ``keep_identifiers`` they are never decoded or read, so no message, manifest or
+    terminal line can quote their values (a CBMS house number that is not a number, say).
+
+    Example:
+        >>> from migdata.profiles import load_profile
+        >>> sorted(identifier_sources(load_profile("cbms_2022_hpq")))[:3]
+        ['A01_HHNAME', 'FIRSTNAME', 'HBN']
+    """
+    dropped: set[str] = set()
+    used: set[str] = set()
+    for tspec in profile.tables.values():
+        used.update(tspec.get("keys", []))
+        for spec in tspec.get("columns", {}).values():
+            cols = ([spec["from"]] if spec.get("from") else []) + list(spec.get("concat", []))
+            (dropped if spec.get("drop") else used).update(cols)
+    return dropped - used
+
+
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
              report: ImportReport | None = None, progress: Progress | None = None,
              **options: Any) -> tuple[dict[str, pd.DataFrame], Codebook]:
@@ -67,6 +98,8 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     reader = (profile.reader if profile and profile.reader else None) or reader_for(files[0])
     opts = dict(profile.reader_options) if profile else {}
     opts.update(options)
+    # raw columns of direct identifiers the profile drops: never decoded (CSPro) nor kept (others)
+    hidden = identifier_sources(profile) if profile is not None and not opts.get("keep_identifiers") else set()
     results: list[tuple[Path, dict[str, pd.DataFrame], Codebook]] = []
     if reader == "cspro":
         from migdata.readers.cspro import find_dictionary, read_cspro, read_dictionary
@@ -76,9 +109,12 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         data = [p for p in files if p.suffix.lower() != ".dcf"]
         if not data:
             raise UsageError("MD512")
+        _check_options(read_cspro, reader, {k: v for k, v in opts.items() if k != "dictionary"})
         d = read_dictionary(dcfs[0]) if dcfs else None
         if profile is not None and "items" not in opts:
             opts["items"] = sorted(set().union(*profile.raw_columns().values())) if profile.tables else None
+        if hidden:
+            opts["skip_items"] = sorted(hidden | set(opts.get("skip_items") or ()))
         for i, f in enumerate(data):
             size = f.stat().st_size
             step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
@@ -91,9 +127,12 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
         fn = get_reader(reader)
         if "keep_identifiers" in opts and not _accepts(fn, "keep_identifiers"):
             opts.pop("keep_identifiers")  # this format has no identifier columns of its own to strip
+        _check_options(fn, reader, opts)
         for f in files:
             say(f"reading {f.name}")
             tables, cb = fn(f, **opts)
+            if hidden:  # formats read whole: the identifier columns go before anything sees them
+                tables = {t: df.drop(columns=[c for c in df.columns if c in hidden]) for t, df in tables.items()}
             if cb.report is not report:
                 report.extend(cb.report)
                 cb.report = report
@@ -244,17 +283,3 @@ def codebook_table(path: str | Path, **options: Any) -> pd.DataFrame:
     fn = get_reader(reader_for(p))
     _, cb = fn(p, **options)
     return cb.to_frame()
-
-
-def write_codebook(path: str | Path, out_xlsx: str | Path, **options: Any) -> Path:
-    """Write :func:`codebook_table` of ``path`` to an Excel workbook (sheet ``codebook``, with
-    cells that would start a formula written as text). Returns the workbook path."""
-    df = codebook_table(path, **options)
-    safe = df.astype(object).where(df.notna(), None)
-    for c in safe.columns:
-        safe[c] = safe[c].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-    def write(tmp: Path) -> None:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            safe.to_excel(xw, sheet_name="codebook", index=False)
-
-    return atomic_write(out_xlsx, write)

@@ -49,9 +49,10 @@ def test_validate_and_info_on_a_good_store(capsys, store):
     assert line.split()[-1] == "2"
 
 
-def test_missing_store_is_one_message_and_exit_1(capsys, tmp_path):
+def test_missing_store_is_one_message_and_exit_2(capsys, tmp_path):
+    # a folder the user named that does not exist is a usage error (issue 16 item 21; was 1)
     code, out, err = run(capsys, "info", str(tmp_path / "nope"))
-    assert code == 1
+    assert code == 2
     assert err.strip() == "Error: " + render("MD123", path=tmp_path / "nope")
     assert "Traceback" not in err + out
 

@@ -186,7 +186,7 @@ JSON_DCF = """{
                         "values": [{"labels": [{"text": "ok"}], "pairs": [{"range": [0, 999.99]}]},
                                    {"labels": [{"text": "dk"}], "pairs": [{"value": 999.98}],
                                     "special": "missing"}]}]},
-        {"name": "NAME", "labels": [{"text": "Name"}], "contentType": "alpha", "start": 12, "length": 4}
+        {"name": "NAME", "labels": [{"text": "Name"}], "contentType": "alpha", "start": 17, "length": 4}
       ]
     }]
   }]
@@ -204,4 +204,4 @@ def test_cspro8_json_dictionary_relative_positions():
     assert (w.start, w.length, w.decimals, w.decimal_char) == (11, 5, 2, False)
     assert w.special_values() == {999.98: "MISSING"}
     assert w.value_sets[0].values[0].contains(12.5)
-    assert (name.start, name.data_type) == (12, "alpha")
+    assert (name.start, name.data_type) == (17, "alpha")  # an explicit start is kept

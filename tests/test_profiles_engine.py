@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from migdata.errors import DataError, MigdataError, UsageError
-from migdata.importer import codebook_table, import_files, write_codebook
+from migdata.importer import codebook_table, import_files
+from migdata.publish.codebook import write_codebook
 from migdata.profiles import list_profiles, load_profile, parse_profile, profiles_text
 from migdata.readers import get_reader, reader_for
 from tests.conftest import realfile

@@ -14,7 +14,7 @@ from pyxform.xls2xform import convert
 
 from migdata.errors import DataError, UsageError, render
 from migdata.questionnaires.build import build
-from migdata.questionnaires.codebook import codebook, codebook_frame, safe_text
+from migdata.questionnaires.codebook import codebook, codebook_frame
 from migdata.questionnaires.form import load_form
 from migdata.questionnaires.xlsform import FORMS, write_xlsform
 from tests.conftest import ROOT, realfile
@@ -238,10 +238,39 @@ def test_codebook_rows_and_formula_safety(tmp_path):
     assert [r[0] for r in rows].count("cbms_migration_rider") == len(codebook_frame(["cbms_migration_rider"]))
     b06 = [r for r in rows if r[2] == "B06_OFI"][0]
     assert b06[1] == "members/B06_OFI" and b06[6].startswith("1=Yes, overseas Filipino worker")
-    for r in rows:
-        for v in r:
-            assert not (isinstance(v, str) and v[:1] in "=+-@"), v
-    assert safe_text("=1+1") == " =1+1" and safe_text("-5") == " -5" and safe_text("ok") == "ok"
+    # the one formula guard (publish/safe.py): text is kept exactly, stored as text with Excel's
+    # quote prefix when it could start a formula; no cell is a formula; empty cells stay empty
+    risky = 0
+    for row in ws.iter_rows(min_row=2):
+        for c in row:
+            assert c.data_type != "f" and c.value != "'" and c.value != "", (c.coordinate, c.value)
+            if isinstance(c.value, str) and c.value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+                risky += 1
+                assert c.data_type == "s" and c.quotePrefix, (c.coordinate, c.value)
+
+
+def test_codebook_guards_planted_formula_text_and_keeps_empty_cells_empty(tmp_path):
+    # a form whose labels start like formulas (a tab-led one included) and whose hint is empty
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "hint"])
+    labels = ["=HYPERLINK(\"http://x\")", "+63 phone", "-5 or less", "@home", "plain"]
+    for i, lab in enumerate(labels):
+        ws.append(["text", f"q{i}", lab, None])
+        ws.cell(row=i + 2, column=3).data_type = "s"  # the form holds the text, not a formula
+    form = tmp_path / "planted.xlsx"
+    wb.save(form)
+    out = openpyxl.load_workbook(codebook(tmp_path / "cb.xlsx", forms=[form]))["codebook"]
+    header = [c.value for c in out[1]]
+    col = header.index("question") + 1
+    cells = [out.cell(row=r, column=col) for r in range(2, 2 + len(labels))]
+    assert [c.value for c in cells] == labels  # kept exactly, no apostrophe or space added
+    assert [bool(c.quotePrefix) for c in cells] == [True] * 4 + [False]
+    assert all(c.data_type == "s" for c in cells)
+    # empty cells (no constraint, no calculation, no repeat) are empty, not a lone apostrophe
+    empty = [out.cell(row=2, column=header.index(h) + 1).value for h in ("constraint", "calculation", "repeat")]
+    assert empty == [None, None, None]
 
 
 def test_codebook_needs_xlsx_suffix(tmp_path):

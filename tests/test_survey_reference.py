@@ -3,12 +3,13 @@
 Expected values are the rows of ``realdata/survey_reference/r_survey_reference_values.csv``
 (R survey 4.5 output, printed to 4-5 significant digits, so rtol 5e-5). Rows that do not apply:
 
-- ``*_poststrat_*``: post-stratification (``postStratify``) is not implemented.
 - ``lonely_fpc_certainty_total_rep``: JKn replicates of a design with a certainty stratum; R's
   result depends on its version (survey 4.5 prints SE 35616, survey 4.1.1 gives 35519 with the
   same call), so there is no stable reference to reproduce.
 
-The JK1 rows (``as.svrepdesign(dclus1)``) are reproduced by ``ReplicateDesign.jackknife``.
+The JK1 rows (``as.svrepdesign(dclus1)``) are reproduced by ``ReplicateDesign.jackknife``; the
+post-stratified rows by ``Design.poststratify`` and ``ReplicateDesign.poststratify`` with the
+school-type counts of ``apipop`` (R's ``xtabs(~stype, apipop)``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ from migdata.survey.replicate import ReplicateDesign
 from tests.conftest import realfile
 
 NOT_APPLICABLE = {
-    "api_clus1_poststrat_mean": "post-stratification",
-    "api_clus1_poststrat_total": "post-stratification",
-    "api_clus1_jk1_poststrat_mean_mse": "replicate weights + post-stratification",
-    "api_clus1_jk1_poststrat_total_mse": "replicate weights + post-stratification",
-    "api_clus1_jk1_poststrat_mean": "replicate weights + post-stratification",
-    "api_clus1_jk1_poststrat_total": "replicate weights + post-stratification",
     "lonely_fpc_certainty_total_rep": "JKn with a certainty stratum: R-version dependent",
 }
 
@@ -63,6 +58,11 @@ def _fpc_domain():
     return Design(df, weights="weight", psu="psuid", strata="stratid")
 
 
+def _stype_counts() -> pd.Series:
+    """R's pop.types = xtabs(~stype, apipop): schools of each type in the population."""
+    return _csv("apipop.csv")["stype"].value_counts().astype(float)
+
+
 def run_case(case: str) -> tuple[float, float]:
     """Our (estimate, se) for a reference case."""
     if case == "api_strat_mean":
@@ -81,7 +81,14 @@ def run_case(case: str) -> tuple[float, float]:
         r = Design(_csv("apiclus2.csv"), weights="pw", psu=["dnum", "snum"]).mean("api00")
     elif case == "api_clus2wr_total":
         r = Design(_csv("apiclus2.csv"), weights="pw", psu=["dnum", "snum"]).total("enroll")
-    elif case.startswith("api_clus1_jk1_") and "poststrat" not in case:
+    elif case in ("api_clus1_poststrat_mean", "api_clus1_poststrat_total"):
+        d = Design(_csv("apiclus1.csv"), weights="pw", psu="dnum", fpc="fpc").poststratify("stype", _stype_counts())
+        r = d.mean("api00") if case.endswith("_mean") else d.total("enroll")
+    elif case.startswith("api_clus1_jk1_poststrat_"):
+        d = Design(_csv("apiclus1.csv"), weights="pw", psu="dnum", fpc="fpc")
+        rep = ReplicateDesign.jackknife(d, mse=case.endswith("_mse")).poststratify("stype", _stype_counts())
+        r = rep.mean("api00") if "_mean" in case else rep.total("enroll")
+    elif case.startswith("api_clus1_jk1_"):
         d = Design(_csv("apiclus1.csv"), weights="pw", psu="dnum", fpc="fpc")
         rep = ReplicateDesign.jackknife(d, mse=case.endswith("_mse"))
         r = rep.mean("api00") if "_mean" in case else rep.total("enroll")

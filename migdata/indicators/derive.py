@@ -234,7 +234,7 @@ def _origin_5y(pp: pd.DataFrame) -> pd.Series:
 
 
 def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
-          household_columns: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+          household_columns: Sequence[str] | None = None, persons: bool = True) -> dict[str, pd.DataFrame]:
     """The unit tables indicators are computed over: ``{"person": ..., "household": ...}``.
 
     Person rows carry the household columns (area, design, income...) under their own names,
@@ -290,6 +290,8 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     below[np.isnan(pc) | np.isnan(thr)] = pd.NA
     hu["below_poverty"] = below
 
+    if not persons:  # the household unit alone (a linked survey needs its households' attributes)
+        return {"household": hu}
     # Person units: person columns, derived columns, then household columns by position.
     pu = pp.copy(deep=False)
     pu["is_of"] = pd.array(is_of, dtype="boolean")

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from migdata.indicators import derive
 from migdata.indicators.catalogue import catalogue
@@ -64,7 +66,7 @@ def linked_dataset(db: Database, key: str) -> HouseholdData:
         target = db.dataset(r.target)
         cache = db.__dict__.setdefault("_household_units", {})
         if r.target not in cache:  # derived once per target dataset, shared by every linked stream
-            cache[r.target] = derive.units(target, household_columns=[])["household"]
+            cache[r.target] = derive.units(target, persons=False)["household"]
         hh_units = cache[r.target]
         own = tables[table].reset_index(drop=True)
         tables[table] = link_households(own, r, target, hh_units, columns=LINKED_HOUSEHOLD_COLUMNS)
@@ -107,28 +109,21 @@ def compute_database(db: Database, ids: Sequence[str] | str | None = None, level
                     progress=progress)
         for b in by:
             if b not in t.columns:
-                t[b] = "Total"
+                t[b] = _constant("Total", len(t))
         nc = t.attrs.get("not_computable")
         if isinstance(nc, pd.DataFrame):
             for _, r in nc.iterrows():
                 reasons.setdefault(r["indicator_id"], []).append(f"{stream}: {r['reason']}")
-        t.insert(0, "stream", stream)
-        t["design"] = data.spec.describe()
+        t.insert(0, "stream", _constant(stream, len(t)))
+        t["design"] = _constant(data.spec.describe(), len(t))
         done |= set(t["indicator_id"].astype(str))
         t.attrs = {}
         parts.append(t)
     from migdata.indicators.evaluate import OUT_COLUMNS, VALUE_COLUMNS, HIDDEN_COLUMNS
 
     cols = ["stream", *OUT_COLUMNS, *by, *VALUE_COLUMNS, "design"]
-    if parts:
-        out = pd.concat(parts, ignore_index=True)
-        hidden = [c for c in HIDDEN_COLUMNS if c in out.columns]
-        for c in ("stream", "indicator_id", "name", "area_code", "area_name", "parent_code", "category",
-                  "flag", "unit", "measure", "source", "period", "design", *by):
-            out[c] = out[c].astype(str).astype("category") if c in out.columns else out.get(c)
-        out = out[cols + hidden]
-    else:
-        out = pd.DataFrame(columns=cols)
+    out = _concat(parts, cols + [c for c in HIDDEN_COLUMNS if any(c in p.columns for p in parts)]) \
+        if parts else pd.DataFrame(columns=cols)
     cat = catalogue()
     want = ids if ids is not None else list(cat)
     nc = pd.DataFrame([(i, cat[i].name, "not computable", "; ".join(reasons.get(i, [])) or
@@ -138,6 +133,25 @@ def compute_database(db: Database, ids: Sequence[str] | str | None = None, level
     out.attrs.update({"not_computable": nc, "by": by, "notes": [], "complete_count": False,
                       "streams": sorted({p["stream"].iloc[0] for p in parts}) if parts else []})
     return out
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+
+
+def _concat(parts: list[pd.DataFrame], cols: list[str]) -> pd.DataFrame:
+    """The tables of the streams one under the other; text columns stay Categoricals (their
+    categories united, not millions of strings converted)."""
+    out = {}
+    for c in cols:
+        series = [p[c] if c in p.columns else pd.Series(np.full(len(p), np.nan)) for p in parts]
+        if all(isinstance(s.dtype, pd.CategoricalDtype) for s in series):
+            same = all(s.dtype == series[0].dtype for s in series)  # e.g. the ordered area levels
+            out[c] = (pd.concat(series, ignore_index=True).array if same
+                      else union_categoricals([s.array for s in series], ignore_order=True))
+        else:
+            out[c] = pd.concat([s.reset_index(drop=True) for s in series], ignore_index=True).to_numpy()
+    return pd.DataFrame(out)
 
 
 def _columns(data: HouseholdData) -> set[str]:

@@ -4,8 +4,10 @@ and the dataset store (a folder of Parquet tables plus ``manifest.json``).
 The store is the LGU's local "M&D database": it is written atomically (a temporary folder,
 then a rename), every table carries its row count and SHA-256 in the manifest, and loading
 gives back exactly what was saved (values, dtypes, categories), or a clear error naming the
-file that is missing or does not match its checksum. A folder holding a *different* dataset
-is never overwritten unless ``force=True``.
+file that is missing or does not match its checksum (the manifest included). A folder holding
+a *different* dataset is replaced only with ``force=True``; a folder holding anything else (a
+document, the input files) never is (:func:`check_target`). A save killed at any moment leaves
+the old store or the new one, complete (see the swap below).
 
 A table is one Parquet file, or, from ``PART_ROWS`` rows up, several *parts* in row order
 (``persons-000.parquet``, ...): a Parquet file is encoded by one thread, so parts are what let
@@ -38,15 +40,16 @@ from typing import Any
 
 import pandas as pd
 
-from migdata import __version__
-from migdata.errors import StoreError
+from migdata._version import __version__
+from migdata.errors import MigdataError, StoreError
 from migdata.model.frame import unit_frame
 from migdata.model.report import ImportReport
 from migdata.model.spec import DesignSpec, Provenance
 
 MANIFEST = "manifest.json"
 STORE_FORMAT = "migdata-store"
-STORE_FORMAT_VERSION = 2  # 2: tables listed as parts; version 1 stores (one "file") still load
+STORE_FORMAT_VERSION = 3  # 3: the manifest carries its own checksum; 2: tables listed as parts;
+#                           1: one "file" per table (1 and 2 still load)
 PART_ROWS = 2_000_000  # rows per part, at most, for tables written in parts
 WORKERS = 2  # threads that write and hash parts (Parquet and hashlib release the GIL)
 
@@ -171,7 +174,7 @@ class HouseholdData:
         target = Path(path)
         _check_target(target, self.dataset_id, force)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        tmp = _new_temp(target)
         try:
             jobs = [(name, fname, part) for name, df in self.tables.items()
                     for fname, part in _parts(name, df)]
@@ -203,7 +206,7 @@ class HouseholdData:
                 "provenance": self.provenance.to_dict(),
                 "import_report": self.report.to_dict(),
             }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+            write_manifest(tmp, manifest)
             _swap_in(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -267,50 +270,328 @@ def _empty(table: str) -> pd.DataFrame:
                          for name, spec in columns(table).items()})
 
 
-def _check_target(target: Path, dataset_id: str, force: bool) -> None:
-    if not target.exists() or force:
+def check_target(target: str | os.PathLike[str], dataset_id: str | None = None, force: bool = False,
+                 inputs: list[str | os.PathLike[str]] | tuple = ()) -> None:
+    """Raise a :class:`StoreError` unless a dataset may be saved to folder ``target``.
+
+    Allowed: a new or empty folder; the same dataset again (``dataset_id``); with ``force``,
+    another migdata dataset. Never allowed, whatever ``force`` says: a file (MD120), a folder
+    that is not a migdata dataset (MD122), a dataset folder that also holds other files
+    (MD129), a folder that holds one of the ``inputs`` being imported (MD130). Replacing a
+    folder deletes what it holds, so only files the dataset's own manifest lists may be in it.
+    The import command calls this before reading, so a refusal costs no import time.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "thesis.docx").write_text("mine")
+        >>> check_target(d, force=True)
+        Traceback (most recent call last):
+        ...
+        migdata.errors.StoreError: [MD122] ...
+    """
+    target = Path(target)
+    _recover(target)
+    if not target.exists() and not target.is_symlink():
         return
     if not target.is_dir():
         raise StoreError("MD120", path=target)
-    manifest = target / MANIFEST
-    if manifest.exists():
-        try:
-            other = json.loads(manifest.read_text(encoding="utf-8")).get("dataset_id")
-        except (OSError, ValueError):
-            other = None
-        if other == dataset_id:
-            return
-        raise StoreError("MD121", path=target)
-    if any(target.iterdir()):
-        raise StoreError("MD122", path=target)
+    entries = sorted(p.name for p in target.iterdir())
+    if not entries:
+        return
+    try:
+        manifest = read_manifest(target)
+    except StoreError as exc:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        reason = "no manifest.json" if exc.code == "MD124" else "its manifest.json is damaged or edited"
+        raise StoreError("MD122", path=target, files=shown, detail=reason) from None
+    extra = sorted(set(entries) - _store_files(manifest))
+    if extra:
+        raise StoreError("MD129", path=target, files=", ".join(extra[:5]) + (", ..." if len(extra) > 5 else ""))
+    root = target.resolve()
+    for f in inputs:
+        if root in Path(f).resolve().parents:
+            raise StoreError("MD130", path=target, file=f)
+    if manifest.get("dataset_id") == dataset_id or force:
+        return
+    raise StoreError("MD121", path=target)
+
+
+def _check_target(target: Path, dataset_id: str, force: bool) -> None:
+    """:func:`check_target` at save time, which also removes stale hidden folders of ``target``."""
+    check_target(target, dataset_id, force)
+    _clean_stale(target)
+
+
+def _store_files(manifest: dict[str, Any]) -> set[str]:
+    """The names of the files a (checked) manifest says its store holds."""
+    names = {MANIFEST}
+    for meta in manifest["tables"].values():
+        parts = meta.get("parts") or [meta]
+        names.update(Path(p["file"]).parts[0] for p in parts)  # a partitioned table: its folder
+    if (manifest.get("partitioning") or {}).get("levels"):
+        names.add("_cache")  # the partitions' kept cell sums (migdata.model.partitions.CACHE)
+    return names
+
+
+# -- the swap of a new store into place ---------------------------------------------------------
+#
+# A store is written whole into a hidden sibling folder ``.<name>.tmp-<pid>-<random>`` and then
+# swapped in. Where the operating system can exchange two folders in one step (Linux
+# ``renameat2(RENAME_EXCHANGE)``, macOS ``renamex_np(RENAME_SWAP)``; Python has no wrapper, so
+# ctypes calls the C library) there is no moment without a store. Elsewhere the old store is
+# renamed aside to ``.<name>.old-<pid>-<random>`` first; a process killed between the two renames
+# leaves the new store complete in its ``.tmp-`` folder, and the next open or save of ``<name>``
+# moves it into place (:func:`_recover`). Hidden folders of processes that no longer run are
+# removed at the next save (:func:`_clean_stale`). The process id in the name tells a folder in
+# use from one left by a killed import.
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_RENAME_SWAP = 2  # macOS sys/stdio.h
+STALE_AFTER = 2 * 86400  # seconds: a hidden folder this old is stale whatever its process id says
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Exchange folders ``a`` and ``b`` atomically; False where the system cannot."""
+    import ctypes
+    import sys
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+            fn = libc.renameat2
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            rc = fn(-100, os.fsencode(a), -100, os.fsencode(b), _RENAME_EXCHANGE)  # -100: AT_FDCWD
+        elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+            fn = libc.renamex_np
+            fn.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint]
+            rc = fn(os.fsencode(a), os.fsencode(b), _RENAME_SWAP)
+        else:
+            return False
+    except (OSError, AttributeError):
+        return False
+    return rc == 0  # EINVAL/ENOSYS (a file system without the call): the caller falls back
+
+
+def _new_temp(target: Path) -> Path:
+    """A new hidden folder beside ``target`` for a store being written."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
-    """Rename ``tmp`` to ``target``; an existing target is moved aside first and removed after."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(tmp, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Put the complete store ``tmp`` at ``target``; the store that was there is removed after."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    if _exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old store
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)  # an error here (not a kill): put the old store back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The manifest of a store, or a StoreError that says what is wrong."""
+def _hidden(target: Path) -> list[tuple[Path, str, int | None]]:
+    """Hidden work folders of ``target``: (path, "tmp" or "old", process id or None)."""
+    out = []
+    try:
+        siblings = list(target.parent.iterdir())
+    except OSError:
+        return out
+    for p in siblings:
+        for kind in ("tmp", "old"):
+            prefix = f".{target.name}.{kind}-"
+            if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink():
+                pid = p.name[len(prefix):].split("-")[0]
+                out.append((p, kind, int(pid) if pid.isdigit() else None))
+    return out
+
+
+def _stale(path: Path, pid: int | None) -> bool:
+    """True when the process that made a hidden folder no longer runs (or it is very old)."""
+    import time
+
+    try:
+        if time.time() - path.stat().st_mtime > STALE_AFTER:
+            return True
+    except OSError:
+        return False
+    if pid is None or os.name != "posix":  # a folder of an older migdata, or no cheap liveness test
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _complete(folder: Path) -> bool:
+    try:
+        read_manifest(folder, recover=False)
+        return True
+    except StoreError:
+        return False
+
+
+def _recover(target: Path) -> bool:
+    """When ``target`` is missing but a killed save left a complete store beside it, move that
+    store into place (the new one if it is complete, else the old one). True if one was moved."""
+    if target.exists() or target.is_symlink():
+        return False
+    found = [(p, kind) for p, kind, pid in _hidden(target) if _stale(p, pid) and _complete(p)]
+    # the new store (a complete .tmp- folder) wins over the old one; then the newest
+    found.sort(key=lambda pk: (pk[1] != "tmp", -pk[0].stat().st_mtime))
+    for p, _ in found:
+        try:
+            os.replace(p, target)
+            return True
+        except OSError:
+            if target.exists():  # another process recovered it first
+                return True
+    return False
+
+
+def _clean_stale(target: Path) -> None:
+    """Remove the hidden work folders of ``target`` left by processes that no longer run."""
+    for p, _, pid in _hidden(target):
+        if _stale(p, pid):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+# -- the manifest --------------------------------------------------------------------------------
+#
+# The manifest carries the SHA-256 of every table part, and its own SHA-256 in the field
+# ``manifest_sha256``: the digest of its canonical JSON form (keys sorted, no whitespace) without
+# that field. Why inside rather than in a sidecar file: the manifest and its checksum cannot be
+# separated when a folder is copied or backed up in part, a stale sidecar cannot pass for a good
+# one, and re-indenting the file (which changes no value) does not break it, while any change of
+# a value (a source name, a row count, a part's checksum) does. A checksum detects accidents and
+# hand edits, not a forger, who could recompute it; stores of format version 1 and 2 carry none
+# (``migdata validate`` says so), and a manifest that carries one is checked whatever its version.
+
+MANIFEST_DIGEST = "manifest_sha256"
+_HEX = set("0123456789abcdef")
+
+
+def _manifest_digest(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_DIGEST}
+    canon = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canon.encode("ascii")).hexdigest()
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write ``manifest.json`` into ``folder`` with its own checksum; returns what was written."""
+    plain = json.loads(json.dumps(manifest, default=str))  # the values exactly as read back
+    plain[MANIFEST_DIGEST] = _manifest_digest(plain)
+    (folder / MANIFEST).write_text(json.dumps(plain, indent=2), encoding="utf-8")
+    return plain
+
+
+def _manifest_problem(m: Any) -> str | None:
+    """What is wrong with the shape of a parsed manifest, or None."""
+    if not isinstance(m, dict):
+        return f"it holds a JSON {type(m).__name__.replace('NoneType', 'null')}, not an object"
+    if m.get("format") != STORE_FORMAT:
+        return "not a migdata dataset manifest"
+    version = m.get("format_version", 1)
+    if not _count(version) or version < 1:
+        return f"format_version {version!r} is not a version number"
+    if version > STORE_FORMAT_VERSION:
+        return (f"it was written by a newer migdata (store format {version}; this version reads "
+                f"up to {STORE_FORMAT_VERSION}): update migdata")
+    tables = m.get("tables")
+    if not isinstance(tables, dict):
+        return "it has no 'tables' object"
+    if not any(isinstance(k, str) and not k.startswith("_") for k in tables):
+        return "it lists no tables"
+    for name, meta in tables.items():
+        where = f"table {name!r}"
+        if not isinstance(meta, dict):
+            return f"{where} is not an object"
+        if not _count(meta.get("rows")):
+            return f"{where} has no row count"
+        parts = meta.get("parts") if "parts" in meta else [meta]
+        if not isinstance(parts, list) or not parts:
+            return f"{where} lists no files"
+        for part in parts:
+            if not isinstance(part, dict):
+                return f"{where}: a part is not an object"
+            f, digest = part.get("file"), part.get("sha256")
+            if not _inside(f, partitioned="partition" in part):
+                return f"{where}: {f!r} is not the name of a file in the dataset folder"
+            if f == MANIFEST:
+                return f"{where}: a table cannot be stored in {MANIFEST}"
+            if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
+                return f"{where}: the file {f} has no SHA-256 checksum"
+            if "parts" in meta and not _count(part.get("rows")):
+                return f"{where}: the file {f} has no row count"
+        if "parts" in meta and sum(p["rows"] for p in parts) != meta["rows"]:
+            return f"{where}: the row counts of its files do not add up to {meta['rows']}"
+    for key in ("provenance", "import_report"):
+        if key in m and not isinstance(m[key], dict):
+            return f"'{key}' is not an object"
+    return None
+
+
+def _inside(f: Any, partitioned: bool = False) -> bool:
+    """A file name of the store: a plain name in its folder, or for a part of a partitioned store
+    (:mod:`migdata.model.partitions`) a relative path down its table's partition folders; never
+    hidden, never ``..``, never absolute."""
+    if not isinstance(f, str) or not f or "\\" in f:
+        return False
+    parts = Path(f).parts
+    if Path(f).is_absolute() or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return False
+    return len(parts) == 1 or (partitioned and len(parts) > 1 and "/".join(parts) == f)
+
+
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def read_manifest(path: str | os.PathLike[str], recover: bool = True) -> dict[str, Any]:
+    """The manifest of a store, checked, or a :class:`StoreError` that says what is wrong:
+    MD123 no such folder, MD124 no manifest, MD125 a manifest that cannot be read or has the
+    wrong shape (not an object, no tables, a file without its checksum, ...), MD131 a manifest
+    changed after saving. ``recover``: first finish a swap that a killed save left undone."""
+    import time
+
     folder = Path(path)
+    for _ in range(20):  # a save in another process may be between its two renames right now
+        if folder.exists() or not recover or _recover(folder) or not _swapping(folder):
+            break
+        time.sleep(0.1)
     if not folder.exists():
         raise StoreError("MD123", path=folder)
     mpath = folder / MANIFEST
-    if not mpath.exists():
+    if not mpath.is_file():
         raise StoreError("MD124", path=folder)
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise StoreError("MD125", path=mpath, detail=str(exc)) from None
-    if manifest.get("format") != STORE_FORMAT:
-        raise StoreError("MD125", path=mpath, detail="not a migdata dataset manifest")
+    except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise StoreError("MD125", path=mpath, detail=str(exc) or type(exc).__name__) from None
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise StoreError("MD125", path=mpath, detail=problem)
+    checked = MANIFEST_DIGEST in manifest or manifest.get("format_version", 1) >= 3
+    if checked and manifest.get(MANIFEST_DIGEST) != _manifest_digest(manifest):
+        raise StoreError("MD131", path=mpath)
     return manifest
+
+
+def _swapping(target: Path) -> bool:
+    """True while a running process holds a complete new store for ``target`` (mid-swap)."""
+    return any(kind == "tmp" and not _stale(p, pid) and pid != os.getpid() and _complete(p)
+               for p, kind, pid in _hidden(target))
 
 
 def load(path: str | os.PathLike[str], tables: list[str] | None = None,
@@ -344,8 +625,15 @@ def load(path: str | os.PathLike[str], tables: list[str] | None = None,
             codebook = df
         else:
             out[name] = df
-    return HouseholdData(out, codebook=codebook, provenance=stored_provenance(manifest, out.get("persons")),
-                         report=ImportReport.from_dict(manifest.get("import_report", {})))
+    try:
+        report = ImportReport.from_dict(manifest.get("import_report", {}))
+        provenance = stored_provenance(manifest, out.get("persons"))
+    except MigdataError:
+        raise
+    except Exception as exc:  # a value of the wrong kind in a manifest of an older format
+        raise StoreError("MD125", path=folder / MANIFEST,
+                         detail=f"its provenance or import report is damaged ({type(exc).__name__}: {exc})") from None
+    return HouseholdData(out, codebook=codebook, provenance=provenance, report=report)
 
 
 def stored_provenance(manifest: dict[str, Any], persons: pd.DataFrame | None = None) -> Provenance:

@@ -43,7 +43,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from migdata import __version__
+from migdata._version import __version__
 from migdata.errors import StoreError, UsageError
 from migdata.fileio import atomic_write_text
 from migdata.model.data import MANIFEST, HouseholdData, load as load_dataset, read_manifest
@@ -173,7 +173,9 @@ class Database:
         if (p / MANIFEST).exists():
             raise UsageError("MD151", path=p)
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
-            raise StoreError("MD122", path=p)
+            held = sorted(q.name for q in p.iterdir()) if p.is_dir() else [p.name]
+            raise StoreError("MD122", path=p, detail=f"no {DATABASE}",
+                             files=", ".join(held[:5]) + (", ..." if len(held) > 5 else ""))
         p.mkdir(parents=True, exist_ok=True)
         _write_json(p / DATABASE, {"format": DATABASE_FORMAT, "format_version": 1, "datasets": {},
                                    "links": [], "migdata_version": __version__})

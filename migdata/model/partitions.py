@@ -168,7 +168,7 @@ class PartitionWriter:
         self.target = Path(target)
         store._check_target(self.target, dataset_id, force)
         self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
+        self.tmp = store._new_temp(self.target)
         self.levels = tuple(levels)
         self.part_rows = part_rows or store.PART_ROWS
         self.pool = ThreadPoolExecutor(store.WORKERS)
@@ -253,7 +253,7 @@ class PartitionWriter:
             "partitions": [{"key": dict(zip(self.levels, k)), "cities": sorted(c)}
                            for k, c in sorted(self.cities.items(), key=lambda kv: _sort_key(kv[0]))],
         }
-        (self.tmp / store.MANIFEST).write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+        store.write_manifest(self.tmp, manifest)
         store._swap_in(self.tmp, self.target)
         self.closed = True
         return self.target

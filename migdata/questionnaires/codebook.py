@@ -28,21 +28,12 @@ from openpyxl.styles import Font
 
 from migdata.fileio import atomic_write
 from migdata.errors import UsageError
+from migdata.publish.safe import guard_sheet
 from migdata.questionnaires.form import SELECT_MULTIPLE, SELECT_ONE, load_form
 from migdata.questionnaires.xlsform import FORMS
 
 COLUMNS = ["form", "variable", "name", "question", "question_fil", "type", "choices", "relevance",
            "constraint", "required", "calculation", "repeat"]
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: object) -> object:
-    """``value`` unchanged unless it is text starting like a formula; then with a leading space."""
-    if isinstance(value, str) and value.startswith(_RISKY):
-        return " " + value
-    return value
-
-
 def codebook_frame(forms: Iterable[str | os.PathLike[str]] | None = None) -> pd.DataFrame:
     """The codebook as a DataFrame (one row per question that holds data)."""
     rows = []
@@ -82,12 +73,8 @@ def codebook(out_xlsx: str | os.PathLike[str], forms: Iterable[str | os.PathLike
     for c in ws[1]:
         c.font = Font(bold=True)
     for rec in df.itertuples(index=False):
-        ws.append([safe_text(v) for v in rec])
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            if cell.value is not None:
-                cell.value = str(cell.value)
-                cell.data_type = "s"
+        ws.append([None if v is None else str(v) for v in rec])
+    guard_sheet(ws)  # text stays text (never a formula); empty cells stay empty
     for col, width in zip("ABCDEFGHIJKL", (26, 34, 22, 60, 60, 28, 60, 50, 40, 9, 30, 12)):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "C2"

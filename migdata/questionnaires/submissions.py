@@ -42,6 +42,7 @@ from openpyxl import Workbook
 
 from migdata.fileio import atomic_write
 from migdata.errors import DataError
+from migdata.publish.safe import guard_sheet
 from migdata.questionnaires.form import (META_TYPES, NO_DATA, SELECT_MULTIPLE, SELECT_ONE, Element,
                                          Form, load_form)
 from migdata.questionnaires.xlsform import FORMS, form_module
@@ -441,10 +442,7 @@ def write_kobo_xlsx(form: str | os.PathLike[str] | Form, submissions: Iterable[d
         for r in rows[table]:
             ws.append(r)
     for ws in wb.worksheets:
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # literal text, never a formula
+        guard_sheet(ws)  # literal text, never a formula
     return atomic_write(path, wb.save)
 
 

@@ -29,6 +29,7 @@ from openpyxl import Workbook
 
 from migdata.fileio import atomic_write
 from migdata.errors import UsageError
+from migdata.publish.safe import guard_sheet
 
 LANGS = ("English (en)", "Filipino (fil)")
 
@@ -165,10 +166,7 @@ def _write_rows(ws: Any, columns: list[str], rows: list[dict[str, Any]]) -> None
     ws.append(used)
     for r in rows:
         ws.append([r.get(c) for c in used])
-    for row in ws.iter_rows():
-        for cell in row:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
+    guard_sheet(ws)  # expressions and labels are literal text, never spreadsheet formulas
 
 
 def write_all(out_dir: str | os.PathLike[str]) -> list[Path]:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import codecs
 import mmap
+import re
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -58,7 +59,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migdata.errors import DataError
+from migdata.errors import DataError, UsageError
 from migdata.model.report import ImportReport
 from migdata.readers.codebook import Codebook, Variable
 from migdata.readers.cspro_dictionary import (  # noqa: F401  (public API)
@@ -76,6 +77,8 @@ __all__ = ["CsproDictionary", "Item", "Level", "Record", "Value", "ValueSet", "f
            "parse_dictionary_text", "read", "read_cspro", "read_dictionary"]
 
 CHUNK_LINES = 1 << 16  # lines decoded at once: a chunk's matrices (a few MB) stay in cache
+CHUNK_BYTES = 1 << 26  # at most this many bytes in one chunk's matrix (fewer lines when wide)
+MAX_ABSENT = 1000  # item occurrences beyond every line of a file before the dictionary is wrong
 THREADS = 2  # chunks decoded at once (numpy releases the GIL in the array work)
 _BLOCK = 1 << 24  # bytes scanned for newlines by one task
 MAX_EXACT_DIGITS = 15  # float64 holds every integer up to 15 digits exactly
@@ -143,13 +146,18 @@ class _RecordPlan:
     """Per record type: the fields to decode, and where their bytes are once a chunk's rows are
     transposed (see :func:`_byte_rows`)."""
 
-    def __init__(self, rec: Record, ids: list[Item], wanted: set[str] | None) -> None:
+    def __init__(self, rec: Record, ids: list[Item], wanted: set[str] | None,
+                 skip: set[str] = frozenset(), limit: int | None = None  # type: ignore[assignment]
+                 ) -> None:
         self.rec = rec
         fields: list[_Field] = []
+        ids = [it for it in ids if it.name not in skip]
         for it in ids:
             for col, s in _item_columns(it):
                 fields.append(_Field(it, col, s))
         for it in rec.items:
+            if it.name in skip:
+                continue
             if wanted is not None and it.name not in wanted and not any(
                     col in wanted for col, _ in _item_columns(it)):
                 continue
@@ -157,9 +165,13 @@ class _RecordPlan:
                 fields.append(_Field(it, col, s))
         self.fields = fields
         self.n_ids = sum(len(_item_columns(it)) for it in ids)
-        self.num = [f for f in fields if f.numeric and f.width - (f.dot >= 0) <= MAX_EXACT_DIGITS]
-        self.wide = [f for f in fields if f.numeric and f not in self.num]
-        self.alpha = [f for f in fields if not f.numeric]
+        # fields that start where no line of the file reaches (``limit``: the longest line) are
+        # missing on every line: not decoded, and not in the byte matrix
+        self.absent = [f for f in fields if limit is not None and f.start >= limit and not f.item.is_id]
+        present = [f for f in fields if f not in self.absent] if self.absent else fields
+        self.num = [f for f in present if f.numeric and f.width - (f.dot >= 0) <= MAX_EXACT_DIGITS]
+        self.wide = [f for f in present if f.numeric and f not in self.num]
+        self.alpha = [f for f in present if not f.numeric]
         # the columns of the numeric fields, the 8-byte words of a line that hold them, and
         # where each column is among those words (see _byte_rows)
         cols = sorted({c for f in self.num for c in range(f.start, f.start + f.width)})
@@ -171,7 +183,7 @@ class _RecordPlan:
         self.frows = {f.col: [self.brow[c] for c in range(f.start, f.start + f.width)]
                       for f in self.num}
         self.num_end = max((f.start + f.width for f in self.num), default=0)
-        self.end = max((f.start + f.width for f in fields), default=0)
+        self.end = max((f.start + f.width for f in present), default=0)
         self.last_id_end = max((it.end for it in ids), default=0)
 
 
@@ -238,10 +250,15 @@ def _digits_with_point(B: np.ndarray, f: _Field, brow: dict[int, int]
     return acc, seen, bad
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+
+
 def _parse_slow(text: str, item: Item) -> float | int | None:
-    """Parse one field the fast path could not (sign, misplaced point, >15 digits); None if text."""
+    """Parse one field the fast path could not (sign, misplaced point, >15 digits); None if text.
+    Only digits with an optional sign and point are numbers, as CSPro writes them: ``inf``,
+    ``nan`` and ``1e12`` are text (never a non-finite value or an exponent nobody typed)."""
     t = text.strip()
-    if not t:
+    if not t or not _NUMBER.fullmatch(t):
         return None
     try:
         if item.decimals and not item.decimal_char and "." not in t:
@@ -332,6 +349,26 @@ def _load(path: Path, pool: ThreadPoolExecutor | None, data: Any = None
     his = [p[2] for p in parts if p[2] is not None]
     hi = np.concatenate(his) if his else np.zeros(0, dtype=np.int64)
     return buf, off, nl, top, hi
+
+
+def _longest(nl: np.ndarray, n: int) -> int:
+    """Bytes in the longest line of a file of ``n`` bytes with newlines at ``nl`` (newline
+    excluded, a CR included: an upper bound, which is all its callers need)."""
+    if not len(nl):
+        return n
+    inner = int(np.diff(nl).max()) - 1 if len(nl) > 1 else 0
+    return max(int(nl[0]), inner, n - int(nl[-1]) - 1)
+
+
+def _check_reach(d: CsproDictionary, plans: dict[str, "_RecordPlan"], longest: int, data: str) -> None:
+    """MD416 when more than :data:`MAX_ABSENT` item occurrences to decode start beyond the
+    longest line of the data: a few trailing items (trimmed blanks) are normal, that many mean
+    the dictionary does not describe the file, and would only fill memory with empty columns."""
+    absent = [f for p in plans.values() for f in p.absent]
+    if len(absent) > MAX_ABSENT:
+        it = absent[0].item
+        raise DataError("MD416", file=d.path or d.name, row=it.line or "?", item=it.name,
+                        n=len(absent) - 1, length=longest, data=data)
 
 
 def _bounds(buf: np.ndarray, nl: np.ndarray, n: int, c0: int, c1: int,
@@ -610,7 +647,19 @@ class _Reader:
                 arr = pa.array(py, type=pa.string())
             arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
             parts[f.col] = arr
+        for f in plan.absent:
+            parts[f.col] = _missing(f, len(R))
         return parts
+
+
+def _missing(f: _Field, n: int) -> Any:
+    """An all-missing column of ``n`` rows with the dtype the field would have."""
+    if not f.numeric:
+        return pa.nulls(n, pa.string())
+    if f.width - (f.dot >= 0) > MAX_EXACT_DIGITS:  # a "wide" field (see decode)
+        return pd.array(np.full(n, np.nan), dtype="float64")
+    vals, na = _values(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool), f)
+    return _to_array(vals, na)
 
 
 def read_cspro(
@@ -620,6 +669,7 @@ def read_cspro(
     *,
     items: Iterable[str] | None = None,
     records: Iterable[str] | None = None,
+    skip_items: Iterable[str] | None = None,
     encoding: str = "utf-8",
     check_value_sets: bool = False,
     max_problems: int = 1000,
@@ -636,7 +686,9 @@ def read_cspro(
     ``_source_row`` (1-based line in the file). Numeric items become nullable integers (or
     float64 with implied decimals applied), alpha items strings; see the module docstring for
     what is reported and how. ``items`` limits the decoded items (ID items always come);
-    ``records`` limits the record types returned (other types are still counted as read).
+    ``records`` limits the record types returned (other types are still counted as read);
+    ``skip_items`` are never decoded, not even to report a bad value (the importer passes the
+    direct identifiers a profile drops, so that no message can quote them).
 
     Example:
         >>> tables, cb = read_cspro("Popstan Census.dat", "Census Dictionary.dcf")  # doctest: +SKIP
@@ -653,11 +705,7 @@ def read_cspro(
     rts, rtl = d.record_type_start - 1, d.record_type_len
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
-    plans = {r.type_value: _RecordPlan(r, d.id_items_for(r), wanted) for r in d.records
-             if keep_records is None or r.name in keep_records}
-    width = max([r.length for r in d.records] + [it.end for it in d.id_items] + [rts + rtl, 1]
-                + [p.end for p in plans.values()])
-    wp = -(-width // 8) * 8  # rows are read as 8-byte words
+    skip = set(skip_items or ())
 
     pool = ThreadPoolExecutor(THREADS) if THREADS > 1 else None
     try:
@@ -666,6 +714,14 @@ def read_cspro(
         if top <= 32:
             raise DataError("MD002", path=src)
         n_lines = len(nl) + (0 if len(nl) and nl[-1] == n - 1 else 1)
+        longest = _longest(nl, n)
+        plans = {r.type_value: _RecordPlan(r, d.id_items_for(r), wanted, skip, longest) for r in d.records
+                 if keep_records is None or r.name in keep_records}
+        _check_reach(d, plans, longest, src)
+        # the byte matrix holds the columns that some line reaches and something reads
+        width = max([it.end for it in d.id_items] + [rts + rtl, 1] + [p.end for p in plans.values()])
+        wp = -(-width // 8) * 8  # rows are read as 8-byte words
+        chunk_lines = max(256, min(CHUNK_LINES, CHUNK_BYTES // wp))
 
         # Non-ASCII text: validate the encoding, then re-align those lines character by character.
         uni_lines: dict[int, str] = {}
@@ -673,7 +729,7 @@ def read_cspro(
             try:
                 codecs.lookup(encoding)
             except LookupError:
-                raise DataError("MD004", what="encoding", value=encoding, choices="utf-8, cp1252, latin-1, ...") from None
+                raise UsageError("MD004", what="encoding", value=encoding, choices="utf-8, cp1252, latin-1, ...") from None
             # Each line holding non-ASCII bytes is decoded alone: in an ASCII-compatible
             # encoding no character spans a newline, so the first error is where a decoding
             # of the whole file would stop, without holding the whole file as text.
@@ -712,8 +768,8 @@ def read_cspro(
         # Chunks are decoded by the pool and merged in order; a few are kept in flight so that
         # both threads stay busy while memory stays bounded.
         pending: deque[Future[_Chunk]] = deque()
-        for c0 in range(0, n_lines, CHUNK_LINES):
-            c1 = min(c0 + CHUNK_LINES, n_lines)
+        for c0 in range(0, n_lines, chunk_lines):
+            c1 = min(c0 + chunk_lines, n_lines)
             if pool is None:
                 merge(rd.chunk(c0, c1))
                 continue

@@ -106,6 +106,7 @@ class Item:
     is_id: bool = False
     value_sets: list[ValueSet] = field(default_factory=list)
     occurrence_labels: list[str] = field(default_factory=list)
+    line: int | None = None  # line of its [Item] section in the .dcf (for messages)
 
     @property
     def end(self) -> int:
@@ -152,6 +153,7 @@ class Record:
     record_len: int | None = None  # RecordLen= when the dictionary states it
     level: int = 0
     items: list[Item] = field(default_factory=list)
+    line: int | None = None  # line of its [Record] section in the .dcf (for messages)
 
     @property
     def length(self) -> int:
@@ -186,6 +188,7 @@ class CsproDictionary:
     decimal_char: bool = False
     levels: list[Level] = field(default_factory=list)
     path: str | None = None
+    line: int | None = None  # line of the [Dictionary] section (for messages)
 
     @property
     def records(self) -> list[Record]:
@@ -314,6 +317,7 @@ def parse_dictionary_text(text: str, path: str | None = None) -> CsproDictionary
     cur_vs: ValueSet | None = None
     last_values: list[Value] = []
     in_ids = False
+    dict_line = 0
     pending: list[tuple[int, Item]] = []  # items with their line number, checked after parsing
 
     def fail(lineno: int, reason: str) -> DataError:
@@ -327,7 +331,11 @@ def parse_dictionary_text(text: str, path: str | None = None) -> CsproDictionary
             section = line[1:-1].strip()
             last_values = []
             if section == "Dictionary":
-                d = CsproDictionary(name="", path=path)
+                if d is not None:
+                    raise DataError("MD414", file=src, row=lineno, item="[Dictionary]", what="section",
+                                    value="[Dictionary]", first=dict_line)
+                d = CsproDictionary(name="", path=path, line=lineno)
+                dict_line = lineno
             elif d is None:
                 raise fail(lineno, f"the file does not start with [Dictionary] (found [{section}])")
             elif section == "Level":
@@ -343,13 +351,13 @@ def parse_dictionary_text(text: str, path: str | None = None) -> CsproDictionary
                 if cur_level is None:
                     cur_level = Level(name="")
                     d.levels.append(cur_level)
-                cur_record = Record(name="", level=len(d.levels) - 1)
+                cur_record = Record(name="", level=len(d.levels) - 1, line=lineno)
                 cur_level.records.append(cur_record)
                 in_ids, cur_item, cur_vs = False, None, None
             elif section == "Item":
                 if cur_level is None:
                     raise fail(lineno, "an [Item] comes before any [Level], [IdItems] or [Record]")
-                cur_item = Item(name="")
+                cur_item = Item(name="", line=lineno)
                 if in_ids or cur_record is None:
                     cur_item.is_id = True
                     cur_level.id_items.append(cur_item)
@@ -473,7 +481,8 @@ def parse_dictionary_text(text: str, path: str | None = None) -> CsproDictionary
             it.decimal_char = d.decimal_char
     for r in d.records:
         if not r.name:
-            raise fail(1, "a [Record] has no Name=")
+            raise fail(r.line or 1, "a [Record] has no Name=")
+    check_layout(d)
     return d
 
 
@@ -484,6 +493,17 @@ def _parse_json(text: str, path: str | None) -> CsproDictionary:
         j = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError("MD400", file=src, row=exc.lineno, reason=f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise DataError("MD400", file=src, row=1, reason="invalid JSON: nested too deeply") from None
+    try:
+        return _json_dictionary(j, text, path)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        # a value of the wrong kind ("length": "abc", a list where an object belongs)
+        raise DataError("MD400", file=src, row="?", reason=f"not a CSPro JSON dictionary "
+                        f"({type(exc).__name__}: {exc})") from None
+
+
+def _json_dictionary(j: Any, text: str, path: str | None) -> CsproDictionary:
 
     def label(obj: dict) -> str:
         lab = obj.get("labels") or obj.get("label") or ""
@@ -527,7 +547,22 @@ def _parse_json(text: str, path: str | None) -> CsproDictionary:
             level.records.append(rec)
         d.levels.append(level)
     _relative_positions(d)
+    _json_lines(d, text)
+    check_layout(d)
     return d
+
+
+def _json_lines(d: CsproDictionary, text: str) -> None:
+    """Give JSON items and records the line of their first ``"name": "..."`` (for messages)."""
+    import re
+
+    lines: dict[str, int] = {}
+    for m in re.finditer(r'"name"\s*:\s*"([^"]*)"', text):
+        lines.setdefault(m.group(1), text.count("\n", 0, m.start()) + 1)
+    for r in d.records:
+        r.line = lines.get(r.name)
+    for it in d.items():
+        it.line = lines.get(it.name)
 
 
 def _relative_positions(d: CsproDictionary) -> None:
@@ -553,6 +588,120 @@ def _relative_positions(d: CsproDictionary) -> None:
                 it.start = pos
             pos = max(pos, it.end + 1)
             parent = it
+
+
+# -- layout checks -------------------------------------------------------------------------------
+#
+# A dictionary that places two items on the same columns, or an item beyond its record, reads
+# wrong values without any error (an age read from inside a name field); one with absurd lengths
+# or occurrences makes the reader allocate or loop without end. So the layout is checked before
+# any data is read. The bounds are far above any real dictionary (the widest record we know,
+# CBMS 2022 HPQ, is 4,372 columns; the real dictionaries use at most 15-digit numbers) and far
+# below what would exhaust a computer.
+
+MAX_RECORD_LEN = 100_000  # columns of one record
+MAX_NUMERIC_LEN = 30  # digits (with sign and point) of one numeric item
+MAX_OCCURRENCES = 9_999  # occurrences of one item
+MAX_RECORDS = 1_000_000  # MaxRecords of one record type
+MAX_TYPE_LEN = 100  # RecordTypeLen
+
+
+def check_layout(d: CsproDictionary) -> None:
+    """Raise a located :class:`~migdata.errors.DataError` when the dictionary's layout cannot
+    describe a data file: duplicate names, record types or records (MD414), items on the same
+    columns (MD412), items beyond their record or subitems beyond their item (MD413), lengths,
+    positions or occurrences beyond sane bounds (MD415). Each names the file, the line of the
+    .dcf and the item.
+
+    Example:
+        >>> d = CsproDictionary(name="D", levels=[Level("L", records=[Record("P", type_value="1",
+        ...     items=[Item("AGE", start=2, length=3, line=9), Item("NAME", start=4, length=10, line=14)])])])
+        >>> check_layout(d)
+        Traceback (most recent call last):
+        ...
+        migdata.errors.DataError: [MD412] ...
+    """
+    src = d.path or "<dictionary>"
+
+    def err(code: str, it: Item | Record | None, **fields: Any) -> DataError:
+        return DataError(code, file=src, row=(it.line if it is not None and it.line else "?"),
+                         item=(it.name if it is not None else "?"), **fields)
+
+    rts, rtl = d.record_type_start, d.record_type_len
+    if (rtl and rts < 1) or not 0 <= rtl <= MAX_TYPE_LEN or rts + rtl - 1 > MAX_RECORD_LEN:
+        raise DataError("MD415", file=src, row=d.line or "?", item="[Dictionary]", key="RecordTypeStart/RecordTypeLen",
+                        value=f"{rts}/{rtl}", bound=f"a start of 1 or more and a length of 0 to {MAX_TYPE_LEN}")
+    # names: items (subitems included) and records are one name space in CSPro
+    seen: dict[str, Item | Record] = {}
+    for thing in list(d.items()) + d.records:
+        first = seen.get(thing.name)
+        if first is not None:
+            kind = "record" if isinstance(thing, Record) else "item"
+            raise err("MD414", thing, what=f"{kind} name", value=thing.name, first=first.line or "?")
+        seen[thing.name] = thing
+    types: dict[str, Record] = {}
+    for r in d.records:
+        if r.type_value in types:
+            raise err("MD414", r, what="record type value", value=r.type_value,
+                      first=types[r.type_value].line or "?")
+        types[r.type_value] = r
+        if len(r.type_value) > rtl and (rtl or len(d.records) > 1):
+            raise err("MD415", r, key="RecordTypeValue", value=r.type_value,
+                      bound=f"at most RecordTypeLen={rtl} characters")
+        if r.max_records < 1 or r.max_records > MAX_RECORDS:
+            raise err("MD415", r, key="MaxRecords", value=r.max_records, bound=f"1 to {MAX_RECORDS:,}")
+        if r.record_len is not None and not 1 <= r.record_len <= MAX_RECORD_LEN:
+            raise err("MD415", r, key="RecordLen", value=r.record_len, bound=f"1 to {MAX_RECORD_LEN:,}")
+    for it in d.items():
+        if not 1 <= it.occurrences <= MAX_OCCURRENCES:
+            raise err("MD415", it, key="Occurrences", value=it.occurrences, bound=f"1 to {MAX_OCCURRENCES:,}")
+        top = MAX_NUMERIC_LEN if it.numeric else MAX_RECORD_LEN
+        if not 1 <= it.length <= top:
+            raise err("MD415", it, key="Len", value=it.length, bound=f"1 to {top:,} for a "
+                      f"{'numeric' if it.numeric else 'alpha'} item")
+        if it.start < 1 or it.end > MAX_RECORD_LEN:
+            raise err("MD415", it, key="Start", value=it.start,
+                      bound=f"columns 1 to {MAX_RECORD_LEN:,} for the item and its occurrences")
+        if it.numeric and not 0 <= it.decimals <= it.length - (1 if it.decimal_char else 0):
+            raise err("MD415", it, key="Decimal", value=it.decimals,
+                      bound=f"0 to {it.length - (1 if it.decimal_char else 0)} for Len={it.length}"
+                            + (" with the decimal point written" if it.decimal_char else ""))
+    # columns: within each record (its type, the case-id items it carries, its items), no two
+    # items share a column; a subitem lies inside its item; nothing lies beyond RecordLen
+    by_name = {it.name: it for it in d.items()}
+    for r in d.records:
+        spans: list[tuple[int, int, Item | None]] = [(rts, rts + rtl - 1, None)] if rtl else []
+        for it in d.id_items_for(r) + r.items:
+            if it.item_type == "subitem":
+                parent = by_name.get(it.subitem_of or "")
+                if parent is None:
+                    raise err("MD413", it, start=it.start, end=it.end, where="a subitem with no item before it")
+                p_end = parent.start + parent.length - 1
+                if it.start < parent.start or it.start + it.length - 1 > p_end:
+                    raise err("MD413", it, start=it.start, end=it.start + it.length - 1,
+                              where=f"outside its item {parent.name} (columns {parent.start}-{p_end})")
+                continue
+            spans.append((it.start, it.end, it))
+        limit = r.record_len
+        if limit:
+            for a, b, it in spans:
+                if b > limit:
+                    who = it if it is not None else r
+                    raise err("MD413", who, start=a, end=b,
+                              where=f"beyond the end of record {r.name} (RecordLen={limit})")
+        spans.sort(key=lambda t: (t[0], t[1]))
+        last: tuple[int, int, Item | None] | None = None
+        for span in spans:
+            if last is not None and span[0] <= last[1]:
+                # blame the item defined later in the file (never the record type)
+                later = (span if last[2] is None or (span[2] is not None and
+                                                       (span[2].line or 0) >= (last[2].line or 0)) else last)
+                first = last if later is span else span
+                other = "the record type" if first[2] is None else f"item {first[2].name}"
+                raise err("MD412", later[2], start=later[0], end=later[1], other=other,
+                          other_start=first[0], other_end=first[1], record=r.name)
+            if last is None or span[1] > last[1]:
+                last = span
 
 
 def _json_item(o: dict, record: str | None, is_id: bool, d: CsproDictionary) -> Item:

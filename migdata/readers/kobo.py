@@ -251,6 +251,10 @@ def read_xlsform(path: str | Path, language: str | None = None) -> Form:
             raise DataError("MD463", file=str(path), detail="the survey sheet needs 'type' and 'name' columns")
         choices = sheet_rows("choices")
         settings = sheet_rows("settings")
+    except DataError:
+        raise
+    except Exception as e:  # damaged XML inside the workbook: parsed only while rows are read
+        raise DataError("MD463", file=str(path), detail=f"{type(e).__name__}: {e}") from None
     finally:
         wb.close()
     st = settings[0] if settings else {}
@@ -517,17 +521,22 @@ def read_kobo_xlsx(path: str | Path, form: Any = None, language: str | None = No
     frm = _load_form(form, language)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:
-        raise DataError("MD462", file=str(path), format="Kobo XLSX", detail=str(e)) from e
+    except Exception as e:  # openpyxl raises many unrelated types for damaged workbooks
+        raise DataError("MD462", file=str(path), format="Kobo XLSX", detail=f"{type(e).__name__}: {e}") from None
     sheets: dict[str, pd.DataFrame] = {}
     try:
         for s in wb.sheetnames:
-            rows = list(wb[s].iter_rows(values_only=True))
+            try:
+                rows = list(wb[s].iter_rows(values_only=True))
+            except Exception as e:  # damaged XML or a damaged zip member: parsed only here
+                raise DataError("MD462", file=str(path), format="Kobo XLSX",
+                                detail=f"sheet {s!r} cannot be read ({type(e).__name__}: {e})") from None
             if not rows or all(v is None for v in rows[0]):
                 continue
             header = [str(h) if h is not None else f"column_{j + 1}" for j, h in enumerate(rows[0])]
             while header and header[-1].startswith("column_"):
                 header.pop()
+            _unique_header(header, str(path), s)
             body = [[_cell_text(v) for v in r[:len(header)]] + [""] * (len(header) - len(r))
                     for r in rows[1:]]
             keep = [i for i, r in enumerate(body) if any(v != "" for v in r)]
@@ -580,6 +589,18 @@ def read_kobo_xlsx(path: str | Path, form: Any = None, language: str | None = No
             raw.df["_parent_index"] = raw.df["_parent_index"].replace("", np.nan)
     return _finish(raws, form=frm, fmt="kobo_xlsx", source=str(path), keep_identifiers=keep_identifiers,
                    identifier_patterns=identifier_patterns)
+
+
+def _unique_header(header: list[str], file: str, sheet: str) -> None:
+    """MD466 when two columns of a sheet carry one header (their values cannot be told apart)."""
+    from openpyxl.utils import get_column_letter
+
+    seen: dict[str, int] = {}
+    for j, h in enumerate(header):
+        if h in seen:
+            raise DataError("MD466", file=file, table=sheet, column=h,
+                            first=get_column_letter(seen[h] + 1), second=get_column_letter(j + 1))
+        seen[h] = j
 
 
 # --- Kobo JSON ------------------------------------------------------------------------------------------

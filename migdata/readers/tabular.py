@@ -18,6 +18,12 @@ CSV details, each reported in ``codebook.tables[<table>]``:
   number of non-empty fields.
 - rows with more non-empty fields, or fewer fields, than the header are rejected (MD482) and
   reported; blank lines are skipped and not counted as rows.
+- **an unbalanced quote** (a value opened with ``"`` and never closed) would make the rest of the
+  file one value. A record that spans several lines and then has the wrong number of fields is
+  taken for one, and so is one whose later lines each hold a whole record's delimiters (a quote
+  opened in the last field); its first line is rejected with MD485 (naming the line where the
+  quote opens), and reading starts again on the next line, so every later line is read and
+  counted. Quoted values with real line breaks (an address on two lines) are kept.
 
 Excel: every sheet (or ``sheet=``) becomes a table named after the sheet, read with openpyxl
 (values, not formulas); whole numbers are written without ``.0``, dates as ISO text; the header
@@ -209,8 +215,10 @@ def _finish_table(df: pd.DataFrame, names: list[str], *, file: str, table: str, 
 
 
 def _build_table(records: list[tuple[int, list[str]]], *, file: str, table: str, header_row: int | None,
-                 cb: Codebook, sheet_label: str = "") -> pd.DataFrame:
-    """records: (1-based source line/row, fields). Returns the table; problems into cb.report."""
+                 cb: Codebook, sheet_label: str = "",
+                 broken: list[tuple[int, int | None]] = ()) -> pd.DataFrame:  # type: ignore[assignment]
+    """records: (1-based source line/row, fields). Returns the table; problems into cb.report.
+    ``broken``: (line, last line or None) of lines rejected for an unbalanced quote (MD485)."""
     report = cb.report
     nonblank, idx = _locate_header(records, header_row, file, sheet_label)
     if not nonblank:
@@ -221,6 +229,11 @@ def _build_table(records: list[tuple[int, list[str]]], *, file: str, table: str,
     keep_rows: list[list[str]] = []
     keep_lines: list[int] = []
     rejected = 0
+    for ln, last in broken:
+        rejected += 1
+        report.add("MD485", table=table, source_file=file, source_row=ln, column=None, value=None,
+                   action="rejected", detail=("it runs to the end of the file" if last is None
+                                              else f"it runs on to line {last}, where another quote ends it"))
     for ln, r in nonblank[idx + 1:]:
         if len(r) > ncol and _nonempty(r[ncol:]) == 0:
             r = r[:ncol]
@@ -282,6 +295,58 @@ def _fast_csv(text: str, delim: str, header_line: int, names: list[str]) -> pd.D
     return df
 
 
+def _csv_records(text: str, delim: str, header: tuple[int, int] | None, file: str
+                 ) -> tuple[list[tuple[int, list[str]]], list[tuple[int, int | None]]]:
+    """The records of CSV ``text`` as (first physical line, fields), and the lines rejected for
+    an unbalanced quote as (line, last line it swallowed or None at the end of the file).
+
+    ``header`` is (header line, number of columns). After it, a record that spans several lines
+    and does not have that many fields, or takes in a line that holds a whole record's
+    delimiters, is an unbalanced quote: its first line is set aside and
+    the csv module starts again on the next line. A field too large for the csv module is the
+    same. Without a header (none found in the first lines) a csv error is MD484.
+    """
+    lines = io.StringIO(text, newline="").readlines()
+    records: list[tuple[int, list[str]]] = []
+    broken: list[tuple[int, int | None]] = []
+    i = 0  # 0-based index of the line the csv module starts on
+    while i < len(lines):
+        base = i
+        reader = csv.reader((lines[k] for k in range(base, len(lines))), delimiter=delim)
+        start = base + 1
+        restart = None
+        try:
+            for row in reader:
+                end = base + reader.line_num
+                if header is not None and end > start > header[0] and (
+                        not _fits(row, header[1]) or _swallows_records(lines, start, end, delim, header[1])):
+                    broken.append((start, end if end < len(lines) else None))
+                    restart = start  # the line after the one where the quote opens
+                    break
+                records.append((start, row))
+                start = end + 1
+        except csv.Error as e:
+            if header is None or start <= header[0]:
+                raise DataError("MD484", file=file, format="CSV", detail=f"line {start}: {e}") from e
+            broken.append((start, None))
+            restart = start
+        if restart is None:
+            break
+        i = restart
+    return records, broken
+
+
+def _swallows_records(lines: list[str], start: int, end: int, delim: str, ncol: int) -> bool:
+    """True when a line inside a multi-line record (lines ``start+1 .. end``, 1-based) holds as
+    many delimiters as a whole record: a quote opened in the last field took in later records."""
+    return ncol > 1 and any(lines[k].count(delim) >= ncol - 1 for k in range(start, end))
+
+
+def _fits(row: list[str], ncol: int) -> bool:
+    """True when a record has the header's number of fields (trailing empty ones aside)."""
+    return len(row) == ncol or (len(row) > ncol and _nonempty(row[ncol:]) == 0)
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise DataError("MD001", path=str(path))
@@ -320,7 +385,7 @@ def read_csv(path: str | Path, encoding: str | None = None, delimiter: str | Non
             if len(head) >= limit:
                 break
     except csv.Error:
-        head = []
+        pass  # (a field beyond the csv module's limit) the lines before it still show the header
     df = None
     if head:
         try:
@@ -343,16 +408,17 @@ def read_csv(path: str | Path, encoding: str | None = None, delimiter: str | Non
                                        header_line=header_line,
                                        n_titles=sum(1 for _ in nonblank[:idx]), sheet_label="", rejected=0)
     if df is None:
-        records: list[tuple[int, list[str]]] = []
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
-        start = 1
-        try:
-            for row in reader:
-                records.append((start, row))
-                start = reader.line_num + 1
-        except csv.Error as e:
-            raise DataError("MD484", file=str(path), format="CSV", detail=f"line {start}: {e}") from e
-        df = _build_table(records, file=str(path), table=name, header_row=header_row, cb=cb)
+        header = None
+        if head:
+            try:
+                nonblank, idx = _locate_header(head, header_row, str(path))
+                if nonblank:
+                    header = (nonblank[idx][0], len(_trim_header(nonblank[idx][1])))
+            except DataError:
+                pass  # the whole file decides below
+        records, broken = _csv_records(text, delim, header, str(path))
+        df = _build_table(records, file=str(path), table=name, cb=cb, broken=broken,
+                          header_row=header_row if header is None else header[0])
         cb.tables[name]["parser"] = "csv module (exact)"
     else:
         cb.tables[name]["parser"] = "pyarrow"
@@ -388,15 +454,14 @@ def read_excel(path: str | Path, sheet: str | list[str] | None = None, header_ro
         >>> tables, cb = read_excel("survey.xlsx", sheet="persons")   # doctest: +SKIP
     """
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-    import zipfile
 
     path = Path(path)
     _check_file(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as e:
-        raise DataError("MD484", file=str(path), format="an Excel .xlsx workbook", detail=str(e)) from e
+    except Exception as e:  # InvalidFileException, BadZipFile, KeyError, XML errors, ...
+        raise DataError("MD484", file=str(path), format="an Excel .xlsx workbook",
+                        detail=f"{type(e).__name__}: {e}") from None
     try:
         names = wb.sheetnames
         wanted = names if sheet is None else ([sheet] if isinstance(sheet, str) else list(sheet))
@@ -407,8 +472,12 @@ def read_excel(path: str | Path, sheet: str | list[str] | None = None, header_ro
         tables: dict[str, pd.DataFrame] = {}
         for s in wanted:
             ws = wb[s]
-            records = [(i, [_cell_text(v) for v in row])
-                       for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+            try:
+                records = [(i, [_cell_text(v) for v in row])
+                           for i, row in enumerate(ws.iter_rows(values_only=True), start=1)]
+            except Exception as e:  # damaged XML or zip member: parsed only while rows are read
+                raise DataError("MD484", file=str(path), format="an Excel .xlsx workbook",
+                                detail=f"sheet {s!r} cannot be read ({type(e).__name__}: {e})") from None
             if not any(_nonempty(r) for _, r in records):
                 cb.notes.append(f"{path.name}: sheet {s!r} is empty and was skipped.")
                 continue

@@ -17,13 +17,23 @@ Conventions (all as R ``survey``, see ``variance.py`` for the variance formulas)
   neither, every unit gets weight 1 (R warns and does the same).
 - Domains never subset the data: out-of-domain cases contribute zero to the scores and every
   PSU of the design stays in the variance. ``n`` and ``n_missing`` count in-domain rows.
-- ``df`` is the design's degrees of freedom, R's ``degf(design)`` (PSUs minus strata, counting
-  only PSUs and strata with a non-zero weight) for every domain by default. With
-  ``domain_df="domain"`` it is counted among the domain's own cases, which is what R gets when
-  ``svyby`` hands each domain's subset to ``svyciprop`` or ``svyquantile`` (their default
-  ``df=degf(design)`` is then the subset's). ``svyby(..., svymean)`` itself prints normal
-  (df = Inf) intervals; our ``t`` intervals with the design df are R's
-  ``confint(est, df=degf(design))``.
+- ``df`` follows R. Proportions and quantiles get the domain's own degrees of freedom (PSUs
+  minus strata among the domain's cases with a non-zero weight): R's ``svyby`` hands each
+  domain's subset to ``svyciprop`` / ``svyquantile``, whose default ``df=degf(design)`` is then
+  the subset's. Means, totals and ratios get the full design's ``degf`` (PSUs minus strata,
+  counting only PSUs and strata with a non-zero weight): ``svyby(..., svymean)`` prints normal
+  (df = Inf) intervals, and our ``t`` intervals with the design df are R's
+  ``confint(est, df=degf(design))``. ``domain_df="design"`` (or ``"domain"``) on the design or
+  on an estimator call uses that rule for every estimator.
+- Missing values: rows missing any of the variables of one call are left out of all of them
+  (R's ``na.rm=TRUE``: ``svymean(~a+b)`` keeps complete cases); ``missing="separate"`` leaves
+  each variable's missing rows out of that variable only.
+- ``deff=True`` adds R's design effect (``deff=TRUE``: variance / variance under simple random
+  sampling without replacement of the same size from a population of sum(w)); ``deff="replace"``
+  compares with sampling with replacement, as R's ``deff="replace"``.
+- A calibrated design (:meth:`Design.poststratify`, :meth:`Design.rake`,
+  :meth:`Design.calibrate`, see ``calibration.py``) keeps its calibration: every estimate's
+  variance is computed on the calibration residuals, as R.
 - A missing domain value puts a row in no domain (like R's ``svyby``); how many such rows
   there were is in ``result.attrs["n_no_domain"]``.
 
@@ -47,14 +57,14 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import DataError, DesignError, UsageError
-from migdata.survey import reliability
-from migdata.survey import intervals
+from migdata.survey import intervals, reliability
 from migdata.survey.quantile import math_quantile
 from migdata.survey.variance import DENSE_LIMIT, LONELY_OPTIONS, Cells, Stage, design_variance
 
 if TYPE_CHECKING:
     from migdata.model.spec import DesignSpec
 
+MISSING = ("joint", "separate")
 RESULT_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "cv", "df", "n", "n_missing",
                   "ci_method", "flag"]
 
@@ -112,7 +122,8 @@ class Design:
         fpc: population counts or sampling fractions, a column or one column per stage.
         lonely_psu: ``fail`` (default), ``remove``, ``certainty``, ``adjust``, ``average``.
         adjust_domain_lonely: R's ``survey.adjust.domain.lonely`` (default False, as R).
-        domain_df: ``design`` (R's ``degf`` of the full design) or ``domain``.
+        domain_df: None (R's rule: the domain's df for proportions and quantiles, the design's
+            for means, totals and ratios), ``design`` or ``domain`` for every estimator.
         policy: reliability policy (name or object) for the ``flag`` column.
         level: confidence level of the intervals.
 
@@ -127,12 +138,12 @@ class Design:
                  strata: str | Sequence[str | None] | None = None,
                  psu: str | Sequence[str] | None = None, fpc: str | Sequence[str] | None = None,
                  lonely_psu: str = "fail", adjust_domain_lonely: bool = False,
-                 domain_df: str = "design", policy: reliability.ReliabilityPolicy | str | None = None,
+                 domain_df: str | None = None, policy: reliability.ReliabilityPolicy | str | None = None,
                  level: float = 0.95) -> None:
         if lonely_psu not in LONELY_OPTIONS:
             raise UsageError("MD307", what="Lonely PSU option", value=lonely_psu,
                              choices=", ".join(LONELY_OPTIONS))
-        if domain_df not in ("design", "domain"):
+        if domain_df not in (None, "design", "domain"):
             raise UsageError("MD307", what="domain_df", value=domain_df, choices="design, domain")
         self.data = df
         self.n_rows = len(df)
@@ -144,6 +155,7 @@ class Design:
         self.policy = reliability.get_policy(policy)
         self.level = level
         self.complete = False
+        self.calibration: tuple = ()
         psus = _as_list(psu) or [None]
         stratas = _as_list(strata)
         fpcs = _as_list(fpc)
@@ -229,10 +241,11 @@ class Design:
             raise DesignError("MD311")
         self.lonely_psu = "fail"
         self.adjust_domain_lonely = False
-        self.domain_df = "design"
+        self.domain_df = None
         self.policy = reliability.get_policy(policy)
         self.level = 0.95
         self.complete = True
+        self.calibration = ()
         self.weights_col, self.strata_cols, self.psu_cols, self.fpc_cols = None, [], [None], []
         stage = Stage.build(np.zeros(self.n_rows, dtype=np.int64), None,
                             popsize=np.array([float(self.n_rows)]), labels=["(all)"])
@@ -484,16 +497,25 @@ class Design:
         raise UsageError("MD308", column=name, dtype=str(s.dtype), estimator=estimator)
 
     # ------------------------------------------------------------------ engine
-    def _linear(self, dom: Domains, a_list, b_list, valid_list, ratio: bool, cat=None):
-        """Estimates and variances of linear / ratio statistics for every domain.
+    def _df_rule(self, kind: str, domain_df: str | None = None) -> str:
+        """Which df an estimator reports: ``design`` or ``domain`` (see the module docstring)."""
+        rule = domain_df if domain_df is not None else self.domain_df
+        if rule is None:
+            return "domain" if kind in ("proportion", "quantile") else "design"
+        if rule not in ("design", "domain"):
+            raise UsageError("MD307", what="domain_df", value=rule, choices="design, domain")
+        return rule
+
+    def _scores(self, dom: Domains, a_list, b_list, valid_list, ratio: bool, cat=None,
+                want_cnz: bool = False) -> "_Scores":
+        """One pass over the rows: cell sums, estimates and linearised scores of every domain.
 
         a_list, b_list: row arrays (0 where invalid); valid_list: bool row arrays.
         For proportions ``cat=(codes, K)`` splits one variable into K indicator columns.
-        Returns est, var, n, df arrays of shape (n_dom, k).
         """
         cells = self._cells(dom)
         w = self.w
-        A, B, C, CNZ = [], [], [], []
+        A, B, C, CNZ, rows = [], [], [], [], []
         for a, b, valid in zip(a_list, b_list, valid_list):
             wv = np.where(valid, w, 0.0)
             if cat is not None:
@@ -502,8 +524,11 @@ class Design:
                 wsum, cnt = cells.sum(wv), cells.sum(valid.astype(float))
                 B.append(np.repeat(wsum[:, None], K, axis=1))
                 C.append(np.repeat(cnt[:, None], K, axis=1))
-                if self.domain_df == "domain":
+                if want_cnz:
                     CNZ.append(np.repeat(cells.sum((valid & (w > 0)).astype(float))[:, None], K, axis=1))
+                if self.calibration:
+                    vf = valid.astype(float)
+                    rows += [(((codes == kk) & valid).astype(float), vf) for kk in range(K)]
             else:
                 A.append(cells.sum(wv * a)[:, None])
                 if not ratio:
@@ -511,8 +536,11 @@ class Design:
                 else:  # b None: the denominator is the count of valid cases (a mean)
                     B.append(cells.sum(wv if b is None else wv * b)[:, None])
                 C.append(cells.sum(valid.astype(float))[:, None])
-                if self.domain_df == "domain":
+                if want_cnz:
                     CNZ.append(cells.sum((valid & (w > 0)).astype(float))[:, None])
+                if self.calibration:
+                    den = (valid.astype(float) if b is None else np.where(valid, b, 0.0)) if ratio else None
+                    rows.append((np.where(valid, a, 0.0), den))
         A, B, C = np.hstack(A), np.hstack(B), np.hstack(C)
         n_dom, k = dom.n, A.shape[1]
         sum_dom = lambda X: np.column_stack([np.bincount(cells.dom, weights=X[:, j], minlength=n_dom)
@@ -523,23 +551,71 @@ class Design:
             with np.errstate(divide="ignore", invalid="ignore"):
                 est = SA / SB
                 Z = (A - est[cells.dom] * B) / SB[cells.dom]
+                alpha, beta = 1.0 / SB, -est / SB
             Z = np.where(np.isfinite(Z), Z, 0.0)
+            alpha = np.where(np.isfinite(alpha), alpha, 0.0)
+            beta = np.where(np.isfinite(beta), beta, 0.0)
         else:
+            SB = None
             est, Z = SA, A
+            alpha, beta = np.ones((n_dom, k)), np.zeros((n_dom, k))
+        return _Scores(cells, est, n, Z, C, np.hstack(CNZ) if CNZ else None, rows, alpha, beta, ratio, SB)
+
+    def _variance(self, dom: Domains, sc: "_Scores", combine: np.ndarray | None = None) -> np.ndarray:
+        """Variance of every domain's estimate (or, with ``combine`` (n_dom, m), of the m linear
+        combinations of domain estimates, as R ``svycontrast(svyby(..., covmat=TRUE))``)."""
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
         if self.complete:
-            var = np.zeros_like(est)
-        else:
-            var = design_variance(cells, self.var_stages, Z, C > 0, self.lonely_psu,
+            return np.zeros((dom.n, sc.est.shape[1]) if combine is None else (combine.shape[1], sc.est.shape[1]))
+        if self.calibration:
+            var = calibration.variance(self, dom, sc.rows, sc.alpha, sc.beta, combine=combine)
+        elif combine is None:
+            var = design_variance(sc.cells, self.var_stages, sc.Z, sc.C > 0, self.lonely_psu,
                                   self.adjust_domain_lonely)
-        if ratio:
-            var = np.where(np.isfinite(est), var, np.nan)
+        else:
+            # R's covmat=TRUE: every domain's influence on the full design, every unit present
+            n_units = self.var_stages[-1].n_units
+            m, k = combine.shape[1], sc.Z.shape[1]
+            key = np.arange(m)[None, :] * n_units + sc.cells.unit[:, None]          # (cells, m)
+            Zc = np.zeros((m * n_units, k))
+            for j in range(k):
+                contrib = combine[sc.cells.dom] * sc.Z[:, j][:, None]                # (cells, m)
+                Zc[:, j] = np.bincount(key.ravel(), weights=contrib.ravel(), minlength=m * n_units)
+            var = design_variance(calibration._DenseCells(m, n_units), self.var_stages, Zc,
+                                  np.ones(Zc.shape, bool), self.lonely_psu, self.adjust_domain_lonely)
+        if sc.ratio and combine is None:
+            var = np.where(np.isfinite(sc.est), var, np.nan)
+        return var
+
+    def _linear(self, dom: Domains, a_list, b_list, valid_list, ratio: bool, cat=None,
+                df_rule: str = "design"):
+        """Estimates, variances, n and df of linear / ratio statistics: arrays (n_dom, k)."""
+        sc = self._scores(dom, a_list, b_list, valid_list, ratio, cat, want_cnz=df_rule == "domain")
+        var = self._variance(dom, sc)
+        est = sc.est
         if self.complete:
             df = np.full_like(est, np.nan)
-        elif self.domain_df == "domain":
-            df = self._domain_degf(cells, np.hstack(CNZ), n_dom)
+        elif df_rule == "domain":
+            df = self._domain_degf(sc.cells, sc.CNZ, dom.n)
         else:
             df = np.full_like(est, self._df)
-        return est, var, n, df
+        return est, var, sc.n, df
+
+    def _score_variance(self, dom: Domains, x_list: list[np.ndarray], valid: np.ndarray) -> np.ndarray:
+        """Variance per domain of weighted row scores x (R ``svyrecvar(x, ...)``), x = 0 off the
+        domain's valid rows; used by :func:`migdata.survey.regression.glm`."""
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+        cells = self._cells(dom)
+        Z = np.column_stack([cells.sum(np.where(valid, x, 0.0)) for x in x_list])
+        if self.complete:
+            return np.zeros((dom.n, len(x_list)))
+        if self.calibration:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rows = [(np.where(valid & (self.w != 0), x / self.w, 0.0), None) for x in x_list]
+            k = len(x_list)
+            return calibration.variance(self, dom, rows, np.ones((dom.n, k)), np.zeros((dom.n, k)))
+        P = np.repeat(cells.sum(valid.astype(float))[:, None] > 0, len(x_list), axis=1)
+        return design_variance(cells, self.var_stages, Z, P, self.lonely_psu, self.adjust_domain_lonely)
 
     def _domain_degf(self, cells: Cells, CNZ: np.ndarray, n_dom: int) -> np.ndarray:
         st1 = self.stages[0]
@@ -555,7 +631,41 @@ class Design:
                          - np.bincount(ds // st1.n_strata, minlength=n_dom))
         return out
 
-    def _finish(self, dom: Domains, est, var, n, df, names, ci, extra=None, n_missing=None):
+    def _deff(self, dom: Domains, mode, kind: str, us: list[np.ndarray], valids: list[np.ndarray],
+              var: np.ndarray) -> np.ndarray:
+        """R's design effect: variance / (variance under SRS of the domain's size), per column.
+
+        As R ``svymean``/``svytotal(deff=TRUE)``: S2 = n/(n-1) sum w (u - u_bar)^2 / sum w over
+        the domain's valid rows with n of them of non-zero weight, N = sum w; SRS variance of a
+        mean S2 (N - n) / (N n) (``deff="replace"``: S2 / n), of a total N^2 times that. For a
+        ratio R uses the total of r = (y - R x) / X_hat.
+        """
+        codes = dom.codes
+        out = np.full(var.shape, np.nan)
+        if self.complete:
+            return out
+        for j, (u, valid) in enumerate(zip(us, valids)):
+            m = (codes >= 0) & valid
+            c, w, uu = codes[m], self.w[m], u[m]
+            psum = np.bincount(c, weights=w, minlength=dom.n)
+            nobs = np.bincount(c, weights=(w != 0).astype(float), minlength=dom.n)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mu = np.bincount(c, weights=w * uu, minlength=dom.n) / psum
+                ss = np.bincount(c, weights=w * (uu - mu[c]) ** 2, minlength=dom.n)
+                s2 = ss / psum * nobs / (nobs - 1)
+                if kind == "total":
+                    s2 = s2 * psum ** 2
+                if mode == "replace":
+                    vsrs = s2 / nobs
+                else:
+                    if (psum < nobs).any():
+                        warnings.warn("Sample size greater than population size: are weights correctly "
+                                      "scaled? (deff is NA, as R)", stacklevel=4)
+                    vsrs = np.where(psum < nobs, np.nan, s2 * (psum - nobs) / (psum * nobs))
+                out[:, j] = var[:, j] / vsrs
+        return out
+
+    def _finish(self, dom: Domains, est, var, n, df, names, ci, extra=None, n_missing=None, deff=None):
         """Assemble the tidy result: rows are domain-major, then variable (then category)."""
         n_dom, k = est.shape
         se = np.sqrt(np.maximum(var, 0.0))
@@ -577,6 +687,8 @@ class Design:
         out["ci_method"] = "complete count (no sampling error)" if self.complete else method
         out["flag"] = reliability.flag(out["cv"].to_numpy(), out["n"].to_numpy(), self.policy,
                                        complete_count=self.complete)
+        if deff is not None:
+            out["deff"] = flat(deff)
         out.attrs["n_no_domain"] = dom.n_no_domain
         out.attrs["design"] = self.describe()
         return out
@@ -591,16 +703,121 @@ class Design:
             return "complete count"
         parts = [f"weights={self.weights_col}", f"strata={self.strata_cols or None}",
                  f"psu={self.psu_cols}", f"fpc={self.fpc_cols or None}", f"lonely_psu={self.lonely_psu}"]
+        if self.calibration:
+            parts.append("calibrated=" + "+".join(dict.fromkeys(s.name for s in self.calibration)))
         return "Design(" + ", ".join(parts) + ")"
+
+    # ------------------------------------------------------------------ weighting
+    def _calibrated(self, w: np.ndarray, steps) -> "Design":
+        """Hook for ``calibration.py``: this design with new weights and its calibration steps."""
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+        if self.complete:
+            raise DesignError("MD340", what="calibrate")
+        return calibration.with_weights(self, w, steps)
+
+    def poststratify(self, by: str | Sequence[str], totals, partial: bool = False) -> "Design":
+        """Post-stratified design (R ``postStratify``): weights times N_c / (weighted count) per cell.
+
+        ``totals``: a DataFrame with the ``by`` columns and a ``total`` column, or a Series
+        (category or tuple of categories -> total). Cells with a population but no sampled unit
+        fail unless ``partial=True`` (then they are left out, as R). Returns a new design whose
+        estimates all carry the post-stratified variance.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"sex": ["f", "m", "f", "m"], "w": [1.0, 1, 1, 1], "y": [1.0, 2, 3, 4]})
+            >>> pop = pd.DataFrame({"sex": ["f", "m"], "total": [60.0, 40.0]})
+            >>> Design(df, weights="w").poststratify("sex", pop).total("y")["estimate"].tolist()
+            [240.0]
+        """
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+        return calibration.poststratify(self, by, totals, partial=partial)
+
+    def rake(self, margins: dict, maxit: int = 10, epsilon: float = 1.0) -> "Design":
+        """Raked design (R ``rake``): iterative post-stratification on each margin in turn.
+
+        ``margins``: {column (or tuple of columns): Series category -> total}. Stops when no
+        cell of the joint table of the margin variables moves by ``epsilon`` or more (a share of
+        the weight total when < 1), after at most ``maxit`` sweeps, R's defaults; warns, as R,
+        when it did not converge.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["u", "v", "u", "v"], "w": [1.0, 2, 3, 4]})
+            >>> r = Design(df, weights="w").rake({"a": pd.Series({"x": 50.0, "y": 50.0}),
+            ...                                   "b": pd.Series({"u": 40.0, "v": 60.0})}, epsilon=1e-9)
+            >>> [round(float(x), 6) for x in r.w.reshape(2, 2).sum(axis=1)]
+            [50.0, 50.0]
+        """
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+        return calibration.rake(self, margins, maxit=maxit, epsilon=epsilon)
+
+    def calibrate(self, margins: dict | None = None, totals: dict | None = None,
+                  population: float | None = None, method: str = "linear",
+                  bounds: tuple[float, float] | None = None, maxit: int = 50,
+                  epsilon: float = 1e-7) -> "Design":
+        """Calibrated design (R ``calibrate``): weights whose totals equal known population totals.
+
+        ``margins``: {column (or tuple of columns): Series category -> total}; ``totals``:
+        {numeric column: population total}; ``population``: the total of the weights after
+        calibration (default: the margins' total, or the design's current weight total, R's
+        intercept). ``method``: ``linear`` (GREG), ``raking`` or ``logit``; ``bounds=(lo, hi)``
+        limits new weight / old weight (required for logit).
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"x": [1.0, 2, 3, 4], "w": [10.0, 10, 10, 10], "y": [2.0, 4, 5, 9]})
+            >>> c = Design(df, weights="w").calibrate(totals={"x": 110.0})
+            >>> round(float((c.w * df["x"]).sum()), 6), round(float(c.w.sum()), 6)
+            (110.0, 40.0)
+        """
+        from migdata.survey import calibration  # lazy: scipy.sparse only when weighting
+        return calibration.calibrate(self, margins, totals, population, method, bounds, maxit, epsilon)
+
+    # ------------------------------------------------------------------ comparisons, regression
+    def contrast(self, kind: str, variable: str, by, coefficients: dict,
+                 denominator: str | None = None, observed: bool = True) -> pd.DataFrame:
+        """Linear combinations of domain estimates with their SE (R ``svycontrast(svyby(...,
+        covmat=TRUE), ...)``), e.g. the difference between two provinces.
+
+        ``coefficients``: {domain value: coefficient} for one contrast, or {name: {domain value:
+        coefficient}} for several (a tuple of values when ``by`` has several columns). See
+        :func:`migdata.survey.contrast.contrast`.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"y": [1.0, 2, 3, 5], "g": ["a", "a", "b", "b"], "p": [1, 2, 3, 4]})
+            >>> r = Design.complete_count(df).contrast("mean", "y", "g", {"b": 1, "a": -1})
+            >>> r[["contrast", "estimate", "se"]].values.tolist()
+            [['contrast', 2.5, 0.0]]
+        """
+        from migdata.survey.contrast import contrast
+        return contrast(self, kind, variable, by, coefficients, denominator=denominator, observed=observed)
+
+    def glm(self, y: str, xs: str | Sequence[str], family: str = "gaussian") -> pd.DataFrame:
+        """Design-based regression (R ``svyglm``): one row per coefficient, R's order and names.
+
+        ``family``: ``gaussian`` (linear) or ``binomial`` (logistic, quasi-binomial SEs as R).
+        See :func:`migdata.survey.regression.glm`.
+
+        Example:
+            >>> import pandas as pd
+            >>> df = pd.DataFrame({"y": [1.0, 3, 5, 7], "x": [0.0, 1, 2, 3]})
+            >>> Design.complete_count(df).glm("y", ["x"])[["term", "estimate"]].values.tolist()
+            [['(Intercept)', 1.0], ['x', 2.0]]
+        """
+        from migdata.survey.regression import glm
+        return glm(self, y, xs, family=family)
 
     # ------------------------------------------------------------------ estimators
     def estimate_many(self, kind: str, variables: str | Sequence[str], by=None,
                       ci_method: str | None = None, denominator: str | Sequence[str] | None = None,
-                      observed: bool = True) -> pd.DataFrame:
+                      observed: bool = True, **options) -> pd.DataFrame:
         """Vectorised entry point: one call, many variables, every domain.
 
         ``kind`` is ``mean``, ``total``, ``proportion`` or ``ratio``; ``by`` may be column
         names, a :class:`Domains` from :meth:`domains`, or an int array of domain codes.
+        ``options`` (``deff``, ``missing``, ``domain_df``) pass to the estimator.
 
         Example:
             >>> import pandas as pd
@@ -610,43 +827,64 @@ class Design:
             [['x', 'a', 1.0], ['x', 'b', 4.0], ['y', 'a', 0.0], ['y', 'b', 4.0]]
         """
         if kind == "mean":
-            return self.mean(variables, by=by, observed=observed)
+            return self.mean(variables, by=by, observed=observed, **options)
         if kind == "total":
-            return self.total(variables, by=by, observed=observed)
+            return self.total(variables, by=by, observed=observed, **options)
         if kind == "proportion":
-            return self.proportion(variables, by=by, ci_method=ci_method or "logit", observed=observed)
+            return self.proportion(variables, by=by, ci_method=ci_method or "logit", observed=observed, **options)
         if kind == "ratio":
-            return self.ratio(variables, denominator, by=by, observed=observed)
+            return self.ratio(variables, denominator, by=by, observed=observed, **options)
         raise UsageError("MD307", what="Estimate kind", value=kind, choices="mean, total, proportion, ratio")
 
-    def _simple(self, variables, by, observed, ratio: bool, estimator: str) -> pd.DataFrame:
+    def _valid(self, arrays: list[np.ndarray], missing: str) -> list[np.ndarray]:
+        """Rows each variable uses: complete cases of all of them (R) or each its own."""
+        if missing not in MISSING:
+            raise UsageError("MD307", what="missing", value=missing, choices=", ".join(MISSING))
+        valid = [~np.isnan(y) for y in arrays]
+        if missing == "joint" and len(valid) > 1:
+            every = np.logical_and.reduce(valid)
+            valid = [every] * len(valid)
+        return valid
+
+    def _simple(self, variables, by, observed, ratio: bool, estimator: str, deff=False,
+                missing: str = "joint", domain_df: str | None = None) -> pd.DataFrame:
         dom = self.domains(by, observed)
         names = _as_list(variables)
         ys = [self._numeric(v, estimator) for v in names]
-        valid = [~np.isnan(y) for y in ys]
+        valid = self._valid(ys, missing)
         a = [np.where(v, y, 0.0) for y, v in zip(ys, valid)]
-        est, var, n, df = self._linear(dom, a, [None] * len(a), valid, ratio=ratio)
+        est, var, n, df = self._linear(dom, a, [None] * len(a), valid, ratio=ratio,
+                                       df_rule=self._df_rule(estimator, domain_df))
         n_missing = dom.sizes()[:, None] - n
-        return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=n_missing)
+        d = self._deff(dom, deff, estimator, a, valid, var) if deff else None
+        return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=n_missing, deff=d)
 
-    def mean(self, variables: str | Sequence[str], by=None, observed: bool = True) -> pd.DataFrame:
+    def mean(self, variables: str | Sequence[str], by=None, observed: bool = True, deff: bool | str = False,
+             missing: str = "joint", domain_df: str | None = None) -> pd.DataFrame:
         """Weighted mean(s) with Taylor SE, per domain (R ``svymean`` / ``svyby``, na.rm=TRUE).
 
         Boolean or 0/1 columns give proportions with t intervals; use :meth:`proportion` for
-        logit intervals.
+        logit intervals. ``deff=True`` adds R's design effect (``deff="replace"``: against
+        sampling with replacement); ``missing="separate"`` drops each variable's missing rows
+        from that variable only (default: complete cases of all, as R).
         """
-        return self._simple(variables, by, observed, ratio=True, estimator="mean")
+        return self._simple(variables, by, observed, ratio=True, estimator="mean", deff=deff,
+                            missing=missing, domain_df=domain_df)
 
-    def total(self, variables: str | Sequence[str], by=None, observed: bool = True) -> pd.DataFrame:
-        """Weighted total(s) with Taylor SE, per domain (R ``svytotal``, na.rm=TRUE)."""
-        return self._simple(variables, by, observed, ratio=False, estimator="total")
+    def total(self, variables: str | Sequence[str], by=None, observed: bool = True, deff: bool | str = False,
+              missing: str = "joint", domain_df: str | None = None) -> pd.DataFrame:
+        """Weighted total(s) with Taylor SE, per domain (R ``svytotal``, na.rm=TRUE); options as :meth:`mean`."""
+        return self._simple(variables, by, observed, ratio=False, estimator="total", deff=deff,
+                            missing=missing, domain_df=domain_df)
 
     def ratio(self, numerator: str | Sequence[str], denominator: str | Sequence[str], by=None,
-              observed: bool = True) -> pd.DataFrame:
+              observed: bool = True, deff: bool | str = False, missing: str = "joint",
+              domain_df: str | None = None) -> pd.DataFrame:
         """Ratio(s) of weighted totals sum(w y) / sum(w x) per domain (R ``svyratio``, na.rm=TRUE).
 
         Numerators and denominators pair up in order (one denominator serves all numerators).
-        Rows where either is missing are left out of that ratio.
+        Rows where any of them is missing are left out (``missing="separate"``: where that
+        pair's numerator or denominator is missing).
         """
         nums = _as_list(numerator)
         dens = _as_list(denominator)
@@ -655,59 +893,84 @@ class Design:
         if len(dens) != len(nums):
             raise UsageError("MD307", what="Denominator list", value=dens, choices="one, or one per numerator")
         dom = self.domains(by, observed)
-        a, b, valid = [], [], []
-        for y_name, x_name in zip(nums, dens):
-            y, x = self._numeric(y_name, "ratio"), self._numeric(x_name, "ratio")
-            v = ~np.isnan(y) & ~np.isnan(x)
-            a.append(np.where(v, y, 0.0))
-            b.append(np.where(v, x, 0.0))
-            valid.append(v)
-        est, var, n, df = self._linear(dom, a, b, valid, ratio=True)
+        ys = [self._numeric(y_name, "ratio") for y_name in nums]
+        xs = [self._numeric(x_name, "ratio") for x_name in dens]
+        if missing == "joint":
+            every = np.logical_and.reduce([~np.isnan(v) for v in ys + xs])
+            valids = [every] * len(nums)
+        else:
+            self._valid([], missing)
+            valids = [~np.isnan(y) & ~np.isnan(x) for y, x in zip(ys, xs)]
+        a = [np.where(v, y, 0.0) for y, v in zip(ys, valids)]
+        b = [np.where(v, x, 0.0) for x, v in zip(xs, valids)]
+        est, var, n, df = self._linear(dom, a, b, valids, ratio=True, df_rule=self._df_rule("ratio", domain_df))
+        d = None
+        if deff:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                X = np.column_stack([np.bincount(np.where(dom.codes >= 0, dom.codes, dom.n),
+                                                 weights=self.w * bb, minlength=dom.n + 1)[:dom.n] for bb in b])
+            codes = np.maximum(dom.codes, 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = [(aa - est[codes, j] * bb) / X[codes, j] for j, (aa, bb) in enumerate(zip(a, b))]
+            r = [np.where(np.isfinite(x), x, 0.0) for x in r]
+            d = self._deff(dom, deff, "total", r, valids, var)
         names = [f"{y}/{x}" for y, x in zip(nums, dens)]
-        return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=dom.sizes()[:, None] - n)
+        return self._finish(dom, est, var, n, df, names, self._t_ci, n_missing=dom.sizes()[:, None] - n, deff=d)
+
+    def _categories(self, name: str) -> tuple[np.ndarray, list]:
+        s = self._column(name, "variable")
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            return s.cat.codes.to_numpy().astype(np.int64), list(s.cat.categories)
+        codes, u = pd.factorize(s, sort=True)
+        return codes.astype(np.int64), list(u)
 
     def proportion(self, variable: str | Sequence[str], by=None, ci_method: str = "logit",
-                   observed: bool = True) -> pd.DataFrame:
+                   observed: bool = True, deff: bool | str = False, missing: str = "joint",
+                   domain_df: str | None = None) -> pd.DataFrame:
         """Proportion of each category of ``variable`` per domain, with a named CI method.
 
         ``ci_method``: ``logit`` (R ``svyciprop`` default), ``beta`` (Korn–Graubard),
         ``wilson``, or ``t``. Categories come from the column's categorical dtype (unobserved
-        categories give 0) or its sorted distinct values; missing values are left out.
+        categories give 0) or its sorted distinct values; missing values are left out (of
+        every variable of the call unless ``missing="separate"``). The df of the intervals is
+        the domain's own (R's ``svyby(..., svyciprop)``) unless ``domain_df="design"``.
         """
         if ci_method not in intervals.PROPORTION_METHODS:
             raise UsageError("MD307", what="Confidence interval method", value=ci_method,
                              choices=", ".join(intervals.PROPORTION_METHODS))
         frames = []
         dom = self.domains(by, observed)
-        for name in _as_list(variable):
-            s = self._column(name, "variable")
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                codes, cats = s.cat.codes.to_numpy().astype(np.int64), list(s.cat.categories)
-            else:
-                codes, u = pd.factorize(s, sort=True)
-                codes, cats = codes.astype(np.int64), list(u)
-            valid = codes >= 0
+        names = _as_list(variable)
+        coded = [self._categories(name) for name in names]
+        valids = self._valid([np.where(c >= 0, 0.0, np.nan) for c, _ in coded], missing)
+        rule = self._df_rule("proportion", domain_df)
+        for name, (codes, cats), valid in zip(names, coded, valids):
             K = max(len(cats), 1)
-            est, var, n, df = self._linear(dom, [None], [None], [valid], ratio=True, cat=(codes, K))
+            est, var, n, df = self._linear(dom, [None], [None], [valid], ratio=True, cat=(codes, K), df_rule=rule)
 
             def ci(est, se, df, n, _m=ci_method):
                 lo, hi = intervals.proportion_interval(_m, est, se, df, n, self.level)
                 return _m, lo, hi
 
+            d = None
+            if deff:
+                ind = [((codes == kk) & valid).astype(float) for kk in range(K)]
+                d = self._deff(dom, deff, "mean", ind, [valid] * K, var)
             frames.append(self._finish(dom, est, var, n, df, [name] * K, ci, extra={"category": cats},
-                                       n_missing=dom.sizes()[:, None] - n))
+                                       n_missing=dom.sizes()[:, None] - n, deff=d))
         out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         out.attrs["n_no_domain"] = dom.n_no_domain
         return out
 
     def quantile(self, variables: str | Sequence[str], probs: float | Sequence[float], by=None,
-                 observed: bool = True) -> pd.DataFrame:
+                 observed: bool = True, missing: str = "joint", domain_df: str | None = None) -> pd.DataFrame:
         """Quantiles per domain as R ``svyquantile`` (survey >= 4.0 defaults).
 
         The quantile is R's ``qrule="math"`` (the smallest value whose cumulative weight share
         reaches p); the CI is Woodruff's (``interval.type="mean"``): a t interval for the
         proportion below the quantile, mapped back through the same rule; the SE is the CI width
-        divided by 2 t(df), as R derives it.
+        divided by 2 t(df), as R derives it. The df is the domain's own unless
+        ``domain_df="design"``.
         """
         probs_l = [float(p) for p in _as_list(probs)]
         for p in probs_l:
@@ -715,10 +978,12 @@ class Design:
                 raise UsageError("MD310", value=p)
         dom = self.domains(by, observed)
         names = _as_list(variables)
+        ys_all = [self._numeric(name, "quantile") for name in names]
+        valids = self._valid(ys_all, missing)
+        rule = self._df_rule("quantile", domain_df)
         frames = []
-        for name in names:
-            y = self._numeric(name, "quantile")
-            valid = ~np.isnan(y) & (dom.codes >= 0)
+        for name, y, valid_y in zip(names, ys_all, valids):
+            valid = valid_y & (dom.codes >= 0)
             idx = np.flatnonzero(valid)
             order = idx[np.lexsort((y[idx], dom.codes[idx]))]
             d_sorted = dom.codes[order]
@@ -729,7 +994,6 @@ class Design:
             lo = np.full_like(q, np.nan)
             hi = np.full_like(q, np.nan)
             se = np.zeros_like(q)
-            valid_y = ~np.isnan(y)
             n_valid = np.bincount(dom.codes[valid], minlength=dom.n).astype(float)
             if self.complete:
                 lo, hi = q.copy(), q.copy()
@@ -738,8 +1002,8 @@ class Design:
                 df = np.zeros_like(q)
                 for j, p in enumerate(probs_l):
                     qrow = np.where(dom.codes >= 0, q[np.maximum(dom.codes, 0), j], np.nan)
-                    below = (y <= qrow).astype(float)
-                    est, var, _, dfj = self._linear(dom, [below], [None], [valid_y], ratio=True)
+                    below = np.where(valid_y, (y <= qrow).astype(float), 0.0)
+                    est, var, _, dfj = self._linear(dom, [below], [None], [valid_y], ratio=True, df_rule=rule)
                     c = intervals.critical(dfj[:, 0], self.level)
                     sep = np.sqrt(np.maximum(var[:, 0], 0))
                     plo, phi = est[:, 0] - c * sep, est[:, 0] + c * sep
@@ -759,6 +1023,24 @@ class Design:
         out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         out.attrs["n_no_domain"] = dom.n_no_domain
         return out
+
+
+@dataclass
+class _Scores:
+    """What one pass over the rows gives: cells, estimates, cell scores and, for a calibrated
+    design, the row arrays its residualisation needs (x = w (alpha a + beta b) per domain)."""
+
+    cells: Cells
+    est: np.ndarray
+    n: np.ndarray
+    Z: np.ndarray
+    C: np.ndarray
+    CNZ: np.ndarray | None
+    rows: list
+    alpha: np.ndarray
+    beta: np.ndarray
+    ratio: bool
+    SB: np.ndarray | None = None
 
 
 def factorize_sorted(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
