@@ -268,3 +268,24 @@ def test_rollup_level_by_level_equals_groupby_of_the_finest_cells():
                 ref = c.assign(_alev=area).groupby(["_alev", *keep])[["num", "den"]].sum()
                 got = got.set_index(["_alev", *keep])[["num", "den"]].sort_index()
                 assert np.array_equal(got.to_numpy(), ref.sort_index().to_numpy())
+
+
+def test_partitioned_store_files_stay_inside_and_it_can_be_replaced(tmp_path):
+    import json
+
+    from migdata.errors import StoreError
+    from migdata.model.data import MANIFEST, write_manifest
+
+    data = migdata.import_files([ROOT / "sample_data" / "cbms_2022_hpq.dat"], "cbms_2022_hpq")
+    path = data.save(tmp_path / "s", partition_by="province")
+    migdata.compute(path, ids=["OF02"], level="province")  # writes the partitions' cell sums
+    assert (path / "_cache").is_dir()
+    data.save(path, partition_by="province")  # the same dataset again: replaced, cache and all
+    assert not (path / "_cache").exists()
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest.pop("manifest_sha256")
+    manifest["tables"]["persons"]["parts"][0]["file"] = "../outside.parquet"
+    write_manifest(path, manifest)  # a consistent checksum: only the path is wrong
+    with pytest.raises(StoreError) as e:
+        migdata.load(path)
+    assert e.value.code == "MD125" and "outside.parquet" in str(e.value)

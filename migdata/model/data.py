@@ -526,7 +526,7 @@ def _manifest_problem(m: Any) -> str | None:
             if not isinstance(part, dict):
                 return f"{where}: a part is not an object"
             f, digest = part.get("file"), part.get("sha256")
-            if not _inside(f, partitioned="partition" in part):
+            if not _inside(f, partitioned=bool((m.get("partitioning") or {}).get("levels"))):
                 return f"{where}: {f!r} is not the name of a file in the dataset folder"
             if f == MANIFEST:
                 return f"{where}: a table cannot be stored in {MANIFEST}"
