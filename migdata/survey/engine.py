@@ -6,9 +6,11 @@ its finest cells (a few megabytes), which are added and finished once
 step and hands the results back in partition order; everything else is the same code whatever
 the engine, so the numbers are identical.
 
-- ``"local"`` (the default): in this process, one partition after the other. Memory holds one
-  partition at a time (a province: at most about 5 M persons), so a 24 GB machine evaluates the
-  whole country; nothing to install or start.
+- ``"local"`` (the default): in this process, two partitions at a time on two threads (numpy,
+  pandas and Arrow release the interpreter lock in their array work; measured 1.2-1.3x faster
+  than one after the other on the 2-core machine). Memory holds two partitions at a time (a
+  province: at most about 5 M persons), so a 24 GB machine evaluates the whole country; nothing
+  to install or start.
 - ``"dask"``: on a `Dask distributed <https://distributed.dask.org>`_ cluster
   (``pip install 'migdata[distributed]'``). Pass a ``dask.distributed.Client``, the address of a
   running scheduler (``"tcp://10.0.0.5:8786"``), or ``"dask"`` for a local cluster of this
@@ -44,22 +46,33 @@ Progress = Callable[..., None]
 
 
 class LocalEngine:
-    """Runs each task in this process, one after the other (the default engine)."""
+    """Runs the tasks in this process on ``threads`` threads (the default engine)."""
 
     name = "local"
+
+    def __init__(self, threads: int | None = None) -> None:
+        import os
+
+        self.threads = max(1, threads if threads is not None else min(2, os.cpu_count() or 1))
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], *args: Any) -> list[Any]:
         return [fn(x, *args) for x in items]
 
     def map_partitions(self, task: Callable[..., Any], store: Any, plan: Any,
                        progress: Progress | None = None) -> list[Any]:
-        """``task(store, partition, plan)`` for every partition of ``store``, in order."""
-        out = []
-        parts = store.partitions
-        for i, part in enumerate(parts):
-            out.append(task(store, part, plan))
-            if progress is not None:
-                progress("partitions", i + 1, len(parts))
+        """``task(store, partition, plan)`` for every partition of ``store``; results in
+        partition order (largest partitions started first, so the threads finish together)."""
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        parts = list(store.partitions)
+        out: list[Any] = [None] * len(parts)
+        order = sorted(range(len(parts)), key=lambda i: -sum(parts[i].rows.values()))
+        with ThreadPoolExecutor(self.threads) as pool:
+            futures = {pool.submit(task, store, parts[i], plan): i for i in order}
+            for done, fut in enumerate(as_completed(futures), start=1):
+                out[futures[fut]] = fut.result()
+                if progress is not None:
+                    progress("partitions", done, len(parts))
         return out
 
 
