@@ -161,8 +161,8 @@ def validate(store: Path, policy: str) -> None:
         click.echo("\nNote: this dataset was saved by an older migdata; its manifest.json carries no "
                    "checksum of its own, so edits to it cannot be detected. Import it again to add one.")
     stored = data.report
-    if stored.problems:
-        click.echo(f"\nThe import report saved with this dataset lists {len(stored.problems):,} problem(s) "
+    if stored.n_problems:
+        click.echo(f"\nThe import report saved with this dataset lists {stored.n_problems:,} problem(s) "
                    f"found on import ({stored.n_rejected:,} row(s) rejected then).")
     sys.exit(1 if fresh.report.problems else 0)
 
@@ -347,7 +347,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     """Design-based estimates with SE, CI, CV, n and reliability flag, for every domain at once,
     on the dataset's own design (as its profile declares it: weights, strata, PSUs, FPC)."""
     import migdata
-    from migdata.publish.safe import csv_text
+    from migdata.publish.safe import write_table_csv
     from migdata.survey.frontend import estimate as run_estimate, format_table
 
     data = migdata.load(store)
@@ -368,9 +368,7 @@ def estimate(store: Path, kind: str, variables: str, by: str | None, table: str,
     if out is None:
         click.echo(format_table(result))
     else:
-        text = result.select_dtypes(exclude="number").columns
-        result[text] = result[text].astype("object").map(csv_text)  # data never becomes a formula
-        result.to_csv(out, index=False)
+        write_table_csv(result, out)  # atomic; data never becomes a formula
         click.echo(f"Wrote {out}")
 
 

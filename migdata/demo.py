@@ -92,7 +92,7 @@ def _extra_imports(src: Path, db: Any, progress: Progress) -> list[str]:
         data = import_files(files, profile)
         key = db.add(data)
         rows = ", ".join(f"{t} {len(df):,}" for t, df in data.tables.items())
-        progress(f"      {files[0].name} ({profile}): {rows}; {len(data.report.problems):,} problem(s); "
+        progress(f"      {files[0].name} ({profile}): {rows}; {data.report.n_problems:,} problem(s); "
                  f"added as {key}")
         keys.append(key)
     return keys
@@ -160,7 +160,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
     counts = data.report.counts
     for table, c in counts.items():
         progress(f"      {table}: {c['read']:,} read, {c['kept']:,} kept, {c['rejected']:,} rejected")
-    progress(f"      {len(data.report.problems):,} problem(s) in the import report; added as {key}")
+    progress(f"      {data.report.n_problems:,} problem(s) in the import report; added as {key}")
     del data
     _extra_imports(src, db, progress)
     for _, r in db.link_report().iterrows():

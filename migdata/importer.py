@@ -28,7 +28,7 @@ import pandas as pd
 from migdata.errors import DataError, UsageError
 from migdata.model.report import POLICIES, ImportReport
 from migdata.model.spec import Provenance
-from migdata.profiles import load_profile
+from migdata.profiles import free_text, load_profile
 from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
@@ -70,7 +70,9 @@ def _check_options(fn: Callable[..., Any], reader: str, opts: dict[str, Any]) ->
 def identifier_sources(profile: Profile) -> set[str]:
     """Raw columns that feed only direct identifiers (``drop = true`` columns) of ``profile``:
     without ``keep_identifiers`` they are never decoded or read, so no message, manifest or
-    terminal line can quote their values (a CBMS house number that is not a number, say).
+    terminal line can quote their values (a CBMS house number that is not a number, say). The
+    exception: when the profile keeps free text, the household's names are read to redact them
+    from it, then dropped.
 
     Example:
         >>> from migdata.profiles import load_profile
@@ -84,7 +86,8 @@ def identifier_sources(profile: Profile) -> set[str]:
         for spec in tspec.get("columns", {}).values():
             cols = ([spec["from"]] if spec.get("from") else []) + list(spec.get("concat", []))
             (dropped if spec.get("drop") else used).update(cols)
-    return dropped - used
+    # names kept free text is redacted of are read, never stored or quoted (profiles/free_text.py)
+    return dropped - used - free_text.raw_identifier_columns(profile)
 
 
 def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None = None,
@@ -185,7 +188,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     extra_rejected = {}
     if policy == "reject":
         tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
-    if policy == "strict" and report.problems:
+    if policy == "strict" and report.n_problems:
         raise strict_error(report)
     provenance = provenance_of(prof, paths, policy, keep_identifiers, reference_date)
     data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
@@ -199,11 +202,11 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     return out
 
 
-def strict_error(report: ImportReport, since: int = 0) -> DataError:
-    """The error of the strict policy: how many problems (from the ``since``-th on) and the
-    first three, with the report attached."""
-    first = "; ".join(p.message for p in report.problems[since:since + 3])
-    err = DataError("MD119", n=len(report.problems) - since, first=first)
+def strict_error(report: ImportReport, n_before: int = 0, listed_before: int = 0) -> DataError:
+    """The error of the strict policy: how many problems (after the first ``n_before``, of
+    which ``listed_before`` were listed) and the first three listed, with the report attached."""
+    first = "; ".join(p.message for p in report.problems[listed_before:listed_before + 3])
+    err = DataError("MD119", n=report.n_problems - n_before, first=first)
     err.report = report  # type: ignore[attr-defined]
     return err
 
@@ -246,14 +249,21 @@ def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, 
             cols.update(spec.get("concat", []))
         uses[t] = cols
     bad: dict[str, set[tuple[str | None, int]]] = {t: set() for t in tidy}
+    for code, table, column, source_file, row in report.rows_with(VALUE_PROBLEMS):
+        for t in tidy:
+            if table == t or column in uses.get(t, ()):
+                bad[t].add((source_file, row))
+    def used(table: str, column: str | None) -> bool:
+        return any(table == t or column in uses.get(t, ()) for t in tidy)
+
     for p in report.problems:
-        if p.code not in VALUE_PROBLEMS or not p.source_row:
-            continue
-        hit = [t for t in tidy if p.table == t or (p.column in uses.get(t, ()))]
-        for t in hit:
-            bad[t].add((p.source_file, int(p.source_row)))
-        if hit and p.action == "set_missing":
+        if p.code in VALUE_PROBLEMS and p.source_row and p.action == "set_missing" and used(p.table, p.column):
             p.action = "rejected"
+    for (code, table, column, action), n in list(report.unlisted.items()):
+        if code in VALUE_PROBLEMS and action == "set_missing" and used(table, column):
+            del report.unlisted[(code, table, column, action)]
+            key = (code, table, column, "rejected")
+            report.unlisted[key] = report.unlisted.get(key, 0) + n
     out, removed = {}, {}
     for name, df in tidy.items():
         if "_source_row" not in df.columns or not bad.get(name):

@@ -956,7 +956,7 @@ def quality_text(p: "MigrationProfile", q: dict[str, pd.DataFrame]) -> str:
     rows = p.rows
     n_sup = int(rows["suppressed"].astype(bool).sum())
     rep = p.report
-    n_prob = len(rep.problems)
+    n_prob = rep.n_problems
     n_rej = rep.n_rejected
     kind = ("a complete count, so no number has sampling error" if p.complete else
             "a sample survey: each estimate carries a reliability flag from its CV and sample size")

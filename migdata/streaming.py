@@ -282,18 +282,25 @@ class _StoredChecker:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        action = "failed" if self.policy == "strict" else "rejected"
-        rows = self.fetch(mask)
-        vals = values[mask] if values is not None else pd.Series([None] * len(rows))
-        vals = vals.tolist() if hasattr(vals, "tolist") else list(vals)
-        keycols = [c for c in self.key if c in rows.columns]
-        for rec, v in zip(rows.to_dict("records"), vals):
-            where = " ".join(f"{k} {rec[k]}" for k in keycols)
-            row = rec.get("_source_row")
-            self.report.add(code, table=self.table, source_file=rec.get("_source_file", self.source_file),
-                            source_row=None if row is None or pd.isna(row) else row,
-                            column=column, value=v, action=action, record=where or None, **fields)
+        self.report_rows(code, mask, column, values, "failed" if self.policy == "strict" else "rejected",
+                         **fields)
         self.reject |= mask
+
+    def report_rows(self, code: str, mask: np.ndarray, column: str | None, values: Any, action: str,
+                    **fields: Any) -> None:
+        """As :meth:`migdata.model.validate._Checker.report_rows`."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        rows = self.fetch(mask)
+        vals = values[mask].to_numpy() if values is not None else [None] * len(rows)
+        keycols = [c for c in self.key if c in rows.columns]
+        self.report.record(
+            code, table=self.table, column=column, action=action,
+            rows=rows["_source_row"].to_numpy() if "_source_row" in rows else None,
+            source_file=rows["_source_file"].to_numpy() if "_source_file" in rows else self.source_file,
+            values=vals, records=rows[keycols] if keycols else None,
+            mask=False if column in self.key else None, **fields)
 
 
 class _Lazy:
@@ -342,8 +349,8 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
             raise strict_error(job.report)
         job.progress("checking ids across chunks")
         job.check_keys(writer)
-        if policy == "strict" and len(job.report.problems) > job.n_before_validate:
-            raise strict_error(job.report, job.n_before_validate)
+        if policy == "strict" and job.report.n_problems > job.n_before_validate:
+            raise strict_error(job.report, job.n_before_validate, job.listed_before_validate)
         job.finish_rows(writer, staging)
         job.report.check_balance()
         from migdata.model.data import HouseholdData
@@ -386,7 +393,7 @@ class _Import:
         self.notes: list[str] = []
         self.codebook: pd.DataFrame | None = None
         self.report = ImportReport()
-        self.n_before_validate = 0
+        self.n_before_validate = self.listed_before_validate = 0
         self.failed = False
         self.chunk_no = 0
         self.waiting: dict[int, np.ndarray] = {}
@@ -456,11 +463,11 @@ class _Import:
                     rows = tidy[tname]["_source_row"].to_numpy(dtype="int64", na_value=-1)
                     tidy[tname] = tidy[tname][~np.isin(rows, repeated)].reset_index(drop=True)
         if self.policy == "reject":
-            both = ImportReport(problems=rep_read.problems + rep_map.problems)
-            tidy, extra = _reject_value_problems(tidy, both, self.prof)
-            for t, n in extra.items():
-                self.extra_rejected[t] = self.extra_rejected.get(t, 0) + n
-        if self.policy == "strict" and (rep_read.problems or rep_map.problems):
+            for rep in (rep_read, rep_map):  # each marks its own problems' rows as rejected
+                tidy, extra = _reject_value_problems(tidy, rep, self.prof)
+                for t, n in extra.items():
+                    self.extra_rejected[t] = self.extra_rejected.get(t, 0) + n
+        if self.policy == "strict" and (rep_read.n_problems or rep_map.n_problems):
             self.failed = True
         if self.failed:  # strict and a problem found: only count the rest of the problems
             return
@@ -516,7 +523,7 @@ class _Import:
         write the rows that no rule of one row rejected."""
         from migdata.model.frame import household_positions
         from migdata.model.partitions import household_keys
-        from migdata.model.validate import NA_LINE
+        from migdata._kernels.keys import NA_LINE
 
         c = self.chunk_no
         self.chunk_no += 1
@@ -590,20 +597,21 @@ class _Import:
         """The report up to the rules between rows, merged from the chunks."""
         r = self.report
         for d, reports in self.read_reports:
-            r.problems += _merge_reader(reports, d)
+            r.extend_problems(_merge_reader(reports, d), reports)
         for key, (read, kept, rejected) in self.lines.items():
             r.set_counts(key, read=read, kept=kept, rejected=rejected)
-        r.problems += _merge_steps(self.steps["map"])
+        r.extend_problems(_merge_steps(self.steps["map"]), self.steps["map"])
         r.notes += self.notes
-        self.n_before_validate = len(r.problems)
+        self.n_before_validate, self.listed_before_validate = r.n_problems, len(r.problems)
         if self.failed:
             return
-        r.problems += _merge_steps(self.steps["hh"])
-        r.problems += _merge_steps(self.steps["pp"])
+        r.extend_problems(_merge_steps(self.steps["hh"]), self.steps["hh"])
+        r.extend_problems(_merge_steps(self.steps["pp"]), self.steps["pp"])
 
     # -- the rules between rows --------------------------------------------------------------
     def check_keys(self, writer: Any) -> None:
-        from migdata.model.validate import _HouseholdKeys, check_keys
+        from migdata._kernels.keys import HouseholdKeys
+        from migdata.model.validate import check_keys
 
         hcode = self.hh.cat("code")
         pcode = self.pp.cat("code")
@@ -624,7 +632,7 @@ class _Import:
                 orphan_rows, orphan_codes = prow[lost], n_hh + rank[inv.reshape(-1)]
         pp_code = pcode.copy()
         pp_code[orphan_rows] = orphan_codes
-        keys = _HouseholdKeys.from_codes(hcode, pcode, pp_code)
+        keys = HouseholdKeys.from_codes(hcode, pcode, pp_code)
         self.hh_reject_rows = self.hh.cat("reject")
         self.pp_reject_rows = self.pp.cat("reject")
         hh = _StoredChecker(self.hh, self.hh_reject_rows.copy(), self.report, self.policy, self.src)
@@ -632,11 +640,10 @@ class _Import:
         psgc = self.psgc_reject
 
         def psgc_step() -> None:
-            self.report.problems += _merge_steps(self.steps["psgc"])
+            self.report.extend_problems(_merge_steps(self.steps["psgc"]), self.steps["psgc"])
             hh.reject |= np.concatenate(psgc) if psgc else np.zeros(0, bool)
 
-        check_keys(hh, pp, keys, self.pp.cat("line"), self.pp.cat("head"), self.policy, self.report,
-                   self.src, psgc=psgc_step)
+        check_keys(hh, pp, keys, self.pp.cat("line"), self.pp.cat("head"), self.policy, psgc=psgc_step)
         self.hh_final, self.pp_final, self.keys = hh.reject, pp.reject, keys
 
     def finish_rows(self, writer: Any, staging: Path) -> None:

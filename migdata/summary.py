@@ -76,7 +76,7 @@ def describe_store(path: str | os.PathLike[str]) -> str:
             lines.append(f"    {name:<12}{meta['rows']:>12,} rows")
     report = data.report
     if report.counts:
-        lines.append(f"  import: {len(report.problems):,} problem(s) reported, {report.n_rejected:,} row(s) rejected")
+        lines.append(f"  import: {report.n_problems:,} problem(s) reported, {report.n_rejected:,} row(s) rejected")
     if not len(data.persons):
         return "\n".join(lines)
     frame = data.frame("person", columns=[c for c in COLUMN.values() if c] + ["sex"])

@@ -99,9 +99,33 @@ def test_text_in_number_field():
 
 
 def test_standalone_survey_table_without_household_model():
+    # a table the model does not declare passes through untouched
     survey = pd.DataFrame({"resp_id": [1, 2], "income_abroad_monthly": [30000, 45000]})
+    out = validate(HouseholdData({"my_survey": survey}))
+    assert list(out.tables) == ["my_survey"] and out.report.problems == []
+
+
+def test_declared_survey_table_has_its_key_and_number_rules():
+    """of_survey is declared in schema.toml: hand count on four responses: row 3 repeats the
+    submission id of row 2 (MD113, rejected), row 5 has none (MD107, rejected), row 2's income
+    is inf (MD117, set missing). Then a zero weight is reported and kept (lenient: a design
+    gives it no weight), a missing one rejects its row under every policy (MD118)."""
+    survey = pd.DataFrame({"response_id": ["u1", "u2", "u2", None],
+                           "income_abroad_monthly": ["30000", "inf", "45000", "1"],
+                           "weight": [1.0, 1.0, 1.0, 1.0], "_source_row": [2, 3, 4, 5]})
     out = validate(HouseholdData({"of_survey": survey}))
-    assert list(out.tables) == ["of_survey"] and out.report.problems == []
+    got = sorted((p.code, p.source_row, p.action) for p in out.report.problems)
+    assert got == [("MD107", 5, "rejected"), ("MD113", 4, "rejected"), ("MD117", 3, "set_missing")]
+    assert out.report.counts["of_survey"] == {"read": 4, "kept": 2, "rejected": 2}
+    assert out.tables["of_survey"]["income_abroad_monthly"].isna().tolist() == [False, True]
+    survey.loc[0, "weight"], survey.loc[1, "weight"] = 0.0, None
+    for policy, kept in (("lenient", 1), ("reject", 0)):
+        out = validate(HouseholdData({"of_survey": survey.iloc[:2]}), policy=policy)
+        got = sorted((p.code, p.source_row, p.action) for p in out.report.problems if p.column == "weight")
+        zero = "kept" if policy == "lenient" else "rejected"
+        assert got == [("MD105", 2, zero), ("MD118", 3, "rejected")]
+        assert out.report.counts["of_survey"]["kept"] == kept
+    assert "more than 0" in [p for p in out.report.problems if p.code == "MD105"][0].message
 
 
 def test_persons_without_households_is_an_error():
@@ -134,3 +158,23 @@ def test_validation_never_changes_the_callers_tables():
     out = validate(d)
     assert out.persons["age"].isna().sum() == 1
     pd.testing.assert_frame_equal(d.persons, before)
+
+
+def test_shipped_profiles_map_only_columns_the_schema_declares():
+    """A stand-alone survey table is typed by the schema alone: a column a shipped profile maps
+    (or its hooks derive) into a declared table must be declared, or it would stay untyped."""
+    from migdata.model.validate import schema
+    from migdata.profiles import list_profiles, load_profile
+
+    undeclared = []
+    for name in list_profiles()["name"]:
+        prof = load_profile(name)
+        for table, tspec in prof.tables.items():
+            if table in ("households", "persons") or table not in schema():
+                continue
+            declared = schema()[table]["columns"]
+            for col, spec in tspec["columns"].items():
+                out = [col] + ([spec["source_column"]] if spec.get("source_column") else [])
+                undeclared += [f"{name}: {table}.{c}" for c in out
+                               if not c.startswith("_") and not spec.get("drop") and c not in declared]
+    assert not undeclared, undeclared

@@ -1,7 +1,8 @@
 """Key checks of ``validate`` (MD107-MD112, MD115) against a plain-Python reading of the rules.
 
-``validate`` checks keys on integer codes (see ``_HouseholdKeys``); the reference below walks
-the rows one by one with dicts and sets, as the rules are written in ``model/report.py``:
+``validate`` checks keys on integer codes (``migdata._kernels.keys.HouseholdKeys``, tested against
+pandas in ``test_kernels.py``); the reference below walks the rows one by one with dicts and
+sets, as the rules are written in ``model/report.py``:
 missing keys rejected; later duplicate household ids and (hh_id, line_no) pairs rejected; a
 person whose household id has no kept household row is an orphan; a kept household with more
 than one head is reported (kept under ``lenient``, rejected otherwise); a kept household with no

@@ -301,13 +301,18 @@ class Database:
             given &= src[scol].notna().to_numpy() if scol in src.columns else np.zeros(n, dtype=bool)
         idx = np.flatnonzero(given)
         if len(idx):
-            tk = pd.MultiIndex.from_arrays([ttab[t].astype(str) for t, _ in spec.on]) if len(spec.on) > 1 \
-                else pd.Index(ttab[spec.on[0][0]].astype(str))
             sk = [src[s].iloc[idx] for _, s in spec.on]
             sk = [s.astype("Int64").astype(str) if pd.api.types.is_float_dtype(s.dtype) else s.astype(str) for s in sk]
+            # a survey names a few thousand CBMS records among millions: index only the target rows
+            # whose first key (the household id) the survey names
+            first = ttab[spec.on[0][0]]
+            cand = np.flatnonzero(first.isin(pd.unique(sk[0])).to_numpy(dtype=bool))
+            sub = ttab.iloc[cand]
+            tk = pd.MultiIndex.from_arrays([sub[t].astype(str) for t, _ in spec.on]) if len(spec.on) > 1 \
+                else pd.Index(sub[spec.on[0][0]].astype(str))
             look = pd.MultiIndex.from_arrays(sk) if len(sk) > 1 else pd.Index(sk[0])
             pos = tk.get_indexer(look) if tk.is_unique else _first_positions(tk, look)
-            position[idx] = pos
+            position[idx] = np.where(pos >= 0, cand[np.maximum(pos, 0)], -1)
             status[idx] = np.where(pos >= 0, "linked", "not_found")
         problems: list[Problem] = []
         rows = src["_source_row"].to_numpy() if "_source_row" in src.columns else np.arange(1, n + 1)

@@ -118,15 +118,11 @@ class _Reporter:
     def rows(self, code: str, frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str,
              row_col: str, action: str = "set_missing", value_col: str | None = None, **fields: Any) -> None:
         sel = frame.loc[np.asarray(mask, dtype=bool)]
-        vcol = value_col or column
-        for rec in sel.to_dict("records"):
-            row = rec.get(row_col)
-            v = rec.get(vcol)
-            self.report.add(code, table="persons", source_file=self.source,
-                            source_row=None if pd.isna(row) else int(row), column=column,
-                            value=None if v is None or (not isinstance(v, str) and pd.isna(v)) else v,
-                            action=action, record=f"household {rec['hh_id']} line {rec.get('LNO')}",
-                            hh_id=rec["hh_id"], line=rec.get("LNO"), **fields)
+        line = sel["LNO"] if "LNO" in sel else pd.Series(None, index=sel.index, dtype=object)
+        self.report.record(code, table="persons", source_file=self.source, column=column, action=action,
+                           rows=sel[row_col], values=sel.get(value_col or column),
+                           records="household " + sel["hh_id"].astype(str) + " line " + line.astype(str),
+                           each={"hh_id": sel["hh_id"], "line": line}, **fields)
 
 
 def _first_answered(frame: pd.DataFrame, items: list[str]) -> tuple[pd.Series, pd.Series]:

@@ -4,7 +4,12 @@ A profile maps raw tables (CSPro records, SPSS files, Kobo sheets, CSV files) on
 ``households`` and ``persons`` tables. The format is documented for statisticians in
 ``migdata/profiles/README.md``; this module is its only interpreter. Hand-written (no library
 does "declarative recode to a fixed schema with located problems"), and vectorised: every
-column operation works on whole columns; codes are looked up once per *distinct* value.
+column operation works on whole columns; codes are looked up once per *distinct* value. The
+shortcuts that make this fast on 16 M rows (small integer codes factorised without hashing,
+text columns built from distinct values, zero-padded ids written as bytes, one row per case
+without hashing, columns and tables mapped two at a time) are kernels in
+:mod:`migdata._kernels`, each tested against the pandas operation it equals; this module
+states what a profile means.
 
 Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 
@@ -22,6 +27,12 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``area``          PSGC conversion: ``region`` (2-digit region number), ``psgc9``
                   (correspondence code), ``psgc10``; ``area_codes`` overrides single codes
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
+``free_text = true``  typed-in text: phone numbers, e-mail addresses and the household's own
+                  names in it are redacted (MD515); messages never quote it
+
+Privacy rules (:mod:`migdata.model.privacy`): ``*_src`` columns keep codes only (a name typed
+into a coded column is left out, MD504/MD514); problem messages withhold values that look
+personal and every value of identifier and free-text columns.
 
 Table keys: ``from`` (raw table), ``one_per_case`` / ``from_persons`` (one row per case id,
 first row wins; the cases are those of ``from`` and of every ``join`` table), ``keys`` (raw
@@ -55,11 +66,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import itertools
 import re
 import sys
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -67,14 +76,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from migdata._kernels.codes import factorize
+from migdata._kernels.keys import first_per_case
+from migdata._kernels.parallel import map_in_threads
+from migdata._kernels.text import constant_text, map_text, padded_join, take_text
 from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
+from migdata.model.privacy import looks_personal
 from migdata.model.report import ImportReport
 from migdata.model.database import LinkSpec
 from migdata.model.spec import DesignSpec
+from migdata.profiles import free_text
 from migdata.readers.codebook import Codebook
 
 STRING = pd.StringDtype("pyarrow")
@@ -83,9 +96,8 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
                 "period", "stream", "units"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
 COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
-               "value", "default", "dtype", "area", "area_codes", "drop", "doc"}
+               "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc"}
 AREA_KINDS = ("region", "psgc9", "psgc10")
-MAX_PROBLEMS = 1000
 
 
 @dataclass
@@ -131,7 +143,9 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise DataError("MD501", file=path or "<profile>", where="", reason=f"not valid TOML: {exc}") from None
+        at = re.search(r"\(at (line \d+, column \d+|end of document)\)", str(exc))
+        raise DataError("MD501", file=path or "<profile>", where=at.group(1) if at else "the file",
+                        reason=f"not valid TOML: {exc}") from None
     p = data.get("profile")
     if not isinstance(p, dict) or not p.get("name"):
         raise DataError("MD501", file=path or "<profile>", where="[profile]",
@@ -219,156 +233,54 @@ def _ranges(codes: dict[str, Any]) -> list[tuple[float, float, Any]]:
     return out
 
 
-def _factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
-    """``pd.factorize(s)`` (codes, distinct values; -1 for missing). Small non-negative integer
-    codes, the usual case in survey files, are their own hash: they index a table of the values
-    present, so 16 M rows cost two array passes instead of a hash table. The distinct values
-    then come in increasing order (callers do not depend on the order)."""
-    if pd.api.types.is_integer_dtype(s.dtype) and len(s):
-        na = s.isna().to_numpy(dtype=bool)
-        v = s.to_numpy(dtype=np.int64, na_value=0)
-        lo, hi = (int(v[~na].min()), int(v[~na].max())) if not na.all() else (0, 0)
-        if lo >= 0 and hi < _DIRECT_CODES:
-            present = np.bincount(v[~na], minlength=hi + 1) > 0
-            uniques = np.flatnonzero(present)
-            lut = np.full(hi + 2, -1, dtype=np.int64)  # the last slot answers missing values
-            lut[uniques] = np.arange(len(uniques))
-            codes = lut[np.where(na, hi + 1, v)]
-            return codes, pd.array(uniques, dtype=s.dtype)
-    return pd.factorize(s, use_na_sentinel=True)
+def _in_range(k: str, lo: float, hi: float) -> bool:
+    try:
+        return lo <= float(k) <= hi
+    except ValueError:
+        return False
 
 
-_DIRECT_CODES = 1 << 16
+def _private(profile: Profile, table: str, column: str | None) -> bool:
+    """A direct identifier (``drop = true``) or free text (``free_text = true`` in the profile or
+    the tidy schema): values never quoted in a message."""
+    spec = profile.tables.get(table, {}).get("columns", {}).get(column or "", {})
+    return bool(spec.get("drop") or spec.get("free_text") or _schema(table).get(column or "", {}).get("free_text"))
 
 
 def _text(s: pd.Series, factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
-    """Source values as text (integers without '.0'), NA kept. Only the distinct values are
-    formatted in Python; the column is built by an Arrow dictionary cast (16 M rows in well under
-    a second)."""
-    codes, uniques = factorized if factorized is not None else _factorize(s)
-    labels = pa.array([_key_text(u) for u in uniques], type=pa.large_string())
-    idx = pa.array(codes.astype(np.int32), mask=codes < 0)
-    arr = pa.DictionaryArray.from_arrays(idx, labels).cast(pa.large_string())
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=s.index)
-
-
-def _take_text(labels: list[Any], codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """``labels[codes]`` as an Arrow string column (code -1 or a None label: missing), without a
-    Python object per row."""
-    lab = pa.array([None if v is None else str(v) for v in labels], type=pa.large_string())
-    codes = np.asarray(codes)
-    mask = codes < 0
-    arr = pa.DictionaryArray.from_arrays(pa.array(np.where(mask, 0, codes).astype(np.int32), mask=mask),
-                                         lab).cast(pa.large_string())
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr])), index=index)
+    """Source values as the text under which codes are looked up (:func:`_key_text`), NA kept."""
+    return map_text(s, _key_text, factorized)
 
 
 _PARALLEL_ROWS = 200_000  # below this, threads cost more than they save
 
-_TENS = (48 + np.arange(100) // 10).astype(np.uint8)
-_UNITS = (48 + np.arange(100) % 10).astype(np.uint8)
-
-
-def _concat_fixed(cols: list[pd.Series], widths: list[int | None], sep: str) -> pa.Array | None:
-    """Zero-padded integer parts joined by ``sep``, written straight into one byte matrix (no
-    string per part): an ID of region, PSU and household number for 16 M persons costs a few
-    array passes instead of three string casts and a join, and the digits are written once per
-    run of equal ids (a household's members) and copied to its rows. ``None`` when a part is not a
-    non-negative integer that fits its width (the general path pads and joins strings); a
-    missing part makes the ID missing, as ``binary_join_element_wise`` does."""
-    if not all(widths) or not sep.isascii() or not cols:
-        return None
-    n = len(cols[0])
-    vals, missing = [], np.zeros(n, dtype=bool)
-    for col, w in zip(cols, widths):
-        if not pd.api.types.is_integer_dtype(col.dtype):
-            return None
-        v = col.to_numpy(dtype=np.int64, na_value=0)
-        if len(v) and (v.min() < 0 or v.max() >= 10 ** int(w)):
-            return None
-        vals.append(v)
-        missing |= col.isna().to_numpy(dtype=bool)
-    # the rows of a case repeat its id: write each run of equal parts once, then copy rows
-    change = np.zeros(n, dtype=bool)
-    change[:1] = True
-    for v in vals:
-        change[1:] |= v[1:] != v[:-1]
-    if n and np.count_nonzero(change) < 0.8 * n:
-        heads = np.flatnonzero(change)
-        M = _digits_matrix([v[heads] for v in vals], widths, sep)
-        rows = M.view(np.dtype((np.void, M.shape[1])))[:, 0]  # one item per id: a row copy each
-        M = rows[np.cumsum(change) - 1].view(np.uint8).reshape(n, M.shape[1])
-    else:
-        M = _digits_matrix(vals, widths, sep)
-    width = M.shape[1]
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
-    out = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(M)])
-    if missing.any():
-        out = pc.if_else(pa.array(missing), pa.scalar(None, pa.large_string()), out)
-    return out
-
-
-def _digits_matrix(vals: list[np.ndarray], widths: list[int | None], sep: str) -> np.ndarray:
-    """One row of ASCII bytes per value tuple: each value zero-padded to its width, ``sep``
-    between values."""
-    n = len(vals[0])
-    seb = np.frombuffer(sep.encode("ascii"), dtype=np.uint8)
-    width = sum(int(w) for w in widths) + len(seb) * (len(vals) - 1)
-    T = np.empty((width, n), dtype=np.uint8)  # one contiguous row per character, transposed once
-    pos = 0
-    for i, (v, w) in enumerate(zip(vals, widths)):
-        if i:
-            T[pos:pos + len(seb)] = seb[:, None]
-            pos += len(seb)
-        # two digits per division (uint32 divides faster than int64)
-        rest = v.astype(np.uint32) if int(w) <= 9 else v.astype(np.uint64)
-        j = int(w)
-        while j >= 2:
-            q = rest // 100
-            r = rest - q * 100
-            T[pos + j - 2] = _TENS[r]
-            T[pos + j - 1] = _UNITS[r]
-            rest, j = q, j - 2
-        if j:
-            T[pos] = rest % 10 + 48
-        pos += int(w)
-    return np.ascontiguousarray(T.T)
-
-
-def _constant_text(value: str, index: pd.Index) -> pd.Series:
-    """One text value on every row, built by Arrow (no Python list of millions of strings)."""
-    arr = pa.repeat(pa.scalar(str(value), pa.large_string()), len(index))
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr], type=pa.large_string())), index=index)
-
 
 class _Mapper:
+    """Maps the columns of one tidy table (``tname``) from its source rows (``raw``, with
+    ``_source_row`` and ``_source_file`` when the reader gives them); problems go to ``report``
+    located by source row."""
+
     def __init__(self, profile: Profile, tname: str, raw: pd.DataFrame, codebook: Codebook,
                  report: ImportReport, source_table: str) -> None:
         self.p, self.t, self.raw, self.cb, self.report = profile, tname, raw, codebook, report
         self.src_table = source_table
         self.schema = _schema(tname)
-        self.n_reported: dict[tuple[str, str], int] = {}
 
     def problem_rows(self, code: str, mask: np.ndarray, column: str, values: pd.Series,
-                     action: str, **fields: Any) -> None:
+                     action: str, withhold: bool | None = None, **fields: Any) -> None:
+        """Report the rows in ``mask``, located by their source file and row; values of
+        identifier and free-text columns are withheld."""
         idx = np.flatnonzero(mask)
         if not len(idx):
             return
-        key = (code, column)
-        done = self.n_reported.get(key, 0)
-        room = max(MAX_PROBLEMS - done, 0)
-        rows = self.raw["_source_row"].to_numpy()[idx[:room]] if "_source_row" in self.raw else [None] * min(room, len(idx))
-        files = (self.raw["_source_file"].to_numpy()[idx[:room]] if "_source_file" in self.raw
-                 else [self.cb.source] * min(room, len(idx)))
-        vals = values.to_numpy()[idx[:room]]
-        for r, f, v in zip(rows, files, vals):
-            self.report.add(code, table=self.t, source_file=None if f is None else str(f),
-                            source_row=None if r is None or pd.isna(r) else int(r), column=column,
-                            value=None if pd.isna(v) else v, action=action, **fields)
-        self.n_reported[key] = done + len(idx)
-        if done + len(idx) > MAX_PROBLEMS and done <= MAX_PROBLEMS:
-            self.report.add("MD549", table=self.t, source_file=self.cb.source, column=column,
-                            value=None, action=action, n=done + len(idx) - MAX_PROBLEMS, kind=code)
+        raw = self.raw
+        if withhold is None and _private(self.p, self.t, column):
+            withhold = True
+        self.report.record(
+            code, table=self.t, column=column, action=action,
+            rows=raw["_source_row"].to_numpy()[idx] if "_source_row" in raw else None,
+            source_file=raw["_source_file"].to_numpy()[idx] if "_source_file" in raw else self.cb.source,
+            values=values.to_numpy()[idx], mask=withhold, **fields)
 
     def column(self, name: str, spec: dict[str, Any]) -> pd.Series | None:
         n = len(self.raw)
@@ -394,9 +306,11 @@ class _Mapper:
             s = pd.to_numeric(s, errors="coerce") * float(spec["scale"])
         extra: dict[str, pd.Series] = {}
         # one factorisation serves the source column and the code map
-        fz = _factorize(s) if spec.get("source_column") and "codes" in spec else None
+        fz = factorize(s) if spec.get("source_column") and "codes" in spec else None
         if spec.get("source_column"):
-            extra[spec["source_column"]] = _text(s, fz)
+            extra[spec["source_column"]] = self._source_codes(name, spec, s, fz)
+        elif name.endswith("_src"):
+            s = self._source_codes(name, spec, s, None)
         if "missing" in spec and "codes" not in spec:
             miss = {_key_text(m) for m in spec["missing"]}
             s = s.where(~_text(s).isin(miss).fillna(False).to_numpy(dtype=bool))
@@ -411,6 +325,33 @@ class _Mapper:
         s = self._cast(name, spec, s)
         s.attrs["extra"] = extra
         return s
+
+    def _source_codes(self, name: str, spec: dict[str, Any], s: pd.Series,
+                      factorized: tuple[np.ndarray, Any] | None) -> pd.Series:
+        """Source values as text, codes only (``*_src`` columns): a value that is neither listed
+        (the profile's codes, missing codes and ranges, the codebook's value labels) nor shaped
+        like a code (a name typed into a coded column) is left out. Unlisted values of a coded
+        column are reported with the codes (MD504); those of a plain ``*_src`` column here
+        (MD514), withheld."""
+        codes, uniques = factorized if factorized is not None else factorize(s)
+        listed = {str(k).strip() for k in spec.get("codes", {})} | {_key_text(m) for m in spec.get("missing", [])}
+        try:
+            listed |= {_key_text(k) for k in self.cb.variable(spec.get("from", "")).value_labels}
+        except KeyError:
+            pass
+        ranges = _ranges({str(k): v for k, v in spec.get("codes", {}).items()})
+        labels, bad_u = [], np.zeros(len(uniques) + 1, dtype=bool)
+        for i, u in enumerate(uniques):
+            k = _key_text(u)
+            if k in listed or any(_in_range(k, lo, hi) for lo, hi, _ in ranges) or not looks_personal(k):
+                labels.append(k)
+            else:
+                labels.append(None)
+                bad_u[i] = True
+        bad = bad_u[codes]
+        if bad.any() and "codes" not in spec:
+            self.problem_rows("MD514", bad, name, s, "set_missing", withhold=True)
+        return take_text(labels, codes, s.index)
 
     def _missing_source(self, name: str, src: str) -> None:
         self.report.add("MD503", table=self.t, source_file=self.cb.source, column=name, value=src,
@@ -431,32 +372,14 @@ class _Mapper:
                     widths[i] = v.length if v.type == "numeric" and not v.decimals else None
                 except KeyError:
                     pass
-        fixed = _concat_fixed([self.raw[c] for c in parts], widths, spec.get("sep", ""))
-        if fixed is not None:
-            return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([fixed])), index=self.raw.index)
-        arrs = []
-        for c, w in zip(parts, widths):
-            col = self.raw[c]
-            if pd.api.types.is_integer_dtype(col) or pd.api.types.is_float_dtype(col):
-                a = pa.array(pd.array(col, dtype="Int64"))
-                a = pc.cast(a, pa.string())
-                if w:
-                    a = pc.utf8_lpad(a, width=int(w), padding="0")
-            else:
-                a = pa.array(col.astype(STRING))
-            arrs.append(a)
-        out = pc.binary_join_element_wise(*arrs, spec.get("sep", "")) if len(arrs) > 1 else arrs[0]
-        if isinstance(out, pa.ChunkedArray):
-            out = out.combine_chunks()
-        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([out.cast(pa.large_string())])),
-                         index=self.raw.index)
+        return padded_join([self.raw[c] for c in parts], widths, spec.get("sep", ""), self.raw.index)
 
     def _codes(self, name: str, spec: dict[str, Any], s: pd.Series,
                factorized: tuple[np.ndarray, Any] | None = None) -> pd.Series:
         codes = {str(k).strip(): v for k, v in spec["codes"].items()}
         ranges = _ranges(codes)
         miss = {_key_text(m) for m in spec.get("missing", [])}
-        fcodes, uniques = factorized if factorized is not None else _factorize(s)
+        fcodes, uniques = factorized if factorized is not None else factorize(s)
         targets: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
         for i, u in enumerate(uniques):
@@ -502,7 +425,7 @@ class _Mapper:
     def _area(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
         kind = spec["area"]
         overrides = {str(k): v for k, v in spec.get("area_codes", {}).items()}
-        fcodes, uniques = _factorize(s)
+        fcodes, uniques = factorize(s)
         known, corr = _psgc_lookup(kind == "psgc9")
         out: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
@@ -528,7 +451,7 @@ class _Mapper:
         bad = bad_u[fcodes]
         if bad.any():
             self.problem_rows("MD506", bad, name, s, "set_missing", kind=kind)
-        return _take_text(out, fcodes, s.index)
+        return take_text(out, fcodes, s.index)
 
     def _cast(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
         kind = spec.get("dtype") or self.schema.get(name, {}).get("dtype")
@@ -624,7 +547,7 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
         if not keys:
             raise DataError("MD501", file=profile.path, where=f"[tables.{tname}]",
                             reason=f"one row per case needs keys = [...]: the reader gave no case id for {src}")
-        df = _first_per_case(df, keys).assign(_in_from=True)
+        df = first_per_case(df, keys).assign(_in_from=True)
         for j in joins:  # cases that only the joined tables have
             other = raw[j].drop_duplicates(subset=keys, keep="first")
             extra = other.merge(df[keys], on=keys, how="left", indicator=True)
@@ -650,52 +573,6 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
     return df
 
 
-def _first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``df.drop_duplicates(subset=keys, keep="first")``, hashing only the rows that start a run
-    of equal keys: a case's records are contiguous in the files we read, so 16 M person lines
-    give 3.5 M run starts, and none is hashed when their ids are seen to be distinct without it
-    (see ``_distinct``). A row equal to the row before it is a duplicate of whatever that row
-    duplicates, so dropping it first changes nothing."""
-    n = len(df)
-    start = np.ones(n, dtype=bool)
-    if n > 1:
-        same = np.ones(n - 1, dtype=bool)
-        for k in keys:
-            a = df[k].array
-            eq = pd.array(a[1:] == a[:-1], dtype="boolean")  # NA (a missing key) starts a run
-            same &= eq.to_numpy(dtype=bool, na_value=False)
-        start[1:] = ~same
-    heads = df.iloc[np.flatnonzero(start)]
-    return heads if _distinct(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
-
-
-def _distinct(df: pd.DataFrame, keys: list[str]) -> bool:
-    """True when the rows' keys are seen to be distinct without hashing: non-negative integer
-    keys with no missing value, packed into one int64 (mixed radix) in some order of the key
-    columns, increase strictly. Files sort cases by their id items, not always in the
-    dictionary's order, so each order of up to four keys is tried (a few passes over the cases)."""
-    if len(df) < 2:
-        return True
-    cols = []
-    for k in keys:
-        col = df[k]
-        if not pd.api.types.is_integer_dtype(col.dtype) or col.isna().any():
-            return False
-        v = col.to_numpy(dtype=np.int64)
-        if int(v.min()) < 0:
-            return False
-        cols.append((v, int(v.max()) + 1))
-    if len(cols) > 4 or float(np.prod([float(r) for _, r in cols])) >= 2.0 ** 62:
-        return False
-    for order in itertools.permutations(cols):
-        packed = np.zeros(len(df), dtype=np.int64)
-        for v, radix in order:
-            packed = packed * radix + v
-        if bool((packed[1:] > packed[:-1]).all()):
-            return True
-    return False
-
-
 def _case_text(df: pd.DataFrame, keys: list[str]) -> pd.Series:
     parts = [_text(df[k]).fillna("") for k in keys]
     out = parts[0]
@@ -706,19 +583,15 @@ def _case_text(df: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 def _map_columns(mapper: _Mapper, jobs: list[tuple[str, dict[str, Any]]]
                  ) -> list[tuple[pd.Series | None, ImportReport]]:
-    """Each column of a table mapped on its own, two at a time: the work is numpy, pandas and
-    Arrow array operations that release the GIL, so a 16 M-row table maps on both cores of a
-    small machine. Each column reports into its own report, merged in column order by the
-    caller, so the import report reads the same however the threads interleave."""
+    """Each column of a table mapped on its own (two at a time for large tables), each into its
+    own report, merged in column order by the caller: the import report reads the same however
+    the threads interleave."""
     def one(job: tuple[str, dict[str, Any]]) -> tuple[pd.Series | None, ImportReport]:
         local = ImportReport()
         m = _Mapper(mapper.p, mapper.t, mapper.raw, mapper.cb, local, mapper.src_table)
         return m.column(*job), local
 
-    if len(mapper.raw) < _PARALLEL_ROWS:
-        return [one(job) for job in jobs]
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(one, jobs))
+    return map_in_threads(one, jobs, parallel=len(mapper.raw) >= _PARALLEL_ROWS)
 
 
 def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codebook: Codebook,
@@ -742,6 +615,8 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
         extra = s.attrs.pop("extra", {})
         cols[cname] = s
         cols.update(extra)
+    if not keep_identifiers:
+        cols.update(free_text.identifier_columns(profile, tname, df))
     for c in ("_source_row", "_source_file"):
         if c in df.columns:
             cols[c] = df[c]
@@ -761,21 +636,16 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
     out: dict[str, pd.DataFrame] = {}
     names = list(profile.tables)
     rows = sum(len(raw[t["from"]]) for t in profile.tables.values() if t["from"] in raw)
-    if len(names) < 2 or rows < _PARALLEL_ROWS:
-        for tname in names:
-            out[tname] = _map_table(profile, tname, raw, codebook, report, keep_identifiers)
-    else:
-        # tables at once (households overlap persons); each reports into its own report,
-        # merged in the profile's order, and the first table's error is raised first
-        local = {t: ImportReport() for t in names}
-        with ThreadPoolExecutor(2) as pool:
-            futures = {t: pool.submit(_map_table, profile, t, raw, codebook, local[t], keep_identifiers)
-                       for t in names}
-            for tname in names:
-                try:
-                    out[tname] = futures[tname].result()
-                finally:
-                    report.extend(local[tname])
+
+    # tables at once when large (households overlap persons), each into its own report, merged
+    # in the profile's order
+    def one(tname: str) -> tuple[pd.DataFrame, ImportReport]:
+        local = ImportReport()
+        return _map_table(profile, tname, raw, codebook, local, keep_identifiers), local
+
+    for tname, (df, local) in zip(names, map_in_threads(one, names, parallel=rows >= _PARALLEL_ROWS)):
+        report.extend(local)
+        out[tname] = df
     if "persons" in out and "households" not in out and "hh_id" in out["persons"]:
         p = out["persons"]
         keep = [c for c in ("hh_id", "weight", "_source_row", "_source_file") if c in p.columns]
@@ -783,9 +653,9 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
     if "households" in out:
         h = out["households"]
         if "source" not in h:
-            h["source"] = _constant_text(profile.name, h.index)
+            h["source"] = constant_text(profile.name, h.index)
         if "round" not in h and profile.round:
-            h["round"] = _constant_text(profile.round, h.index)
+            h["round"] = constant_text(profile.round, h.index)
         if "weight" not in h and profile.complete_count:
             h["weight"] = 1.0
     if profile.hooks:
@@ -793,6 +663,8 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         res = hooks.derive(out, raw, codebook, report)
         if res is not None:
             out = res
+    if not keep_identifiers:
+        free_text.redact_tables(profile, out, codebook.source, report)
     for name, df in out.items():  # scratch columns ("_x") are for hooks only
         scratch = [c for c in df.columns if str(c).startswith("_") and c not in ("_source_row", "_source_file")]
         if scratch:

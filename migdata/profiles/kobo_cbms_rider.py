@@ -41,11 +41,16 @@ def _text(v: Any) -> str:
 
 def household_ids(main: pd.DataFrame) -> dict[str, str]:
     """Kobo submission uuid -> household id: the CBMS case id when recorded, else
-    ``<PSGC>-<household number, 5 digits>``; the uuid itself when neither is usable."""
-    out = {}
+    ``<PSGC>-<household number, 5 digits>``; the uuid itself when neither is usable. A uuid
+    submitted twice keeps the id of its first submission, so validation rejects the copy (a
+    duplicate household, MD108, and its members, MD109); a submission with a blank uuid has no
+    household id, nor have its members (MD107: located, rejected)."""
+    out: dict[str, str] = {}
     case = main["cbms_case_id"] if "cbms_case_id" in main else pd.Series([None] * len(main))
     for uid, cid, psgc, hh in zip(main["_uuid"], case, main["psgc"], main["hh_no"]):
         cid, psgc, hh = _text(cid), _text(psgc), _text(hh)
+        if not _text(uid) or str(uid) in out:
+            continue
         if cid.isdigit():
             out[str(uid)] = cid
         elif psgc and hh.isdigit():

@@ -42,9 +42,9 @@ def _report_unknown(p: pd.DataFrame, src: str, derived: pd.Series, column: str, 
                     report: ImportReport) -> None:
     bad = p[src].notna().to_numpy() & derived.isna().to_numpy()
     if bad.any():
-        report.add_many("MD504", p.loc[bad].assign(_v=p.loc[bad, src]), table="persons", column=column,
-                        action="set_missing", source_file=codebook.source, value_col="_v",
-                        raw_column=src, allowed="0, 1-15, 21-84")
+        report.record("MD504", table="persons", column=column, action="set_missing",
+                      source_file=codebook.source, rows=p.loc[bad, "_source_row"], values=p.loc[bad, src],
+                      raw_column=src, allowed="0, 1-15, 21-84")
 
 
 def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Codebook,

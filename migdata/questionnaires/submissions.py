@@ -316,7 +316,7 @@ def _typed(e: Element, v: Any, sub_no: int, form: Form, check: bool) -> Any:
             return v if isinstance(v, dt.datetime) else dt.datetime.fromisoformat(str(v))
         if e.type in ("date", "today"):
             return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(inf)
         if check:
             raise DataError("MD609", submission=sub_no, column=e.path, value=v, type=e.type) from exc
         return str(v)

@@ -35,9 +35,9 @@ Policies (each reported problem names file, line, record type, item and value):
   lines with non-ASCII text are re-aligned character by character.
 
 Problems of single lines (MD401, MD402, MD404, MD408, MD409) are reported in line order, then
-those of record types and cases. Reported problems per code and file are capped
-(``max_problems``, default 1,000), with one summary entry saying how many more there were; the
-counts always balance: lines read = lines kept + lines rejected.
+those of record types and cases. The import report lists the first problems of each kind and
+counts the rest (``max_problems``, default 1,000, is the cap of a report made here; a report
+passed in keeps its own); the counts always balance: lines read = lines kept + lines rejected.
 
 Example:
     >>> tables, cb = read_cspro("LFS_PUF_December_2022.F2", "LFS_PUF_December_2022.dcf")  # doctest: +SKIP
@@ -86,28 +86,19 @@ _SUB = 0x1A  # placeholder for a non-ASCII character (keeps character positions)
 
 
 class _Problems:
-    """Reports problems with a cap per (code, table) so a broken file cannot flood the report."""
+    """This file's problems, recorded in the report (which lists the first ones of each kind and
+    counts the rest)."""
 
-    def __init__(self, report: ImportReport, source_file: str, cap: int, lines_before: int = 0) -> None:
-        self.report, self.file, self.cap = report, source_file, cap
+    def __init__(self, report: ImportReport, source_file: str, lines_before: int = 0) -> None:
+        self.report, self.file = report, source_file
         self.lines_before = lines_before  # a chunk of a file: its rows are the file's lines
-        self.n: dict[tuple[str, str], int] = defaultdict(int)
 
     def add(self, code: str, table: str, row: int | None, column: str | None, value: Any,
             action: str, **fields: Any) -> None:
         if row is not None and self.lines_before:
             row = int(row) + self.lines_before
-        key = (code, table)
-        self.n[key] += 1
-        if self.n[key] <= self.cap:
-            self.report.add(code, table=table, source_file=self.file, source_row=row,
-                            column=column, value=value, action=action, **fields)
-
-    def close(self) -> None:
-        for (code, table), n in self.n.items():
-            if n > self.cap:
-                self.report.add("MD449", table=table, source_file=self.file, action="kept",
-                                n=n - self.cap, kind=code, value=None)
+        self.report.add(code, table=table, source_file=self.file, source_row=row,
+                        column=column, value=value, action=action, **fields)
 
 
 def _item_columns(it: Item) -> list[tuple[str, int]]:
@@ -699,9 +690,9 @@ def read_cspro(
     path = Path(data_path)
     if not path.is_file():
         raise DataError("MD001", path=str(path))
-    report = report if report is not None else ImportReport()
+    report = report if report is not None else ImportReport(max_listed=max_problems)
     src = str(path)
-    probs = _Problems(report, src, max_problems, lines_before)
+    probs = _Problems(report, src, lines_before)
     rts, rtl = d.record_type_start - 1, d.record_type_len
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
@@ -795,7 +786,6 @@ def read_cspro(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     report.set_counts(f"lines of {path.name}", read=n_lines, kept=n_kept, rejected=n_lines - n_kept)
-    probs.close()
     cb = _codebook(d, src, report, tables)
     return tables, cb
 

@@ -1,0 +1,193 @@
+"""Key kernels: one row per case, household-id codes and duplicate pairs.
+
+Survey files keep their usual order (cases sorted by their id items, a household's members on
+consecutive lines, small integer codes): these kernels compare neighbours or index tables
+where that order allows and fall back to hashing otherwise, so 16 M persons cost a few array
+passes. Each equals the plain pandas operation named in its docstring, in every order.
+
+Example:
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"hh": [1, 1, 2, 1], "line": [1, 2, 1, 3]})
+    >>> first_per_case(df, ["hh"]).index.tolist()
+    [0, 2]
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from migdata._kernels.text import arrow_text
+
+def first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``df.drop_duplicates(subset=keys, keep="first")`` (same rows, same order, same index).
+
+    Only the rows that start a run of equal keys are hashed: a case's records are contiguous in
+    the files we read, so 16 M person lines give 3.5 M run starts, and none is hashed when their
+    ids are seen to be distinct without it (:func:`_increasing_ids`). A row equal to the row
+    before it is a duplicate of whatever that row duplicates, so dropping it first changes
+    nothing."""
+    n = len(df)
+    start = np.ones(n, dtype=bool)
+    if n > 1:
+        same = np.ones(n - 1, dtype=bool)
+        for k in keys:
+            a = df[k].array
+            eq = pd.array(a[1:] == a[:-1], dtype="boolean")  # NA (a missing key) starts a run
+            same &= eq.to_numpy(dtype=bool, na_value=False)
+        start[1:] = ~same
+    heads = df.iloc[np.flatnonzero(start)]
+    return heads if _increasing_ids(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
+
+
+def _increasing_ids(df: pd.DataFrame, keys: list[str]) -> bool:
+    """True when the rows' keys are seen to be distinct without hashing: non-negative integer
+    keys with no missing value, packed into one int64 (mixed radix) in some order of the key
+    columns, increase strictly. Files sort cases by their id items, not always in the
+    dictionary's order, so each order of up to four keys is tried (a few passes over the cases)."""
+    if len(df) < 2:
+        return True
+    cols = []
+    for k in keys:
+        col = df[k]
+        if not pd.api.types.is_integer_dtype(col.dtype) or col.isna().any():
+            return False
+        v = col.to_numpy(dtype=np.int64)
+        if int(v.min()) < 0:
+            return False
+        cols.append((v, int(v.max()) + 1))
+    if len(cols) > 4 or float(np.prod([float(r) for _, r in cols])) >= 2.0 ** 62:
+        return False
+    for order in itertools.permutations(cols):
+        packed = np.zeros(len(df), dtype=np.int64)
+        for v, radix in order:
+            packed = packed * radix + v
+        if bool((packed[1:] > packed[:-1]).all()):
+            return True
+    return False
+
+
+def _runs(ids: pa.Array) -> np.ndarray:
+    """True where a row's id differs from the row before (a missing id is a run of its own)."""
+    out = np.ones(len(ids), dtype=bool)
+    if len(ids) > 1:
+        ne = pc.not_equal(ids.slice(1), ids.slice(0, len(ids) - 1)).fill_null(True)
+        out[1:] = ne.to_numpy(zero_copy_only=False)
+    return out
+
+
+def _increasing(ids: pa.Array) -> bool:
+    """Every id present and greater than the one before (so all are distinct)."""
+    if ids.null_count:
+        return False
+    return len(ids) < 2 or bool(pc.all(pc.greater(ids.slice(1), ids.slice(0, len(ids) - 1))).as_py())
+
+
+def _first_row(ids: pa.Array, households: pa.Array) -> np.ndarray:
+    """Row of the first household whose id equals each of ``ids`` (-1: none, or id missing)."""
+    found = pc.index_in(ids, value_set=households, skip_nulls=True).fill_null(-1)
+    return found.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+class HouseholdKeys:
+    """Integer codes for the household ids of households and persons (ids compare as text).
+
+    With ``first[id]`` the row of the first household with that id (``h`` the household ids,
+    ``p`` the persons'), the attributes equal, in pandas:
+
+    - ``hh_code``: ``h.map(first)``, -1 for a missing id;
+    - ``hh_first``: ``h.notna() & ~h.duplicated()`` (the row is the first with its id);
+    - ``pp_hh``: ``p.map(first)``, -1 where no household has the id or the id is missing;
+    - ``pp_code``: ``pp_hh``, or for an id no household has, a code of its own past the
+      households (``len(h)`` + its rank among those ids), so that two persons share a code
+      exactly when they share an id: ``pd.factorize(p)`` up to a renumbering.
+
+    Ids are compared, not hashed, where the usual order of the files allows (households in
+    increasing id order are distinct; a household's members are consecutive rows, so each run
+    of equal ids is looked up once, and none when the runs follow the households); Arrow hash
+    look-ups cover every other order.
+    """
+
+    def __init__(self, hh_ids: pd.Series, pp_ids: pd.Series) -> None:
+        h = arrow_text(hh_ids)
+        p = arrow_text(pp_ids)
+        self.n_hh = len(h)
+        rows = np.arange(len(h))
+        self.hh_code = rows if _increasing(h) else _first_row(h, h)
+        self.hh_first = self.hh_code == rows
+        run = _runs(p)
+        heads = p.take(pa.array(np.flatnonzero(run)))
+        if len(heads) == len(h) and not heads.null_count and not h.null_count \
+                and bool(pc.all(pc.equal(heads, h)).as_py()):
+            head_hh = self.hh_code
+        else:
+            head_hh = _first_row(heads, h)
+        self.pp_hh = head_hh[np.cumsum(run) - 1] if len(p) else np.zeros(0, dtype=np.int64)
+        self.pp_code = self.pp_hh
+        orphan = (self.pp_hh < 0) & p.is_valid().to_numpy(zero_copy_only=False)
+        if orphan.any():
+            self.pp_code = self.pp_hh.copy()
+            enc = p.filter(pa.array(orphan)).dictionary_encode()
+            self.pp_code[orphan] = len(h) + enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    @classmethod
+    def from_codes(cls, hh_code: np.ndarray, pp_hh: np.ndarray, pp_code: np.ndarray) -> "HouseholdKeys":
+        """Keys already coded as the attributes above (a streaming import codes the ids of all
+        its chunks against one registry of ids)."""
+        self = cls.__new__(cls)
+        self.n_hh = len(hh_code)
+        self.hh_code = hh_code
+        self.hh_first = hh_code == np.arange(len(hh_code))
+        self.pp_hh, self.pp_code = pp_hh, pp_code
+        return self
+
+    def in_households(self, kept_rows: np.ndarray) -> np.ndarray:
+        """``p.isin(h[kept_rows])`` as a boolean array (a missing id is in no household)."""
+        ok = np.zeros(self.n_hh + 1, dtype=bool)  # the last slot answers code -1
+        ok[self.hh_code[kept_rows & (self.hh_code >= 0)]] = True
+        return ok[self.pp_hh]
+
+    def persons_per_household(self, rows: np.ndarray) -> np.ndarray:
+        """Per household row: ``p[rows].value_counts()`` of its id at the id's first household
+        row, 0 on every other row (a later duplicate or a missing id)."""
+        sel = self.pp_hh[rows & (self.pp_hh >= 0)]
+        return np.bincount(sel, minlength=self.n_hh)
+
+    def per_household_row(self, per_first_row: np.ndarray) -> np.ndarray:
+        """``per_first_row[hh_code]``: a value held at each id's first household row, on every
+        household row with that id (0 where the id is missing)."""
+        return np.append(per_first_row, 0)[self.hh_code]
+
+
+NA_LINE = -(2 ** 31)  # a missing line number in an int32 array of line numbers
+
+
+def duplicated_pairs(code: np.ndarray, line_no: pd.Series | np.ndarray) -> np.ndarray:
+    """``pd.DataFrame({"code": code, "line": line_no}).duplicated(keep="first").to_numpy()``:
+    rows whose (id code, line number) pair appeared on an earlier row; missing line numbers
+    count as equal to each other. ``code`` is a non-negative integer below 2**30 or -1, and
+    line numbers fit in 32-bit integers (as validated ``line_no`` does); a numpy ``line_no``
+    (a streaming import's) holds :data:`NA_LINE` for a missing one.
+
+    Pairs are packed into one int64; when they increase (the usual order) there is no duplicate
+    and no sort."""
+    if isinstance(line_no, np.ndarray):
+        key = line_no.astype(np.int64)
+        key[key == NA_LINE] = -(2 ** 31) - 1
+    else:
+        key = line_no.to_numpy(dtype="int64", na_value=-(2 ** 31) - 1, copy=True)
+    key += 2 ** 31 + 1  # 1 .. 2**32 for line numbers, 0 for a missing one
+    key += np.asarray(code, dtype=np.int64) << 33
+    if len(key) < 2 or bool((key[1:] > key[:-1]).all()):
+        return np.zeros(len(key), dtype=bool)
+    # a stable sort keeps equal keys in row order, so every key after the first of its run is a
+    # later duplicate; persons arrive grouped by household, and timsort is linear on such runs
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    dup = np.zeros(len(key), dtype=bool)
+    dup[order[1:]] = ks[1:] == ks[:-1]
+    return dup

@@ -1,0 +1,301 @@
+"""Differential tests of the performance kernels (``migdata/_kernels``): each kernel against the
+plain pandas/numpy operation its docstring says it equals.
+
+Inputs come from seeded generators (and hypothesis where a shrunk counter-example helps): few
+distinct values, so repeats are common; missing values; values beyond the kernels' shortcuts
+(negative, wide, large); and both the order files usually have (sorted, members consecutive),
+which the shortcuts exploit, and shuffled orders, which take the general path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from migdata._kernels.codes import factorize
+from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case
+from migdata._kernels.parallel import map_in_threads
+from migdata._kernels.text import arrow_text, constant_text, isin_text, map_text, padded_join, take_text
+
+SEEDS = range(12)
+ORDERS = ["sorted", "shuffled"]
+
+
+def _values(rng: np.random.Generator, n: int, pool: list, p_missing: float = 0.15) -> list:
+    """``n`` draws from ``pool`` (repeats likely), each missing with probability ``p_missing``."""
+    out = [pool[i] for i in rng.integers(0, len(pool), n)]
+    return [None if m else v for v, m in zip(out, rng.random(n) < p_missing)]
+
+
+def _order(values: list, order: str, rng: np.random.Generator) -> list:
+    if order == "sorted":  # as files come: grouped and increasing, missing values last
+        return sorted(values, key=lambda v: (v is None, v if v is not None else 0))
+    return [values[i] for i in rng.permutation(len(values))]
+
+
+def _plain(values) -> list:
+    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in values]
+
+
+# -- codes ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("dtype, pool", [
+    ("Int8", [0, 1, 2, 9, 127]),
+    ("Int16", [0, 3, 17, 999]),
+    ("Int32", [0, 5, 65_535, 65_536, 70_000]),      # both sides of the direct-code limit
+    ("Int64", [-3, 0, 4, 12]),                       # negative: hashed
+    ("UInt64", [0, 7, 2 ** 64 - 1]),                 # beyond int64: hashed
+    ("float64", [0.0, 1.0, 2.5, np.inf]),
+    ("string", ["a", "b", " c", "1"]),
+])
+def test_factorize_gives_every_row_the_value_pandas_factorize_gives(seed, order, dtype, pool):
+    rng = np.random.default_rng(seed)
+    vals = _order(_values(rng, int(rng.integers(0, 40)), pool), order, rng)
+    s = pd.Series(vals, dtype=dtype) if dtype not in ("float64",) else pd.Series(
+        [np.nan if v is None else v for v in vals], dtype=dtype)
+    codes, uniques = factorize(s)
+    want_codes, want_uniques = pd.factorize(s, use_na_sentinel=True)
+    assert [None if c < 0 else uniques[c] for c in codes] == \
+           [None if c < 0 else want_uniques[c] for c in want_codes]
+    assert sorted(map(str, uniques)) == sorted(map(str, want_uniques))  # only values present
+
+
+def test_small_integer_codes_factorize_like_pandas():
+    """The direct path (codes that index a table) on every small integer dtype, shrunk by
+    hypothesis when it fails."""
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.one_of(st.none(), st.integers(0, 70_000), st.integers(-3, 12)), max_size=15),
+           st.sampled_from(["Int8", "Int32", "Int64"]))
+    def check(values, dtype):
+        if dtype == "Int8":
+            values = [v if v is None else v % 128 for v in values]
+        s = pd.Series(pd.array(values, dtype=dtype))
+        codes, uniques = factorize(s)
+        want_codes, want_uniques = pd.factorize(s, use_na_sentinel=True)
+        assert [None if c < 0 else uniques[c] for c in codes] == \
+               [None if c < 0 else want_uniques[c] for c in want_codes]
+
+    check()
+
+
+# -- text ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("order", ORDERS)
+def test_map_text_equals_series_map(seed, order):
+    rng = np.random.default_rng(seed)
+    vals = _order(_values(rng, int(rng.integers(0, 50)), [0, 1, 7, 300, 70_000]), order, rng)
+    s = pd.Series(pd.array(vals, dtype="Int64"))
+
+    def fn(v):  # a rule with a missing result, as a code without a label
+        return None if int(v) == 7 else f"code {int(v)}"
+
+    got = map_text(s, fn)
+    want = s.map(lambda v: pd.NA if pd.isna(v) else fn(v)).astype("string[pyarrow]")
+    assert _plain(got.tolist()) == _plain(want.tolist())
+    assert got.index.equals(s.index) and isinstance(got.dtype, pd.StringDtype)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_take_text_equals_indexing_the_labels(seed):
+    rng = np.random.default_rng(seed)
+    labels = ["a", None, 3, float("nan"), pd.NA, "z z"][: int(rng.integers(0, 7))]
+    codes = rng.integers(-1, len(labels), int(rng.integers(0, 30))) if labels else \
+        np.full(int(rng.integers(0, 5)), -1)
+    index = pd.RangeIndex(len(codes)) + 10
+    got = take_text(labels, codes, index)
+    want = pd.Series([None if c < 0 else labels[c] for c in codes], index=index, dtype=object)
+    want = want.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v))
+    assert _plain(got.tolist()) == _plain(want.tolist()) and got.index.equals(index)
+
+
+def test_constant_and_arrow_text_equal_pandas_casts():
+    idx = pd.Index([5, 3, 9])
+    pd.testing.assert_series_equal(constant_text("cbms", idx).astype(object),
+                                   pd.Series("cbms", index=idx, dtype="string[pyarrow]").astype(object))
+    s = pd.Series([1, None, 3], dtype="Int64")
+    assert arrow_text(s).to_pylist() == _plain(s.astype("string[pyarrow]").tolist())
+    assert arrow_text(constant_text("", pd.RangeIndex(0))).to_pylist() == []
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("kind", ["text", "numbers as text", "numbers"])
+def test_isin_text_equals_pandas_isin_on_text(seed, kind):
+    rng = np.random.default_rng(seed)
+    pool = ["h1", "h2", "h10", "x", ""] if kind == "text" else [1, 2, 10, 11]
+    s = pd.Series(_values(rng, int(rng.integers(0, 40)), pool),
+                  dtype="string" if kind == "text" else "Int64")
+    values = _values(rng, int(rng.integers(0, 4)), pool if kind != "numbers as text" else ["1", "10", "3"])
+    got = isin_text(s, values)
+    want = s.astype("string").isin(pd.Series(values, dtype=object).dropna().astype("string"))
+    assert got.tolist() == want.fillna(False).astype(bool).tolist()
+
+
+def _rjust(v, w) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v
+    f = float(v)
+    txt = str(int(v)) if f.is_integer() else repr(f)
+    return txt.rjust(w, "0") if w else txt
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("case", ["fits", "negative", "too wide", "floats", "text part", "no width"])
+def test_padded_join_equals_python_formatting(seed, order, case):
+    """Both the byte-matrix path (non-negative integers that fit, members' rows repeating an
+    id) and the Arrow path (every other case) give what Python's formatting gives."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 40))
+    regions = _values(rng, n, [4, 13, 1])
+    hh = _values(rng, n, {"fits": [1, 250, 99_999, 7], "negative": [1, -1, 30], "too wide": [5, 123_456],
+                          "floats": [1.0, 2.5, float("inf"), 3.0], "text part": ["a", "7", "b c"],
+                          "no width": [1, 20]}[case])
+    rows = _order(list(zip(regions, hh)), order, rng) if order == "shuffled" else \
+        sorted(zip(regions, hh), key=lambda r: tuple((x is None, str(x)) for x in r))
+    widths = [2, None if case == "no width" else 5]
+    reg = pd.Series([r for r, _ in rows], dtype="Int64")
+    dtype = {"floats": "float64", "text part": "string"}.get(case, "Int64")
+    second = pd.Series([np.nan if h is None and dtype == "float64" else h for _, h in rows], dtype=dtype)
+    index = pd.RangeIndex(n) + 3
+    got = padded_join([reg, second], widths, "-", index)
+    want = [None if r is None or h is None else f"{_rjust(r, 2)}-{_rjust(h, widths[1])}" for r, h in rows]
+    assert _plain(got.tolist()) == want and got.index.equals(index)
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("packable", [True, False])
+def test_first_per_case_equals_drop_duplicates(seed, order, packable):
+    """Cases repeat (a case's records consecutive when sorted, scattered when shuffled), keys
+    may be missing; with integer keys and no missing value the packed-id path is taken."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    p = 0.0 if packable else 0.1
+    rows = list(zip(_values(rng, n, [0, 1, 4, 17], p), _values(rng, n, [0, 2, 3, 99_999], p)))
+    if order == "sorted":
+        rows = sorted(rows, key=lambda r: tuple((x is None, x or 0) for x in r))
+    else:
+        rows = [rows[i] for i in rng.permutation(n)]
+    df = pd.DataFrame({"R": pd.array([r[0] for r in rows], dtype="Int8"),
+                       "H": pd.array([r[1] for r in rows], dtype="Int32"),
+                       "_source_row": range(1, n + 1)})
+    pd.testing.assert_frame_equal(first_per_case(df, ["R", "H"]), df.drop_duplicates(["R", "H"], keep="first"))
+
+
+def test_first_per_case_equals_drop_duplicates_shrunk():
+    """The same with hypothesis: text keys, and ids sorted in either key order (files sort cases
+    by their id items, not always in the dictionary's order)."""
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from([1, 2, 3, None]), st.sampled_from(["a", "b", None])),
+                    max_size=12))
+    def check(rows):
+        df = pd.DataFrame({"R": pd.array([r[0] for r in rows], dtype="Int64"),
+                           "H": pd.array([r[1] for r in rows], dtype="string"),
+                           "_source_row": range(1, len(rows) + 1)})
+        pd.testing.assert_frame_equal(first_per_case(df, ["R", "H"]), df.drop_duplicates(["R", "H"]))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 99_999)), max_size=12),
+           st.sampled_from(["as drawn", "by R then H", "by H then R"]))
+    def check_packed(rows, order):
+        if order != "as drawn":
+            rows = sorted(rows, key=(lambda r: r) if order == "by R then H" else (lambda r: (r[1], r[0])))
+        df = pd.DataFrame({"R": pd.array([r[0] for r in rows], dtype="Int8"),
+                           "H": np.array([r[1] for r in rows], dtype=np.int32),
+                           "_source_row": range(1, len(rows) + 1)})
+        pd.testing.assert_frame_equal(first_per_case(df, ["R", "H"]), df.drop_duplicates(["R", "H"]))
+
+    check()
+    check_packed()
+
+
+def _household_case(seed: int, order: str) -> tuple[pd.Series, pd.Series]:
+    rng = np.random.default_rng(seed)
+    pool = ["h01", "h02", "h03", "h04", "h05", "h10"]
+    hh = _values(rng, int(rng.integers(0, 10)), pool, 0.1)
+    pp = _values(rng, int(rng.integers(0, 25)), pool + ["x9"], 0.1)
+    if order == "sorted":  # unique households in id order, members grouped in that order
+        hh = sorted({h for h in hh if h is not None})
+        pp = _order(pp, "sorted", rng)
+        if seed % 3 == 0:  # exactly the households' runs: the no-look-up path
+            pp = [h for h in hh for _ in range(int(rng.integers(1, 4)))]
+    else:
+        pp = _order(pp, "shuffled", rng)
+    return pd.Series(hh, dtype="string"), pd.Series(pp, dtype="string")
+
+
+@pytest.mark.parametrize("seed", range(30))
+@pytest.mark.parametrize("order", ORDERS)
+def test_household_keys_equal_pandas_maps(seed, order):
+    h, p = _household_case(seed, order)
+    k = HouseholdKeys(h, p)
+    rows = pd.Series(np.arange(len(h)))
+    first = rows.groupby(h.to_numpy(), dropna=True).first()  # id -> row of its first household
+    want_hh_code = h.map(first).fillna(-1).astype(int).tolist()
+    want_pp_hh = p.map(first).fillna(-1).astype(int).tolist()
+    assert k.hh_code.tolist() == want_hh_code
+    assert k.hh_first.tolist() == (h.notna() & ~h.duplicated()).tolist()
+    assert k.pp_hh.tolist() == want_pp_hh
+    # persons share a code exactly when they share an id (pd.factorize up to renumbering)
+    fz, _ = pd.factorize(p, use_na_sentinel=True)
+    pairs = {(a, b) for a, b in zip(k.pp_code.tolist(), fz.tolist())}
+    assert len({a for a, _ in pairs}) == len(pairs) == len({b for _, b in pairs})
+    assert all((a < 0) == (b < 0) for a, b in pairs)
+    assert all(c == hh for c, hh in zip(k.pp_code.tolist(), want_pp_hh) if hh >= 0)
+    assert all(c >= len(h) for c, hh, v in zip(k.pp_code.tolist(), want_pp_hh, p.tolist())
+               if hh < 0 and not pd.isna(v))
+
+    rng = np.random.default_rng(seed + 1000)
+    kept = rng.random(len(h)) < 0.7
+    assert k.in_households(kept).tolist() == p.isin(h[kept].dropna()).fillna(False).astype(bool).tolist()
+    chosen = rng.random(len(p)) < 0.6
+    counts = p[chosen].value_counts()
+    want_counts = [int(counts.get(v, 0)) if f else 0 for v, f in zip(h.tolist(), k.hh_first.tolist())]
+    got_counts = k.persons_per_household(chosen)
+    assert got_counts.tolist() == want_counts
+    spread = k.per_household_row(got_counts)
+    assert spread.tolist() == [0 if pd.isna(v) else int(counts.get(v, 0)) for v in h.tolist()]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("order", ORDERS)
+def test_duplicated_pairs_equal_dataframe_duplicated(seed, order):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 60))
+    rows = list(zip(_values(rng, n, [-1, 0, 1, 2, 2 ** 30 - 1], 0.0),
+                    _values(rng, n, [1, 2, 3, 2 ** 31 - 1, -(2 ** 31)], 0.15)))
+    if order == "sorted":
+        rows = sorted(rows, key=lambda r: (r[0], r[1] is not None, r[1] or 0))
+    else:
+        rows = [rows[i] for i in rng.permutation(n)]
+    code = np.array([r[0] for r in rows], dtype=np.int64)
+    line = pd.Series([r[1] for r in rows], dtype="Int32")
+    want = pd.DataFrame({"code": code, "line": line}).duplicated(keep="first").to_numpy()
+    assert duplicated_pairs(code, line).tolist() == want.tolist()
+
+
+# -- parallel ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_map_in_threads_equals_map_and_raises_the_first_error_in_order(parallel):
+    items = list(range(25))
+    assert map_in_threads(lambda x: x * 3, items, parallel) == list(map(lambda x: x * 3, items))
+
+    def fails(x):
+        if x in (7, 3):
+            raise ValueError(x)
+        return x
+
+    with pytest.raises(ValueError) as e:
+        map_in_threads(fails, items, parallel)
+    assert e.value.args == (3,)
