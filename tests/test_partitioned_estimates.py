@@ -6,6 +6,7 @@ plain pandas operations they replace; an area reads only its partitions."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -133,14 +134,63 @@ def test_dask_cluster_of_two_workers_gives_the_same_numbers(sample_stores):
     from migdata.survey.engine import DaskEngine
 
     _, parts = sample_stores
-    local = migdata.compute(parts, level="city", by=["sex", "age_group"])
+    # cache=False: the workers compute every partition's cell sums (kept sums would be read back)
+    local = migdata.compute(parts, level="city", by=["sex", "age_group"], cache=False)
     engine = DaskEngine(n_workers=2)
     try:
         assert engine.workers == 2
-        remote = migdata.compute(parts, level="city", by=["sex", "age_group"], engine=engine)
+        remote = migdata.compute(parts, level="city", by=["sex", "age_group"], engine=engine, cache=False)
     finally:
         engine.close()
     assert_same_table(local, remote)
+
+
+def test_cli_engine_at_a_scheduler_address_writes_the_local_tables(sample_stores, tmp_path, capsys):
+    """``--engine tcp://HOST:PORT`` (a running cluster, as on a real one) gives the CSV of the
+    in-process engine byte for byte."""
+    pytest.importorskip("distributed", reason="the distributed extra is not installed "
+                                              "(pip install 'migdata[distributed]')")
+    import shutil
+
+    from dask.distributed import LocalCluster
+
+    from migdata.cli import main
+
+    _, parts = sample_stores
+    for name in ("a", "b"):  # a copy each, without kept cell sums: both runs compute them
+        shutil.copytree(parts, tmp_path / name, ignore=shutil.ignore_patterns("_cache"))
+
+    def run(store, *extra):
+        with pytest.raises(SystemExit) as e:
+            main(["indicators", str(tmp_path / store), "--level", "city", "--by", "sex", "--csv", *extra])
+        capsys.readouterr()
+        return e.value.code
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        assert run("a", "--out", str(tmp_path / "dask.xlsx"), "--engine", cluster.scheduler_address) == 0
+    assert run("b", "--out", str(tmp_path / "local.xlsx")) == 0
+    local, remote = (tmp_path / "local.csv").read_bytes(), (tmp_path / "dask.csv").read_bytes()
+    assert len(local.splitlines()) > 1000 and local == remote
+
+
+def test_engine_choice_errors(monkeypatch, sample_stores, capsys):
+    from migdata.cli import main
+    from migdata.errors import UsageError, render
+    from migdata.survey.engine import get_engine
+
+    with pytest.raises(UsageError) as e:
+        get_engine("spark")
+    assert e.value.code == "MD732" and str(e.value) == render("MD732", value="spark")
+    _, parts = sample_stores
+    with pytest.raises(SystemExit) as e:
+        main(["indicators", str(parts), "--engine", "spark"])
+    assert e.value.code == 2 and render("MD732", value="spark") in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if the extra were not installed
+    with pytest.raises(UsageError) as e:
+        get_engine("dask")
+    assert e.value.code == "MD730" and str(e.value) == render("MD730")
 
 
 # ----------------------------------------------------------------------------- kernels
