@@ -22,14 +22,17 @@ from typing import Any
 
 from migdata._version import __version__  # noqa: E402
 
-from migdata.model.data import HouseholdData  # noqa: E402
-from migdata.model.database import Database, open_path as load  # noqa: E402
-
 __all__ = ["Database", "HouseholdData", "compute", "import_files", "load", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    # the importer and the indicator engine pull in readers and the catalogue: loaded on first use
+    # loaded on first use, so that importing one stage (migdata.readers...) loads no later one
+    if name == "HouseholdData":
+        from migdata.model.data import HouseholdData
+        return HouseholdData
+    if name in ("Database", "load"):
+        from migdata.model.database import Database, open_path
+        return Database if name == "Database" else open_path
     if name == "import_files":
         from migdata.importer import import_files
         return import_files

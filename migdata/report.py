@@ -886,7 +886,7 @@ def _code_list_of(column: str | None) -> str | None:
     """The code list a tidy column uses (``schema.toml``'s ``codes``), else its own name."""
     if not column:
         return column
-    from migdata.model.validate import schema
+    from migdata.model.schema import schema
 
     for table in schema().values():
         spec = table.get("columns", {}).get(column) if isinstance(table, dict) else None

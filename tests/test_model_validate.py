@@ -163,7 +163,7 @@ def test_validation_never_changes_the_callers_tables():
 def test_shipped_profiles_map_only_columns_the_schema_declares():
     """A stand-alone survey table is typed by the schema alone: a column a shipped profile maps
     (or its hooks derive) into a declared table must be declared, or it would stay untyped."""
-    from migdata.model.validate import schema
+    from migdata.model.schema import schema
     from migdata.profiles import list_profiles, load_profile
 
     undeclared = []

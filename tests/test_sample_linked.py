@@ -109,6 +109,18 @@ def _check(found: dict[str, set[str]], planted: dict[str, list[dict]], survey: s
     assert kinds["no_id"] >= 3
 
 
+def _linked_case(r: dict, cbms: dict, probs: set[str]) -> str | None:
+    # the CBMS case a response names, or None with the reason it has none
+    case = _text(r["link/cbms_case_id"])
+    if not case:
+        probs.add("no_id")
+        return None
+    if case not in cbms["geo"]:
+        probs.add("not_found")
+        return None
+    return case
+
+
 def test_of_survey_links(cbms, psgc_of, planted):
     found: dict[str, set[str]] = {}
     for r in _sheet("overseas_filipino_survey"):
@@ -116,12 +128,8 @@ def test_of_survey_links(cbms, psgc_of, planted):
         found[u] = probs
         if _text(r["consent"]) != "1":
             continue
-        case = _text(r["link/cbms_case_id"])
-        if not case:
-            probs.add("no_id")
-            continue
-        if case not in cbms["geo"]:
-            probs.add("not_found")
+        case = _linked_case(r, cbms, probs)
+        if case is None:
             continue
         m = cbms["members"][(case, int(r["link/line_no"]))]
         if _text(r["demo/sex"]) != m["sex"]:
@@ -142,12 +150,8 @@ def test_clb_survey_links(cbms, psgc_of, planted):
         found[u] = probs
         if _text(r["consent"]) != "1" or _text(r["assent"]) == "2":
             continue
-        case = _text(r["link/cbms_case_id"])
-        if not case:
-            probs.add("no_id")
-            continue
-        if case not in cbms["geo"]:
-            probs.add("not_found")
+        case = _linked_case(r, cbms, probs)
+        if case is None:
             continue
         child = cbms["members"][(case, int(r["link/child_line_no"]))]
         if _text(r["child/child_sex"]) != child["sex"]:

@@ -1,12 +1,37 @@
 """The tidy household model: code lists, schema, validation, import report and dataset store.
 
+The package holds two layers. Its definitions (``codes``, ``schema.toml``, ``spec``, ``report``,
+``privacy``, ``agegroups``) are the vocabulary every stage shares: readers report problems in an
+``ImportReport`` and profiles map onto the code lists and specs. Its store (``data``, ``frame``,
+``database``, ``validate``) comes after mapping. The names below are loaded on first use, so that
+importing a definition (``migdata.model.report``) never loads the store.
+
 Example:
     >>> from migdata.model import HouseholdData, validate, age_group
 """
 
-from migdata.model.agegroups import age_group
-from migdata.model.data import HouseholdData, load, read_manifest
-from migdata.model.report import ImportReport, Problem
-from migdata.model.validate import validate
+from __future__ import annotations
 
-__all__ = ["HouseholdData", "ImportReport", "Problem", "age_group", "load", "read_manifest", "validate"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "age_group": "migdata.model.agegroups",
+    "HouseholdData": "migdata.model.data",
+    "load": "migdata.model.data",
+    "read_manifest": "migdata.model.data",
+    "ImportReport": "migdata.model.report",
+    "Problem": "migdata.model.report",
+    "validate": "migdata.model.validate",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the store modules load when a caller first asks for one of their names
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'migdata.model' has no attribute {name!r}")

@@ -262,7 +262,7 @@ def table_parts(folder: Path, name: str, meta: dict[str, Any], verify: bool = Tr
 def _empty(table: str) -> pd.DataFrame:
     """An empty tidy table with the schema's columns and dtypes."""
     from migdata.model import codes
-    from migdata.model.validate import BOOL, FLOAT, INT, STRING, columns
+    from migdata.model.schema import BOOL, FLOAT, INT, STRING, columns
 
     kinds = {"string": STRING, "int": INT, "float": FLOAT, "bool": BOOL}
     return pd.DataFrame({name: pd.Series([], dtype=codes.dtype(spec["codes"]) if spec["dtype"] == "category"

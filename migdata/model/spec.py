@@ -253,3 +253,66 @@ def _listed(v: Any) -> Iterable[Any]:
     if isinstance(v, (str, bytes)):
         return [v]
     return list(v)
+
+
+#: Conflict kinds a link checks, and their message codes.
+CONFLICTS = {"sex": "MD152", "age": "MD153", "area": "MD154", "of_status": "MD155"}
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A link from a table of one dataset to a table of another stream, declared in a profile::
+
+        [[links]]
+        name = "respondent"             # what the link is (shown in the link report)
+        table = "of_survey"             # this dataset's table
+        to = "cbms"                     # the stream linked to (its latest round unless `round`)
+        to_table = "persons"            # persons: a member link; households: a household link
+        on = { hh_id = "hh_id", line_no = "line_no" }   # target column = this table's column
+        compare = ["sex", "age", "area", "of_status"]
+        age_tolerance = 1               # years (ages are asked months apart)
+        of_status = "abroad"            # the linked member must be an overseas Filipino
+
+    Example:
+        >>> LinkSpec.from_dict({"table": "t", "to": "cbms", "on": {"hh_id": "case"}}).keys
+        [('hh_id', 'case')]
+    """
+
+    table: str
+    to: str
+    on: tuple[tuple[str, str], ...]
+    to_table: str = "households"
+    name: str = ""
+    compare: tuple[str, ...] = ()
+    age_tolerance: int = 1
+    of_status: str | None = None
+    round: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LinkSpec":
+        known = {"table", "to", "on", "to_table", "name", "compare", "age_tolerance", "of_status", "round"}
+        unknown = set(d) - known
+        if unknown or not d.get("table") or not d.get("to") or not d.get("on"):
+            raise UsageError("MD150", detail=(f"unknown key(s) {sorted(unknown)}" if unknown
+                                              else "table, to and on are required"),
+                             choices=", ".join(sorted(known)))
+        bad = set(d.get("compare", [])) - set(CONFLICTS)
+        if bad:
+            raise UsageError("MD150", detail=f"compare {sorted(bad)}", choices=", ".join(CONFLICTS))
+        return cls(table=str(d["table"]), to=str(d["to"]), on=tuple((str(k), str(v)) for k, v in d["on"].items()),
+                   to_table=str(d.get("to_table", "households")), name=str(d.get("name", "")),
+                   compare=tuple(d.get("compare", ())), age_tolerance=int(d.get("age_tolerance", 1)),
+                   of_status=d.get("of_status"), round=d.get("round"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "to": self.to, "on": dict(self.on), "to_table": self.to_table,
+                "name": self.name, "compare": list(self.compare), "age_tolerance": self.age_tolerance,
+                "of_status": self.of_status, "round": self.round}
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        return list(self.on)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.table} -> {self.to} {self.to_table}"

@@ -31,9 +31,6 @@ Example:
 from __future__ import annotations
 
 import re
-import tomllib
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -46,26 +43,11 @@ from migdata.errors import DataError, UsageError
 from migdata.model import codes as codelists
 from migdata.model.data import HouseholdData
 from migdata.model.report import POLICIES, ImportReport
+from migdata.model.schema import BOOL, FLOAT, INT, STRING, columns, schema  # noqa: F401  (schema: re-exported)
 
-STRING = pd.StringDtype("pyarrow")
-INT = "Int32"
-FLOAT = "float64"
-BOOL = "boolean"
 _TRUE = {"1", "true", "yes", "y", "t", "oo"}
 _FALSE = {"0", "false", "no", "n", "f", "hindi", "2"}
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)
-
-
-@lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    """The tidy-model schema (``migdata/model/schema.toml``) as a dict."""
-    text = resources.files("migdata.model").joinpath("schema.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def columns(table: str) -> dict[str, dict[str, Any]]:
-    """Column specifications of tidy table ``table``."""
-    return schema()[table]["columns"]
 
 
 class _Checker:

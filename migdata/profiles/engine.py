@@ -85,7 +85,7 @@ from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
 from migdata.model.privacy import looks_personal
 from migdata.model.report import ImportReport
-from migdata.model.database import LinkSpec
+from migdata.model.spec import LinkSpec
 from migdata.model.spec import DesignSpec
 from migdata.profiles import free_text
 from migdata.readers.codebook import Codebook
@@ -202,7 +202,7 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
         raise DataError("MD501", file=path, where="[design]", reason=exc.message) from None
     links = data.get("links", [])
     for i, link in enumerate(links if isinstance(links, list) else [links]):
-        try:  # links to other streams are data too (see migdata.model.database.LinkSpec)
+        try:  # links to other streams are data too (see migdata.model.spec.LinkSpec)
             LinkSpec.from_dict(link if isinstance(link, dict) else {})
         except MigdataError as exc:
             raise DataError("MD501", file=path, where=f"[[links]] #{i + 1}", reason=exc.message) from None
@@ -506,7 +506,7 @@ def _blank_to_na(s: pd.Series) -> pd.Series:
 
 def _schema(table: str) -> dict[str, dict[str, Any]]:
     try:
-        from migdata.model.validate import columns
+        from migdata.model.schema import columns
         return columns(table)
     except (ImportError, KeyError):
         return {}

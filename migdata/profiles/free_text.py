@@ -43,7 +43,7 @@ IDENTIFIER = "_identifier_"  # prefix of the scratch columns holding a dropped i
 
 
 def _schema(table: str) -> dict[str, dict[str, Any]]:
-    from migdata.model.validate import columns, schema
+    from migdata.model.schema import columns, schema
 
     return columns(table) if table in schema() else {}
 

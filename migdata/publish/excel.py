@@ -103,7 +103,7 @@ def labels_for(column: str | None) -> dict[str, str]:
         return labels("parent_abroad")
     try:
         from migdata.model.codes import labels
-        from migdata.model.validate import schema
+        from migdata.model.schema import schema
 
         for table in ("persons", "households"):
             spec = schema()[table]["columns"].get(column)

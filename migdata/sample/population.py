@@ -79,6 +79,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from migdata.sample.welfare import member_list
+
 REFERENCE_YEAR = 2022
 REFERENCE_MONTH = 7
 
@@ -530,22 +532,11 @@ def household_items(rng: np.random.Generator, p: pd.DataFrame, n: int) -> pd.Dat
     ph_hh = rng.random(n) < 0.75
     ph = ph_hh[hh] & ((p["A02"].to_numpy() <= 2) | (rng.random(len(p)) < 0.8))
     out["P01C_OWWA"] = np.where(np.bincount(hh, weights=owwa, minlength=n) > 0, 1, 2)
-    out["P02_1C_OWWA"] = _member_lists(hh, line, owwa, n)
+    out["P02_1C_OWWA"] = member_list(hh, line, owwa, n)
     out["P01G_PHLHEALTH"] = np.where(np.bincount(hh, weights=ph, minlength=n) > 0, 1, 2)
-    out["P02_1G_PHLHEALTH"] = _member_lists(hh, line, ph, n)
+    out["P02_1G_PHLHEALTH"] = member_list(hh, line, ph, n)
     out["P05A_REG4PS"] = np.where(rng.random(n) < np.where(other_income < 150_000, 0.35, 0.03), 1, 2)
     out["P05J_HEALTH"] = np.where(rng.random(n) < 0.08, 1, 2)
-    return out
-
-
-def _member_lists(hh: np.ndarray, line: np.ndarray, flag: np.ndarray, n: int) -> np.ndarray:
-    """Per household, the flagged members' line numbers as two-digit codes ("0103"), at most 15."""
-    out = np.full(n, "", dtype=object)
-    sel = np.flatnonzero(flag)
-    if len(sel):
-        s = pd.Series(np.char.zfill(line[sel].astype(str), 2), index=hh[sel])
-        joined = s.groupby(level=0).agg("".join).str[:30]
-        out[joined.index.to_numpy()] = joined.to_numpy()
     return out
 
 

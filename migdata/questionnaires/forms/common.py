@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 from importlib import resources
 
+from migdata.questionnaires.xlsform import q
+
 Choice = tuple[str, str, str]  # (code, English label, Filipino label)
 
 
@@ -204,3 +206,22 @@ PSIC_SECTION: list[Choice] = [
      "Gawain ng sambahayan bilang employer (kasambahay)"),
     ("U", "Extraterritorial organizations", "Mga organisasyong ekstrateritoryal"),
 ]
+
+
+def sample_list_items() -> list[dict]:
+    """The rows that copy a unit's selection probability and frame count from the sample list.
+
+    One definition for every survey drawn from the CBMS frame (``migdata draw`` writes the list),
+    so the design weight ``sample_weight = 1 / sample_pi`` is computed the same way in each form.
+    They follow the form's own ``sample_stratum`` row, which each form words for its unit.
+    """
+    return [
+        q("decimal", "sample_pi", "Selection probability (from the sample list)",
+          "Probabilidad ng pagkakapili (mula sa listahan)", relevant="${sample_stratum} != ''",
+          required=True, constraint=". > 0 and . <= 1",
+          msg=("A probability above 0 and at most 1.", "Probabilidad na higit sa 0 at hanggang 1.")),
+        q("integer", "sample_frame_n", "Units of the stratum in the frame (from the sample list)",
+          "Bilang ng yunit ng stratum sa frame (mula sa listahan)", relevant="${sample_stratum} != ''",
+          required=True, constraint=". >= 1", msg=("At least 1.", "Hindi bababa sa 1.")),
+        q("calculate", "sample_weight", calc="1 div ${sample_pi}", relevant="${sample_pi} > 0"),
+    ]
