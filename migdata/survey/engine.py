@@ -98,6 +98,7 @@ class DaskEngine:
                     client = Client(address, timeout="20s")
                 except OSError as exc:
                     raise UsageError("MD731", address=address, detail=str(exc)) from None
+                self._own = [client]  # our connection (closed by close), not the cluster
             else:
                 cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
                                        processes=True, dashboard_address=None)
