@@ -9,12 +9,20 @@ barangays, households allocated by 2020 population). In the same process, the pe
 own ``jupyter nbconvert --execute --to html --no-input`` on the same notebook with the same
 parameters (papermill-injected), i.e. what a user would run without migdata's runner.
 
+``maps``: the same province report with and without its maps (the notebook's ``area_maps``
+parameter: the choropleths and sorted bars of the areas one level down), alternating in the
+same process on the same store, ``--repeat`` times each; medians, every run and the load
+average. The machine is shared, so beside wall time each run records its CPU time (this
+process and the notebook kernel it started and reaped: ``RUSAGE_SELF`` + ``RUSAGE_CHILDREN``
+differences) and the wall time of the maps' own cell (papermill's cell durations).
+
 Peak memory: this process (RSS) and the notebook kernels it started (``RUSAGE_CHILDREN``).
 
 Usage:
     python benchmarks/bench_report.py demo
     python benchmarks/bench_report.py province --persons 1000000
     flock /tmp/migdata-bench.lock python benchmarks/bench_report.py province --persons 16200000
+    flock /tmp/migdata-bench.lock python benchmarks/bench_report.py maps --persons 16200000 --repeat 3
 """
 
 from __future__ import annotations
@@ -101,10 +109,9 @@ def bench_demo(args: argparse.Namespace) -> None:
     shutil.rmtree(out, ignore_errors=True)
 
 
-def bench_province(args: argparse.Namespace) -> None:
+def _store(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The benchmark's dataset store (generated unless ``--workdir`` already holds one)."""
     from bench_indicators import generate
-
-    from migdata.report import notebook_path, render_report
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="migdata-bench-report-"))
     store = work / "store"
@@ -117,6 +124,13 @@ def bench_province(args: argparse.Namespace) -> None:
         print(f"generated {len(data.persons):,} persons, {len(data.households):,} households in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         del data
+    return work, store
+
+
+def bench_province(args: argparse.Namespace) -> None:
+    from migdata.report import notebook_path, render_report
+
+    work, store = _store(args)
     t0 = time.perf_counter()
     with KernelPeak() as kp:
         html = render_report(store, args.area, work / "report.html")
@@ -146,6 +160,56 @@ def bench_province(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def bench_maps(args: argparse.Namespace) -> None:
+    """A province report with and without its maps, alternating, same store, same process."""
+    import os
+    import statistics
+
+    from migdata.report import PROFILE_NOTEBOOK, run_notebook, to_html
+
+    work, store = _store(args)
+
+    def cpu() -> float:
+        return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
+
+    def render(with_maps: bool, i: int) -> tuple[float, float, float]:
+        """Wall and CPU seconds of one report, and the wall seconds of its maps' cell."""
+        files = work / f"{'maps' if with_maps else 'nomaps'}{i}_files"
+        files.mkdir(parents=True, exist_ok=True)
+        t0, c0 = time.perf_counter(), cpu()
+        nb = run_notebook(PROFILE_NOTEBOOK, {"dataset": str(store), "area": args.area, "output_dir": str(files),
+                                             "area_maps": with_maps}, cwd=files)
+        to_html(nb, work / f"{files.name[:-6]}.html", title="bench")
+        cell = sum(c.metadata.get("papermill", {}).get("duration") or 0.0 for c in nb.cells
+                   if "MAPPED = " in c.source)
+        return time.perf_counter() - t0, cpu() - c0, cell
+
+    runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+    loads = [os.getloadavg()[0]]
+    for i in range(args.repeat):
+        for flag in ((True, False) if i % 2 == 0 else (False, True)):   # alternate which runs first
+            runs[flag].append(render(flag, i))
+            loads.append(os.getloadavg()[0])
+            wall, cpu_s, cell = runs[flag][-1]
+            print(f"  run {i + 1} {'with' if flag else 'without'} maps: {wall:.1f} s wall, {cpu_s:.1f} s CPU, "
+                  f"maps cell {cell:.1f} s (load {loads[-1]:.1f})", flush=True)
+
+    def med(flag: bool, j: int) -> float:
+        return statistics.median(r[j] for r in runs[flag])
+
+    def every(flag: bool, j: int) -> list[float]:
+        return [round(r[j], 1) for r in runs[flag]]
+
+    print(f"province report {args.area}: with maps median {med(True, 0):.1f} s wall {every(True, 0)}, "
+          f"{med(True, 1):.1f} s CPU {every(True, 1)}, maps cell {med(True, 2):.1f} s; "
+          f"without maps median {med(False, 0):.1f} s wall {every(False, 0)}, {med(False, 1):.1f} s CPU "
+          f"{every(False, 1)}; ratio wall {med(True, 0) / med(False, 0):.3f}, CPU {med(True, 1) / med(False, 1):.3f}; "
+          f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}")
+    if not args.keep and args.workdir is None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="what", required=True)
@@ -157,8 +221,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default=None)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--no-peer", action="store_true")
+    m = sub.add_parser("maps")
+    m.add_argument("--persons", type=int, default=16_200_000)
+    m.add_argument("--seed", type=int, default=2022)
+    m.add_argument("--area", default="0403400000")
+    m.add_argument("--workdir", default=None)
+    m.add_argument("--keep", action="store_true")
+    m.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
-    {"demo": bench_demo, "province": bench_province}[args.what](args)
+    {"demo": bench_demo, "province": bench_province, "maps": bench_maps}[args.what](args)
     return 0
 
 

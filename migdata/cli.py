@@ -54,7 +54,11 @@ def demo(out_dir: Path) -> None:
     """Run the whole pipeline on the bundled CALABARZON sample data."""
     from migdata.demo import run_demo
 
-    run_demo(out_dir, progress=_progress())  # prints progress and the closing list of files
+    progress = _progress()
+    try:
+        run_demo(out_dir, progress=progress)  # prints progress and the closing list of files
+    finally:
+        progress.close()
 
 
 # --- dataset store -------------------------------------------------------------------------
@@ -314,10 +318,12 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
     from migdata.survey.engine import get_engine
 
     runner = get_engine(engine)
+    progress = _progress()
     try:
         paths = write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
-                             csv=csv_out, progress=_progress(), engine=runner)
+                             csv=csv_out, progress=progress, engine=runner)
     finally:
+        progress.close()
         if hasattr(runner, "close"):
             runner.close()
     for path in paths:
@@ -426,7 +432,12 @@ def report(store: Path, area: str, out: Path) -> None:
     """Write the migration profile report of one area as HTML."""
     from migdata.report import render_report
 
-    click.echo(f"Wrote {render_report(store, area, out, progress=_progress())}")
+    progress = _progress()
+    try:
+        written = render_report(store, area, out, progress=progress)
+    finally:
+        progress.close()
+    click.echo(f"Wrote {written}")
 
 
 def _as_text(obj: Any) -> str:

@@ -187,7 +187,7 @@ def run_demo(out_dir: str | Path = "migdata-demo", progress: Progress = print,
         _step(progress, 4, total, "Writing the migration profile reports (every stream of the database) ...")
         for code, name in ((REGION, "calabarzon"), (PROVINCE, "laguna")):
             html = render_report(dbdir, code, out / f"report_{name}.html",
-                                 progress=lambda s: progress(f"      {s}"))
+                                 progress=indent(progress))
             written.append(Path(html))
     progress(f"Done in {time.perf_counter() - t0:.0f} s. Files written:")
     for f in written:

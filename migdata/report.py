@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -42,11 +42,7 @@ PROFILE_NOTEBOOK = "03_migration_profile.ipynb"
 LEVEL_ORDER = LEVELS
 LEVELS = tuple(COLUMN[lv] for lv in LEVEL_ORDER if COLUMN[lv])
 
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    return None
+from migdata.progress import Progress, as_progress
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()+!|~>])")
@@ -105,8 +101,11 @@ def _kernel_env() -> Iterator[None]:
 
 def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Path | None = None,
                  cwd: Path | None = None, timeout: int | None = 1800,
-                 dataset: str | Path | None = None) -> Any:
+                 dataset: str | Path | None = None, progress: Any = None) -> Any:
     """Execute a notebook with papermill and return the executed notebook (nbformat node).
+
+    ``progress`` hears ``("running <notebook>", cells done, cells)`` as cells finish
+    (:mod:`migdata.progress`; a bar with the time left on the command line).
 
     An error in any cell becomes a :class:`~migdata.errors.MigdataError` (MD804) naming the cell
     and the error, not a Python traceback.
@@ -122,10 +121,14 @@ def run_notebook(name: str | Path, parameters: dict[str, Any], *, out_ipynb: Pat
     src = Path(name) if Path(name).is_file() else notebook_path(str(name))
     with tempfile.TemporaryDirectory(prefix="migdata-nb-") as tmp:
         out = Path(out_ipynb) if out_ipynb is not None else Path(tmp) / src.name
+        from migdata.cell_progress import engine_name
+
         try:
             with _kernel_env():
                 nb = pm.execute_notebook(str(src), str(out), parameters=parameters,
                                          cwd=str(cwd or tmp), progress_bar=False,
+                                         engine_name=engine_name(), cell_progress=progress,
+                                         cell_message=f"running {src.name}",
                                          log_output=False, execution_timeout=timeout,
                                          kernel_name="python3",
                                          # ipykernel 7 logs a TCP warning and a shutdown
@@ -318,6 +321,8 @@ HEADLINE = {"DM02": "Households",
             "RT01": "Return migrants 15+ (proxy)",
             "CL01": "Children 0-17 with a parent abroad"}
 TOTAL, NOT_STATED = "Total", "not stated"
+#: Indicators mapped for the areas one level down (section 4): a map and sorted bars of each.
+MAP_IDS = ["HH01", "RM01"]
 #: Indicators compared across the area, its province and the region.
 COMPARE_IDS = ["HH01", "HH02", "RM01"]
 COMPUTE_LEVEL = {"national": "national", "region": "region", "province": "province", "city_mun": "city",
@@ -546,22 +551,41 @@ class MigrationProfile:
                    links=links)
 
     # -- helpers --------------------------------------------------------------------------------
-    @property
-    def source(self) -> str:
-        """The streams and rounds behind the numbers, for the report's first page and the chart
-        source lines, e.g. ``CBMS (complete count) 2022; survey of overseas Filipinos 2026 (sample
-        survey)``. It comes from profiles and manifests: pass it through :func:`plain` before
-        it goes into Markdown or HTML."""
+    def data_used(self) -> list[str]:
+        """The streams and rounds behind the numbers, one entry per dataset, for the report's
+        first page, e.g. ``["CBMS (complete count) 2022", "survey of overseas Filipinos 2026
+        (sample survey)"]``. They come from profiles and manifests: pass each through
+        :func:`plain` before it goes into Markdown or HTML."""
         if len(self.sources) > 1:
-            parts = []
-            for e in self.sources:
-                kind = "" if e["stream"] in ("cbms",) else (" (complete count)" if e["complete_count"]
-                                                             else " (sample survey)")
-                parts.append(f"{STREAM_NAMES.get(e['stream'], e['stream'])} {e.get('round') or ''}".strip() + kind)
-            return "; ".join(parts)
+            return [_source_words(e) for e in self.sources]
         prov = self.provenance
         kind = "complete count" if self.complete else "sample survey, weighted estimates"
-        return f"{prov.label} ({kind}); migdata dataset {prov.dataset_id[:8]}"
+        return [f"{prov.label} ({kind}); migdata dataset {prov.dataset_id[:8]}"]
+
+    @property
+    def source(self) -> str:
+        """:meth:`data_used` as one line, for chart source lines (pass it through :func:`plain`
+        before Markdown or HTML)."""
+        return "; ".join(self.data_used())
+
+    def source_of(self, ind: str) -> str:
+        """The source line of a chart of ``ind`` alone: in a database profile the stream and
+        round it is taken from (:meth:`stream_of`), else :attr:`source`."""
+        stream = self.stream_of(ind)
+        words = [_source_words(e) for e in self.sources if e["stream"] == stream] if len(self.sources) > 1 else []
+        return "; ".join(words) or self.source
+
+    @property
+    def below(self) -> str | None:
+        """The level of the areas one level down that the report maps (a region's provinces, a
+        province's cities/municipalities ...); None for a barangay."""
+        below = FINER[self.level]
+        return None if below == self.level else below
+
+    @property
+    def map_area(self) -> str | None:
+        """The area the maps are drawn inside: the report's area, None for the whole country."""
+        return None if self.level == "national" else self.area.code
 
     def stream_of(self, ind: str) -> str | None:
         """The stream a section takes indicator ``ind`` from: the first in :data:`STREAM_ORDER`
@@ -671,8 +695,8 @@ class MigrationProfile:
 
     def sub_areas(self, ind: str = "HH01") -> pd.DataFrame:
         """``ind`` for the areas one level down (e.g. the provinces of a region)."""
-        below = FINER[self.level]
-        if below == self.level:
+        below = self.below
+        if below is None:
             return self.table.iloc[0:0]
         t = self.table
         return t[self._select(t, ind) & (t["area_level"] == below)
@@ -781,6 +805,15 @@ class MigrationProfile:
                 "not_computable": nc}
 
 
+def _source_words(entry: dict[str, Any]) -> str:
+    """One stream and round of a database profile in words, e.g. ``survey of overseas Filipinos
+    2026 (sample survey)``."""
+    name = STREAM_NAMES.get(entry["stream"], entry["stream"])
+    kind = "complete count" if entry["complete_count"] else "sample survey"
+    words = f"{name} {entry.get('round') or ''}".strip()
+    return words if kind in name else f"{words} ({kind})"
+
+
 def _area_rows(table: pd.DataFrame, code: str) -> pd.DataFrame:
     out = table[table["area_code"] == code].copy()
     out.attrs.update(table.attrs)
@@ -817,6 +850,14 @@ def _area_table(data: Any, area: str | None = None) -> pd.DataFrame:
 
 
 # --- text and tables for the notebook -------------------------------------------------------
+#: The report's style sheet, on screen and in print. Printing ("Save as PDF" gives the plan's
+#: annex): no page size is forced, so the reader's paper (A4 or Letter) stays selectable, and the
+#: margins fit both: the text block is at most 182 mm wide (A4: 210 - 2 x 14 mm) and 246 mm tall
+#: (Letter: 279 - 15 - 18 mm), and a chart is never taller than that, so it fits a page whole.
+#: The first page holds the title, the data used and how to read the report; every numbered
+#: section starts a new page; tables break between rows (their header repeated), never inside a
+#: row; charts and maps are never cut. Page numbers are written in the bottom margin where the
+#: browser supports page-margin boxes (Chromium 131+); elsewhere the browser's own footer can add them.
 REPORT_CSS = """<style>
 body, .jp-Notebook { font-family: "DejaVu Sans", Arial, sans-serif; color: #111; }
 .jp-Notebook { max-width: 60em; margin: auto; }
@@ -827,7 +868,29 @@ table.profile-table td { text-align: left !important; border-bottom: 1px solid #
 .jp-RenderedHTMLCommon h1 { border-bottom: 3px solid #333; padding-bottom: 0.2em; }
 .jp-RenderedHTMLCommon h2 { border-bottom: 1px solid #999; margin-top: 1.6em; }
 .jp-OutputArea-output img { max-width: 100%; }
-@media print { h2 { break-before: auto; } img { break-inside: avoid; } }
+ul.data-used { margin: 0.2em 0 0.6em 0; }
+@page { margin: 15mm 14mm 18mm 14mm;
+        @bottom-right { content: "Page " counter(page) " of " counter(pages);
+                        font: 8pt "DejaVu Sans", Arial, sans-serif; color: #444; } }
+@media print {
+  body, .jp-Notebook { font-size: 10pt; max-width: none; margin: 0; padding: 0; background: #fff; }
+  .jp-Cell, .jp-Cell-outputWrapper, .jp-Cell-inputWrapper, .jp-OutputArea, .jp-OutputArea-child,
+  .jp-OutputArea-output, .jp-InputArea, .jp-MarkdownOutput, main {
+    display: block !important; overflow: visible !important; padding: 0 !important; margin: 0 !important;
+    break-inside: auto !important; }
+  .jp-Collapser, .jp-InputPrompt, .jp-OutputPrompt, .anchor-link { display: none !important; }
+  h2 { break-before: page; page-break-before: always; margin-top: 0 !important; }
+  h1, h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+  p { orphans: 3; widows: 3; }
+  img, figure, svg { break-inside: avoid; page-break-inside: avoid; }
+  img.profile-chart { display: block; max-width: 100%; max-height: 240mm; width: auto; height: auto;
+                      margin: 0.4em 0 0.8em 0; }
+  table.profile-table { width: 100%; font-size: 8.5pt; break-inside: auto; }
+  table.profile-table thead { display: table-header-group; }
+  table.profile-table tr, table.profile-table td, table.profile-table th { break-inside: avoid;
+                                                                          page-break-inside: avoid; }
+  a { color: inherit; text-decoration: none; }
+}
 </style>"""
 
 
@@ -991,12 +1054,13 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
 
     Charts and the numbers behind them are also saved in ``<out_html stem>_files/``; with
     ``keep_notebook`` the executed notebook is kept there too (for checking how a number was
-    made).
+    made). ``progress`` hears the steps and the notebook's cells as they run
+    (:mod:`migdata.progress`).
 
     Example:
         >>> render_report("demo/store", "0400000000", "calabarzon.html")   # doctest: +SKIP
     """
-    say = progress or _quiet
+    say = as_progress(progress)
     from migdata.model.data import load
     from migdata.model.database import Database, is_database
 
@@ -1026,7 +1090,7 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
                       {"dataset": str(dataset_dir.resolve()), "area": a.code,
                        "output_dir": str(files_dir.resolve())},
                       out_ipynb=files_dir / PROFILE_NOTEBOOK if keep_notebook else None,
-                      cwd=files_dir, timeout=timeout, dataset=dataset_dir)
+                      cwd=files_dir, timeout=timeout, dataset=dataset_dir, progress=say)
     say(f"Writing {out_html} ...")
     return to_html(nb, out_html, title=f"Migration profile: {a.name}")
 

@@ -17,7 +17,7 @@
 # # Local migration profile (notebook 03)
 #
 # This notebook writes the migration profile of **one area**: a region, province,
-# city/municipality or barangay. Set the three parameters in the next cell and run all cells
+# city/municipality or barangay. Set the parameters in the next cell and run all cells
 # (*Run → Run All Cells*), or let migdata run it for you:
 #
 #     migdata report DATASET --area 0403400000 --out laguna.html
@@ -25,7 +25,9 @@
 # - `dataset`: the dataset folder made by notebook 1, `migdata import` or `migdata demo`
 #   (the default, `store`, is what notebook 1 writes beside it);
 # - `area`: the 10-digit PSGC code of the area (`migdata areas search Laguna` finds it);
-# - `output_dir`: where the charts (PNG) and the numbers behind them (CSV) are saved.
+# - `output_dir`: where the charts (PNG) and the numbers behind them (CSV) are saved;
+# - `area_maps`: draw the maps and bars of the areas one level down (`False` leaves them out,
+#   e.g. to time a report without them).
 #
 # Cells tagged `remove_cell` (like this one) and all code are left out of the HTML report.
 
@@ -33,6 +35,7 @@
 dataset = "store"
 area = "0400000000"
 output_dir = "report_files"
+area_maps = True
 
 # %%
 # %matplotlib inline
@@ -43,7 +46,7 @@ from IPython.display import HTML, Markdown, display
 
 import migdata
 from migdata import report as R
-from migdata.publish import charts
+from migdata.publish import charts, maps
 
 pd.set_option("display.max_colwidth", 200)
 out = Path(output_dir)
@@ -53,7 +56,7 @@ out.mkdir(parents=True, exist_ok=True)
 data = migdata.load(dataset, lazy=True)  # a partitioned store is not read whole
 P = R.MigrationProfile.from_dataset(data, area)
 A = P.area
-SOURCE = P.source        # for chart source lines (drawn as text)
+SOURCE = P.source        # for chart source lines (drawn as text); P.source_of(ind): one stream
 SRC = R.plain(SOURCE)    # names and labels from data, profiles or manifests never become markup
 NAME = R.plain(A.name)
 saved = []
@@ -82,10 +85,12 @@ display(HTML(R.REPORT_CSS))
 
 # %%
 where = R.plain(", ".join(reversed(list(P.area.parent_names.values())))) if A.parents else ""
+used = [R.plain(d) for d in P.data_used()]   # the streams and rounds, one line each
 note(f"# Migration profile: {NAME}\n\n"
      f"**{A.level_name.capitalize()}**{' in ' + where if where else ''} · PSGC {R.plain(A.code)}  \n"
-     f"Data: {SRC}  \n"
-     f"Report made with migdata {migdata.__version__} on {pd.Timestamp.now():%d %B %Y}.")
+     f"Report made with migdata {migdata.__version__} on {pd.Timestamp.now():%d %B %Y}.\n\n"
+     + (f"**Data:** {used[0]}" if len(used) == 1 else
+        "**Data:** this report draws on " + f"{len(used)} datasets:\n\n" + "\n".join(f"- {d}" for d in used)))
 note(R.reading_guide(P))
 
 # %% [markdown]
@@ -127,7 +132,7 @@ else:
 dest = P.destinations(top=10)
 if len(dest):
     chart(charts.bar_chart(dest, category="country", title=f"OFWs by country of work, {A.name}",
-                           unit="% of OFWs", source=SOURCE, sort=False), "destinations")
+                           unit="% of OFWs", source=P.source_of("OF05"), sort=False), "destinations")
     dest.to_csv(out / "destinations.csv", index=False)
 else:
     note("_Too few OFWs in this area to show countries without singling out persons._")
@@ -142,15 +147,36 @@ else:
 cmp = P.comparison()
 if cmp["area_code"].nunique() > 1:
     chart(charts.comparison_chart(cmp, measure="name", title=f"Migrant households: {A.name} compared",
-                                  unit="% of households", source=SOURCE), "comparison")
+                                  unit="% of households",
+                                  source="; ".join(dict.fromkeys(map(P.source_of, R.COMPARE_IDS)))),
+          "comparison")
 show(R.display_rows(cmp, label="area_name", k=P.k), {"area_name": "Area"})
 cmp.to_csv(out / "comparison.csv", index=False)
-subs = P.sub_areas("HH01")
-if len(subs) > 1:
-    note(f"Households with an overseas Filipino member in the areas of {NAME}:")
-    chart(charts.estimates_plot(subs, label="area_name",
-                                title=f"Households with an overseas Filipino, areas of {A.name}",
-                                unit="% of households", source=SOURCE), "sub_areas")
+
+# %%
+# The areas one level down (the provinces of a region, the cities and municipalities of a
+# province, the barangays of a city or municipality): a map of each measure, then the areas
+# whose number can be shown, highest first. Both draw the published rows (P.sub_areas): the
+# same cells as the tables above and the workbook.
+MAPPED = R.MAP_IDS if area_maps else []
+if any(len(P.sub_areas(i)) for i in MAPPED):
+    note(f"### {maps.LEVEL_WORDS[P.below][1].capitalize()} of {NAME}\n\n"
+         "Each map shows the areas in classes from light (low) to dark (high). Hatched areas are "
+         "hidden: too few households to publish, or a survey estimate too unreliable. White areas "
+         "have no data. The bars below each map rank the areas whose number can be shown.")
+for ind in MAPPED:
+    subs = P.sub_areas(ind)
+    if subs.empty:
+        continue
+    many = maps.LEVEL_WORDS[P.below][1]
+    fig = charts.choropleth(subs, ind, P.below, P.map_area, source=P.source_of(ind))
+    if maps.drawn_areas(fig):
+        chart(fig, f"map_{ind}")
+    else:
+        note(f"_migdata has no boundaries of the {many} of {NAME} to draw a map; "
+             "`migdata map --boundaries FILE` draws one from your own GeoJSON or shapefile._")
+    chart(charts.area_bars(subs, ind, P.below, P.map_area, source=P.source_of(ind)), f"areas_{ind}")
+    subs.to_csv(out / f"areas_{ind}.csv", index=False)
 
 # %% [markdown]
 # ## 5. Uses of remittances
@@ -158,7 +184,7 @@ if len(subs) > 1:
 # %%
 uses = P.remittance_uses()
 if uses is not None and len(uses):
-    chart(charts.remittance_uses(uses, title=f"Uses of remittances, {A.name}", source=SOURCE),
+    chart(charts.remittance_uses(uses, title=f"Uses of remittances, {A.name}", source=P.source_of("RM08")),
           "remittance_uses")
     uses.to_csv(out / "remittance_uses.csv", index=False)
 else:
@@ -234,12 +260,12 @@ if r is not None:
 orig = P.origins(top=10)
 if len(orig):
     chart(charts.bar_chart(orig, category="place", title=f"Where in-movers lived five years ago, {A.name}",
-                           unit="persons", source=SOURCE, sort=False), "origins")
+                           unit="persons", source=P.source_of("IM05"), sort=False), "origins")
     orig.to_csv(out / "origins.csv", index=False)
 why = P.reasons()
 if len(why):
     chart(charts.bar_chart(why, category="reason", title=f"Why in-movers moved, {A.name}",
-                           unit="% of in-movers", source=SOURCE, sort=False), "reasons")
+                           unit="% of in-movers", source=P.source_of("IM04"), sort=False), "reasons")
     why.to_csv(out / "reasons.csv", index=False)
 
 # %% [markdown]

@@ -61,6 +61,77 @@ def test_areas_without_a_shape_are_those_the_source_has_without_geometry():
     assert set(layer.areas.loc[layer.areas["geometry"].isna(), "psgc"]) == null
 
 
+def _source_names() -> dict[str, tuple[str, str, str]]:
+    """Every feature of the realdata source, all levels: code -> (level, English name, parent
+    province code), read with plain ``json`` (files without features are skipped)."""
+    folder = realfile("ph", "boundaries")
+    out = {}
+    for pattern, level, key in (("regions_ph.json", "region", "adm1"), ("provinces/*.json", "province", "adm2"),
+                                ("municipalities/*.json", "city", "adm3"),
+                                ("barangays_iva/*.json", "barangay", "adm4")):
+        for path in sorted(folder.glob(pattern)):
+            for f in json.loads(path.read_text(encoding="utf-8")).get("features", []):
+                props = f["properties"]
+                out[str(props[f"{key}_psgc"]).zfill(10)] = (level, props.get(f"{key}_en") or "",
+                                                             str(props.get("adm2_psgc") or "").zfill(10))
+    return out
+
+
+@pytest.mark.realdata
+def test_matching_counts_on_the_shipped_boundaries():
+    """How every code of the Dec 2023 boundaries meets the reference, counted from the source
+    files and the reference table with plain set operations, by hand rules: a code the
+    reference has is the same unit (renamed when its name differs in more than case and
+    punctuation); the provinces moved to the Negros Island Region and Sulu's move to Region IX
+    (2024, DOMAIN §4.2) recode them and every unit under them; nothing else is mapped."""
+    import re
+
+    src = _source_names()
+    ref = areas.reference().set_index("psgc")
+    m = B.match().set_index("code")
+    lucena = _ref_code("City of Lucena", "city")
+    # every source feature is a row of the match; one more: Lucena, drawn from its barangays
+    assert set(m.index) == set(src) | {lucena}
+    assert lucena not in src and len(m) == len(src) + 1
+
+    def letters(name: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", name.lower())
+
+    kept = {c for c in src if c in ref.index}
+    renamed = {c for c in kept if letters(src[c][1]) != letters(ref.at[c, "name"])}
+    assert len(renamed) == 4                     # 'Rizal' -> 'Dr. Jose P. Rizal', 3 barangays
+    assert set(m.index[m["change"].eq("renamed")]) == renamed
+    assert (m.loc[sorted(kept), "psgc"] == sorted(kept)).all()
+    moved = {"0604500000", "0704600000", "0706100000", "1906600000"}   # Negros Occ./Or., Siquijor, Sulu
+    # regions whose provinces changed: the moved provinces' old regions and Sulu's new one
+    regions = {c[:2] + "00000000" for c in moved} | {str(ref.at[m.at["1906600000", "psgc"], "region"])}
+    assert set(m.index[m["change"].eq("boundary_changed")]) == regions == {
+        "0600000000", "0700000000", "0900000000", "1900000000"}
+    # a file level the reference gives another name: the City of Isabela sits at the province
+    # position of the file and is "special" in the reference (PSGC: not a province)
+    levels = {"region": {"region"}, "province": {"province"}, "city": {"city", "municipality"},
+              "barangay": {"barangay"}}
+    other = {c for c in kept if ref.at[c, "level"] not in levels[src[c][0]]}
+    assert [ref.at[c, "name"] for c in other] == ["City of Isabela (Not a Province)"]
+    assert set(m.index[m["change"].eq("reclassified")]) == other
+    assert (m.loc[sorted(kept - renamed - regions - other), "change"] == "same").all()
+    # recoded: the moved provinces and the units of their files, each to a reference code of
+    # the same name
+    under = {c for c, (lv, _, prov) in src.items() if c in moved or (lv == "city" and prov in moved)}
+    assert under.isdisjoint(kept)
+    recoded = m[m["change"].eq("recoded")]
+    assert set(recoded.index) == under
+    by_level = recoded.groupby("level").size().to_dict()
+    assert by_level == {"province": 4, "city": 18, "municipality": 63}        # 12 + 6 cities; 19+19+6+19 towns
+    assert all(letters(ref.at[new, "name"]) == letters(src[old][1]) for old, new in recoded["psgc"].items())
+    # the rest is not mapped and is named: NCR's four districts (no longer PSGC units) and
+    # BARMM's Special Geographic Area under its 2023 code (not one-to-one with the 2025 one)
+    rest = set(src) - kept - under
+    assert set(m.index[m["psgc"].isna()]) == rest
+    assert sorted(m.loc[sorted(rest), "change"]) == ["abolished"] * 4 + ["unmapped"]
+    assert m.loc[sorted(rest)].query("change == 'abolished'").index.str.startswith("13").all()
+
+
 def test_bacoor_barangays_are_the_new_codes_all_matched():
     # DOMAIN §4.2: Bacoor's barangays were consolidated into new codes from 0402103076; the
     # Dec 2023 boundaries already use them, so every Bacoor barangay is paired "same".

@@ -7,6 +7,9 @@ directly from the dataset store with pandas (not with migdata's indicator code).
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -194,3 +197,140 @@ def test_resolve_area_levels_and_parents(store):
     assert a.parents == {"region": str(hh["region"].iloc[0]), "province": str(hh["province"].iloc[0]),
                          "city_mun": str(hh["city_mun"].iloc[0])}
     assert resolve_area(hh, "0400000000").level == "region"
+
+
+# --- maps of the areas below, the first page, print ----------------------------------------------
+LAGUNA = "0403400000"
+
+
+@pytest.fixture(scope="session")
+def laguna_report(demo):
+    html = (demo[0] / "report_laguna.html").read_text(encoding="utf-8")
+    return bs4.BeautifulSoup(html, "html.parser"), html
+
+
+def _alts(soup) -> list[str]:
+    return [img.get("alt", "") for img in soup.find_all("img")]
+
+
+def test_reports_map_their_areas_one_level_down(region_report, laguna_report):
+    from migdata.indicators.catalogue import catalogue
+
+    cat = catalogue()
+    # PSA: CALABARZON is 5 provinces and the highly urbanised City of Lucena; Laguna has 6 cities
+    # and 24 municipalities
+    for (soup, _), level, where, count in ((region_report, "province/HUC", "Region IV-A (CALABARZON)",
+                                            "6 provinces and HUCs"),
+                                           (laguna_report, "city/municipality", "Laguna",
+                                            "30 cities and municipalities")):
+        alts = _alts(soup)
+        for ind in ("HH01", "RM01"):
+            want = f"Map: {cat[ind].name} ({ind}), by {level}, {where}: {count}"
+            assert sum(a.startswith(want) for a in alts) == 1, (want, alts)
+        assert not any(", areas of " in a for a in alts)      # the dot plot of areas is gone
+        text = soup.get_text(" ", strip=True)
+        assert "Hatched areas are hidden" in text
+
+
+def test_laguna_bars_show_the_publishable_cells_of_the_workbook(demo, laguna_report, tmp_path):
+    from migdata.cli import main
+    from migdata.indicators.catalogue import catalogue
+
+    out = tmp_path / "cities.xlsx"
+    with pytest.raises(SystemExit) as e:
+        main(["indicators", str(demo[0] / "database"), "--out", str(out), "--csv", "--level", "city",
+              "--ids", "HH01,RM01", "--by", "none"])
+    assert e.value.code == 0
+    book = pd.read_csv(out.with_suffix(".csv"), dtype={"area_code": str, "parent_code": str},
+                       keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    alts = _alts(laguna_report[0])
+    for ind in ("HH01", "RM01"):
+        # the report takes household counts from CBMS, the stream every household is in
+        rows = book[(book["indicator_id"] == ind) & (book["stream"] == "cbms") & (book["area_level"] == "city")
+                    & (book["parent_code"] == LAGUNA)]
+        hidden = rows["suppressed"].astype(str).str.lower() == "true"
+        shown = rows[~hidden].sort_values(["estimate", "area_code"], ascending=[False, True], kind="stable")
+        counts = [f"{n} {w}" for n, w in ((int(hidden.sum()), "suppressed"), (30 - len(rows), "without data")) if n]
+        want = (f"Bar chart: {catalogue()[ind].name} ({ind}), cities and municipalities of Laguna: "
+                f"{len(shown)} of 30 cities and municipalities shown" + (f"; {', '.join(counts)}" if counts else "")
+                + f"; highest {shown['area_name'].iloc[0]} ({shown['estimate'].iloc[0]:.1f}%)")
+        assert sum(a.startswith(want) for a in alts) == 1, (want, alts)
+
+
+def test_first_page_lists_the_streams_and_rounds(demo, laguna_report):
+    soup, _ = laguna_report
+    db = migdata.load(demo[0] / "database")
+    data = next(p for p in soup.find_all("p") if p.get_text().startswith("Data:"))
+    entries = db.datasets()
+    if len(entries) > 1:          # one line each
+        assert f"this report draws on {len(entries)} datasets" in data.get_text()
+        items = [li.get_text(" ", strip=True) for li in data.find_next("ul").find_all("li")]
+    else:
+        items = [data.get_text(" ", strip=True)]
+    assert len(items) == len(entries)
+    for e, item in zip(entries, items):
+        assert str(e.get("round") or "") in item
+
+
+CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None or shutil.which("pdftotext") is None or shutil.which("pdfimages") is None,
+                    reason="printing is checked with headless Chromium and poppler-utils (pdftotext, pdfimages)")
+@pytest.mark.parametrize("paper", ["A4", "letter"])
+def test_laguna_report_prints_on_a4_and_letter(demo, laguna_report, tmp_path, paper):
+    soup, html = laguna_report
+    # the reader's choice of paper in the print dialog, as a style the browser applies on top
+    page = tmp_path / "report.html"
+    page.write_text(html.replace("</head>", f"<style>@page {{ size: {paper}; }}</style></head>", 1), encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    run = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--no-pdf-header-footer",
+                          f"--print-to-pdf={pdf}", page.as_uri()], capture_output=True, text=True, timeout=180)
+    assert pdf.exists(), run.stderr[-2000:]
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert re.search(rf"Page size: .* pts \({paper}\)", info), info     # pdfinfo names the paper
+    n = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    pages = [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), "-layout", str(pdf), "-"],
+                            capture_output=True, text=True).stdout for i in range(1, n + 1)]
+    firsts = [" ".join(next((ln for ln in p.splitlines() if ln.strip()), "").split()) for p in pages]
+    # page 1: the title, the data used, how to read; every numbered section starts a page
+    assert firsts[0] == "Migration profile: Laguna" and "Data:" in pages[0]
+    assert "Headline numbers" not in pages[0]
+    sections = [h.get_text(" ", strip=True).rstrip("¶").strip() for h in soup.find_all("h2")]
+    assert len(sections) == 11
+    for s in sections:
+        assert any(f.startswith(" ".join(s.split()[:4])) for f in firsts), s
+    assert all(f"Page {i} of {n}" in p for i, p in enumerate(pages, start=1))
+    # each chart is printed once, on one page: none is cut across pages
+    listed = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True).stdout.splitlines()[2:]
+    assert sum(line.split()[2] == "image" for line in listed) == len(soup.find_all("img"))
+
+
+# --- progress ------------------------------------------------------------------------------------
+def test_demo_progress_is_plain_lines(demo):
+    _, _, messages = demo
+    assert not any("\r" in m for m in messages)
+    # each report's notebook cells, as lines every 10 % (no terminal here), indented under step 4
+    done = [m for m in messages if re.fullmatch(r" {6}running 03_migration_profile\.ipynb: 100 %", m)]
+    assert len(done) == 2, messages
+    assert any(re.fullmatch(r" {6}indicators: 100 %", m) for m in messages)
+
+
+def test_indicators_and_report_show_bars_in_a_terminal(demo, tmp_path):
+    import os
+    import sys
+
+    from test_progress import BAR_TIMES, ROOT, _run_in_pty
+
+    env = dict(os.environ, MIGDATA_PROGRESS_DELAY="0", PYTHONPATH=str(ROOT))
+    db = str(demo[0] / "database")
+    for args, step in ((["indicators", db, "--level", "province", "--by", "none", "--ids", "HH01,RM01",
+                         "--out", str(tmp_path / "t.xlsx")], "indicators"),
+                       (["report", db, "--area", LAGUNA, "--out", str(tmp_path / "laguna.html")],
+                        "running 03_migration_profile.ipynb")):
+        out = _run_in_pty([sys.executable, "-m", "migdata.cli", *args], env)
+        bars = [part for part in out.split("\r") if part.startswith(step + ":")]
+        assert any(" 100%|" in part and BAR_TIMES.search(part) for part in bars), out
+        assert "Wrote " in out

@@ -30,7 +30,7 @@ STAGES = [
     ("migdata.survey", 4),
     ("migdata.indicators", 5),
     ("migdata.publish", 6),
-    ("migdata.questionnaires", 7), ("migdata.sample", 7), ("migdata.report", 7), ("migdata.summary", 7),
+    ("migdata.questionnaires", 7), ("migdata.sample", 7), ("migdata.report", 7), ("migdata.cell_progress", 7), ("migdata.summary", 7),
     ("migdata.demo", 7), ("migdata.cli", 7), ("migdata.notebooks", 7), ("migdata.__main__", 7),
 ]
 

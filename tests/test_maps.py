@@ -285,3 +285,48 @@ def test_area_bars_keep_the_highest_when_there_are_many():
     pub = total[~total["suppressed"]].sort_values(["estimate", "area_code"], ascending=[False, True])
     assert names == pub["area_name"].tolist()[:5]
     assert "5 of 30 cities and municipalities shown (the 5 highest of 25 with a value)" in charts.source_line(fig)
+
+
+def _database_table() -> pd.DataFrame:
+    """The Laguna table as a local migration database gives it: a stream and a design column,
+    and HH02 from a second stream (a survey) whose every value is 50."""
+    t, _ = _laguna_table()
+    cbms = t.assign(stream="cbms", design="complete count")
+    survey = t.assign(stream="of_survey", design="stratified sample", estimate=50.0, suppressed=False)
+    return pd.concat([cbms, survey], ignore_index=True)
+
+
+def test_a_database_table_maps_one_stream():
+    both = _database_table()
+    with pytest.raises(UsageError) as e:
+        maps.choropleth(both, "HH02", "city", LAGUNA)
+    assert e.value.code == "MD723"
+    assert e.value.message == render("MD723", indicator="HH02", level="city", streams="cbms, of_survey")
+    # one stream chosen: the classes of that stream's values (the survey's single value: one class)
+    fig = maps.choropleth(both, "HH02", "city", LAGUNA, by={"stream": "of_survey"})
+    assert fig.migdata_breaks.tolist() == [50.0]
+    # a table of one stream (what the report passes): its stream and design columns are not
+    # disaggregations, so every area with a row keeps its value
+    _, kind = _laguna_table()
+    one = both[both["stream"] == "cbms"]
+    fig = maps.choropleth(one, "HH02", "city", LAGUNA)
+    coll = _collection(fig, "map-areas")
+    white = tuple(np.round(to_rgba("#ffffff"), 6))
+    filled = [c for c, fc in zip(coll.area_codes, coll.get_facecolors()) if tuple(np.round(fc, 6)) != white]
+    assert sorted(filled) == sorted(c for c in coll.area_codes if kind[c] in ("zero", "value", "caution"))
+
+
+def test_area_bars_alt_text_counts_what_is_shown():
+    t, kind = _laguna_table()
+    fig = maps.area_bars(t, "HH02", "city", LAGUNA)
+    ar = areas.children(LAGUNA, "city_mun").sort_values("psgc").reset_index(drop=True)
+    # hand: the highest value is 20 (the 23rd area), the lowest shown a zero: of the three zeros
+    # (the first three areas) the last in the table's order, as ties keep it
+    assert charts.title(fig) == (
+        "Bar chart: Households with an OFW (HH02), cities and municipalities of Laguna: 25 of 30 cities "
+        f"and municipalities shown; 2 suppressed, 3 without data; highest {ar['name'][22]} (20.0%), "
+        f"lowest shown {ar['name'][2]} (0.0%).")
+    everything_hidden = maps.area_bars(t.assign(suppressed=True), "HH02", "city", LAGUNA)
+    assert charts.title(everything_hidden).endswith(
+        ": 0 of 30 cities and municipalities shown; 27 suppressed, 3 without data.")
+    assert [x.get_text() for x in everything_hidden.axes[0].get_yticklabels()] == []   # no bar

@@ -155,3 +155,50 @@ def test_library_import_hears_counts(tmp_path):
     size = (ROOT / "sample_data" / "cbms_2022_hpq.dat").stat().st_size
     assert counted[0][1:] == (0, size) and counted[-1][1:] == (size, size)
     assert [d for _, d, _ in counted] == sorted(d for _, d, _ in counted)
+
+
+def test_sample_shows_a_bar_in_a_terminal(tmp_path):
+    # 1,200 households (the bundled sample's size): the linked surveys' fixed sample sizes need it
+    out = _run_in_pty([sys.executable, "-m", "migdata.cli", "sample", "--out", str(tmp_path / "s"),
+                       "--households", "1200"], _env())
+    bar = [part for part in out.split("\r") if part.startswith("CBMS 2022 file (1,200 households):")]
+    assert any(" 100%|" in part and BAR_TIMES.search(part) for part in bar), out
+    # the steps without counts are lines of their own after the bar
+    assert "\r\nsample survey (SPSS) ...\r\n" in out
+
+
+def _notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
+                for kind, src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_notebook_run_reports_its_cells(tmp_path):
+    pytest.importorskip("papermill", reason="the notebook extras (papermill) are not installed")
+    from migdata.report import run_notebook
+
+    # three cells written here: a markdown cell counts as papermill runs through it too
+    nb = _notebook(tmp_path / "three.ipynb", [("markdown", "# title"), ("code", "x = 1"), ("code", "x + 1")])
+    calls: list[tuple] = []
+    run_notebook(nb, {}, cwd=tmp_path, progress=lambda m, d=None, t=None: calls.append((m, d, t)))
+    assert calls == [("running three.ipynb", n, 3) for n in range(4)]
+
+
+def test_a_failed_cell_ends_the_step_and_is_a_located_error(tmp_path):
+    pytest.importorskip("papermill", reason="the notebook extras (papermill) are not installed")
+    from migdata.errors import MigdataError
+    from migdata.report import run_notebook
+
+    nb = _notebook(tmp_path / "fails.ipynb", [("code", "x = 1"), ("code", "1 / 0"), ("code", "x")])
+    s = io.StringIO()
+    with pytest.raises(MigdataError) as e:
+        run_notebook(nb, {}, cwd=tmp_path, progress=Console(stream=s))
+    assert e.value.code == "MD804" and "ZeroDivisionError" in e.value.message
+    # lines (no terminal): the failed step still closes at 100 %, so no bar is left running
+    assert s.getvalue().splitlines() == ["running fails.ipynb: 30 %", "running fails.ipynb: 60 %",
+                                         "running fails.ipynb: 100 %"]

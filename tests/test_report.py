@@ -3,6 +3,8 @@ categories, and a sample-survey dataset (intervals, flags, design domain)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -79,3 +81,77 @@ def test_survey_report_below_its_design_domain_is_refused_before_running(survey,
     with pytest.raises(UsageError) as e:
         MigrationProfile.from_dataset(survey, "0403400000")
     assert e.value.code == "MD809"
+
+
+# --- maps of the areas below, and print -------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_regions() -> HouseholdData:
+    """A complete count written by hand: 10 households in a Laguna barangay, 10 in a Manila one;
+    4 and 3 of them have an OFW (HH01: 40% and 30%), 5 of each receive cash from abroad."""
+    rows, people = [], []
+    where = {"0400000000": ("0403400000", "0403405000", "0403405001", 4),
+             "1300000000": ("1380600000", "1380601000", "1380601001", 3)}
+    for reg, (prov, city, bgy, n_of) in where.items():
+        for h in range(10):
+            hid = f"{reg[:2]}{h:02d}"
+            rows.append({"hh_id": hid, "source": "test", "region": reg, "province": prov, "city_mun": city,
+                         "barangay": bgy, "cash_abroad": 10000.0 if h < 5 else 0.0})
+            for ln in (1, 2):
+                people.append({"hh_id": hid, "line_no": ln, "sex": ["male", "female"][ln - 1], "age": 40,
+                               "relationship": ["head", "spouse"][ln - 1],
+                               "of_status": "ofw_contract" if (ln == 2 and h < n_of) else "resident"})
+    return HouseholdData({"households": pd.DataFrame(rows), "persons": pd.DataFrame(people)},
+                         provenance={"design": {"complete_count": True}, "sources": ["test"]})
+
+
+def test_national_profile_maps_its_regions_from_its_own_rows(two_regions):
+    from migdata import areas
+    from migdata.indicators.catalogue import catalogue
+    from migdata.publish import charts, maps
+
+    p = MigrationProfile.from_dataset(two_regions, "PH")
+    assert (p.below, p.map_area) == ("region", None)
+    subs = p.sub_areas("HH01")
+    assert dict(zip(subs["area_code"].astype(str), subs["estimate"])) == {"0400000000": 40.0, "1300000000": 30.0}
+    fig = maps.choropleth(subs, "HH01", p.below, p.map_area, source=p.source_of("HH01"))
+    regions = areas.reference().query("level == 'region'")
+    assert len(regions) == 18        # PSGC: 17 regions and the Negros Island Region (2024)
+    assert charts.title(fig) == (
+        f"Map: {catalogue()['HH01'].name} (HH01), by region, Philippines: 18 regions; "
+        f"highest {areas.name('0400000000')} (40.0%), lowest {areas.name('1300000000')} (30.0%); "
+        "16 without data; 1 without a boundary.")   # the Negros Island Region is younger than the boundaries
+    assert "No boundary in the map file for 1 region: Negros Island Region (NIR) (no data)" in charts.source_line(fig)
+    assert f"Source: {p.source}. Areas: PSGC" in charts.source_line(fig)
+    # a province's report maps its cities/municipalities; a barangay's has nothing below
+    prov = MigrationProfile.from_dataset(two_regions, "0403400000")
+    assert (prov.below, prov.map_area) == ("city", "0403400000")
+    assert prov.sub_areas("RM01")["area_code"].astype(str).tolist() == ["0403405000"]
+    bgy = MigrationProfile.from_dataset(two_regions, "0403405001")
+    assert bgy.below is None and bgy.sub_areas("HH01").empty
+
+
+def _mm(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(mm|in|cm)", value).groups()
+    return float(number) * {"mm": 1.0, "cm": 10.0, "in": 25.4}[unit]
+
+
+def test_print_css_fits_a4_and_letter_and_breaks_at_sections():
+    from migdata.report import REPORT_CSS
+
+    css = " ".join(REPORT_CSS.split())
+    page = re.search(r"@page \{ margin: ([^;]+);", css)
+    assert page, "an @page rule with margins"
+    top, right, bottom, left = map(_mm, page.group(1).split())
+    # no page size is forced (the reader's paper stays selectable); the text block and the
+    # tallest chart fit both papers: A4 210 x 297 mm (ISO 216), Letter 215.9 x 279.4 mm
+    assert "size:" not in css.split("@page", 1)[1].split("}", 1)[0]
+    width = min(210.0, 215.9) - left - right
+    height = min(297.0, 279.4) - top - bottom
+    chart_max = _mm(re.search(r"img\.profile-chart \{[^}]*max-height: ([^;]+);", css).group(1))
+    assert width >= 170 and chart_max <= height
+    assert re.search(r"@bottom-\w+ \{ content: \"Page \" counter\(page\) \" of \" counter\(pages\)", css)
+    printed = css.split("@media print", 1)[1]
+    assert re.search(r"h2 \{ break-before: page;", printed)                 # every section on a new page
+    assert re.search(r"img, figure, svg \{ break-inside: avoid;", printed)  # no chart cut
+    assert re.search(r"tr, table\.profile-table td, table\.profile-table th \{ break-inside: avoid;", printed)
+    assert "thead { display: table-header-group; }" in printed              # header on every page

@@ -346,3 +346,17 @@ def test_fixed_answers_are_used_where_relevant():
     assert (a["link/cbms_case_id"], a["link/line_no"], a["hist/of_type"]) == ("041001001000001000100010001", "3", "4")
     assert "hist/land_sea" not in a and "work/income_month" not in a
     assert b["consent"] == "2" and "demo/sex" not in b
+
+
+def test_a_small_sample_takes_every_unit_of_a_small_frame(tmp_path):
+    # 300 households hold fewer children with a parent abroad than the CLB survey's 60: the
+    # generator takes them all (before: exit 2, MD362 "60 units asked for, the frame has 25")
+    from migdata.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["sample", "--households", "300", "--out", str(tmp_path)])
+    assert done.value.code == 0
+    lst = pd.read_csv(tmp_path / "kobo" / "sample_lists" / "children_left_behind_survey_sample.csv")
+    per_stratum = lst.groupby("stratum").agg(rows=("pi", "size"), frame_n=("frame_n", "first"))
+    assert len(lst) < 60
+    assert (per_stratum["rows"] == per_stratum["frame_n"]).all() and (lst["pi"] == 1).all()

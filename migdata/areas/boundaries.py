@@ -491,13 +491,15 @@ def map_areas(level: str, parent: str | None = None, boundaries: Boundaries | st
         >>> len(layer.areas), layer.problems.empty
         (15, True)
     """
-    from migdata.areas.reference import reference
+    from migdata.areas.reference import index
 
     b = (shipped() if boundaries is None else boundaries if isinstance(boundaries, Boundaries)
          else read_boundaries(boundaries))
     allm = match(b) if ref is None else compute_match(b, ref)
-    ref = reference() if ref is None else ref
+    # the shipped table itself and its cached index (reference() copies the table, and a
+    # table passed in gets an index of its own): a map is drawn for each of a report's indicators
     areas = level_areas(level, parent, ref)
+    ref = index().ref if ref is None else ref
     m = allm[allm["psgc"].notna()]
     pos_of = {c: i for i, c in enumerate(b.features["code"].astype(str))}
     shape_of = dict(zip(m["psgc"].astype(str)[::-1], m["code"].astype(str)[::-1]))  # first wins

@@ -60,6 +60,8 @@ SUPPRESSED_FILL = "#ffffff"
 SUPPRESSED_HATCH = "////"
 CAUTION_HATCH = "...."
 EDGE = "#4d4d4d"
+#: Columns of a local migration database's tables that say where a row comes from.
+DATABASE_COLUMNS = ("stream", "design")
 #: Where on viridis the lowest and highest classes sit: the lightest class stays clearly
 #: darker than white (no data) in greyscale, the darkest light enough to see the hatching.
 RAMP = (0.9, 0.12)
@@ -168,6 +170,13 @@ def map_values(table: pd.DataFrame, indicator: str, level: str, area: str | None
         raise UsageError("MD720", indicator=indicator, level=lv,
                          ids=", ".join(sorted(set(ids))[:40]) or "none", levels=", ".join(levels) or "none")
     for col in _by_columns(t):
+        if col in DATABASE_COLUMNS and col not in (by or {}):
+            # a database table's stream (and the design it names) is not a disaggregation:
+            # one stream per map, named when the table has several
+            streams = sorted(set(t[col].astype(str)))
+            if col == "stream" and len(streams) > 1:
+                raise UsageError("MD723", indicator=indicator, level=lv, streams=", ".join(streams))
+            continue
         want = str((by or {}).get(col, "Total"))
         t = t[(t[col].astype(str) == want).to_numpy()]
     cats = [c for c in dict.fromkeys(t["category"].astype(str)) if c] if "category" in t else []
@@ -409,6 +418,25 @@ def choropleth(table: pd.DataFrame, indicator: str, level: str, area: str | None
         return fig
 
 
+def drawn_areas(fig: Figure) -> list[str]:
+    """The PSGC codes of the areas a :func:`choropleth` drew with a shape (empty when the
+    boundaries have none of them: the figure then holds only its legend and notes).
+
+    Example:
+        >>> from migdata.areas.boundaries import level_areas
+        >>> ar = level_areas("city", "0403400000")
+        >>> t = pd.DataFrame({"indicator_id": "HH02", "name": "OFW households", "area_level": "city",
+        ...                   "area_code": ar["psgc"], "area_name": ar["name"], "estimate": 1.0, "measure": "%"})
+        >>> len(drawn_areas(choropleth(t, "HH02", "city", "0403400000")))   # San Pedro has no shape
+        29
+    """
+    for ax in fig.axes:
+        for coll in ax.collections:
+            if coll.get_gid() == "map-areas":
+                return list(getattr(coll, "area_codes", []))
+    return []
+
+
 def _wrap_lines(text: str, width: int) -> str:
     import textwrap
 
@@ -465,6 +493,8 @@ def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None 
     """The areas of ``level`` inside ``area`` with a publishable value, as bars sorted from the
     highest (values to use with caution marked ``*``); the note says how many areas are
     suppressed or have no data. Same selection as :func:`choropleth`, without boundaries.
+    The alternative text (:func:`migdata.publish.charts.title`) starts with ``Bar chart:`` and
+    says how many areas are shown, the highest and the lowest shown.
     ``top``: at most that many bars, the highest (None: all; a bar chart of hundreds of
     barangays is neither readable nor quick to draw: the map shows them all).
 
@@ -500,6 +530,13 @@ def area_bars(table: pd.DataFrame, indicator: str, level: str, area: str | None 
                            unit=charts.unit_label(meta["measure"], meta["unit"]) or "value", source=data_src,
                            ci=("ci_low", "ci_high") if "ci_low" in pub and _intervals(pub) else None,
                            note=note, top=top)
+    alt = f"Bar chart: {meta['name']}{cat} ({meta['indicator']}), {many} of {where}: {note}"
+    if len(pub):
+        ranked = pub.sort_values("estimate", ascending=False, kind="stable")
+        hi, lo = ranked.iloc[0], ranked.iloc[shown - 1]
+        alt += (f"; highest {hi['name']} ({charts._fmt(hi['estimate'], meta['measure'])}), "
+                f"lowest shown {lo['name']} ({charts._fmt(lo['estimate'], meta['measure'])})")
+    fig.set_label(alt + ".")
     return fig
 
 
@@ -551,5 +588,5 @@ def _intervals(t: pd.DataFrame) -> bool:
     return bool((hi > lo).any())
 
 
-__all__ = ["area_bars", "choropleth", "classify", "class_of", "load_table", "luminance", "map_values",
+__all__ = ["area_bars", "choropleth", "classify", "class_of", "drawn_areas", "load_table", "luminance", "map_values",
            "palette", "write_map"]

@@ -107,12 +107,17 @@ def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "provin
     from migdata.model.partitions import is_partitioned
     from migdata.publish.excel import write_csv, write_workbook
 
+    from migdata.progress import as_progress
+
+    say = as_progress(progress)
     data = dataset
     if isinstance(dataset, (str, os.PathLike)) and (is_database(dataset) or not is_partitioned(dataset)):
         data = open_path(dataset)  # a partitioned store is evaluated partition by partition
     table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy,
-                    engine=engine, progress=progress)
+                    engine=engine, progress=say)
+    say(f"writing {out}")
     paths = [write_workbook(table, out)]
     if csv:
+        say(f"writing {Path(out).with_suffix('.csv')}")
         paths.append(write_csv(table, Path(out).with_suffix(".csv")))
     return paths

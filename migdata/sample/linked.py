@@ -58,6 +58,12 @@ SURVEYS = (RIDER, OF_SURVEY, CLB_SURVEY)
 SURVEY_DATE = {RIDER: dt.date(2022, 8, 12), OF_SURVEY: dt.date(2022, 11, 20), CLB_SURVEY: dt.date(2022, 11, 20)}
 #: sample sizes: rider barangays, OF respondents, CLB children
 SAMPLE_N = {RIDER: 30, OF_SURVEY: 80, CLB_SURVEY: 60}
+
+
+def _sample_n(stream: str, frame: pd.DataFrame) -> int:
+    # a small generated CBMS file (``migdata sample --households 300``) has a smaller frame than
+    # the sample size: then every unit is taken (a take-all draw), as a field team would
+    return min(SAMPLE_N[stream], len(frame))
 NON_CONTACT = {RIDER: 0.0, OF_SURVEY: 0.10, CLB_SURVEY: 0.08}   # selected, never reached [A]
 REFUSAL = {RIDER: 0.04, OF_SURVEY: 0.05, CLB_SURVEY: 0.05}      # reached, consent = no [A]
 NO_ID = {RIDER: 0.05, OF_SURVEY: 0.10, CLB_SURVEY: 0.08}        # the case id not known [A]
@@ -244,7 +250,7 @@ def rider_submissions(c: Cbms, seed: int) -> tuple[list[dict], list[dict], pd.Da
     """Fixed answers of the rider households, the planted problems, and the barangay sample."""
     rng = np.random.default_rng([seed, 31])
     frame = barangay_frame(c)
-    s = draw(frame, SAMPLE_N[RIDER], strata="province", method="pps", size="households", seed=seed * 100 + 1)
+    s = draw(frame, _sample_n(RIDER, frame), strata="province", method="pps", size="households", seed=seed * 100 + 1)
     h = c.households[c.households["psgc"].isin(set(s.units["psgc"]))].sort_values(["psgc", "hh_id"])
     h = h.reset_index(drop=True)
     p = c.persons.set_index("hh_id")
@@ -345,7 +351,7 @@ def of_submissions(c: Cbms, seed: int) -> tuple[list[dict], list[dict], pd.DataF
     """Fixed answers of the OF survey, the planted problems, and the sample list."""
     rng = np.random.default_rng([seed, 32])
     frame = of_frame(c)
-    s = draw(frame, SAMPLE_N[OF_SURVEY], strata="province", method="srs", seed=seed * 100 + 2)
+    s = draw(frame, _sample_n(OF_SURVEY, frame), strata="province", method="srs", seed=seed * 100 + 2)
     units = s.units.reset_index(drop=True)
     outcome = _outcomes(rng, len(units), OF_SURVEY)
     fixed, kept = [], []
@@ -382,7 +388,7 @@ def clb_submissions(c: Cbms, seed: int) -> tuple[list[dict], list[dict], pd.Data
     """Fixed answers of the CLB survey, the planted problems, and the sample list."""
     rng = np.random.default_rng([seed, 33])
     frame = clb_frame(c)
-    s = draw(frame, SAMPLE_N[CLB_SURVEY], strata="province", method="srs", seed=seed * 100 + 3)
+    s = draw(frame, _sample_n(CLB_SURVEY, frame), strata="province", method="srs", seed=seed * 100 + 3)
     units = s.units.reset_index(drop=True)
     outcome = _outcomes(rng, len(units), CLB_SURVEY)
     persons = c.persons.set_index(["hh_id", "line_no"])
