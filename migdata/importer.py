@@ -35,7 +35,7 @@ from migdata.readers import get_reader, reader_for
 from migdata.readers.codebook import Codebook
 
 #: reader problems that blank one value of a row (rejected under the "reject" policy)
-VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506"}
+VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506", "MD201", "MD202", "MD204", "MD205"}
 
 
 def _paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:

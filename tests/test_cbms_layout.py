@@ -7,7 +7,7 @@
   sample's .dat without a problem, and is the one the layout writes;
 - the ``cbms_2022_hpq`` profile gives the same tables with the generated and the real dictionary;
 - a 2022 barangay code that the current PSGC release no longer has (Bacoor, merged in 2023) keeps
-  its household at the city/municipality level (MD560); an unknown city gives no psgc (MD506).
+  its household at the city/municipality level (MD560); an unknown city gives no psgc (MD201).
 """
 
 from __future__ import annotations
@@ -259,8 +259,8 @@ def test_old_bacoor_barangay_counted_at_city_level(small_file, tmp_path):
     hit = probs[probs["code"] == "MD560"]
     assert len(hit) == 1 and set(probs["code"]) == {"MD560"}
     assert (hit.iloc[0]["source_row"], hit.iloc[0]["value"], hit.iloc[0]["action"]) == (row, "042103001", "kept")
-    assert hit.iloc[0]["message"] == render("MD560", row=row, file=str(dat), hh_id=hh, value="042103001",
-                                            city="City of Bacoor", psgc="0402103000")
+    assert hit.iloc[0]["message"] == render("MD560", row=row, file=str(dat), table="households", column="psgc",
+                                            value="042103001", city="City of Bacoor", psgc="0402103000")
     assert "City of Bacoor" in hit.iloc[0]["message"] and "not in the current PSGC release" in hit.iloc[0]["message"]
 
 
@@ -272,7 +272,7 @@ def test_unknown_city_gives_no_psgc(small_file, tmp_path):
     h = data.households.set_index("hh_id")
     assert pd.isna(h.loc[hh, "psgc"]) and len(h) == 120
     probs = data.report.to_frame()
-    hit = probs[probs["code"] == "MD506"]
+    hit = probs[probs["code"] == "MD201"]  # not in the reference (the areas rule), set missing
     assert len(hit) == 1 and (hit.iloc[0]["source_row"], hit.iloc[0]["value"]) == (row, "042199001")
 
 

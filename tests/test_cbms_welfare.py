@@ -211,6 +211,21 @@ def test_poverty_threshold_is_psa_2021(tidy):
     assert (h["poverty_threshold"] == 12030 * 12 / 5).all()
 
 
+def test_a_copy_of_the_profile_uses_its_own_poverty_settings(tmp_path):
+    """A user's copy of the profile with threshold_year = 2023 gets the 2023 thresholds (the
+    hooks read [poverty] from the file applied, not from the shipped profile)."""
+    from migdata.profiles import load_profile
+
+    text = Path(load_profile("cbms_2022_hpq").path).read_text(encoding="utf-8")
+    assert "threshold_year = 2021" in text
+    copy = tmp_path / "my_cbms.toml"
+    copy.write_text(text.replace("threshold_year = 2021", "threshold_year = 2023"), encoding="utf-8")
+    data = import_files([_need(SAMPLE / "cbms_2022_hpq.dat"), SAMPLE / "cbms_2022_hpq_layout.dcf"], copy)
+    # PSA 2023: PHP 15,457 a month for a family of five in Region IV-A -> 15,457 x 12 / 5 = 37,096.8
+    # a year per person, which the thresholds file records rounded to the peso
+    assert (data.households["poverty_threshold"] == 37097).all()
+
+
 def test_multidimensional_poverty(raw, tidy):
     _, h = tidy
     w = {"schooling": 1 / 6, "attendance": 1 / 6, "mortality": 1 / 3, "fuel": 1 / 15, "sanitation": 1 / 15,

@@ -8,7 +8,7 @@ Example:
     ['0405600000']
 """
 
-from migdata.areas.codes import normalize, normalize_codes, ppmm_to_psgc, read_code, rollup
+from migdata.areas.codes import normalize, normalize_codes, ppmm_to_psgc, read_code, read_distinct, rollup
 from migdata.areas.crosswalk import crosswalk, read_release, translate
 from migdata.areas.reference import (children, describe, index, lookup, name, reference,
                                      release, search, search_text)
@@ -16,5 +16,5 @@ from migdata.areas.levels import LEVELS
 from migdata.areas.structure import PSGC_LEVELS
 
 __all__ = ["LEVELS", "PSGC_LEVELS", "children", "crosswalk", "describe", "index", "lookup", "name", "normalize",
-           "normalize_codes", "ppmm_to_psgc", "read_code", "read_release", "reference",
+           "normalize_codes", "ppmm_to_psgc", "read_code", "read_distinct", "read_release", "reference",
            "release", "rollup", "search", "search_text", "translate"]

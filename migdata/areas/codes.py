@@ -143,13 +143,41 @@ def _where(file: str | None, row: Any, column: str | None, n: int | None = None)
     return f" ({text})" if text else ""
 
 
-def _error(r: Reading, value: Any, ix: Index, file: str | None, row: Any,
-           column: str | None, n: int | None = None) -> DataError:
+def problem_fields(r: Reading, ix: Index) -> dict[str, Any]:
+    """The message fields of a reading's problem (its MD2xx code's template), except the value
+    and where it was found.
+
+    Example:
+        >>> from migdata.areas.reference import index
+        >>> problem_fields(read_code("12", index()), index())["release"] == index().release
+        True
+    """
     fields = dict(r.fields)
     if "suggestions" in fields:
         fields["suggestions"] = "; ".join(fields["suggestions"]) or "none"
-    return DataError(r.error, value=value, where=_where(file, row, column, n), release=ix.release,
-                     file=file, row=row, column=column, **fields)
+    return {"release": ix.release, **fields}
+
+
+def read_distinct(values: pd.Series, ref: pd.DataFrame | None = None
+                  ) -> tuple[np.ndarray, Any, list[Reading], Index]:
+    """Read each distinct value once (:func:`read_code`): ``pd.factorize(values)`` (codes, -1
+    for missing, and the distinct values), one :class:`Reading` per distinct value, and the
+    index used.
+
+    Example:
+        >>> codes, _, readings, _ = read_distinct(pd.Series(["3405", "3405", None, "x"]))
+        >>> codes.tolist(), [r.code for r in readings], readings[1].error
+        ([0, 0, -1, 1], ['0403405000', None], 'MD204')
+    """
+    ix = index(ref)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, uniques, [read_code(v, ix) for v in uniques], ix
+
+
+def _error(r: Reading, value: Any, ix: Index, file: str | None, row: Any,
+           column: str | None, n: int | None = None) -> DataError:
+    return DataError(r.error, value=value, where=_where(file, row, column, n), file=file, row=row,
+                     column=column, **problem_fields(r, ix))
 
 
 def normalize(code: Any, ref: pd.DataFrame | None = None, *, file: str | None = None,
@@ -191,15 +219,13 @@ def normalize_codes(values: Iterable[Any] | pd.Series, ref: pd.DataFrame | None 
         raise UsageError("MD004", what="errors", value=errors, choices="raise, report")
     if errors == "report" and report is None:
         raise UsageError("MD004", what="report", value=None, choices="an ImportReport when errors='report'")
-    ix = index(ref)
     s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    codes, uniques, readings, ix = read_distinct(s, ref)
     out_u = np.empty(len(uniques), dtype=object)
     rows = None if source_rows is None else np.asarray(pd.Series(source_rows).to_numpy())
     first: np.ndarray | None = None
     counts: np.ndarray | None = None
-    for k, v in enumerate(uniques):
-        r = read_code(v, ix)
+    for k, (v, r) in enumerate(zip(uniques, readings)):
         out_u[k] = r.code if r.code is not None else pd.NA
         if not r.error and not (r.repaired and report is not None):
             continue

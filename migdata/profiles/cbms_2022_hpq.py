@@ -5,12 +5,8 @@
 - ``lf_status`` from Section E (E01, E03, E25, E32) for persons 15+;
 - OWWA and PhilHealth membership of persons from the household's Section P member lists
   (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
-- ``psgc`` of the household from the 9-digit geo ID (old PSGC, as the 2022 CBMS wrote it): the
-  barangay's 10-digit code; for a barangay that the current PSGC release no longer has (the 2022
-  barangays of Bacoor, merged in 2023) the code of its city/municipality, reported (MD560);
-  missing when the city/municipality is unknown too (MD506);
-- household flags from Sections K and P; ``urban_rural`` of the barangay; ``cash_abroad`` and
-  ``income`` summed over the case's Section H records;
+- ``cash_abroad`` and ``income`` summed over the case's Section H records (when a file has
+  several);
 - the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
   reported with the household, line, item and value (MD550-MD559) and the answer set missing.
 
@@ -27,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
 import io
 import tomllib
 from functools import lru_cache
@@ -39,6 +34,7 @@ import pandas as pd
 
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
+from migdata.profiles.engine import code_table
 
 ID = ["REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN"]
 WIDTHS = [2, 2, 2, 3, 6, 4, 4, 4]
@@ -60,32 +56,22 @@ PLACES = {  # residence item, PPMM item, country item, tidy prefix
     "B02_FYRSRESIDE": ("B01_PHILIPPINES2", "B01_COUNTRY2", "res_5y"),
     "B04_SMOSRESIDE": ("B01_PHILIPPINES4", "B01_COUNTRY4", "res_6m"),
 }
-K01 = ["K01A_BANK", "K01B_DIGITALBANK", "K01C_EMONEY", "K01D_NSSLANONSTOCK", "K01E_COOP",
-       "K01F_MICROFIN", "K01Z_OTH"]
 P02_LISTS = {"P02_1A_SSS": "sss_member", "P02_1B_GSIS": "gsis_member", "P02_1C_OWWA": "owwa_member",
              "P02_1F_PAGIBIG": "pagibig_member", "P02_1G_PHLHEALTH": "philhealth"}
 # Section L1 list item -> (the Section L yes/no item that asks it, tidy column, asked of women 10+)
 L1_LISTS = {"L02_LNO": ("L01_PREG", "pregnant_3y", True), "L07_LNO": ("L06_CPREG", "pregnant_now", True),
             "L09_LNO": ("L08_LACTMOM", "breastfeeding", True), "L16_LNO": ("L15_DIS", "disability", False),
             "L34_LNO": ("L33_TMSICK", "ill_12m", False)}
-# programme items (P05, P08) -> the codes of the ``programmes`` column
-PROGRAMME_CODES = {"P05A_REG4PS": "4ps_regular", "P05B_MOD4PS": "4ps_modified", "P05C_UCT": "uct",
-                   "P05D_SOCPEN": "social_pension", "P05E_IMAP": "medical_assistance", "P05F_STUFAP": "student_aid",
-                   "P05G_SNRHIGH": "shs_voucher", "P05H_ESA": "emergency_shelter", "P05I_HOUSING": "housing",
-                   "P05J_HEALTH": "health_assistance", "P05K_COMM": "wash", "P05Z_OTHERS": "other",
-                   "P08_MEMFEEDNG": "feeding"}
 ELEMENTARY_OR_MORE = ["elementary_graduate", "jhs_undergraduate", "jhs_graduate", "shs_undergraduate",
                       "shs_graduate", "post_secondary", "short_cycle_tertiary", "college_undergraduate",
                       "college_graduate", "post_graduate"]
-P05 = ["P05A_REG4PS", "P05B_MOD4PS", "P05C_UCT", "P05D_SOCPEN", "P05E_IMAP", "P05F_STUFAP",
-       "P05G_SNRHIGH", "P05H_ESA", "P05I_HOUSING", "P05J_HEALTH", "P05K_COMM", "P05Z_OTHERS"]
 
 
 @lru_cache(maxsize=1)
 def countries() -> dict[str, str | None]:
-    """CBMS country code (text) -> ISO3 (None for 9997 don't know and codes without ISO3)."""
-    text = resources.files("migdata.profiles").joinpath("cbms_countries.csv").read_text(encoding="utf-8")
-    return {r["cbms_code"]: (r["iso3"] or None) for r in csv.DictReader(text.splitlines())}
+    """CBMS country code (text) -> ISO3 (None for 9997 don't know and codes without ISO3): the
+    code table ``cbms_countries.csv`` as profiles read it (``codes_file``)."""
+    return {k: (v or None) for k, v in code_table("cbms_countries.csv", "cbms_code", "iso3").items()}
 
 
 def member_lines(text: Any) -> list[int]:
@@ -336,27 +322,6 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> No
         _mark(p, roster, lists, answered, col, item, rep)
 
 
-def _programmes(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
-    """``programmes``: the programmes a household received (P05 A-Z, P08 feeding), as
-    space-separated codes ("" for none; missing when Section P is blank)."""
-    if "SECTION_P" not in raw:
-        return
-    r = raw["SECTION_P"].assign(hh_id=lambda d: _hh_id(d))
-    items = [c for c in PROGRAMME_CODES if c in r.columns]
-    if not items:
-        return
-    vals = r[items].apply(pd.to_numeric, errors="coerce").astype("float64")
-    answered = vals.notna().any(axis=1).to_numpy()
-    yes = (vals == 1).to_numpy(dtype=bool)
-    # one bit per programme: the few distinct combinations are turned into text once each
-    pattern = (yes * (1 << np.arange(len(items), dtype=np.int64))).sum(axis=1)
-    uniq, inv = np.unique(pattern, return_inverse=True)
-    names = [PROGRAMME_CODES[c] for c in items]
-    text = np.array([" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq], dtype=object)[inv]
-    text[~answered] = None
-    h["programmes"] = h["hh_id"].map(pd.Series(text, index=r["hh_id"].to_numpy())).astype(object).to_numpy()
-
-
 @lru_cache(maxsize=1)
 def _settings() -> dict[str, Any]:
     """The ``[poverty]`` and ``[mpi]`` tables of ``cbms_2022_hpq.toml`` (data the hooks apply)."""
@@ -404,12 +369,12 @@ def threshold_for(areas: pd.DataFrame, year: int, table: pd.DataFrame | None = N
     return out
 
 
-def _poverty(h: pd.DataFrame) -> None:
+def _poverty(h: pd.DataFrame, settings: dict[str, Any]) -> None:
     """``poverty_threshold``: the PSA annual per-capita threshold of the year the profile names,
     for the household's area (``[poverty]`` of the profile)."""
     from migdata.areas import rollup
 
-    conf = _settings().get("poverty", {})
+    conf = settings.get("poverty", {})
     year = conf.get("threshold_year")
     if not year or "psgc" not in h.columns:
         return
@@ -504,12 +469,12 @@ def mpi_deprivations(h: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _mpi(h: pd.DataFrame, p: pd.DataFrame) -> None:
+def _mpi(h: pd.DataFrame, p: pd.DataFrame, settings: dict[str, Any]) -> None:
     """``mpi_score`` (weighted share of deprivations) and ``mpi_poor`` (score at or above the
     cutoff), with the dimensions, indicators and cutoff of ``[mpi]`` in the profile: dimensions
     weigh the same, indicators the same within their dimension. A household with an indicator
     the data cannot say has no score."""
-    conf = _settings().get("mpi", {})
+    conf = settings.get("mpi", {})
     dims = conf.get("dimensions", {})
     if not dims:
         return
@@ -529,65 +494,20 @@ def _mpi(h: pd.DataFrame, p: pd.DataFrame) -> None:
     h["mpi_poor"] = poor
 
 
-def _psgc(h: pd.DataFrame, rep: _Reporter) -> None:
-    """9-digit geo code -> 10-digit PSGC; a barangay unknown to the reference falls back to its
-    city/municipality (the household is counted there only)."""
-    from migdata.areas.reference import reference
-
-    ref = reference()
-    cc = ref["correspondence_code"].astype(object)
-    has = cc.notna().to_numpy()
-    corr = dict(zip(cc[has].astype(str), ref["psgc"].astype(object)[has]))
-    names = dict(zip(ref["psgc"].astype(object), ref["name"].astype(object)))
-    # a few thousand distinct barangays for millions of households: look up each code once
-    fcodes, uniques = pd.factorize(h["psgc"].astype(object), use_na_sentinel=True)
-    mapped = [corr.get(str(u)) for u in uniques]
-    city = [None if m is not None else corr.get(str(u)[:6] + "000") for u, m in zip(uniques, mapped)]
-    out = np.array([m if m is not None else c for m, c in zip(mapped, city)] + [None], dtype=object)
-    bad = np.array([m is None for m in mapped] + [False])
-    rows = h["_source_row"].to_numpy() if "_source_row" in h.columns else np.full(len(h), None)
-    for i in np.flatnonzero(bad[fcodes]):
-        u = fcodes[i]
-        c9, to = str(uniques[u]), city[u]
-        row = None if rows[i] is None or pd.isna(rows[i]) else int(rows[i])
-        if to is not None:
-            rep.report.add("MD560", table="households", source_file=rep.source, source_row=row,
-                           column="psgc", value=c9, action="kept", record=f"household {h['hh_id'].iat[i]}",
-                           hh_id=h["hh_id"].iat[i], city=names.get(to, to), psgc=to)
-        else:
-            rep.report.add("MD506", table="households", source_file=rep.source, source_row=row,
-                           column="psgc", value=c9, action="set_missing", kind="psgc9")
-    h["psgc"] = pd.array(out[fcodes], dtype=STRING)
-
-
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
-    from migdata.areas.reference import reference
-
-    ref = reference()
-    ur = dict(zip(ref["psgc"], ref["urban_rural"].astype(object)))
-    h["urban_rural"] = h["psgc"].astype(object).map(ur).to_numpy()
     if "SECTION_H" in raw and len(raw["SECTION_H"]) != raw["SECTION_H"][ID].drop_duplicates().shape[0]:
         sh = raw["SECTION_H"].assign(hh_id=_hh_id(raw["SECTION_H"]))
         sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)
         h["cash_abroad"] = h["hh_id"].map(sums["H3G_CASHRECEIPTS"]).to_numpy()
         h["income"] = h["hh_id"].map(sums["H05_SOURCESOFINCOME"]).to_numpy()
-    for rec, items, col, extra in (("SECTION_K", K01, "has_account", None),
-                                   ("SECTION_P", P05, "programme_any", "P08_MEMFEEDNG"),
-                                   ("SECTION_P", ["P05A_REG4PS", "P05B_MOD4PS"], "programme_4ps", None)):
-        if rec not in raw:
-            continue
-        r = raw[rec].assign(hh_id=_hh_id(raw[rec]))
-        cols = [c for c in items + ([extra] if extra else []) if c in r.columns]
-        vals = r[cols].apply(pd.to_numeric, errors="coerce")
-        yes = (vals == 1).any(axis=1)
-        answered = vals.notna().any(axis=1)
-        flag = pd.Series(np.where(answered, yes, None), index=r.index, dtype=object)
-        h[col] = h["hh_id"].map(dict(zip(r["hh_id"], flag))).to_numpy()
 
 
 def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Any,
-           report: ImportReport) -> dict[str, pd.DataFrame]:
-    """Complete the tidy tables the engine built from the profile (see the module docstring)."""
+           report: ImportReport, profile: Any = None) -> dict[str, pd.DataFrame]:
+    """Complete the tidy tables the engine built from the profile (see the module docstring);
+    ``[poverty]`` and ``[mpi]`` come from ``profile`` (the file being applied, which may be a
+    user's copy), else from the shipped profile."""
+    settings = profile.settings if profile is not None else _settings()
     rep = _Reporter(report, getattr(codebook, "source", None))
     p = tables["persons"].copy()
     f = _person_frame(raw)
@@ -606,10 +526,8 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     out["persons"] = p
     if "households" in tables:
         h = tables["households"].copy()
-        _psgc(h, rep)
         _households(h, raw)
-        _programmes(h, raw)
-        _poverty(h)
-        _mpi(h, p)
+        _poverty(h, settings)
+        _mpi(h, p, settings)
         out["households"] = h
     return out

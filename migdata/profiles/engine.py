@@ -24,11 +24,22 @@ Column spec keys (a plain string ``"X"`` means ``{ from = "X" }``):
 ``value``         a constant
 ``default``       fill missing values (or the whole column when ``from`` is absent)
 ``dtype``         string | int | float | bool | category (defaults to the tidy schema's type)
-``area``          PSGC conversion: ``region`` (2-digit region number), ``psgc9``
-                  (correspondence code), ``psgc10``; ``area_codes`` overrides single codes
+``area``          PSGC conversion: ``region`` (2-digit region number), or ``psgc`` (alias
+                  ``psgc9``, ``psgc10``): every form :func:`migdata.areas.normalize_codes`
+                  reads, each unreadable row reported (MD2xx); ``area_codes`` overrides codes
 ``drop = true``   a direct identifier: dropped unless ``keep_identifiers=True``
 ``free_text = true``  typed-in text: phone numbers, e-mail addresses and the household's own
                   names in it are redacted (MD515); messages never quote it
+``codes_file``    codes from a CSV beside the profile (``{ file, code, value }`` or the name of a
+                  ``[code_tables.<name>]``); blank values are missing-value codes
+``choice``        a select_multiple answer holds this choice (bool; missing when unanswered)
+``set_when``      ``{ from, codes, value }``: the value where another raw column has the codes
+``sum``           the sum of columns of the same table (missing when a term is missing)
+``cases``         ``[{ when = { col = [codes] | "blank" | "answered" }, value = ... }, ...]``:
+                  the first case that holds gives the value (no value: missing)
+``any_of``/``yes_items`` + ``yes``  several yes/no items: whether any is yes, or the names of
+                  those that are (space-separated); missing when none is answered
+``area_attribute``  a column of the PSGC reference (``urban_rural``) for the table's ``psgc``
 
 Privacy rules (:mod:`migdata.model.privacy`): ``*_src`` columns keep codes only (a name typed
 into a coded column is left out, MD504/MD514); problem messages withhold values that look
@@ -40,7 +51,9 @@ case-id columns; default: the reader's), ``join`` (raw tables left-joined on the
 without a match are kept and reported, MD507; cases without a ``from`` row are reported, MD513).
 
 Columns whose name starts with ``_`` are scratch columns for a hooks module (``hooks =
-"module"`` with ``derive(tables, raw, codebook, report)``); they are dropped after the hooks ran.
+"module"`` with ``derive(tables, raw, codebook, report)``, and ``profile=`` when it takes it:
+the parsed profile, whose ``settings`` hold its other top-level tables); they are dropped after
+the hooks ran.
 
 Example:
     >>> import pandas as pd
@@ -66,11 +79,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import re
 import sys
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +108,18 @@ PROFILE_KEYS = {"name", "title", "reader", "source", "round", "complete_count", 
                 "description", "files", "version", "dictionary", "psgc_release", "reference_date",
                 "period", "stream", "units"}
 TABLE_KEYS = {"from", "one_per_case", "from_persons", "keys", "join", "columns", "doc"}
-COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "missing", "source_column", "scale",
-               "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc"}
-AREA_KINDS = ("region", "psgc9", "psgc10")
+COLUMN_KEYS = {"from", "concat", "sep", "widths", "codes", "codes_file", "missing", "source_column", "scale",
+               "value", "default", "dtype", "area", "area_codes", "drop", "free_text", "doc",
+               "choice", "set_when", "cases", "sum", "area_fallback", "any_of", "yes_items", "yes",
+               "area_attribute"}
+CODE_TABLE_KEYS = {"file", "code", "value"}
+#: top-level tables the engine reads; the others are settings handed to the hooks
+ENGINE_TABLES = {"profile", "tables", "design", "reader", "links", "code_tables"}
+#: keys that give a column its values (one of them is required)
+SOURCE_KEYS = ("from", "concat", "value", "default", "cases", "sum", "any_of", "yes_items", "area_attribute")
+AREA_KINDS = ("region", "psgc", "psgc9", "psgc10")
+#: columns of the PSGC reference a profile can copy for the table's psgc (``area_attribute``)
+AREA_ATTRIBUTES = ("urban_rural",)
 
 
 @dataclass
@@ -117,6 +139,8 @@ class Profile:
     meta: dict[str, Any] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
     path: str | None = None
+    #: the profile's other top-level tables (e.g. ``[poverty]``, ``[mpi]``): data for its hooks
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def raw_columns(self) -> dict[str, set[str]]:
         """Raw columns each raw table must provide (lets a reader decode only those)."""
@@ -128,6 +152,12 @@ class Profile:
                 if spec.get("from"):
                     cols.add(spec["from"])
                 cols.update(spec.get("concat", []))
+                if "set_when" in spec:
+                    cols.add(spec["set_when"]["from"])
+                for case in spec.get("cases", []):
+                    cols.update(case.get("when", {}))
+                cols.update(spec.get("any_of", []))
+                cols.update(spec.get("yes_items", {}))
             for s in srcs:
                 if s:
                     out.setdefault(s, set()).update(cols)
@@ -180,9 +210,14 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
             if bad:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"unknown key(s) {sorted(bad)}; allowed: {sorted(COLUMN_KEYS)}")
-            if not any(k in cspec for k in ("from", "concat", "value", "default")):
+            if not any(k in cspec for k in SOURCE_KEYS):
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
-                                reason="needs one of from, concat, value or default")
+                                reason="needs one of from, concat, value, default, cases, sum, any_of, "
+                                       "yes_items or area_attribute")
+            cspec = _check_derivations(cspec, path, f"{where} column {cname}", data.get("code_tables", {}))
+            if "area_fallback" in cspec and (cspec["area_fallback"] != "city_mun" or "area" not in cspec):
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason="area_fallback = \"city_mun\" goes with area = ...")
             if "area" in cspec and cspec["area"] not in AREA_KINDS:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason=f"area = {cspec['area']!r}; choose one of {', '.join(AREA_KINDS)}")
@@ -190,6 +225,16 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                 raise DataError("MD501", file=path, where=f"{where} column {cname}",
                                 reason="codes must be a table { source code = \"canonical code\" }")
             cols[cname] = cspec
+        for cname, cspec in cols.items():
+            if "area_attribute" in cspec and ("psgc" not in cols or cspec["area_attribute"] not in AREA_ATTRIBUTES):
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason=f"area_attribute is one of {', '.join(AREA_ATTRIBUTES)} and needs a "
+                                       "psgc column in the same table")
+        for cname, cspec in cols.items():  # sums add columns of the same table
+            unknown_terms = [c for c in cspec.get("sum", []) if c not in cols]
+            if unknown_terms:
+                raise DataError("MD501", file=path, where=f"{where} column {cname}",
+                                reason=f"sum names {unknown_terms}, which are not columns of [tables.{tname}]")
         tspec = dict(tspec)
         tspec["columns"] = cols
         tables[tname] = tspec
@@ -210,7 +255,85 @@ def parse_profile(text: str, path: str | None = None) -> Profile:
                    source=p.get("source", ""), round=str(p.get("round", "")),
                    complete_count=spec.complete_count, hooks=p.get("hooks"),
                    design=spec, reader_options=dict(data.get("reader", {})), links=list(links),
-                   tables=tables, meta=p, path=path)
+                   tables=tables, meta=p, path=path,
+                   settings={k: v for k, v in data.items() if k not in ENGINE_TABLES})
+
+
+def _check_derivations(cspec: dict[str, Any], path: str | None, where: str,
+                       code_tables: dict[str, Any]) -> dict[str, Any]:
+    """Check the derivation keys of a column (``choice``, ``set_when``, ``cases``, ``sum``) and
+    merge a ``codes_file`` into ``codes`` / ``missing``; errors name the profile and column."""
+    def bad(reason: str) -> DataError:
+        return DataError("MD501", file=path, where=where, reason=reason)
+
+    cspec = dict(cspec)
+    if "choice" in cspec and ("from" not in cspec or not isinstance(cspec["choice"], (str, int))):
+        raise bad("choice = \"<choice name>\" needs from = \"<select_multiple column>\"")
+    if "set_when" in cspec:
+        sw = cspec["set_when"]
+        if not (isinstance(sw, dict) and set(sw) == {"from", "codes", "value"} and isinstance(sw["codes"], list)):
+            raise bad("set_when is a table { from = \"<raw column>\", codes = [...], value = ... }")
+    if "cases" in cspec:
+        cases = cspec["cases"]
+        if not isinstance(cases, list) or not all(isinstance(c, dict) and set(c) <= {"when", "value"}
+                                                  for c in cases):
+            raise bad("cases is a list of { when = { <raw column> = [codes] | \"blank\" | \"answered\" }, "
+                      "value = ... } (first match wins; no value = missing)")
+        for c in cases:
+            for col, cond in c.get("when", {}).items():
+                if not (isinstance(cond, list) or cond in ("blank", "answered")):
+                    raise bad(f"cases: the condition on {col} is a list of codes, \"blank\" or \"answered\"")
+    if "any_of" in cspec and not (isinstance(cspec["any_of"], list) and cspec["any_of"]):
+        raise bad("any_of is a list of raw yes/no items, with yes = [codes]")
+    if "yes_items" in cspec and not (isinstance(cspec["yes_items"], dict) and cspec["yes_items"]):
+        raise bad("yes_items is a table { <raw yes/no item> = \"<choice name>\" }, with yes = [codes]")
+    if ("any_of" in cspec or "yes_items" in cspec) != isinstance(cspec.get("yes"), list):
+        raise bad("yes = [codes] goes with any_of or yes_items (the codes that mean yes)")
+    if "sum" in cspec and not (isinstance(cspec["sum"], list) and cspec["sum"]
+                               and all(isinstance(c, str) for c in cspec["sum"])):
+        raise bad("sum is a list of columns of the same table")
+    if "codes_file" in cspec:
+        ref = cspec.pop("codes_file")
+        if isinstance(ref, str):
+            if ref not in code_tables:
+                raise bad(f"codes_file = {ref!r} names no [code_tables.{ref}] "
+                          f"(known: {', '.join(sorted(code_tables)) or 'none'})")
+            ref = code_tables[ref]
+        if not isinstance(ref, dict) or set(ref) != CODE_TABLE_KEYS:
+            raise bad("a code table is { file = \"<csv beside the profile>\", code = \"<column>\", "
+                      "value = \"<column>\" }")
+        table = code_table(ref["file"], ref["code"], ref["value"], path, where)
+        codes = {k: v for k, v in table.items() if v}
+        codes.update({str(k).strip(): v for k, v in cspec.get("codes", {}).items()})
+        cspec["codes"] = codes
+        cspec["missing"] = list(cspec.get("missing", [])) + [k for k, v in table.items() if not v]
+    return cspec
+
+
+def code_table(file: str, code: str, value: str, path: str | None = None, where: str = "[code_tables]"
+               ) -> dict[str, str]:
+    """Source code -> canonical code from a CSV file beside the profile ``path`` (else among the
+    shipped profiles' files); a blank value (``""``) means the code is a missing-value code.
+    Lines starting with ``#`` are comments. Errors (MD501) name the profile and ``where``.
+
+    Example:
+        >>> code_table("cbms_countries.csv", "cbms_code", "iso3")["9201"]
+        'SAU'
+    """
+    import csv
+
+    here = Path(path).parent if path else Path.cwd()
+    shipped = Path(__file__).parent
+    found = next((d / file for d in (here, shipped) if (d / file).is_file()), None)
+    if found is None:
+        raise DataError("MD501", file=path, where=where,
+                        reason=f"the code table file {file!r} is neither beside the profile nor shipped")
+    lines = [ln for ln in found.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    rows = list(csv.DictReader(lines))
+    if rows and (code not in rows[0] or value not in rows[0]):
+        raise DataError("MD501", file=path, where=where,
+                        reason=f"{found.name} has the columns {list(rows[0])}, not {code!r} and {value!r}")
+    return {r[code].strip(): (r[value] or "").strip() for r in rows if (r[code] or "").strip()}
 
 
 # -- column operations ------------------------------------------------------------------------
@@ -265,6 +388,7 @@ class _Mapper:
         self.p, self.t, self.raw, self.cb, self.report = profile, tname, raw, codebook, report
         self.src_table = source_table
         self.schema = _schema(tname)
+        self._texts: dict[str, pd.Series] = {}  # raw columns as code text (see _raw_text)
 
     def problem_rows(self, code: str, mask: np.ndarray, column: str, values: pd.Series,
                      action: str, withhold: bool | None = None, **fields: Any) -> None:
@@ -291,6 +415,10 @@ class _Mapper:
             s = self._concat(name, spec)
             if s is None:
                 return None
+        elif "cases" in spec:
+            s = self._cases(name, spec["cases"])
+        elif "any_of" in spec or "yes_items" in spec:
+            s = self._yes_items(name, spec)
         elif "from" in spec:
             src = spec["from"]
             if src not in self.raw.columns:
@@ -314,10 +442,14 @@ class _Mapper:
         if "missing" in spec and "codes" not in spec:
             miss = {_key_text(m) for m in spec["missing"]}
             s = s.where(~_text(s).isin(miss).fillna(False).to_numpy(dtype=bool))
+        if "choice" in spec:
+            s = self._choice(spec["choice"], s)
         if "codes" in spec:
             s = self._codes(name, spec, s, fz)
         if "area" in spec:
             s = self._area(name, spec, s)
+        if "set_when" in spec:
+            s = self._set_when(name, spec["set_when"], s)
         if "default" in spec and ("from" in spec or "concat" in spec):
             if not isinstance(spec["default"], str) and pd.api.types.is_string_dtype(s.dtype):
                 s = s.astype(object)  # a number default in an all-text (e.g. empty) column
@@ -325,6 +457,76 @@ class _Mapper:
         s = self._cast(name, spec, s)
         s.attrs["extra"] = extra
         return s
+
+    def _raw_text(self, name: str, column: str) -> pd.Series:
+        """A raw column as the text codes are matched on (all missing when the file lacks it,
+        reported MD503); read once per column and mapper (cases name a column several times)."""
+        if column not in self.raw.columns:
+            self._missing_source(name, column)
+            return pd.Series(pd.NA, index=self.raw.index, dtype=STRING)
+        if column not in self._texts:
+            self._texts[column] = _text(_blank_to_na(self.raw[column]))
+        return self._texts[column]
+
+    def _matches(self, name: str, column: str, cond: Any) -> np.ndarray:
+        """Rows whose raw ``column`` is one of the codes ``cond`` (or blank / answered)."""
+        t = self._raw_text(name, column)
+        if cond == "blank":
+            return t.isna().to_numpy()
+        if cond == "answered":
+            return t.notna().to_numpy()
+        return t.isin([_key_text(c) for c in cond]).fillna(False).to_numpy(dtype=bool)
+
+    def _cases(self, name: str, cases: list[dict[str, Any]]) -> pd.Series:
+        """``cases``: the value of the first case whose conditions (all of them) hold; a case
+        without a value, or no case, gives missing."""
+        out = np.full(len(self.raw), None, dtype=object)
+        todo = np.ones(len(self.raw), dtype=bool)
+        for case in cases:
+            hit = todo.copy()
+            for column, cond in case.get("when", {}).items():
+                hit &= self._matches(name, column, cond)
+            if "value" in case:
+                out[hit] = case["value"]
+            todo &= ~hit
+        return self._as_codes(name, pd.Series(out, index=self.raw.index))
+
+    def _yes_items(self, name: str, spec: dict[str, Any]) -> pd.Series:
+        """Several yes/no items: ``any_of`` gives whether any is yes (``yes`` codes); ``yes_items``
+        the names of those that are, space-separated like a select_multiple answer ("" for
+        none). Missing when no item is answered."""
+        items = spec.get("yes_items") or {c: c for c in spec["any_of"]}
+        yes = np.column_stack([self._matches(name, c, spec["yes"]) for c in items])
+        answered = np.column_stack([self._matches(name, c, "answered") for c in items]).any(axis=1)
+        if "any_of" in spec:
+            out = yes.any(axis=1).astype(object)
+        else:  # the few distinct yes-patterns are turned into text once each
+            bits = (yes * (1 << np.arange(yes.shape[1], dtype=np.int64))).sum(axis=1)
+            uniq, inv = np.unique(bits, return_inverse=True)
+            names = list(items.values())
+            out = np.array([" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq],
+                           dtype=object)[inv.reshape(-1)]
+        out[~answered] = None
+        return pd.Series(out, index=self.raw.index)
+
+    def _choice(self, choice: Any, s: pd.Series) -> pd.Series:
+        """``choice``: whether a select_multiple answer (space-separated choice names) holds
+        ``choice``; missing when the question was not answered."""
+        fcodes, uniques = factorize(s)
+        want = _key_text(choice)
+        has = [want in _key_text(u).split() for u in uniques] + [None]
+        return pd.Series(pd.array(np.array(has, dtype=object)[fcodes], dtype="boolean"), index=s.index)
+
+    def _set_when(self, name: str, rule: dict[str, Any], s: pd.Series) -> pd.Series:
+        """``set_when``: ``value`` in the rows whose raw column ``from`` holds one of ``codes``
+        (e.g. an amount not asked because the household said it received nothing)."""
+        hit = self._matches(name, rule["from"], rule["codes"])
+        if not hit.any():
+            return s
+        value = rule["value"]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return pd.to_numeric(s, errors="coerce").astype("float64").mask(hit, float(value))
+        return s.astype(object).mask(hit, value)
 
     def _source_codes(self, name: str, spec: dict[str, Any], s: pd.Series,
                       factorized: tuple[np.ndarray, Any] | None) -> pd.Series:
@@ -409,24 +611,105 @@ class _Mapper:
             allowed = ", ".join(sorted(codes))
             self.problem_rows("MD504", bad, name, s, "set_missing", raw_column=spec.get("from", ""),
                               allowed=allowed if len(allowed) < 200 else allowed[:200] + " ...")
+        return self._as_codes(name, pd.Series(np.array(targets, dtype=object)[fcodes], index=s.index),
+                              (fcodes, targets))
+
+    def _as_codes(self, name: str, s: pd.Series, factorized: tuple[np.ndarray, list[Any]] | None = None
+                  ) -> pd.Series:
+        """Canonical codes (``s``, or ``targets[fcodes]`` when ``factorized``) as the tidy
+        column's categorical when the schema gives it a code list; a code outside the list is a
+        profile error (MD505)."""
         cspec = self.schema.get(name, {})
-        tg = np.array(targets, dtype=object)
-        if cspec.get("dtype") == "category" and "codes" in cspec:
-            dt = codelists.dtype(cspec["codes"])
-            cats = list(dt.categories)
-            unknown = {t for t in targets if t is not None and t not in cats}
-            if unknown:
-                raise DataError("MD505", file=self.p.path, table=self.t, column=name,
-                                value=sorted(map(str, unknown)), allowed=", ".join(cats))
-            tcodes = np.array([cats.index(t) if t is not None else -1 for t in targets], dtype=np.int16)
-            return pd.Series(pd.Categorical.from_codes(tcodes[fcodes], dtype=dt), index=s.index)
-        return pd.Series(tg[fcodes], index=s.index)
+        if not (cspec.get("dtype") == "category" and "codes" in cspec):
+            return s
+        fcodes, targets = factorized if factorized is not None else factorize(s)
+        targets = [None if t is None or (not isinstance(t, str) and pd.isna(t)) else t for t in targets]
+        dt = codelists.dtype(cspec["codes"])
+        cats = list(dt.categories)
+        unknown = {t for t in targets if t is not None and t not in cats}
+        if unknown:
+            raise DataError("MD505", file=self.p.path, table=self.t, column=name,
+                            value=sorted(map(str, unknown)), allowed=", ".join(cats))
+        tcodes = np.array([cats.index(t) if t is not None else -1 for t in targets] + [-1], dtype=np.int16)
+        return pd.Series(pd.Categorical.from_codes(tcodes[fcodes], dtype=dt), index=s.index)
 
     def _area(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
+        """Area codes as 10-digit PSGC. ``region``: a 2-digit region number (not a PSGC form);
+        the other kinds are read by :func:`migdata.areas.read_distinct`, the rule of
+        :func:`migdata.areas.normalize_codes` (10-digit PSGC, 9-digit correspondence code,
+        PPMM, lost leading zeros decided against the reference): each row whose code it cannot
+        read is reported with that rule's MD2xx problem and set missing; a repaired leading zero
+        is reported once per distinct code (MD203, kept)."""
         kind = spec["area"]
         overrides = {str(k): v for k, v in spec.get("area_codes", {}).items()}
+        if kind == "region":
+            return self._region(name, overrides, s)
+        from migdata.areas.codes import _where, problem_fields, read_distinct
+
+        fcodes, uniques, readings, ix = read_distinct(s)
+        out: list[Any] = []
+        errors: dict[str, list[int]] = {}
+        parents: dict[int, str] = {}
+        for i, (u, r) in enumerate(zip(uniques, readings)):
+            k = _key_text(u)
+            if k in overrides:
+                out.append(overrides[k])
+                continue
+            if r.error == "MD202" and kind in ("psgc9", "psgc10"):  # the declared form decides
+                r = _declared_reading(k, kind, ix)
+            if r.error == "MD201" and spec.get("area_fallback") and k.isdigit():
+                parent = _parent_code(k, ix)
+                if parent is not None:
+                    parents[i] = parent
+                    out.append(parent)
+                    continue
+            out.append(r.code)
+            if r.error:
+                errors.setdefault(r.error, []).append(i)
+            elif r.repaired:
+                self._repaired(name, spec, fcodes, i, u, r.code, ix)
+        out.append(None)
+        if parents:
+            self._fallback(name, fcodes, s, parents, ix)
+        raw_col = spec.get("from") or name
+        files = self.raw["_source_file"].to_numpy() if "_source_file" in self.raw else None
+        rows = self.raw["_source_row"].to_numpy() if "_source_row" in self.raw else None
+        for code, bad_u in errors.items():
+            is_bad = np.zeros(len(uniques) + 1, dtype=bool)
+            is_bad[bad_u] = True
+            mask = is_bad[fcodes]
+            idx = np.flatnonzero(mask)[:self.report.max_listed]  # only listed problems need text
+            per_u = [problem_fields(readings[j], ix) if is_bad[j] else {} for j in range(len(uniques))]
+            keys = sorted({k for f in per_u for k in f})
+            each = {k: [per_u[fcodes[i]].get(k) for i in idx] for k in keys}
+            each["where"] = [_where(str(files[i]) if files is not None else self.cb.source,
+                                    None if rows is None else rows[i], raw_col) for i in idx]
+            self.problem_rows(code, mask, name, s, "set_missing", each=each)
+        return take_text(out, fcodes, s.index)
+
+    def _fallback(self, name: str, fcodes: np.ndarray, s: pd.Series, parents: dict[int, str], ix: Any) -> None:
+        """Rows kept at the city/municipality of a barangay code the release no longer has
+        (``area_fallback``), each reported (MD560)."""
+        for i, parent in parents.items():
+            self.problem_rows("MD560", fcodes == i, name, _text(s), "kept", city=ix.name(parent), psgc=parent)
+
+    def _repaired(self, name: str, spec: dict[str, Any], fcodes: np.ndarray, i: int, value: Any,
+                  code: str, ix: Any) -> None:
+        from migdata.areas.codes import _where
+
+        at = np.flatnonzero(fcodes == i)
+        first = int(at[0])
+        row = self.raw["_source_row"].iat[first] if "_source_row" in self.raw else None
+        file = str(self.raw["_source_file"].iat[first]) if "_source_file" in self.raw else self.cb.source
+        self.report.add("MD203", table=self.t, source_file=file, source_row=row, column=name, value=value,
+                        action="kept", psgc=code, name=ix.name(code),
+                        where=_where(file, row, spec.get("from") or name, len(at)), n=len(at))
+
+    def _region(self, name: str, overrides: dict[str, Any], s: pd.Series) -> pd.Series:
+        from migdata.areas.reference import index
+
         fcodes, uniques = factorize(s)
-        known, corr = _psgc_lookup(kind == "psgc9")
+        known = index().codes
         out: list[Any] = []
         bad_u = np.zeros(len(uniques) + 1, dtype=bool)
         for i, u in enumerate(uniques):
@@ -434,15 +717,8 @@ class _Mapper:
             if k in overrides:
                 out.append(overrides[k])
                 continue
-            code = None
-            if k.isdigit():
-                if kind == "region" and len(k) <= 2:
-                    code = f"{int(k):02d}00000000"
-                elif kind == "psgc10" and len(k) <= 10:
-                    code = k.zfill(10)
-                elif kind == "psgc9" and len(k) <= 9:
-                    code = corr.get(k.zfill(9))
-            if code is not None and known is not None and code not in known:
+            code = f"{int(k):02d}00000000" if k.isdigit() and len(k) <= 2 else None
+            if code is not None and code not in known:
                 code = None
             if code is None:
                 bad_u[i] = True
@@ -450,7 +726,7 @@ class _Mapper:
         out.append(None)
         bad = bad_u[fcodes]
         if bad.any():
-            self.problem_rows("MD506", bad, name, s, "set_missing", kind=kind)
+            self.problem_rows("MD506", bad, name, s, "set_missing", kind="region")
         return take_text(out, fcodes, s.index)
 
     def _cast(self, name: str, spec: dict[str, Any], s: pd.Series) -> pd.Series:
@@ -480,20 +756,36 @@ class _Mapper:
         return s
 
 
-@lru_cache(maxsize=2)
-def _psgc_lookup(with_correspondence: bool) -> tuple[frozenset[str] | None, dict[str, str]]:
-    """The set of known 10-digit PSGC codes and (when asked) 9-digit correspondence -> PSGC."""
-    try:
-        from migdata.areas.reference import reference
-        ref = reference()
-    except Exception:  # the reference ships with the package; without it codes pass unchecked
-        return None, {}
-    known = frozenset(ref["psgc"].astype(object).tolist())
-    corr: dict[str, str] = {}
-    if with_correspondence and "correspondence_code" in ref:
-        cc = ref["correspondence_code"].astype(object).tolist()
-        corr = {str(c): p for c, p in zip(cc, ref["psgc"].astype(object).tolist()) if isinstance(c, str)}
-    return known, corr
+def _area_attribute(psgc: pd.Series, attribute: str) -> pd.Series:
+    """``attribute`` of each PSGC code in the reference (missing for codes it lacks)."""
+    from migdata.areas.reference import reference
+
+    ref = reference()
+    fcodes, uniques = factorize(psgc)
+    by = dict(zip(ref["psgc"].astype(object), ref[attribute].astype(object)))
+    values = np.array([by.get(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(values[fcodes], index=psgc.index).where(lambda v: v.notna(), None)
+
+
+def _declared_reading(k: str, kind: str, ix: Any) -> Any:
+    """A 9-digit code that is both a correspondence code and a 10-digit PSGC without its leading
+    zero, read as the form the profile declares (``psgc9`` or ``psgc10``)."""
+    from migdata.areas.codes import Reading
+
+    if kind == "psgc9":
+        return Reading(ix.by_corr[k.zfill(9)], "9-digit correspondence code", len(k) < 9)
+    return Reading("0" + k, "10-digit PSGC without its leading zero", True)
+
+
+def _parent_code(k: str, ix: Any) -> str | None:
+    """The city/municipality of a barangay code (10-digit PSGC, or 9-digit correspondence code
+    with or without its leading zero) when the reference knows it, else None."""
+    if len(k) == 10:
+        city = k[:7] + "000"
+        return city if city in ix.codes else None
+    if len(k) in (8, 9):
+        return ix.by_corr.get(k.zfill(9)[:6] + "000")
+    return None
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
@@ -600,7 +892,8 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
     tspec = profile.tables[tname]
     df = _source_table(profile, tname, tspec, raw, codebook, report)
     mapper = _Mapper(profile, tname, df, codebook, report, tspec["from"])
-    jobs = [(c, spec) for c, spec in tspec["columns"].items() if not spec.get("drop") or keep_identifiers]
+    jobs = [(c, spec) for c, spec in tspec["columns"].items()
+            if (not spec.get("drop") or keep_identifiers) and "sum" not in spec and "area_attribute" not in spec]
     cols: dict[str, pd.Series] = {}
     for (cname, cspec), (s, local) in zip(jobs, _map_columns(mapper, jobs)):
         report.extend(local)
@@ -615,6 +908,15 @@ def _map_table(profile: Profile, tname: str, raw: dict[str, pd.DataFrame], codeb
         extra = s.attrs.pop("extra", {})
         cols[cname] = s
         cols.update(extra)
+    for cname, cspec in tspec["columns"].items():  # derived from columns mapped above, in order
+        if "area_attribute" in cspec:
+            cols[cname] = mapper._cast(cname, cspec, _area_attribute(cols["psgc"], cspec["area_attribute"]))
+        if "sum" in cspec:
+            terms = [pd.to_numeric(cols[c], errors="coerce").astype("float64") for c in cspec["sum"]]
+            total = terms[0]
+            for t in terms[1:]:
+                total = total + t  # missing when a term is missing
+            cols[cname] = mapper._cast(cname, cspec, total)
     if not keep_identifiers:
         cols.update(free_text.identifier_columns(profile, tname, df))
     for c in ("_source_row", "_source_file"):
@@ -660,7 +962,10 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
             h["weight"] = 1.0
     if profile.hooks:
         hooks = _load_hooks(profile)
-        res = hooks.derive(out, raw, codebook, report)
+        # hooks that take the profile read its settings ([poverty], ...) from the file applied
+        takes_profile = "profile" in inspect.signature(hooks.derive).parameters
+        res = (hooks.derive(out, raw, codebook, report, profile=profile) if takes_profile
+               else hooks.derive(out, raw, codebook, report))
         if res is not None:
             out = res
     if not keep_identifiers:

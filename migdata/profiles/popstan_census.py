@@ -49,7 +49,7 @@ def _report_unknown(p: pd.DataFrame, src: str, derived: pd.Series, column: str, 
 
 def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebook: Codebook,
            report: ImportReport) -> dict[str, Any]:
-    """res_5y, res_5y_place, res_5y_src, res_birth and lf_status from the scratch columns."""
+    """res_5y, res_5y_place, res_5y_src and res_birth from the scratch columns."""
     p = tables["persons"]
     res5 = residence(p["_res95"], p["_province"])
     _report_unknown(p, "_res95", res5, "res_5y", codebook, report)
@@ -61,12 +61,5 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     birth = residence(p["_birth"], p["_province"])
     _report_unknown(p, "_birth", birth, "res_birth", codebook, report)
     p["res_birth"] = pd.Categorical(birth, dtype=codelists.dtype("residence_type"))
-    w = pd.to_numeric(p["_working"], errors="coerce")
-    lk = pd.to_numeric(p["_looking"], errors="coerce")
-    lf = np.full(len(p), None, dtype=object)
-    lf[(w == 1).fillna(False).to_numpy()] = "employed"
-    lf[((w == 2) & (lk == 1)).fillna(False).to_numpy()] = "unemployed"
-    lf[((w == 2) & (lk == 2)).fillna(False).to_numpy()] = "not_in_labour_force"
-    p["lf_status"] = pd.Categorical(lf, dtype=codelists.dtype("lf_status"))
     tables["persons"] = p
     return tables
