@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 import migdata
+import migdata.indicators
 from migdata.model.frame import household_positions
 from migdata.model.partitions import Store
+from migdata.model.validate import validate
 from migdata.survey import cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +98,7 @@ def test_region_partitions_and_national_rows(tmp_path):
     pp = pd.DataFrame({"hh_id": ["a", "b", "c", "c"], "line_no": [1, 1, 1, 2], "age": [30, 40, 50, 20],
                        "sex": ["male", "female", "female", "male"], "relationship": ["head"] * 3 + ["child"],
                        "of_status": ["ofw_contract", "resident", "ofw_contract", "resident"]})
-    data = migdata.model.validate(migdata.HouseholdData({"households": hh, "persons": pp},
+    data = validate(migdata.HouseholdData({"households": hh, "persons": pp},
                                                          provenance={"complete_count": True}))
     whole = data.save(tmp_path / "w")
     parts = data.save(tmp_path / "p", partition_by="region")
