@@ -40,19 +40,22 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
 
-def barangays() -> pd.DataFrame:
+def barangays(region: str | None = "0400000000") -> pd.DataFrame:
+    """The barangays of ``region`` (None: the whole country) with their 2020 population."""
     from migdata.areas import reference
 
     ref = reference()
-    b = ref[(ref["level"] == "barangay") & (ref["region"] == "0400000000")].copy()
+    b = ref[(ref["level"] == "barangay") & ((ref["region"] == region) if region else True)].copy()
     b["pop"] = pd.to_numeric(b["population_2020"], errors="coerce").fillna(500).clip(lower=50)
     b["province"] = b["stat_province"].fillna(b["province"])
     return b[["psgc", "region", "province", "city_mun", "urban_rural", "pop"]].reset_index(drop=True)
 
 
-def generate(persons: int, seed: int = 2022) -> HouseholdData:
+def generate(persons: int, seed: int = 2022, bgy: pd.DataFrame | None = None, prefix: str = "H") -> HouseholdData:
+    """Tidy households and persons of ``persons`` persons in the barangays ``bgy`` (default:
+    CALABARZON's); household ids start with ``prefix``."""
     rng = np.random.default_rng(seed)
-    bgy = barangays()
+    bgy = barangays() if bgy is None else bgy.reset_index(drop=True)
     n_hh = int(persons / 4.0)
     p = bgy["pop"].to_numpy() / bgy["pop"].sum()
     b_of_hh = np.sort(rng.choice(len(bgy), size=n_hh, p=p))
@@ -68,7 +71,7 @@ def generate(persons: int, seed: int = 2022) -> HouseholdData:
     hh_of_p = np.repeat(np.arange(n_hh), size)
     start = np.cumsum(size) - size
     line = np.arange(n) - start[hh_of_p] + 1
-    hh_id = pd.array([f"H{i:08d}" for i in range(n_hh)], dtype="string")
+    hh_id = pd.array([f"{prefix}{i:08d}" for i in range(n_hh)], dtype="string")
 
     age = np.where(line == 1, rng.integers(22, 85, n), np.where(line == 2, rng.integers(20, 80, n),
                                                                  rng.integers(0, 40, n)))
@@ -173,7 +176,9 @@ AGE_CASE = ("CASE WHEN age < 15 THEN '0-14' WHEN age < 25 THEN '15-24' WHEN age 
             "WHEN age < 45 THEN '35-44' WHEN age < 55 THEN '45-54' WHEN age < 65 THEN '55-64' ELSE '65+' END")
 
 
-def duckdb_stage1(store: Path) -> tuple[float, int]:
+def duckdb_stage1(store: Path, parts: str | None = None) -> tuple[float, int]:
+    """DuckDB's stage 1 over the store's Parquet files; ``parts``: the folders of a partitioned
+    store's parts (``"*/*/*/"`` reads ``persons/reg=.../prov=.../part-*.parquet``)."""
     import duckdb
 
     sums = ",\n".join(f"SUM(CASE WHEN {num} THEN 1 ELSE 0 END) AS {k}_num, "
@@ -181,8 +186,8 @@ def duckdb_stage1(store: Path) -> tuple[float, int]:
                       for k, (num, den) in DUCK_INDICATORS.items())
     sql = f"""
         SELECT h.barangay, p.sex, {AGE_CASE} AS age_group, {sums}
-        FROM read_parquet('{store}/persons*.parquet') p
-        JOIN read_parquet('{store}/households*.parquet') h USING (hh_id)
+        FROM read_parquet('{store}/persons{parts or "*"}.parquet') p
+        JOIN read_parquet('{store}/households{parts or "*"}.parquet') h USING (hh_id)
         GROUP BY ALL
     """
     con = duckdb.connect()

@@ -83,9 +83,14 @@ def demo(out_dir: Path) -> None:
 @click.option("--encoding", default=None, metavar="NAME",
               help="Text encoding of the data files (e.g. cp1252, latin-1); default UTF-8 "
                    "(CSV: detected).")
+@click.option("--stream", "streaming", is_flag=True,
+              help="Read, check and write a large CSPro file chunk by chunk (bounded memory) into a store "
+                   "partitioned by area (with --out); compressed files (.gz, .zst) too.")
+@click.option("--partition", type=click.Choice(["province", "region"]), default=None,
+              help="Write the store partitioned by area (implied by --stream, by province).")
 def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: Path | None, policy: str,
             force: bool, keep_identifiers: bool, reference_date: str | None, period: str | None,
-            encoding: str | None) -> None:
+            encoding: str | None, streaming: bool, partition: str | None) -> None:
     """Import FILES with a source profile into a dataset folder (--out) or a database (--into).
 
     --force replaces another migdata dataset in --out; a folder holding anything else (a
@@ -99,6 +104,27 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
     if out_dir is not None:
         check_target(out_dir, None, force, inputs=list(files))  # before reading: a refusal costs nothing
     options = {"encoding": encoding} if encoding else {}
+    if streaming:
+        if into is not None:
+            raise click.UsageError("--stream writes a dataset folder: use --out")
+        if period:
+            raise click.UsageError("--stream takes the round from the profile: leave --period out")
+        from migdata.streaming import import_stream
+
+        progress = _progress()
+        try:
+            store = import_stream(list(files), profile, out_dir, policy=policy, keep_identifiers=keep_identifiers,
+                                  progress=progress, reference_date=reference_date, force=force,
+                                  partition_by=partition or "province", **options)
+        except OSError as exc:
+            raise UsageError("MD005", path=out_dir, detail=exc.strerror or str(exc)) from None
+        finally:
+            progress.close()
+        click.echo(store.report.summary())
+        click.echo(f"\nSaved to {out_dir} ({len(store.partitions)} partitions by {store.levels[-1]})")
+        if store.report.problems:
+            sys.exit(1)
+        return
     progress = _progress()
     try:
         data = import_files(list(files), profile, policy=policy, keep_identifiers=keep_identifiers,
@@ -113,7 +139,7 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
             db = Database.create(into)
             key = db.add(data)
         else:
-            data.save(out_dir, force=force)
+            data.save(out_dir, force=force, partition_by=partition)
     except OSError as exc:
         raise UsageError("MD005", path=into or out_dir, detail=exc.strerror or str(exc)) from None
     click.echo(data.report.summary())
@@ -323,8 +349,12 @@ def questionnaires_codebook(out: Path) -> None:
               show_default=True)
 @click.option("--csv", "csv_out", is_flag=True, help="Also write the long table as CSV beside the workbook.")
 @click.option("--list", "list_only", is_flag=True, help="List the indicator catalogue and stop.")
+@click.option("--engine", default=None, metavar="local|dask|ADDRESS",
+              help="Where a partitioned store's partitions are evaluated: local (this process, the default), "
+                   "dask (a Dask cluster of this machine's cores) or a Dask scheduler address, e.g. "
+                   "tcp://10.0.0.5:8786 (pip install 'migdata[distributed]').")
 def indicators(store: Path | None, level: str, by: str, ids: str | None, age_scheme: str, k: int, out: Path,
-               csv_out: bool, list_only: bool) -> None:
+               csv_out: bool, list_only: bool, engine: str | None) -> None:
     """Compute the indicator catalogue for a dataset STORE and write the Excel tables."""
     if list_only:
         from migdata.indicators import catalogue_text
@@ -336,12 +366,17 @@ def indicators(store: Path | None, level: str, by: str, ids: str | None, age_sch
     from migdata.publish.tables import write_tables
 
     by_arg = [] if by.strip().lower() == "none" else by
+    from migdata.survey.engine import get_engine
+
+    runner = get_engine(engine)
     progress = _progress()
     try:
         paths = write_tables(store, out, level=level, by=by_arg, ids=ids, age_scheme=age_scheme, k=k,
-                             csv=csv_out, progress=progress)
+                             csv=csv_out, progress=progress, engine=runner)
     finally:
         progress.close()
+        if hasattr(runner, "close"):
+            runner.close()
     for path in paths:
         click.echo(f"Wrote {path}")
 

@@ -297,10 +297,35 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
     if policy == "reject":
         tidy, extra_rejected = _reject_value_problems(tidy, report, prof)
     if policy == "strict" and report.n_problems:
-        first = "; ".join(p.message for p in report.problems[:3])
-        err = DataError("MD119", n=report.n_problems, first=first)
-        err.report = report  # type: ignore[attr-defined]
-        raise err
+        raise strict_error(report)
+    provenance = provenance_of(prof, paths, policy, keep_identifiers, reference_date,
+                               rounds=rounds, period=period, layouts=layouts)
+    data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
+    say("validating")
+    out = validate(data, policy=policy)
+    report_missing_design(out)  # records of a sample design without it (MD367; kept)
+    for t, n in extra_rejected.items():
+        c = out.report.counts.get(t)
+        if c is not None:
+            out.report.set_counts(t, read=c["read"] + n, kept=c["kept"], rejected=c["rejected"] + n)
+    out.report.check_balance()
+    return out
+
+
+def strict_error(report: ImportReport, n_before: int = 0, listed_before: int = 0) -> DataError:
+    """The error of the strict policy: how many problems (after the first ``n_before``, of
+    which ``listed_before`` were listed) and the first three listed, with the report attached."""
+    first = "; ".join(p.message for p in report.problems[listed_before:listed_before + 3])
+    err = DataError("MD119", n=report.n_problems - n_before, first=first)
+    err.report = report  # type: ignore[attr-defined]
+    return err
+
+
+def provenance_of(prof: Profile, paths: Any, policy: str, keep_identifiers: bool,
+                  reference_date: str | None, *, rounds: list[str] | None = None, period: str | None = None,
+                  layouts: dict[str, str | None] | None = None) -> Provenance:
+    """The provenance an import writes (every field the product reads); ``rounds`` and
+    ``period`` as the data gave them (default: the profile's round), ``layouts`` per file."""
     files = [str(p) for p in _paths(paths)]
     ref_date = reference_date or prof.meta.get("reference_date")
     if ref_date:
@@ -314,23 +339,16 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
         psgc_release = release()
     except Exception:  # the reference is optional for sources without PSGC codes
         psgc_release = None
-    provenance = Provenance(
+    if rounds is None:
+        rounds = [prof.round] if prof.round else []
+    layouts = layouts or {}
+    return Provenance(
         stream=prof.meta.get("stream") or prof.source or None, sources=[prof.name], rounds=rounds,
         period=period or (str(prof.meta["period"]) if prof.meta.get("period") else None), reference_date=ref_date,
         design=prof.design, psgc_release=psgc_release, profile=prof.name, profile_path=prof.path,
         reader=prof.reader, files=files, policy=policy, keep_identifiers=bool(keep_identifiers),
         units={"person": "persons", "household": "households", **dict(prof.meta.get("units") or {})},
         links=list(prof.links), extra={"layouts": layouts} if any(layouts.values()) else {})
-    data = HouseholdData(tidy, codebook=cb.to_frame(), provenance=provenance, report=report)
-    say("validating")
-    out = validate(data, policy=policy)
-    report_missing_design(out)  # records of a sample design without it (MD367; kept)
-    for t, n in extra_rejected.items():
-        c = out.report.counts.get(t)
-        if c is not None:
-            out.report.set_counts(t, read=c["read"] + n, kept=c["kept"], rejected=c["rejected"] + n)
-    out.report.check_balance()
-    return out
 
 
 def _reject_value_problems(tidy: dict[str, pd.DataFrame], report: ImportReport, prof: Profile

@@ -480,6 +480,11 @@ class MigrationProfile:
 
     Example:
         >>> p = MigrationProfile.from_dataset(migdata.load("store"), "0403400000")   # doctest: +SKIP
+
+    A partitioned store (``migdata.load(store, lazy=True)``, a
+    :class:`~migdata.model.partitions.Store`) gives the same tables without loading it: the area
+    is found in its own partitions, and every table is reduced from the partitions' cell sums,
+    which are computed once and kept in the store (:func:`migdata.model.partitions.cached`).
         >>> p.headline()                                                     # doctest: +SKIP
     """
 
@@ -519,7 +524,7 @@ class MigrationProfile:
 
         db = data if isinstance(data, Database) else None
         base = data if db is None else db.dataset(_base_stream(db))
-        a = area if isinstance(area, Area) else resolve_area(_area_table(base), area)
+        a = area if isinstance(area, Area) else resolve_area(_area_table(base, area), area)
         _check_design_domain(base.provenance, a)
         level = COMPUTE_LEVEL[a.level]
         ids = PROFILE_IDS + (STREAM_IDS if db is not None else [])
@@ -820,8 +825,22 @@ def _base_stream(db: Any) -> str:
     return next((s for s in (*STREAM_ORDER, *have) if s in have))
 
 
-def _area_table(data: Any) -> pd.DataFrame:
-    """The table holding a dataset's area columns (its households, or a stand-alone survey's own)."""
+def _area_table(data: Any, area: str | None = None) -> pd.DataFrame:
+    """The table holding a dataset's area columns (its households, or a stand-alone survey's own).
+
+    Of a partitioned store (:class:`~migdata.model.partitions.Store`), only the area columns of
+    the partitions that hold ``area`` (all partitions when the store does not hold it, so that
+    the error suggests the codes it does hold)."""
+    from migdata.model.partitions import Store
+
+    if isinstance(data, Store):
+        cols = [c for c in LEVELS if c in data.present("households")]
+        try:
+            parts = data.select(None if str(area).strip().upper() in (NATIONAL_CODE, "NATIONAL") else area)
+        except UsageError:
+            parts = data.partitions
+        frames = [data.read_table(p, "households", cols) for p in parts]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     units = {"person": "persons", "household": "households", **data.provenance.units}
     hh = data.tables.get(units["household"])
     if hh is not None and len(hh):
@@ -1055,8 +1074,12 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
         db = Database(dataset_dir)
         base = db.dataset(_base_stream(db))
     else:
-        base = load(dataset_dir, tables=["households"])
-    a = resolve_area(_area_table(base), area, dataset_dir)
+        from migdata.model.partitions import Store
+
+        base = Store(dataset_dir)
+        if not base.partitioned:
+            base = load(dataset_dir, tables=["households"])
+    a = resolve_area(_area_table(base, area), area, dataset_dir)
     _check_design_domain(base.provenance, a)
     del base
     files_dir = out_html.parent / f"{out_html.stem}_files"

@@ -53,7 +53,7 @@ out = Path(output_dir)
 out.mkdir(parents=True, exist_ok=True)
 # The profile's numbers are rows of the published indicator tables of the whole dataset (the
 # same cells as the Excel workbook): an area's figures are domain estimates, never a subset.
-data = migdata.load(dataset)
+data = migdata.load(dataset, lazy=True)  # a partitioned store is not read whole
 P = R.MigrationProfile.from_dataset(data, area)
 A = P.area
 SOURCE = P.source        # for chart source lines (drawn as text); P.source_of(ind): one stream

@@ -45,6 +45,45 @@ def test_merged_reports_keep_one_cap():
     assert sorted(row for *_, row in a.rows_with(["MD504"])) == [1, 2, 3, 4, 5]
 
 
+
+def test_chunk_reports_merged_in_order_equal_one_report():
+    """A streaming import records each chunk in its own report and merges them in file order
+    (``extend_problems``, with what each chunk counted but did not list): the same listed
+    problems, counts and rows as one report of the whole file, for random chunk cuts and caps
+    (seeded)."""
+    import numpy as np
+
+    rng = np.random.default_rng(17)
+    for _ in range(40):
+        cap = int(rng.integers(1, 6))
+        n = int(rng.integers(0, 25))
+        rows = np.sort(rng.choice(1000, n, replace=False)) + 1
+        cols = rng.choice(["sex", "age"], n)
+        whole = ImportReport(max_listed=cap)
+        for c in ("sex", "age"):
+            whole.record("MD504", table="persons", column=c, rows=rows[cols == c],
+                         values=["X"] * int((cols == c).sum()), action="set_missing")
+        cuts = np.sort(rng.choice(np.arange(1, max(n, 1) + 1), int(rng.integers(0, 4)), replace=True))
+        chunks = []
+        for part in np.split(np.arange(n), cuts):
+            r = ImportReport(max_listed=cap)  # a chunk's own report, with the import's cap
+            for c in ("sex", "age"):
+                sel = part[cols[part] == c]
+                r.record("MD504", table="persons", column=c, rows=rows[sel], values=["X"] * len(sel),
+                         action="set_missing")
+            chunks.append(r)
+        merged = ImportReport(max_listed=cap)
+        # listed problems of one kind in chunk order (kinds in order of first appearance)
+        groups: dict = {}
+        for r in chunks:
+            for p in r.problems:
+                groups.setdefault(p.column, []).append(p)
+        merged.extend_problems([p for c in groups for p in groups[c]], chunks)
+        assert sorted((p.column, p.source_row) for p in merged.problems) == \
+            sorted((p.column, p.source_row) for p in whole.problems)
+        assert merged.unlisted == whole.unlisted and merged.n_problems == whole.n_problems == n
+        assert sorted(merged.rows_with(["MD504"])) == sorted(whole.rows_with(["MD504"]))
+
 def test_one_value_per_problem_and_key_columns_as_the_record():
     r = ImportReport()
     keys = pd.DataFrame({"hh_id": ["h1", "h2"], "line_no": [1, 3]})

@@ -178,6 +178,17 @@ class HouseholdKeys:
             enc = p.filter(pa.array(orphan)).dictionary_encode()
             self.pp_code[orphan] = len(h) + enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
+    @classmethod
+    def from_codes(cls, hh_code: np.ndarray, pp_hh: np.ndarray, pp_code: np.ndarray) -> "HouseholdKeys":
+        """Keys already coded as the attributes above (a streaming import codes the ids of all
+        its chunks against one registry of ids)."""
+        self = cls.__new__(cls)
+        self.n_hh = len(hh_code)
+        self.hh_code = hh_code
+        self.hh_first = hh_code == np.arange(len(hh_code))
+        self.pp_hh, self.pp_code = pp_hh, pp_code
+        return self
+
     def in_households(self, kept_rows: np.ndarray) -> np.ndarray:
         """``p.isin(h[kept_rows])`` as a boolean array (a missing id is in no household)."""
         ok = np.zeros(self.n_hh + 1, dtype=bool)  # the last slot answers code -1
@@ -196,15 +207,23 @@ class HouseholdKeys:
         return np.append(per_first_row, 0)[self.hh_code]
 
 
-def duplicated_pairs(code: np.ndarray, line_no: pd.Series) -> np.ndarray:
+NA_LINE = -(2 ** 31)  # a missing line number in an int32 array of line numbers
+
+
+def duplicated_pairs(code: np.ndarray, line_no: pd.Series | np.ndarray) -> np.ndarray:
     """``pd.DataFrame({"code": code, "line": line_no}).duplicated(keep="first").to_numpy()``:
     rows whose (id code, line number) pair appeared on an earlier row; missing line numbers
     count as equal to each other. ``code`` is a non-negative integer below 2**30 or -1, and
-    line numbers fit in 32-bit integers (as validated ``line_no`` does).
+    line numbers fit in 32-bit integers (as validated ``line_no`` does); a numpy ``line_no``
+    (a streaming import's) holds :data:`NA_LINE` for a missing one.
 
     Pairs are packed into one int64; when they increase (the usual order) there is no duplicate
     and no sort."""
-    key = line_no.to_numpy(dtype="int64", na_value=-(2 ** 31) - 1, copy=True)
+    if isinstance(line_no, np.ndarray):
+        key = line_no.astype(np.int64)
+        key[key == NA_LINE] = -(2 ** 31) - 1
+    else:
+        key = line_no.to_numpy(dtype="int64", na_value=-(2 ** 31) - 1, copy=True)
     key += 2 ** 31 + 1  # 1 .. 2**32 for line numbers, 0 for a missing one
     key += np.asarray(code, dtype=np.int64) << 33
     if len(key) < 2 or bool((key[1:] > key[:-1]).all()):

@@ -36,6 +36,7 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import Any, Sequence
 
 import numpy as np
@@ -187,6 +188,16 @@ def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -
     return pd.Categorical.from_codes(codes, categories=PERSON_STATUS)
 
 
+@functools.lru_cache(maxsize=1)
+def _stat_provinces() -> dict[str, Any]:
+    """PSGC code -> statistical province, from the areas reference (read once: every partition
+    of a store looks places up)."""
+    from migdata.areas import reference
+
+    ref = reference()
+    return dict(zip(ref["psgc"].astype(str), ref["stat_province"].astype(object)))
+
+
 def _province_of(places: np.ndarray) -> np.ndarray:
     """Statistical province (PSGC) of each distinct place code: 10-digit PSGC or CBMS PPMM.
 
@@ -194,10 +205,9 @@ def _province_of(places: np.ndarray) -> np.ndarray:
     Quezon); a code the reference does not know keeps its structural province (10-digit) or
     becomes ``PPMM:PP`` (never guessed)."""
     try:
-        from migdata.areas import ppmm_to_psgc, reference
+        from migdata.areas import ppmm_to_psgc
 
-        ref = reference()
-        stat = dict(zip(ref["psgc"].astype(str), ref["stat_province"].astype(object)))
+        stat = _stat_provinces()
     except Exception:  # no reference available: structural codes only
         ppmm_to_psgc, stat = None, {}
     out = []
@@ -219,17 +229,27 @@ def _province_of(places: np.ndarray) -> np.ndarray:
 
 def _origin_5y(pp: pd.DataFrame) -> pd.Series:
     """Province of residence 5 years ago (statistical province PSGC; ``abroad`` for movers from
-    abroad)."""
-    r5 = _col(pp, "res_5y")
-    out = np.full(len(pp), None, dtype=object)
+    abroad), as a Categorical of the values met (sorted)."""
+    n = len(pp)
+    labels: list[Any] = []
+    codes = np.full(n, -1, dtype=np.int64)
     raw = _col(pp, "res_5y_place")
-    idx = np.flatnonzero(_notna(raw))
-    if len(idx):
-        # distinct places are few: map each once
-        uniq, inv = np.unique(raw.iloc[idx].astype(str).str.strip().to_numpy(dtype=object), return_inverse=True)
-        out[idx] = _province_of(uniq)[inv]
-    out[_is(r5, ["abroad"])] = "abroad"
-    return pd.Series(pd.Categorical(out), index=pp.index)
+    if raw.notna().any():
+        # distinct places are few: map each once (the text is stripped by Arrow, not in Python)
+        fc, uniq = pd.factorize(raw.astype("string[pyarrow]").str.strip())
+        labels = list(_province_of(np.asarray(uniq, dtype=object)))
+        codes = np.asarray(fc, dtype=np.int64)
+    abroad = _is(_col(pp, "res_5y"), ["abroad"])
+    if abroad.any():
+        labels.append("abroad")
+        codes = np.where(abroad, len(labels) - 1, codes)
+    # the categories of pd.Categorical(values): the distinct values met, sorted
+    lab = np.asarray(labels + [None], dtype=object)
+    used = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0 if len(labels) else np.zeros(0, bool)
+    cats = sorted({lab[i] for i in np.flatnonzero(used) if lab[i] is not None})
+    pos = {c: i for i, c in enumerate(cats)}
+    remap = np.array([pos.get(x, -1) if x is not None else -1 for x in lab], dtype=np.int64)
+    return pd.Series(pd.Categorical.from_codes(remap[codes], categories=cats), index=pp.index)
 
 
 def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
@@ -322,14 +342,20 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
 
 
 def columns_present(dataset: Any) -> dict[str, set[str]]:
-    """Columns with at least one non-missing value, per unit (``person`` / ``household``)."""
+    """Columns with at least one non-missing value, per unit (``person`` / ``household``); for
+    a partitioned store (:class:`~migdata.model.partitions.Store`), from its manifest."""
     units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
-    empty = pd.DataFrame()
-    hh = dataset.tables.get(units_map["household"], empty)
-    pp = dataset.tables.get(units_map["person"], empty)
-    hcols = {c for c in hh.columns if hh[c].notna().any()}
-    pcols = {c for c in pp.columns if pp[c].notna().any()}
+    if hasattr(dataset, "present"):
+        hcols, pcols = dataset.present(units_map["household"]), dataset.present(units_map["person"])
+        n_hh, n_pp = dataset.rows(units_map["household"]), dataset.rows(units_map["person"])
+    else:
+        empty = pd.DataFrame()
+        hh = dataset.tables.get(units_map["household"], empty)
+        pp = dataset.tables.get(units_map["person"], empty)
+        hcols = {c for c in hh.columns if hh[c].notna().any()}
+        pcols = {c for c in pp.columns if pp[c].notna().any()}
+        n_hh, n_pp = len(hh), len(pp)
     extra = {"@reference_date"} if _reference_date(dataset.provenance.reference_date) else set()
     # a unit without rows in this dataset (households of a stand-alone survey) supports nothing
-    return {"person": pcols | hcols | extra if len(pp) else set(),
-            "household": hcols | pcols | extra if len(hh) else set()}
+    return {"person": pcols | hcols | extra if n_pp else set(),
+            "household": hcols | pcols | extra if n_hh else set()}

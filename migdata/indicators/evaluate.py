@@ -47,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -119,7 +120,8 @@ def availability(dataset: Any, ids: Sequence[str] | None = None) -> pd.DataFrame
     rows = []
     for ind in cat:
         if ind.unit == "association":
-            if "associations" not in getattr(dataset, "tables", {}):
+            tables = dataset.tables() if _is_store(dataset) else getattr(dataset, "tables", {})
+            if "associations" not in tables:
                 rows.append((ind.id, ind.name, "not computable",
                              "needs an associations registry table (administrative data), not household data"))
                 continue
@@ -173,6 +175,8 @@ def _masks(ind: Indicator, df: pd.DataFrame, cache: dict | None = None) -> dict[
     def as_bool(v: Any) -> np.ndarray:
         if isinstance(v, np.ndarray) and v.dtype == bool:
             return v
+        if isinstance(v, pd.arrays.BooleanArray):
+            return v.to_numpy(dtype=bool, na_value=False)
         if isinstance(v, pd.Series) and pd.api.types.is_bool_dtype(v.dtype):
             return v.to_numpy(dtype=bool, na_value=False)
         return pd.Series(v).astype("boolean").fillna(False).to_numpy(dtype=bool)
@@ -337,33 +341,187 @@ def _survey(space: CellSpace, design: Any, dims: list[str], m: dict[str, Any], i
     return out
 
 
-def _complete(space: CellSpace, dims: list[str], m: dict[str, Any], ind: Indicator, levels: list[str],
-              cat: Any, multi: Any, keys: np.ndarray | None) -> pd.DataFrame:
-    """A complete count: cell sums rolled up to every level and subset of ``dims`` (the cell
-    engine of :mod:`migdata.survey.cells`), then the estimates from the sums."""
-    st = ind.statistic
-    if st == "median":
-        cube = cells.medians(space, dims, m, levels, keys)
-    else:
-        den_cache = ind.universe if st in ("count", "share") else None
-        c, dom = cells.stage1(space, dims, m, st, cat, multi, keys, den_cache)
-        ks = ["ck_num", "ck_den"] if keys is not None else []
-        tops = ["top_num", "top_den"] if keys is not None and "top_num" in c.columns else []
-        if dom is None:
-            cube = cells.rollup(c, space, levels, dims, ["num", "den", "n", "units", *ks], tops)
+@dataclass
+class Plan:
+    """What a :func:`compute` call evaluates, decided once from the dataset's metadata (never
+    from its rows), so that every partition of a store is evaluated the same way: the
+    computable complete-count indicators, the levels each is shown at, the disaggregations, the
+    household columns person units need and the secret of the record keys."""
+
+    inds: list[Indicator]
+    levels_of: dict[str, list[str]]
+    levels: list[str]
+    by: list[str]
+    age_scheme: Any
+    need: list[str]
+    key: str
+
+
+def partial(plan: Plan, data: Any, progress: Any = None) -> dict[str, Any]:
+    """Stage 1 of every indicator of ``plan`` on one partition of a complete count (or on a
+    whole dataset in memory): the derived unit tables, then for each indicator the sums of its
+    finest cells (:func:`migdata.survey.cells.stage1`; value histograms for medians) with the
+    partition's own codes, the labels of those codes (areas, ``by`` columns, categories) and
+    which categories occur in the universe. Partitions are reduced by :func:`finish`.
+
+    An indicator with no unit of the partition in its universe is absent from ``"inds"``.
+    ``progress(message, done, total)`` hears each indicator."""
+    units = derive.units(data, plan.age_scheme, household_columns=plan.need)
+    known = set(units["person"].columns) | set(units["household"].columns)
+    for b in plan.by:
+        if b not in known:
+            raise UsageError("MD705", value=b, table="this dataset",
+                             choices=", ".join(sorted(c for c in known if not c.startswith("_"))))
+    out: dict[str, Any] = {"areas": {}, "dims": {}, "inds": {}}
+    spaces: dict[str, tuple[CellSpace, np.ndarray | None]] = {}
+    cache: dict = {}
+    for i, ind in enumerate(plan.inds):
+        if progress is not None:
+            progress("indicators", i, len(plan.inds))
+        unit = ind.unit
+        fr = units[unit]
+        if unit not in spaces:
+            space = cells.cell_space(fr, plan.levels, [b for b in plan.by if b in fr.columns])
+            keys = cells.unit_keys(fr, unit, plan.key)
+            spaces[unit] = (space, keys)
+            out["areas"][unit] = cells.area_table(space, plan.levels)
+            out["dims"][unit] = {b: _no_codes(d) for b, d in space.dims.items()}
+        space, keys = spaces[unit]
+        m = _masks(ind, fr, cache)
+        u = m["u"] & (space.area_codes >= 0)
+        if not u.any():
+            continue
+        dims = [b for b in plan.by if b in space.dims and b not in ind.not_by and b != ind.category]
+        res: dict[str, Any] = {"dims": dims}
+        cat = multi = None
+        if ind.category:
+            dim = cells.factor(fr[ind.category].rename(ind.category))
+            cat = (dim.codes, dim.labels)
+            res["cat"] = _no_codes(dim)
+            res["seen"] = np.bincount(dim.codes[m["u"]], minlength=dim.size) > 0
+        elif ind.multi:
+            multi = _multi(ind, fr, m["u"])
+            res["multi"] = multi[0]
+        if ind.statistic == "median":
+            res["hist"] = cells.median_cells(space, dims, m, keys)
         else:
-            on = ["area_level", "_alev", *dims]
-            dcube = cells.rollup(dom, space, levels, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
-            cube = cells.rollup(c, space, levels, dims, ["num", "units", *ks[:1]]).merge(dcube, on=on, how="left")
-    cube = cells.estimates(cube, st, ind.scale)
-    cube["flag"] = reliability.COMPLETE_COUNT
-    for c_ in ("ck_num", "ck_den"):
-        if c_ in cube.columns:
-            cube["_" + c_] = cells.cell_key(cube.pop(c_).to_numpy())
-    for c_ in ("top_num", "top_den"):
-        if c_ in cube.columns:
-            cube["_" + c_] = cube.pop(c_)
-    return cube
+            den_cache = ind.universe if ind.statistic in ("count", "share") else None
+            res["cells"], res["dom"] = cells.stage1(space, dims, m, ind.statistic, cat, multi, keys, den_cache)
+        out["inds"][ind.id] = res
+    if progress is not None:
+        progress("indicators", len(plan.inds), len(plan.inds))
+    return out
+
+
+def _no_codes(dim: cells.Dim) -> cells.Dim:
+    """A :class:`Dim` without its row codes (what a partition sends to the reduction)."""
+    return cells.Dim(dim.name, np.zeros(0, dtype=np.int64), dim.labels, dim.values, dim.categorical)
+
+
+_SUMS = ("num", "den", "n", "units", "ck_num", "ck_den")
+_MAXES = ("top_num", "top_den")
+
+
+def _remap(frame: pd.DataFrame, area: np.ndarray, dims: dict[str, np.ndarray],
+           cat: np.ndarray | None) -> pd.DataFrame:
+    """A partition's cells with merged codes (area, dims, category)."""
+    out = frame.copy()
+    out["_area"] = area[frame["_area"].to_numpy().astype(np.int64)]
+    for d, mp in dims.items():
+        if d in out.columns:
+            out[d] = mp[out[d].to_numpy().astype(np.int64)]
+    if cat is not None and "_cat" in out.columns:
+        c = out["_cat"].to_numpy().astype(np.int64)
+        out["_cat"] = np.where(c >= 0, cat[np.maximum(c, 0)], c)
+    return out
+
+
+def finish(plan: Plan, partials: Sequence[dict[str, Any]], notes: list[str] | None = None
+           ) -> tuple[list[dict[str, Any]], list[Indicator], list[tuple[str, str, str, str]], dict[str, _Labels]]:
+    """Reduce the stage-1 sums of every partition (:func:`partial`) and finish each indicator:
+    merged codes, categories, roll-up to every level and subset of ``by``, estimates, cell keys,
+    labels. Returns the labelled parts, the indicators done, those with no unit anywhere (not
+    computable) and the shared label lists (for :func:`_assemble`)."""
+    by = plan.by
+    reg = {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
+           **{b: _Labels([TOTAL]) for b in by}}
+    spaces: dict[str, tuple[CellSpace, list[np.ndarray], dict[str, list[np.ndarray]]]] = {}
+    for unit in {ind.unit for ind in plan.inds}:
+        have = [p for p in partials if unit in p["areas"]]
+        if have:
+            names = list(have[0]["dims"][unit])
+            spaces[unit] = cells.merge_spaces([p["areas"][unit] for p in have], plan.levels,
+                                              {b: [p["dims"][unit][b] for p in have] for b in names})
+    results, done, missing = [], [], []
+    for ind in plan.inds:
+        unit = ind.unit
+        have = [p for p in partials if unit in p["areas"]]
+        idx = [i for i, p in enumerate(have) if ind.id in p["inds"]]
+        if not idx:
+            missing.append((ind.id, ind.name, "not computable", NO_UNITS))
+            continue
+        space, amaps, dmaps = spaces[unit]
+        res = [have[i]["inds"][ind.id] for i in idx]
+        dims = res[0]["dims"]
+        cat_info = multi_info = None
+        catmaps: list[np.ndarray | None] = [None] * len(res)
+        zeros = False
+        keep = None
+        if ind.category:
+            gdim, catmaps = cells.merge_dims([r["cat"] for r in res])
+            labels = gdim.labels
+            seen = np.zeros(len(labels), dtype=bool)
+            for r, mp in zip(res, catmaps):
+                seen[mp[r["seen"]]] = True
+            # the categories met in the universe; a short fixed code list is shown in full (a 0 %
+            # share is information), "not stated" only when it occurs
+            fixed = gdim.categorical and len(labels) <= 26
+            keep = seen | (fixed & (np.arange(len(labels)) < len(labels) - 1))
+            if ind.categories:
+                keep &= np.isin(labels, list(ind.categories))
+            zeros = len(labels) <= 27
+            cat_info = (None, labels, keep)
+        elif ind.multi:
+            codes = sorted({c for r in res for c in r["multi"]})
+            pos = {c: i for i, c in enumerate(codes)}
+            catmaps = [np.array([pos[c] for c in r["multi"]], dtype=np.int64) for r in res]
+            keep, zeros = np.ones(len(codes), dtype=bool), True
+            multi_info = (codes, None)
+        remap = [(amaps[i], {d: dmaps[d][i] for d in dims}, cm) for i, cm in zip(idx, catmaps)]
+        st = ind.statistic
+        if st == "median":
+            hist = pd.concat([_remap(r["hist"], *rm) for r, rm in zip(res, remap)], ignore_index=True)
+            cube = cells.median_rollup(hist, space, plan.levels_of[ind.id], dims)
+        else:
+            c = [_remap(r["cells"], *rm) for r, rm in zip(res, remap)]
+            cols = c[0].columns
+            c = cells.combine(c, ["_area", *dims, "_cat"], [x for x in _SUMS if x in cols],
+                              [x for x in _MAXES if x in cols])
+            lv = plan.levels_of[ind.id]
+            has_keys = "ck_num" in cols
+            if res[0]["dom"] is None:
+                cube = cells.rollup(c, space, lv, dims, [x for x in _SUMS if x in cols],
+                                    [x for x in _MAXES if x in cols])
+            else:
+                dom = [_remap(r["dom"], *rm) for r, rm in zip(res, remap)]
+                dom = cells.combine(dom, ["_area", *dims, "_cat"], [x for x in _SUMS if x in dom[0].columns])
+                c = cells.categories(c, dom, dims, keep, zeros)
+                ks = ["ck_num", "ck_den"] if has_keys else []
+                on = ["area_level", "_alev", *dims]
+                dcube = cells.rollup(dom, space, lv, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
+                cube = cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]).merge(dcube, on=on, how="left")
+        cube = cells.estimates(cube, st, ind.scale)
+        cube["flag"] = reliability.COMPLETE_COUNT
+        for c_ in ("ck_num", "ck_den"):
+            if c_ in cube.columns:
+                cube["_" + c_] = cells.cell_key(cube.pop(c_).to_numpy())
+        for c_ in ("top_num", "top_den"):
+            if c_ in cube.columns:
+                cube["_" + c_] = cube.pop(c_)
+        results.append(_label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
+                              reg, len(done)))
+        done.append(ind)
+    return results, done, missing, reg
 
 
 # ----------------------------------------------------------------------------- public API
@@ -382,10 +540,17 @@ def _area_names(codes: Sequence[str]) -> list[str]:
 
 def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
             by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
-            policy: Any = None, progress: Any = None) -> pd.DataFrame:
-    """Compute catalogue indicators for ``dataset`` (a :class:`~migdata.model.HouseholdData`):
-    the estimates as the design gives them, before disclosure control. To publish them (Excel,
-    CSV, a report) use :func:`migdata.compute`, which applies disclosure control to this table.
+            policy: Any = None, engine: Any = None, progress: Any = None, cache: bool = True) -> pd.DataFrame:
+    """Compute catalogue indicators for ``dataset``: the estimates as the design gives them,
+    before disclosure control. To publish them (Excel, CSV, a report) use
+    :func:`migdata.compute`, which applies disclosure control to this table.
+
+    ``dataset`` is a :class:`~migdata.model.HouseholdData`, or a partitioned store (its folder
+    or a :class:`~migdata.model.partitions.Store`), which is evaluated partition by partition
+    without ever holding more than one partition in memory: a complete count's indicators are
+    sums over finest cells, so each partition's cell sums (:func:`partial`) are reduced and
+    finished once (:func:`finish`), which gives the same table as the whole dataset in memory.
+    A sample survey's design needs all its rows: a store of one is read whole.
 
     Args:
         ids: indicator ids (default: every computable indicator of the catalogue).
@@ -398,7 +563,13 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             excludes (``not_by``) is shown as ``Total``.
         age_scheme: age groups for ``age_group`` (``five_year``, ``broad``, ... or cut points).
         policy: reliability policy for sample surveys (name or ``ReliabilityPolicy``).
-        progress: ``progress(message, done, total)`` once per indicator (:mod:`migdata.progress`).
+        engine: where partitions are evaluated (:func:`migdata.survey.engine.get_engine`: None
+            or ``"local"`` in this process; ``"dask"``, a Dask ``Client`` or a scheduler address
+            on a Dask cluster).
+        progress: ``progress(message, done, total)`` (:mod:`migdata.progress`): each indicator
+            of a dataset in memory, each partition of a store.
+        cache: keep each partition's cell sums in the store and use them again (see
+            :func:`partition_task`); False computes every partition anew.
 
     Returns the long table (see module docstring); ``attrs["not_computable"]`` lists indicators
     the dataset cannot support, with the reason (read it with :func:`not_computable`);
@@ -413,9 +584,13 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
         except ValueError:
             pass  # age_group() names the problem
     by = list(by or [])
+    dataset = _open(dataset)
+    store = dataset if _is_store(dataset) else None
     inds = _select(ids)
     spec = dataset.spec
     complete = spec.complete_count
+    if store is not None and not complete:
+        dataset, store = store.read(), None  # a survey's design needs all its rows
     prov = dataset.provenance
     notes: list[str] = []
     finest = area_levels.level(level)
@@ -423,17 +598,13 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     if levels[0] != finest:
         notes.append(f"sample survey: estimates are shown down to the design domain "
                      f"({spec.design_domain}), not {finest}")
-    # the area columns: of the households, or of the persons' own table (a stand-alone survey)
-    units_map = {"person": "persons", "household": "households", **prov.units}
-    hh = dataset.tables.get(units_map["household"])
-    if hh is None or not len(hh):
-        hh = dataset.tables.get(units_map["person"], dataset.households)
+    hh_present, n_regions = _household_facts(dataset)
     # a country-wide total row only when the data cover more than one region
-    if "region" in hh.columns and hh["region"].nunique() <= 1 and len(levels) > 1:
+    if n_regions is not None and n_regions <= 1 and len(levels) > 1:
         levels = [lv for lv in levels if lv != "national"]
     for lev in levels:
         col = area_levels.COLUMN[lev]
-        if col is not None and (col not in hh.columns or not hh[col].notna().any()):
+        if col is not None and col not in hh_present:
             raise DataError("MD707", column=col, level=lev)
 
     avail = availability(dataset, [i.id for i in inds])
@@ -445,29 +616,12 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     for ind in inds:
         if ind.unit == "person":
             need |= ind.columns()
-    units = derive.units(dataset, age_scheme, household_columns=sorted(need))
-    known = set(units["person"].columns) | set(units["household"].columns)
-    for b in by:
-        if b not in known:
-            raise UsageError("MD705", value=b, table="this dataset",
-                             choices=", ".join(sorted(c for c in known if not c.startswith("_"))))
-    spaces: dict[str, CellSpace] = {}
-    designs: dict[str, Any] = {}
-    source = ", ".join(prov.sources)
-    if not source and "source" in hh.columns:
-        source = ", ".join(sorted(map(str, hh["source"].dropna().unique())))
+    source = ", ".join(prov.sources) or _sources(dataset)
     period = str(prov.period or ", ".join(prov.rounds) or "")
-    results = []
-    extra_nc = []
-    reg = {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
-           **{b: _Labels([TOTAL]) for b in by}}
-    done: list[Indicator] = []
-    mask_cache: dict = {}
-    from migdata.progress import as_progress
-
-    say = as_progress(progress)
-    for i, ind in enumerate(inds):
-        say("indicators", i, len(inds))
+    extra_nc: list[tuple[str, str, str, str]] = []
+    todo: list[Indicator] = []
+    levels_of: dict[str, list[str]] = {}
+    for ind in inds:
         if ind.id not in ok_ids:
             continue
         ind_levels = [lv for lv in levels if not ind.levels or lv in ind.levels]
@@ -476,35 +630,31 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                              f"shown only at level(s) {', '.join(ind.levels)}; this dataset/request has "
                              f"{', '.join(levels)}"))
             continue
-        unit = ind.unit
-        if unit not in spaces:
-            udf = units[unit]
-            spaces[unit] = cells.cell_space(udf, levels, [b for b in by if b in udf.columns])
-            if complete:
-                designs[unit] = cells.unit_keys(udf, unit, prov.disclosure_key)
-            else:
-                designs[unit] = dataset.design(unit, frame=udf, policy=policy)
-        space = spaces[unit]
-        fr = units[unit]
-        dims = [b for b in by if b in space.dims and b not in ind.not_by and b != ind.category]
-        m = _masks(ind, fr, mask_cache)
-        if not (m["u"] & (space.area_codes >= 0)).any():
-            extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
-            continue
-        cat = _categories(ind, fr, m["u"]) if ind.category else None
-        multi = _multi(ind, fr, m["u"]) if ind.multi else None
-        if complete:
-            cube = _complete(space, dims, m, ind, ind_levels, cat, multi, designs[unit])
+        todo.append(ind)
+        levels_of[ind.id] = ind_levels
+    plan = Plan(todo, levels_of, levels, by, age_scheme, sorted(need), prov.disclosure_key)
+    from migdata.progress import as_progress
+
+    say = as_progress(progress)
+    if complete:
+        if store is not None:
+            from migdata.survey.engine import get_engine
+
+            import functools
+
+            task = functools.partial(partition_task, cache=cache)
+            partials = get_engine(engine).map_partitions(task, store, plan, say)
         else:
-            cube = _survey(space, designs[unit], dims, m, ind, ind_levels, cat, multi)
-            if cube is None:
-                extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
-                continue
-        results.append(_label(cube, ind, space, by, dims, cat, multi, ind_levels, reg, len(done)))
-        done.append(ind)
-    say("indicators", len(inds), len(inds))
+            partials = [partial(plan, dataset, say)]
+        results, done, missing, reg = finish(plan, partials)
+        extra_nc += missing
+    else:
+        results, done, missing, reg = _survey_all(plan, dataset, policy, say)
+        extra_nc += missing
     out = _assemble(results, done, by, reg, source, period)
     if extra_nc:
+        order = {ind.id: i for i, ind in enumerate(inds)}
+        extra_nc.sort(key=lambda r: order.get(r[0], len(order)))
         nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
     # a DataFrame (other modules read it so); clear attrs before pd.concat of two results
     out.attrs["not_computable"] = nc
@@ -513,6 +663,114 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     out.attrs["complete_count"] = complete
     out.attrs["design"] = spec.describe()
     return out
+
+
+def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any
+                ) -> tuple[list[dict[str, Any]], list[Indicator], list[tuple[str, str, str, str]], dict[str, _Labels]]:
+    """Every indicator of a sample survey on the dataset's one design (see :func:`_survey`)."""
+    by = plan.by
+    units = derive.units(dataset, plan.age_scheme, household_columns=plan.need)
+    known = set(units["person"].columns) | set(units["household"].columns)
+    for b in by:
+        if b not in known:
+            raise UsageError("MD705", value=b, table="this dataset",
+                             choices=", ".join(sorted(c for c in known if not c.startswith("_"))))
+    reg = {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
+           **{b: _Labels([TOTAL]) for b in by}}
+    spaces: dict[str, CellSpace] = {}
+    designs: dict[str, Any] = {}
+    results, done, missing = [], [], []
+    mask_cache: dict = {}
+    for i, ind in enumerate(plan.inds):
+        progress("indicators", i, len(plan.inds))
+        unit = ind.unit
+        if unit not in spaces:
+            udf = units[unit]
+            spaces[unit] = cells.cell_space(udf, plan.levels, [b for b in by if b in udf.columns])
+            designs[unit] = dataset.design(unit, frame=udf, policy=policy)
+        space = spaces[unit]
+        fr = units[unit]
+        dims = [b for b in by if b in space.dims and b not in ind.not_by and b != ind.category]
+        m = _masks(ind, fr, mask_cache)
+        if not (m["u"] & (space.area_codes >= 0)).any():
+            missing.append((ind.id, ind.name, "not computable", NO_UNITS))
+            continue
+        cat = _categories(ind, fr, m["u"]) if ind.category else None
+        multi = _multi(ind, fr, m["u"]) if ind.multi else None
+        cube = _survey(space, designs[unit], dims, m, ind, plan.levels_of[ind.id], cat, multi)
+        if cube is None:
+            missing.append((ind.id, ind.name, "not computable", NO_UNITS))
+            continue
+        results.append(_label(cube, ind, space, by, dims, cat, multi, plan.levels_of[ind.id], reg, len(done)))
+        done.append(ind)
+    progress("indicators", len(plan.inds), len(plan.inds))
+    return results, done, missing, reg
+
+
+def partition_task(store: Any, partition: Any, plan: Plan, cache: bool = True) -> dict[str, Any]:
+    """Stage 1 (:func:`partial`) of one partition of a store: what an engine runs per partition.
+    ``store`` is a :class:`~migdata.model.partitions.Store` or its folder (a worker of a
+    distributed engine opens it itself).
+
+    The result is kept in the store's cache (:func:`migdata.model.partitions.cached`), under a
+    key made of the plan and the partition's file checksums: computing the same tables again
+    (another report, the workbook after the report) reads a few kilobytes per partition instead
+    of the partition."""
+    from migdata.model.partitions import Store, cached
+
+    st = store if isinstance(store, Store) else Store(store)
+    if not cache:
+        return partial(plan, st.read([partition]))
+    return cached(st, partition, ("partial", plan), lambda: partial(plan, st.read([partition])))
+
+
+def _open(dataset: Any) -> Any:
+    """A dataset, or a store folder opened lazily (partitioned) or read whole (otherwise)."""
+    import os
+
+    if isinstance(dataset, (str, os.PathLike)):
+        from migdata.model.partitions import Store
+
+        st = Store(dataset)
+        return st if st.partitioned else st.read()
+    if _is_store(dataset) and not dataset.partitioned:
+        return dataset.read()
+    return dataset
+
+
+def _is_store(dataset: Any) -> bool:
+    from migdata.model.partitions import Store
+
+    return isinstance(dataset, Store)
+
+
+def _household_facts(dataset: Any) -> tuple[set[str], int | None]:
+    """The columns with values of the table holding the areas (the households, or the persons'
+    own table of a stand-alone survey), and the number of regions (None: no region column)."""
+    units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
+    if _is_store(dataset):
+        present = dataset.present(units_map["household"]) or dataset.present(units_map["person"])
+        if "region" in dataset.levels:
+            return present, len(dataset.codes("region"))
+        return present, None
+    hh = dataset.tables.get(units_map["household"])
+    if hh is None or not len(hh):
+        hh = dataset.tables.get(units_map["person"], dataset.households)
+    present = {c for c in hh.columns if hh[c].notna().any()}
+    return present, (int(hh["region"].nunique()) if "region" in hh.columns else None)
+
+
+def _sources(dataset: Any) -> str:
+    """The ``source`` values of the households (when the provenance names no source)."""
+    if _is_store(dataset):
+        if "source" not in dataset.present("households"):
+            return ""
+        vals: set[str] = set()
+        for part in dataset.partitions:
+            vals |= set(map(str, dataset.read_table(part, "households", ["source"])["source"].dropna().unique()))
+        return ", ".join(sorted(vals))
+    hh = dataset.households
+    return ", ".join(sorted(map(str, hh["source"].dropna().unique()))) if "source" in hh.columns else ""
 
 
 #: Columns disclosure control reads (cell keys, largest contributions); never published.
@@ -566,9 +824,12 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
     for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units",
               *HIDDEN_COLUMNS):
         out[c] = cube[c].to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
-    flags = cube["flag"].to_numpy()[order] if "flag" in cube.columns else np.full(n, "", dtype=object)
-    uniq, inv = np.unique(flags.astype(str), return_inverse=True)
-    out["flag"] = reg["flag"].codes(uniq)[inv]
+    flags = cube["flag"] if "flag" in cube.columns else pd.Series(np.full(len(cube), "", dtype=object))
+    if isinstance(flags, pd.Series) and flags.dtype == object and len(flags) and (flags.iloc[0] == flags).all():
+        out["flag"] = np.full(n, reg["flag"].code(str(flags.iloc[0])))  # one flag (complete counts)
+    else:
+        uniq, inv = np.unique(flags.to_numpy()[order].astype(str), return_inverse=True)
+        out["flag"] = reg["flag"].codes(uniq)[inv]
     return out
 
 

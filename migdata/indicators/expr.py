@@ -119,6 +119,8 @@ class _Eval:
     def bool_(self, v: Any) -> np.ndarray:
         if isinstance(v, (bool, np.bool_)):
             return np.full(self.n, bool(v))
+        if isinstance(v, pd.Series) and isinstance(v.dtype, pd.BooleanDtype):
+            return v.to_numpy(dtype=bool, na_value=False)
         arr = pd.Series(v).astype("boolean").fillna(False) if not isinstance(v, np.ndarray) else v
         return np.asarray(arr, dtype=bool)
 
@@ -163,9 +165,11 @@ class _Eval:
             if fname == "isna":
                 return ~_present(v)
             code = node.args[1].value  # type: ignore[attr-defined]
-            s = pd.Series(v).astype("string")
-            pattern = r"(?:^|\s)" + re.escape(code) + r"(?:\s|$)"
-            return s.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)
+            # few distinct answer strings for many rows: test each distinct string once
+            codes, uniq = pd.factorize(pd.Series(v).astype("string"))
+            pattern = re.compile(r"(?:^|\s)" + re.escape(code) + r"(?:\s|$)")
+            hit = np.array([bool(pattern.search(str(x))) for x in uniq] + [False], dtype=bool)
+            return hit[codes]
         raise UsageError("MD703", expr=self.expr, id=self.where[0], field=self.where[1],
                          what=type(node).__name__)
 
@@ -207,7 +211,10 @@ class _Eval:
             res = _CMP[type(op)](a, b)
         except TypeError:
             return np.zeros(self.n, dtype=bool) & both
-        res = pd.Series(res).astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if isinstance(res, pd.Series) and isinstance(res.dtype, pd.BooleanDtype):
+            res = res.to_numpy(dtype=bool, na_value=False)
+        else:
+            res = pd.Series(res).astype("boolean").fillna(False).to_numpy(dtype=bool)
         return res & both
 
 
@@ -218,6 +225,8 @@ def evaluate(expr: str | None, df: pd.DataFrame, where: tuple[str, str] = ("?", 
         return np.ones(len(df), dtype=bool)
     tree = parse(str(expr), where)
     out = _Eval(df, str(expr), where).run(tree)
+    if isinstance(out, pd.Series) and isinstance(out.dtype, pd.BooleanDtype):
+        return out.array  # a nullable boolean column as it is (no array of Python objects)
     if isinstance(out, (pd.Series, pd.Index)):
         out = out.to_numpy()
     return out

@@ -160,8 +160,17 @@ class HouseholdData:
         return f"<HouseholdData {self.provenance.label}; {parts}>"
 
     # -- store -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str], force: bool = False) -> Path:
-        """Write the dataset store to folder ``path`` atomically; returns the folder."""
+    def save(self, path: str | os.PathLike[str], force: bool = False,
+             partition_by: str | None = None) -> Path:
+        """Write the dataset store to folder ``path`` atomically; returns the folder.
+
+        ``partition_by="province"`` (or ``"region"``) writes a store partitioned by area
+        (:mod:`migdata.model.partitions`), which a country-sized dataset needs."""
+        if partition_by:
+            from migdata.model import partitions
+
+            levels = partitions.LEVELS[:partitions.LEVELS.index(partition_by) + 1]
+            return partitions.save_partitioned(self, path, force=force, levels=levels)
         target = Path(path)
         _check_target(target, self.dataset_id, force)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -319,7 +328,9 @@ def _store_files(manifest: dict[str, Any]) -> set[str]:
     names = {MANIFEST}
     for meta in manifest["tables"].values():
         parts = meta.get("parts") or [meta]
-        names.update(p["file"] for p in parts)
+        names.update(Path(p["file"]).parts[0] for p in parts)  # a partitioned table: its folder
+    if (manifest.get("partitioning") or {}).get("levels"):
+        names.add("_cache")  # the partitions' kept cell sums (migdata.model.partitions.CACHE)
     return names
 
 
@@ -515,7 +526,7 @@ def _manifest_problem(m: Any) -> str | None:
             if not isinstance(part, dict):
                 return f"{where}: a part is not an object"
             f, digest = part.get("file"), part.get("sha256")
-            if not isinstance(f, str) or not f or f != Path(f).name or f.startswith(".") or "\\" in f:
+            if not _inside(f, partitioned=bool((m.get("partitioning") or {}).get("levels"))):
                 return f"{where}: {f!r} is not the name of a file in the dataset folder"
             if f == MANIFEST:
                 return f"{where}: a table cannot be stored in {MANIFEST}"
@@ -529,6 +540,18 @@ def _manifest_problem(m: Any) -> str | None:
         if key in m and not isinstance(m[key], dict):
             return f"'{key}' is not an object"
     return None
+
+
+def _inside(f: Any, partitioned: bool = False) -> bool:
+    """A file name of the store: a plain name in its folder, or for a part of a partitioned store
+    (:mod:`migdata.model.partitions`) a relative path down its table's partition folders; never
+    hidden, never ``..``, never absolute."""
+    if not isinstance(f, str) or not f or "\\" in f:
+        return False
+    parts = Path(f).parts
+    if Path(f).is_absolute() or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        return False
+    return len(parts) == 1 or (partitioned and len(parts) > 1 and "/".join(parts) == f)
 
 
 def _count(v: Any) -> bool:
@@ -572,14 +595,20 @@ def _swapping(target: Path) -> bool:
 
 
 def load(path: str | os.PathLike[str], tables: list[str] | None = None,
-         verify: bool = True) -> HouseholdData:
+         verify: bool = True, area: str | None = None) -> HouseholdData:
     """Load a dataset store written by :meth:`HouseholdData.save`.
 
     ``tables`` limits which tables are read (all by default); ``verify`` checks every file's
     SHA-256 against the manifest (a mismatch or a missing file is a :class:`StoreError`).
+    ``area`` (a PSGC code) reads only the partitions holding that area of a partitioned store
+    (:mod:`migdata.model.partitions`); an unpartitioned store is read whole.
     """
     folder = Path(path)
     manifest = read_manifest(folder)
+    if (manifest.get("partitioning") or {}).get("levels") or area is not None:
+        from migdata.model.partitions import Store
+
+        return Store(folder, verify=verify).read(area=area, tables=tables)
     out: dict[str, pd.DataFrame] = {}
     codebook = None
     for name, meta in manifest["tables"].items():

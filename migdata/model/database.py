@@ -409,11 +409,21 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=str))
 
 
-def open_path(path: str | os.PathLike[str]) -> HouseholdData | Database:
-    """What ``migdata.load`` opens: a :class:`Database` for a database folder, else a dataset."""
+def open_path(path: str | os.PathLike[str], lazy: bool = False, **options: Any) -> Any:
+    """What ``migdata.load`` opens: a :class:`Database` for a database folder, else a dataset
+    (``options`` as :func:`migdata.model.data.load`: ``tables``, ``verify``, ``area``). With
+    ``lazy``, a partitioned store is opened without reading its tables
+    (:class:`~migdata.model.partitions.Store`: ``migdata.compute`` and the report evaluate it
+    partition by partition)."""
     if is_database(path):
         return Database(path)
-    return load_dataset(path)
+    if lazy:
+        from migdata.model.partitions import Store
+
+        st = Store(path, verify=options.get("verify", True))
+        if st.partitioned:
+            return st
+    return load_dataset(path, **options)
 
 
 __all__ = ["Database", "LinkSpec", "LinkResult", "dataset_key", "is_database", "link_households", "open_path",

@@ -39,10 +39,40 @@ AREA_COLUMNS = ("psgc", "region", "province", "city_mun", "barangay")
 
 
 def household_positions(households: pd.DataFrame, units: pd.DataFrame) -> np.ndarray:
-    """Row position of each unit's household in ``households`` (-1 when it has none)."""
+    """Row position of each unit's household in ``households`` (-1 when it has none).
+
+    Equals ``pd.Index(households["hh_id"]).get_indexer(units["hh_id"])``. Units come grouped by
+    household (a household's members are consecutive rows), so only the first id of each run is
+    looked up, with Arrow's hash look-up (``pyarrow.compute.index_in``), and none at all when the
+    runs follow the households one for one (the usual order of a store)."""
     if "hh_id" not in units.columns or "hh_id" not in households.columns or not len(households):
         return np.full(len(units), -1, dtype=np.int64)
-    return pd.Index(households["hh_id"]).get_indexer(units["hh_id"]).astype(np.int64)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def arrow(s: pd.Series) -> pa.Array:
+        arr = pa.array(s.astype("string[pyarrow]"))
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+    h, u = arrow(households["hh_id"]), arrow(units["hh_id"])
+    n = len(u)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    start = np.ones(n, dtype=bool)
+    if n > 1:
+        start[1:] = pc.not_equal(u.slice(1), u.slice(0, n - 1)).fill_null(True).to_numpy(zero_copy_only=False)
+    heads = np.flatnonzero(start)
+    hu = u.take(pa.array(heads))
+    if len(hu) == len(h) and not hu.null_count and not h.null_count \
+            and bool(pc.all(pc.equal(hu, h)).as_py()) and (len(h) < 2 or bool(
+                pc.all(pc.not_equal(h.slice(1), h.slice(0, len(h) - 1))).as_py())):
+        pos_heads = np.arange(len(h), dtype=np.int64)  # ids in the households' order, one run each
+    else:
+        if pc.count_distinct(h).as_py() != len(h) - h.null_count or h.null_count:
+            # ids repeat (an unvalidated table): pandas names the problem as before
+            return pd.Index(households["hh_id"]).get_indexer(units["hh_id"]).astype(np.int64)
+        pos_heads = pc.index_in(hu, value_set=h).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pos_heads[np.cumsum(start) - 1]
 
 
 def attach_households(units: pd.DataFrame, households: pd.DataFrame,

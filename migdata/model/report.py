@@ -252,6 +252,26 @@ class ImportReport:
                     rows=[source_row], values=[value], records=[record], mask=mask, **fields)
         return self.problems[-1] if len(self.problems) > before else None
 
+    def extend_problems(self, problems: Iterable[Problem], counted_in: Iterable["ImportReport"] = ()) -> None:
+        """Add problems recorded in other reports (the chunks of a streaming import, merged in
+        file order) under this report's cap, as if recorded here; what those reports
+        (``counted_in``) counted without listing is counted here too."""
+        for p in problems:
+            key = (p.code, p.table, p.column)
+            if self._listed[key] < self.max_listed:
+                self.problems.append(p)
+                self._listed[key] += 1
+                continue
+            ukey = (p.code, p.table, p.column, p.action)
+            self.unlisted[ukey] = self.unlisted.get(ukey, 0) + 1
+            self._unlisted_rows.setdefault((p.code, p.table, p.column, p.source_file), []).append(
+                np.array([np.nan if p.source_row is None else p.source_row], dtype="float64"))
+        for r in counted_in:
+            for ukey, n in r.unlisted.items():
+                self.unlisted[ukey] = self.unlisted.get(ukey, 0) + n
+            for rkey, parts in r._unlisted_rows.items():
+                self._unlisted_rows.setdefault(rkey, []).extend(parts)
+
     @property
     def n_problems(self) -> int:
         """Problems listed plus problems counted but not listed."""
@@ -272,20 +292,7 @@ class ImportReport:
         """Append ``other``'s counts, problems and notes (the cap applies to the merged report)."""
         for t, c in other.counts.items():
             self.counts[t] = dict(c)
-        for p in other.problems:
-            key = (p.code, p.table, p.column)
-            if self._listed[key] < self.max_listed:
-                self.problems.append(p)
-                self._listed[key] += 1
-            else:
-                ukey = (p.code, p.table, p.column, p.action)
-                self.unlisted[ukey] = self.unlisted.get(ukey, 0) + 1
-                self._unlisted_rows.setdefault((p.code, p.table, p.column, p.source_file), []).append(
-                    np.array([np.nan if p.source_row is None else p.source_row], dtype="float64"))
-        for k, n in other.unlisted.items():
-            self.unlisted[k] = self.unlisted.get(k, 0) + n
-        for k, parts in other._unlisted_rows.items():
-            self._unlisted_rows.setdefault(k, []).extend(parts)
+        self.extend_problems(other.problems, [other])
         self.notes.extend(other.notes)
 
     def check_balance(self) -> None:

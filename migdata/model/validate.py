@@ -84,6 +84,10 @@ class _Checker:
         else:
             self.reject |= mask
 
+    def column(self, name: str) -> pd.Series:
+        """A column of the table (the values problems show)."""
+        return self.df[name]
+
     def report_rows(self, code: str, mask: np.ndarray, column: str | None, values: pd.Series | None,
                     action: str, **fields: Any) -> None:
         """Report the rows in ``mask``, located by source file and row and by their key."""
@@ -211,6 +215,10 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
                 # numbers that arrived as floats (e.g. ids read from Excel) print without ".0"
                 s = s.map(lambda v: v if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
             s = s.astype("object").where(s.notna(), None).astype(STRING)
+        elif s.dtype != STRING:
+            # one text type whatever the input's (pandas' "str" or an all-missing column), so the
+            # chunks of a streaming import and a whole file give the same table
+            s = s.astype(STRING)
         df[name] = s
         if "pattern" in spec:
             uniq = pd.unique(s.dropna())
@@ -333,29 +341,43 @@ def _check_households(data: HouseholdData, report: ImportReport, policy: str, sr
     """The household model: column rules of both tables, then the rules that link them."""
     hh = _check_table(data.households, "households", report, policy, src)
     pp = _check_table(data.persons, "persons", report, policy, src)
-
     # Keys are checked on integer codes of the household ids (one per distinct id), so the
-    # duplicate, orphan, head and empty-household rules below are array look-ups.
+    # rules between rows are array look-ups.
     keys = HouseholdKeys(hh.df["hh_id"], pp.df["hh_id"])
+    is_head = ((pp.df["relationship"] == "head").fillna(False).to_numpy(dtype=bool)
+               if "relationship" in pp.df.columns else None)
+    check_keys(hh, pp, keys, pp.df["line_no"], is_head, policy, psgc=lambda: _check_psgc(hh))
+    return {"households": hh, "persons": pp}
 
+
+def check_keys(hh: Any, pp: Any, keys: HouseholdKeys, line_no: Any, is_head: np.ndarray | None,
+               policy: str, psgc: Any = None) -> None:
+    """The rules between rows, in this order: ``hh_id`` unique (MD108; the first occurrence is
+    kept), [``psgc()``, the PSGC look-up, runs here], (``hh_id``, ``line_no``) unique (MD109),
+    every person's household exists (MD110), at most one head (MD112), every household has a
+    person (MD111), persons of rejected households go too (MD115).
+
+    ``hh`` and ``pp`` are the checkers of the two tables (their ``reject`` masks are updated);
+    a streaming import passes checkers over all its chunks, with ``keys`` coded across them
+    (:meth:`migdata._kernels.keys.HouseholdKeys.from_codes`)."""
     # keys: the first occurrence is kept, later duplicates are rejected
     dup = ~keys.hh_first & ~hh.reject
-    hh.problem("MD108", dup, "hh_id", hh.df["hh_id"])
-    _check_psgc(hh)
-    dup = duplicated_pairs(keys.pp_code, pp.df["line_no"]) & ~pp.reject
-    pp.problem("MD109", dup, "line_no", pp.df["line_no"])
+    hh.problem("MD108", dup, "hh_id", hh.column("hh_id"))
+    if psgc is not None:
+        psgc()
+    dup = duplicated_pairs(keys.pp_code, line_no) & ~pp.reject
+    pp.problem("MD109", dup, "line_no", pp.column("line_no"))
 
     # every person's household exists (among households kept so far)
     orphan = ~keys.in_households(~hh.reject) & ~pp.reject
-    pp.problem("MD110", orphan, "hh_id", pp.df["hh_id"])
+    pp.problem("MD110", orphan, "hh_id", pp.column("hh_id"))
 
     # at most one head
-    if "relationship" in pp.df.columns:
-        is_head = (pp.df["relationship"] == "head").fillna(False).to_numpy(dtype=bool) & ~pp.reject
-        counts = keys.persons_per_household(is_head)
+    if is_head is not None:
+        counts = keys.persons_per_household(is_head & ~pp.reject)
         nheads = keys.per_household_row(counts)
         m = (nheads > 1) & ~hh.reject
-        heads = pd.Series(nheads, index=hh.df.index) if m.any() else None
+        heads = pd.Series(nheads) if m.any() else None
         if policy == "lenient":  # two heads do not make a household unusable: reported, kept
             hh.report_rows("MD112", m, "relationship", heads, "kept")
         else:
@@ -367,7 +389,6 @@ def _check_households(data: HouseholdData, report: ImportReport, policy: str, sr
     hh.problem("MD111", empty, None, None)
     cascade = ~keys.in_households(~hh.reject) & ~pp.reject
     pp.problem("MD115", cascade, None, None)
-    return {"households": hh, "persons": pp}
 
 
 def drop_internal(data: HouseholdData) -> HouseholdData:

@@ -60,11 +60,14 @@ def protect(table: pd.DataFrame, k: int = 3) -> pd.DataFrame:
 
 def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
             by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
-            k: int = 3, policy: Any = None, progress: Any = None) -> pd.DataFrame:
+            k: int = 3, policy: Any = None, engine: Any = None, progress: Any = None,
+            cache: bool = True) -> pd.DataFrame:
     """Indicator tables ready to publish: :func:`migdata.indicators.compute`, then :func:`protect`.
 
-    Arguments as :func:`migdata.indicators.compute`; ``k`` is the disclosure threshold;
-    ``progress`` hears each indicator of a dataset (:mod:`migdata.progress`).
+    Arguments as :func:`migdata.indicators.compute` (a partitioned store, or its folder, is
+    evaluated partition by partition on ``engine``); ``k`` is the disclosure threshold;
+    ``progress`` hears each indicator of a dataset, or each partition of a store
+    (:mod:`migdata.progress`).
 
     Example:
         >>> import migdata
@@ -79,14 +82,14 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
                                progress=progress)
     else:
         raw = estimate(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
-                       progress=progress)
+                       engine=engine, progress=progress, cache=cache)
     return protect(raw, k=k)
 
 
 def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "province",
                  by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
                  age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
-                 csv: bool = False, progress: Any = None) -> list[Path]:
+                 csv: bool = False, engine: Any = None, progress: Any = None) -> list[Path]:
     """Compute the published tables of ``dataset`` (a dataset or a store folder) and write the
     Excel workbook (and the long table as CSV beside it with ``csv=True``). Returns the files
     written. This is what ``migdata indicators`` runs.
@@ -94,15 +97,18 @@ def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "provin
     Example:
         >>> write_tables("store", "tables.xlsx", level="city", by="sex,age_group")  # doctest: +SKIP
     """
-    from migdata.model.database import open_path
+    from migdata.model.database import is_database, open_path
+    from migdata.model.partitions import is_partitioned
     from migdata.publish.excel import write_csv, write_workbook
 
     from migdata.progress import as_progress
 
     say = as_progress(progress)
-    data = open_path(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
+    data = dataset
+    if isinstance(dataset, (str, os.PathLike)) and (is_database(dataset) or not is_partitioned(dataset)):
+        data = open_path(dataset)  # a partitioned store is evaluated partition by partition
     table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy,
-                    progress=say)
+                    engine=engine, progress=say)
     say(f"writing {out}")
     paths = [write_workbook(table, out)]
     if csv:

@@ -89,11 +89,14 @@ class _Problems:
     """This file's problems, recorded in the report (which lists the first ones of each kind and
     counts the rest)."""
 
-    def __init__(self, report: ImportReport, source_file: str) -> None:
+    def __init__(self, report: ImportReport, source_file: str, lines_before: int = 0) -> None:
         self.report, self.file = report, source_file
+        self.lines_before = lines_before  # a chunk of a file: its rows are the file's lines
 
     def add(self, code: str, table: str, row: int | None, column: str | None, value: Any,
             action: str, **fields: Any) -> None:
+        if row is not None and self.lines_before:
+            row = int(row) + self.lines_before
         self.report.add(code, table=table, source_file=self.file, source_row=row,
                         column=column, value=value, action=action, **fields)
 
@@ -312,18 +315,21 @@ def _scan_block(arr: np.ndarray, a: int, b: int) -> tuple[np.ndarray, int, np.nd
     return nl, top, hi
 
 
-def _load(path: Path, pool: ThreadPoolExecutor | None
+def _load(path: Path, pool: ThreadPoolExecutor | None, data: Any = None
           ) -> tuple[np.ndarray, int, np.ndarray, int, np.ndarray]:
     """The file's bytes, mapped into memory (read where the file cannot be mapped), and its
     newline offsets, found in blocks on the pool. Mapping costs no copy, and the page faults
     are taken by the scanning threads in parallel. Returns (bytes after any UTF-8 BOM, BOM
     length, newline offsets, largest byte, non-ASCII offsets); offsets count from after the
-    BOM."""
-    with open(path, "rb") as fh:
-        try:  # (the mapping assumes that no other program shortens the file while it is read)
-            raw = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
-        except (ValueError, OSError):  # an empty file, or one that cannot be mapped
-            raw = np.frombuffer(fh.read(), dtype=np.uint8)
+    BOM. ``data``: the bytes to read instead of the file's (a chunk of it)."""
+    if data is not None:
+        raw = np.frombuffer(data, dtype=np.uint8)
+    else:
+        with open(path, "rb") as fh:
+            try:  # (the mapping assumes that no other program shortens the file while it is read)
+                raw = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), dtype=np.uint8)
+            except (ValueError, OSError):  # an empty file, or one that cannot be mapped
+                raw = np.frombuffer(fh.read(), dtype=np.uint8)
     off = 3 if bytes(raw[:3]) == b"\xef\xbb\xbf" else 0
     buf = raw[off:]
     blocks = [(a, min(a + _BLOCK, len(buf))) for a in range(0, len(buf), _BLOCK)]
@@ -659,6 +665,9 @@ def read_cspro(
     check_value_sets: bool = False,
     max_problems: int = 1000,
     progress: Callable[[int, int], None] | None = None,
+    data: Any = None,
+    lines_before: int = 0,
+    bytes_before: int = 0,
 ) -> tuple[dict[str, pd.DataFrame], Codebook]:
     """Read a CSPro fixed-width data file with its dictionary.
 
@@ -683,7 +692,7 @@ def read_cspro(
         raise DataError("MD001", path=str(path))
     report = report if report is not None else ImportReport(max_listed=max_problems)
     src = str(path)
-    probs = _Problems(report, src)
+    probs = _Problems(report, src, lines_before)
     rts, rtl = d.record_type_start - 1, d.record_type_len
     wanted = None if items is None else set(items)
     keep_records = None if records is None else set(records)
@@ -691,7 +700,7 @@ def read_cspro(
 
     pool = ThreadPoolExecutor(THREADS) if THREADS > 1 else None
     try:
-        buf, off, nl, top, hi = _load(path, pool)
+        buf, off, nl, top, hi = _load(path, pool, data)
         n = len(buf)
         if top <= 32:
             raise DataError("MD002", path=src)
@@ -721,7 +730,7 @@ def read_cspro(
                     uni_lines[li] = bytes(buf[int(s[0]):int(s[0] + ln[0])]).decode(encoding)
                 except UnicodeDecodeError as exc:
                     raise DataError("MD003", path=src, encoding=encoding,
-                                    offset=int(s[0]) + exc.start + off) from None
+                                    offset=int(s[0]) + exc.start + off + bytes_before) from None
         rd = _Reader(d, buf, n, nl, wp, plans, uni_lines, n_lines)
 
         rows: dict[str, list[Any]] = defaultdict(list)
@@ -770,6 +779,9 @@ def read_cspro(
                       length=rec.length, dictionary=d.path or d.name)
         tables, n_kept = _tables(d, plans, rd, rows, parts, probs, check_value_sets, max_problems,
                                  pool)
+        if lines_before:
+            for t in tables.values():
+                t["_source_row"] += lines_before
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -52,11 +52,17 @@ KEY_BITS = 20
 
 @dataclass
 class Dim:
-    """A disaggregation column factorised: codes 0..size-1, ``not stated`` the last label."""
+    """A disaggregation column factorised: codes 0..size-1, ``not stated`` the last label.
+
+    ``values`` are the distinct values behind the labels (the categories of a Categorical,
+    else the sorted distinct values), so that the dims of several partitions of one dataset can
+    be merged into the labels one frame of all their rows would give (:func:`merge_dims`)."""
 
     name: str
     codes: np.ndarray
     labels: list[str]
+    values: Any = None
+    categorical: bool = False
 
     @property
     def size(self) -> int:
@@ -67,13 +73,42 @@ def factor(s: pd.Series) -> Dim:
     """A column as a :class:`Dim` (Categorical codes, or sorted distinct values)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy().astype(np.int64)
-        labels = [str(c) for c in s.cat.categories]
+        values = s.cat.categories
+        categorical = True
     else:
-        codes, uniq = pd.factorize(s, sort=True)
+        codes, values = pd.factorize(s, sort=True)
         codes = codes.astype(np.int64)
-        labels = [str(u) for u in uniq]
+        categorical = False
+    labels = [str(u) for u in values]
     codes = np.where(codes < 0, len(labels), codes)
-    return Dim(str(s.name), codes, labels + [NOT_STATED])
+    return Dim(str(s.name), codes, labels + [NOT_STATED], values, categorical)
+
+
+def merge_dims(dims: Sequence[Dim]) -> tuple[Dim, list[np.ndarray]]:
+    """The :class:`Dim` of the union of several frames' rows (without codes) and, for each
+    input, the map from its codes to the merged codes.
+
+    Equals :func:`factor` of the concatenated column: a Categorical keeps its categories (a
+    Categorical of the values met, whose categories differ from frame to frame, gets their sorted
+    union, as ``pd.Categorical`` of all the values would); other columns get the sorted union of
+    their distinct values (``pd.factorize(sort=True)`` of the distinct values of all inputs),
+    ``not stated`` last."""
+    first = dims[0]
+    same = all(d.labels == first.labels for d in dims)
+    if first.categorical and same:
+        values = first.values
+    elif first.categorical:
+        # categories made from the values met (e.g. a derived column): those of all the rows
+        cats = pd.Index([]).append([pd.Index(d.values) for d in dims]).unique()
+        ordered = all(list(pd.Index(d.values)) == sorted(pd.Index(d.values)) for d in dims)
+        values = cats.sort_values() if ordered else cats
+    else:
+        parts = [pd.Series(d.values) for d in dims if d.values is not None and len(d.values)]
+        values = pd.factorize(pd.concat(parts, ignore_index=True), sort=True)[1] if parts else first.values[:0]
+    labels = [str(u) for u in values] + [NOT_STATED]
+    index = {lab: i for i, lab in enumerate(labels)}
+    maps = [np.array([index[lab] for lab in d.labels], dtype=np.int64) for d in dims]
+    return Dim(first.name, np.zeros(0, dtype=np.int64), labels, values, first.categorical), maps
 
 
 @dataclass
@@ -125,6 +160,54 @@ def cell_space(df: pd.DataFrame, levels: Sequence[str], by: Sequence[str]) -> Ce
         up_labels[lev] = np.asarray(u2, dtype=object)
     dims = {b: factor(df[b].rename(b)) for b in by if b in df.columns}
     return CellSpace(len(df), codes, uniq, up, up_labels, dims)
+
+
+def area_table(space: CellSpace, levels: Sequence[str]) -> pd.DataFrame:
+    """The areas of a :class:`CellSpace` that have rows: one row per finest area (``_area``, its
+    code in the space) with its code at every level (columns named after the levels)."""
+    finest = levels[0]
+    used = np.flatnonzero(space.up[finest] >= 0) if len(space.up[finest]) else np.zeros(0, np.int64)
+    out = {"_area": used}
+    for lev in levels:
+        out[lev] = space.up_labels[lev][space.up[lev][used]] if len(used) else np.array([], dtype=object)
+    return pd.DataFrame(out)
+
+
+def merge_spaces(tables: Sequence[pd.DataFrame], levels: Sequence[str],
+                 dims: dict[str, list[Dim]]) -> tuple[CellSpace, list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """One :class:`CellSpace` (no rows) for the areas and dims of several partitions, as
+    :func:`cell_space` of the concatenated frames would give for the cells of every partition,
+    and per partition the maps from its area codes and dim codes to the merged ones.
+
+    ``tables`` are :func:`area_table` of each partition; ``dims`` the partitions' dims by name."""
+    finest = levels[0]
+    allt = pd.concat([t.assign(_part=i) for i, t in enumerate(tables)], ignore_index=True) if tables \
+        else pd.DataFrame({"_area": [], "_part": [], **{lv: [] for lv in levels}})
+    labels = np.asarray(sorted(pd.unique(allt[finest].astype(object))), dtype=object) if len(allt) else np.array([], dtype=object)
+    index = {lab: i for i, lab in enumerate(labels)}
+    gcode = np.array([index[x] for x in allt[finest].astype(object)], dtype=np.int64)
+    # the first row of each merged finest area gives its codes at every level
+    first = np.full(len(labels), -1, dtype=np.int64)
+    first[gcode[::-1]] = np.arange(len(gcode))[::-1]
+    up: dict[str, np.ndarray] = {}
+    up_labels: dict[str, np.ndarray] = {}
+    for lev in levels:
+        vals = allt[lev].astype(object).to_numpy()[first] if len(first) else np.array([], dtype=object)
+        c2, u2 = pd.factorize(pd.Series(vals, dtype="object"), sort=True)
+        up[lev] = c2.astype(np.int64)
+        up_labels[lev] = np.asarray(u2, dtype=object)
+    area_maps = []
+    for i, t in enumerate(tables):
+        sel = (allt["_part"] == i).to_numpy()
+        width = int(t["_area"].max()) + 1 if len(t) else 0
+        amap = np.full(width, -1, dtype=np.int64)
+        amap[t["_area"].to_numpy().astype(np.int64)] = gcode[sel]
+        area_maps.append(amap)
+    gdims: dict[str, Dim] = {}
+    dim_maps: dict[str, list[np.ndarray]] = {}
+    for name, ds in dims.items():
+        gdims[name], dim_maps[name] = merge_dims(ds)
+    return CellSpace(0, np.zeros(0, dtype=np.int64), labels, up, up_labels, gdims), area_maps, dim_maps
 
 
 def group_index(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -288,33 +371,32 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
         out["_cell"] = keep
         out["_cat"] = -1
         return _decode(out, dims, sizes), None
-    # Category x cell: per-category numerators, the domain denominator apart.
+    # Category x cell: per-category numerators (cells with a count only), the domain
+    # denominators apart; :func:`categories` adds the rows of categories with no unit
     dom_cols = {"den": den_n, "n": den_n}
     if keys is not None:
         dom_cols["ck_den"] = den_k
     if multi is not None:
         labels, arrs = multi
         parts = []
-        keep = np.flatnonzero(den_n > 0)
         for j, arr in enumerate(arrs):
             mk = arr & has_area
             nn = count(mk)
-            part = {"num": nn[keep], "units": nn[keep], "_cell": keep, "_cat": j}
+            hit = np.flatnonzero(nn > 0)
+            part = {"num": nn[hit], "units": nn[hit], "_cell": hit, "_cat": np.full(len(hit), j)}
             if keys is not None:
-                part["ck_num"] = ksum(mk)[keep]
+                part["ck_num"] = ksum(mk)[hit]
             parts.append(pd.DataFrame(part))
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-            columns=["num", "units", "_cell", "_cat"])
+            {c: np.zeros(0) for c in ["num", "units", "_cell", "_cat"] + (["ck_num"] if keys is not None else [])})
     else:
-        codes, labels, keep_cat = cat
+        codes, labels = cat[0], cat[1]
         K = len(labels)
         mk = m["num"] & has_area
         key = cell * K + codes
         if ncell * K <= DENSE_LIMIT:
             nn = _bincount(key, mk, None, ncell * K)
-            dom_has = np.repeat(den_n > 0, K)
-            small = K <= 27
-            sel = np.flatnonzero(dom_has & (np.tile(keep_cat, ncell)) & ((nn > 0) | small))
+            sel = np.flatnonzero(nn > 0)
             out = pd.DataFrame({"num": nn[sel], "units": nn[sel], "_cell": sel // K, "_cat": sel % K})
             if keys is not None:
                 out["ck_num"] = ksum(mk, key, ncell * K)[sel]
@@ -322,16 +404,121 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
             kk = key[mk]
             uniq, inv = np.unique(kk, return_inverse=True)
             nn = np.bincount(inv, minlength=len(uniq)).astype("float64")
-            c = uniq % K
-            sel = keep_cat[c]
-            out = pd.DataFrame({"num": nn[sel], "units": nn[sel], "_cell": uniq[sel] // K, "_cat": c[sel]})
+            out = pd.DataFrame({"num": nn, "units": nn, "_cell": uniq // K, "_cat": uniq % K})
             if keys is not None:
-                out["ck_num"] = np.bincount(inv, weights=keys[mk], minlength=len(uniq))[sel]
+                out["ck_num"] = np.bincount(inv, weights=keys[mk], minlength=len(uniq))
     keep = np.flatnonzero(den_n > 0)
     dom = pd.DataFrame({k: v[keep] for k, v in dom_cols.items()})
     dom["_cell"] = keep
     dom["_cat"] = -1
     return _decode(out, dims, sizes), _decode(dom, dims, sizes)
+
+
+def categories(cells: pd.DataFrame, dom: pd.DataFrame, dims: Sequence[str], keep: np.ndarray,
+               zeros: bool) -> pd.DataFrame:
+    """The category rows of a distribution: cells of the categories in ``keep`` (a boolean per
+    category code), and with ``zeros`` also a zero row for every kept category a domain cell
+    (a row of ``dom``) has no unit in (a 0 % share of a short code list is information).
+
+    Equals filtering ``cells`` on ``keep[_cat]`` and, with ``zeros``, a left join of the cross
+    product ``dom x kept categories`` on ``cells`` with missing counts set to 0."""
+    keep = np.asarray(keep, dtype=bool)
+    cat = cells["_cat"].to_numpy().astype(np.int64)
+    out = cells[keep[cat]] if len(cat) else cells
+    if not zeros or not len(dom):
+        return out.reset_index(drop=True)
+    kept = np.flatnonzero(keep)
+    cols = ["_area", *dims]
+    nd, nk = len(dom), len(kept)
+    grid = {c: np.repeat(dom[c].to_numpy().astype(np.int64), nk) for c in cols}
+    grid["_cat"] = np.tile(kept, nd)
+    # one integer per (domain cell, category) to find the grid rows that have no cell yet
+    radix = [int(max(grid[c].max(initial=0), out[c].max() if len(out) else 0)) + 1 for c in cols] + [len(keep)]
+
+    def pack(frame: dict | pd.DataFrame) -> np.ndarray:
+        k = np.zeros(len(frame["_cat"]), dtype=np.int64)
+        for c, r in zip(cols + ["_cat"], radix):
+            k = k * r + np.asarray(frame[c], dtype=np.int64)
+        return k
+
+    have = pack(out)
+    missing = ~np.isin(pack(grid), have)
+    extra = pd.DataFrame({c: v[missing] for c, v in grid.items()})
+    for c in out.columns:
+        if c not in extra.columns:
+            extra[c] = 0.0
+    return pd.concat([out, extra[out.columns]], ignore_index=True)
+
+
+def combine(frames: Sequence[pd.DataFrame], keys: Sequence[str], sums: Sequence[str],
+            maxes: Sequence[str] = ()) -> pd.DataFrame:
+    """Stage-1 cells of several partitions as one table: cells with the same ``keys`` (global
+    codes) are added (``sums``) or take their maximum (``maxes``).
+
+    Equals ``pd.concat(frames).groupby(keys).agg(sum/max)``; partitions that hold different
+    areas (the usual case: areas nest in partitions) are only concatenated."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: np.zeros(0) for c in [*keys, *sums, *maxes]})
+    out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    k = np.zeros(len(out), dtype=np.int64)
+    for c in keys:
+        v = out[c].to_numpy().astype(np.int64)
+        k = k * (int(v.max()) + 2) + (v + 1)
+    uniq, inv = group_index(k)
+    if len(uniq) == len(out):
+        return out.reset_index(drop=True)
+    first = np.full(len(uniq), len(out), dtype=np.int64)
+    np.minimum.at(first, inv, np.arange(len(out)))
+    res = {c: out[c].to_numpy()[first] for c in keys}
+    for c in sums:
+        res[c] = np.bincount(inv, weights=out[c].to_numpy(dtype="float64"), minlength=len(uniq))
+    for c in maxes:
+        mx = np.full(len(uniq), -np.inf)
+        np.maximum.at(mx, inv, out[c].to_numpy(dtype="float64"))
+        res[c] = mx
+    return pd.DataFrame(res)
+
+
+def _aggregate(area: np.ndarray, dcodes: dict[str, np.ndarray], cat: np.ndarray, vals: dict[str, np.ndarray],
+               dims: list[str], keep: Sequence[str], sizes: list[int], ncat: int, sums: Sequence[str],
+               maxes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Rows with the same (area, the ``keep`` dims, category) added up (``sums``) or maximised
+    (``maxes``); dims not kept become -1 (``Total``)."""
+    zeros = np.zeros(len(area), dtype=np.int64)
+    key = area.copy()
+    for d, size in zip(dims, sizes):
+        key = key * size + (dcodes[d] + 1 if d in keep else zeros)
+    key = key * ncat + (cat + 1)
+    uniq, inv = group_index(key)
+    out: dict[str, np.ndarray] = {}
+    for v in sums:
+        out[v] = np.bincount(inv, weights=vals[v], minlength=len(uniq))
+    if maxes:
+        order = np.argsort(inv, kind="stable")
+        starts = np.searchsorted(inv[order], np.arange(len(uniq)))
+    for v in maxes:
+        # every group has a row (inv covers 0..len(uniq)-1): maxima of the sorted runs
+        out[v] = np.maximum(np.maximum.reduceat(vals[v][order], starts), 0.0) if len(order) else np.zeros(0)
+    rest = uniq
+    out["_cat"] = rest % ncat - 1
+    rest = rest // ncat
+    for d, size in zip(reversed(dims), reversed(sizes)):
+        out[d] = rest % size - 1
+        rest = rest // size
+    out["_alev"] = rest
+    return out
+
+
+def _nesting(space: CellSpace, finest_used: np.ndarray, lower: str, upper: str) -> np.ndarray | None:
+    """The code at level ``upper`` of each code at level ``lower`` when every area of ``lower``
+    lies in one area of ``upper`` (over the finest areas used); None otherwise."""
+    lo, up = space.up[lower][finest_used], space.up[upper][finest_used]
+    if not len(lo):
+        return np.zeros(0, dtype=np.int64)
+    m = np.full(int(lo.max()) + 1, -1, dtype=np.int64)
+    m[lo] = up
+    return m if bool((m[lo] == up).all()) else None
 
 
 def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: Sequence[str],
@@ -341,65 +528,113 @@ def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: S
 
     Pure numpy on the small cell table: one combined integer key per grouping set, then
     :func:`group_index` + ``np.bincount``; ``area_level`` is the index in
-    :data:`migdata.areas.levels.LEVELS`, ``_alev`` the area's code at that level."""
+    :data:`migdata.areas.levels.LEVELS`, ``_alev`` the area's code at that level. Each level is
+    added up from the level below it (every ``by`` column kept) where its areas nest in the
+    coarser ones, and each subset of ``by`` from its level's cells with every ``by`` column: the
+    same sums as grouping the finest cells each time (which it equals), from far fewer rows."""
     dims = list(dims)
-    area_f = cells["_area"].to_numpy().astype(np.int64)
-    dcodes = {d: cells[d].to_numpy().astype(np.int64) for d in dims}
-    cat = cells["_cat"].to_numpy().astype(np.int64)
-    vals = {v: cells[v].to_numpy(dtype="float64") for v in [*sums, *maxes]}
     sizes = [space.dims[d].size + 1 for d in dims]
-    ncat = int(cat.max()) + 2 if len(cat) else 1
+    area_f = cells["_area"].to_numpy().astype(np.int64)
+    cat0 = cells["_cat"].to_numpy().astype(np.int64)
+    ncat = int(cat0.max()) + 2 if len(cat0) else 1
+    base = {"_area": area_f, "_cat": cat0, **{d: cells[d].to_numpy().astype(np.int64) for d in dims},
+            **{v: cells[v].to_numpy(dtype="float64") for v in [*sums, *maxes]}}
+    used = np.unique(area_f) if len(area_f) else area_f
     out: dict[str, list[np.ndarray]] = {c: [] for c in ["_alev", "_cat", "area_level", *dims, *sums, *maxes]}
-    zeros = np.zeros(len(cells), dtype=np.int64)
+    full = None  # the previous level's cells with every by column: (codes at that level, columns)
+    for i, lev in enumerate(levels):
+        nest = _nesting(space, used, levels[i - 1], lev) if i and full is not None else None
+        if nest is not None:
+            src_area, src = nest[full["_alev"]], full
+        else:
+            src_area = space.up[lev][area_f] if len(area_f) else area_f
+            src = base
+        dsrc = {d: src[d] for d in dims}
+        vsrc = {v: src[v] for v in [*sums, *maxes]}
+        for keep in subsets(dims):
+            agg = _aggregate(src_area, dsrc, src["_cat"], vsrc, dims, keep, sizes, ncat, sums, maxes)
+            if len(keep) == len(dims):
+                full = agg
+                # the next subsets of this level start from its full cells (fewer rows)
+                src_area, dsrc, vsrc = agg["_alev"], {d: agg[d] for d in dims}, {v: agg[v] for v in [*sums, *maxes]}
+                src = agg
+            for c in ["_alev", "_cat", *dims, *sums, *maxes]:
+                out[c].append(agg[c])
+            out["area_level"].append(np.full(len(agg["_alev"]), LEVELS.index(lev), dtype=np.int64))
+    return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
+
+
+def median_cells(space: CellSpace, dims: Sequence[str], m: dict[str, Any],
+                 keys: np.ndarray | None = None) -> pd.DataFrame:
+    """The value histogram of each finest cell: one row per (cell, distinct value) of the units
+    in the universe, with their count. Histograms add across partitions, and every domain's
+    median is read exactly from the sum of its cells' histograms (:func:`median_rollup`).
+
+    Equals ``groupby([area, *dims, value]).size()`` over the units in the universe; with record
+    ``keys``, each row also carries ``ck``, the summed keys of its units (they add too, and give
+    each domain's ``ck_den`` so that disclosure control perturbs the median's n)."""
+    dims = list(dims)
+    cell, sizes = _radix(space, dims)
+    u = m["u"] & (space.area_codes >= 0)
+    c, v = cell[u], m["value"][u]
+    if not len(c):
+        out = pd.DataFrame({"_cell": np.zeros(0, np.int64), "value": np.zeros(0), "count": np.zeros(0)})
+        if keys is not None:
+            out["ck"] = np.zeros(0)
+        return _decode(out, dims, sizes)
+    order = np.lexsort((v, c))
+    c, v = c[order], v[order]
+    start = np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]
+    idx = np.flatnonzero(start)
+    counts = np.diff(np.r_[idx, len(c)]).astype("float64")
+    out = pd.DataFrame({"_cell": c[idx], "value": v[idx], "count": counts})
+    if keys is not None:
+        out["ck"] = np.add.reduceat(keys[u][order], idx)
+    return _decode(out, dims, sizes)
+
+
+def median_rollup(hist: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: Sequence[str]
+                  ) -> pd.DataFrame:
+    """Medians per domain (every level x every subset of ``dims``) from value histograms
+    (:func:`median_cells`): the plain median of the domain's units, the mean of the two middle
+    values for an even count. Equals ``groupby(domain)[value].median()`` on the units."""
+    dims = list(dims)
+    area_f = hist["_area"].to_numpy().astype(np.int64)
+    vals = hist["value"].to_numpy(dtype="float64")
+    cnt = hist["count"].to_numpy(dtype="float64")
+    cks = hist["ck"].to_numpy(dtype="float64") if "ck" in hist.columns else None
+    dcodes = {d: hist[d].to_numpy().astype(np.int64) for d in dims}
+    sizes = [space.dims[d].size + 1 for d in dims]
+    zeros = np.zeros(len(hist), dtype=np.int64)
+    frames = []
     for lev in levels:
         acode = space.up[lev][area_f] if len(area_f) else zeros
         for keep in subsets(dims):
             key = acode.copy()
             for d, size in zip(dims, sizes):
                 key = key * size + (dcodes[d] + 1 if d in keep else zeros)
-            key = key * ncat + (cat + 1)
-            uniq, inv = group_index(key)
-            for v in sums:
-                out[v].append(np.bincount(inv, weights=vals[v], minlength=len(uniq)))
-            for v in maxes:
-                mx = np.zeros(len(uniq))
-                np.maximum.at(mx, inv, vals[v])
-                out[v].append(mx)
-            rest = uniq
-            out["_cat"].append(rest % ncat - 1)
-            rest = rest // ncat
+            order = np.lexsort((vals, key))
+            k, v, c = key[order], vals[order], cnt[order]
+            first = np.r_[True, k[1:] != k[:-1]] if len(k) else np.zeros(0, bool)
+            starts = np.flatnonzero(first)
+            ends = np.r_[starts[1:], len(k)]
+            cum = np.cumsum(c)
+            before = np.r_[0.0, cum][starts]  # units in the groups before
+            n = cum[ends - 1] - before
+            # the values at ranks (n-1)//2 and n//2 (0-based) of each group
+            lo = np.searchsorted(cum, before + np.floor((n - 1) / 2), side="right")
+            hi = np.searchsorted(cum, before + np.floor(n / 2), side="right")
+            est = (v[lo] + v[hi]) / 2.0
+            rest = k[starts]
+            res: dict[str, Any] = {}
             for d, size in zip(reversed(dims), reversed(sizes)):
-                out[d].append(rest % size - 1)
+                res[d] = rest % size - 1
                 rest = rest // size
-            out["_alev"].append(rest)
-            out["area_level"].append(np.full(len(uniq), LEVELS.index(lev), dtype=np.int64))
-    return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
-
-
-def medians(space: CellSpace, dims: Sequence[str], m: dict[str, Any], levels: Sequence[str],
-            keys: np.ndarray | None = None) -> pd.DataFrame:
-    """Medians per domain of a complete count (plain median of the units in the universe; medians
-    do not add, so each grouping set is a groupby); with record ``keys``, each domain also
-    carries ``ck_den``, the summed keys of its units (disclosure control perturbs its n)."""
-    u = m["u"] & (space.area_codes >= 0)
-    vals = m["value"][u]
-    area_f = space.area_codes[u]
-    frames = []
-    for lev in levels:
-        acode = space.up[lev][area_f]
-        for keep in subsets(dims):
-            key = pd.DataFrame({"_alev": acode, **{d: space.dims[d].codes[u] for d in keep}})
-            g = pd.Series(vals).groupby([key[c] for c in key.columns], sort=False)
-            res = pd.DataFrame({"estimate": g.median(), "n": g.size().astype("float64")})
-            if keys is not None:
-                res["ck_den"] = pd.Series(keys[u]).groupby([key[c] for c in key.columns], sort=False).sum()
-            res = res.reset_index()
-            res.columns = ["_alev", *keep, "estimate", "n", *(["ck_den"] if keys is not None else [])]
-            for d in dims:
-                if d not in keep:
-                    res[d] = -1
-            res["area_level"] = LEVELS.index(lev)
-            frames.append(res)
+            frame = pd.DataFrame({"_alev": rest, **{d: res[d] for d in dims}, "estimate": est, "n": n})
+            if cks is not None:
+                frame["ck_den"] = np.add.reduceat(cks[order], starts) if len(starts) else np.zeros(0)
+            frame["area_level"] = LEVELS.index(lev)
+            frames.append(frame)
     out = pd.concat(frames, ignore_index=True)
     out["_cat"] = -1
     out["units"] = out["n"]

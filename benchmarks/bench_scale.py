@@ -1,0 +1,359 @@
+"""Benchmarks of national scale (issue 17): partitioned stores, streaming import, out-of-core
+estimation, the distributed engine and area reports, each beside its peer in the same run.
+
+Subcommands (figures go to ``BENCHMARKS.md`` and ``benchmarks/results/scale.md``):
+
+``store``       a partitioned complete-count store written province by province (bounded
+                memory) from the indicator benchmark's seeded model (``bench_indicators.generate``:
+                real barangays, households by 2020 population), for CALABARZON or the country.
+``catalogue``   the full catalogue, barangay x sex x age group + every level, with disclosure
+                control, on a partitioned store (local engine); peers in the same process: DuckDB
+                SQL computing the stage-1 cell sums of the 11 person count/share indicators over
+                the same Parquet parts (``bench_indicators.duckdb_stage1``), and, with
+                ``--in-memory``, the whole store loaded and computed in memory.
+``distributed`` the same catalogue on Dask local clusters of 1 and 2 workers vs the local engine.
+``report``      an area's migration profile tables (``MigrationProfile.from_dataset``) from a
+                partitioned store: first (cell sums computed and kept) and again (kept sums),
+                and the whole HTML report (notebook); peer: the same tables from the whole store
+                loaded in memory (``--in-memory``).
+``import``      streaming import of a CSPro file (``--layout lfs``: the import benchmark's LFS
+                generator, ``--layout cbms``: ``migdata.sample.scale``) vs the in-memory import of
+                the same file (``--in-memory``, when it fits).
+
+Peak memory is the process's ru_maxrss (generation runs in a child process). Heavy runs go
+under the machine's benchmark lock:
+
+    flock /tmp/migdata-bench.lock python benchmarks/bench_scale.py store --persons 16200000 --out /tmp/s16
+    flock /tmp/migdata-bench.lock python benchmarks/bench_scale.py catalogue --store /tmp/s16 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ----------------------------------------------------------------------------- store
+def store(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+
+    import bench_indicators as bi
+    from migdata.model import partitions
+    from migdata.model.data import HouseholdData
+    from migdata.model.spec import Provenance
+
+    t0 = time.perf_counter()
+    region = None if args.region in ("", "PH", "national") else args.region
+    bgy = bi.barangays(region)
+    prov = Provenance.from_dict({"complete_count": True, "sources": ["bench_indicators"],
+                                 "reference_date": "2022-08-01"})
+    groups = list(bgy.groupby("province", sort=True))
+    pop = bgy["pop"].sum()
+    w = partitions.PartitionWriter(args.out, prov.dataset_id, force=True)
+    n_p = n_h = 0
+    try:
+        for i, (code, b) in enumerate(groups):
+            persons = int(round(args.persons * b["pop"].sum() / pop))
+            if persons < 10:
+                continue
+            d = bi.generate(persons, seed=args.seed + i, bgy=b, prefix=f"P{i:03d}H")
+            keys, kcode = partitions.household_keys(d.households)
+            assert len(keys) == 1, keys
+            w.write("households", keys[0], d.households)
+            w.write("persons", keys[0], d.persons)
+            n_p += len(d.persons)
+            n_h += len(d.households)
+            if i % 10 == 0:
+                say(f"  {i + 1}/{len(groups)} provinces, {n_p:,} persons, {time.perf_counter() - t0:,.0f} s, "
+                    f"peak RSS {rss_gb():.2f} GB")
+        data = HouseholdData({}, provenance=prov)
+        w.close(partitions.base_manifest(data))
+    except BaseException:
+        w.abort()
+        raise
+    say(f"store {args.out}: {n_p:,} persons, {n_h:,} households, {len(groups)} provinces, "
+        f"{time.perf_counter() - t0:,.0f} s, peak RSS {rss_gb():.2f} GB, load {load()}")
+
+
+# ----------------------------------------------------------------------------- catalogue
+def _catalogue_once(path: str, engine=None, level: str = "barangay"):
+    import migdata
+
+    t, c = time.perf_counter(), time.process_time()
+    table = migdata.compute(path, level=level, by=["sex", "age_group"], age_scheme="broad", k=3,
+                            engine=engine, cache=False)
+    table.attrs["cpu"] = time.process_time() - c  # this process's CPU (the machine is shared)
+    return time.perf_counter() - t, table
+
+
+def catalogue(args: argparse.Namespace) -> None:
+    import bench_indicators as bi
+    from migdata.model.partitions import Store
+
+    st = Store(args.store, verify=False)
+    rows = st.rows("persons")
+    say(f"store {args.store}: {rows:,} persons in {len(st.partitions)} partitions; load {load()}")
+    times = []
+    for r in range(args.repeat):
+        t, table = _catalogue_once(args.store, level=args.level)
+        times.append(t)
+        say(f"  migdata full catalogue (local engine, partition by partition): {t:.1f} s (CPU {table.attrs['cpu']:.1f} s), "
+            f"{len(table):,} rows, "
+            f"{table['indicator_id'].nunique()} indicators, suppressed {int(table['suppressed'].sum()):,}; "
+            f"peak RSS {rss_gb():.2f} GB; load {load()}")
+        del table
+    if args.duckdb:
+        duck = []
+        for r in range(args.repeat):
+            t, n = bi.duckdb_stage1(Path(args.store), parts="/*/*/*")
+            duck.append(t)
+            say(f"  DuckDB stage-1 cell sums, 11 person indicators, barangay x sex x age group: {t:.1f} s, "
+                f"{n:,} cells; load {load()}")
+        say(f"median migdata {statistics.median(times):.1f} s, DuckDB {statistics.median(duck):.1f} s, "
+            f"ratio {statistics.median(times) / statistics.median(duck):.2f}")
+    if args.in_memory:
+        import migdata
+
+        t0 = time.perf_counter()
+        data = migdata.load(args.store, verify=False)
+        t_load = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        table = migdata.compute(data, level=args.level, by=["sex", "age_group"], age_scheme="broad", k=3)
+        say(f"  in memory: load {t_load:.1f} s, compute {time.perf_counter() - t0:.1f} s "
+            f"(CPU {time.process_time() - c0:.1f} s), {len(table):,} rows; "
+            f"peak RSS {rss_gb():.2f} GB; load {load()}")
+    say(f"median {statistics.median(times):.1f} s over {len(times)} runs; peak RSS {rss_gb():.2f} GB")
+
+
+# ----------------------------------------------------------------------------- same cells as DuckDB
+def duckdb_cube(store: Path, levels: list[str]) -> tuple[float, int]:
+    """DuckDB SQL computing the cells migdata's table has for the 11 person count/share
+    indicators of ``bench_indicators.DUCK_INDICATORS``: numerator and denominator counts for every
+    area level x every subset of (sex, age group), as GROUPING SETS over the partitioned store."""
+    import duckdb
+
+    import bench_indicators as bi
+
+    cols = {"barangay": "barangay", "city": "city_mun", "province": "province", "region": "region"}
+    sets = []
+    for lev in levels:
+        area = [cols[lv] for lv in ("region", "province", "city", "barangay")
+                if ("region", "province", "city", "barangay").index(lv) <= ("region", "province", "city", "barangay").index(lev)]
+        for keep in ([], ["sex"], ["age_group"], ["sex", "age_group"]):
+            sets.append("(" + ", ".join(area + keep) + ")")
+    sums = ",\n".join(f"SUM(CASE WHEN {num} THEN 1 ELSE 0 END) AS {k}_num, "
+                      f"SUM(CASE WHEN {den} THEN 1 ELSE 0 END) AS {k}_den"
+                      for k, (num, den) in bi.DUCK_INDICATORS.items())
+    sql = f"""
+        SELECT h.region, h.province, h.city_mun, h.barangay, p.sex, {bi.AGE_CASE} AS age_group, {sums}
+        FROM read_parquet('{store}/persons/*/*/*.parquet') p
+        JOIN read_parquet('{store}/households/*/*/*.parquet') h USING (hh_id)
+        GROUP BY GROUPING SETS ({", ".join(sets)})
+    """
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    t0 = time.perf_counter()
+    res = con.execute(sql).fetchdf()
+    return time.perf_counter() - t0, len(res)
+
+
+def cells11(args: argparse.Namespace) -> None:
+    """The 11 person count/share indicators, every level x subset of (sex, age group): migdata
+    (stage 1 per partition, reduction, roll-up, estimates, labels; no disclosure control) vs
+    DuckDB computing the same cells (``duckdb_cube``)."""
+    import bench_indicators as bi
+    from migdata.indicators import compute
+
+    ours, duck = [], []
+    for _ in range(args.repeat):
+        t, c = time.perf_counter(), time.process_time()
+        table = compute(args.store, ids=list(bi.DUCK_INDICATORS), level="barangay", by=["sex", "age_group"],
+                        cache=False)
+        ours.append(time.perf_counter() - t)
+        say(f"  migdata, 11 indicators, every level x subset: {ours[-1]:.1f} s (CPU {time.process_time() - c:.1f} s), "
+            f"{len(table):,} rows; load {load()}")
+        t, n = duckdb_cube(Path(args.store), ["barangay", "city", "province", "region"])
+        duck.append(t)
+        say(f"  DuckDB, the same cells (GROUPING SETS, 2 threads): {t:.1f} s, {n:,} grouped rows; load {load()}")
+    say(f"median migdata {statistics.median(ours):.1f} s, DuckDB {statistics.median(duck):.1f} s, "
+        f"ratio {statistics.median(ours) / statistics.median(duck):.2f}; peak RSS {rss_gb():.2f} GB")
+
+
+# ----------------------------------------------------------------------------- distributed
+def distributed(args: argparse.Namespace) -> None:
+    from migdata.survey.engine import DaskEngine
+
+    base = []
+    for _ in range(args.repeat):
+        t, table = _catalogue_once(args.store, level=args.level)
+        base.append(t)
+        ref = table
+    say(f"local engine: median {statistics.median(base):.1f} s ({', '.join(f'{x:.1f}' for x in base)}); load {load()}")
+    for n in args.workers:
+        eng = DaskEngine(n_workers=n)
+        try:
+            ts = []
+            for _ in range(args.repeat):
+                t, table = _catalogue_once(args.store, engine=eng, level=args.level)
+                ts.append(t)
+            same = table.equals(ref)
+            say(f"Dask, {n} worker(s): median {statistics.median(ts):.1f} s ({', '.join(f'{x:.1f}' for x in ts)}), "
+                f"identical to local: {same}; load {load()}")
+        finally:
+            eng.close()
+
+
+# ----------------------------------------------------------------------------- report
+def report(args: argparse.Namespace) -> None:
+    import shutil
+
+    import migdata
+    from migdata.model.partitions import CACHE
+    from migdata.report import MigrationProfile, render_report
+
+    cache = Path(args.store) / CACHE
+    shutil.rmtree(cache, ignore_errors=True)
+    import migdata.publish.tables  # noqa: F401  (imports, scipy among them, are not the report's time)
+
+    for label in ("first (cell sums computed and kept)", "again (kept cell sums)", "again"):
+        t, c = time.perf_counter(), time.process_time()
+        p = MigrationProfile.from_dataset(migdata.load(args.store, lazy=True, verify=False), args.area)
+        say(f"  profile tables of {args.area}, {label}: {time.perf_counter() - t:.1f} s (CPU {time.process_time() - c:.1f} s) "
+            f"({len(p.tables['main']):,} + {len(p.tables['detail']):,} rows); peak RSS {rss_gb():.2f} GB; load {load()}")
+    if args.html:
+        t = time.perf_counter()
+        out = render_report(args.store, args.area, Path(args.html))
+        say(f"  HTML report {out}: {time.perf_counter() - t:.1f} s; load {load()}")
+    if args.in_memory:
+        t = time.perf_counter()
+        data = migdata.load(args.store, verify=False)
+        t1 = time.perf_counter() - t
+        q = MigrationProfile.from_dataset(data, args.area)
+        same = all(q.tables[n].equals(p.tables[n]) for n in ("main", "detail"))
+        say(f"  peer: whole store in memory: load {t1:.1f} s, tables {time.perf_counter() - t - t1:.1f} s, "
+            f"identical: {same}; peak RSS {rss_gb():.2f} GB; load {load()}")
+
+
+# ----------------------------------------------------------------------------- import
+def make_file(args: argparse.Namespace) -> tuple[list[Path], object]:
+    """The input file (generated in a child process if absent) and the profile to import it with."""
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.layout == "lfs":
+        import bench_import as bim
+
+        dcf = work / "lfs_bench.dcf"
+        dat = work / "lfs_bench.dat"
+        if not dat.exists():
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_import.py"), "--generate-only",
+                            "--persons", str(args.persons), "--workdir", str(work), "--bundled"], check=True)
+        return [dat, dcf], bim.bench_profile()
+    suffix = {"zstd": ".zst", "gzip": ".gz", None: ""}[args.compression]
+    dat = work / f"cbms_2022_hpq.dat{suffix}"
+    if not dat.exists():
+        code = ("import sys, time; from migdata.sample.scale import write_cbms_scale; t=time.perf_counter(); "
+                f"c=write_cbms_scale({str(dat)!r}, {args.persons}, seed=2022, region={args.region!r}, "
+                f"compression={args.compression!r}); "
+                "print('generated', c, round(time.perf_counter()-t, 1), 's', flush=True)")
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return [dat], "cbms_2022_hpq"
+
+
+def import_(args: argparse.Namespace) -> None:
+    import migdata
+    from migdata.streaming import import_stream
+
+    files, profile = make_file(args)
+    size = sum(f.stat().st_size for f in files)
+    say(f"input {', '.join(f.name for f in files)}: {size / 1e6:,.0f} MB; load {load()}")
+    if args.in_memory:
+        t, cpu = time.perf_counter(), time.process_time()
+        data = migdata.import_files(files, profile)
+        data.save(Path(args.workdir) / "store-mem", force=True, partition_by="province")
+        t_mem = time.perf_counter() - t
+        say(f"  peer, in memory (import_files + partitioned save): {t_mem:.1f} s (CPU {time.process_time() - cpu:.1f} s) "
+            f"= {size / 1e6 / t_mem:,.0f} MB/s, "
+            f"{len(data.persons):,} persons; peak RSS {rss_gb():.2f} GB; load {load()}")
+        del data
+    times = []
+    for _ in range(args.repeat):
+        t, cpu = time.perf_counter(), time.process_time()
+        st = import_stream(files, profile, Path(args.workdir) / "store", force=True, chunk_bytes=args.chunk_mb << 20)
+        dt = time.perf_counter() - t
+        times.append(dt)
+        c = st.report.counts
+        say(f"  streaming import: {dt:.1f} s (CPU {time.process_time() - cpu:.1f} s) = {size / 1e6 / dt:,.0f} MB/s, "
+            f"{c['persons']['kept']:,} persons, "
+            f"{c['households']['kept']:,} households, {len(st.partitions)} partitions, "
+            f"{len(st.report.problems)} problems; peak RSS {rss_gb():.2f} GB; load {load()}")
+    say(f"median {statistics.median(times):.1f} s; peak RSS {rss_gb():.2f} GB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("store")
+    a.add_argument("--persons", type=int, default=16_200_000)
+    a.add_argument("--region", default="0400000000", help="a region code, or PH for the country")
+    a.add_argument("--seed", type=int, default=2022)
+    a.add_argument("--out", required=True)
+    for name in ("catalogue", "distributed"):
+        a = sub.add_parser(name)
+        a.add_argument("--store", required=True)
+        a.add_argument("--level", default="barangay")
+        a.add_argument("--repeat", type=int, default=1)
+        if name == "catalogue":
+            a.add_argument("--duckdb", action="store_true")
+            a.add_argument("--in-memory", action="store_true")
+        else:
+            a.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    a = sub.add_parser("cells11")
+    a.add_argument("--store", required=True)
+    a.add_argument("--repeat", type=int, default=1)
+    a = sub.add_parser("report")
+    a.add_argument("--store", required=True)
+    a.add_argument("--area", default="0403400000")
+    a.add_argument("--html", default=None)
+    a.add_argument("--in-memory", action="store_true")
+    a = sub.add_parser("import")
+    a.add_argument("--layout", choices=["lfs", "cbms"], default="lfs")
+    a.add_argument("--persons", type=int, default=1_000_000)
+    a.add_argument("--region", default=None)
+    a.add_argument("--compression", choices=["zstd", "gzip"], default=None)
+    a.add_argument("--workdir", required=True)
+    a.add_argument("--chunk-mb", type=int, default=256)
+    a.add_argument("--repeat", type=int, default=1)
+    a.add_argument("--in-memory", action="store_true")
+    args = ap.parse_args(argv)
+    say(f"bench_scale {args.cmd}: {json.dumps({k: v for k, v in vars(args).items() if k != 'cmd'})}")
+    {"store": store, "catalogue": catalogue, "distributed": distributed, "report": report,
+     "import": import_, "cells11": cells11}[args.cmd](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

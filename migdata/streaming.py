@@ -1,0 +1,697 @@
+"""Streaming import: a file of any size read, mapped, validated and written chunk by chunk.
+
+:func:`migdata.import_files` holds a whole file in memory (16.2 M CALABARZON persons need about
+3 GB; the national CBMS, 110 M persons, would need 20 GB or more). :func:`import_stream` reads a
+CSPro file a chunk of cases at a time (never cutting a case), applies the same reader, profile,
+hooks and validation rules to each chunk, and writes each chunk's rows at once into a
+partitioned store (:mod:`migdata.model.partitions`), so memory holds one chunk plus a few
+integers per row:
+
+- **Rules within a row or a case** (value checks, codes, ranges, PSGC look-ups, the CBMS skip
+  rules, ...) run on each chunk, with the file's own line numbers.
+- **Rules between rows** (:func:`migdata.model.validate.check_keys`: duplicate household ids,
+  duplicate person lines, persons without a household, several heads, empty households) run
+  once, after the last chunk, on integer codes of all the rows: household ids are kept as exact
+  byte strings in a sorted registry (:class:`_Registry`, about 30 bytes per household), persons
+  as the code of their household and their line number. The rows those rules reject are then
+  removed from the parts already written, persons whose household lies in another chunk are
+  written with it, and the problems are listed with the rows' key values read back from small
+  key files kept beside the chunks.
+- **The report** is the in-memory import's: the problems of each step are merged in file order
+  (reader, profile and hooks, value checks, the rules between rows), and the counts add up. A
+  case whose id reappears in a later chunk (``MD406``) is counted once, as in memory; the
+  records of its later block that the profile joins by occurrence are those of that block.
+- **Killed mid-way**, the import leaves the old store untouched (the store is written in a
+  temporary folder and swapped in at the end, as :meth:`HouseholdData.save` does).
+
+Files may be compressed (``.gz``, ``.zst``, ``.bz2``, ``.lz4``: decompressed by pyarrow as they
+are read), which a 110 GB national file in the CBMS layout needs on most disks.
+
+Example:
+    >>> store = import_stream(["cbms_2022_hpq.dat"], "cbms_2022_hpq", "store")   # doctest: +SKIP
+    >>> print(store.report.summary())                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from migdata.errors import UsageError
+from migdata.model.report import POLICIES, ImportReport, Problem
+
+#: Bytes of text per chunk: about 2.7 M persons in the LFS layout, 250,000 in the CBMS layout.
+CHUNK_BYTES = 256 << 20
+#: ``progress(message, done, total)`` (:mod:`migdata.progress`): bytes of input done.
+Progress = Callable[..., None]
+_COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".lz4": "lz4"}
+
+
+# ----------------------------------------------------------------------------- chunks of cases
+@dataclass
+class Chunk:
+    """The bytes of consecutive whole cases of a file, with the lines and bytes before them."""
+
+    data: Any
+    lines_before: int
+    bytes_before: int
+
+
+def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
+    """Index of the last line that starts a case in ``buf`` (lines at ``starts``): a line of a
+    known record type whose case id differs from that of the line before, which is also of a
+    known type (lines too short or of unknown types never border a cut). 0 if none."""
+    ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
+    rts, rtl = d.record_type_start - 1, d.record_type_len
+    need = max(ids + [rts + rtl - 1]) + 1 if ids or rtl else 1
+    ends = np.r_[starts[1:] - 1, len(buf)]
+    ok = (ends - starts) >= need
+    types = {r.type_value.encode("latin-1") for r in d.records}
+    if rtl:
+        t = np.stack([buf[np.minimum(starts + rts + k, len(buf) - 1)] for k in range(rtl)], axis=1)
+        tv = [bytes(row) for row in t]
+        ok &= np.array([x in types for x in tv], dtype=bool)
+    if not ids:
+        return int(len(starts) - 1)
+    key = np.stack([buf[np.minimum(starts + c, len(buf) - 1)] for c in ids], axis=1)
+    new = np.zeros(len(starts), dtype=bool)
+    new[1:] = (key[1:] != key[:-1]).any(axis=1) & ok[1:] & ok[:-1]
+    hit = np.flatnonzero(new)
+    return int(hit[-1]) if len(hit) else 0
+
+
+def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """The chunks of a CSPro data file (plain or compressed, see the module docstring): each
+    about ``chunk_bytes`` of text, cut between two cases, never inside one."""
+    path = Path(path)
+    codec = _COMPRESSED.get(path.suffix.lower())
+    stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+    try:
+        carry = b""
+        lines_before = bytes_before = 0
+        eof = False
+        while not eof:
+            block = stream.read(max(chunk_bytes - len(carry), 1 << 20))
+            eof = not block
+            data = carry + block if carry else block
+            if not data:
+                break
+            buf = np.frombuffer(data, dtype=np.uint8)
+            nl = np.flatnonzero(buf == 10)
+            if eof or not len(nl):
+                if eof:
+                    yield Chunk(data, lines_before, bytes_before)
+                    break
+                carry = data
+                continue
+            starts = np.r_[0, nl + 1]
+            starts = starts[starts < len(buf)]
+            # the window's last line may be incomplete: look for a case start among the others
+            complete = starts[starts <= nl[-1]]
+            cut_line = _case_cut(buf, complete, d)
+            if cut_line == 0:  # one case fills the window: read more before cutting
+                carry = data
+                if len(carry) > 16 * chunk_bytes:
+                    cut_line = len(complete) - 1  # pathological: no case boundary; cut at a line
+                else:
+                    continue
+            cut = int(complete[cut_line])
+            yield Chunk(data[:cut], lines_before, bytes_before)
+            lines_before += int(np.count_nonzero(buf[:cut] == 10))
+            bytes_before += cut
+            carry = data[cut:]
+    finally:
+        stream.close()
+
+
+# ----------------------------------------------------------------------------- exact id registry
+def fixed_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """An Arrow string array as fixed-width byte strings (numpy ``S`` dtype, exact) and its
+    validity mask. Equals ``np.asarray([s.encode() for s in values], dtype="S")`` for the valid
+    values; built from Arrow's buffers, without Python strings."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+    n = len(arr)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else np.ones(n, dtype=bool)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    lens = np.diff(offsets)
+    w = max(int(lens.max()) if n else 1, 1)
+    if n and (lens == w).all():
+        mat = data[offsets[0]:offsets[-1]].reshape(n, w)
+    else:
+        mat = np.zeros((n, w), dtype=np.uint8)
+        if n and int(lens.sum()):
+            row = np.repeat(np.arange(n), lens)
+            col = np.arange(int(lens.sum())) - np.repeat(offsets[:-1] - offsets[0], lens)
+            mat[row, col] = data[offsets[0]:offsets[-1]]
+    return np.ascontiguousarray(mat).view(f"S{w}").ravel(), valid
+
+
+class _Registry:
+    """Exact byte-string keys (sorted) with an integer value each: the household ids seen so
+    far and the global row of each one's first household. Equals a dict from id to first row,
+    in a few bytes per key instead of a Python object."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype="S1")
+        self.vals = np.zeros(0, dtype=np.int64)
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key (-1 where absent)."""
+        if not len(self.keys) or not len(keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        w = max(self.keys.dtype.itemsize, keys.dtype.itemsize)
+        k, ks = keys.astype(f"S{w}"), self.keys.astype(f"S{w}", copy=False)
+        pos = np.minimum(np.searchsorted(ks, k), len(ks) - 1)
+        return np.where(ks[pos] == k, self.vals[pos], -1)
+
+    def add(self, keys: np.ndarray, vals: np.ndarray) -> None:
+        """Add keys that are not registered yet (distinct), with their values."""
+        if not len(keys):
+            return
+        w = max(self.keys.dtype.itemsize, keys.dtype.itemsize)
+        order = np.argsort(keys, kind="stable")
+        k, v = keys[order].astype(f"S{w}"), vals[order]
+        ks = self.keys.astype(f"S{w}", copy=False)
+        pos = np.searchsorted(ks, k)
+        self.keys = np.insert(ks, pos, k)
+        self.vals = np.insert(self.vals, pos, v)
+
+
+# ----------------------------------------------------------------------------- merged report
+_LINE_CODES = {"MD401", "MD402", "MD404", "MD408", "MD409"}
+
+
+def _merge_reader(reports: list[ImportReport], d: Any) -> list[Problem]:
+    """The reader's problems of a file's chunks in the order one read of the file gives: line
+    problems in line order, then per record type those of record types (MD403, merged) and
+    cases, then the summaries of capped kinds."""
+    out = [p for r in reports for p in r.problems if p.code in _LINE_CODES]
+    rest = [p for r in reports for p in r.problems if p.code not in _LINE_CODES]
+    order = {rec.name: i for i, rec in enumerate(d.records)}
+    md403 = [p for p in rest if p.code == "MD403"]
+    merged403: dict[str, Problem] = {}
+    for p in md403:  # one per record type: the first line, all lines, the longest
+        merged403.setdefault(p.table, p)
+    out += sorted(merged403.values(), key=lambda p: p.source_row or 0)
+    out += sorted((p for p in rest if p.code == "MD406"), key=lambda p: p.source_row or 0)
+    for name in sorted(order, key=order.get):
+        out += [p for p in rest if p.table == name and p.code in ("MD407", "MD405")]
+        out += [p for p in rest if p.table == name and p.code == "MD411"]
+    out += [p for p in rest if p.code not in ("MD403", "MD406", "MD407", "MD405", "MD411")]
+    return out
+
+
+def _merge_steps(reports: list[ImportReport]) -> list[Problem]:
+    """Problems of one step (profile and hooks, or value checks) of every chunk: each kind
+    (code, table, column, action) in the order it first appears, its problems in chunk order
+    (file order)."""
+    groups: dict[tuple, list[Problem]] = {}
+    for r in reports:
+        for p in r.problems:
+            groups.setdefault((p.code, p.table, p.column, p.action), []).append(p)
+    return [p for ps in groups.values() for p in ps]
+
+
+# ----------------------------------------------------------------------------- the rows of all chunks
+@dataclass
+class _Rows:
+    """What the rules between rows need of every row of one table, over all chunks."""
+
+    table: str
+    code: list[np.ndarray] = field(default_factory=list)      # households: first row of the id
+    reject: list[np.ndarray] = field(default_factory=list)    # rejected by the rules of one row
+    part: list[np.ndarray] = field(default_factory=list)      # partition number written to (-1: not written)
+    line: list[np.ndarray] = field(default_factory=list)      # persons: line number
+    head: list[np.ndarray] = field(default_factory=list)      # persons: is the head
+    key_files: list[Path] = field(default_factory=list)       # per chunk: key columns, row order
+    offsets: list[int] = field(default_factory=lambda: [0])   # first global row of each chunk
+
+    def cat(self, name: str) -> np.ndarray:
+        parts = getattr(self, name)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+class _StoredChecker:
+    """A checker (:class:`migdata.model.validate._Checker`) over the rows of all chunks, for the
+    rules between rows: problems name the rows' source line, file and key values, read back from
+    the chunks' key files for the offending rows only."""
+
+    def __init__(self, rows: _Rows, reject: np.ndarray, report: ImportReport, policy: str,
+                 source_file: str | None) -> None:
+        from migdata.model.validate import schema
+
+        self.rows, self.reject, self.report, self.policy = rows, reject, report, policy
+        self.source_file = source_file
+        self.table = rows.table
+        self.key = schema()[rows.table]["key"]
+
+    def fetch(self, mask: np.ndarray) -> pd.DataFrame:
+        """Key columns (and source row/file) of the rows in ``mask``, in row order."""
+        idx = np.flatnonzero(mask)
+        offs = np.asarray(self.rows.offsets)
+        chunk = np.searchsorted(offs, idx, side="right") - 1
+        frames = []
+        for c in np.unique(chunk):
+            local = idx[chunk == c] - offs[c]
+            frames.append(pd.read_parquet(self.rows.key_files[c]).iloc[local])
+        if not frames:
+            return pd.DataFrame(columns=["_source_row", *self.key])
+        return pd.concat(frames, ignore_index=True)
+
+    def column(self, name: str) -> "_Lazy":
+        return _Lazy(self, name)
+
+    def records(self, mask: np.ndarray) -> list[dict[str, Any]]:
+        return self.fetch(mask).to_dict("records")
+
+    def problem(self, code: str, mask: np.ndarray, column: str | None, values: Any, **fields: Any) -> None:
+        """As :meth:`migdata.model.validate._Checker.problem` (the rules between rows only
+        reject rows, never blank a value)."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.report_rows(code, mask, column, values, "failed" if self.policy == "strict" else "rejected",
+                         **fields)
+        self.reject |= mask
+
+    def report_rows(self, code: str, mask: np.ndarray, column: str | None, values: Any, action: str,
+                    **fields: Any) -> None:
+        """As :meth:`migdata.model.validate._Checker.report_rows`."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        rows = self.fetch(mask)
+        vals = values[mask].to_numpy() if values is not None else [None] * len(rows)
+        keycols = [c for c in self.key if c in rows.columns]
+        self.report.record(
+            code, table=self.table, column=column, action=action,
+            rows=rows["_source_row"].to_numpy() if "_source_row" in rows else None,
+            source_file=rows["_source_file"].to_numpy() if "_source_file" in rows else self.source_file,
+            values=vals, records=rows[keycols] if keycols else None,
+            mask=False if column in self.key else None, **fields)
+
+
+class _Lazy:
+    """A column of a :class:`_StoredChecker`'s rows, read only where a mask selects rows."""
+
+    def __init__(self, checker: _StoredChecker, name: str) -> None:
+        self.checker, self.name = checker, name
+
+    def __getitem__(self, mask: np.ndarray) -> pd.Series:
+        return self.checker.fetch(mask)[self.name]
+
+
+# ----------------------------------------------------------------------------- the import
+def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: str | Path,
+                  policy: str = "lenient", keep_identifiers: bool = False,
+                  progress: Progress | None = None, reference_date: str | None = None,
+                  partition_by: str = "province", force: bool = False,
+                  chunk_bytes: int = CHUNK_BYTES, **reader_options: Any) -> Any:
+    """Import CSPro files chunk by chunk into a partitioned store at ``out``; returns the store
+    (:class:`~migdata.model.partitions.Store`, with its ``report``). Arguments as
+    :func:`migdata.import_files`; ``partition_by``: ``province`` or ``region``; ``chunk_bytes``:
+    text per chunk. Other formats (survey-sized files) are imported in memory and saved
+    partitioned. Under the strict policy nothing is written when a problem is found
+    (:class:`~migdata.errors.DataError` MD119 with the report, as ``import_files``)."""
+    from migdata.importer import _paths, import_files, provenance_of, strict_error
+    from migdata.model import partitions
+    from migdata.profiles import load_profile
+
+    if policy not in POLICIES:
+        raise UsageError("MD004", what="validation policy", value=policy, choices=", ".join(POLICIES))
+    prof = load_profile(profile)
+    files = _paths(paths)
+    levels = partitions.LEVELS[:partitions.LEVELS.index(partition_by) + 1]
+    if (prof.reader or "") != "cspro" or set(prof.tables) - {"households", "persons"} \
+            or not {"households", "persons"} <= set(prof.tables):
+        data = import_files(files, prof, policy=policy, keep_identifiers=keep_identifiers,
+                            reference_date=reference_date, **reader_options)
+        return partitions.Store(data.save(out, force=force, partition_by=partition_by))
+    provenance = provenance_of(prof, files, policy, keep_identifiers, reference_date)
+    job = _Import(prof, files, provenance, policy, keep_identifiers, levels, progress, reader_options)
+    writer = partitions.PartitionWriter(out, provenance.dataset_id, force, levels)
+    staging = Path(tempfile.mkdtemp(prefix=".migdata-keys-", dir=writer.tmp.parent))
+    try:
+        job.run(writer, staging, chunk_bytes)
+        if job.failed:
+            raise strict_error(job.report)
+        job.progress("checking ids across chunks")
+        job.check_keys(writer)
+        if policy == "strict" and job.report.n_problems > job.n_before_validate:
+            raise strict_error(job.report, job.n_before_validate, job.listed_before_validate)
+        job.finish_rows(writer, staging)
+        job.report.check_balance()
+        from migdata.model.data import HouseholdData
+
+        data = HouseholdData({}, codebook=job.codebook, provenance=provenance, report=job.report)
+        if job.codebook is not None:
+            writer.write("_codebook", None, job.codebook.astype("string"))
+        manifest = partitions.base_manifest(data)
+        path = writer.close(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return partitions.Store(path)
+
+
+class _Import:
+    """The state of one streaming import (see the module docstring)."""
+
+    def __init__(self, prof: Any, files: list[Path], provenance: Any, policy: str, keep_identifiers: bool,
+                 levels: tuple[str, ...], progress: Progress | None, reader_options: dict[str, Any]) -> None:
+        self.prof, self.files, self.provenance, self.policy = prof, files, provenance, policy
+        from migdata.progress import as_progress
+
+        self.keep_identifiers, self.levels, self.progress = keep_identifiers, levels, as_progress(progress)
+        self.reader_options = reader_options
+        self.src = ", ".join(map(str, provenance.files)) or None
+        self.hh, self.pp = _Rows("households"), _Rows("persons")
+        self.registry = _Registry()
+        self.pending: list[tuple[int, np.ndarray]] = []  # (chunk, persons' local rows) with no household in their chunk
+        self.pending_ids: list[np.ndarray] = []
+        self.keys_of: dict[tuple[str | None, ...], int] = {}
+        self.part_files: dict[tuple[str, int, int], list[tuple[int, str]]] = {}
+        self.extra_rejected: dict[str, int] = {}
+        self.read_reports: list[tuple[Any, list[ImportReport]]] = []
+        self.steps: dict[str, list[ImportReport]] = {"map": [], "hh": [], "pp": [], "psgc": []}
+        self.psgc_reject: list[np.ndarray] = []
+        self.lines: dict[str, list[int]] = {}
+        self.notes: list[str] = []
+        self.codebook: pd.DataFrame | None = None
+        self.report = ImportReport()
+        self.n_before_validate = self.listed_before_validate = 0
+        self.failed = False
+        self.chunk_no = 0
+        self.waiting: dict[int, np.ndarray] = {}
+        self.case_keys: dict[str, _Registry] = {}
+        self.staging: Path | None = None
+
+    # -- pass over the chunks ------------------------------------------------------------------
+    def run(self, writer: Any, staging: Path, chunk_bytes: int) -> None:
+        from migdata.readers.cspro import find_dictionary, read_dictionary
+
+        self.staging = staging
+        dcfs = [p for p in self.files if p.suffix.lower() == ".dcf"]
+        data_files = [p for p in self.files if p.suffix.lower() != ".dcf"]
+        if not data_files:
+            raise UsageError("MD512")
+        total = sum(p.stat().st_size for p in data_files)
+        done = 0
+        opts = dict(self.prof.reader_options)
+        opts.update(self.reader_options)
+        opts.pop("keep_identifiers", None)
+        if "items" not in opts and self.prof.tables:
+            opts["items"] = sorted(set().union(*self.prof.raw_columns().values()))
+        for f in data_files:
+            d = read_dictionary(dcfs[0]) if dcfs else read_dictionary(find_dictionary(f))
+            reports: list[ImportReport] = []
+            self.read_reports.append((d, reports))
+            for ch in chunks(f, d, chunk_bytes):
+                self.chunk(f, d, ch, opts, reports, writer, staging, multi=len(data_files) > 1)
+                done += len(ch.data)
+                self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
+        self._merge_before_keys()
+
+    def chunk(self, f: Path, d: Any, ch: Chunk, opts: dict[str, Any], reports: list[ImportReport],
+              writer: Any, staging: Path, multi: bool) -> None:
+        from migdata.importer import _reject_value_problems
+        from migdata.model.validate import _check_psgc, _check_table
+        from migdata.profiles.engine import apply_profile
+        from migdata.readers.cspro import read_cspro
+
+        rep_read = ImportReport()
+        raw, cb = read_cspro(f, d, rep_read, data=ch.data, lines_before=ch.lines_before,
+                             bytes_before=ch.bytes_before, **opts)
+        reports.append(rep_read)
+        repeated = self._repeated_cases(f, d, ch, raw, rep_read)
+        key = f"lines of {f.name}"
+        c = rep_read.counts.pop(key)
+        prev = self.lines.setdefault(key, [0, 0, 0])
+        self.lines[key] = [prev[0] + c["read"], prev[1] + c["kept"], prev[2] + c["rejected"]]
+        if multi:  # as the rows of several files joined in memory: the file's name as text
+            for name, df in raw.items():
+                raw[name] = df.assign(_source_file=np.full(len(df), str(f), dtype=object))
+        if self.codebook is None:
+            self.codebook = cb.to_frame()
+        rep_map = ImportReport()
+        tidy = apply_profile(self.prof, raw, cb, rep_map, keep_identifiers=self.keep_identifiers)
+        del raw
+        for note in rep_map.notes:
+            if note not in self.notes:
+                self.notes.append(note)
+        rep_map.notes = []
+        self.steps["map"].append(rep_map)
+        if len(repeated):
+            # one row per case over the whole file, the first: a case whose id an earlier chunk
+            # had keeps that chunk's row (as the profile engine keeps the first in memory)
+            for tname, tspec in self.prof.tables.items():
+                if tspec.get("one_per_case") and tname in tidy and "_source_row" in tidy[tname]:
+                    rows = tidy[tname]["_source_row"].to_numpy(dtype="int64", na_value=-1)
+                    tidy[tname] = tidy[tname][~np.isin(rows, repeated)].reset_index(drop=True)
+        if self.policy == "reject":
+            for rep in (rep_read, rep_map):  # each marks its own problems' rows as rejected
+                tidy, extra = _reject_value_problems(tidy, rep, self.prof)
+                for t, n in extra.items():
+                    self.extra_rejected[t] = self.extra_rejected.get(t, 0) + n
+        if self.policy == "strict" and (rep_read.n_problems or rep_map.n_problems):
+            self.failed = True
+        if self.failed:  # strict and a problem found: only count the rest of the problems
+            return
+        hh_df, pp_df = tidy["households"], tidy["persons"]
+        rep_hh, rep_pp, rep_psgc = ImportReport(), ImportReport(), ImportReport()
+        hh = _check_table(hh_df, "households", rep_hh, self.policy, self.src)
+        pp = _check_table(pp_df, "persons", rep_pp, self.policy, self.src)
+        before = hh.reject.copy()
+        hh.report = rep_psgc
+        _check_psgc(hh)  # runs between MD108 and MD109 in memory: its rejections are kept apart
+        self.psgc_reject.append(hh.reject & ~before)
+        hh.reject = before
+        for name, r in (("hh", rep_hh), ("pp", rep_pp), ("psgc", rep_psgc)):
+            self.steps[name].append(r)
+        self._keys(hh, pp, writer, staging)
+
+    def _repeated_cases(self, f: Path, d: Any, ch: Chunk, raw: dict[str, pd.DataFrame],
+                        report: ImportReport) -> np.ndarray:
+        """Lines of this chunk's case blocks whose case id an earlier chunk of the file had: each
+        such block is reported (MD406, as one read of the whole file reports a case id that is
+        not contiguous), and its lines are returned (file line numbers)."""
+        ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
+        reg = self.case_keys.setdefault(str(f), _Registry())
+        frames = [pd.DataFrame({"line": t["_source_row"].to_numpy(dtype=np.int64), "rec": name})
+                  for name, t in raw.items() if "_source_row" in t and len(t)]
+        if not ids or not frames:
+            return np.zeros(0, dtype=np.int64)
+        lines = pd.concat(frames, ignore_index=True).drop_duplicates("line").sort_values("line")
+        buf = np.frombuffer(ch.data, dtype=np.uint8)
+        starts = np.r_[0, np.flatnonzero(buf == 10) + 1]
+        at = starts[lines["line"].to_numpy() - ch.lines_before - 1]
+        key = np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)
+        key = np.ascontiguousarray(key).view(f"S{len(ids)}").ravel()
+        first = np.r_[True, key[1:] != key[:-1]]
+        block = np.cumsum(first) - 1
+        heads = np.flatnonzero(first)
+        seen = reg.lookup(key[heads]) >= 0
+        out = np.zeros(0, dtype=np.int64)
+        if seen.any():
+            line_no = lines["line"].to_numpy()
+            recs = lines["rec"].to_numpy()
+            for h in heads[seen]:
+                report.add("MD406", table=recs[h], source_file=str(f), source_row=int(line_no[h]),
+                           column="case id", value=bytes(key[h]).decode("latin-1"), action="kept")
+            out = line_no[np.isin(block, np.flatnonzero(seen))]
+        new = key[heads][~seen]
+        uniq = np.unique(new)
+        reg.add(uniq, np.zeros(len(uniq), dtype=np.int64))
+        return out
+
+    def _keys(self, hh: Any, pp: Any, writer: Any, staging: Path) -> None:
+        """Code this chunk's ids against those of the chunks before, stage the key columns and
+        write the rows that no rule of one row rejected."""
+        from migdata.model.frame import household_positions
+        from migdata.model.partitions import household_keys
+        from migdata._kernels.keys import NA_LINE
+
+        c = self.chunk_no
+        self.chunk_no += 1
+        h0 = self.hh.offsets[-1]
+        hdf, pdf = hh.df, pp.df
+        nh, npp = len(hdf), len(pdf)
+        # household ids: the first row of each id over all chunks (exact, through the registry)
+        ids, valid = fixed_bytes(pa.array(hdf["hh_id"].astype("string[pyarrow]")))
+        code = np.full(nh, -1, dtype=np.int64)
+        if valid.any():
+            vi = np.flatnonzero(valid)
+            known = self.registry.lookup(ids[vi])
+            code[vi] = known
+            new = vi[known < 0]
+            if len(new):
+                uniq, first, inv = np.unique(ids[new], return_index=True, return_inverse=True)
+                code[new] = h0 + new[first][inv.reshape(-1)]
+                self.registry.add(uniq, h0 + new[first])
+        self.hh.code.append(code.astype(np.int32))  # rows of 2 G households at most per import
+        self.hh.reject.append(hh.reject.copy())
+        # persons: their household in this chunk (by position), else an earlier or later chunk
+        pos = household_positions(hdf, pdf)
+        pcode = np.where(pos >= 0, code[np.maximum(pos, 0)] if nh else -1, -1)
+        away = np.flatnonzero((pos < 0) & pdf["hh_id"].notna().to_numpy())
+        if len(away):
+            pids, _ = fixed_bytes(pa.array(pdf["hh_id"].iloc[away].astype("string[pyarrow]")))
+            self.pending.append((c, away))
+            self.pending_ids.append(pids)
+        self.pp.code.append(pcode.astype(np.int32))
+        self.pp.reject.append(pp.reject.copy())
+        self.pp.line.append(pdf["line_no"].to_numpy(dtype="int64", na_value=NA_LINE).astype(np.int32)
+                            if "line_no" in pdf.columns else np.full(npp, NA_LINE, dtype=np.int32))
+        self.pp.head.append((pdf["relationship"] == "head").fillna(False).to_numpy(dtype=bool)
+                            if "relationship" in pdf.columns else np.zeros(npp, dtype=bool))
+        # key files: what problem messages show of a row
+        for rows, df, cols in ((self.hh, hdf, ["_source_row", "_source_file", "hh_id"]),
+                               (self.pp, pdf, ["_source_row", "_source_file", "hh_id", "line_no"])):
+            kf = staging / f"{rows.table}-{c:05d}.parquet"
+            df[[x for x in cols if x in df.columns]].to_parquet(kf, index=False)
+            rows.key_files.append(kf)
+            rows.offsets.append(rows.offsets[-1] + len(df))
+        # partitions: households by their area, persons with their household in this chunk
+        keys, kcode = household_keys(hdf, self.levels)
+        gpart = np.array([self.keys_of.setdefault(k, len(self.keys_of)) for k in keys], dtype=np.int64)
+        hpart = gpart[kcode] if nh else np.zeros(0, dtype=np.int64)
+        hpart = np.where(hh.reject | self.psgc_reject[-1], -1, hpart)
+        ppart = np.where(pos >= 0, hpart[np.maximum(pos, 0)] if nh else -1, -1)
+        ppart = np.where(pp.reject, -1, ppart)
+        self.hh.part.append(hpart.astype(np.int16))
+        self.pp.part.append(ppart.astype(np.int16))
+        for table, df, part in (("households", hdf, hpart), ("persons", pdf, ppart)):
+            self._write(writer, table, c, df, part)
+        # persons kept so far but not written (their household is elsewhere or was rejected):
+        # staged, in case the rules between rows find them a household
+        waiting = np.flatnonzero(~pp.reject & (ppart < 0))
+        if len(waiting):
+            pdf.iloc[waiting].to_parquet(staging / f"waiting-{c:05d}.parquet", index=False)
+            self.waiting[c] = waiting
+
+    def _write(self, writer: Any, table: str, c: int, df: pd.DataFrame, part: np.ndarray) -> None:
+        """Write the rows of ``df`` to their partitions (``part``: -1 not written)."""
+        keys = {v: k for k, v in self.keys_of.items()}
+        order = np.argsort(part, kind="stable")
+        sp = part[order]
+        for p in np.unique(sp[sp >= 0]):
+            rows = order[np.searchsorted(sp, p, "left"):np.searchsorted(sp, p, "right")]
+            names = writer.write(table, keys[int(p)], df.iloc[rows])
+            self.part_files[(table, c, int(p))] = names
+
+    def _merge_before_keys(self) -> None:
+        """The report up to the rules between rows, merged from the chunks."""
+        r = self.report
+        for d, reports in self.read_reports:
+            r.extend_problems(_merge_reader(reports, d), reports)
+        for key, (read, kept, rejected) in self.lines.items():
+            r.set_counts(key, read=read, kept=kept, rejected=rejected)
+        r.extend_problems(_merge_steps(self.steps["map"]), self.steps["map"])
+        r.notes += self.notes
+        self.n_before_validate, self.listed_before_validate = r.n_problems, len(r.problems)
+        if self.failed:
+            return
+        r.extend_problems(_merge_steps(self.steps["hh"]), self.steps["hh"])
+        r.extend_problems(_merge_steps(self.steps["pp"]), self.steps["pp"])
+
+    # -- the rules between rows --------------------------------------------------------------
+    def check_keys(self, writer: Any) -> None:
+        from migdata._kernels.keys import HouseholdKeys
+        from migdata.model.validate import check_keys
+
+        hcode = self.hh.cat("code")
+        pcode = self.pp.cat("code")
+        n_hh = len(hcode)
+        # persons whose household is in another chunk: look their id up among all households
+        pending_rows = [self.pp.offsets[c] + rows for c, rows in self.pending]
+        orphan_rows = orphan_codes = np.zeros(0, dtype=np.int64)
+        if pending_rows:
+            prow = np.concatenate(pending_rows)
+            pids = np.concatenate([x.astype(f"S{max(p.dtype.itemsize for p in self.pending_ids)}")
+                                   for x in self.pending_ids])
+            found = self.registry.lookup(pids)
+            pcode[prow] = found
+            lost = np.flatnonzero(found < 0)
+            if len(lost):  # ids no household has: codes past the households, one per id
+                _, first, inv = np.unique(pids[lost], return_index=True, return_inverse=True)
+                rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")  # order of first appearance
+                orphan_rows, orphan_codes = prow[lost], n_hh + rank[inv.reshape(-1)]
+        pp_code = pcode.copy()
+        pp_code[orphan_rows] = orphan_codes
+        keys = HouseholdKeys.from_codes(hcode, pcode, pp_code)
+        self.hh_reject_rows = self.hh.cat("reject")
+        self.pp_reject_rows = self.pp.cat("reject")
+        hh = _StoredChecker(self.hh, self.hh_reject_rows.copy(), self.report, self.policy, self.src)
+        pp = _StoredChecker(self.pp, self.pp_reject_rows.copy(), self.report, self.policy, self.src)
+        psgc = self.psgc_reject
+
+        def psgc_step() -> None:
+            self.report.extend_problems(_merge_steps(self.steps["psgc"]), self.steps["psgc"])
+            hh.reject |= np.concatenate(psgc) if psgc else np.zeros(0, bool)
+
+        check_keys(hh, pp, keys, self.pp.cat("line"), self.pp.cat("head"), self.policy, psgc=psgc_step)
+        self.hh_final, self.pp_final, self.keys = hh.reject, pp.reject, keys
+
+    def finish_rows(self, writer: Any, staging: Path) -> None:
+        """Remove from the written parts the rows the rules between rows rejected, write the
+        persons whose household was in another chunk, and set the counts."""
+        r = self.report
+        for rows, final, name in ((self.hh, self.hh_final, "households"), (self.pp, self.pp_final, "persons")):
+            part = rows.cat("part")
+            if name == "persons":
+                # a person's partition is its household's (the first row of its id)
+                hpart = self.hh.cat("part")
+                code = self.keys.pp_hh
+                want = np.where(code >= 0, hpart[np.maximum(code, 0)] if len(hpart) else -1, -1)
+                want = np.where(final, -1, want)
+            else:
+                want = np.where(final, -1, part)
+            self._fix(writer, name, rows, part, want)
+            n = len(final)
+            extra = self.extra_rejected.get(name, 0)
+            r.set_counts(name, read=n + extra, kept=int((~final).sum()), rejected=int(final.sum()) + extra)
+
+    def _fix(self, writer: Any, table: str, rows: _Rows, written: np.ndarray, want: np.ndarray) -> None:
+        """Rewrite the parts that hold rows which must go (rejected, or to another partition),
+        and write the rows that were not written where they now belong."""
+        bad = np.flatnonzero(written != want)
+        if not len(bad):
+            return
+        offs = np.asarray(rows.offsets)
+        keys = {v: k for k, v in self.keys_of.items()}
+        for c in np.unique(np.searchsorted(offs, bad, side="right") - 1).tolist():
+            lo, hi = offs[c], offs[c + 1]
+            w, t = written[lo:hi], want[lo:hi]
+            moving: dict[int, list[pd.DataFrame]] = {}
+            for p in np.unique(w[(w != t) & (w >= 0)]).tolist():
+                sel = np.flatnonzero(w == p)  # the chunk's rows in partition p, as written
+                names = self.part_files.pop((table, c, p))
+                df = pd.concat([writer.read_part(n) for n in names], ignore_index=True)
+                writer.drop(names)
+                stay = t[sel] == p
+                if stay.any():
+                    self.part_files[(table, c, p)] = writer.write(table, keys[p], df[stay])
+                for q in np.unique(t[sel][(t[sel] >= 0) & ~stay]).tolist():
+                    moving.setdefault(q, []).append(df[t[sel] == q])
+            arrive = np.flatnonzero((w < 0) & (t >= 0))
+            if len(arrive):  # only staged rows (persons waiting for a household) can arrive
+                staged = pd.read_parquet(self.staging / f"waiting-{c:05d}.parquet")
+                at = np.searchsorted(self.waiting[c], arrive)
+                for q in np.unique(t[arrive]).tolist():
+                    moving.setdefault(q, []).append(staged.iloc[at[t[arrive] == q]])
+            for q, frames in moving.items():
+                writer.write(table, keys[q], pd.concat(frames, ignore_index=True))

@@ -1,0 +1,344 @@
+"""Out-of-core estimation: a partitioned store evaluated partition by partition gives the in-memory
+tables cell for cell (bundled sample, a generated 2 M-person store, a sample survey), on the
+local engine and on a Dask cluster of two workers; the partition-and-reduce kernels equal the
+plain pandas operations they replace; an area reads only its partitions."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import migdata
+import migdata.indicators
+from migdata.model.frame import household_positions
+from migdata.model.partitions import Store
+from migdata.model.validate import validate
+from migdata.survey import cells
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench_indicators():
+    spec = importlib.util.spec_from_file_location("bench_indicators", ROOT / "benchmarks" / "bench_indicators.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def assert_same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Cell for cell: the same rows in the same order, every column equal (NaN equals NaN)."""
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b)
+    for c in a.columns:
+        x, y = a[c], b[c]
+        if isinstance(x.dtype, pd.CategoricalDtype) or x.dtype == object:
+            x, y = x.astype(object).to_numpy(), y.astype(object).to_numpy()
+            same = (x == y) | (pd.isna(x) & pd.isna(y))
+        else:
+            x, y = x.to_numpy(), y.to_numpy()
+            same = (x == y) | (pd.isna(x) & pd.isna(y))
+        assert bool(np.all(same)), f"column {c} differs in {int((~same).sum())} rows"
+    assert sorted(a.attrs) == sorted(b.attrs)
+    pd.testing.assert_frame_equal(a.attrs["not_computable"], b.attrs["not_computable"])
+
+
+@pytest.fixture(scope="module")
+def sample_stores(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stores")
+    data = migdata.import_files([ROOT / "sample_data" / "cbms_2022_hpq.dat"], "cbms_2022_hpq")
+    return data.save(tmp / "whole"), data.save(tmp / "parts", partition_by="province")
+
+
+def test_sample_store_is_partitioned_by_province(sample_stores):
+    _, parts = sample_stores
+    st = Store(parts)
+    assert st.partitioned and st.levels == ("region", "province")
+    hh = migdata.load(parts).households
+    assert {p.key[1] for p in st.partitions} == set(hh["province"].dropna().astype(str))
+    files = sorted(str(p.relative_to(parts)) for p in parts.glob("persons/*/*/*.parquet"))
+    assert all(f.startswith("persons/reg=0400000000/prov=04") for f in files)
+
+
+def test_published_tables_identical_on_the_sample(sample_stores):
+    whole, parts = sample_stores
+    a = migdata.compute(migdata.load(whole), level="barangay", by=["sex", "age_group"])
+    b = migdata.compute(parts, level="barangay", by=["sex", "age_group"])  # never loaded whole
+    assert_same_table(a, b)
+    assert len(a) > 10_000
+
+
+def test_raw_estimates_identical_with_other_disaggregations(sample_stores):
+    whole, parts = sample_stores
+    by = ["urban_rural", "migratory_status"]
+    a = migdata.indicators.compute(migdata.load(whole), level="city", by=by, age_scheme="five_year")
+    b = migdata.indicators.compute(Store(parts), level="city", by=by, age_scheme="five_year")
+    assert_same_table(a, b)
+
+
+def test_generated_two_million_person_store(tmp_path):
+    data = _bench_indicators().generate(2_000_000, seed=9)
+    whole = data.save(tmp_path / "whole")
+    parts = data.save(tmp_path / "parts", partition_by="province")
+    del data
+    a = migdata.compute(migdata.load(whole), level="city", by=["sex", "age_group"])
+    b = migdata.compute(parts, level="city", by=["sex", "age_group"])
+    assert_same_table(a, b)
+    assert int(a.loc[(a["indicator_id"] == "DM01") & (a["area_level"] == "region"), "estimate"].iloc[0]) == 2_000_000
+
+
+def test_region_partitions_and_national_rows(tmp_path):
+    # areas of several regions: partitions by region, and the country row adds them up
+    hh = pd.DataFrame({"hh_id": ["a", "b", "c"], "weight": 1.0, "source": "t",
+                       "psgc": ["0102801001", "0401001001", "0401001002"]})
+    pp = pd.DataFrame({"hh_id": ["a", "b", "c", "c"], "line_no": [1, 1, 1, 2], "age": [30, 40, 50, 20],
+                       "sex": ["male", "female", "female", "male"], "relationship": ["head"] * 3 + ["child"],
+                       "of_status": ["ofw_contract", "resident", "ofw_contract", "resident"]})
+    data = validate(migdata.HouseholdData({"households": hh, "persons": pp},
+                                                         provenance={"complete_count": True}))
+    whole = data.save(tmp_path / "w")
+    parts = data.save(tmp_path / "p", partition_by="region")
+    a = migdata.indicators.compute(migdata.load(whole), ids=["OF02", "DM01"], level="province", by=["sex"])
+    b = migdata.indicators.compute(parts, ids=["OF02", "DM01"], level="province", by=["sex"])
+    assert_same_table(a, b)
+    nat = b[(b["area_level"] == "national") & (b["indicator_id"] == "OF02") & (b["sex"] == "Total")]
+    assert nat["estimate"].tolist() == [2.0]  # one OFW in Region I, one in IV-A (counted by hand)
+
+
+def test_survey_store_is_read_whole(tmp_path):
+    survey = migdata.import_files([ROOT / "sample_data" / "lfs_like_survey.sav"], "sample_survey")
+    whole, parts = survey.save(tmp_path / "w"), survey.save(tmp_path / "p", partition_by="region")
+    a = migdata.compute(migdata.load(whole), level="region", by=["sex"])
+    b = migdata.compute(parts, level="region", by=["sex"])
+    assert_same_table(a, b)
+
+
+def test_area_reads_only_its_partitions(sample_stores):
+    whole, parts = sample_stores
+    full = migdata.load(whole)
+    laguna = migdata.load(parts, area="0403400000")
+    assert set(laguna.households["province"].astype(str)) == {"0403400000"}
+    assert len(laguna.households) == int((full.households["province"] == "0403400000").sum())
+    city = str(full.households.loc[full.households["province"] == "0403400000", "city_mun"].iloc[0])
+    assert len(migdata.load(parts, area=city).households) == len(laguna.households)  # its province's part
+    with pytest.raises(migdata.errors.UsageError) as e:
+        migdata.load(parts, area="0999999999")
+    assert e.value.code == "MD140"
+
+
+def test_dask_cluster_of_two_workers_gives_the_same_numbers(sample_stores):
+    pytest.importorskip("distributed", reason="the distributed extra is not installed "
+                                              "(pip install 'migdata[distributed]')")
+    from migdata.survey.engine import DaskEngine
+
+    _, parts = sample_stores
+    # cache=False: the workers compute every partition's cell sums (kept sums would be read back)
+    local = migdata.compute(parts, level="city", by=["sex", "age_group"], cache=False)
+    engine = DaskEngine(n_workers=2)
+    try:
+        assert engine.workers == 2
+        remote = migdata.compute(parts, level="city", by=["sex", "age_group"], engine=engine, cache=False)
+    finally:
+        engine.close()
+    assert_same_table(local, remote)
+
+
+def test_cli_engine_at_a_scheduler_address_writes_the_local_tables(sample_stores, tmp_path, capsys):
+    """``--engine tcp://HOST:PORT`` (a running cluster, as on a real one) gives the CSV of the
+    in-process engine byte for byte."""
+    pytest.importorskip("distributed", reason="the distributed extra is not installed "
+                                              "(pip install 'migdata[distributed]')")
+    import shutil
+
+    from dask.distributed import LocalCluster
+
+    from migdata.cli import main
+
+    _, parts = sample_stores
+    for name in ("a", "b"):  # a copy each, without kept cell sums: both runs compute them
+        shutil.copytree(parts, tmp_path / name, ignore=shutil.ignore_patterns("_cache"))
+
+    def run(store, *extra):
+        with pytest.raises(SystemExit) as e:
+            main(["indicators", str(tmp_path / store), "--level", "city", "--by", "sex,age_group", "--csv",
+                  "--ids", "DM01,OF02,OF03,OF05,RM01,HH01,HH02", *extra])
+        capsys.readouterr()
+        return e.value.code
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
+        assert run("a", "--out", str(tmp_path / "dask.xlsx"), "--engine", cluster.scheduler_address) == 0
+    assert run("b", "--out", str(tmp_path / "local.xlsx")) == 0
+    local, remote = (tmp_path / "local.csv").read_bytes(), (tmp_path / "dask.csv").read_bytes()
+    assert len(local.splitlines()) > 500 and local == remote
+
+
+def test_engine_choice_errors(monkeypatch, sample_stores, capsys):
+    from migdata.cli import main
+    from migdata.errors import UsageError, render
+    from migdata.survey.engine import get_engine
+
+    with pytest.raises(UsageError) as e:
+        get_engine("spark")
+    assert e.value.code == "MD732" and str(e.value) == render("MD732", value="spark")
+    _, parts = sample_stores
+    with pytest.raises(SystemExit) as e:
+        main(["indicators", str(parts), "--engine", "spark"])
+    assert e.value.code == 2 and render("MD732", value="spark") in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if the extra were not installed
+    with pytest.raises(UsageError) as e:
+        get_engine("dask")
+    assert e.value.code == "MD730" and str(e.value) == render("MD730")
+
+
+# ----------------------------------------------------------------------------- kernels
+def test_median_histograms_equal_pandas_median():
+    rng = np.random.default_rng(4)
+    n = 5000
+    df = pd.DataFrame({"city_mun": rng.choice(["c1", "c2", "c3"], n), "province": "p",
+                       "sex": pd.Categorical(rng.choice(["f", "m"], n))})
+    value = rng.integers(0, 40, n).astype(float)  # ties, odd and even counts
+    u = rng.random(n) < 0.7
+    space = cells.cell_space(df, ["city", "province"], ["sex"])
+    m = {"u": u, "value": np.where(u, value, 0.0)}
+    # cut the rows in two "partitions": their histograms add up to the whole's
+    h1 = cells.median_cells(space, ["sex"], {"u": u & (np.arange(n) < 2000), "value": m["value"]})
+    h2 = cells.median_cells(space, ["sex"], {"u": u & (np.arange(n) >= 2000), "value": m["value"]})
+    got = cells.median_rollup(pd.concat([h1, h2]), space, ["city", "province"], ["sex"])
+    ref = pd.DataFrame({"city": df["city_mun"], "sex": df["sex"].astype(str), "v": value})[u]
+    for _, r in got.iterrows():
+        sel = ref
+        if r["area_level"] == 3:
+            sel = sel[sel["city"] == space.up_labels["city"][int(r["_alev"])]]
+        if r["sex"] >= 0:
+            sel = sel[sel["sex"] == space.dims["sex"].labels[int(r["sex"])]]
+        assert r["estimate"] == sel["v"].median() and r["n"] == len(sel)
+
+
+def test_combine_equals_groupby_sum_and_max():
+    rng = np.random.default_rng(6)
+    frames = [pd.DataFrame({"_area": rng.integers(0, 5, 40), "sex": rng.integers(0, 3, 40),
+                            "_cat": rng.integers(-1, 2, 40), "num": rng.random(40), "top_num": rng.random(40)})
+              for _ in range(3)]
+    got = cells.combine(frames, ["_area", "sex", "_cat"], ["num"], ["top_num"])
+    ref = pd.concat(frames).groupby(["_area", "sex", "_cat"]).agg(num=("num", "sum"), top_num=("top_num", "max"))
+    got = got.set_index(["_area", "sex", "_cat"]).sort_index()
+    assert np.allclose(got["num"], ref["num"]) and np.array_equal(got["top_num"], ref["top_num"])
+
+
+def test_categories_equal_a_cross_join():
+    cells_ = pd.DataFrame({"_area": [0, 0, 1], "sex": [0, 1, 0], "_cat": [0, 2, 1], "num": [3.0, 1.0, 2.0],
+                           "units": [3.0, 1.0, 2.0]})
+    dom = pd.DataFrame({"_area": [0, 0, 1], "sex": [0, 1, 0]})
+    keep = np.array([True, True, False])
+    got = cells.categories(cells_, dom, ["sex"], keep, zeros=True)
+    grid = dom.merge(pd.DataFrame({"_cat": [0, 1]}), how="cross")
+    ref = grid.merge(cells_, on=["_area", "sex", "_cat"], how="left").fillna({"num": 0.0, "units": 0.0})
+    key = ["_area", "sex", "_cat"]
+    pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True)[ref.columns],
+                                  ref.sort_values(key).reset_index(drop=True), check_dtype=False)
+    assert len(cells.categories(cells_, dom, ["sex"], keep, zeros=False)) == 2
+
+
+def test_merge_dims_equal_factor_of_the_concatenation():
+    a = pd.Series(["b", None, "a"], name="x")
+    b = pd.Series(["c", "a"], name="x")
+    merged, maps = cells.merge_dims([cells.factor(a), cells.factor(b)])
+    whole = cells.factor(pd.concat([a, b], ignore_index=True))
+    assert merged.labels == whole.labels
+    codes = np.concatenate([maps[0][cells.factor(a).codes], maps[1][cells.factor(b).codes]])
+    assert codes.tolist() == whole.codes.tolist()
+
+
+def test_household_positions_equal_get_indexer():
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        hh_ids = [f"h{i}" for i in rng.permutation(30)[:rng.integers(1, 30)]]
+        hh = pd.DataFrame({"hh_id": pd.array(hh_ids, dtype="string")})
+        if rng.random() < 0.5:  # persons grouped in the households' order (the fast path)
+            pids = [h for h in hh_ids for _ in range(int(rng.integers(1, 4)))]
+        else:
+            pids = list(rng.choice(hh_ids + ["zz", None], 60))
+        pp = pd.DataFrame({"hh_id": pd.array(pids, dtype="string")})
+        ref = pd.Index(hh["hh_id"]).get_indexer(pp["hh_id"])
+        assert household_positions(hh, pp).tolist() == ref.tolist()
+
+
+# ----------------------------------------------------------------------------- fast area reports
+@pytest.mark.parametrize("level", ["province", "city"])
+def test_area_report_from_partitions_equals_the_whole_dataset(sample_stores, level, monkeypatch):
+    from migdata.report import MigrationProfile
+
+    whole, parts = sample_stores
+    full = migdata.load(whole)
+    area = "0403400000" if level == "province" else str(
+        full.households.loc[full.households["province"] == "0403400000", "city_mun"].iloc[0])
+    ref = MigrationProfile.from_dataset(full, area)
+    cold = MigrationProfile.from_dataset(migdata.load(parts, lazy=True), area)
+    # warm: the partitions' cell sums are kept in the store; no table of any partition is read
+    # again, except the area columns of the area's own partition
+    monkeypatch.setattr(Store, "read", lambda *a, **k: pytest.fail("a partition was read whole"))
+    warm = MigrationProfile.from_dataset(migdata.load(parts, lazy=True), area)
+    for p in (cold, warm):
+        for name in ("main", "detail"):
+            pd.testing.assert_frame_equal(p.tables[name], ref.tables[name])
+        assert p.area == ref.area
+        pd.testing.assert_frame_equal(p.headline(), ref.headline())
+        for a, b in zip(p.pyramid(), ref.pyramid()):
+            pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(p.comparison(), ref.comparison())
+        pd.testing.assert_frame_equal(p.sub_areas(), ref.sub_areas())
+
+
+def test_rollup_level_by_level_equals_groupby_of_the_finest_cells():
+    rng = np.random.default_rng(12)
+    n = 400
+    barangays = np.array([f"b{i}" for i in range(12)])
+    city_of = {b: f"c{i // 4}" for i, b in enumerate(barangays)}
+    for nested in (True, False):
+        bgy = rng.choice(barangays, n)
+        df = pd.DataFrame({"barangay": bgy, "city_mun": [city_of[b] for b in bgy], "province": "p",
+                           "sex": pd.Categorical(rng.choice(["f", "m"], n)),
+                           "age_group": pd.Categorical(rng.choice(["0-14", "15+"], n))})
+        if not nested:  # a barangay whose rows name two cities: no nesting, the plain route
+            df.loc[df["barangay"] == "b0", "city_mun"] = "c2"
+        space = cells.cell_space(df, ["barangay", "city", "province"], ["sex", "age_group"])
+        m = {"u": rng.random(n) < 0.8, "num": rng.random(n) < 0.3}
+        c, _ = cells.stage1(space, ["sex", "age_group"], m, "share")
+        cube = cells.rollup(c, space, ["barangay", "city", "province"], ["sex", "age_group"], ["num", "den"])
+        for lev, col in (("barangay", "barangay"), ("city", "city_mun"), ("province", "province")):
+            for keep in cells.subsets(["sex", "age_group"]):
+                got = cube[cube["area_level"] == migdata.areas.levels.LEVELS.index(lev)]
+                for d in ["sex", "age_group"]:
+                    got = got[(got[d] >= 0) if d in keep else (got[d] == -1)]
+                # the plain route: group the finest cells by their area's code at this level
+                area = space.up[lev][c["_area"].to_numpy()]
+                ref = c.assign(_alev=area).groupby(["_alev", *keep])[["num", "den"]].sum()
+                got = got.set_index(["_alev", *keep])[["num", "den"]].sort_index()
+                assert np.array_equal(got.to_numpy(), ref.sort_index().to_numpy())
+
+
+def test_partitioned_store_files_stay_inside_and_it_can_be_replaced(tmp_path):
+    import json
+
+    from migdata.errors import StoreError
+    from migdata.model.data import MANIFEST, write_manifest
+
+    data = migdata.import_files([ROOT / "sample_data" / "cbms_2022_hpq.dat"], "cbms_2022_hpq")
+    path = data.save(tmp_path / "s", partition_by="province")
+    migdata.compute(path, ids=["OF02"], level="province")  # writes the partitions' cell sums
+    assert (path / "_cache").is_dir()
+    data.save(path, partition_by="province")  # the same dataset again: replaced, cache and all
+    assert not (path / "_cache").exists()
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest.pop("manifest_sha256")
+    manifest["tables"]["persons"]["parts"][0]["file"] = "../outside.parquet"
+    write_manifest(path, manifest)  # a consistent checksum: only the path is wrong
+    with pytest.raises(StoreError) as e:
+        migdata.load(path)
+    assert e.value.code == "MD125" and "outside.parquet" in str(e.value)

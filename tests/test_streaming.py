@@ -1,0 +1,236 @@
+"""Streaming import: chunk by chunk gives the in-memory import's report and tables, under every
+policy, on the bundled CBMS samples and on generated LFS-layout files with problems planted
+across chunks (repeated cases far apart, bad values, duplicate lines, second heads)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import migdata
+from migdata.errors import DataError
+from migdata.readers.cspro import read_dictionary
+from migdata.streaming import _Registry, chunks, fixed_bytes, import_stream
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "cbms_2022_hpq.dat"
+DIRTY = ROOT / "sample_data" / "dirty" / "cbms_2022_hpq_dirty.dat"
+
+
+def _bench_import():
+    spec = importlib.util.spec_from_file_location("bench_import", ROOT / "benchmarks" / "bench_import.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def planted_lfs(folder: Path, persons: int, seed: int = 11) -> tuple[Path, Path]:
+    """A generated LFS-layout file (the import benchmark's generator, bundled layout) with
+    problems planted by a seeded loop: text in a number, a code outside the value set, lines cut
+    inside an item, unknown record types, a member line repeated, second heads, and whole cases
+    repeated far later in the file (so in another chunk)."""
+    bi = _bench_import()
+    folder.mkdir(parents=True, exist_ok=True)
+    dcf = folder / "lfs.dcf"
+    dcf.write_text(bi.psu_as_id(bi.bundled_dictionary()), encoding="utf-8")
+    clean = folder / "clean.dat"
+    bi.generate(clean, read_dictionary(dcf), persons, seed=seed)
+    raw = clean.read_bytes()
+    lines = raw[3:].split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    blocks, cur, key = [], [], None
+    for ln in lines:  # cases: PUFREG + PUFHHNUM (columns 2-8) and PUFPSU (26-30)
+        k = ln[1:8] + ln[25:30]
+        if k != key and cur:
+            blocks.append(cur)
+            cur = []
+        key = k
+        cur.append(ln)
+    blocks.append(cur)
+    rng = np.random.default_rng(seed)
+    nb = len(blocks)
+
+    def put(line: bytes, pos: int, text: bytes) -> bytes:
+        return line[:pos] + text + line[pos + len(text):]
+
+    for i in rng.choice(nb, 20, replace=False):
+        b = blocks[i]
+        j = int(rng.integers(len(b)))
+        b[j] = [put(b[j], 40, b"xy"), put(b[j], 39, b"3"), b[j][:41], b"9" + b[j][1:], b[j]][i % 5]
+    for i in rng.choice(nb, 8, replace=False):
+        blocks[i].append(blocks[i][0])
+    for i in rng.choice(nb, 6, replace=False):
+        if len(blocks[i]) > 1:
+            blocks[i][1] = put(blocks[i][1], 37, b"01")
+    out = list(blocks)
+    for i in rng.choice(nb // 2, 6, replace=False):
+        out.insert(int(rng.integers(nb // 2 + 1, nb)), blocks[i])
+    dat = folder / "planted.dat"
+    dat.write_bytes(raw[:3] + b"\n".join(ln for b in out for ln in b) + b"\n")
+    return dat, dcf
+
+
+def _problems(report) -> list[dict]:
+    return [json.loads(json.dumps(p.to_dict(), default=str)) for p in report.problems]
+
+
+def _sorted(df: pd.DataFrame, persons: bool) -> pd.DataFrame:
+    return df.sort_values(["hh_id", "line_no"] if persons else ["hh_id"], kind="stable").reset_index(drop=True)
+
+
+def same_import(tmp_path: Path, files: list, profile, policy: str, chunk_bytes: int) -> None:
+    """The streaming import equals the in-memory import: the same problems in the same order,
+    the same counts (or the same strict error), and the same stored tables."""
+    try:
+        mem = migdata.import_files(files, profile, policy=policy)
+        err_mem, rep_mem = None, mem.report
+    except DataError as e:
+        err_mem, rep_mem = e, e.report
+    try:
+        store = import_stream(files, profile, tmp_path / f"stream-{policy}", policy=policy, chunk_bytes=chunk_bytes)
+        err_str, rep_str = None, store.report
+    except DataError as e:
+        err_str, rep_str = e, e.report
+    assert _problems(rep_str) == _problems(rep_mem)
+    assert rep_str.counts == rep_mem.counts
+    assert rep_str.notes == rep_mem.notes
+    assert (err_mem is None) == (err_str is None)
+    if err_mem is not None:
+        assert str(err_str) == str(err_mem)
+        assert not (tmp_path / f"stream-{policy}").exists()  # strict: nothing written
+        return
+    back = migdata.load(tmp_path / f"stream-{policy}")
+    ref = migdata.load(mem.save(tmp_path / f"mem-{policy}", partition_by="province"))
+    for name in ("households", "persons"):
+        pd.testing.assert_frame_equal(_sorted(back.tables[name], name == "persons"),
+                                      _sorted(ref.tables[name], name == "persons"))
+    # the same rows as the unpartitioned in-memory store, in the same order within a partition
+    assert len(back.persons) == rep_mem.counts["persons"]["kept"]
+
+
+@pytest.mark.parametrize("policy", ["lenient", "reject", "strict"])
+def test_dirty_cbms_sample_chunk_by_chunk(tmp_path, policy):
+    # 1.3 MB in chunks of 100 kB: every planted problem of the dirty sample, across 13 chunks
+    same_import(tmp_path, [DIRTY], "cbms_2022_hpq", policy, 100_000)
+
+
+def test_cbms_sample_chunk_by_chunk(tmp_path):
+    same_import(tmp_path, [SAMPLE], "cbms_2022_hpq", "lenient", 2_000_000)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    return planted_lfs(tmp_path_factory.mktemp("lfs"), 60_000)
+
+
+@pytest.mark.parametrize("policy", ["lenient", "reject", "strict"])
+def test_planted_problems_across_chunks(tmp_path, planted, policy):
+    same_import(tmp_path, list(planted), _bench_import().bench_profile(), policy, 700_000)
+
+
+def test_report_lists_problems_found_across_chunks(tmp_path, planted):
+    # the planted repeated cases are reported where the second copy starts, and their members
+    # are duplicate (household, line) pairs: rules between rows of different chunks
+    store = import_stream(list(planted), _bench_import().bench_profile(), tmp_path / "s", chunk_bytes=700_000)
+    codes = [p.code for p in store.report.problems]
+    assert codes.count("MD406") == 6
+    assert codes.count("MD109") >= 6 * 2 + 8
+    rows = [p.source_row for p in store.report.problems if p.code == "MD406"]
+    assert rows == sorted(rows) and min(rows) > 60_000 // 2  # the late copies
+
+
+def test_strict_rules_between_rows_only(tmp_path):
+    # a file whose only problems are between rows (a case repeated in another chunk): strict
+    # stops after validation, with the same message as in memory, and writes nothing
+    bi = _bench_import()
+    dcf = tmp_path / "lfs.dcf"
+    dcf.write_text(bi.psu_as_id(bi.bundled_dictionary()), encoding="utf-8")
+    dat = tmp_path / "a.dat"
+    bi.generate(dat, read_dictionary(dcf), 3000, seed=3)
+    lines = dat.read_bytes().split(b"\n")
+    dat.write_bytes(b"\n".join(lines[:-1] + lines[1:4]) + b"\n")  # the first case again at the end
+    same_import(tmp_path, [dat, dcf], bi.bench_profile(), "strict", 60_000)
+
+
+def test_compressed_file_gives_the_same_store(tmp_path, planted):
+    dat, dcf = planted
+    gz = tmp_path / "planted.dat.gz"
+    gz.write_bytes(gzip.compress(dat.read_bytes()))
+    (tmp_path / "lfs.dcf").write_bytes(dcf.read_bytes())
+    prof = _bench_import().bench_profile()
+    a = import_stream([dat, dcf], prof, tmp_path / "plain", chunk_bytes=500_000)
+    b = import_stream([gz], prof, tmp_path / "gz", chunk_bytes=500_000)
+    def located(report):  # the same problems, at the same lines (the file names differ)
+        return [(p.code, p.table, p.source_row, p.column, str(p.value), p.action) for p in report.problems]
+
+    assert located(b.report) == located(a.report)
+    for name in ("households", "persons"):
+        pd.testing.assert_frame_equal(b.read().tables[name].drop(columns=["_source_file"], errors="ignore"),
+                                      a.read().tables[name].drop(columns=["_source_file"], errors="ignore"))
+
+
+def test_chunks_never_cut_a_case(planted):
+    # every chunk starts a new case, whatever the chunk size; together they are the file
+    dat, dcf = planted
+    d = read_dictionary(dcf)
+    data = dat.read_bytes()
+    rng = np.random.default_rng(5)
+    for size in rng.integers(2_000, 400_000, 6).tolist():
+        parts = list(chunks(dat, d, size))
+        assert b"".join(bytes(c.data) for c in parts) == data
+        for prev, c in zip(parts, parts[1:]):
+            last = bytes(prev.data).rstrip(b"\n").rsplit(b"\n", 1)[-1]
+            first = bytes(c.data).split(b"\n", 1)[0]
+            assert last[1:8] + last[25:30] != first[1:8] + first[25:30]
+            assert c.lines_before == bytes(data[:c.bytes_before]).count(b"\n")
+
+
+def test_killed_import_leaves_the_old_store(tmp_path, planted, monkeypatch):
+    prof = _bench_import().bench_profile()
+    store = import_stream(list(planted), prof, tmp_path / "s", chunk_bytes=700_000)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*")}
+    import migdata.streaming as streaming
+
+    calls = {"n": 0}
+    real = streaming._Import.chunk
+
+    def dies(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the import is stopped in the middle of the file
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(streaming._Import, "chunk", dies)
+    with pytest.raises(KeyboardInterrupt):
+        import_stream(list(planted), prof, tmp_path / "s", chunk_bytes=700_000, force=True)
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "s").rglob("*")}
+    assert after == before
+    assert migdata.load(tmp_path / "s").dataset_id == store.dataset_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no temporary folder left
+
+
+def test_fixed_bytes_and_registry_equal_plain_python():
+    rng = np.random.default_rng(2)
+    words = ["", "a", "ab", "0412", "x" * 30, "ñandú", "0412", "zz"]
+    vals = [words[i] if i % 7 else None for i in rng.integers(0, len(words), 400)]
+    got, valid = fixed_bytes(pa.array(vals, type=pa.string()))
+    assert valid.tolist() == [v is not None for v in vals]
+    assert [g for g, ok in zip(got.tolist(), valid) if ok] == [v.encode() for v in vals if v is not None]
+    reg, ref = _Registry(), {}
+    for start in range(0, 400, 50):  # chunk by chunk, as the import adds household ids
+        batch = [v.encode() for v in vals[start:start + 50] if v is not None]
+        keys = np.array(batch, dtype="S") if batch else np.zeros(0, dtype="S1")
+        assert reg.lookup(keys).tolist() == [ref.get(k, -1) for k in batch]
+        new = sorted({k for k in batch if k not in ref})
+        for k in new:
+            ref[k] = len(ref)
+        reg.add(np.array(new, dtype="S") if new else np.zeros(0, dtype="S1"),
+                np.array([ref[k] for k in new], dtype=np.int64))
