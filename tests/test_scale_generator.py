@@ -9,7 +9,7 @@ import numpy as np
 
 import migdata
 from migdata.areas.reference import reference
-from migdata.sample import cbms, dataset, population, scale, welfare
+from migdata.sample import cbms, dataset, population, scale
 
 
 def test_encoder_writes_the_bytes_of_write_cases():
@@ -21,14 +21,7 @@ def test_encoder_writes_the_bytes_of_write_cases():
     expected = io.BytesIO()
     dataset.write_chunk(expected, cbms.Layout(), h, p)
     h = h.assign(MODE=1, AGREE_INT=1)
-    ids = {k: h[k].to_numpy() for k in cbms.ID_ITEMS}
-    pv = {rec: {it: p[dataset._RENAME.get(it, it)].to_numpy() for it in items}
-          for rec, items in dataset.PERSON_ITEMS.items()}
-    hv = {rec: {it: h[it].to_numpy() for it in items} for rec, items in dataset.HOUSEHOLD_ITEMS.items()}
-    hv["GEO_ID"] = {it: h[it].to_numpy() for it in dataset.GEO_ITEMS}
-    counts, l1 = welfare.l1_occurrences(p, len(h))
-    lv = {"SECTION_L1": (counts, {it: l1[it] for it in dataset.LIST_ITEMS["SECTION_L1"]})}
-    got = scale.CaseEncoder().encode(ids, h["NO_HHMEM"].to_numpy(), pv, hv, lv)
+    got = scale.CaseEncoder().encode(*scale.encoder_inputs(h, p))
     assert got == expected.getvalue()
 
 

@@ -192,15 +192,9 @@ def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: s
             rng = np.random.default_rng([seed, 1, c])
             h, p = dataset.make_chunk(rng, bgy, np.repeat(group, counts[group]), places)
             h = h.assign(MODE=1, AGREE_INT=1)
-            members = h["NO_HHMEM"].to_numpy()
-            ids = {k: h[k].to_numpy() for k in cbms.ID_ITEMS}
-            pv = {rec: {item: p[dataset._RENAME.get(item, item)].to_numpy() for item in items}
-                  for rec, items in dataset.PERSON_ITEMS.items()}
-            hv = {rec: {item: h[item].to_numpy() for item in items} for rec, items in dataset.HOUSEHOLD_ITEMS.items()}
-            hv["GEO_ID"] = {item: h[item].to_numpy() for item in dataset.GEO_ITEMS}
-            l1_counts, l1 = welfare.l1_occurrences(p, len(h))
-            lv = {"SECTION_L1": (l1_counts, {item: l1[item] for item in dataset.LIST_ITEMS["SECTION_L1"]})}
-            data = enc.encode(ids, members, pv, hv, lv)
+            args = encoder_inputs(h, p)
+            members = args[1]
+            data = enc.encode(*args)
             sink.write(data)
             totals["households"] += len(members)
             totals["persons"] += int(members.sum())
@@ -214,3 +208,17 @@ def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: s
     cbms.write_dictionary(path.parent)
     totals["bytes"] += 3
     return totals
+
+
+def encoder_inputs(h: pd.DataFrame, p: pd.DataFrame) -> tuple[dict, np.ndarray, dict, dict, dict]:
+    """The arguments of :meth:`CaseEncoder.encode` for generated households ``h`` and persons ``p``
+    (the generator's tables, as :func:`migdata.sample.dataset.write_chunk` takes them): id items,
+    members per household, person and household items per record, and the Section L1 lists."""
+    ids = {k: h[k].to_numpy() for k in cbms.ID_ITEMS}
+    pv = {rec: {item: p[dataset._RENAME.get(item, item)].to_numpy() for item in items}
+          for rec, items in dataset.PERSON_ITEMS.items()}
+    hv = {rec: {item: h[item].to_numpy() for item in items} for rec, items in dataset.HOUSEHOLD_ITEMS.items()}
+    hv["GEO_ID"] = {item: h[item].to_numpy() for item in dataset.GEO_ITEMS}
+    l1_counts, l1 = welfare.l1_occurrences(p, len(h))
+    lv = {"SECTION_L1": (l1_counts, {item: l1[item] for item in dataset.LIST_ITEMS["SECTION_L1"]})}
+    return ids, h["NO_HHMEM"].to_numpy(), pv, hv, lv
