@@ -402,6 +402,8 @@ class _Import:
 
     # -- pass over the chunks ------------------------------------------------------------------
     def run(self, writer: Any, staging: Path, chunk_bytes: int) -> None:
+        from migdata.importer import _cspro_items
+        from migdata.profiles import fit
         from migdata.readers.cspro import find_dictionary, read_dictionary
 
         self.staging = staging
@@ -414,14 +416,24 @@ class _Import:
         opts = dict(self.prof.reader_options)
         opts.update(self.reader_options)
         opts.pop("keep_identifiers", None)
-        if "items" not in opts and self.prof.tables:
-            opts["items"] = sorted(set().union(*self.prof.raw_columns().values()))
+        wanted = sorted(set().union(*self.prof.raw_columns().values())) if self.prof.tables else None
+        dictionaries = {f: read_dictionary(dcfs[0]) if dcfs else read_dictionary(find_dictionary(f))
+                        for f in data_files}
+        # every file fitted to the profile before any is read, as the in-memory import does
+        # (migdata.importer.read_raw): its layout chooses the items read, and the report says it
+        layouts = {f: fit.choose(self.prof, _cspro_items(dictionaries[f]), str(f)) for f in data_files}
+        for f, layout in layouts.items():
+            if layout and layout.get("name"):
+                self.notes.append(f"{f.name} has the {layout['name']} layout of profile {self.prof.name}")
         for f in data_files:
-            d = read_dictionary(dcfs[0]) if dcfs else read_dictionary(find_dictionary(f))
+            d = dictionaries[f]
+            fopts = dict(opts)
+            if wanted is not None and "items" not in opts:
+                fopts["items"] = fit.file_items(wanted, layouts[f])
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))
             for ch in chunks(f, d, chunk_bytes):
-                self.chunk(f, d, ch, opts, reports, writer, staging, multi=len(data_files) > 1)
+                self.chunk(f, d, ch, fopts, reports, writer, staging, multi=len(data_files) > 1)
                 done += len(ch.data)
                 self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
         self._merge_before_keys()

@@ -88,7 +88,11 @@ def test_generated_two_million_person_store(tmp_path):
     a = migdata.compute(migdata.load(whole), level="city", by=["sex", "age_group"])
     b = migdata.compute(parts, level="city", by=["sex", "age_group"])
     assert_same_table(a, b)
-    assert int(a.loc[(a["indicator_id"] == "DM01") & (a["area_level"] == "region"), "estimate"].iloc[0]) == 2_000_000
+    # published counts carry the cell-key noise (at most D persons either way)
+    from migdata.publish.disclosure import parameters
+
+    region = int(a.loc[(a["indicator_id"] == "DM01") & (a["area_level"] == "region"), "estimate"].iloc[0])
+    assert abs(region - 2_000_000) <= parameters(3)[0]
 
 
 def test_region_partitions_and_national_rows(tmp_path):

@@ -165,7 +165,7 @@ def test_survey_indicators_use_the_calibrated_weights(db, of_counts):
     w = _hand_weights(t, inside, strata, sexes)
     placed = derive.units(linked_dataset(db, "of_survey-2026"))["person"]["region"].notna().to_numpy()
     uni = (t["sent_money"].fillna(False) & t["remit_channel"].notna()).to_numpy(dtype=bool) & placed
-    ch = t["remit_channel"].astype(object).to_numpy()
+    ch = t["remit_channel"].astype(object).where(t["remit_channel"].notna(), "").to_numpy()
     os01 = out[out["indicator_id"] == "OS01"].set_index("category")["estimate"]
     assert len(os01) >= 2
     for cat, est in os01.items():
