@@ -103,27 +103,3 @@ def test_magnitudes_stay_near_the_hand_totals(data):
     # the region: 325000 over 5 households with an answer, largest 200000 (n 5 is never published as 0)
     reg = t[(t["indicator_id"] == "RM02") & (t["area_level"] == "region")]["estimate"].iloc[0]
     assert 20000 <= abs(reg - 325000) <= 40000
-
-
-def test_a_category_published_as_zero_has_no_row():
-    # A long code list (countries) is not zero-filled: its rows are the categories with a true
-    # count above 0. A row published as 0 would then say "1..D persons"; no such row is published.
-    import numpy as np
-    import pandas as pd
-
-    from migdata.publish.disclosure import control, parameters
-
-    rng = np.random.default_rng(7)
-    true = np.array([1, 2, 1, 2, 1, 2, 40, 55])  # a domain of 104 OFWs in 8 countries
-    raw = pd.DataFrame({
-        "indicator_id": "OF05", "flag": "complete_count", "category": [f"c{i}" for i in range(8)],
-        "numerator": true.astype(float), "denominator": 104.0, "estimate": 100 * true / 104,
-        "n": 104.0, "units": true.astype(float),
-        "_ck_num": rng.random(8), "_ck_den": np.full(8, 0.5)})
-    D = parameters(3)[0]
-    for trial in range(20):  # other record keys, other noise
-        raw["_ck_num"] = np.random.default_rng(trial).random(8)
-        out = control(raw, k=3)
-        assert (out["numerator"] > 0).all(), out
-        assert set(out["category"]) >= {"c6", "c7"}  # the large ones stay
-        assert (out["numerator"] >= 3).all() and (out["numerator"] <= true.max() + D).all()

@@ -375,9 +375,7 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
         D, V: maximum deviation and variance of the noise (see :func:`parameters`).
 
     Returns a new table with the same rows (``estimate``, ``numerator``, ``denominator``, ``n``,
-    the interval and ``suppressed``/``suppression`` rewritten) except the complete-count rows
-    published as 0 (a domain whose ``n``, or a category whose count, is published as 0: which
-    rows exist then never depends on a true count of 1..D), without ``units``, ``_ck_*`` and
+    the interval and ``suppressed``/``suppression`` rewritten), without ``units``, ``_ck_*`` and
     ``_top_*``; ``attrs["disclosure"]`` names the method and ``k``.
 
     Example:
@@ -416,15 +414,6 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
     # rows exist then depends on published counts only, never on a true count of 1..D.
     empty = np.zeros(len(out), dtype=bool)
     empty[cc] = out["n"].to_numpy()[cc] == 0
-    # The same for a category of a distribution: the evaluator lists the zero categories of short
-    # code lists only (a country list is not crossed with every barangay), so a row published as
-    # 0 would tell that its true count is 1..D wherever absent rows mean a true 0. Without those
-    # rows, which categories appear depends on published counts only.
-    if "category" in table.columns and len(cc):
-        cat = table["category"].astype(object).to_numpy()[cc]
-        num = out["numerator"].to_numpy()[cc] if "numerator" in out.columns else np.full(len(cc), np.nan)
-        num = np.where(np.isfinite(num), num, out["estimate"].to_numpy()[cc])
-        empty[cc[(cat != "") & ~pd.isna(cat) & (num == 0)]] = True
     out = out[~empty].reset_index(drop=True)
     out.attrs = dict(table.attrs)
     out.attrs["disclosure"] = {"method": "cell key", "k": int(k)}
