@@ -43,7 +43,6 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from migdata.errors import UsageError
 from migdata.model.report import POLICIES, ImportReport, Problem
@@ -250,7 +249,7 @@ class _StoredChecker:
 
     def __init__(self, rows: _Rows, reject: np.ndarray, report: ImportReport, policy: str,
                  source_file: str | None) -> None:
-        from migdata.model.validate import schema
+        from migdata.model.schema import schema
 
         self.rows, self.reject, self.report, self.policy = rows, reject, report, policy
         self.source_file = source_file

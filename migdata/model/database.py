@@ -49,7 +49,7 @@ from migdata.fileio import atomic_write_text
 from migdata.model.data import MANIFEST, HouseholdData, load as load_dataset, read_manifest
 from migdata.model.frame import attach_households
 from migdata.model.report import Problem
-from migdata.model.spec import CONFLICTS, LinkSpec  # noqa: F401  (LinkSpec: re-exported, the database API names it)
+from migdata.model.spec import CONFLICTS, LinkSpec
 
 DATABASE = "database.json"
 DATABASE_FORMAT = "migdata-database"

@@ -45,7 +45,6 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import shutil
 import tempfile

@@ -43,7 +43,7 @@ from migdata.errors import DataError, UsageError
 from migdata.model import codes as codelists
 from migdata.model.data import HouseholdData
 from migdata.model.report import POLICIES, ImportReport
-from migdata.model.schema import BOOL, FLOAT, INT, STRING, columns, schema  # noqa: F401  (schema: re-exported)
+from migdata.model.schema import BOOL, FLOAT, INT, STRING, columns, schema
 
 _TRUE = {"1", "true", "yes", "y", "t", "oo"}
 _FALSE = {"0", "false", "no", "n", "f", "hindi", "2"}
