@@ -62,6 +62,18 @@ def demo(out_dir: Path) -> None:
 
 
 # --- dataset store -------------------------------------------------------------------------
+
+def _keep_area_summaries(store: str) -> None:
+    """After a partitioned import: the comparison numbers every area report shows, kept in the
+    store (:func:`migdata.report.keep_area_summaries`), so the first report is as fast as the next."""
+    from migdata.report import keep_area_summaries
+
+    progress = _progress()
+    try:
+        keep_area_summaries(store, progress=lambda msg, done=None, total=None: progress(f"area summaries ({msg})", done, total))
+    finally:
+        progress.close()
+
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--profile", required=True, help="Source profile (see 'migdata profiles').")
@@ -120,6 +132,7 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
             raise UsageError("MD005", path=out_dir, detail=exc.strerror or str(exc)) from None
         finally:
             progress.close()
+        _keep_area_summaries(out_dir)
         click.echo(store.report.summary())
         click.echo(f"\nSaved to {out_dir} ({len(store.partitions)} partitions by {store.levels[-1]})")
         if store.report.problems:
@@ -142,6 +155,8 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
             data.save(out_dir, force=force, partition_by=partition)
     except OSError as exc:
         raise UsageError("MD005", path=into or out_dir, detail=exc.strerror or str(exc)) from None
+    if out_dir is not None and partition:
+        _keep_area_summaries(out_dir)
     click.echo(data.report.summary())
     if into is not None:
         click.echo(f"\nSaved as {key} in the database {into}")

@@ -528,18 +528,23 @@ class MigrationProfile:
         _check_design_domain(base.provenance, a)
         level = COMPUTE_LEVEL[a.level]
         ids = PROFILE_IDS + (STREAM_IDS if db is not None else [])
+        # An area of a partitioned complete count is computed from its own partitions; the areas
+        # above it (comparisons) from the store's area summaries (:func:`area_summaries`).
+        local = _area_store(data, a)
         # One call at the level below the area gives the area, the areas above it (comparisons)
         # and the areas below it (the sub-area chart): every higher level comes with it.
-        main = compute(data, ids=ids, level=FINER[level], by=[], k=k)
+        main = compute(local, ids=ids, level=FINER[level], by=[], k=k)
+        if local is not data:
+            main = _with_areas_above(main, area_summaries(data, k=k), local.levels[-1])
         scheme = FIVE_YEAR_15 if a.level in ("national", "region", "province") else BROAD_15
         by = ["sex", "age_group", "parent_abroad"]
-        detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
+        detail = _area_rows(compute(local, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
         of = detail[(detail["indicator_id"] == "OF01") & (detail["parent_abroad"] == TOTAL)
                     & ~detail["sex"].isin([TOTAL]) & ~detail["age_group"].isin([TOTAL])]
         if scheme != BROAD_15 and len(of) and of["suppressed"].astype(bool).mean() > 1 / 3:
             # too many hidden cells in five-year groups: broad groups read better
             scheme = BROAD_15
-            detail = _area_rows(compute(data, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
+            detail = _area_rows(compute(local, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
         detail.attrs["age_scheme"] = scheme
         sources = ([{"stream": e["stream"], "round": e.get("round"), "design": e.get("design", ""),
                      "complete_count": e.get("complete_count", False)} for e in db.datasets()] if db is not None
@@ -688,8 +693,9 @@ class MigrationProfile:
         for ind in COMPARE_IDS:
             keep |= self._select(t, ind)
         t = t[keep & t["area_code"].isin(self.chain)].copy()
-        t["rank"] = t["area_code"].map({c: i for i, c in enumerate(self.chain)})
-        t["order"] = t["indicator_id"].map({c: i for i, c in enumerate(COMPARE_IDS)})
+        # plain integers: a categorical's map would sort by its categories' order
+        t["rank"] = t["area_code"].astype(str).map({c: i for i, c in enumerate(self.chain)}).astype(int)
+        t["order"] = t["indicator_id"].astype(str).map({c: i for i, c in enumerate(COMPARE_IDS)}).astype(int)
         return t.sort_values(["order", "rank"]).drop(columns=["rank", "order"])
 
     def sub_areas(self, ind: str = "HH01") -> pd.DataFrame:
@@ -811,6 +817,61 @@ def _source_words(entry: dict[str, Any]) -> str:
     kind = "complete count" if entry["complete_count"] else "sample survey"
     words = f"{name} {entry.get('round') or ''}".strip()
     return words if kind in name else f"{words} ({kind})"
+
+
+def area_summaries(store: Any, k: int = 3, progress: Any = None) -> pd.DataFrame:
+    """The comparison indicators (:data:`COMPARE_IDS`) of every city/municipality and every area
+    above it in a partitioned store: what an area's report shows beside its own numbers. One
+    plan for every area of the store, so its partition sums are kept in the store (the import
+    computes them, :func:`keep_area_summaries`) and a report reads a few kilobytes per
+    partition instead of the partitions it does not show.
+
+    Example:
+        >>> area_summaries(Store("store"))["area_level"].unique().tolist()  # doctest: +SKIP
+        ['region', 'province', 'city']
+    """
+    from migdata.publish.tables import compute
+
+    return compute(store, ids=COMPARE_IDS, level="city", by=[], k=k, progress=progress)
+
+
+def keep_area_summaries(store: Any, progress: Any = None) -> None:
+    """Compute and keep :func:`area_summaries` in a partitioned complete-count store (nothing
+    for other stores): run after an import so that the first area report is as fast as the
+    next."""
+    from migdata.model.partitions import Store
+
+    st = store if isinstance(store, Store) else Store(store)
+    if st.partitioned and st.complete_count:
+        area_summaries(st, progress=progress)
+
+
+def _area_store(data: Any, area: "Area") -> Any:
+    """The partitions of a partitioned complete-count store that hold ``area`` (the store
+    itself for the whole country, a dataset in memory, a database or a sample survey)."""
+    from migdata.model.partitions import Store
+
+    if not isinstance(data, Store) or not data.partitioned or not data.complete_count or area.level == "national":
+        return data
+    view = data.view(area.code)
+    return view if len(view.partitions) < len(data.partitions) else data
+
+
+def _with_areas_above(main: pd.DataFrame, summaries: pd.DataFrame, partition_level: str) -> pd.DataFrame:
+    """An area's table computed from its partitions, whose rows above the partition level
+    (a region computed from one of its provinces) are replaced by the store's summaries."""
+    rank = {lv: i for i, lv in enumerate(LEVEL_ORDER)}
+    cut = rank[partition_level]
+    own = main[main["area_level"].astype(str).map(rank).to_numpy() >= cut]
+    above = summaries[summaries["area_level"].astype(str).map(rank).to_numpy() < cut]
+    above, own = above.copy(), own.copy()
+    above.attrs, own.attrs = {}, {}  # pandas compares attrs on concat (they hold frames)
+    out = pd.concat([above, own], ignore_index=True)
+    for c in main.columns:  # concat of categoricals with different categories gives objects
+        if isinstance(main[c].dtype, pd.CategoricalDtype) and not isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype("category")
+    out.attrs = dict(main.attrs)
+    return out
 
 
 def _area_rows(table: pd.DataFrame, code: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migdata._kernels.codes import factorize
+from migdata._kernels.codes import isin as kernel_isin
 from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case
 from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import arrow_text, constant_text, isin_text, map_text, padded_join, take_text
@@ -299,3 +300,17 @@ def test_map_in_threads_equals_map_and_raises_the_first_error_in_order(parallel)
     with pytest.raises(ValueError) as e:
         map_in_threads(fails, items, parallel)
     assert e.value.args == (3,)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "float64"])
+def test_isin_equals_numpy_isin(seed, dtype):
+    rng = np.random.default_rng(seed)
+    info_lo = -3 if dtype != "uint8" else 0
+    values = rng.integers(info_lo, 12, 5_000).astype(dtype)
+    if dtype == "float64":
+        values[rng.random(len(values)) < 0.1] = np.nan
+    tests = [[], [1], [2, 3], [0, -1], [1.0, 2.5], [300], [-128, 127],
+             list(rng.integers(-3, 12, rng.integers(1, 6)))]
+    for test in tests:
+        np.testing.assert_array_equal(kernel_isin(values, test), np.isin(values, test), err_msg=str(test))

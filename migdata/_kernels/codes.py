@@ -40,3 +40,36 @@ def factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
 def _beyond_int64(s: pd.Series) -> bool:
     """An unsigned column holding a value that int64 cannot (it is hashed as it is)."""
     return s.dtype.kind == "u" and bool(s.max(skipna=True) >= 2 ** 63)
+
+
+def isin(values: np.ndarray, test: Any) -> np.ndarray:
+    """``np.isin(values, test)`` for a numeric array and a short list of numbers (category
+    codes against the positions of a few labels, a numeric item against its codes).
+
+    ``np.isin`` sorts or builds a table per call; a census partition tests millions of codes
+    against two or three values dozens of times, so integer codes index a small lookup table
+    and other numbers are compared value by value (NaN matches nothing, as in ``np.isin``).
+
+    Example:
+        >>> isin(np.array([-1, 0, 2, 1], dtype=np.int8), [2, 1]).tolist()
+        [False, False, True, True]
+    """
+    values = np.asarray(values)
+    test = [t for t in np.asarray(list(test)).ravel().tolist()]
+    if not test or values.dtype.kind not in "iuf":
+        return np.isin(values, test)
+    if values.dtype.kind in "iu" and all(isinstance(t, (int, float)) and float(t).is_integer() for t in test):
+        ints = [int(t) for t in test]
+        lo, hi = min(ints), max(ints)
+        if values.dtype.itemsize <= 2 and hi - lo < 1 << 16:
+            # every possible code of a small integer type is a slot of the table
+            info = np.iinfo(values.dtype)
+            table = np.zeros(int(info.max) - int(info.min) + 1, dtype=bool)
+            for t in ints:
+                if info.min <= t <= info.max:
+                    table[t - int(info.min)] = True
+            return table[values.astype(np.int64) - int(info.min)] if info.min else table[values]
+    out = np.zeros(values.shape, dtype=bool)
+    for t in test:
+        out |= values == t
+    return out

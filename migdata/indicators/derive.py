@@ -42,6 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.codes import isin as kernel_isin
 from migdata.model.agegroups import age_group
 from migdata.model.frame import attach_households, household_positions
 
@@ -88,7 +89,7 @@ def _is(s: pd.Series, values: Sequence[str]) -> np.ndarray:
     conversion of millions of values to Python strings)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
         pos = [s.cat.categories.get_loc(v) for v in values if v in s.cat.categories]
-        return np.isin(s.cat.codes.to_numpy(), pos)
+        return kernel_isin(s.cat.codes.to_numpy(), pos)
     return s.isin(values).to_numpy(dtype=bool)
 
 
@@ -96,6 +97,8 @@ def _float(s: pd.Series) -> np.ndarray:
     """A column as float64 with NaN for missing; numeric columns skip ``pd.to_numeric``."""
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype="float64", na_value=np.nan)
+    if s.dtype == object and s.isna().all():  # an absent column (``_col``): nothing to parse
+        return np.full(len(s), np.nan)
     return pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
 
 

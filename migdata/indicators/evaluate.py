@@ -511,7 +511,6 @@ def finish(plan: Plan, partials: Sequence[dict[str, Any]], notes: list[str] | No
                 dcube = cells.rollup(dom, space, lv, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
                 cube = cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]).merge(dcube, on=on, how="left")
         cube = cells.estimates(cube, st, ind.scale)
-        cube["flag"] = reliability.COMPLETE_COUNT
         for c_ in ("ck_num", "ck_den"):
             if c_ in cube.columns:
                 cube["_" + c_] = cells.cell_key(cube.pop(c_).to_numpy())
@@ -519,7 +518,7 @@ def finish(plan: Plan, partials: Sequence[dict[str, Any]], notes: list[str] | No
             if c_ in cube.columns:
                 cube["_" + c_] = cube.pop(c_)
         results.append(_label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
-                              reg, len(done)))
+                              reg, len(done), flag=reliability.COMPLETE_COUNT))
         done.append(ind)
     return results, done, missing, reg
 
@@ -778,8 +777,10 @@ HIDDEN_COLUMNS = ["_ck_num", "_ck_den", "_top_num", "_top_den"]
 
 
 def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dims: list[str],
-           cat: Any, multi: Any, levels: list[str], reg: dict[str, _Labels], ind_code: int) -> dict[str, Any]:
+           cat: Any, multi: Any, levels: list[str], reg: dict[str, _Labels], ind_code: int,
+           flag: str | None = None) -> dict[str, Any]:
     """Codes -> shared label codes, rows sorted (higher levels first, Total first, code order).
+    ``flag``: one reliability flag for every row (complete counts) instead of a ``flag`` column.
 
     Returns plain arrays (integer codes into the shared label lists in ``reg``); ``compute``
     assembles one frame for all indicators at the end."""
@@ -825,8 +826,8 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
               *HIDDEN_COLUMNS):
         out[c] = cube[c].to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
     flags = cube["flag"] if "flag" in cube.columns else pd.Series(np.full(len(cube), "", dtype=object))
-    if isinstance(flags, pd.Series) and flags.dtype == object and len(flags) and (flags.iloc[0] == flags).all():
-        out["flag"] = np.full(n, reg["flag"].code(str(flags.iloc[0])))  # one flag (complete counts)
+    if flag is not None:
+        out["flag"] = np.full(n, reg["flag"].code(flag))
     else:
         uniq, inv = np.unique(flags.to_numpy()[order].astype(str), return_inverse=True)
         out["flag"] = reg["flag"].codes(uniq)[inv]

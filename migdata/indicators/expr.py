@@ -35,6 +35,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.codes import isin as kernel_isin
 from migdata.errors import UsageError
 
 FUNCTIONS = ("notna", "isna", "has")
@@ -189,7 +190,7 @@ class _Eval:
             vals = right if isinstance(right, list) else [right]
             pos = [cats.get_loc(v) for v in vals if v in cats]
             codes = left.cat.codes.to_numpy()
-            res = np.isin(codes, pos)
+            res = kernel_isin(codes, pos)
             if isinstance(op, (ast.NotIn, ast.NotEq)):
                 res = ~res & (codes >= 0)
             return res

@@ -419,6 +419,21 @@ class Store:
                              choices=", ".join(sorted({k for p in self.partitions for k in p.key if k}))[:400])
         return hit
 
+    def view(self, area: str | None) -> "Store":
+        """The store restricted to the partitions holding ``area`` (:meth:`select`): what an area's
+        tables are computed from without reading the other partitions. Rows and present columns
+        stay those of the whole store's manifest.
+
+        Example:
+            >>> Store("store").view("0403400000").partitions[0].key  # doctest: +SKIP
+            ('0400000000', '0403400000')
+        """
+        import copy
+
+        out = copy.copy(self)
+        out.partitions = self.select(area)
+        return out
+
     def _read_files(self, name: str, parts: list[dict[str, Any]], columns: Sequence[str] | None = None
                     ) -> pd.DataFrame:
         from migdata.model.data import table_parts
