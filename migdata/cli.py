@@ -361,7 +361,9 @@ def questionnaires_codebook(out: Path) -> None:
 @click.option("--k", "k", type=click.IntRange(1), default=3, show_default=True,
               help="Disclosure threshold for complete counts (cells of fewer units are suppressed).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("indicators.xlsx"),
-              show_default=True)
+              show_default=True,
+              help="The Excel workbook (.xlsx), or the long table as Parquet (.parquet): any size, written one "
+                   "indicator at a time (a national table at barangay level does not fit a workbook).")
 @click.option("--csv", "csv_out", is_flag=True, help="Also write the long table as CSV beside the workbook.")
 @click.option("--list", "list_only", is_flag=True, help="List the indicator catalogue and stop.")
 @click.option("--engine", default=None, metavar="local|dask|ADDRESS",

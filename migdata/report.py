@@ -43,6 +43,7 @@ LEVEL_ORDER = LEVELS
 LEVELS = tuple(COLUMN[lv] for lv in LEVEL_ORDER if COLUMN[lv])
 
 from migdata.progress import Progress, as_progress
+from migdata._kernels.parallel import map_in_threads
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()+!|~>])")
@@ -533,12 +534,16 @@ class MigrationProfile:
         local = _area_store(data, a)
         # One call at the level below the area gives the area, the areas above it (comparisons)
         # and the areas below it (the sub-area chart): every higher level comes with it.
-        main = compute(local, ids=ids, level=FINER[level], by=[], k=k)
-        if local is not data:
-            main = _with_areas_above(main, area_summaries(data, k=k), local.levels[-1])
         scheme = FIVE_YEAR_15 if a.level in ("national", "region", "province") else BROAD_15
         by = ["sex", "age_group", "parent_abroad"]
-        detail = _area_rows(compute(local, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k), a.code)
+        jobs = [lambda: compute(local, ids=ids, level=FINER[level], by=[], k=k),
+                lambda: compute(local, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k)]
+        # two tables of one store side by side: each reads its partitions on its own (a dataset in
+        # memory may cache its frames, so it is computed one table after the other)
+        main, detail = map_in_threads(lambda job: job(), jobs, parallel=_is_store(local))
+        if local is not data:
+            main = _with_areas_above(main, area_summaries(data, k=k), local.levels[-1])
+        detail = _area_rows(detail, a.code)
         of = detail[(detail["indicator_id"] == "OF01") & (detail["parent_abroad"] == TOTAL)
                     & ~detail["sex"].isin([TOTAL]) & ~detail["age_group"].isin([TOTAL])]
         if scheme != BROAD_15 and len(of) and of["suppressed"].astype(bool).mean() > 1 / 3:
@@ -844,6 +849,12 @@ def keep_area_summaries(store: Any, progress: Any = None) -> None:
     st = store if isinstance(store, Store) else Store(store)
     if st.partitioned and st.complete_count:
         area_summaries(st, progress=progress)
+
+
+def _is_store(data: Any) -> bool:
+    from migdata.model.partitions import Store
+
+    return isinstance(data, Store)
 
 
 def _area_store(data: Any, area: "Area") -> Any:

@@ -48,7 +48,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -442,9 +442,28 @@ def finish(plan: Plan, partials: Sequence[dict[str, Any]], notes: list[str] | No
     merged codes, categories, roll-up to every level and subset of ``by``, estimates, cell keys,
     labels. Returns the labelled parts, the indicators done, those with no unit anywhere (not
     computable) and the shared label lists (for :func:`_assemble`)."""
+    reg = _registry(plan.by)
+    results, done, missing = [], [], []
+    for ind, part in finish_each(plan, partials, reg):
+        if part is None:
+            missing.append((ind.id, ind.name, "not computable", NO_UNITS))
+        else:
+            results.append(part)
+            done.append(ind)
+    return results, done, missing, reg
+
+
+def _registry(by: Sequence[str]) -> dict[str, _Labels]:
+    """The shared label lists of one result (areas, categories, flags, each ``by`` column)."""
+    return {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
+            **{b: _Labels([TOTAL]) for b in by}}
+
+
+def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _Labels]):
+    """:func:`finish` one indicator at a time: yields ``(indicator, labelled part)``, or
+    ``(indicator, None)`` for an indicator with no unit in any partition. Only one indicator's
+    rows are held at a time (a national table is published batch by batch)."""
     by = plan.by
-    reg = {"area": _Labels([""]), "category": _Labels([""]), "flag": _Labels(),
-           **{b: _Labels([TOTAL]) for b in by}}
     spaces: dict[str, tuple[CellSpace, list[np.ndarray], dict[str, list[np.ndarray]]]] = {}
     for unit in {ind.unit for ind in plan.inds}:
         have = [p for p in partials if unit in p["areas"]]
@@ -452,13 +471,13 @@ def finish(plan: Plan, partials: Sequence[dict[str, Any]], notes: list[str] | No
             names = list(have[0]["dims"][unit])
             spaces[unit] = cells.merge_spaces([p["areas"][unit] for p in have], plan.levels,
                                               {b: [p["dims"][unit][b] for p in have] for b in names})
-    results, done, missing = [], [], []
+    ind_code = 0
     for ind in plan.inds:
         unit = ind.unit
         have = [p for p in partials if unit in p["areas"]]
         idx = [i for i, p in enumerate(have) if ind.id in p["inds"]]
         if not idx:
-            missing.append((ind.id, ind.name, "not computable", NO_UNITS))
+            yield ind, None
             continue
         space, amaps, dmaps = spaces[unit]
         res = [have[i]["inds"][ind.id] for i in idx]
@@ -517,10 +536,10 @@ def finish(plan: Plan, partials: Sequence[dict[str, Any]], notes: list[str] | No
         for c_ in ("top_num", "top_den"):
             if c_ in cube.columns:
                 cube["_" + c_] = cube.pop(c_)
-        results.append(_label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
-                              reg, len(done), flag=reliability.COMPLETE_COUNT))
-        done.append(ind)
-    return results, done, missing, reg
+        part = _label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
+                      reg, ind_code, flag=reliability.COMPLETE_COUNT)
+        ind_code += 1
+        yield ind, part
 
 
 # ----------------------------------------------------------------------------- public API
@@ -575,6 +594,30 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     ``attrs["notes"]`` says what was adjusted. Complete-count rows carry the cell keys and
     largest contributions that disclosure control needs (columns starting with ``_``).
     """
+    return next(_evaluate(dataset, ids, level, by, age_scheme, policy, engine, progress, cache, False, {}))
+
+
+def compute_batches(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
+                    by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
+                    policy: Any = None, engine: Any = None, progress: Any = None, cache: bool = True,
+                    attrs: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+    """:func:`compute` as a sequence of tables, one per indicator, for a partitioned complete
+    count (any other dataset gives its one table): a national table (tens of millions of rows)
+    is then written batch by batch without ever being held whole. Each table has the columns of
+    :func:`compute`'s and the same rows; ``attrs`` (a dict, when given) receives the table's
+    attributes (the indicators not computable, notes) once the last batch is out.
+
+    Example:
+        >>> for t in compute_batches("store", level="barangay"):    # doctest: +SKIP
+        ...     t.to_parquet(f"{t['indicator_id'].iloc[0]}.parquet")
+    """
+    return _evaluate(dataset, ids, level, by, age_scheme, policy, engine, progress, cache, True,
+                     attrs if attrs is not None else {})
+
+
+def _evaluate(dataset: Any, ids: Any, level: str, by: Any, age_scheme: Any, policy: Any, engine: Any,
+              progress: Any, cache: bool, batches: bool, final: dict[str, Any]) -> Iterator[pd.DataFrame]:
+    """The one evaluation behind :func:`compute` (one table) and :func:`compute_batches`."""
     if isinstance(by, str):
         by = [b.strip() for b in by.split(",") if b.strip()]
     if isinstance(age_scheme, str) and "," in age_scheme:  # cut points from a command line: "0,15,30,60"
@@ -635,6 +678,17 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     from migdata.progress import as_progress
 
     say = as_progress(progress)
+
+    def attrs() -> dict[str, Any]:
+        full = nc
+        if extra_nc:
+            order = {ind.id: i for i, ind in enumerate(inds)}
+            extra_nc.sort(key=lambda r: order.get(r[0], len(order)))
+            full = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
+        # a DataFrame (other modules read it so); clear attrs before pd.concat of two results
+        return {"not_computable": full, "notes": notes, "by": by, "complete_count": complete,
+                "design": spec.describe()}
+
     if complete:
         if store is not None:
             from migdata.survey.engine import get_engine
@@ -645,23 +699,27 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
             partials = get_engine(engine).map_partitions(task, store, plan, say)
         else:
             partials = [partial(plan, dataset, say)]
+        if batches:
+            reg = _registry(by)
+            for ind, part in finish_each(plan, partials, reg):
+                if part is None:
+                    extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
+                    continue
+                part["indicator_id"] = np.zeros_like(part["indicator_id"])
+                out = _assemble([part], [ind], by, reg, source, period)
+                out.attrs.update(attrs())
+                yield out
+            final.update(attrs())
+            return
         results, done, missing, reg = finish(plan, partials)
         extra_nc += missing
     else:
         results, done, missing, reg = _survey_all(plan, dataset, policy, say)
         extra_nc += missing
     out = _assemble(results, done, by, reg, source, period)
-    if extra_nc:
-        order = {ind.id: i for i, ind in enumerate(inds)}
-        extra_nc.sort(key=lambda r: order.get(r[0], len(order)))
-        nc = pd.concat([nc, pd.DataFrame(extra_nc, columns=nc.columns)], ignore_index=True)
-    # a DataFrame (other modules read it so); clear attrs before pd.concat of two results
-    out.attrs["not_computable"] = nc
-    out.attrs["notes"] = notes
-    out.attrs["by"] = by
-    out.attrs["complete_count"] = complete
-    out.attrs["design"] = spec.describe()
-    return out
+    out.attrs.update(attrs())
+    final.update(out.attrs)
+    yield out
 
 
 def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
+from migdata.errors import UsageError
 from migdata.publish import disclosure
 from migdata.survey import reliability
 
@@ -86,6 +87,62 @@ def compute(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "
     return protect(raw, k=k)
 
 
+def compute_batches(dataset: Any, ids: Sequence[str] | str | None = None, level: str = "city",
+                    by: Sequence[str] | str | None = ("sex", "age_group"), age_scheme: str | Sequence[int] = "broad",
+                    k: int = 3, policy: Any = None, engine: Any = None, progress: Any = None,
+                    cache: bool = True, attrs: dict[str, Any] | None = None) -> Iterator[pd.DataFrame]:
+    """:func:`compute` one indicator at a time (:func:`migdata.indicators.compute_batches`), each
+    table protected as it comes: the same rows, never the whole national table in memory.
+
+    Example:
+        >>> n = sum(len(t) for t in compute_batches("store", level="barangay"))  # doctest: +SKIP
+    """
+    from migdata.indicators.evaluate import compute_batches as estimate_batches
+
+    for raw in estimate_batches(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
+                                engine=engine, progress=progress, cache=cache, attrs=attrs):
+        yield protect(raw, k=k)
+
+
+def write_parquet(batches: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> Path:
+    """Write published tables (an iterable of them, e.g. :func:`compute_batches`) one after the
+    other into one Parquet file, as published (suppressed values blank, text as text), holding
+    one batch at a time; the file appears only when complete.
+
+    Example:
+        >>> write_parquet(compute_batches("store", level="barangay"), "tables.parquet")  # doctest: +SKIP
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from migdata.fileio import atomic_write
+    from migdata.publish.excel import publishable
+
+    def build(tmp: Path) -> None:
+        writer = schema = None
+        try:
+            for table in batches:
+                pub = protect(table).copy(deep=False)
+                pub.attrs = {}  # pandas compares attrs (they hold frames) in the steps below
+                pub = publishable(pub)
+                pub = pub.astype({c: object for c in pub.columns if isinstance(pub[c].dtype, pd.CategoricalDtype)})
+                batch = pa.Table.from_pandas(pub, preserve_index=False)
+                if writer is None:
+                    # text as plain strings, so that every batch has one schema
+                    schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_string(f.type)
+                                        or pa.types.is_large_string(f.type) or pa.types.is_null(f.type)
+                                        else f for f in batch.schema])
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                writer.write_table(batch.select(schema.names).cast(schema))
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise UsageError("MD717", path=path)
+
+    return atomic_write(path, build)
+
+
 def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "province",
                  by: Sequence[str] | str = ("sex", "age_group"), ids: Sequence[str] | str | None = None,
                  age_scheme: str | Sequence[int] = "broad", k: int = 3, policy: Any = None,
@@ -107,6 +164,10 @@ def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "provin
     data = dataset
     if isinstance(dataset, (str, os.PathLike)) and (is_database(dataset) or not is_partitioned(dataset)):
         data = open_path(dataset)  # a partitioned store is evaluated partition by partition
+    if Path(out).suffix.lower() == ".parquet":  # any size: written one indicator at a time
+        batches = compute_batches(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy,
+                                  engine=engine, progress=say)
+        return [write_parquet(batches, out)]
     table = compute(data, ids=ids, level=level, by=by, age_scheme=age_scheme, k=k, policy=policy,
                     engine=engine, progress=say)
     say(f"writing {out}")
