@@ -110,7 +110,7 @@ def _catalogue_once(path: str, engine=None, level: str = "barangay"):
     return time.perf_counter() - t, table
 
 
-def _catalogue_parquet(path: str, out: str, level: str = "barangay"):
+def _catalogue_parquet(path, out: str, level: str = "barangay"):
     """The full catalogue written one indicator at a time to Parquet (``migdata indicators STORE
     --out X.parquet``): what a national table needs, as it does not fit in memory whole."""
     import pyarrow.parquet as pq
@@ -132,8 +132,12 @@ def catalogue(args: argparse.Namespace) -> None:
     say(f"store {args.store}: {rows:,} persons in {len(st.partitions)} partitions; load {load()}")
     times = []
     if args.parquet:
+        source = st.view(args.area) if args.area else args.store
+        if args.area:
+            say(f"  area {args.area}: {len(source.partitions)} partition(s), "
+                f"{sum(p.rows.get('persons', 0) for p in source.partitions):,} persons")
         for r in range(args.repeat):
-            t, cpu, n = _catalogue_parquet(args.store, args.parquet, level=args.level)
+            t, cpu, n = _catalogue_parquet(source, args.parquet, level=args.level)
             times.append(t)
             say(f"  migdata full catalogue to Parquet, one indicator at a time: {t:.1f} s (CPU {cpu:.1f} s), "
                 f"{n:,} rows, {Path(args.parquet).stat().st_size / 1e6:,.0f} MB; peak RSS {rss_gb():.2f} GB; "
@@ -373,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         a.add_argument("--repeat", type=int, default=1)
         if name == "catalogue":
             a.add_argument("--duckdb", action="store_true")
+            a.add_argument("--area", default=None, help="with --parquet: only this area's partitions")
             a.add_argument("--parquet", default=None,
                            help="write the catalogue one indicator at a time to this Parquet file "
                                 "(instead of the table in memory)")

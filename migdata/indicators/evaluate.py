@@ -480,7 +480,8 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
             yield ind, None
             continue
         space, amaps, dmaps = spaces[unit]
-        res = [have[i]["inds"][ind.id] for i in idx]
+        # taken out of the partials: an indicator's partition sums are freed once it is finished
+        res = [have[i]["inds"].pop(ind.id) for i in idx]
         dims = res[0]["dims"]
         cat_info = multi_info = None
         catmaps: list[np.ndarray | None] = [None] * len(res)

@@ -125,15 +125,16 @@ def write_parquet(batches: Iterable[pd.DataFrame], path: str | os.PathLike[str])
                 pub = protect(table).copy(deep=False)
                 pub.attrs = {}  # pandas compares attrs (they hold frames) in the steps below
                 pub = publishable(pub)
-                pub = pub.astype({c: object for c in pub.columns if isinstance(pub[c].dtype, pd.CategoricalDtype)})
                 batch = pa.Table.from_pandas(pub, preserve_index=False)
+                del pub
                 if writer is None:
-                    # text as plain strings, so that every batch has one schema
-                    schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_string(f.type)
-                                        or pa.types.is_large_string(f.type) or pa.types.is_null(f.type)
-                                        else f for f in batch.schema])
+                    # text as plain strings (Arrow decodes the categories, no Python string per
+                    # row), so that every batch has one schema
+                    schema = pa.schema([pa.field(f.name, pa.string()) if _is_text(f.type) else f
+                                        for f in batch.schema])
                     writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-                writer.write_table(batch.select(schema.names).cast(schema))
+                writer.write_table(pa.table([batch[n].cast(schema.field(n).type) for n in schema.names],
+                                            schema=schema))
         finally:
             if writer is not None:
                 writer.close()
@@ -141,6 +142,14 @@ def write_parquet(batches: Iterable[pd.DataFrame], path: str | os.PathLike[str])
             raise UsageError("MD717", path=path)
 
     return atomic_write(path, build)
+
+
+def _is_text(t: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)
 
 
 def write_tables(dataset: Any, out: str | os.PathLike[str], level: str = "province",
