@@ -429,3 +429,19 @@ def test_parquet_tables_equal_the_published_csv(sample_stores, tmp_path):
         np.testing.assert_allclose(pq_t[c].to_numpy(dtype=float), csv_t[c].to_numpy(dtype=float), equal_nan=True)
     for c in ("indicator_id", "area_code", "sex", "age_group", "category"):
         assert (pq_t[c].fillna("").astype(str).to_numpy() == csv_t[c].fillna("").astype(str).to_numpy()).all(), c
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_attach_equals_a_left_merge(seed):
+    from migdata.survey.cells import attach
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 300))
+    right = pd.DataFrame({"a": rng.integers(0, 4, 80), "b": rng.integers(-1, 5, 80), "c": rng.integers(-1, 3, 80)})
+    right = right.drop_duplicates().reset_index(drop=True)
+    right["den"], right["n"] = rng.random(len(right)), rng.integers(0, 9, len(right)).astype(float)
+    left = pd.DataFrame({"a": rng.integers(0, 5, n), "b": rng.integers(-1, 6, n), "c": rng.integers(-1, 3, n),
+                         "num": rng.random(n)})
+    want = left.merge(right, on=["a", "b", "c"], how="left")
+    got = attach(left, right, ["a", "b", "c"])
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want, check_dtype=False)

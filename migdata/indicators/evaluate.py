@@ -529,7 +529,7 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                 ks = ["ck_num", "ck_den"] if has_keys else []
                 on = ["area_level", "_alev", *dims]
                 dcube = cells.rollup(dom, space, lv, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
-                cube = cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]).merge(dcube, on=on, how="left")
+                cube = cells.attach(cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]), dcube, on)
         cube = cells.estimates(cube, st, ind.scale)
         for c_ in ("ck_num", "ck_den"):
             if c_ in cube.columns:

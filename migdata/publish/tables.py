@@ -101,7 +101,15 @@ def compute_batches(dataset: Any, ids: Sequence[str] | str | None = None, level:
 
     for raw in estimate_batches(dataset, ids=ids, level=level, by=by, age_scheme=age_scheme, policy=policy,
                                 engine=engine, progress=progress, cache=cache, attrs=attrs):
-        yield protect(raw, k=k)
+        # disclosure control is row by row: a national indicator is protected in pieces
+        for start in range(0, len(raw), BATCH_ROWS):
+            yield protect(raw.iloc[start:start + BATCH_ROWS], k=k)
+        del raw
+
+
+#: Rows protected and written at a time by :func:`compute_batches` (a national distribution at
+#: barangay level has tens of millions).
+BATCH_ROWS = 2_000_000
 
 
 def write_parquet(batches: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> Path:

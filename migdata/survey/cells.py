@@ -229,6 +229,34 @@ def group_index(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inv.reshape(-1)
 
 
+def attach(left: pd.DataFrame, right: pd.DataFrame, on: Sequence[str]) -> pd.DataFrame:
+    """``left.merge(right, on=on, how="left")`` for a ``right`` with one row per key (a cube's
+    domain denominators beside its category rows), where every key column holds integer codes
+    of -1 or more: one integer key per row and an index lookup instead of pandas' merge, which
+    copies every column of both sides (a national distribution has tens of millions of rows)."""
+    on = list(on)
+    sizes = [int(max(left[c].max() if len(left) else -1, right[c].max() if len(right) else -1)) + 2 for c in on]
+
+    def key(df: pd.DataFrame) -> np.ndarray:
+        k = np.zeros(len(df), dtype=np.int64)
+        for c, size in zip(on, sizes):
+            k = k * size + (df[c].to_numpy().astype(np.int64) + 1)
+        return k
+
+    pos = pd.Index(key(right)).get_indexer(key(left))
+    found = pos >= 0
+    out = left.copy(deep=False)
+    for c in right.columns:
+        if c in on:
+            continue
+        vals = right[c].to_numpy()
+        col = vals[np.where(found, pos, 0)] if len(vals) else np.zeros(len(left), dtype=vals.dtype)
+        if not found.all():
+            col = np.where(found, col, np.nan)
+        out[c] = col
+    return out
+
+
 def subsets(dims: Sequence[str]) -> list[tuple[str, ...]]:
     """Every subset of ``dims``, largest first (the grouping sets of a cube)."""
     return [keep for r in range(len(dims), -1, -1) for keep in itertools.combinations(dims, r)]
