@@ -96,3 +96,15 @@ def test_the_checker_sees_a_forward_import(tmp_path):
     [(target, line)] = _imports(f)
     assert (target, line) == ("migdata.indicators.evaluate", 2)
     assert _stage(target) > _stage("migdata.readers.cspro")
+
+
+def test_validate_stays_the_function_after_its_module_is_imported():
+    """``migdata.model.validate`` names a function and the module that holds it: importing the
+    module (as the streaming import does) must not turn the package's name into the module."""
+    import importlib
+
+    importlib.import_module("migdata.model.validate")
+    import migdata.streaming  # noqa: F401
+    from migdata.model import validate
+
+    assert callable(validate) and validate.__module__ == "migdata.model.validate"

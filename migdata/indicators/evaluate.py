@@ -540,6 +540,9 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
         part = _label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
                       reg, ind_code, flag=reliability.COMPLETE_COUNT)
         ind_code += 1
+        # the intermediate tables go before the part is assembled (a national distribution's
+        # cube holds gigabytes)
+        cube = c = dom = dcube = hist = res = remap = None  # noqa: F841
         yield ind, part
 
 
@@ -899,7 +902,7 @@ def _assemble(parts: list[dict[str, Any]], inds: list[Indicator], by: list[str],
     cols = OUT_COLUMNS + by + VALUE_COLUMNS
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c in VALUE_COLUMNS[1:10] else object) for c in cols})
-    cat_ = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    cat_ = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     ids = [i.id for i in inds]
     out: dict[str, Any] = {
         "indicator_id": pd.Categorical.from_codes(cat_["indicator_id"], categories=pd.Index(ids, dtype=object)),
@@ -938,4 +941,4 @@ def _assemble(parts: list[dict[str, Any]], inds: list[Indicator], by: list[str],
     hidden = [c for c in HIDDEN_COLUMNS if np.isfinite(cat_[c]).any()]
     for c in hidden:
         out[c] = cat_[c]
-    return pd.DataFrame({c: out[c] for c in cols + hidden})
+    return pd.DataFrame({c: out[c] for c in cols + hidden}, copy=False)

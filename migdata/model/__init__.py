@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 _WHERE = {
@@ -35,3 +37,17 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'migdata.model' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """``validate`` is both a function of this package and the module that holds it: importing
+    the module (``from migdata.model.validate import ...``) must not replace the function, or
+    ``from migdata.model import validate`` would give the module, depending on what ran before."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _WHERE and isinstance(value, types.ModuleType) and value.__name__ == _WHERE[name]:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -591,7 +591,13 @@ def rollup(cells: pd.DataFrame, space: CellSpace, levels: Sequence[str], dims: S
             for c in ["_alev", "_cat", *dims, *sums, *maxes]:
                 out[c].append(agg[c])
             out["area_level"].append(np.full(len(agg["_alev"]), LEVELS.index(lev), dtype=np.int64))
-    return pd.DataFrame({c: np.concatenate(v) if v else np.array([], dtype=np.int64) for c, v in out.items()})
+    # each column's pieces are dropped as it is joined: never every piece and every column twice
+    return pd.DataFrame({c: _join(out, c) for c in list(out)}, copy=False)
+
+
+def _join(pieces: dict[str, list[np.ndarray]], column: str) -> np.ndarray:
+    parts = pieces.pop(column)
+    return np.concatenate(parts) if parts else np.array([], dtype=np.int64)
 
 
 def median_cells(space: CellSpace, dims: Sequence[str], m: dict[str, Any],
