@@ -116,34 +116,15 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     hidden = identifier_sources(profile) if profile is not None and not opts.get("keep_identifiers") else set()
     results: list[tuple[Path, dict[str, pd.DataFrame], Codebook]] = []
     if reader == "cspro":
-        from migdata.readers.cspro import read_cspro, read_dictionary
+        from migdata.readers.cspro import read_cspro
 
         opts.pop("keep_identifiers", None)  # CSPro identifiers are dropped by the profile (drop = true)
-        dcfs = [p for p in files if p.suffix.lower() == ".dcf"]
-        data = [p for p in files if p.suffix.lower() != ".dcf"]
-        if not data:
-            raise UsageError("MD512")
         _check_options(read_cspro, reader, {k: v for k, v in opts.items() if k != "dictionary"})
-        wanted = sorted(set().union(*profile.raw_columns().values())) if profile and profile.tables else None
-        dictionaries: dict[Path, Any] = {}
-        for f in data:  # every file fitted before any is decoded: a misfit stops at once
-            dcf = _pair_dictionary(f, dcfs, data)
-            if dcf not in dictionaries:
-                dictionaries[dcf] = read_dictionary(dcf)
-            d = dictionaries[dcf]
-            layout = fit.choose(profile, _cspro_items(d), str(f)) if profile is not None else None
+        for f, d, fopts, layout in fit_cspro_files(profile, files, opts, hidden):
             fitted[str(f)] = layout["name"] if layout else None
-        for f in data:
-            layout = fit.layout_named(profile, fitted[str(f)]) if profile is not None else None
-            fopts = dict(opts)
-            if wanted is not None and "items" not in opts:
-                fopts["items"] = fit.file_items(wanted, layout)
-            if hidden:
-                fopts["skip_items"] = sorted(set(fit.file_items(hidden, layout)) | set(opts.get("skip_items") or ()))
             size = f.stat().st_size
             step = f"reading {f.name} ({size / 1e6:,.0f} MB)"
             say(step, 0, size)
-            d = dictionaries[_pair_dictionary(f, dcfs, data)]
             tables, cb = read_cspro(f, d, report=report,
                                     progress=lambda done, total, step=step: say(step, done, size), **fopts)
             say(step, size, size)  # the reader's last chunk ends at the last line, not the file's end
@@ -183,6 +164,39 @@ def read_raw(paths: str | Path | Iterable[str | Path], profile: Profile | None =
     if len(results) > 1:
         cb.source = ", ".join(str(f) for f, _, _ in results)
     return merged, cb
+
+
+def fit_cspro_files(profile: Profile | None, files: list[Path], opts: dict[str, Any],
+                    hidden: set[str] | None = None) -> list[tuple[Path, Any, dict[str, Any], dict[str, Any] | None]]:
+    """Every CSPro data file among ``files`` with its dictionary (:func:`_pair_dictionary`), the
+    reader options for it (the items its layout maps, the identifier items ``hidden`` never
+    decoded) and its layout (:func:`migdata.profiles.fit.choose`; None without a profile): the
+    one fitting step of the in-memory and the streaming import. Every file is fitted before any
+    is decoded, so a misfit stops at once (MD520/MD521)."""
+    from migdata.readers.cspro import read_dictionary
+
+    dcfs = [p for p in files if p.suffix.lower() == ".dcf"]
+    data = [p for p in files if p.suffix.lower() != ".dcf"]
+    if not data:
+        raise UsageError("MD512")
+    wanted = sorted(set().union(*profile.raw_columns().values())) if profile and profile.tables else None
+    dictionaries: dict[Path, Any] = {}
+    fitted = []
+    for f in data:
+        dcf = _pair_dictionary(f, dcfs, data)
+        if dcf not in dictionaries:
+            dictionaries[dcf] = read_dictionary(dcf)
+        d = dictionaries[dcf]
+        fitted.append((f, d, fit.choose(profile, _cspro_items(d), str(f)) if profile is not None else None))
+    out = []
+    for f, d, layout in fitted:
+        fopts = dict(opts)
+        if wanted is not None and "items" not in opts:
+            fopts["items"] = fit.file_items(wanted, layout)
+        if hidden:
+            fopts["skip_items"] = sorted(set(fit.file_items(hidden, layout)) | set(opts.get("skip_items") or ()))
+        out.append((f, d, fopts, layout))
+    return out
 
 
 def _pair_dictionary(data: Path, dcfs: list[Path], others: Iterable[Path] = ()) -> Path:

@@ -401,34 +401,23 @@ class _Import:
 
     # -- pass over the chunks ------------------------------------------------------------------
     def run(self, writer: Any, staging: Path, chunk_bytes: int) -> None:
-        from migdata.importer import _cspro_items
-        from migdata.profiles import fit
-        from migdata.readers.cspro import find_dictionary, read_dictionary
+        from migdata.importer import fit_cspro_files, identifier_sources
 
         self.staging = staging
-        dcfs = [p for p in self.files if p.suffix.lower() == ".dcf"]
-        data_files = [p for p in self.files if p.suffix.lower() != ".dcf"]
-        if not data_files:
-            raise UsageError("MD512")
-        total = sum(p.stat().st_size for p in data_files)
-        done = 0
         opts = dict(self.prof.reader_options)
         opts.update(self.reader_options)
         opts.pop("keep_identifiers", None)
-        wanted = sorted(set().union(*self.prof.raw_columns().values())) if self.prof.tables else None
-        dictionaries = {f: read_dictionary(dcfs[0]) if dcfs else read_dictionary(find_dictionary(f))
-                        for f in data_files}
-        # every file fitted to the profile before any is read, as the in-memory import does
-        # (migdata.importer.read_raw): its layout chooses the items read, and the report says it
-        layouts = {f: fit.choose(self.prof, _cspro_items(dictionaries[f]), str(f)) for f in data_files}
-        for f, layout in layouts.items():
+        hidden = identifier_sources(self.prof) if not self.keep_identifiers else set()
+        # the in-memory import's fitting step (migdata.importer.read_raw): each file's dictionary,
+        # layout and items, identifiers never decoded; every file fitted before any is read
+        files = fit_cspro_files(self.prof, self.files, opts, hidden)
+        data_files = [f for f, *_ in files]
+        total = sum(p.stat().st_size for p in data_files)
+        done = 0
+        for f, _, _, layout in files:
             if layout and layout.get("name"):
                 self.notes.append(f"{f.name} has the {layout['name']} layout of profile {self.prof.name}")
-        for f in data_files:
-            d = dictionaries[f]
-            fopts = dict(opts)
-            if wanted is not None and "items" not in opts:
-                fopts["items"] = fit.file_items(wanted, layouts[f])
+        for f, d, fopts, _ in files:
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))
             for ch in chunks(f, d, chunk_bytes):
