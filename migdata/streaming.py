@@ -38,7 +38,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,20 +64,38 @@ class Chunk:
     bytes_before: int
 
 
-def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
+def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any, windows: Sequence[int] = (4096, 262144)) -> int:
     """Index of the last line that starts a case in ``buf`` (lines at ``starts``): a line of a
     known record type whose case id differs from that of the line before, which is also of a
-    known type (lines too short or of unknown types never border a cut). 0 if none."""
+    known type (lines too short or of unknown types never border a cut). 0 if none.
+
+    The last cut is near the end: the lines are looked at from the end, a window at a time (a
+    cut between two lines of the window is a cut of the whole chunk)."""
+    n = len(starts)
+    for tail in (*windows, n):
+        lo = max(n - tail, 0)
+        hit = _last_cut(buf, starts[lo:], d, last_line_end=len(buf))
+        if hit > 0 or lo == 0:
+            return lo + hit
+    return 0
+
+
+def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any, last_line_end: int) -> int:
+    """:func:`_case_cut` over the lines at ``starts`` (the last ends at ``last_line_end``)."""
     ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
     rts, rtl = d.record_type_start - 1, d.record_type_len
     need = max(ids + [rts + rtl - 1]) + 1 if ids or rtl else 1
-    ends = np.r_[starts[1:] - 1, len(buf)]
+    ends = np.r_[starts[1:] - 1, last_line_end]
     ok = (ends - starts) >= need
     types = {r.type_value.encode("latin-1") for r in d.records}
     if rtl:
         t = np.stack([buf[np.minimum(starts + rts + k, len(buf) - 1)] for k in range(rtl)], axis=1)
-        tv = [bytes(row) for row in t]
-        ok &= np.array([x in types for x in tv], dtype=bool)
+        # a line's type is one of the dictionary's (compared as byte rows: no bytes object per line)
+        known = np.zeros(len(starts), dtype=bool)
+        for tv in types:
+            if len(tv) == rtl:
+                known |= (t == np.frombuffer(tv, dtype=np.uint8)).all(axis=1)
+        ok &= known
     if not ids:
         return int(len(starts) - 1)
     key = np.stack([buf[np.minimum(starts + c, len(buf) - 1)] for c in ids], axis=1)

@@ -234,3 +234,22 @@ def test_fixed_bytes_and_registry_equal_plain_python():
             ref[k] = len(ref)
         reg.add(np.array(new, dtype="S") if new else np.zeros(0, dtype="S1"),
                 np.array([ref[k] for k in new], dtype=np.int64))
+
+
+@pytest.mark.parametrize("cut", [1, 2, 1000, 20000, None])
+def test_case_cut_from_the_end_equals_the_whole_chunk(cut):
+    """The last case boundary found window by window from the end is the one found over every
+    line of the chunk (windows shorter than a case included)."""
+    import migdata.streaming as ms
+
+    data = (ROOT / "sample_data" / "cbms_2022_hpq.dat").read_bytes()
+    d = read_dictionary(ROOT / "sample_data" / "cbms_2022_hpq_layout.dcf")
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts = np.r_[0, np.flatnonzero(buf == 10)[:-1] + 1]
+    if cut is not None:
+        end = int(starts[cut]) - 1 if cut < len(starts) else len(buf)
+        starts, buf = starts[:cut], buf[:end]
+    want = ms._last_cut(buf, starts, d, len(buf))
+    assert cut in (1, 2) or want > 0
+    for windows in [(4096, 262144), (1, 2, 3), (7,), ()]:
+        assert ms._case_cut(buf, starts, d, windows) == want, windows

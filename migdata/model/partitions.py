@@ -188,7 +188,9 @@ class PartitionWriter:
             return []
         written = []
         self.columns.setdefault(table, [str(c) for c in df.columns])
-        self.present.setdefault(table, set()).update(present_columns(df))
+        # only the columns no earlier chunk had a value in are looked at again
+        known = self.present.setdefault(table, set())
+        known.update(str(c) for c in df.columns if str(c) not in known and df[c].notna().any())
         if table == "households" and key is not None and "city_mun" in df.columns:
             self.cities.setdefault(key, set()).update(
                 str(c) for c in pd.unique(df["city_mun"].dropna()))

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.text import isin_text
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
 from migdata.profiles.engine import code_table
@@ -282,7 +283,7 @@ def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> N
     sp = raw["SECTION_P"].copy()
     sp["hh_id"] = _hh_id(sp)
     roster = _roster(p)
-    has_p = roster["hh_id"].isin(set(sp["hh_id"])).to_numpy()
+    has_p = isin_text(roster["hh_id"], sp["hh_id"].drop_duplicates())
     for item, col in P02_LISTS.items():
         if item in sp.columns:
             _mark(p, roster, _line_lists(sp, item), has_p, col, item, rep)
@@ -312,7 +313,7 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> No
         if item not in l1.columns or gate not in sl.columns:
             continue
         ans = pd.to_numeric(sl[gate], errors="coerce").isin([1, 2])
-        answered = roster["hh_id"].isin(set(sl.loc[ans, "hh_id"])).to_numpy().copy()
+        answered = isin_text(roster["hh_id"], sl.loc[ans, "hh_id"].drop_duplicates()).copy()
         if women:
             answered &= female10
         lines = pd.to_numeric(l1[item], errors="coerce")
