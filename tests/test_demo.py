@@ -115,9 +115,7 @@ def test_report_headline_numbers_match_the_store(region_report, store):
     adults = pp["age"] >= 15
     n_of = int((adults & of_status.isin(OF)).sum())
     n_ofw = int((adults & of_status.isin(OFW)).sum())
-    hh_with_of = pp.loc[of_status.isin(OF), "hh_id"].nunique() / len(hh) * 100
     cash = pd.to_numeric(hh["cash_abroad"], errors="coerce")
-    receiving = (cash > 0).sum() / cash.notna().sum() * 100
     head = _headline(soup)
     # the report shows published numbers: counts within the cell-key method's maximum error (3),
     # shares computed from such counts, money totals within 20 % of the largest single amount
@@ -137,8 +135,9 @@ def test_report_headline_numbers_match_the_store(region_report, store):
     assert share_near("Households receiving cash from abroad", int((cash > 0).sum()), int(cash.notna().sum()))
     assert abs(num("Cash received from abroad in the past 12 months") - cash[cash > 0].sum()) \
         <= 0.2 * cash.max() + 0.5
-    assert abs(num("Households with an overseas Filipino member") - hh_with_of) < 1  # still informative
-    assert abs(num("Households receiving cash from abroad") - receiving) < 1
+    # (a tighter "within 1 point of the true share" used to follow: it is not a property of the
+    # cell-key method, whose bound on a share is share_near's, and it failed for some of the
+    # random disclosure keys an import draws: 13.0 % published for 12.0 %, within the bound)
 
 
 def test_report_data_quality_section_shows_import_counts(region_report, store):
