@@ -530,6 +530,7 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                 on = ["area_level", "_alev", *dims]
                 dcube = cells.rollup(dom, space, lv, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
                 cube = cells.attach(cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]), dcube, on)
+        c = dom = dcube = hist = None  # the finest cells are rolled up: freed before the labels
         cube = cells.estimates(cube, st, ind.scale)
         for c_ in ("ck_num", "ck_den"):
             if c_ in cube.columns:
@@ -541,9 +542,10 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                       reg, ind_code, flag=reliability.COMPLETE_COUNT)
         ind_code += 1
         # the intermediate tables go before the part is assembled (a national distribution's
-        # cube holds gigabytes)
+        # cube holds gigabytes), and this frame keeps no reference to the part it hands over
         cube = c = dom = dcube = hist = res = remap = None  # noqa: F841
-        yield ind, part
+        handed, part = {"ind": ind, "part": part}, None
+        yield handed.pop("ind"), handed.pop("part")
 
 
 # ----------------------------------------------------------------------------- public API
@@ -886,7 +888,9 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
         out["category"] = np.full(n, reg["category"].code(""))
     for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units",
               *HIDDEN_COLUMNS):
-        out[c] = cube[c].to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
+        # each column leaves the cube as it is taken (a national cube holds gigabytes; callers
+        # do not use it after labelling)
+        out[c] = cube.pop(c).to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
     flags = cube["flag"] if "flag" in cube.columns else pd.Series(np.full(len(cube), "", dtype=object))
     if flag is not None:
         out["flag"] = np.full(n, reg["flag"].code(flag))
