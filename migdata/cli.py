@@ -62,17 +62,18 @@ def demo(out_dir: Path) -> None:
 
 
 # --- dataset store -------------------------------------------------------------------------
-
-def _keep_area_summaries(store: str) -> None:
+def _keep_area_summaries(store: Path) -> None:
     """After a partitioned import: the comparison numbers every area report shows, kept in the
     store (:func:`migdata.report.keep_area_summaries`), so the first report is as fast as the next."""
     from migdata.report import keep_area_summaries
 
     progress = _progress()
     try:
-        keep_area_summaries(store, progress=lambda msg, done=None, total=None: progress(f"area summaries ({msg})", done, total))
+        keep_area_summaries(store, progress=lambda msg, done=None, total=None:
+                            progress(f"area summaries ({msg})", done, total))
     finally:
         progress.close()
+
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))

@@ -199,6 +199,11 @@ def fit_cspro_files(profile: Profile | None, files: list[Path], opts: dict[str, 
     return out
 
 
+def layout_note(path: str | Path, layout: str, profile: Profile) -> str:
+    """The import report's note naming the layout a file was read with (both imports)."""
+    return f"{Path(path).name} has the {layout} layout of profile {profile.name}"
+
+
 def _pair_dictionary(data: Path, dcfs: list[Path], others: Iterable[Path] = ()) -> Path:
     """The CSPro dictionary of a data file: a given ``.dcf`` of the same name, else the only one
     given (unless it is named after another of the data files ``others`` and this file has its
@@ -298,7 +303,7 @@ def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path |
                        **reader_options)
     for f, name in layouts.items():
         if name:
-            report.notes.append(f"{Path(f).name} has the {name} layout of profile {prof.name}")
+            report.notes.append(layout_note(f, name, prof))
     fit.check_round_keys(prof, raw, cb)
     say(f"mapping with profile {prof.name}")
     tidy = apply_profile(prof, raw, cb, report, keep_identifiers=keep_identifiers)

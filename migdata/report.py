@@ -860,9 +860,7 @@ def _is_store(data: Any) -> bool:
 def _area_store(data: Any, area: "Area") -> Any:
     """The partitions of a partitioned complete-count store that hold ``area`` (the store
     itself for the whole country, a dataset in memory, a database or a sample survey)."""
-    from migdata.model.partitions import Store
-
-    if not isinstance(data, Store) or not data.partitioned or not data.complete_count or area.level == "national":
+    if not _is_store(data) or not data.partitioned or not data.complete_count or area.level == "national":
         return data
     view = data.view(area.code)
     return view if len(view.partitions) < len(data.partitions) else data

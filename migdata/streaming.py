@@ -74,18 +74,18 @@ def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any, windows: Sequence[int
     n = len(starts)
     for tail in (*windows, n):
         lo = max(n - tail, 0)
-        hit = _last_cut(buf, starts[lo:], d, last_line_end=len(buf))
+        hit = _last_cut(buf, starts[lo:], d)
         if hit > 0 or lo == 0:
             return lo + hit
     return 0
 
 
-def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any, last_line_end: int) -> int:
-    """:func:`_case_cut` over the lines at ``starts`` (the last ends at ``last_line_end``)."""
+def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
+    """:func:`_case_cut` over every line at ``starts`` (the last ends at the end of ``buf``)."""
     ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
     rts, rtl = d.record_type_start - 1, d.record_type_len
     need = max(ids + [rts + rtl - 1]) + 1 if ids or rtl else 1
-    ends = np.r_[starts[1:] - 1, last_line_end]
+    ends = np.r_[starts[1:] - 1, len(buf)]
     ok = (ends - starts) >= need
     types = {r.type_value.encode("latin-1") for r in d.records}
     if rtl:
@@ -419,7 +419,7 @@ class _Import:
 
     # -- pass over the chunks ------------------------------------------------------------------
     def run(self, writer: Any, staging: Path, chunk_bytes: int) -> None:
-        from migdata.importer import fit_cspro_files, identifier_sources
+        from migdata.importer import fit_cspro_files, identifier_sources, layout_note
 
         self.staging = staging
         opts = dict(self.prof.reader_options)
@@ -434,7 +434,7 @@ class _Import:
         done = 0
         for f, _, _, layout in files:
             if layout and layout.get("name"):
-                self.notes.append(f"{f.name} has the {layout['name']} layout of profile {self.prof.name}")
+                self.notes.append(layout_note(f, layout["name"], self.prof))
         for f, d, fopts, _ in files:
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))

@@ -19,12 +19,16 @@ sample lists and planted problems with csv. Expected values:
 from __future__ import annotations
 
 import csv
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sample_slices import cbms_by_slicing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -43,23 +47,7 @@ def _need(p: Path) -> Path:
 @pytest.fixture(scope="module")
 def cbms() -> dict:
     """CBMS households (geo code) and members (sex, age, B06) by plain slicing."""
-    text = _need(SAMPLE / "cbms_2022_hpq.dat").read_bytes().decode("utf-8-sig")
-    geo, members, b06 = {}, {}, defaultdict(list)
-    for line in text.split("\n"):
-        if not line:
-            continue
-        case = line[1:28]
-        if line[0] == "R":
-            geo[case] = line[1:10]
-        elif line[0] == "1":
-            members[(case, int(line[28:30]))] = {"sex": line[229], "age": int(line[238:241])}
-        elif line[0] == "3":
-            v = line[139:140].strip()
-            b06[case].append(int(v) if v else None)
-    for case, codes in b06.items():  # the n-th Section B occurrence belongs to line n
-        for n, v in enumerate(codes, start=1):
-            members[(case, n)]["b06"] = v
-    return {"geo": geo, "members": members}
+    return cbms_by_slicing(_need(SAMPLE / "cbms_2022_hpq.dat"))
 
 
 @pytest.fixture(scope="module")

@@ -249,7 +249,7 @@ def test_case_cut_from_the_end_equals_the_whole_chunk(cut):
     if cut is not None:
         end = int(starts[cut]) - 1 if cut < len(starts) else len(buf)
         starts, buf = starts[:cut], buf[:end]
-    want = ms._last_cut(buf, starts, d, len(buf))
+    want = ms._last_cut(buf, starts, d)
     assert cut in (1, 2) or want > 0
     for windows in [(4096, 262144), (1, 2, 3), (7,), ()]:
         assert ms._case_cut(buf, starts, d, windows) == want, windows

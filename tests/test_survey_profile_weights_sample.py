@@ -20,12 +20,16 @@ Expected values come from outside the code under test:
 from __future__ import annotations
 
 import csv
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sample_slices import cbms_by_slicing  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -60,24 +64,12 @@ def of_counts() -> Counter:
 def cbms_ofs() -> dict[tuple[str, str], list[tuple[str, int]]]:
     """CBMS overseas Filipinos (B06 1-6) by (province stratum, sex): their (case id, line), by
     slicing the file."""
-    text = _need(SAMPLE / "cbms_2022_hpq.dat").read_bytes().decode("utf-8-sig")
-    geo, sex, b06 = {}, {}, defaultdict(list)
-    for line in text.split("\n"):
-        if not line:
-            continue
-        case = line[1:28]
-        if line[0] == "R":
-            geo[case] = line[1:10]
-        elif line[0] == "1":
-            sex[(case, int(line[28:30]))] = SEX[line[229]]
-        elif line[0] == "3":
-            v = line[139:140].strip()
-            b06[case].append(int(v) if v else None)
+    cbms = cbms_by_slicing(_need(SAMPLE / "cbms_2022_hpq.dat"))
     out: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for case, codes in b06.items():  # the n-th Section B occurrence belongs to line n
-        for n, v in enumerate(codes, start=1):
-            if v is not None and 1 <= v <= 6:
-                out[(PROVINCE[geo[case][2:4]], sex[(case, n)])].append((case, n))
+    for (case, n), m in cbms["members"].items():
+        v = m.get("b06")
+        if v is not None and 1 <= v <= 6:
+            out[(PROVINCE[cbms["geo"][case][2:4]], SEX[m["sex"]])].append((case, n))
     return out
 
 

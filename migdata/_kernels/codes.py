@@ -55,7 +55,7 @@ def isin(values: np.ndarray, test: Any) -> np.ndarray:
         [False, False, True, True]
     """
     values = np.asarray(values)
-    test = [t for t in np.asarray(list(test)).ravel().tolist()]
+    test = np.asarray(list(test)).ravel().tolist()
     if not test or values.dtype.kind not in "iuf":
         return np.isin(values, test)
     if values.dtype.kind in "iu" and all(isinstance(t, (int, float)) and float(t).is_integer() for t in test):

@@ -530,7 +530,7 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                 on = ["area_level", "_alev", *dims]
                 dcube = cells.rollup(dom, space, lv, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
                 cube = cells.attach(cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]), dcube, on)
-        c = dom = dcube = hist = None  # the finest cells are rolled up: freed before the labels
+        c = dom = dcube = hist = None  # noqa: F841  (the finest cells, rolled up: freed before the labels)
         cube = cells.estimates(cube, st, ind.scale)
         for c_ in ("ck_num", "ck_den"):
             if c_ in cube.columns:
@@ -542,10 +542,9 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                       reg, ind_code, flag=reliability.COMPLETE_COUNT)
         ind_code += 1
         # the intermediate tables go before the part is assembled (a national distribution's
-        # cube holds gigabytes), and this frame keeps no reference to the part it hands over
-        cube = c = dom = dcube = hist = res = remap = None  # noqa: F841
-        handed, part = {"ind": ind, "part": part}, None
-        yield handed.pop("ind"), handed.pop("part")
+        # cube holds gigabytes); the assembled table shares the part's arrays
+        cube = res = remap = None
+        yield ind, part
 
 
 # ----------------------------------------------------------------------------- public API
@@ -891,10 +890,10 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
         # each column leaves the cube as it is taken (a national cube holds gigabytes; callers
         # do not use it after labelling)
         out[c] = cube.pop(c).to_numpy(dtype="float64")[order] if c in cube.columns else np.full(n, np.nan)
-    flags = cube["flag"] if "flag" in cube.columns else pd.Series(np.full(len(cube), "", dtype=object))
     if flag is not None:
         out["flag"] = np.full(n, reg["flag"].code(flag))
     else:
+        flags = cube["flag"] if "flag" in cube.columns else pd.Series(np.full(len(cube), "", dtype=object))
         uniq, inv = np.unique(flags.to_numpy()[order].astype(str), return_inverse=True)
         out["flag"] = reg["flag"].codes(uniq)[inv]
     return out

@@ -104,7 +104,7 @@ def compute_batches(dataset: Any, ids: Sequence[str] | str | None = None, level:
         # disclosure control is row by row: a national indicator is protected in pieces
         for start in range(0, len(raw), BATCH_ROWS):
             yield protect(raw.iloc[start:start + BATCH_ROWS], k=k)
-        del raw
+        del raw  # before the next indicator is finished, not after
 
 
 #: Rows protected and written at a time by :func:`compute_batches` (a national distribution at
