@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from migdata._kernels.codes import factorize
 from migdata._kernels.codes import isin as kernel_isin
-from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case
+from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case, hash_rows
 from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import arrow_text, constant_text, isin_text, map_text, padded_join, take_text
 
@@ -191,6 +191,26 @@ def test_first_per_case_equals_drop_duplicates(seed, order, packable):
                        "H": pd.array([r[1] for r in rows], dtype="Int32"),
                        "_source_row": range(1, n + 1)})
     pd.testing.assert_frame_equal(first_per_case(df, ["R", "H"]), df.drop_duplicates(["R", "H"], keep="first"))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("dtype", ["string[pyarrow]", "str", "object", "category"])
+def test_hash_rows_equals_pandas_hash_of_the_rows(seed, order, dtype):
+    """Household ids in runs (a household's members consecutive) or scattered, some missing,
+    beside a line number with missing values: the same hashes as pandas, for each secret."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 80))
+    hh = [None if rng.random() < 0.05 else f"H{int(x):04d}" for x in np.sort(rng.integers(0, 12, n))]
+    if order != "sorted":
+        hh = [hh[i] for i in rng.permutation(n)]
+    df = pd.DataFrame({"hh_id": pd.Series(hh, dtype=dtype),
+                       "line_no": pd.array([None if rng.random() < 0.05 else int(x) for x in rng.integers(1, 9, n)],
+                                           dtype="Int64")})
+    for key in ("0123456789abcdef", "s3cr3t-s3cr3t-00"):
+        for cols in (["hh_id", "line_no"], ["hh_id"], ["line_no"], []):
+            want = pd.util.hash_pandas_object(df[cols], index=False, hash_key=key).to_numpy(dtype=np.uint64)
+            np.testing.assert_array_equal(hash_rows(df[cols], key), want)
 
 
 def test_first_per_case_equals_drop_duplicates_shrunk():

@@ -88,11 +88,47 @@ def run_reduce(values: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
     return np.where(count > 0, values[np.minimum(first, len(values) - 1)], np.nan)
 
 
+def hash_rows(df: pd.DataFrame, hash_key: str) -> np.ndarray:
+    """``pd.util.hash_pandas_object(df, index=False, hash_key=hash_key).to_numpy(np.uint64)``
+    (the same values). A text column whose equal values stand in runs (a household's id on each
+    of its members' rows) is hashed once per run, which is where the time goes at census scale;
+    the columns are then combined as pandas combines them (CPython's tuple hash)."""
+    n = len(df)
+    parts = []
+    for c in df.columns:
+        s = df[c]
+        if n > 1 and not pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            starts = run_starts(df, [c])
+            if len(starts) * 2 < n:  # long runs: hash each run's value once
+                h = pd.util.hash_pandas_object(s.iloc[starts], index=False, hash_key=hash_key)
+                parts.append(np.repeat(h.to_numpy(dtype=np.uint64), np.diff(np.append(starts, n))))
+                continue
+        parts.append(pd.util.hash_pandas_object(s, index=False, hash_key=hash_key).to_numpy(dtype=np.uint64))
+    return _combine_hashes(parts, n)
+
+
+def _combine_hashes(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """pandas' combination of column hashes into a row hash (``combine_hash_arrays``: CPython's
+    tuple hash), here because pandas keeps it private."""
+    if not parts:
+        return np.full(n, 0x345678 + 97531, dtype=np.uint64)
+    mult = np.uint64(1000003)
+    out = np.full(n, 0x345678, dtype=np.uint64)
+    for i, a in enumerate(parts):
+        inverse_i = len(parts) - i
+        out ^= a
+        out *= mult
+        mult += np.uint64(82520 + inverse_i + inverse_i)
+    out += np.uint64(97531)
+    return out
+
+
 def _increasing_ids(df: pd.DataFrame, keys: list[str]) -> bool:
     """True when the rows' keys are seen to be distinct without hashing: non-negative integer
     keys with no missing value, packed into one int64 (mixed radix) in some order of the key
     columns, increase strictly. Files sort cases by their id items, not always in the
-    dictionary's order, so each order of up to four keys is tried (a few passes over the cases)."""
+    dictionary's order, so each order of up to four keys is tried (a few passes over the cases);
+    five keys or more are tried in their own order."""
     if len(df) < 2:
         return True
     cols = []
@@ -104,9 +140,10 @@ def _increasing_ids(df: pd.DataFrame, keys: list[str]) -> bool:
         if int(v.min()) < 0:
             return False
         cols.append((v, int(v.max()) + 1))
-    if len(cols) > 4 or float(np.prod([float(r) for _, r in cols])) >= 2.0 ** 62:
+    if float(np.prod([float(r) for _, r in cols])) >= 2.0 ** 62:
         return False
-    for order in itertools.permutations(cols):
+    # more than four keys: only their own order (120 orders would cost more than hashing)
+    for order in itertools.permutations(cols) if len(cols) <= 4 else [cols]:
         packed = np.zeros(len(df), dtype=np.int64)
         for v, radix in order:
             packed = packed * radix + v

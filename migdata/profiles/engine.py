@@ -640,14 +640,24 @@ class _Mapper:
             allowed = ", ".join(sorted(codes))
             self.problem_rows("MD504", bad, name, s, "set_missing", raw_column=spec.get("from", ""),
                               allowed=allowed if len(allowed) < 200 else allowed[:200] + " ...")
-        return self._as_codes(name, pd.Series(np.array(targets, dtype=object)[fcodes], index=s.index),
-                              (fcodes, targets))
+        cspec = self.schema.get(name, {})
+        if cspec.get("dtype") == "category" and "codes" in cspec:
+            # straight from the codes: a text column of every row costs more than the mapping
+            return self._as_codes(name, s, (fcodes, targets))
+        kind = spec.get("dtype") or cspec.get("dtype")
+        if kind == "bool" and all(t is None or isinstance(t, (bool, np.bool_)) for t in targets):
+            # coded true/false: the boolean column straight from the codes (what _cast makes of
+            # the object column, without a Python object per row)
+            val = np.array([bool(t) if t is not None else False for t in targets])
+            na = np.array([t is None for t in targets])
+            return pd.Series(pd.arrays.BooleanArray(val[fcodes], na[fcodes]), index=s.index)
+        return pd.Series(np.array(targets, dtype=object)[fcodes], index=s.index)
 
     def _as_codes(self, name: str, s: pd.Series, factorized: tuple[np.ndarray, list[Any]] | None = None
                   ) -> pd.Series:
-        """Canonical codes (``s``, or ``targets[fcodes]`` when ``factorized``) as the tidy
-        column's categorical when the schema gives it a code list; a code outside the list is a
-        profile error (MD505)."""
+        """Canonical codes (``s``, or ``targets[fcodes]`` when ``factorized``: then only
+        ``s.index`` is used) as the tidy column's categorical when the schema gives it a code
+        list; a code outside the list is a profile error (MD505)."""
         cspec = self.schema.get(name, {})
         if not (cspec.get("dtype") == "category" and "codes" in cspec):
             return s

@@ -42,6 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.keys import hash_rows
 from migdata.areas.levels import COLUMN, LEVELS, NATIONAL_CODE
 
 NOT_STATED = "not stated"
@@ -271,7 +272,7 @@ def record_keys(ids: pd.DataFrame, secret: str) -> np.ndarray:
     method: a cell has the same key in every table it appears in.
     """
     key = (str(secret) * 2)[:16].ljust(16, "0")
-    h = pd.util.hash_pandas_object(ids, index=False, hash_key=key).to_numpy(dtype=np.uint64)
+    h = hash_rows(ids, key)  # = pd.util.hash_pandas_object(ids, index=False, hash_key=key)
     return (h >> np.uint64(64 - KEY_BITS)).astype(np.float64)
 
 
@@ -356,46 +357,49 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
     ncell = len(space.area_labels) * int(np.prod(sizes, dtype=np.int64))
     has_area = space.area_codes >= 0
 
-    def count(mask: np.ndarray) -> np.ndarray:
-        return _bincount(cell, mask, None, ncell)
-
-    def ksum(mask: np.ndarray, k: np.ndarray | None = None, width: int = 0) -> np.ndarray:
-        if k is None:
-            return _bincount(cell, mask, keys, ncell)
-        return _bincount(k, mask, keys, width)
+    def count_keys(mask: np.ndarray, k: np.ndarray | None = None, width: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The units per cell of ``mask`` and the sum of their record keys (None without keys),
+        the rows selected once for both."""
+        k, width = (cell, ncell) if k is None else (k, width)
+        idx = np.compress(mask, k)  # = k[mask]
+        n = np.bincount(idx, minlength=width).astype("float64")
+        if keys is None:
+            return n, None
+        return n, np.bincount(idx, weights=np.compress(mask, keys), minlength=width)
 
     dkey = ("den", den_cache, tuple(dims)) if den_cache is not None else None
     if dkey is not None and dkey in space.cache:
         u, den_n, den_k = space.cache[dkey]
     else:
         u = m["u"] & has_area
-        den_n = count(u)
-        den_k = ksum(u) if keys is not None else None
+        den_n, den_k = count_keys(u)
         if dkey is not None:  # universes repeat across indicators: reuse their sums
             space.cache[dkey] = (u, den_n, den_k)
     cols: dict[str, np.ndarray] = {}
     if statistic in ("total", "mean", "median"):
         v = m["value"]
         nz = u & (v != 0)
-        cols = {"num": _bincount(cell, u, v, ncell), "den": den_n, "n": den_n, "units": count(nz)}
+        nz_n, nz_k = count_keys(nz)
+        cols = {"num": _bincount(cell, u, v, ncell), "den": den_n, "n": den_n, "units": nz_n}
         if keys is not None:
             top = _top(cell, u, v, ncell)
-            cols.update(ck_num=ksum(nz), ck_den=den_k, top_num=top, top_den=np.ones(ncell))
+            cols.update(ck_num=nz_k, ck_den=den_k, top_num=top, top_den=np.ones(ncell))
     elif statistic == "ratio":
         a, b = m["a"], m["b"]
         nz = u & (a != 0)
+        nz_n, nz_k = count_keys(nz)
         cols = {"num": _bincount(cell, u, a, ncell), "den": _bincount(cell, u, b, ncell),
-                "n": den_n, "units": count(nz)}
+                "n": den_n, "units": nz_n}
         if keys is not None:
-            cols.update(ck_num=ksum(nz), ck_den=ksum(u & (b != 0)),
+            cols.update(ck_num=nz_k, ck_den=count_keys(u & (b != 0))[1],
                         top_num=_top(cell, u, a, ncell), top_den=_top(cell, u, b, ncell))
     if cat is None and multi is None:
         if statistic in ("count", "share"):
-            num = m["num"] & has_area
-            units = count(num)
+            units, num_k = count_keys(m["num"] & has_area)
             cols = {"num": units, "den": den_n, "n": den_n, "units": units}
             if keys is not None:
-                cols.update(ck_num=ksum(num), ck_den=den_k)
+                cols.update(ck_num=num_k, ck_den=den_k)
         keep = np.flatnonzero(cols["n"] > 0)
         out = pd.DataFrame({k: v[keep] for k, v in cols.items()})
         out["_cell"] = keep
@@ -410,12 +414,11 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
         labels, arrs = multi
         parts = []
         for j, arr in enumerate(arrs):
-            mk = arr & has_area
-            nn = count(mk)
+            nn, nk = count_keys(arr & has_area)
             hit = np.flatnonzero(nn > 0)
             part = {"num": nn[hit], "units": nn[hit], "_cell": hit, "_cat": np.full(len(hit), j)}
-            if keys is not None:
-                part["ck_num"] = ksum(mk)[hit]
+            if nk is not None:
+                part["ck_num"] = nk[hit]
             parts.append(pd.DataFrame(part))
         out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
             {c: np.zeros(0) for c in ["num", "units", "_cell", "_cat"] + (["ck_num"] if keys is not None else [])})
@@ -425,11 +428,11 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
         mk = m["num"] & has_area
         key = cell * K + codes
         if ncell * K <= DENSE_LIMIT:
-            nn = _bincount(key, mk, None, ncell * K)
+            nn, nk = count_keys(mk, key, ncell * K)
             sel = np.flatnonzero(nn > 0)
             out = pd.DataFrame({"num": nn[sel], "units": nn[sel], "_cell": sel // K, "_cat": sel % K})
-            if keys is not None:
-                out["ck_num"] = ksum(mk, key, ncell * K)[sel]
+            if nk is not None:
+                out["ck_num"] = nk[sel]
         else:
             kk = key[mk]
             uniq, inv = np.unique(kk, return_inverse=True)
