@@ -374,3 +374,19 @@ def test_national_level_on_request():
     assert len(t) == 1 and isinstance(t.attrs["not_computable"], pd.DataFrame)
     assert len(t) == 1 and (r["area_level"], r["area_code"], r["area_name"]) == ("national", "PH", "Philippines")
     assert t["estimate"].iloc[0] == 4  # A2, B2, D1, D2
+
+
+def test_each_indicator_alone_equals_its_rows_of_the_whole_catalogue(table):
+    """An indicator computed alone derives only the person columns it reads (the plan's
+    ``need``): its rows must be the whole catalogue's rows (hand-counted above), for every one."""
+    cols = ["area_level", "area_code", "sex", "age_group", "category", "estimate", "numerator",
+            "denominator", "n"]
+    for ind in table["indicator_id"].astype(str).unique():
+        alone = compute(fixture_data(), ids=[ind], level="barangay", by=["sex", "age_group"])
+        want = table[table["indicator_id"] == ind]
+        key = cols[:5]
+        alone, want = alone[cols].copy(), want[cols].copy()
+        alone.attrs, want.attrs = {}, {}  # they hold frames, which pandas cannot compare
+        got = alone[cols].astype({c: str for c in key}).sort_values(key).reset_index(drop=True)
+        exp = want[cols].astype({c: str for c in key}).sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, exp, check_dtype=False, obj=ind)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -256,7 +256,8 @@ def _origin_5y(pp: pd.DataFrame) -> pd.Series:
 
 
 def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
-          household_columns: Sequence[str] | None = None, persons: bool = True) -> dict[str, pd.DataFrame]:
+          household_columns: Sequence[str] | None = None, persons: bool = True,
+          person_columns: Collection[str] | None = None) -> dict[str, pd.DataFrame]:
     """The unit tables indicators are computed over: ``{"person": ..., "household": ...}``.
 
     Person rows carry the household columns (area, design, income...) under their own names,
@@ -264,7 +265,13 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     with the dataset's weight rule); ``household_columns`` limits which (default: all), which
     saves memory at census scale. Rows are in the order of the dataset's frames, so
     ``dataset.design(unit, frame=units[unit])`` is the dataset's design on them.
+    ``person_columns`` limits which derived person columns are computed (default: all; the
+    household ones are always there): the few indicators of an area comparison need neither the
+    child-parent links nor the places of 5 years ago.
     """
+    def wanted(col: str) -> bool:
+        return person_columns is None or col in person_columns
+
     units_map = {"person": "persons", "household": "households", **dataset.provenance.units}
     hh = dataset.frame("household") if units_map["household"] in dataset.tables else dataset.households
     pp = (dataset.tables[units_map["person"]] if units_map["person"] in dataset.tables
@@ -324,20 +331,25 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
     else:
         pu["is_of"] = pd.arrays.BooleanArray(is_of, ~of_present)
         pu["is_ofw"] = pd.arrays.BooleanArray(is_ofw, ~of_present)
-    pu["migratory_status"] = _migratory_status(pp, is_of, is_ofw)
-    if "age" in pp.columns:
+    if wanted("migratory_status"):
+        pu["migratory_status"] = _migratory_status(pp, is_of, is_ofw)
+    if "age" in pp.columns and wanted("age_group"):
         pu["age_group"] = age_group(pp["age"], age_scheme).values
-    pu["parent_abroad"] = _parent_abroad(pp, hpos, is_of) if has_of_col else np.nan
-    ref = _reference_date(dataset.provenance.reference_date)
-    dy, dm = _float(_col(pp, "departure_year")), _float(_col(pp, "departure_month"))
-    pu["months_since_departure"] = ((ref.year - dy) * 12 + (ref.month - dm)) if ref else np.nan
-    pu["origin_5y"] = _origin_5y(pp)
-    r5 = _col(pp, "res_5y")
-    ret = _col(pp, "returned_5y").astype("boolean")
-    abroad = pd.array(_is(r5, ["abroad"]), dtype="boolean")
-    known = _notna(r5) | ret.notna().to_numpy()
-    pu["returned_abroad_5y"] = pd.arrays.BooleanArray(
-        (abroad.fillna(False) | ret.fillna(False)).to_numpy(dtype=bool), ~known)
+    if wanted("parent_abroad"):
+        pu["parent_abroad"] = _parent_abroad(pp, hpos, is_of) if has_of_col else np.nan
+    if wanted("months_since_departure"):
+        ref = _reference_date(dataset.provenance.reference_date)
+        dy, dm = _float(_col(pp, "departure_year")), _float(_col(pp, "departure_month"))
+        pu["months_since_departure"] = ((ref.year - dy) * 12 + (ref.month - dm)) if ref else np.nan
+    if wanted("origin_5y"):
+        pu["origin_5y"] = _origin_5y(pp)
+    if wanted("returned_abroad_5y"):
+        r5 = _col(pp, "res_5y")
+        ret = _col(pp, "returned_5y").astype("boolean")
+        abroad = pd.array(_is(r5, ["abroad"]), dtype="boolean")
+        known = _notna(r5) | ret.notna().to_numpy()
+        pu["returned_abroad_5y"] = pd.arrays.BooleanArray(
+            (abroad.fillna(False) | ret.fillna(False)).to_numpy(dtype=bool), ~known)
     # household columns (areas, design, household variables, the derived ones above) reach the
     # persons through the dataset's one join, with its weight rule
     pu = attach_households(pu, hu, columns=household_columns, spec=dataset.spec, unit="person")

@@ -346,7 +346,8 @@ class Plan:
     """What a :func:`compute` call evaluates, decided once from the dataset's metadata (never
     from its rows), so that every partition of a store is evaluated the same way: the
     computable complete-count indicators, the levels each is shown at, the disaggregations, the
-    household columns person units need and the secret of the record keys."""
+    columns person units need (the household columns they carry, the derived person columns
+    computed) and the secret of the record keys."""
 
     inds: list[Indicator]
     levels_of: dict[str, list[str]]
@@ -366,7 +367,7 @@ def partial(plan: Plan, data: Any, progress: Any = None) -> dict[str, Any]:
 
     An indicator with no unit of the partition in its universe is absent from ``"inds"``.
     ``progress(message, done, total)`` hears each indicator."""
-    units = derive.units(data, plan.age_scheme, household_columns=plan.need)
+    units = derive.units(data, plan.age_scheme, household_columns=plan.need, person_columns=plan.need)
     known = set(units["person"].columns) | set(units["household"].columns)
     for b in plan.by:
         if b not in known:
@@ -657,8 +658,9 @@ def _evaluate(dataset: Any, ids: Any, level: str, by: Any, age_scheme: Any, poli
     avail = availability(dataset, [i.id for i in inds])
     ok_ids = set(avail.loc[avail["status"] == "computable", "indicator_id"])
     nc = avail[avail["status"] != "computable"].reset_index(drop=True)
-    # household columns the person indicators need (areas, by, expressions); design columns
-    # always travel with the frame
+    # columns the person indicators need (areas, by, expressions): the household columns the
+    # person frame carries and the derived person columns computed; design columns always
+    # travel with the frame
     need = {area_levels.COLUMN[lv] for lv in levels if area_levels.COLUMN[lv]} | set(by)
     for ind in inds:
         if ind.unit == "person":
@@ -731,7 +733,7 @@ def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any
                 ) -> tuple[list[dict[str, Any]], list[Indicator], list[tuple[str, str, str, str]], dict[str, _Labels]]:
     """Every indicator of a sample survey on the dataset's one design (see :func:`_survey`)."""
     by = plan.by
-    units = derive.units(dataset, plan.age_scheme, household_columns=plan.need)
+    units = derive.units(dataset, plan.age_scheme, household_columns=plan.need, person_columns=plan.need)
     known = set(units["person"].columns) | set(units["household"].columns)
     for b in by:
         if b not in known:
