@@ -9,6 +9,8 @@ which the shortcuts exploit, and shuffled orders, which take the general path.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from migdata._kernels.codes import factorize
 from migdata._kernels.codes import isin as kernel_isin
 from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case, hash_rows
-from migdata._kernels.parallel import map_in_threads
+from migdata._kernels.parallel import imap_in_threads, map_in_threads
 from migdata._kernels.text import arrow_text, constant_text, isin_text, map_text, padded_join, take_text
 
 SEEDS = range(12)
@@ -334,3 +336,37 @@ def test_isin_equals_numpy_isin(seed, dtype):
              list(rng.integers(-3, 12, rng.integers(1, 6)))]
     for test in tests:
         np.testing.assert_array_equal(kernel_isin(values, test), np.isin(values, test), err_msg=str(test))
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 2, 5])
+@pytest.mark.parametrize("seed", range(4))
+def test_imap_in_threads_equals_the_plain_generator(ahead, seed):
+    """Items of random cost come back in order, each with its own result; an error is raised
+    when its item is reached, after the items before it were given; at most ``ahead`` items are
+    computed beyond the one the caller holds."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 12))
+    delays = rng.random(n) * 0.004
+    bad = int(rng.integers(0, n)) if n and seed % 2 else -1
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def fn(i: int) -> int:
+        with lock:
+            started.append(i)
+        time.sleep(delays[i])
+        if i == bad:
+            raise ValueError(i)
+        return i * i
+
+    got = []
+    with pytest.raises(ValueError) if bad >= 0 else contextlib.nullcontext():
+        for i, r in imap_in_threads(fn, range(n), ahead):
+            with lock:
+                assert max(started) <= i + ahead  # never more than `ahead` beyond the caller
+            got.append((i, r))
+    want = [(i, i * i) for i in range(n if bad < 0 else bad)]
+    assert got == want

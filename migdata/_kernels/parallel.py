@@ -8,8 +8,9 @@ Example:
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,3 +28,37 @@ def map_in_threads(fn: Callable[[T], R], items: Iterable[T], parallel: bool = Tr
         return [fn(x) for x in items]
     with ThreadPoolExecutor(THREADS) as pool:
         return list(pool.map(fn, items))
+
+
+def imap_in_threads(fn: Callable[[T], R], items: Iterable[T], ahead: int = 0) -> Iterator[tuple[T, R]]:
+    """``((x, fn(x)) for x in items)``, in order, with up to ``ahead`` items computed on other
+    threads while the caller works on the one it was given (0: no thread). An exception is
+    raised where that item is reached. ``fn`` must not share mutable state between items.
+
+    Example:
+        >>> list(imap_in_threads(lambda x: x + 1, [1, 2, 3], ahead=2))
+        [(1, 2), (2, 3), (3, 4)]
+    """
+    if ahead <= 0:
+        for x in items:
+            yield x, fn(x)
+        return
+    it = iter(items)
+    with ThreadPoolExecutor(min(ahead, THREADS)) as pool:
+        pending: deque = deque()
+        for x in it:
+            pending.append((x, pool.submit(fn, x)))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            x, fut = pending.popleft()
+            nxt = next(it, _END)
+            if nxt is not _END:
+                pending.append((nxt, pool.submit(fn, nxt)))
+            r = fut.result()
+            fut = None
+            yield x, r
+            r = None
+
+
+_END = object()

@@ -53,6 +53,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.parallel import imap_in_threads
 from migdata.areas import levels as area_levels
 from migdata.areas.levels import LEVELS, NATIONAL_CODE, NATIONAL_NAME
 from migdata.errors import DataError, UsageError
@@ -472,14 +473,13 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
             names = list(have[0]["dims"][unit])
             spaces[unit] = cells.merge_spaces([p["areas"][unit] for p in have], plan.levels,
                                               {b: [p["dims"][unit][b] for p in have] for b in names})
-    ind_code = 0
-    for ind in plan.inds:
+    def numeric(ind: Indicator) -> tuple[Any, ...] | None:
+        """The indicator's cube from its partition sums (None: no unit in any partition)."""
         unit = ind.unit
         have = [p for p in partials if unit in p["areas"]]
         idx = [i for i, p in enumerate(have) if ind.id in p["inds"]]
         if not idx:
-            yield ind, None
-            continue
+            return None
         space, amaps, dmaps = spaces[unit]
         # taken out of the partials: an indicator's partition sums are freed once it is finished
         res = [have[i]["inds"].pop(ind.id) for i in idx]
@@ -531,7 +531,7 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                 on = ["area_level", "_alev", *dims]
                 dcube = cells.rollup(dom, space, lv, dims, ["den", "n", *ks[1:]]).drop(columns=["_cat"])
                 cube = cells.attach(cells.rollup(c, space, lv, dims, ["num", "units", *ks[:1]]), dcube, on)
-        c = dom = dcube = hist = None  # noqa: F841  (the finest cells, rolled up: freed before the labels)
+        c = dom = dcube = hist = res = remap = None  # noqa: F841  (freed before the labels)
         cube = cells.estimates(cube, st, ind.scale)
         for c_ in ("ck_num", "ck_den"):
             if c_ in cube.columns:
@@ -539,13 +539,33 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
         for c_ in ("top_num", "top_den"):
             if c_ in cube.columns:
                 cube["_" + c_] = cube.pop(c_)
+        return cube, space, dims, cat_info, multi_info
+
+    # Small results (a region): the next indicators' cubes are computed on the other core while
+    # one is labelled. A national result is finished one indicator at a time (memory).
+    rows = sum(len(r[k]) for p in partials for r in p["inds"].values()
+               for k in ("cells", "dom", "hist") if r.get(k) is not None)
+    ahead = LOOKAHEAD if rows <= LOOKAHEAD_ROWS else 0
+    ind_code = 0
+    for ind, got in imap_in_threads(numeric, plan.inds, ahead):
+        if got is None:
+            yield ind, None
+            continue
+        cube, space, dims, cat_info, multi_info = got
+        got = None
         part = _label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
                       reg, ind_code, flag=reliability.COMPLETE_COUNT)
         ind_code += 1
-        # the intermediate tables go before the part is assembled (a national distribution's
-        # cube holds gigabytes); the assembled table shares the part's arrays
-        cube = res = remap = None
+        # the cube goes before the part is assembled (a national distribution's cube holds
+        # gigabytes); the assembled table shares the part's arrays
+        cube = None
         yield ind, part
+
+
+#: Indicators finished ahead of the one being labelled (:func:`finish_each`), when the
+#: partition sums of all indicators hold at most ``LOOKAHEAD_ROWS`` rows.
+LOOKAHEAD = 2
+LOOKAHEAD_ROWS = 20_000_000
 
 
 # ----------------------------------------------------------------------------- public API
