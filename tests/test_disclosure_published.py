@@ -103,3 +103,38 @@ def test_magnitudes_stay_near_the_hand_totals(data):
     # the region: 325000 over 5 households with an answer, largest 200000 (n 5 is never published as 0)
     reg = t[(t["indicator_id"] == "RM02") & (t["area_level"] == "region")]["estimate"].iloc[0]
     assert 20000 <= abs(reg - 325000) <= 40000
+
+
+def test_a_long_list_category_published_as_0_has_no_row(data):
+    """Destination countries (OF05) are a long code list, not listed in full in every domain: a
+    country has a row only where a unit of the domain went there. A row published as 0 would
+    then tell a hidden 1..D from a true 0, so it has no row, as a country nobody went to has
+    none. Checked for 20 secret keys against the same perturbation without the rule (which
+    keeps the 0 rows): the rows are those, minus exactly the 0 ones; some key does hide one
+    (the fixture's countries have 1 or 2 OFs per barangay)."""
+    from migdata.publish.tables import protect
+
+    dropped = 0
+    for seed in range(20):
+        d = fixture_data()
+        d.provenance = d.provenance.replace(disclosure_key=f"secret-{seed}")
+        pp = d.tables["persons"]
+        met = sorted(pp["of_country"].dropna().astype(str).unique())
+        assert len(met) == 5  # SAU, ARE, USA, HKG, JPN (see test_indicators.py)
+        # the code list as an import types it: every country, most met by nobody here
+        pp["of_country"] = pd.Categorical(pp["of_country"].astype(object),
+                                          categories=met + [f"X{i:02d}" for i in range(40)])
+        raw = raw_compute(d, ids=["OF05", "OF06"], level="barangay", by=["sex"])
+        sparse = set(raw.loc[raw["_sparse"] == 1, "indicator_id"].astype(str))
+        assert sparse == {"OF05"}  # OF06's overseas statuses are a short list, shown in full
+        pub, plain = protect(raw), protect(raw.drop(columns="_sparse"))
+        assert "_sparse" not in pub.columns
+        of05, of05_plain = pub[pub["indicator_id"] == "OF05"], plain[plain["indicator_id"] == "OF05"]
+        assert not (of05["numerator"] == 0).any()
+        zeros = int((of05_plain["numerator"] == 0).sum())
+        assert len(of05) == len(of05_plain) - zeros
+        dropped += zeros
+        of06 = pub[pub["indicator_id"] == "OF06"]
+        short = plain[plain["indicator_id"] == "OF06"]
+        assert of06.reset_index(drop=True).equals(short.reset_index(drop=True))  # short list: 0 rows stay
+    assert dropped > 0

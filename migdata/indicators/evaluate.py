@@ -539,6 +539,8 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
         for c_ in ("top_num", "top_den"):
             if c_ in cube.columns:
                 cube["_" + c_] = cube.pop(c_)
+        if ind.category and not zeros:
+            cube["_sparse"] = 1.0  # the list's categories have rows only where they occur
         return cube, space, dims, cat_info, multi_info
 
     # Small results (a region): the next indicators' cubes are computed on the other core while
@@ -858,7 +860,9 @@ def _sources(dataset: Any) -> str:
 
 
 #: Columns disclosure control reads (cell keys, largest contributions); never published.
-HIDDEN_COLUMNS = ["_ck_num", "_ck_den", "_top_num", "_top_den"]
+#: Columns only disclosure control reads: cell keys, largest contributions, and ``_sparse``
+#: (1: a category row of a code list not listed in full in every domain).
+HIDDEN_COLUMNS = ["_ck_num", "_ck_den", "_top_num", "_top_den", "_sparse"]
 
 
 def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dims: list[str],

@@ -30,7 +30,10 @@ What a reader can rely on (complete counts):
   on is at least ``k + D``, which guarantees it rests on at least ``k`` units whatever the error.
   A ratio whose published denominator is 0 is hidden too (``suppression`` = ``small base``).
 - A domain whose published count (``n``) is 0 has no row, like a domain without units: which
-  rows exist then depends on published values only.
+  rows exist then depends on published values only. The same holds for the categories of a long
+  code list (destination countries), which are not listed in full in every domain: a category
+  whose published count is 0 has no row, like a category no unit of the domain has (a short list
+  is listed in full, 0 rows included, so its 0 rows say nothing either).
 - Nothing in a published table says which cells moved or by how much; ``units`` (what the
   numerator rests on), the cell keys and the largest contributions are not in it.
 
@@ -121,7 +124,7 @@ DEFAULT_V = 2.0
 MAGNITUDE_M = 0.2
 MAGNITUDE_MU = 0.5
 #: Columns only disclosure control reads; they never reach a published table.
-HIDDEN = ["units", "_ck_num", "_ck_den", "_top_num", "_top_den"]
+HIDDEN = ["units", "_ck_num", "_ck_den", "_top_num", "_top_den", "_sparse"]
 REQUIRED = ["indicator_id", "estimate", "n", "flag"]
 #: Why a published row has no value.
 SMALL_BASE, RELIABILITY = "small base", "reliability"
@@ -414,6 +417,10 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
     # rows exist then depends on published counts only, never on a true count of 1..D.
     empty = np.zeros(len(out), dtype=bool)
     empty[cc] = out["n"].to_numpy()[cc] == 0
+    if "_sparse" in table.columns:
+        # a category of a list not listed in full: a 0 row would tell a hidden 1..D from a true 0
+        sparse = table["_sparse"].to_numpy(dtype="float64")[cc] == 1
+        empty[cc] |= sparse & (out["numerator"].to_numpy()[cc] == 0)
     out = out[~empty].reset_index(drop=True)
     out.attrs = dict(table.attrs)
     out.attrs["disclosure"] = {"method": "cell key", "k": int(k)}
