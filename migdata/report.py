@@ -44,6 +44,7 @@ LEVELS = tuple(COLUMN[lv] for lv in LEVEL_ORDER if COLUMN[lv])
 
 from migdata.progress import Progress, as_progress
 from migdata._kernels.parallel import map_in_threads
+from migdata.model.partitions import Store
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()+!|~>])")
@@ -540,7 +541,7 @@ class MigrationProfile:
                 lambda: compute(local, ids=DETAIL_IDS, level=level, by=by, age_scheme=scheme, k=k)]
         # two tables of one store side by side: each reads its partitions on its own (a dataset in
         # memory may cache its frames, so it is computed one table after the other)
-        main, detail = map_in_threads(lambda job: job(), jobs, parallel=_is_store(local))
+        main, detail = map_in_threads(lambda job: job(), jobs, parallel=isinstance(local, Store))
         if local is not data:
             main = _with_areas_above(main, area_summaries(data, k=k), local.levels[-1])
         detail = _area_rows(detail, a.code)
@@ -844,23 +845,15 @@ def keep_area_summaries(store: Any, progress: Any = None) -> None:
     """Compute and keep :func:`area_summaries` in a partitioned complete-count store (nothing
     for other stores): run after an import so that the first area report is as fast as the
     next."""
-    from migdata.model.partitions import Store
-
     st = store if isinstance(store, Store) else Store(store)
     if st.partitioned and st.complete_count:
         area_summaries(st, progress=progress)
 
 
-def _is_store(data: Any) -> bool:
-    from migdata.model.partitions import Store
-
-    return isinstance(data, Store)
-
-
 def _area_store(data: Any, area: "Area") -> Any:
     """The partitions of a partitioned complete-count store that hold ``area`` (the store
     itself for the whole country, a dataset in memory, a database or a sample survey)."""
-    if not _is_store(data) or not data.partitioned or not data.complete_count or area.level == "national":
+    if not isinstance(data, Store) or not data.partitioned or not data.complete_count or area.level == "national":
         return data
     view = data.view(area.code)
     return view if len(view.partitions) < len(data.partitions) else data
@@ -901,8 +894,6 @@ def _area_table(data: Any, area: str | None = None) -> pd.DataFrame:
     Of a partitioned store (:class:`~migdata.model.partitions.Store`), only the area columns of
     the partitions that hold ``area`` (all partitions when the store does not hold it, so that
     the error suggests the codes it does hold)."""
-    from migdata.model.partitions import Store
-
     if isinstance(data, Store):
         cols = [c for c in LEVELS if c in data.present("households")]
         try:
@@ -1144,8 +1135,6 @@ def render_report(dataset_dir: str | Path, area: str, out_html: str | Path, *,
         db = Database(dataset_dir)
         base = db.dataset(_base_stream(db))
     else:
-        from migdata.model.partitions import Store
-
         base = Store(dataset_dir)
         if not base.partitioned:
             base = load(dataset_dir, tables=["households"])

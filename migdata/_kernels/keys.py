@@ -43,7 +43,7 @@ def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
     if n > 1:
         same = np.ones(n - 1, dtype=bool)
         for k in keys:
-            if isinstance(df[k].dtype, pd.StringDtype):  # text ids: Arrow compares ×15 faster
+            if isinstance(df[k].dtype, pd.StringDtype):  # text ids: Arrow compares ×8 faster
                 same &= ~_runs(arrow_text(df[k]))[1:]
                 continue
             a = df[k].array

@@ -323,14 +323,10 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
         return {"household": hu}
     # Person units: person columns, derived columns, then household columns by position.
     pu = pp.copy(deep=False)
-    pu["is_of"] = pd.array(is_of, dtype="boolean")
-    pu["is_ofw"] = pd.array(is_ofw, dtype="boolean")
-    if not has_of_col:
-        pu["is_of"] = pd.array([pd.NA] * len(pp), dtype="boolean")
-        pu["is_ofw"] = pd.array([pd.NA] * len(pp), dtype="boolean")
-    else:
-        pu["is_of"] = pd.arrays.BooleanArray(is_of, ~of_present)
-        pu["is_ofw"] = pd.arrays.BooleanArray(is_ofw, ~of_present)
+    # missing where the overseas status is (all of them when the data have no status at all)
+    unknown = ~of_present if has_of_col else np.ones(len(pp), dtype=bool)
+    pu["is_of"] = pd.arrays.BooleanArray(is_of & ~unknown, unknown)
+    pu["is_ofw"] = pd.arrays.BooleanArray(is_ofw & ~unknown, unknown)
     if wanted("migratory_status"):
         pu["migratory_status"] = _migratory_status(pp, is_of, is_ofw)
     if "age" in pp.columns and wanted("age_group"):

@@ -640,11 +640,10 @@ class _Mapper:
             allowed = ", ".join(sorted(codes))
             self.problem_rows("MD504", bad, name, s, "set_missing", raw_column=spec.get("from", ""),
                               allowed=allowed if len(allowed) < 200 else allowed[:200] + " ...")
-        cspec = self.schema.get(name, {})
-        if cspec.get("dtype") == "category" and "codes" in cspec:
+        if self._code_list(name) is not None:
             # straight from the codes: a text column of every row costs more than the mapping
             return self._as_codes(name, s, (fcodes, targets))
-        kind = spec.get("dtype") or cspec.get("dtype")
+        kind = spec.get("dtype") or self.schema.get(name, {}).get("dtype")
         if kind == "bool" and all(t is None or isinstance(t, (bool, np.bool_)) for t in targets):
             # coded true/false: the boolean column straight from the codes (what _cast makes of
             # the object column, without a Python object per row)
@@ -653,17 +652,22 @@ class _Mapper:
             return pd.Series(pd.arrays.BooleanArray(val[fcodes], na[fcodes]), index=s.index)
         return pd.Series(np.array(targets, dtype=object)[fcodes], index=s.index)
 
+    def _code_list(self, name: str) -> str | None:
+        """The code list the tidy schema gives column ``name`` (None: not a coded categorical)."""
+        cspec = self.schema.get(name, {})
+        return cspec["codes"] if cspec.get("dtype") == "category" and "codes" in cspec else None
+
     def _as_codes(self, name: str, s: pd.Series, factorized: tuple[np.ndarray, list[Any]] | None = None
                   ) -> pd.Series:
         """Canonical codes (``s``, or ``targets[fcodes]`` when ``factorized``: then only
         ``s.index`` is used) as the tidy column's categorical when the schema gives it a code
         list; a code outside the list is a profile error (MD505)."""
-        cspec = self.schema.get(name, {})
-        if not (cspec.get("dtype") == "category" and "codes" in cspec):
+        code_list = self._code_list(name)
+        if code_list is None:
             return s
         fcodes, targets = factorized if factorized is not None else factorize(s)
         targets = [None if t is None or (not isinstance(t, str) and pd.isna(t)) else t for t in targets]
-        dt = codelists.dtype(cspec["codes"])
+        dt = codelists.dtype(code_list)
         cats = list(dt.categories)
         unknown = {t for t in targets if t is not None and t not in cats}
         if unknown:
