@@ -48,6 +48,54 @@ def rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
 
+class TreeRss:
+    """The peak of the summed RSS of this process and all its descendants (worker processes,
+    which a forkserver starts as its own children), sampled from /proc every 0.2 s."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _tree_kb() -> int:
+        parent: dict[int, int] = {}
+        rss: dict[int, int] = {}
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/status") as fh:
+                    st = dict(line.split(":", 1) for line in fh if ":" in line)
+                parent[int(d)] = int(st["PPid"])
+                rss[int(d)] = int(st.get("VmRSS", "0 kB").split()[0])
+            except (OSError, KeyError, ValueError):
+                continue
+        mine, total = {os.getpid()}, 0
+        changed = True
+        while changed:
+            changed = False
+            for pid, pp in parent.items():
+                if pp in mine and pid not in mine:
+                    mine.add(pid)
+                    changed = True
+        for pid in mine:
+            total += rss.get(pid, 0)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, self._tree_kb() / 1024 ** 2)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
 def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -350,15 +398,19 @@ def import_(args: argparse.Namespace) -> None:
         del data
     times = []
     for _ in range(args.repeat):
+        tree = TreeRss()
         t, cpu = time.perf_counter(), time.process_time()
-        st = import_stream(files, profile, Path(args.workdir) / "store", force=True, chunk_bytes=args.chunk_mb << 20)
+        st = import_stream(files, profile, Path(args.workdir) / "store", force=True, chunk_bytes=args.chunk_mb << 20,
+                           workers=args.workers)
         dt = time.perf_counter() - t
         times.append(dt)
         c = st.report.counts
-        say(f"  streaming import: {dt:.1f} s (CPU {time.process_time() - cpu:.1f} s) = {size / 1e6 / dt:,.0f} MB/s, "
+        say(f"  streaming import ({args.workers} worker processes): {dt:.1f} s (CPU of this process {time.process_time() - cpu:.1f} s) = {size / 1e6 / dt:,.0f} MB/s, "
             f"{c['persons']['kept']:,} persons, "
             f"{c['households']['kept']:,} households, {len(st.partitions)} partitions, "
-            f"{len(st.report.problems)} problems; peak RSS {rss_gb():.2f} GB; load {load()}")
+            f"{len(st.report.problems)} problems; peak RSS {rss_gb():.2f} GB"
+            + f", this process and its workers together {tree.stop():.2f} GB (sampled)"
+            + f"; load {load()}")
     say(f"median {statistics.median(times):.1f} s; peak RSS {rss_gb():.2f} GB")
 
 
@@ -399,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--compression", choices=["zstd", "gzip"], default=None)
     a.add_argument("--workdir", required=True)
     a.add_argument("--chunk-mb", type=int, default=256)
+    a.add_argument("--workers", type=int, default=2, help="processes preparing chunks (0: none)")
     a.add_argument("--repeat", type=int, default=1)
     a.add_argument("--in-memory", action="store_true")
     args = ap.parse_args(argv)

@@ -49,6 +49,8 @@ from migdata.model.report import POLICIES, ImportReport, Problem
 
 #: Bytes of text per chunk: about 2.7 M persons in the LFS layout, 250,000 in the CBMS layout.
 CHUNK_BYTES = 256 << 20
+#: Worker processes that prepare chunks (:func:`_prepared`) when a file has more than two.
+WORKERS = 2
 #: ``progress(message, done, total)`` (:mod:`migdata.progress`): bytes of input done.
 Progress = Callable[..., None]
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".lz4": "lz4"}
@@ -62,6 +64,15 @@ class Chunk:
     data: Any
     lines_before: int
     bytes_before: int
+    n_bytes: int = 0  # of a chunk without its data (:meth:`light`)
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.n_bytes
+
+    def light(self) -> "Chunk":
+        """The chunk without its bytes (what the writer side keeps of a chunk sent to a worker)."""
+        return Chunk(None, self.lines_before, self.bytes_before, len(self.data))
 
 
 def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any, windows: Sequence[int] = (4096, 262144)) -> int:
@@ -330,16 +341,153 @@ class _Lazy:
         return self.checker.fetch(mask)[self.name]
 
 
+# ----------------------------------------------------------------------------- a chunk on its own
+@dataclass
+class _Task:
+    """What every chunk of one file is prepared with (sent once to each worker process)."""
+
+    prof: Any
+    file: Path
+    dictionary: Any
+    opts: dict[str, Any]
+    multi: bool
+    keep_identifiers: bool
+    policy: str
+    src: str | None
+
+
+@dataclass
+class _Ready:
+    """A chunk read, mapped by the profile and checked row by row (:func:`_prepare`)."""
+
+    rep_read: ImportReport
+    cb: Any
+    blocks: tuple[np.ndarray, ...] | None
+    tidy: dict[str, pd.DataFrame]
+    rep_map: ImportReport
+    checked: tuple[Any, ...] | None
+
+
+def _prepare(task: _Task, ch: Chunk) -> _Ready:
+    """What a chunk gives on its own, whatever the chunks before it: its rows read and mapped by
+    the profile, its case blocks, and the rules within a row (every policy but ``reject``, where
+    value problems remove rows first). Nothing of the import's state is read or changed, so
+    chunks are prepared in other processes while the one before is written."""
+    from migdata.profiles.engine import apply_profile
+    from migdata.readers.cspro import read_cspro
+
+    f, d = task.file, task.dictionary
+    rep_read = ImportReport()
+    raw, cb = read_cspro(f, d, rep_read, data=ch.data, lines_before=ch.lines_before,
+                         bytes_before=ch.bytes_before, **task.opts)
+    blocks = _case_blocks(d, ch, raw)
+    if task.multi:  # as the rows of several files joined in memory: the file's name as text
+        for name, df in raw.items():
+            raw[name] = df.assign(_source_file=np.full(len(df), str(f), dtype=object))
+    rep_map = ImportReport()
+    tidy = apply_profile(task.prof, raw, cb, rep_map, keep_identifiers=task.keep_identifiers)
+    del raw
+    checked = _check(tidy, task.policy, task.src) if task.policy != "reject" else None
+    return _Ready(rep_read, cb, blocks, tidy, rep_map, checked)
+
+
+def _check(tidy: dict[str, pd.DataFrame], policy: str, src: str | None) -> tuple[Any, ...]:
+    """The rules within a row of a chunk's two tables; the PSGC codes' rejections are kept apart
+    (in memory they run between MD108 and MD109)."""
+    from migdata.model.validate import _check_psgc, _check_table
+
+    rep_hh, rep_pp, rep_psgc = ImportReport(), ImportReport(), ImportReport()
+    hh = _check_table(tidy["households"], "households", rep_hh, policy, src)
+    pp = _check_table(tidy["persons"], "persons", rep_pp, policy, src)
+    before = hh.reject.copy()
+    hh.report = rep_psgc
+    _check_psgc(hh)
+    psgc_reject = hh.reject & ~before
+    hh.reject = before
+    return hh, pp, rep_hh, rep_pp, rep_psgc, psgc_reject
+
+
+def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.ndarray, ...] | None:
+    """The chunk's lines in file order: the case id of each (bytes), the first line of each run
+    of one id, the run of each line, the file line and the record type (None: no case id or no
+    line)."""
+    ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
+    frames = [pd.DataFrame({"line": t["_source_row"].to_numpy(dtype=np.int64), "rec": name})
+              for name, t in raw.items() if "_source_row" in t and len(t)]
+    if not ids or not frames:
+        return None
+    lines = pd.concat(frames, ignore_index=True).drop_duplicates("line").sort_values("line")
+    buf = np.frombuffer(ch.data, dtype=np.uint8)
+    starts = np.r_[0, np.flatnonzero(buf == 10) + 1]
+    at = starts[lines["line"].to_numpy() - ch.lines_before - 1]
+    key = np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)
+    key = np.ascontiguousarray(key).view(f"S{len(ids)}").ravel()
+    first = np.r_[True, key[1:] != key[:-1]]
+    return key, np.flatnonzero(first), np.cumsum(first) - 1, lines["line"].to_numpy(), lines["rec"].to_numpy()
+
+
+_TASK: _Task | None = None  # a worker process's task (set once by its initializer)
+
+
+def _worker_init(task: _Task) -> None:
+    global _TASK
+    _TASK = task
+
+
+def _worker_prepare(ch: Chunk) -> _Ready:
+    assert _TASK is not None
+    return _prepare(_TASK, ch)
+
+
+def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int) -> Iterator[tuple[Chunk, _Ready]]:
+    """``((ch, _prepare(task, ch)) for ch in chunks_)``, in order. With ``workers`` > 0 the chunks
+    are prepared in that many worker processes, at most ``workers + 1`` ahead of the caller (the
+    profile engine's work is pandas code that holds the GIL: threads do not share it out)."""
+    if workers <= 0:
+        for ch in chunks_:
+            yield ch, _prepare(task, ch)
+        return
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: a fresh process forks the workers, never this one with its threads
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    it = iter(chunks_)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(task,))
+    try:
+        pending: deque = deque()
+        for ch in it:
+            pending.append((ch.light(), pool.submit(_worker_prepare, ch)))
+            if len(pending) > workers:
+                break
+        while pending:
+            ch, fut = pending.popleft()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((nxt.light(), pool.submit(_worker_prepare, nxt)))
+            ready = fut.result()
+            fut = None
+            yield ch, ready
+    finally:  # an error or an import abandoned: chunks not started yet are not prepared
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 # ----------------------------------------------------------------------------- the import
 def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: str | Path,
                   policy: str = "lenient", keep_identifiers: bool = False,
                   progress: Progress | None = None, reference_date: str | None = None,
                   partition_by: str = "province", force: bool = False,
-                  chunk_bytes: int = CHUNK_BYTES, **reader_options: Any) -> Any:
+                  chunk_bytes: int = CHUNK_BYTES, workers: int | None = 0, **reader_options: Any) -> Any:
     """Import CSPro files chunk by chunk into a partitioned store at ``out``; returns the store
     (:class:`~migdata.model.partitions.Store`, with its ``report``). Arguments as
     :func:`migdata.import_files`; ``partition_by``: ``province`` or ``region``; ``chunk_bytes``:
-    text per chunk. Other formats (survey-sized files) are imported in memory and saved
+    text per chunk; ``workers``: processes that read, map and check chunks while this one writes
+    them (None: :data:`WORKERS` for a file of more than two chunks, as ``migdata import`` does;
+    default 0, none). With workers, a script must keep its own work under
+    ``if __name__ == "__main__":``, as for any Python program that starts processes (the
+    workers import the script's module).
+    Other formats (survey-sized files) are imported in memory and saved
     partitioned. Under the strict policy nothing is written when a problem is found
     (:class:`~migdata.errors.DataError` MD119 with the report, as ``import_files``)."""
     from migdata.importer import _paths, import_files, provenance_of, strict_error
@@ -361,7 +509,7 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
     writer = partitions.PartitionWriter(out, provenance.dataset_id, force, levels)
     staging = Path(tempfile.mkdtemp(prefix=".migdata-keys-", dir=writer.tmp.parent))
     try:
-        job.run(writer, staging, chunk_bytes)
+        job.run(writer, staging, chunk_bytes, workers)
         if job.failed:
             raise strict_error(job.report)
         job.progress("checking ids across chunks")
@@ -418,7 +566,7 @@ class _Import:
         self.staging: Path | None = None
 
     # -- pass over the chunks ------------------------------------------------------------------
-    def run(self, writer: Any, staging: Path, chunk_bytes: int) -> None:
+    def run(self, writer: Any, staging: Path, chunk_bytes: int, workers: int | None) -> None:
         from migdata.importer import fit_cspro_files, identifier_sources, layout_note
 
         self.staging = staging
@@ -435,44 +583,40 @@ class _Import:
         for f, _, _, layout in files:
             if layout and layout.get("name"):
                 self.notes.append(layout_note(f, layout["name"], self.prof))
+        if workers is None:  # processes pay off once a file has a few chunks
+            workers = WORKERS if total > 2 * chunk_bytes else 0
         for f, d, fopts, _ in files:
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))
-            for ch in chunks(f, d, chunk_bytes):
-                self.chunk(f, d, ch, fopts, reports, writer, staging, multi=len(data_files) > 1)
-                done += len(ch.data)
+            task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
+            for ch, ready in _prepared(task, chunks(f, d, chunk_bytes), workers):
+                self.chunk(f, ch, ready, reports, writer, staging)
+                done += ch.size
+                ready = None  # type: ignore[assignment]  # (not held while the next is prepared)
                 self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
         self._merge_before_keys()
 
-    def chunk(self, f: Path, d: Any, ch: Chunk, opts: dict[str, Any], reports: list[ImportReport],
-              writer: Any, staging: Path, multi: bool) -> None:
+    def chunk(self, f: Path, ch: Chunk, ready: _Ready, reports: list[ImportReport], writer: Any,
+              staging: Path) -> None:
+        """Register and write a prepared chunk (:func:`_prepare`), in file order: the steps that
+        depend on the chunks before it."""
         from migdata.importer import _reject_value_problems
-        from migdata.model.validate import _check_psgc, _check_table
-        from migdata.profiles.engine import apply_profile
-        from migdata.readers.cspro import read_cspro
 
-        rep_read = ImportReport()
-        raw, cb = read_cspro(f, d, rep_read, data=ch.data, lines_before=ch.lines_before,
-                             bytes_before=ch.bytes_before, **opts)
+        rep_read, rep_map, tidy = ready.rep_read, ready.rep_map, ready.tidy
         reports.append(rep_read)
-        repeated = self._repeated_cases(f, d, ch, raw, rep_read)
+        repeated = self._repeated_cases(f, ready.blocks, rep_read)
         key = f"lines of {f.name}"
         c = rep_read.counts.pop(key)
         prev = self.lines.setdefault(key, [0, 0, 0])
         self.lines[key] = [prev[0] + c["read"], prev[1] + c["kept"], prev[2] + c["rejected"]]
-        if multi:  # as the rows of several files joined in memory: the file's name as text
-            for name, df in raw.items():
-                raw[name] = df.assign(_source_file=np.full(len(df), str(f), dtype=object))
         if self.codebook is None:
-            self.codebook = cb.to_frame()
-        rep_map = ImportReport()
-        tidy = apply_profile(self.prof, raw, cb, rep_map, keep_identifiers=self.keep_identifiers)
-        del raw
+            self.codebook = ready.cb.to_frame()
         for note in rep_map.notes:
             if note not in self.notes:
                 self.notes.append(note)
         rep_map.notes = []
         self.steps["map"].append(rep_map)
+        checked = ready.checked
         if len(repeated):
             # one row per case over the whole file, the first: a case whose id an earlier chunk
             # had keeps that chunk's row (as the profile engine keeps the first in memory)
@@ -480,6 +624,7 @@ class _Import:
                 if tspec.get("one_per_case") and tname in tidy and "_source_row" in tidy[tname]:
                     rows = tidy[tname]["_source_row"].to_numpy(dtype="int64", na_value=-1)
                     tidy[tname] = tidy[tname][~np.isin(rows, repeated)].reset_index(drop=True)
+            checked = None  # checked again, on the rows that stay
         if self.policy == "reject":
             for rep in (rep_read, rep_map):  # each marks its own problems' rows as rejected
                 tidy, extra = _reject_value_problems(tidy, rep, self.prof)
@@ -489,44 +634,23 @@ class _Import:
             self.failed = True
         if self.failed:  # strict and a problem found: only count the rest of the problems
             return
-        hh_df, pp_df = tidy["households"], tidy["persons"]
-        rep_hh, rep_pp, rep_psgc = ImportReport(), ImportReport(), ImportReport()
-        hh = _check_table(hh_df, "households", rep_hh, self.policy, self.src)
-        pp = _check_table(pp_df, "persons", rep_pp, self.policy, self.src)
-        before = hh.reject.copy()
-        hh.report = rep_psgc
-        _check_psgc(hh)  # runs between MD108 and MD109 in memory: its rejections are kept apart
-        self.psgc_reject.append(hh.reject & ~before)
-        hh.reject = before
+        hh, pp, rep_hh, rep_pp, rep_psgc, psgc_reject = checked or _check(tidy, self.policy, self.src)
+        self.psgc_reject.append(psgc_reject)
         for name, r in (("hh", rep_hh), ("pp", rep_pp), ("psgc", rep_psgc)):
             self.steps[name].append(r)
         self._keys(hh, pp, writer, staging)
 
-    def _repeated_cases(self, f: Path, d: Any, ch: Chunk, raw: dict[str, pd.DataFrame],
-                        report: ImportReport) -> np.ndarray:
+    def _repeated_cases(self, f: Path, blocks: tuple[np.ndarray, ...] | None, report: ImportReport) -> np.ndarray:
         """Lines of this chunk's case blocks whose case id an earlier chunk of the file had: each
         such block is reported (MD406, as one read of the whole file reports a case id that is
         not contiguous), and its lines are returned (file line numbers)."""
-        ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
         reg = self.case_keys.setdefault(str(f), _Registry())
-        frames = [pd.DataFrame({"line": t["_source_row"].to_numpy(dtype=np.int64), "rec": name})
-                  for name, t in raw.items() if "_source_row" in t and len(t)]
-        if not ids or not frames:
+        if blocks is None:
             return np.zeros(0, dtype=np.int64)
-        lines = pd.concat(frames, ignore_index=True).drop_duplicates("line").sort_values("line")
-        buf = np.frombuffer(ch.data, dtype=np.uint8)
-        starts = np.r_[0, np.flatnonzero(buf == 10) + 1]
-        at = starts[lines["line"].to_numpy() - ch.lines_before - 1]
-        key = np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)
-        key = np.ascontiguousarray(key).view(f"S{len(ids)}").ravel()
-        first = np.r_[True, key[1:] != key[:-1]]
-        block = np.cumsum(first) - 1
-        heads = np.flatnonzero(first)
+        key, heads, block, line_no, recs = blocks
         seen = reg.lookup(key[heads]) >= 0
         out = np.zeros(0, dtype=np.int64)
         if seen.any():
-            line_no = lines["line"].to_numpy()
-            recs = lines["rec"].to_numpy()
             for h in heads[seen]:
                 report.add("MD406", table=recs[h], source_file=str(f), source_row=int(line_no[h]),
                            column="case id", value=bytes(key[h]).decode("latin-1"), action="kept")

@@ -86,7 +86,7 @@ def _sorted(df: pd.DataFrame, persons: bool) -> pd.DataFrame:
     return df.sort_values(["hh_id", "line_no"] if persons else ["hh_id"], kind="stable").reset_index(drop=True)
 
 
-def same_import(tmp_path: Path, files: list, profile, policy: str, chunk_bytes: int) -> None:
+def same_import(tmp_path: Path, files: list, profile, policy: str, chunk_bytes: int, workers: int = 0) -> None:
     """The streaming import equals the in-memory import: the same problems in the same order,
     the same counts (or the same strict error), and the same stored tables."""
     try:
@@ -95,7 +95,8 @@ def same_import(tmp_path: Path, files: list, profile, policy: str, chunk_bytes: 
     except DataError as e:
         err_mem, rep_mem = e, e.report
     try:
-        store = import_stream(files, profile, tmp_path / f"stream-{policy}", policy=policy, chunk_bytes=chunk_bytes)
+        store = import_stream(files, profile, tmp_path / f"stream-{policy}", policy=policy, chunk_bytes=chunk_bytes,
+                              workers=workers)
         err_str, rep_str = None, store.report
     except DataError as e:
         err_str, rep_str = e, e.report
@@ -116,10 +117,12 @@ def same_import(tmp_path: Path, files: list, profile, policy: str, chunk_bytes: 
     assert len(back.persons) == rep_mem.counts["persons"]["kept"]
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 @pytest.mark.parametrize("policy", ["lenient", "reject", "strict"])
-def test_dirty_cbms_sample_chunk_by_chunk(tmp_path, policy):
-    # 1.3 MB in chunks of 100 kB: every planted problem of the dirty sample, across 13 chunks
-    same_import(tmp_path, [DIRTY], "cbms_2022_hpq", policy, 100_000)
+def test_dirty_cbms_sample_chunk_by_chunk(tmp_path, policy, workers):
+    # 1.3 MB in chunks of 100 kB: every planted problem of the dirty sample, across 13 chunks,
+    # prepared in this process or in two worker processes
+    same_import(tmp_path, [DIRTY], "cbms_2022_hpq", policy, 100_000, workers)
 
 
 def test_cbms_sample_chunk_by_chunk(tmp_path):
@@ -133,7 +136,9 @@ def planted(tmp_path_factory):
 
 @pytest.mark.parametrize("policy", ["lenient", "reject", "strict"])
 def test_planted_problems_across_chunks(tmp_path, planted, policy):
-    same_import(tmp_path, list(planted), _bench_import().bench_profile(), policy, 700_000)
+    # repeated cases across chunks: the rows of a chunk checked in a worker are checked again
+    same_import(tmp_path, list(planted), _bench_import().bench_profile(), policy, 700_000,
+                workers=2 if policy == "lenient" else 0)
 
 
 def test_report_lists_problems_found_across_chunks(tmp_path, planted):
