@@ -153,7 +153,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
                     continue
             cut = int(complete[cut_line])
             yield Chunk(data[:cut], lines_before, bytes_before)
-            lines_before += int(np.count_nonzero(buf[:cut] == 10))
+            lines_before += int(np.searchsorted(nl, cut))  # = np.count_nonzero(buf[:cut] == 10)
             bytes_before += cut
             carry = data[cut:]
     finally:
@@ -408,9 +408,10 @@ def _check(tidy: dict[str, pd.DataFrame], policy: str, src: str | None) -> tuple
 
 
 def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.ndarray, ...] | None:
-    """The chunk's lines in file order: the case id of each (bytes), the first line of each run
-    of one id, the run of each line, the file line and the record type (None: no case id or no
-    line)."""
+    """The chunk's case blocks (runs of lines of one case id, the lines in file order): the id
+    of each block (bytes), its first file line and record type, and the line after the chunk's
+    last (a block holds the lines from its first up to the next block's first). None: no case
+    id or no line."""
     ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
     frames = [pd.DataFrame({"line": t["_source_row"].to_numpy(dtype=np.int64), "rec": name})
               for name, t in raw.items() if "_source_row" in t and len(t)]
@@ -419,11 +420,20 @@ def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.nd
     lines = pd.concat(frames, ignore_index=True).drop_duplicates("line").sort_values("line")
     buf = np.frombuffer(ch.data, dtype=np.uint8)
     starts = np.r_[0, np.flatnonzero(buf == 10) + 1]
-    at = starts[lines["line"].to_numpy() - ch.lines_before - 1]
+    line = lines["line"].to_numpy()
+    at = starts[line - ch.lines_before - 1]
     key = np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)
     key = np.ascontiguousarray(key).view(f"S{len(ids)}").ravel()
-    first = np.r_[True, key[1:] != key[:-1]]
-    return key, np.flatnonzero(first), np.cumsum(first) - 1, lines["line"].to_numpy(), lines["rec"].to_numpy()
+    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return key[heads], line[heads], lines["rec"].to_numpy()[heads], np.int64(line[-1] + 1)
+
+
+def _in_blocks(rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whether each file line of ``rows`` lies in one of the blocks of lines ``[first, end)``
+    (sorted, not overlapping)."""
+    i = np.searchsorted(first, rows, side="right") - 1
+    ok = i >= 0
+    return ok & (rows < end[np.maximum(i, 0)])
 
 
 _TASK: _Task | None = None  # a worker process's task (set once by its initializer)
@@ -617,13 +627,13 @@ class _Import:
         rep_map.notes = []
         self.steps["map"].append(rep_map)
         checked = ready.checked
-        if len(repeated):
+        if len(repeated[0]):
             # one row per case over the whole file, the first: a case whose id an earlier chunk
             # had keeps that chunk's row (as the profile engine keeps the first in memory)
             for tname, tspec in self.prof.tables.items():
                 if tspec.get("one_per_case") and tname in tidy and "_source_row" in tidy[tname]:
                     rows = tidy[tname]["_source_row"].to_numpy(dtype="int64", na_value=-1)
-                    tidy[tname] = tidy[tname][~np.isin(rows, repeated)].reset_index(drop=True)
+                    tidy[tname] = tidy[tname][~_in_blocks(rows, *repeated)].reset_index(drop=True)
             checked = None  # checked again, on the rows that stay
         if self.policy == "reject":
             for rep in (rep_read, rep_map):  # each marks its own problems' rows as rejected
@@ -640,25 +650,25 @@ class _Import:
             self.steps[name].append(r)
         self._keys(hh, pp, writer, staging)
 
-    def _repeated_cases(self, f: Path, blocks: tuple[np.ndarray, ...] | None, report: ImportReport) -> np.ndarray:
-        """Lines of this chunk's case blocks whose case id an earlier chunk of the file had: each
-        such block is reported (MD406, as one read of the whole file reports a case id that is
-        not contiguous), and its lines are returned (file line numbers)."""
+    def _repeated_cases(self, f: Path, blocks: tuple[np.ndarray, ...] | None, report: ImportReport
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """This chunk's case blocks whose case id an earlier chunk of the file had, as the first
+        line and the line after the last of each block: each such block is reported (MD406, as one
+        read of the whole file reports a case id that is not contiguous)."""
         reg = self.case_keys.setdefault(str(f), _Registry())
+        none = np.zeros(0, dtype=np.int64)
         if blocks is None:
-            return np.zeros(0, dtype=np.int64)
-        key, heads, block, line_no, recs = blocks
-        seen = reg.lookup(key[heads]) >= 0
-        out = np.zeros(0, dtype=np.int64)
+            return none, none
+        keys, first, recs, end = blocks
+        seen = reg.lookup(keys) >= 0
         if seen.any():
-            for h in heads[seen]:
-                report.add("MD406", table=recs[h], source_file=str(f), source_row=int(line_no[h]),
-                           column="case id", value=bytes(key[h]).decode("latin-1"), action="kept")
-            out = line_no[np.isin(block, np.flatnonzero(seen))]
-        new = key[heads][~seen]
-        uniq = np.unique(new)
+            for h in np.flatnonzero(seen):
+                report.add("MD406", table=recs[h], source_file=str(f), source_row=int(first[h]),
+                           column="case id", value=bytes(keys[h]).decode("latin-1"), action="kept")
+        uniq = np.unique(keys[~seen])
         reg.add(uniq, np.zeros(len(uniq), dtype=np.int64))
-        return out
+        ends = np.r_[first[1:], end]
+        return first[seen], ends[seen]
 
     def _keys(self, hh: Any, pp: Any, writer: Any, staging: Path) -> None:
         """Code this chunk's ids against those of the chunks before, stage the key columns and

@@ -84,6 +84,34 @@ def member_lines(text: Any) -> list[int]:
 
 
 def _hh_id(df: pd.DataFrame) -> pd.Series:
+    """The household id: the identification items as text, each padded with zeros to its width,
+    joined. Equals :func:`_hh_id_text` (tested against it); for items that are all present and
+    fit their widths it is two whole numbers (area, then the rest: 9 and 18 digits) formatted by
+    Arrow, instead of a Python string per item and row."""
+    vals = []
+    for c, w in zip(ID, WIDTHS):
+        v = pd.to_numeric(df[c], errors="coerce") if c in df.columns else None
+        if v is None or v.isna().any():
+            return _hh_id_text(df)
+        v = v.to_numpy(dtype="float64")
+        if not ((v >= 0) & (v < 10 ** w) & (v == np.floor(v))).all():
+            return _hh_id_text(df)
+        vals.append(v.astype(np.int64))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def number(items: range) -> pa.Array:
+        out = np.zeros(len(df), dtype=np.int64)
+        for i in items:
+            out = out * 10 ** WIDTHS[i] + vals[i]
+        return pc.utf8_lpad(pc.cast(pa.array(out), pa.string()), sum(WIDTHS[i] for i in items), "0")
+
+    text = pc.binary_join_element_wise(number(range(4)), number(range(4, len(ID))), "")
+    return pd.Series(pd.array(text, dtype=pd.StringDtype(na_value=np.nan)), index=df.index)
+
+
+def _hh_id_text(df: pd.DataFrame) -> pd.Series:
+    """The household id item by item as text (what :func:`_hh_id` equals)."""
     parts = [df[c].astype("Int64").astype(str).str.zfill(w) for c, w in zip(ID, WIDTHS)]
     out = parts[0]
     for p in parts[1:]:
@@ -258,22 +286,48 @@ def _mark(p: pd.DataFrame, roster: pd.DataFrame, lists: pd.DataFrame, answered: 
           item: str, rep: _Reporter) -> None:
     """``p[col]``: True for members on the list, False for the other members of households that
     answered the item (``answered``, per person), missing otherwise; list entries that name no
-    roster line are reported (MD558) and ignored."""
+    roster line are reported (MD558) and ignored.
+
+    The (household, line) pairs are matched as integer codes: the roster's households and the
+    lines of both sides factorised together, equal to a left merge of the roster with the
+    distinct list entries (and of the entries with the roster), tested against it."""
     lists = lists.drop_duplicates(["hh_id", "line"])
-    hit = roster.merge(lists[["hh_id", "line"]].assign(_m=True), on=["hh_id", "line"], how="left")["_m"]
-    flag = hit.notna().to_numpy().astype(object)
+    r_key, l_key = _pair_keys(roster, lists)
+    flag = np.isin(r_key, l_key[l_key >= 0]).astype(object)
     flag[~answered] = None
     p[col] = flag
-    known = lists.merge(roster.assign(_r=True), on=["hh_id", "line"], how="left")
-    for rec in known[known["_r"].isna()].to_dict("records"):
+    unknown = ~np.isin(l_key, r_key[r_key >= 0])
+    for rec in lists[unknown].to_dict("records"):
         rep.report.add("MD558", table="households", source_file=rep.source,
                        source_row=int(rec["_source_row"]), column=item, value=f"{rec['line']:02d}",
                        action="kept", record=f"household {rec['hh_id']}", hh_id=rec["hh_id"])
 
 
+def _pair_keys(roster: pd.DataFrame, lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per (household, line) pair of the roster and of the lists: equal pairs have
+    equal keys; a roster row without a line is -1, a list entry of a household not on the roster
+    -2 (they match nothing)."""
+    r_hh, households = roster["_hh"].to_numpy(), roster.attrs["households"]
+    l_hh = households.get_indexer(pd.Index(lists["hh_id"].astype(object)))
+    nr = len(roster)
+    l_code, _ = pd.factorize(np.r_[roster["line"].to_numpy(dtype="float64"),
+                                   lists["line"].to_numpy(dtype="float64")])
+    width = int(l_code.max()) + 1 if len(l_code) else 1
+    r_line, l_line = l_code[:nr], l_code[nr:]
+    r_key = np.where((r_hh >= 0) & (r_line >= 0), r_hh.astype(np.int64) * width + r_line, -1)
+    l_key = np.where((l_hh >= 0) & (l_line >= 0), l_hh.astype(np.int64) * width + l_line, -2)
+    return r_key, l_key
+
+
 def _roster(p: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"hh_id": p["hh_id"].astype(str).to_numpy(),
-                         "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy()})
+    """Each person's household id and line, with the household's code (``_hh``, into
+    ``attrs["households"]``), factorised once for every list matched against it."""
+    hh = p["hh_id"].astype(str).to_numpy()
+    codes, households = pd.factorize(hh)
+    out = pd.DataFrame({"hh_id": hh, "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy(),
+                        "_hh": codes})
+    out.attrs["households"] = pd.Index(households)  # (its hash table is built once)
+    return out
 
 
 def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:

@@ -1,0 +1,54 @@
+"""The CBMS 2022 hook's household ids and (household, line) matching equal the plain pandas
+operations they replace, on seeded random inputs with the awkward cases: missing items, items
+wider than their width, roster rows without a line, list entries of households not on the roster,
+duplicate pairs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import migdata.profiles.cbms_2022_hpq as H
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_household_id_equals_the_items_as_text(seed):
+    rng = np.random.default_rng(seed)
+    n = 500
+    df = pd.DataFrame({c: pd.array(rng.integers(0, 10 ** w, n), dtype="Int64") for c, w in zip(H.ID, H.WIDTHS)})
+    if seed % 3 == 1:
+        df.loc[rng.choice(n, 5, replace=False), H.ID[rng.integers(len(H.ID))]] = pd.NA
+    if seed % 3 == 2:
+        df.loc[rng.choice(n, 5, replace=False), "EAN"] = 10 ** 6 + 5  # wider than its 6 digits
+    got, want = H._hh_id(df), H._hh_id_text(df)
+    pd.testing.assert_series_equal(got, want)
+    if seed % 3 == 0:
+        assert got.str.len().eq(sum(H.WIDTHS)).all()
+
+
+def _merge_reference(roster: pd.DataFrame, lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    hit = roster[["hh_id", "line"]].merge(lists[["hh_id", "line"]].assign(_m=True), on=["hh_id", "line"],
+                                          how="left")["_m"]
+    known = lists.merge(roster[["hh_id", "line"]].assign(_r=True), on=["hh_id", "line"], how="left")
+    # the entries reported as naming no roster line (a matched entry repeats per matching person)
+    return hit.notna().to_numpy(), known.loc[known["_r"].isna(), "_source_row"].to_numpy()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pair_keys_match_as_the_merges_did(seed):
+    rng = np.random.default_rng(100 + seed)
+    hh = [f"{i:027d}" for i in rng.integers(0, 10 ** 6, 60)]
+    n = 400
+    p = pd.DataFrame({"hh_id": pd.Series(rng.choice(hh, n), dtype="string"),
+                      "line_no": pd.array(rng.integers(1, 12, n), dtype="Int64")})
+    p.loc[rng.choice(n, 10, replace=False), "line_no"] = pd.NA
+    roster = H._roster(p)
+    m = 150
+    lists = pd.DataFrame({"hh_id": rng.choice(hh + ["999999999999999999999999999"], m),
+                          "line": rng.integers(0, 14, m), "_source_row": np.arange(m)})
+    lists = lists.drop_duplicates(["hh_id", "line"])
+    r_key, l_key = H._pair_keys(roster, lists)
+    hit, unknown_rows = _merge_reference(roster, lists)
+    assert (np.isin(r_key, l_key[l_key >= 0]) == hit).all()
+    unknown = ~np.isin(l_key, r_key[r_key >= 0])
+    assert lists["_source_row"].to_numpy()[unknown].tolist() == unknown_rows.tolist()
+    assert hit.any() and len(unknown_rows) and (~unknown).any()  # every outcome occurs
