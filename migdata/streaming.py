@@ -413,19 +413,29 @@ def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.nd
     last (a block holds the lines from its first up to the next block's first). None: no case
     id or no line."""
     ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
-    frames = [pd.DataFrame({"line": t["_source_row"].to_numpy(dtype=np.int64), "rec": name})
-              for name, t in raw.items() if "_source_row" in t and len(t)]
-    if not ids or not frames:
+    names = [name for name, t in raw.items() if "_source_row" in t and len(t)]
+    if not ids or not names:
         return None
-    lines = pd.concat(frames, ignore_index=True).drop_duplicates("line").sort_values("line")
+    rows = [raw[name]["_source_row"].to_numpy(dtype=np.int64) for name in names]
+    # each line once, in file order, with the first record type that has it
+    line, first = np.unique(np.concatenate(rows), return_index=True)
+    rec = np.repeat(np.arange(len(names)), [len(r) for r in rows])[first]
     buf = np.frombuffer(ch.data, dtype=np.uint8)
     starts = np.r_[0, np.flatnonzero(buf == 10) + 1]
-    line = lines["line"].to_numpy()
     at = starts[line - ch.lines_before - 1]
-    key = np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)
-    key = np.ascontiguousarray(key).view(f"S{len(ids)}").ravel()
+    key = _id_bytes(buf, at, ids).view(f"S{len(ids)}").ravel()
     heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    return key[heads], line[heads], lines["rec"].to_numpy()[heads], np.int64(line[-1] + 1)
+    return key[heads], line[heads], np.asarray(names, dtype=object)[rec[heads]], np.int64(line[-1] + 1)
+
+
+def _id_bytes(buf: np.ndarray, at: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+    """The bytes at offsets ``ids`` of the lines starting at ``at`` (one row per line), in one
+    gather. Equals ``np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)``
+    (tested against it): past the end of the buffer a short last line reads its last byte."""
+    lo, hi = min(ids), max(ids)
+    pad = np.concatenate([buf, np.full(hi + 1, buf[-1], dtype=np.uint8)])
+    window = np.lib.stride_tricks.sliding_window_view(pad, hi - lo + 1)
+    return np.ascontiguousarray(window[at + lo][:, np.asarray(ids) - lo])
 
 
 def _in_blocks(rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -258,3 +258,27 @@ def test_case_cut_from_the_end_equals_the_whole_chunk(cut):
     assert cut in (1, 2) or want > 0
     for windows in [(4096, 262144), (1, 2, 3), (7,), ()]:
         assert ms._case_cut(buf, starts, d, windows) == want, windows
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_id_bytes_equal_one_gather_per_offset(seed):
+    from migdata.streaming import _id_bytes
+
+    rng = np.random.default_rng(seed)
+    buf = rng.integers(32, 127, 2_000).astype(np.uint8)
+    at = np.sort(rng.choice(len(buf), 80, replace=False))
+    at[-1] = len(buf) - 3  # a line too short for its id at the end of the chunk
+    ids = sorted(rng.choice(40, 9, replace=False).tolist()) if seed % 2 else list(range(5, 14))
+    want = np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)
+    assert np.array_equal(_id_bytes(buf, at, ids), want)
+
+
+def test_in_blocks_equals_isin_of_the_blocks_lines():
+    from migdata.streaming import _in_blocks
+
+    rng = np.random.default_rng(7)
+    first = np.sort(rng.choice(1_000, 30, replace=False))
+    end = np.minimum(first + rng.integers(1, 20, 30), np.r_[first[1:], 2_000])
+    rows = rng.integers(-5, 1_100, 3_000)
+    lines = np.concatenate([np.arange(a, b) for a, b in zip(first, end)])
+    assert np.array_equal(_in_blocks(rows, first, end), np.isin(rows, lines))

@@ -79,7 +79,23 @@ def _ppmm(ix: Index, pp: str, mm: str) -> str | None:
 
 
 def read_code(value: Any, ix: Index) -> Reading:
-    """Read one value (see the module docstring for the accepted forms)."""
+    """Read one value (see the module docstring for the accepted forms). A text value's reading
+    is kept in ``ix`` and given again (readings are never changed by their users)."""
+    if type(value) is str:
+        got = ix.readings.get(value)
+        if got is None:
+            got = _read_code(value, ix)
+            if len(ix.readings) < READINGS_KEPT:
+                ix.readings[value] = got
+        return got
+    return _read_code(value, ix)
+
+
+#: Text values whose reading an area index keeps (memory stays bounded on free text).
+READINGS_KEPT = 200_000
+
+
+def _read_code(value: Any, ix: Index) -> Reading:
     try:
         d = _digits(value)
     except ValueError:

@@ -87,6 +87,9 @@ class Index:
     def __init__(self, ref: pd.DataFrame) -> None:
         self.ref = ref
         self.release = release(ref)
+        #: :func:`migdata.areas.codes.read_code`'s readings of text values already read against
+        #: this table (a streaming import reads the same few thousand codes in every chunk)
+        self.readings: dict[str, Any] = {}
         codes = ref["psgc"].astype(str).to_numpy()
         self.pos = pd.Series(np.arange(len(ref)), index=codes)
         self.codes = frozenset(codes)
