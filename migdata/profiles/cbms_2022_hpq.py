@@ -184,36 +184,47 @@ def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
 
 
 def _places(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
+    """Places of residence (a PPMM code in the Philippines, a country code abroad) as PSGC and
+    ISO3 text; codes not in the reference are reported (MD555, MD556) and set missing. Each
+    distinct code is formatted and read once (:func:`_distinct_codes`)."""
     from migdata.areas import ppmm_to_psgc
 
+    def psgc(text: str) -> str | None | bool:  # False: not a code of the reference
+        try:
+            return ppmm_to_psgc(text)
+        except MigdataError:
+            return False
+
+    iso = countries()
     for res_item, (ppmm_item, ctry_item, prefix) in PLACES.items():
-        kind = _num(f, res_item)
-        ppmm = _num(f, ppmm_item)
-        use = (kind == 2) & ppmm.notna()
-        code = pd.Series(None, index=f.index, dtype=object)
-        code[use] = ppmm[use].astype(int).astype(str).str.zfill(4)
-        mapping: dict[str, str] = {}
-        bad_codes: set[str] = set()
-        for u in pd.unique(code[use]):  # a few hundred distinct places at most
-            try:
-                mapping[u] = ppmm_to_psgc(u)
-            except MigdataError:
-                bad_codes.add(u)
-        bad = (use & code.isin(bad_codes)).to_numpy()
-        rep.rows("MD555", f.assign(_code=code), bad, ppmm_item, "_row_B", value_col="_code")
-        p[f"{prefix}_place"] = code.map(mapping).astype(STRING).to_numpy()
-        cnum = _num(f, ctry_item)
-        ctry = pd.Series(None, index=f.index, dtype=object)
-        sel = (kind == 3) & cnum.notna()
-        ctry[sel] = cnum[sel].astype(int).astype(str)
-        iso_s, bad_c = _iso(ctry)
-        rep.rows("MD556", f.assign(_code=ctry), bad_c, ctry_item, "_row_B", value_col="_code")
-        p[f"{prefix}_country"] = iso_s.astype(STRING).to_numpy()
+        kind = _num(f, res_item).to_numpy()
+        for item, want, width, prefix_col, code, read in (
+                (ppmm_item, 2, 4, f"{prefix}_place", "MD555", psgc),
+                (ctry_item, 3, 0, f"{prefix}_country", "MD556", lambda t: iso.get(t) if t in iso else False)):
+            texts, idx = _distinct_codes(_num(f, item).to_numpy(), kind == want, width)
+            got = [read(t) for t in texts]
+            bad_u = np.array([g is False for g in got] + [False])  # not in the reference
+            out_u = np.array([pd.NA if (g is None or g is False) else g for g in got] + [pd.NA], dtype=object)
+            shown = np.array(texts + [None], dtype=object)[idx]
+            rep.rows(code, f.assign(_code=shown), bad_u[idx], item, "_row_B", value_col="_code")
+            p[prefix_col] = out_u[idx]
     src = pd.Series(p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None).to_numpy(),
                     index=f.index)
     iso_s, bad_c = _iso(src)
     rep.rows("MD556", f.assign(_code=src), bad_c, "B09_COUNTRY", "_row_B", value_col="_code")
     p["of_country"] = iso_s.astype(STRING).to_numpy()
+
+
+def _distinct_codes(values: np.ndarray, use: np.ndarray, width: int) -> tuple[list[str], np.ndarray]:
+    """The distinct whole numbers among ``values`` where ``use`` (and present), as text padded
+    with zeros to ``width`` (``str(int(v)).zfill(width)``), and each row's index into them
+    (``len(texts)`` where not used): what ``values[use].astype(int).astype(str).str.zfill(width)``
+    gives, each distinct value formatted once."""
+    ok = use & ~np.isnan(values)
+    uniq, inv = np.unique(values[ok].astype(np.int64), return_inverse=True)
+    idx = np.full(len(values), len(uniq), dtype=np.int64)
+    idx[ok] = inv.reshape(-1)
+    return [str(u).zfill(width) for u in uniq.tolist()], idx
 
 
 def _iso(codes: pd.Series) -> tuple[pd.Series, np.ndarray]:
