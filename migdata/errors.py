@@ -87,6 +87,15 @@ class MigdataError(Exception):
         self.exit_code = int(catalogue().get(code, {}).get("exit", type(self).exit_code))
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its code and fields (Exception's own pickling would pass the message as
+        # the code): an error raised in a worker process reads the same in the caller
+        return _rebuild, (type(self), self.code, self.fields), self.__dict__
+
+
+def _rebuild(cls: type[MigdataError], code: str, fields: dict[str, Any]) -> MigdataError:
+    return cls(code, **fields)
+
 
 class DataError(MigdataError):
     """The input data or file is wrong (bad value, layout, encoding, missing table)."""

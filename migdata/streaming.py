@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -459,34 +460,74 @@ def _worker_prepare(ch: Chunk) -> _Ready:
     return _prepare(_TASK, ch)
 
 
-def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int) -> Iterator[tuple[Chunk, _Ready]]:
+def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int, notes: list[str] | None = None
+              ) -> Iterator[tuple[Chunk, _Ready]]:
     """``((ch, _prepare(task, ch)) for ch in chunks_)``, in order. With ``workers`` > 0 the chunks
     are prepared in that many worker processes, at most ``workers + 1`` ahead of the caller (the
-    profile engine's work is pandas code that holds the GIL: threads do not share it out)."""
-    if workers <= 0:
-        for ch in chunks_:
-            yield ch, _prepare(task, ch)
-        return
+    profile engine's work is pandas code that holds the GIL: threads do not share it out).
+
+    Where worker processes cannot run (no process support, a task they cannot load), the chunks
+    are prepared in this process and ``notes`` says why; an error of the data raised in a worker
+    reaches the caller as it would here."""
+    it = iter(chunks_)
+    if workers > 0:
+        try:
+            yield from _in_workers(task, it, workers)
+            return
+        except _NoWorkers as exc:
+            if notes is not None:
+                notes.append(f"Worker processes could not be used ({exc}); the file was read in this process.")
+            it = itertools.chain(exc.chunks, it)
+    for ch in it:
+        yield ch, _prepare(task, ch)
+
+
+class _NoWorkers(Exception):
+    """Worker processes failed before any chunk was prepared; ``chunks``: those sent to them."""
+
+    def __init__(self, reason: str, chunks: list[Chunk]) -> None:
+        super().__init__(reason)
+        self.chunks = chunks
+
+
+def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tuple[Chunk, _Ready]]:
     import multiprocessing as mp
+    import pickle
     from collections import deque
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    # forkserver: a fresh process forks the workers, never this one with its threads
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    it = iter(chunks_)
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(task,))
+    first: list[Chunk] = []  # kept whole until a worker has proved it works
+    try:
+        pickle.dumps(task)
+        # forkserver: a fresh process forks the workers, never this one with its threads
+        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(task,))
+    except (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+    proven = False
     try:
         pending: deque = deque()
         for ch in it:
+            first.append(ch)
             pending.append((ch.light(), pool.submit(_worker_prepare, ch)))
             if len(pending) > workers:
                 break
         while pending:
             ch, fut = pending.popleft()
-            nxt = next(it, None)
+            nxt = next(it, None)  # read while the workers work
             if nxt is not None:
+                if not proven:
+                    first.append(nxt)
                 pending.append((nxt.light(), pool.submit(_worker_prepare, nxt)))
-            ready = fut.result()
+            try:
+                ready = fut.result()
+            except BrokenProcessPool as exc:
+                if proven:
+                    raise
+                raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+            if not proven:
+                proven, first = True, []
             fut = None
             yield ch, ready
     finally:  # an error or an import abandoned: chunks not started yet are not prepared
@@ -609,7 +650,7 @@ class _Import:
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))
             task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
-            for ch, ready in _prepared(task, chunks(f, d, chunk_bytes), workers):
+            for ch, ready in _prepared(task, chunks(f, d, chunk_bytes), workers, self.notes):
                 self.chunk(f, ch, ready, reports, writer, staging)
                 done += ch.size
                 ready = None  # type: ignore[assignment]  # (not held while the next is prepared)

@@ -71,3 +71,18 @@ def test_retired_codes_still_raised_have_their_messages():
                          ("MD709", {"columns": "units"})):
         assert not render(code, **fields).startswith(f"{code}:")  # the bare fallback of render()
     assert "lacks column(s) units" in render("MD709", columns="units")
+
+
+def test_an_error_pickled_reads_the_same():
+    # errors cross process boundaries (worker processes of an import, Dask workers): the code,
+    # the fields, the message, the exit code and any attribute set after raising survive
+    import pickle
+
+    from migdata.errors import DataError, UsageError
+
+    for err in (DataError("MD101", table="persons", columns="hh_id", file="x.dat"),
+                UsageError("MD004", what="validation policy", value="loose", choices="lenient, reject, strict")):
+        err.report = ["kept"]
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err) and back.code == err.code
+        assert back.fields == err.fields and back.exit_code == err.exit_code and back.report == ["kept"]

@@ -282,3 +282,37 @@ def test_in_blocks_equals_isin_of_the_blocks_lines():
     rows = rng.integers(-5, 1_100, 3_000)
     lines = np.concatenate([np.arange(a, b) for a, b in zip(first, end)])
     assert np.array_equal(_in_blocks(rows, first, end), np.isin(rows, lines))
+
+
+def test_without_worker_processes_the_file_is_read_here(tmp_path, monkeypatch):
+    # a machine where processes cannot start: the same store and report, and a note saying why
+    import concurrent.futures
+
+    def no_processes(*args, **kwargs):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_processes)
+    a = import_stream([DIRTY], "cbms_2022_hpq", tmp_path / "a", chunk_bytes=100_000, workers=0)
+    b = import_stream([DIRTY], "cbms_2022_hpq", tmp_path / "b", chunk_bytes=100_000, workers=2)
+    assert _problems(b.report) == _problems(a.report) and b.report.counts == a.report.counts
+    extra = [n for n in b.report.notes if n not in a.report.notes]
+    assert extra == ["Worker processes could not be used (OSError: [Errno 38] Function not implemented); "
+                     "the file was read in this process."]
+    for name in ("households", "persons"):
+        pd.testing.assert_frame_equal(migdata.load(tmp_path / "b").tables[name], migdata.load(tmp_path / "a").tables[name])
+
+
+def test_an_error_in_a_worker_reaches_the_caller_as_here(tmp_path):
+    # a profile whose hooks module cannot be imported: MD508 from the worker, as in this process
+    from dataclasses import replace
+
+    from migdata.profiles import load_profile
+
+    prof = replace(load_profile("cbms_2022_hpq"), hooks="migdata_no_such_hooks_module")
+    errors = []
+    for workers in (0, 2):
+        with pytest.raises(DataError) as exc:
+            import_stream([DIRTY], prof, tmp_path / f"s{workers}", chunk_bytes=100_000, workers=workers)
+        errors.append(str(exc.value))
+        assert not (tmp_path / f"s{workers}").exists()
+    assert errors[0] == errors[1] and "[MD508]" in errors[0]
