@@ -178,3 +178,27 @@ def test_shipped_profiles_map_only_columns_the_schema_declares():
                 undeclared += [f"{name}: {table}.{c}" for c in out
                                if not c.startswith("_") and not spec.get("drop") and c not in declared]
     assert not undeclared, undeclared
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_true_false_objects_read_as_their_text(seed):
+    # a hook's flags arrive as True/False objects with None/NaN/NA: typed without a string per
+    # row, they must equal what the text "True"/"False" reads as (the path for any other column)
+    import importlib
+
+    import numpy as np
+
+    from migdata.model.report import ImportReport
+
+    v = importlib.import_module("migdata.model.validate")
+    rng = np.random.default_rng(seed)
+    pool = [True, False, None, np.nan, pd.NA, np.True_, np.False_]
+    vals = [pool[i] for i in rng.integers(0, len(pool), 300)]
+    text = [None if (x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x))) else str(bool(x)) for x in vals]
+    got, want = ({"hh_id": [f"h{i}" for i in range(300)], "line_no": 1, "sex": "female", "age": 30,
+                  "relationship": "head", "owwa_member": col}
+                 for col in (pd.Series(vals, dtype=object), pd.Series(text, dtype=object)))
+    out = [v._check_table(pd.DataFrame(d), "persons", ImportReport(), "lenient", None) for d in (got, want)]
+    assert str(out[0].df["owwa_member"].dtype) == "boolean"
+    pd.testing.assert_series_equal(out[0].df["owwa_member"], out[1].df["owwa_member"])
+    assert out[0].report.problems == out[1].report.problems == []

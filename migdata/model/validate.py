@@ -229,7 +229,9 @@ def _coerce(ck: _Checker, name: str, spec: dict[str, Any]) -> None:
     elif kind in ("int", "float"):
         _coerce_number(ck, name, spec, s, kind)
     elif kind == "bool":
-        if pd.api.types.is_bool_dtype(s):
+        if pd.api.types.is_bool_dtype(s) or (s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "boolean"):
+            # (True/False objects with missing values, as hooks build flags: what their text
+            # "True"/"False" reads as below, without a string per row)
             df[name] = s.astype(BOOL)
         else:
             txt = s.astype("string").str.strip().str.lower().replace("", pd.NA)
