@@ -52,3 +52,16 @@ def test_pair_keys_match_as_the_merges_did(seed):
     unknown = ~np.isin(l_key, r_key[r_key >= 0])
     assert lists["_source_row"].to_numpy()[unknown].tolist() == unknown_rows.tolist()
     assert hit.any() and len(unknown_rows) and (~unknown).any()  # every outcome occurs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_member_lists_read_as_the_regular_expressions_did(seed):
+    rng = np.random.default_rng(200 + seed)
+    n = 400 if seed else 0
+    kinds = [None, "", "01 0", "a1b2c3", "0102 03", "7"] + (["٠١٢٣"] if seed == 3 else [])  # Arabic-Indic digits
+    vals = [kinds[rng.integers(len(kinds))] if rng.random() < 0.3 else
+            "".join(f"{x:02d}" for x in rng.integers(1, 25, rng.integers(1, 8))) for _ in range(n)]
+    sp = pd.DataFrame({"hh_id": pd.Series([f"{i:027d}" for i in range(n)], dtype="str"),
+                       "_source_row": np.arange(n, dtype=np.int64) * 3, "P02_1A_SSS": pd.Series(vals, dtype=object)},
+                      index=np.arange(n) + 5)
+    pd.testing.assert_frame_equal(H._line_lists(sp, "P02_1A_SSS"), H._line_lists_text(sp, "P02_1A_SSS"))
