@@ -131,6 +131,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
             block = stream.read(max(chunk_bytes - len(carry), 1 << 20))
             eof = not block
             data = carry + block if carry else block
+            block = carry = None  # type: ignore[assignment]  # (one copy of the text at a time)
             if not data:
                 break
             buf = np.frombuffer(data, dtype=np.uint8)
@@ -153,10 +154,13 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
                 else:
                     continue
             cut = int(complete[cut_line])
-            yield Chunk(data[:cut], lines_before, bytes_before)
+            out = Chunk(data[:cut], lines_before, bytes_before)
             lines_before += int(np.searchsorted(nl, cut))  # = np.count_nonzero(buf[:cut] == 10)
             bytes_before += cut
             carry = data[cut:]
+            data = buf = nl = starts = complete = None  # type: ignore[assignment]  # not held while the chunk is used
+            yield out
+            out = None  # type: ignore[assignment]
     finally:
         stream.close()
 
@@ -479,7 +483,10 @@ def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int, notes: list[s
                 notes.append(f"Worker processes could not be used ({exc}); the file was read in this process.")
             it = itertools.chain(exc.chunks, it)
     for ch in it:
-        yield ch, _prepare(task, ch)
+        ready = _prepare(task, ch)
+        # the chunk's text goes before the next one is read (the caller keeps only its size)
+        ch, light = None, ch.light()
+        yield light, ready
 
 
 class _NoWorkers(Exception):
