@@ -21,6 +21,13 @@ integers per row:
   (reader, profile and hooks, value checks, the rules between rows), and the counts add up. A
   case whose id reappears in a later chunk (``MD406``) is counted once, as in memory; the
   records of its later block that the profile joins by occurrence are those of that block.
+- **Worker processes** (``workers``; ``migdata import`` uses two for a file of more than two
+  chunks): what a chunk gives on its own (its rows read, mapped by the profile and checked row
+  by row, its case blocks) is prepared in other processes, while this one registers each chunk's
+  ids against the chunks before it and writes it, in file order, so the result is the one
+  process's. Processes, not threads: the profile engine's pandas work holds the GIL (a thread
+  pipeline was measured: no gain). The workers are forked by a fresh server process
+  (``forkserver``), never from this one, whose Arrow threads may hold a lock.
 - **Killed mid-way**, the import leaves the old store untouched (the store is written in a
   temporary folder and swapped in at the end, as :meth:`HouseholdData.save` does).
 
@@ -658,14 +665,13 @@ class _Import:
             self.read_reports.append((d, reports))
             task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
             for ch, ready in _prepared(task, chunks(f, d, chunk_bytes), workers, self.notes):
-                self.chunk(f, ch, ready, reports, writer, staging)
+                self.chunk(f, ready, reports, writer, staging)
                 done += ch.size
                 ready = None  # type: ignore[assignment]  # (not held while the next is prepared)
                 self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
         self._merge_before_keys()
 
-    def chunk(self, f: Path, ch: Chunk, ready: _Ready, reports: list[ImportReport], writer: Any,
-              staging: Path) -> None:
+    def chunk(self, f: Path, ready: _Ready, reports: list[ImportReport], writer: Any, staging: Path) -> None:
         """Register and write a prepared chunk (:func:`_prepare`), in file order: the steps that
         depend on the chunks before it."""
         from migdata.importer import _reject_value_problems
