@@ -44,6 +44,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -81,6 +82,29 @@ class Chunk:
     def light(self) -> "Chunk":
         """The chunk without its bytes (what the writer side keeps of a chunk sent to a worker)."""
         return Chunk(None, self.lines_before, self.bytes_before, len(self.data))
+
+
+def _tail_cut(buf: np.ndarray, d: Any, window: int = 4 << 20) -> tuple[int, np.ndarray]:
+    """The last case start of a window of text (:func:`_case_cut`) among the starts of its
+    complete lines, looked for in its last ``window`` bytes, then in 8 times more, up to the whole
+    buffer: returns the index of the cut in the starts returned (0: no cut in the whole buffer,
+    whose complete lines' starts are then returned). The newlines of the rest of the buffer are
+    never looked at (a chunk is hundreds of megabytes; the cut lies in its last lines)."""
+    n = len(buf)
+    while True:
+        w0 = max(n - window, 0)
+        nl = np.flatnonzero(buf[w0:] == 10) + w0
+        if len(nl):
+            # line starts after each newline of the window (and the buffer's first line); the
+            # line the window starts inside is not one of them
+            starts = nl + 1 if w0 else np.r_[0, nl + 1]
+            complete = starts[starts <= nl[-1]]  # the last line may be incomplete
+            cut = _case_cut(buf, complete, d)
+            if cut > 0 or w0 == 0:
+                return cut, complete
+        elif w0 == 0:
+            return 0, np.zeros(1, dtype=np.int64)
+        window *= 8
 
 
 def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any, windows: Sequence[int] = (4096, 262144)) -> int:
@@ -141,19 +165,14 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
             block = carry = None  # type: ignore[assignment]  # (one copy of the text at a time)
             if not data:
                 break
-            buf = np.frombuffer(data, dtype=np.uint8)
-            nl = np.flatnonzero(buf == 10)
-            if eof or not len(nl):
+            if eof or not data.count(b"\n"):
                 if eof:
                     yield Chunk(data, lines_before, bytes_before)
                     break
                 carry = data
                 continue
-            starts = np.r_[0, nl + 1]
-            starts = starts[starts < len(buf)]
-            # the window's last line may be incomplete: look for a case start among the others
-            complete = starts[starts <= nl[-1]]
-            cut_line = _case_cut(buf, complete, d)
+            buf = np.frombuffer(data, dtype=np.uint8)
+            cut_line, complete = _tail_cut(buf, d)
             if cut_line == 0:  # one case fills the window: read more before cutting
                 carry = data
                 if len(carry) > 16 * chunk_bytes:
@@ -162,10 +181,10 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
                     continue
             cut = int(complete[cut_line])
             out = Chunk(data[:cut], lines_before, bytes_before)
-            lines_before += int(np.searchsorted(nl, cut))  # = np.count_nonzero(buf[:cut] == 10)
-            bytes_before += cut
             carry = data[cut:]
-            data = buf = nl = starts = complete = None  # type: ignore[assignment]  # not held while the chunk is used
+            lines_before += data.count(b"\n") - carry.count(b"\n")
+            bytes_before += cut
+            data = buf = complete = None  # type: ignore[assignment]  # not held while the chunk is used
             yield out
             out = None  # type: ignore[assignment]
     finally:
@@ -496,6 +515,29 @@ def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int, notes: list[s
         yield light, ready
 
 
+@contextmanager
+def _main_not_run_again() -> Iterator[None]:
+    """While worker processes start: the script that runs this program is not run again in them.
+
+    A new Python process re-runs the main script (by its ``__file__``, or its module name under
+    ``python -m``) unless the script keeps its work under ``if __name__ == "__main__":``; the
+    workers need only migdata's own functions, so the main module is shown to the process
+    machinery without a file or name for that moment, and restored after."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    if main is not None:
+        main.__dict__.pop("__file__", None)
+        if "__spec__" in saved:
+            main.__spec__ = None
+    try:
+        yield
+    finally:
+        if main is not None:
+            main.__dict__.update(saved)
+
+
 class _NoWorkers(Exception):
     """Worker processes failed before any chunk was prepared; ``chunks``: those sent to them."""
 
@@ -512,21 +554,27 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     from concurrent.futures.process import BrokenProcessPool
 
     first: list[Chunk] = []  # kept whole until a worker has proved it works
+    cannot = (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError,
+              RuntimeError, BrokenProcessPool)
     try:
         pickle.dumps(task)
         # forkserver: a fresh process forks the workers, never this one with its threads
         ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(task,))
-    except (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError) as exc:
+    except cannot as exc:
         raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
     proven = False
     try:
         pending: deque = deque()
-        for ch in it:
-            first.append(ch)
-            pending.append((ch.light(), pool.submit(_worker_prepare, ch)))
-            if len(pending) > workers:
-                break
+        try:
+            with _main_not_run_again():  # the workers start with the first submissions
+                for ch in it:
+                    first.append(ch)
+                    pending.append((ch.light(), pool.submit(_worker_prepare, ch)))
+                    if len(pending) > workers:
+                        break
+        except cannot as exc:
+            raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
         while pending:
             ch, fut = pending.popleft()
             nxt = next(it, None)  # read while the workers work

@@ -316,3 +316,51 @@ def test_an_error_in_a_worker_reaches_the_caller_as_here(tmp_path):
         errors.append(str(exc.value))
         assert not (tmp_path / f"s{workers}").exists()
     assert errors[0] == errors[1] and "[MD508]" in errors[0]
+
+
+def _chunk_cuts_scanning_every_line(path, d, chunk_bytes):
+    """The chunks' (bytes_before, length, lines_before) when every line of each window is scanned
+    for the last case start (what :func:`migdata.streaming.chunks` equals, looking only at a
+    window's last lines)."""
+    from migdata.streaming import _case_cut
+
+    raw = Path(path).read_bytes()
+    pos, lines, carry, out = 0, 0, b"", []
+    while True:
+        block = raw[pos + len(carry):pos + len(carry) + max(chunk_bytes - len(carry), 1 << 20)]
+        data = carry + block
+        if not data:
+            return out
+        buf = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(buf == 10)
+        if not block or not len(nl):
+            if not block:
+                return out + [(pos, len(data), lines)]
+            carry = data
+            continue
+        starts = np.r_[0, nl + 1]
+        complete = starts[starts <= nl[-1]]
+        cut_line = _case_cut(buf, complete, d)
+        if cut_line == 0:
+            carry = data
+            if len(carry) <= 16 * chunk_bytes:
+                continue
+            cut_line = len(complete) - 1
+        cut = int(complete[cut_line])
+        out.append((pos, cut, lines))
+        lines += int(np.count_nonzero(buf[:cut] == 10))
+        pos += cut
+        carry = data[cut:]
+
+
+@pytest.mark.parametrize("window", [64, 4096, 4 << 20])
+def test_chunks_look_only_at_the_last_lines_and_cut_where_a_full_scan_does(planted, window, monkeypatch):
+    import migdata.streaming as S
+
+    dat, dcf = planted
+    d = read_dictionary(dcf)
+    tail = S._tail_cut
+    monkeypatch.setattr(S, "_tail_cut", lambda buf, d_: tail(buf, d_, window))
+    for size in (3_000, 50_000, 700_000):
+        got = [(c.bytes_before, len(c.data), c.lines_before) for c in S.chunks(dat, d, size)]
+        assert got == _chunk_cuts_scanning_every_line(dat, d, size)
