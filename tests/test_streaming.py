@@ -364,3 +364,21 @@ def test_chunks_look_only_at_the_last_lines_and_cut_where_a_full_scan_does(plant
     for size in (3_000, 50_000, 700_000):
         got = [(c.bytes_before, len(c.data), c.lines_before) for c in S.chunks(dat, d, size)]
         assert got == _chunk_cuts_scanning_every_line(dat, d, size)
+
+
+def test_a_script_without_a_main_guard_imports_once_with_workers(tmp_path):
+    # worker processes must not run the user's script again (Python's process start does, for
+    # a script whose work is not under if __name__ == "__main__")
+    import subprocess
+    import sys
+
+    script = tmp_path / "plain_script.py"
+    script.write_text(
+        "from migdata.streaming import import_stream\n"
+        "print('script ran', flush=True)\n"
+        f"st = import_stream([{str(DIRTY)!r}], 'cbms_2022_hpq', {str(tmp_path / 'out')!r}, chunk_bytes=100_000, workers=2)\n"
+        "print('worker notes', [n for n in st.report.notes if 'Worker' in n], flush=True)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.count("script ran") == 1
+    assert "worker notes []" in run.stdout
