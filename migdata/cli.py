@@ -128,7 +128,7 @@ def import_(files: tuple[Path, ...], profile: str, out_dir: Path | None, into: P
         try:
             store = import_stream(list(files), profile, out_dir, policy=policy, keep_identifiers=keep_identifiers,
                                   progress=progress, reference_date=reference_date, force=force,
-                                  partition_by=partition or "province", workers=None, **options)
+                                  partition_by=partition or "province", **options)
         except OSError as exc:
             raise UsageError("MD005", path=out_dir, detail=exc.strerror or str(exc)) from None
         finally:

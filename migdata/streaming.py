@@ -21,13 +21,13 @@ integers per row:
   (reader, profile and hooks, value checks, the rules between rows), and the counts add up. A
   case whose id reappears in a later chunk (``MD406``) is counted once, as in memory; the
   records of its later block that the profile joins by occurrence are those of that block.
-- **Worker processes** (``workers``; ``migdata import`` uses two for a file of more than two
-  chunks): what a chunk gives on its own (its rows read, mapped by the profile and checked row
+- **Worker processes** (``workers``: two for a file of more than two chunks, by default): what a chunk gives on its own (its rows read, mapped by the profile and checked row
   by row, its case blocks) is prepared in other processes, while this one registers each chunk's
   ids against the chunks before it and writes it, in file order, so the result is the one
   process's. Processes, not threads: the profile engine's pandas work holds the GIL (a thread
   pipeline was measured: no gain). The workers are forked by a fresh server process
-  (``forkserver``), never from this one, whose Arrow threads may hold a lock.
+  (``forkserver``), never from this one, whose Arrow threads may hold a lock, and they do not
+  run the user's script again (a script needs no ``if __name__ == "__main__":`` guard).
 - **Killed mid-way**, the import leaves the old store untouched (the store is written in a
   temporary folder and swapped in at the end, as :meth:`HouseholdData.save` does).
 
@@ -601,15 +601,12 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
                   policy: str = "lenient", keep_identifiers: bool = False,
                   progress: Progress | None = None, reference_date: str | None = None,
                   partition_by: str = "province", force: bool = False,
-                  chunk_bytes: int = CHUNK_BYTES, workers: int | None = 0, **reader_options: Any) -> Any:
+                  chunk_bytes: int = CHUNK_BYTES, workers: int | None = None, **reader_options: Any) -> Any:
     """Import CSPro files chunk by chunk into a partitioned store at ``out``; returns the store
     (:class:`~migdata.model.partitions.Store`, with its ``report``). Arguments as
     :func:`migdata.import_files`; ``partition_by``: ``province`` or ``region``; ``chunk_bytes``:
     text per chunk; ``workers``: processes that read, map and check chunks while this one writes
-    them (None: :data:`WORKERS` for a file of more than two chunks, as ``migdata import`` does;
-    default 0, none). With workers, a script must keep its own work under
-    ``if __name__ == "__main__":``, as for any Python program that starts processes (the
-    workers import the script's module).
+    them (default None: :data:`WORKERS` for a file of more than two chunks, else none; 0: none).
     Other formats (survey-sized files) are imported in memory and saved
     partitioned. Under the strict policy nothing is written when a problem is found
     (:class:`~migdata.errors.DataError` MD119 with the report, as ``import_files``)."""
