@@ -123,16 +123,21 @@ def _case_cut(buf: np.ndarray, starts: np.ndarray, d: Any, windows: Sequence[int
     return 0
 
 
+def _id_offsets(d: Any) -> list[int]:
+    """The byte offsets in a line of the dictionary's case-id items."""
+    return sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
+
+
 def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
     """:func:`_case_cut` over every line at ``starts`` (the last ends at the end of ``buf``)."""
-    ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
+    ids = _id_offsets(d)
     rts, rtl = d.record_type_start - 1, d.record_type_len
     need = max(ids + [rts + rtl - 1]) + 1 if ids or rtl else 1
     ends = np.r_[starts[1:] - 1, len(buf)]
     ok = (ends - starts) >= need
     types = {r.type_value.encode("latin-1") for r in d.records}
     if rtl:
-        t = np.stack([buf[np.minimum(starts + rts + k, len(buf) - 1)] for k in range(rtl)], axis=1)
+        t = _id_bytes(buf, starts, range(rts, rts + rtl))
         # a line's type is one of the dictionary's (compared as byte rows: no bytes object per line)
         known = np.zeros(len(starts), dtype=bool)
         for tv in types:
@@ -141,7 +146,7 @@ def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
         ok &= known
     if not ids:
         return int(len(starts) - 1)
-    key = np.stack([buf[np.minimum(starts + c, len(buf) - 1)] for c in ids], axis=1)
+    key = _id_bytes(buf, starts, ids)
     new = np.zeros(len(starts), dtype=bool)
     new[1:] = (key[1:] != key[:-1]).any(axis=1) & ok[1:] & ok[:-1]
     hit = np.flatnonzero(new)
@@ -443,7 +448,7 @@ def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.nd
     of each block (bytes), its first file line and record type, and the line after the chunk's
     last (a block holds the lines from its first up to the next block's first). None: no case
     id or no line."""
-    ids = sorted({c for it in (d.levels[0].id_items if d.levels else []) for c in range(it.start - 1, it.end)})
+    ids = _id_offsets(d)
     names = [name for name, t in raw.items() if "_source_row" in t and len(t)]
     if not ids or not names:
         return None
@@ -460,13 +465,20 @@ def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.nd
 
 
 def _id_bytes(buf: np.ndarray, at: np.ndarray, ids: Sequence[int]) -> np.ndarray:
-    """The bytes at offsets ``ids`` of the lines starting at ``at`` (one row per line), in one
-    gather. Equals ``np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)``
+    """The bytes at offsets ``ids`` (ascending) of the lines starting at ``at`` (one row per
+    line), in one gather. Equals ``np.stack([buf[np.minimum(at + c, len(buf) - 1)] for c in ids], axis=1)``
     (tested against it): past the end of the buffer a short last line reads its last byte."""
-    lo, hi = min(ids), max(ids)
-    pad = np.concatenate([buf, np.full(hi + 1, buf[-1], dtype=np.uint8)])
-    window = np.lib.stride_tricks.sliding_window_view(pad, hi - lo + 1)
-    return np.ascontiguousarray(window[at + lo][:, np.asarray(ids) - lo])
+    ids = np.asarray(ids, dtype=np.int64)
+    lo, hi = int(ids[0]), int(ids[-1])
+    at = np.asarray(at, dtype=np.int64)
+    out = np.empty((len(at), len(ids)), dtype=np.uint8)
+    inside = at + hi < len(buf)
+    if len(buf) > hi - lo and inside.any():  # a strided view of the buffer: nothing copied
+        window = np.lib.stride_tricks.sliding_window_view(buf, hi - lo + 1)
+        out[inside] = window[at[inside] + lo][:, ids - lo]
+    rest = np.flatnonzero(~inside)  # the last lines of the buffer
+    out[rest] = buf[np.minimum(at[rest, None] + ids[None, :], len(buf) - 1)]
+    return out
 
 
 def _in_blocks(rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -509,9 +521,8 @@ def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int, notes: list[s
                 notes.append(f"Worker processes could not be used ({exc}); the file was read in this process.")
             it = itertools.chain(exc.chunks, it)
     for ch in it:
-        ready = _prepare(task, ch)
-        # the chunk's text goes before the next one is read (the caller keeps only its size)
-        ch, light = None, ch.light()
+        ready, light = _prepare(task, ch), ch.light()
+        del ch  # the chunk's text goes before the next one is read (the caller keeps its size)
         yield light, ready
 
 
@@ -566,15 +577,16 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     proven = False
     try:
         pending: deque = deque()
-        try:
-            with _main_not_run_again():  # the workers start with the first submissions
-                for ch in it:
-                    first.append(ch)
-                    pending.append((ch.light(), pool.submit(_worker_prepare, ch)))
-                    if len(pending) > workers:
-                        break
-        except cannot as exc:
-            raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+        for ch in it:  # (an error reading the file is raised as it is, never taken for the workers')
+            first.append(ch)
+            try:
+                with _main_not_run_again():  # the workers start with the first submissions
+                    fut = pool.submit(_worker_prepare, ch)
+            except cannot as exc:
+                raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+            pending.append((ch.light(), fut))
+            if len(pending) > workers:
+                break
         while pending:
             ch, fut = pending.popleft()
             nxt = next(it, None)  # read while the workers work

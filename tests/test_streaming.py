@@ -382,3 +382,23 @@ def test_a_script_without_a_main_guard_imports_once_with_workers(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.count("script ran") == 1
     assert "worker notes []" in run.stdout
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_error_reading_the_file_stops_the_import(tmp_path, monkeypatch, workers):
+    # a file that cannot be read to its end (a damaged .gz, a disk error) is an error, never a
+    # store of the chunks read so far, whether the chunks go to worker processes or not
+    import migdata.streaming as S
+
+    real = S.chunks
+
+    def breaks(path, d, chunk_bytes):
+        for i, ch in enumerate(real(path, d, chunk_bytes)):
+            if i == 1:
+                raise OSError(5, "Input/output error")
+            yield ch
+
+    monkeypatch.setattr(S, "chunks", breaks)
+    with pytest.raises(OSError, match="Input/output error"):
+        import_stream([DIRTY], "cbms_2022_hpq", tmp_path / "s", chunk_bytes=100_000, workers=workers)
+    assert not (tmp_path / "s").exists()
