@@ -41,12 +41,12 @@ def test_pair_keys_match_as_the_merges_did(seed):
     p = pd.DataFrame({"hh_id": pd.Series(rng.choice(hh, n), dtype="string"),
                       "line_no": pd.array(rng.integers(1, 12, n), dtype="Int64")})
     p.loc[rng.choice(n, 10, replace=False), "line_no"] = pd.NA
-    roster = H._roster(p)
+    roster, households = H._roster(p)
     m = 150
     lists = pd.DataFrame({"hh_id": rng.choice(hh + ["999999999999999999999999999"], m),
                           "line": rng.integers(0, 14, m), "_source_row": np.arange(m)})
     lists = lists.drop_duplicates(["hh_id", "line"])
-    r_key, l_key = H._pair_keys(roster, lists)
+    r_key, l_key = H._pair_keys(roster, households, lists)
     hit, unknown_rows = _merge_reference(roster, lists)
     assert (np.isin(r_key, l_key[l_key >= 0]) == hit).all()
     unknown = ~np.isin(l_key, r_key[r_key >= 0])

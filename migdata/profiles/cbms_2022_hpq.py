@@ -189,25 +189,28 @@ def _places(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
     distinct code is formatted and read once (:func:`_distinct_codes`)."""
     from migdata.areas import ppmm_to_psgc
 
-    def psgc(text: str) -> str | None | bool:  # False: not a code of the reference
-        try:
-            return ppmm_to_psgc(text)
-        except MigdataError:
-            return False
+    def psgc(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        got = []
+        for t in texts:
+            try:
+                got.append(ppmm_to_psgc(t))
+            except MigdataError:
+                got.append(None)
+        return np.array(got, dtype=object), np.array([g is None for g in got], dtype=bool)
 
-    iso = countries()
+    def iso3(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        vals, bad = _iso(pd.Series(texts, dtype=object))
+        return vals.to_numpy(dtype=object), bad
+
     for res_item, (ppmm_item, ctry_item, prefix) in PLACES.items():
         kind = _num(f, res_item).to_numpy()
-        for item, want, width, prefix_col, code, read in (
-                (ppmm_item, 2, 4, f"{prefix}_place", "MD555", psgc),
-                (ctry_item, 3, 0, f"{prefix}_country", "MD556", lambda t: iso.get(t) if t in iso else False)):
+        for item, want, width, column, code, read in ((ppmm_item, 2, 4, f"{prefix}_place", "MD555", psgc),
+                                                      (ctry_item, 3, 0, f"{prefix}_country", "MD556", iso3)):
             texts, idx = _distinct_codes(_num(f, item).to_numpy(), kind == want, width)
-            got = [read(t) for t in texts]
-            bad_u = np.array([g is False for g in got] + [False])  # not in the reference
-            out_u = np.array([pd.NA if (g is None or g is False) else g for g in got] + [pd.NA], dtype=object)
+            vals, bad = read(texts)  # per distinct code; bad: not in the reference
             shown = np.array(texts + [None], dtype=object)[idx]
-            rep.rows(code, f.assign(_code=shown), bad_u[idx], item, "_row_B", value_col="_code")
-            p[prefix_col] = out_u[idx]
+            rep.rows(code, f.assign(_code=shown), np.append(bad, False)[idx], item, "_row_B", value_col="_code")
+            p[column] = np.array([pd.NA if pd.isna(v) else v for v in vals] + [pd.NA], dtype=object)[idx]
     src = pd.Series(p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None).to_numpy(),
                     index=f.index)
     iso_s, bad_c = _iso(src)
@@ -319,8 +322,8 @@ def _line_lists_text(sp: pd.DataFrame, item: str) -> pd.DataFrame:
     return lists
 
 
-def _mark(p: pd.DataFrame, roster: pd.DataFrame, lists: pd.DataFrame, answered: np.ndarray, col: str,
-          item: str, rep: _Reporter) -> None:
+def _mark(p: pd.DataFrame, roster: pd.DataFrame, households: pd.Index, lists: pd.DataFrame,
+          answered: np.ndarray, col: str, item: str, rep: _Reporter) -> None:
     """``p[col]``: True for members on the list, False for the other members of households that
     answered the item (``answered``, per person), missing otherwise; list entries that name no
     roster line are reported (MD558) and ignored.
@@ -329,7 +332,7 @@ def _mark(p: pd.DataFrame, roster: pd.DataFrame, lists: pd.DataFrame, answered: 
     lines of both sides factorised together, equal to a left merge of the roster with the
     distinct list entries (and of the entries with the roster), tested against it."""
     lists = lists.drop_duplicates(["hh_id", "line"])
-    r_key, l_key = _pair_keys(roster, lists)
+    r_key, l_key = _pair_keys(roster, households, lists)
     flag = np.isin(r_key, l_key[l_key >= 0]).astype(object)
     flag[~answered] = None
     p[col] = flag
@@ -340,11 +343,11 @@ def _mark(p: pd.DataFrame, roster: pd.DataFrame, lists: pd.DataFrame, answered: 
                        action="kept", record=f"household {rec['hh_id']}", hh_id=rec["hh_id"])
 
 
-def _pair_keys(roster: pd.DataFrame, lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _pair_keys(roster: pd.DataFrame, households: pd.Index, lists: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """One integer per (household, line) pair of the roster and of the lists: equal pairs have
     equal keys; a roster row without a line is -1, a list entry of a household not on the roster
     -2 (they match nothing)."""
-    r_hh, households = roster["_hh"].to_numpy(), roster.attrs["households"]
+    r_hh = roster["_hh"].to_numpy()
     l_hh = households.get_indexer(pd.Index(lists["hh_id"].astype(object)))
     nr = len(roster)
     l_code, _ = pd.factorize(np.r_[roster["line"].to_numpy(dtype="float64"),
@@ -356,15 +359,15 @@ def _pair_keys(roster: pd.DataFrame, lists: pd.DataFrame) -> tuple[np.ndarray, n
     return r_key, l_key
 
 
-def _roster(p: pd.DataFrame) -> pd.DataFrame:
-    """Each person's household id and line, with the household's code (``_hh``, into
-    ``attrs["households"]``), factorised once for every list matched against it."""
+def _roster(p: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """Each person's household id, line and household code (``_hh``), and the households the
+    codes index: factorised once for every list matched against them (the index builds its
+    hash table once)."""
     hh = p["hh_id"].astype(str).to_numpy()
     codes, households = pd.factorize(hh)
     out = pd.DataFrame({"hh_id": hh, "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy(),
                         "_hh": codes})
-    out.attrs["households"] = pd.Index(households)  # (its hash table is built once)
-    return out
+    return out, pd.Index(households)
 
 
 def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
@@ -373,11 +376,11 @@ def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> N
         return
     sp = raw["SECTION_P"].copy()
     sp["hh_id"] = _hh_id(sp)
-    roster = _roster(p)
+    roster, households = _roster(p)
     has_p = isin_text(roster["hh_id"], sp["hh_id"].drop_duplicates())
     for item, col in P02_LISTS.items():
         if item in sp.columns:
-            _mark(p, roster, _line_lists(sp, item), has_p, col, item, rep)
+            _mark(p, roster, households, _line_lists(sp, item), has_p, col, item, rep)
 
 
 def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
@@ -397,7 +400,7 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> No
     sl = raw["SECTION_L"].assign(hh_id=lambda d: _hh_id(d))
     l1 = raw["SECTION_L1"]
     l1 = l1.assign(hh_id=_hh_id(l1))
-    roster = _roster(p)
+    roster, households = _roster(p)
     age = pd.to_numeric(p["age"], errors="coerce").to_numpy()
     female10 = (p["sex"].astype(object) == "female").to_numpy() & (age >= 10)
     for item, (gate, col, women) in L1_LISTS.items():
@@ -411,7 +414,7 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> No
         lists = pd.DataFrame({"hh_id": l1["hh_id"].to_numpy(), "line": lines.to_numpy(),
                               "_source_row": l1["_source_row"].to_numpy()}).dropna(subset=["line"])
         lists["line"] = lists["line"].astype(int)
-        _mark(p, roster, lists, answered, col, item, rep)
+        _mark(p, roster, households, lists, answered, col, item, rep)
 
 
 @lru_cache(maxsize=1)
