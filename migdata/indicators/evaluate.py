@@ -219,11 +219,18 @@ def _categories(ind: Indicator, df: pd.DataFrame, u: np.ndarray) -> tuple[np.nda
     # Report the categories met in the universe; a short fixed code list is shown in full
     # (a 0 % share is information), "not stated" only when it occurs.
     seen = np.bincount(dim.codes[u], minlength=len(labels)) > 0
-    fixed = isinstance(s.dtype, pd.CategoricalDtype) and len(labels) <= 26
+    return dim.codes, labels, _kept_categories(ind, labels, seen, isinstance(s.dtype, pd.CategoricalDtype))
+
+
+def _kept_categories(ind: Indicator, labels: list[str], seen: np.ndarray, categorical: bool) -> np.ndarray:
+    """Which categories of a distribution are reported: those met in the universe (``seen``);
+    a short fixed code list in full (a 0 % share is information), "not stated" (the last label)
+    only when it occurs; only the indicator's own ``categories`` when it names some."""
+    fixed = categorical and len(labels) <= 26
     keep = seen | (fixed & (np.arange(len(labels)) < len(labels) - 1))
     if ind.categories:
         keep &= np.isin(labels, list(ind.categories))
-    return dim.codes, labels, keep
+    return keep
 
 
 def _multi(ind: Indicator, df: pd.DataFrame, u: np.ndarray) -> tuple[list[str], list[np.ndarray]]:
@@ -494,12 +501,7 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
             seen = np.zeros(len(labels), dtype=bool)
             for r, mp in zip(res, catmaps):
                 seen[mp[r["seen"]]] = True
-            # the categories met in the universe; a short fixed code list is shown in full (a 0 %
-            # share is information), "not stated" only when it occurs
-            fixed = gdim.categorical and len(labels) <= 26
-            keep = seen | (fixed & (np.arange(len(labels)) < len(labels) - 1))
-            if ind.categories:
-                keep &= np.isin(labels, list(ind.categories))
+            keep = _kept_categories(ind, labels, seen, gdim.categorical)
             zeros = len(labels) <= 27
             cat_info = (None, labels, keep)
         elif ind.multi:
@@ -859,9 +861,8 @@ def _sources(dataset: Any) -> str:
     return ", ".join(sorted(map(str, hh["source"].dropna().unique()))) if "source" in hh.columns else ""
 
 
-#: Columns disclosure control reads (cell keys, largest contributions); never published.
-#: Columns only disclosure control reads: cell keys, largest contributions, and ``_sparse``
-#: (1: a category row of a code list not listed in full in every domain).
+#: Columns only disclosure control reads (never published): cell keys, largest contributions,
+#: and ``_sparse`` (1: a category row of a code list not listed in full in every domain).
 HIDDEN_COLUMNS = ["_ck_num", "_ck_den", "_top_num", "_top_den", "_sparse"]
 
 

@@ -116,6 +116,7 @@ import numpy as np
 import pandas as pd
 
 from migdata.errors import UsageError
+from migdata.indicators.evaluate import HIDDEN_COLUMNS
 
 #: Defaults: maximum deviation (at least k, see :func:`parameters`) and variance of the noise.
 DEFAULT_D = 3
@@ -123,8 +124,9 @@ DEFAULT_V = 2.0
 #: Magnitude noise: share of the largest contribution (m) and its least fraction (mu).
 MAGNITUDE_M = 0.2
 MAGNITUDE_MU = 0.5
-#: Columns only disclosure control reads; they never reach a published table.
-HIDDEN = ["units", "_ck_num", "_ck_den", "_top_num", "_top_den", "_sparse"]
+#: Columns only disclosure control reads; they never reach a published table (the estimation's
+#: cell keys, largest contributions and sparse-list mark, and ``units``).
+HIDDEN = ["units", *HIDDEN_COLUMNS]
 REQUIRED = ["indicator_id", "estimate", "n", "flag"]
 #: Why a published row has no value.
 SMALL_BASE, RELIABILITY = "small base", "reliability"
