@@ -162,38 +162,60 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
     try:
         carry = b""
         lines_before = bytes_before = 0
-        eof = False
-        while not eof:
-            block = stream.read(max(chunk_bytes - len(carry), 1 << 20))
-            eof = not block
-            data = carry + block if carry else block
-            block = carry = None  # type: ignore[assignment]  # (one copy of the text at a time)
+        while True:
+            # The window is read after the carried tail of the last one, in place (no copy of
+            # the block to join them), and becomes the chunk by truncation (no copy of the part
+            # before the cut): one copy of the text, the read, per chunk.
+            want = max(chunk_bytes - len(carry), 1 << 20)
+            data = bytearray(len(carry) + want)
+            data[:len(carry)] = carry
+            view = memoryview(data)[len(carry):]
+            got = _read_into(stream, view)
+            view.release()
+            del data[len(carry) + got:]
+            eof = got == 0
+            carry = b""
             if not data:
                 break
-            if eof or not data.count(b"\n"):
-                if eof:
-                    yield Chunk(data, lines_before, bytes_before)
-                    break
-                carry = data
+            if eof:
+                yield Chunk(data, lines_before, bytes_before)
+                break
+            if b"\n" not in data:  # (stops at the first newline; a count reads it all)
+                carry = bytes(data)
                 continue
             buf = np.frombuffer(data, dtype=np.uint8)
             cut_line, complete = _tail_cut(buf, d)
             if cut_line == 0:  # one case fills the window: read more before cutting
-                carry = data
-                if len(carry) > 16 * chunk_bytes:
+                if len(data) > 16 * chunk_bytes:
                     cut_line = len(complete) - 1  # pathological: no case boundary; cut at a line
                 else:
+                    buf = complete = None  # type: ignore[assignment]
+                    carry = bytes(data)
                     continue
             cut = int(complete[cut_line])
-            out = Chunk(data[:cut], lines_before, bytes_before)
-            carry = data[cut:]
-            lines_before += data.count(b"\n") - carry.count(b"\n")
+            buf = complete = None  # type: ignore[assignment]  # (no view may hold the buffer it cuts)
+            carry = bytes(data[cut:])
+            del data[cut:]
+            out = Chunk(data, lines_before, bytes_before)
+            lines_before += data.count(b"\n")
             bytes_before += cut
-            data = buf = complete = None  # type: ignore[assignment]  # not held while the chunk is used
+            data = None  # type: ignore[assignment]  # not held while the chunk is used
             yield out
             out = None  # type: ignore[assignment]
     finally:
         stream.close()
+
+
+def _read_into(stream: Any, view: memoryview) -> int:
+    """Fill ``view`` from ``stream`` as far as the stream goes (a read may return less than
+    asked before the end); the bytes read."""
+    got = 0
+    while got < len(view):
+        n = stream.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
 
 
 # ----------------------------------------------------------------------------- exact id registry
@@ -863,7 +885,11 @@ class _Import:
         sp = part[order]
         for p in np.unique(sp[sp >= 0]):
             rows = order[np.searchsorted(sp, p, "left"):np.searchsorted(sp, p, "right")]
-            names = writer.write(table, keys[int(p)], df.iloc[rows])
+            # a file sorted by area gives each partition a run of rows: a slice of the frame is
+            # a view, where taking the rows copies every column
+            run = int(rows[-1]) - int(rows[0]) + 1 == len(rows)
+            part_rows = df.iloc[int(rows[0]):int(rows[-1]) + 1] if run else df.iloc[rows]
+            names = writer.write(table, keys[int(p)], part_rows)
             self.part_files[(table, c, int(p))] = names
 
     def _merge_before_keys(self) -> None:

@@ -402,3 +402,29 @@ def test_an_error_reading_the_file_stops_the_import(tmp_path, monkeypatch, worke
     with pytest.raises(OSError, match="Input/output error"):
         import_stream([DIRTY], "cbms_2022_hpq", tmp_path / "s", chunk_bytes=100_000, workers=workers)
     assert not (tmp_path / "s").exists()
+
+
+class _ShortReads:
+    """A file whose reads return at most ``most`` bytes (as a pipe or a decompressing stream may)."""
+
+    def __init__(self, path, most: int) -> None:
+        self.fh, self.most = open(path, "rb"), most
+
+    def readinto(self, view) -> int:
+        return self.fh.readinto(view[:self.most])
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def test_chunks_of_a_stream_with_short_reads_equal_those_of_whole_reads(planted, monkeypatch):
+    # a window is filled by as many reads as the stream needs: the same cuts, the same lines
+    import migdata.streaming as S
+
+    dat, dcf = planted
+    d = read_dictionary(dcf)
+    whole = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
+    monkeypatch.setattr(S, "open", lambda path, mode: _ShortReads(path, 997), raising=False)
+    short = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
+    assert short == whole and len(whole) > 3
+    assert b"".join(c[1] for c in short) == dat.read_bytes()
