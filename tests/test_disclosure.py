@@ -286,3 +286,24 @@ def test_published_values_are_close_and_unbiased(people):
     # share in 0..100, from the published counts
     assert out["estimate"].between(0, 100).all()
     assert np.allclose(out["estimate"], 100 * np.minimum(out["numerator"], out["n"]) / out["n"])
+
+
+@pytest.mark.parametrize("block", [1, 3, 7, 50])
+def test_a_table_protected_in_blocks_equals_it_protected_whole(people, monkeypatch, block):
+    # control is row by row: blocks of rows (two at a time) give the rows, values, types and
+    # attributes of one pass over the whole table; a bad key is reported as for the whole table
+    import migdata.publish.disclosure as D
+
+    raw = pd.concat([audit.cube(people, audit.SPECS["OF03"], ["sex", "age_group"], "five_year"),
+                     raw_rows()], ignore_index=True)
+    raw.attrs = {"by": ["sex"]}
+    whole = control(raw, k=3)
+    bad = raw.assign(_ck_den=np.where(np.arange(len(raw)) % 40 == 39, 1.0, raw["_ck_den"]))
+    with pytest.raises(UsageError) as e_whole:
+        control(bad, k=3)
+    monkeypatch.setattr(D, "BLOCK_ROWS", block)
+    pd.testing.assert_frame_equal(control(raw, k=3), whole)
+    assert control(raw, k=3).attrs == whole.attrs == {"by": ["sex"], "disclosure": {"method": "cell key", "k": 3}}
+    with pytest.raises(UsageError) as e_blocks:
+        control(bad, k=3)
+    assert str(e_blocks.value) == str(e_whole.value)

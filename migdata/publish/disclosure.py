@@ -115,6 +115,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.parallel import map_in_threads
 from migdata.errors import UsageError
 from migdata.indicators.evaluate import HIDDEN_COLUMNS
 
@@ -399,6 +400,30 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
     if missing:
         raise UsageError("MD709", columns=", ".join(missing))
     pt = ptable(Dv, Vv, js)
+    n = len(table)
+    if n <= BLOCK_ROWS:
+        out = _control(table, k, pt)
+    else:
+        # Every rule here is row by row, so the table is protected a block of rows at a time,
+        # two blocks at once; a block's arrays also stay below the size the C library maps
+        # afresh for each temporary (page faults), which is itself a third of the time.
+        edges = list(range(0, n, BLOCK_ROWS)) + [n]
+        blocks = [table.iloc[a:b] for a, b in zip(edges, edges[1:])]
+        try:
+            out = pd.concat(map_in_threads(lambda t: _control(t, k, pt), blocks), ignore_index=True)
+        except UsageError:  # the message names the table's first bad row and counts them all
+            out = _control(table, k, pt)
+    out.attrs = dict(table.attrs)
+    out.attrs["disclosure"] = {"method": "cell key", "k": int(k)}
+    return out
+
+
+#: Rows of a table protected at a time (:func:`control`): 8 MB per column of numbers.
+BLOCK_ROWS = 1_000_000
+
+
+def _control(table: pd.DataFrame, k: int, pt: PTable) -> pd.DataFrame:
+    """:func:`control` of a block of rows, without the table's attributes."""
     out = table.drop(columns=[c for c in HIDDEN if c in table.columns])
     for c in VALUE_COLUMNS + ["n"]:
         out[c] = pd.to_numeric(table[c], errors="coerce").to_numpy(dtype="float64").copy() if c in table.columns \
@@ -424,8 +449,7 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
         sparse = table["_sparse"].to_numpy(dtype="float64")[cc] == 1
         empty[cc] |= sparse & (out["numerator"].to_numpy()[cc] == 0)
     out = out[~empty].reset_index(drop=True)
-    out.attrs = dict(table.attrs)
-    out.attrs["disclosure"] = {"method": "cell key", "k": int(k)}
+    out.attrs = {}
     return out
 
 
