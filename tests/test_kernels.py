@@ -370,3 +370,21 @@ def test_imap_in_threads_equals_the_plain_generator(ahead, seed):
             got.append((i, r))
     want = [(i, i * i) for i in range(n if bad < 0 else bad)]
     assert got == want
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lexsort_ints_equals_numpy_lexsort(seed):
+    # ties, negative codes (a Total of -1), grouped and shuffled rows, one key, ranges too wide
+    # to pack (numpy's own lexsort then)
+    from migdata._kernels.keys import lexsort_ints
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    widths = [int(w) for w in rng.choice([1, 2, 3, 7, 50, 40_000, 2**40], size=int(rng.integers(1, 6)))]
+    keys = [rng.integers(-1, w, n) for w in widths]
+    if seed % 2:
+        grouped = np.lexsort(keys[-2:])
+        keys = [k[grouped] for k in keys]
+    assert np.array_equal(lexsort_ints(keys), np.lexsort(keys))
+    narrow = [k.astype(np.int32) for k in keys]
+    assert np.array_equal(lexsort_ints(narrow), np.lexsort(narrow))

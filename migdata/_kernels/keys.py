@@ -123,6 +123,25 @@ def _hash_values(s: pd.Series, hash_key: str) -> np.ndarray:
     return h
 
 
+def lexsort_ints(keys: list[np.ndarray]) -> np.ndarray:
+    """``np.lexsort(keys)`` (the last key sorts first) for integer keys: the keys packed into one
+    int64 (mixed radix over each key's range) and sorted once, stably, which is several times
+    faster than one pass per key; ``np.lexsort`` itself when the ranges' product does not fit."""
+    if not len(keys) or not len(keys[0]):
+        return np.lexsort(keys)
+    packed: np.ndarray | None = None
+    total = 1
+    for k in reversed(keys):
+        k = np.asarray(k, dtype=np.int64)
+        lo = int(k.min())
+        size = int(k.max()) - lo + 1
+        total *= size
+        if total >= 1 << 62:
+            return np.lexsort(keys)
+        packed = k - lo if packed is None else packed * size + (k - lo)
+    return np.argsort(packed, kind="stable")
+
+
 def _combine_hashes(parts: list[np.ndarray], n: int) -> np.ndarray:
     """pandas' combination of column hashes into a row hash (``combine_hash_arrays``: CPython's
     tuple hash), here because pandas keeps it private."""

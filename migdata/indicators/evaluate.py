@@ -53,6 +53,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.keys import lexsort_ints
 from migdata._kernels.parallel import imap_in_threads
 from migdata.areas import levels as area_levels
 from migdata.areas.levels import LEVELS, NATIONAL_CODE, NATIONAL_NAME
@@ -896,7 +897,7 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
     keys = [cube["_cat"].to_numpy().astype(np.int64)]
     keys += [cube[d].to_numpy().astype(np.int64) for d in reversed(dims)]
     keys += [area, lev_code]
-    order = np.lexsort(keys)
+    order = lexsort_ints(keys)
     n = len(order)
     out: dict[str, Any] = {"indicator_id": np.full(n, ind_code), "area_level": lev_code[order],
                            "area_code": area[order], "parent_code": parent[order]}
