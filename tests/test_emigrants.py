@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,3 +131,34 @@ def test_without_direct_items_the_link_rule_alone():
     d.tables["persons"] = d.persons.drop(columns=["mother_abroad", "father_abroad"])
     got = [None if pd.isna(v) else v for v in units(d)["person"]["parent_abroad"]]
     assert got == [None, "father", "father", None, "parent_unlisted", "parent_unlisted"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_parent_link_by_key_table_equals_the_link_by_distinct_keys(seed, monkeypatch):
+    # seeded rosters (heads, spouses, children, nuclear families, OFW parents, persons without a
+    # household): the link looked up in a table of household positions gives each child the
+    # answer of the link through the distinct keys
+    import migdata.indicators.derive as D
+
+    rng = np.random.default_rng(seed)
+    nh = int(rng.integers(50, 400))
+    hh = pd.DataFrame({"hh_id": [f"H{i:04d}" for i in range(nh)], "weight": 1.0, "source": "t",
+                       "region": "0400000000", "province": "0401000000", "city_mun": "0401001000",
+                       "barangay": "0401001001"})
+    size = rng.integers(1, 8, nh)
+    ids = np.repeat(hh["hh_id"].to_numpy(), size)
+    ids[rng.random(len(ids)) < 0.03] = "NOWHERE"
+    n = len(ids)
+    pp = pd.DataFrame({
+        "hh_id": ids, "line_no": np.concatenate([np.arange(1, k + 1) for k in size]),
+        "relationship": rng.choice(["head", "spouse", "child", "grandchild", "other"], n),
+        "sex": rng.choice(["male", "female"], n), "age": rng.integers(0, 80, n),
+        "of_status": rng.choice(["ofw_contract", "resident", "of_other"], n, p=[0.2, 0.7, 0.1]),
+        "family_no": rng.choice([1.0, 2.0, np.nan], n),
+        "rel_family_head_src": rng.choice([1.0, 2.0, 3.0, 4.0, 5.0, np.nan], n)})
+    d = HouseholdData({"households": hh, "persons": pp}, provenance={"complete_count": True})
+    by_table = D.units(d)["person"]["parent_abroad"].astype(object)
+    monkeypatch.setattr(D, "_TABLE_KEYS", 0)
+    by_keys = D.units(d)["person"]["parent_abroad"].astype(object)
+    assert by_table.isin(["father", "mother", "both"]).sum() > 5
+    pd.testing.assert_series_equal(by_table, by_keys)

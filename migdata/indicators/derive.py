@@ -74,7 +74,8 @@ DEPENDS: dict[str, list[str]] = {
 def _col(df: pd.DataFrame, name: str, dtype: str | None = None) -> pd.Series:
     if name in df.columns:
         return df[name]
-    return pd.Series(pd.NA, index=df.index, dtype=dtype or "object")
+    # typed when the caller says how it reads the column: no per-row conversion of a missing one
+    return pd.Series(np.nan if dtype == "float64" else pd.NA, index=df.index, dtype=dtype or "object")
 
 
 def _str(s: pd.Series) -> pd.Series:
@@ -115,6 +116,11 @@ def _reference_date(ref: str | None) -> _dt.date | None:
         return None
 
 
+#: Keys below this many per row are looked up in a table indexed by the key (household
+#: positions); wider keys (household x family number) through their distinct values.
+_TABLE_KEYS = 4
+
+
 def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.Series:
     """Link rule of DOMAIN.md §7, vectorised with group keys (household position, family number)."""
     n = len(pp)
@@ -122,7 +128,7 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
     child_age = (age >= 0) & (age <= 17)
     rel_s, sex_s = _col(pp, "relationship"), _col(pp, "sex")
     fam = _float(_col(pp, "family_no"))
-    a04 = _float(_col(pp, "rel_family_head_src"))
+    a04 = _float(_col(pp, "rel_family_head_src", "float64"))
     male_of = is_of & _is(sex_s, ["male"])
     female_of = is_of & _is(sex_s, ["female"])
 
@@ -139,12 +145,21 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
     def link(parent: np.ndarray, child: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, ...]:
         """For each child: has a linked parent; father abroad; mother abroad."""
         nc = int(child.sum())
-        uniq, inv = np.unique(key[parent], return_inverse=True)
-        if len(uniq) == 0:
+        kp, kc = key[parent], key[child]
+        if len(kp) == 0:
             return np.zeros(nc, bool), np.zeros(nc, bool), np.zeros(nc, bool)
-        fa = np.bincount(inv, weights=male_of[parent], minlength=len(uniq)) > 0
-        mo = np.bincount(inv, weights=female_of[parent], minlength=len(uniq)) > 0
-        pos = pd.Index(uniq).get_indexer(key[child])
+        top = int(max(kp.max(), kc.max(initial=0))) + 1
+        if min(int(kp.min()), int(kc.min(initial=0))) >= 0 and top <= _TABLE_KEYS * len(key):
+            # keys that are household positions index a table of their own: no hashing (the
+            # same answers as the distinct keys below)
+            inv, size = kp, top
+            pos = np.where(np.bincount(kp, minlength=size)[kc] > 0, kc, -1)
+        else:
+            uniq, inv = np.unique(kp, return_inverse=True)
+            size = len(uniq)
+            pos = pd.Index(uniq).get_indexer(kc)
+        fa = np.bincount(inv, weights=male_of[parent], minlength=size) > 0
+        mo = np.bincount(inv, weights=female_of[parent], minlength=size) > 0
         found = pos >= 0
         p = np.where(found, pos, 0)
         return found, found & fa[p], found & mo[p]
@@ -183,7 +198,7 @@ def _direct_parent_items(pp: pd.DataFrame, out: np.ndarray) -> np.ndarray:
 
 def _migratory_status(pp: pd.DataFrame, is_of: np.ndarray, is_ofw: np.ndarray) -> np.ndarray:
     r5, rb, ofs = _col(pp, "res_5y"), _col(pp, "res_birth"), _col(pp, "of_status")
-    ret = _col(pp, "returned_5y").astype("boolean").fillna(False).to_numpy(dtype=bool)
+    ret = _col(pp, "returned_5y", "boolean").astype("boolean").fillna(False).to_numpy(dtype=bool)
     known = (_notna(ofs) & ~_is(ofs, ["unknown"])) | _notna(r5) | _notna(rb)
     conds = [is_ofw, is_of, _is(r5, ["abroad"]) | ret, _is(r5, ["other_ph"]),
              _is(rb, ["other_ph", "abroad"]), known]
@@ -341,14 +356,14 @@ def units(dataset: Any, age_scheme: str | Sequence[int] = "broad",
         pu["origin_5y"] = _origin_5y(pp)
     if wanted("returned_abroad_5y"):
         r5 = _col(pp, "res_5y")
-        ret = _col(pp, "returned_5y").astype("boolean")
+        ret = _col(pp, "returned_5y", "boolean").astype("boolean")
         abroad = pd.array(_is(r5, ["abroad"]), dtype="boolean")
         known = _notna(r5) | ret.notna().to_numpy()
         pu["returned_abroad_5y"] = pd.arrays.BooleanArray(
             (abroad.fillna(False) | ret.fillna(False)).to_numpy(dtype=bool), ~known)
     # household columns (areas, design, household variables, the derived ones above) reach the
     # persons through the dataset's one join, with its weight rule
-    pu = attach_households(pu, hu, columns=household_columns, spec=dataset.spec, unit="person")
+    pu = attach_households(pu, hu, columns=household_columns, spec=dataset.spec, unit="person", positions=hpos)
     return {"person": pu, "household": hu}
 
 

@@ -77,18 +77,19 @@ def household_positions(households: pd.DataFrame, units: pd.DataFrame) -> np.nda
 
 def attach_households(units: pd.DataFrame, households: pd.DataFrame,
                       columns: Iterable[str] | None = None, spec: DesignSpec | None = None,
-                      unit: str = "person") -> pd.DataFrame:
+                      unit: str = "person", positions: np.ndarray | None = None) -> pd.DataFrame:
     """``units`` with household columns joined on by ``hh_id`` (see the module docstring).
 
     ``columns`` limits which household columns are joined (default: all); the design columns
-    of ``spec`` and the weight are always joined. Returns a new frame (``units`` is not
-    changed; its arrays are shared, not copied).
+    of ``spec`` and the weight are always joined. ``positions``: the units' household
+    positions when the caller has them (:func:`household_positions` of these tables). Returns a
+    new frame (``units`` is not changed; its arrays are shared, not copied).
     """
     spec = spec or DesignSpec()
     out = units.reset_index(drop=True).copy(deep=False)
     if not len(households) or "hh_id" not in units.columns or "hh_id" not in households.columns:
         return out  # a stand-alone table (no household roster in this dataset): nothing to join
-    pos = household_positions(households, out)
+    pos = household_positions(households, out) if positions is None else positions
     ok = pos >= 0
     take = np.where(ok, pos, 0)
     design_cols = set(spec.columns())
