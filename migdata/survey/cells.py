@@ -308,12 +308,13 @@ def _radix(space: CellSpace, dims: list[str]) -> tuple[np.ndarray, list[int]]:
 
 
 def _bincount(cell: np.ndarray, mask: np.ndarray, weights: np.ndarray | None, ncell: int) -> np.ndarray:
-    # np.compress(mask, a) equals a[mask] (same rows, same order), without boolean indexing's
-    # general machinery
-    idx = np.compress(mask, cell)
+    # a.take(np.flatnonzero(mask)) equals a[mask] (same rows, same order); the rows are found
+    # once for the cells and the weights, and most masks select few of them
+    rows = np.flatnonzero(mask)
+    idx = cell.take(rows)
     if weights is None:
         return np.bincount(idx, minlength=ncell).astype("float64")
-    return np.bincount(idx, weights=np.compress(mask, weights), minlength=ncell)
+    return np.bincount(idx, weights=weights.take(rows), minlength=ncell)
 
 
 def _top(cell: np.ndarray, mask: np.ndarray, values: np.ndarray, ncell: int) -> np.ndarray:
@@ -362,11 +363,12 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
         """The units per cell of ``mask`` and the sum of their record keys (None without keys),
         the rows selected once for both."""
         k, width = (cell, ncell) if k is None else (k, width)
-        idx = np.compress(mask, k)  # = k[mask]
+        rows = np.flatnonzero(mask)
+        idx = k.take(rows)  # = k[mask]
         n = np.bincount(idx, minlength=width).astype("float64")
         if keys is None:
             return n, None
-        return n, np.bincount(idx, weights=np.compress(mask, keys), minlength=width)
+        return n, np.bincount(idx, weights=keys.take(rows), minlength=width)
 
     dkey = ("den", den_cache, tuple(dims)) if den_cache is not None else None
     if dkey is not None and dkey in space.cache:
