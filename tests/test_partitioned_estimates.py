@@ -80,6 +80,18 @@ def test_raw_estimates_identical_with_other_disaggregations(sample_stores):
     assert_same_table(a, b)
 
 
+def test_counts_by_blocks_of_rows_equal_counts_over_all_rows(sample_stores, monkeypatch):
+    # stage 1 counts units and sums record keys a block of rows at a time: blocks of 97 rows
+    # give the raw table (counts, cell keys) of one pass over all rows
+    whole, _ = sample_stores
+    data = migdata.load(whole)
+    monkeypatch.setattr(cells, "_COUNT_BLOCK", 1 << 40)
+    one = migdata.indicators.compute(data, level="barangay", by=["sex", "age_group"])
+    monkeypatch.setattr(cells, "_COUNT_BLOCK", 97)
+    assert len(data.persons) > 20 * 97
+    assert_same_table(migdata.indicators.compute(data, level="barangay", by=["sex", "age_group"]), one)
+
+
 def test_generated_two_million_person_store(tmp_path):
     data = _bench_indicators().generate(2_000_000, seed=9)
     whole = data.save(tmp_path / "whole")

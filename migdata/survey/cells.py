@@ -307,6 +307,10 @@ def _radix(space: CellSpace, dims: list[str]) -> tuple[np.ndarray, list[int]]:
     return space.cache[key], sizes
 
 
+#: Rows counted at a time by :func:`stage1` (8 MB per array of int64).
+_COUNT_BLOCK = 1 << 20
+
+
 def _bincount(cell: np.ndarray, mask: np.ndarray, weights: np.ndarray | None, ncell: int) -> np.ndarray:
     # a.take(np.flatnonzero(mask)) equals a[mask] (same rows, same order); the rows are found
     # once for the cells and the weights, and most masks select few of them
@@ -363,12 +367,17 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
         """The units per cell of ``mask`` and the sum of their record keys (None without keys),
         the rows selected once for both."""
         k, width = (cell, ncell) if k is None else (k, width)
-        rows = np.flatnonzero(mask)
-        idx = k.take(rows)  # = k[mask]
-        n = np.bincount(idx, minlength=width).astype("float64")
-        if keys is None:
-            return n, None
-        return n, np.bincount(idx, weights=keys.take(rows), minlength=width)
+        n = np.zeros(width)
+        ks = None if keys is None else np.zeros(width)
+        # a block of rows at a time: counts and sums of integer keys are exact in any order, and
+        # a block's temporaries stay below the size the C library maps afresh for each one
+        for a in range(0, max(len(mask), 1), _COUNT_BLOCK):
+            rows = np.flatnonzero(mask[a:a + _COUNT_BLOCK])
+            idx = k[a:a + _COUNT_BLOCK].take(rows)  # = k[mask] of the block
+            n += np.bincount(idx, minlength=width)
+            if ks is not None:
+                ks += np.bincount(idx, weights=keys[a:a + _COUNT_BLOCK].take(rows), minlength=width)
+        return n, ks
 
     dkey = ("den", den_cache, tuple(dims)) if den_cache is not None else None
     if dkey is not None and dkey in space.cache:
