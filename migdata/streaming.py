@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from migdata._kernels.text import string_buffers
 from migdata.errors import UsageError
 from migdata.model.report import POLICIES, ImportReport, Problem
 
@@ -181,7 +182,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
                 yield Chunk(data, lines_before, bytes_before)
                 break
             if b"\n" not in data:  # (stops at the first newline; a count reads it all)
-                carry = bytes(data)
+                carry = data
                 continue
             buf = np.frombuffer(data, dtype=np.uint8)
             cut_line, complete = _tail_cut(buf, d)
@@ -190,7 +191,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
                     cut_line = len(complete) - 1  # pathological: no case boundary; cut at a line
                 else:
                     buf = complete = None  # type: ignore[assignment]
-                    carry = bytes(data)
+                    carry = data
                     continue
             cut = int(complete[cut_line])
             buf = complete = None  # type: ignore[assignment]  # (no view may hold the buffer it cuts)
@@ -225,12 +226,9 @@ def fixed_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     values; built from Arrow's buffers, without Python strings."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
     n = len(arr)
     valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else np.ones(n, dtype=bool)
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + n + 1]
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    offsets, data = string_buffers(arr)
     lens = np.diff(offsets)
     w = max(int(lens.max()) if n else 1, 1)
     if n and (lens == w).all():

@@ -13,6 +13,7 @@ import contextlib
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -388,3 +389,16 @@ def test_lexsort_ints_equals_numpy_lexsort(seed):
     assert np.array_equal(lexsort_ints(keys), np.lexsort(keys))
     narrow = [k.astype(np.int32) for k in keys]
     assert np.array_equal(lexsort_ints(narrow), np.lexsort(narrow))
+
+
+def test_string_buffers_give_each_value_as_its_bytes():
+    # plain, large, sliced (a non-zero offset), chunked, with missing values and empty
+    from migdata._kernels.text import string_buffers
+
+    vals = ["ab", None, "", "x\u00e9y", "0103"]
+    for arr in (pa.array(vals), pa.array(vals, type=pa.large_string()), pa.array(["zz"] + vals).slice(1),
+                pa.chunked_array([vals[:2], vals[2:]]), pa.array([], type=pa.string())):
+        offsets, data = string_buffers(arr)
+        n = len(arr)
+        got = [bytes(data[offsets[i]:offsets[i + 1]]) for i in range(n)]
+        assert got == [(v or "").encode() for v in arr.to_pylist()]

@@ -70,6 +70,19 @@ def arrow_text(s: pd.Series) -> pa.Array:
     return arr
 
 
+def string_buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The value offsets (int64, one more than the values) and the bytes of an Arrow string
+    array, as numpy views of its buffers: value ``i`` is ``data[offsets[i]:offsets[i + 1]]``."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+    bufs = arr.buffers()
+    offsets = (np.frombuffer(bufs[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+               if bufs[1] is not None else np.zeros(1, dtype=np.int64))
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
 def isin_text(s: pd.Series, values: Any) -> np.ndarray:
     """``s.astype("string").isin(pd.Series(values).dropna().astype("string")).fillna(False)``
     as a boolean array: values compare as text, and a missing value is never in the set. Through

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata._kernels.text import isin_text
+from migdata._kernels.text import isin_text, string_buffers
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
 from migdata.profiles.engine import code_table
@@ -298,12 +298,7 @@ def _line_lists(sp: pd.DataFrame, item: str) -> pd.DataFrame:
     text = pa.array(sp[item].astype("string").to_numpy(dtype=object, na_value=None), type=pa.string())
     if len(text) and not pc.all(pc.string_is_ascii(text)).as_py():
         return _line_lists_text(sp, item)  # Python's \d reads digits beyond ASCII too
-    digits = pc.fill_null(pc.replace_substring_regex(text, r"\D", ""), "")
-    digits = digits.cast(pa.large_string()) if len(digits) else digits
-    offsets = np.frombuffer(digits.buffers()[1], dtype=np.int64 if pa.types.is_large_string(digits.type)
-                            else np.int32)[digits.offset:digits.offset + len(digits) + 1].astype(np.int64)
-    data = np.frombuffer(digits.buffers()[2], dtype=np.uint8) if digits.buffers()[2] is not None \
-        else np.zeros(0, dtype=np.uint8)
+    offsets, data = string_buffers(pc.fill_null(pc.replace_substring_regex(text, r"\D", ""), ""))
     pairs = np.diff(offsets) // 2
     row = np.repeat(np.arange(len(sp)), pairs)
     k = np.arange(len(row)) - np.repeat(np.cumsum(pairs) - pairs, pairs)  # pair number in its list
