@@ -74,10 +74,13 @@ def test_small_integer_codes_factorize_like_pandas():
     hypothesis when it fails."""
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.one_of(st.none(), st.integers(0, 70_000), st.integers(-3, 12)), max_size=15),
-           st.sampled_from(["Int8", "Int32", "Int64"]))
+           st.sampled_from(["Int8", "Int16", "UInt8", "UInt16", "Int32", "Int64", "int8", "uint16"]))
     def check(values, dtype):
-        if dtype == "Int8":
-            values = [v if v is None else v % 128 for v in values]
+        info = np.iinfo(dtype.lower())  # into the dtype's range, negative values kept where it has them
+        values = [v if v is None else int(info.min) + (v - int(info.min)) % (int(info.max) - int(info.min) + 1)
+                  if not info.min <= v <= info.max else v for v in values]
+        if dtype.islower():  # a plain numpy column: no missing values
+            values = [0 if v is None else v for v in values]
         s = pd.Series(pd.array(values, dtype=dtype))
         codes, uniques = factorize(s)
         want_codes, want_uniques = pd.factorize(s, use_na_sentinel=True)

@@ -23,6 +23,10 @@ def factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
     usual case in survey files, are their own hash: they index a table of the values present,
     so 16 M rows cost two array passes instead of a hash table. The distinct values then come in
     increasing order, not in order of appearance (callers must not depend on the order)."""
+    if pd.api.types.is_integer_dtype(s.dtype) and len(s) and _numpy_dtype(s).itemsize <= 2:
+        got = _narrow(s)
+        if got is not None:
+            return got
     if pd.api.types.is_integer_dtype(s.dtype) and len(s) and not _beyond_int64(s):
         na = s.isna().to_numpy(dtype=bool)
         v = s.to_numpy(dtype=np.int64, na_value=0)
@@ -35,6 +39,32 @@ def factorize(s: pd.Series) -> tuple[np.ndarray, Any]:
             codes = lut[np.where(na, hi + 1, v)]
             return codes, pd.array(uniques, dtype=s.dtype)
     return pd.factorize(s, use_na_sentinel=True)
+
+
+def _numpy_dtype(s: pd.Series) -> np.dtype:
+    return np.dtype(getattr(s.dtype, "numpy_dtype", s.dtype))
+
+
+def _narrow(s: pd.Series) -> tuple[np.ndarray, Any] | None:
+    """The direct path of :func:`factorize` for 8- and 16-bit integers (the reader's codes),
+    None when a value is negative. Every possible value is a slot of a table of 256 or 65,536,
+    so the values are read at their own width: no 64-bit copy, no pass to find the range,
+    and missing values (read as 0) are taken out of slot 0's count, not out of the rows."""
+    na = s.isna().to_numpy(dtype=bool)
+    missing = int(na.sum())
+    width = _numpy_dtype(s)
+    v = s.to_numpy(dtype=width, na_value=0).view(f"u{width.itemsize}")
+    counts = np.bincount(v, minlength=1 << (8 * width.itemsize))
+    counts[0] -= missing
+    if width.kind == "i" and counts[len(counts) // 2:].any():  # a negative value: hashed
+        return None
+    uniques = np.flatnonzero(counts)
+    lut = np.full(len(counts), -1, dtype=np.int64)
+    lut[uniques] = np.arange(len(uniques))
+    codes = lut[v]  # (indexing by a narrow array is faster here than lut.take)
+    if missing:
+        np.putmask(codes, na, -1)
+    return codes, pd.array(uniques, dtype=s.dtype)
 
 
 def _beyond_int64(s: pd.Series) -> bool:
