@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from migdata._kernels.text import string_buffers
+from migdata._kernels.text import count_byte, string_buffers
 from migdata.errors import UsageError
 from migdata.model.report import POLICIES, ImportReport, Problem
 
@@ -198,7 +198,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator
             carry = bytes(data[cut:])
             del data[cut:]
             out = Chunk(data, lines_before, bytes_before)
-            lines_before += data.count(b"\n")
+            lines_before += count_byte(data)
             bytes_before += cut
             data = None  # type: ignore[assignment]  # not held while the chunk is used
             yield out

@@ -405,3 +405,17 @@ def test_string_buffers_give_each_value_as_its_bytes():
         n = len(arr)
         got = [bytes(data[offsets[i]:offsets[i + 1]]) for i in range(n)]
         assert got == [(v or "").encode() for v in arr.to_pylist()]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_count_byte_counts_as_bytes_count(seed, monkeypatch):
+    """Blocks of 7 bytes (so that runs of the byte cross block ends) give bytes.count's count,
+    on bytes, a bytearray and a memoryview, for the newline and another byte."""
+    import migdata._kernels.text as text
+
+    monkeypatch.setattr(text, "_COUNT_BLOCK", 7)
+    rng = np.random.default_rng(seed)
+    raw = rng.choice(np.frombuffer(b"ab\n\n\xff", dtype=np.uint8), int(rng.integers(0, 60))).tobytes()
+    for data in (raw, bytearray(raw), memoryview(raw)):
+        assert text.count_byte(data) == raw.count(b"\n")
+        assert text.count_byte(data, 0xFF) == raw.count(b"\xff")

@@ -35,6 +35,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.text import count_byte
 from migdata.sample import cbms, dataset, welfare
 from migdata.sample import population as popmod
 
@@ -198,7 +199,7 @@ def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: s
             sink.write(data)
             totals["households"] += len(members)
             totals["persons"] += int(members.sum())
-            totals["lines"] += data.count(b"\n")
+            totals["lines"] += count_byte(data)
             totals["bytes"] += len(data)
             if progress is not None:
                 progress(totals["households"], households, f"CBMS file: {totals['persons']:,} persons")
