@@ -249,7 +249,7 @@ def _survey(space: CellSpace, design: Any, dims: list[str], m: dict[str, Any], i
     set is a call with integer domain codes (units outside the universe get -1, so the design
     is never subset). ``None`` when no sampled unit is in the universe."""
     st = ind.statistic
-    u = m["u"] & (space.area_codes >= 0)
+    u = m["u"] & space.in_area
     if not u.any():
         return None
     work: dict[str, Any] = {}
@@ -287,7 +287,7 @@ def _survey(space: CellSpace, design: Any, dims: list[str], m: dict[str, Any], i
     d = design.update(**work)
     frames = []
     for lev in levels:
-        acode = np.where(space.area_codes >= 0, space.up[lev][np.maximum(space.area_codes, 0)], -1)
+        acode = np.where(space.in_area, space.up[lev][np.maximum(space.area_codes, 0)], -1)
         for keep in subsets(dims):
             sizes = [space.dims[k].size for k in keep]
             code = acode.copy()
@@ -398,7 +398,7 @@ def partial(plan: Plan, data: Any, progress: Any = None) -> dict[str, Any]:
             out["dims"][unit] = {b: _no_codes(d) for b, d in space.dims.items()}
         space, keys = spaces[unit]
         m = _masks(ind, fr, cache)
-        u = m["u"] & (space.area_codes >= 0)
+        u = m["u"] & space.in_area
         if not u.any():
             continue
         dims = [b for b in plan.by if b in space.dims and b not in ind.not_by and b != ind.category]
@@ -781,7 +781,7 @@ def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any
         fr = units[unit]
         dims = [b for b in by if b in space.dims and b not in ind.not_by and b != ind.category]
         m = _masks(ind, fr, mask_cache)
-        if not (m["u"] & (space.area_codes >= 0)).any():
+        if not (m["u"] & space.in_area).any():
             missing.append((ind.id, ind.name, "not computable", NO_UNITS))
             continue
         cat = _categories(ind, fr, m["u"]) if ind.category else None

@@ -129,6 +129,15 @@ class CellSpace:
     dims: dict[str, Dim]
     cache: dict = field(default_factory=dict)
 
+    @property
+    def in_area(self) -> np.ndarray:
+        """Whether each row has an area (``area_codes >= 0``), computed once: every indicator
+        of a partition intersects its universe with it (read-only; do not change it)."""
+        got = self.cache.get("in_area")
+        if got is None:
+            got = self.cache["in_area"] = self.area_codes >= 0
+        return got
+
 
 def cell_space(df: pd.DataFrame, levels: Sequence[str], by: Sequence[str]) -> CellSpace:
     """The :class:`CellSpace` of frame ``df`` for ``levels`` (finest first) and ``by`` columns."""
@@ -303,7 +312,7 @@ def _radix(space: CellSpace, dims: list[str]) -> tuple[np.ndarray, list[int]]:
         cell = space.area_codes.copy()
         for d, size in zip(dims, sizes):
             cell = cell * size + space.dims[d].codes
-        space.cache[key] = np.where(space.area_codes >= 0, cell, 0)
+        space.cache[key] = np.where(space.in_area, cell, 0)
     return space.cache[key], sizes
 
 
@@ -360,7 +369,7 @@ def stage1(space: CellSpace, dims: list[str], m: dict[str, Any], statistic: str 
     """
     cell, sizes = _radix(space, dims)
     ncell = len(space.area_labels) * int(np.prod(sizes, dtype=np.int64))
-    has_area = space.area_codes >= 0
+    has_area = space.in_area
 
     def count_keys(mask: np.ndarray, k: np.ndarray | None = None, width: int = 0
                    ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -625,7 +634,7 @@ def median_cells(space: CellSpace, dims: Sequence[str], m: dict[str, Any],
     each domain's ``ck_den`` so that disclosure control perturbs the median's n)."""
     dims = list(dims)
     cell, sizes = _radix(space, dims)
-    u = m["u"] & (space.area_codes >= 0)
+    u = m["u"] & space.in_area
     c, v = cell[u], m["value"][u]
     if not len(c):
         out = pd.DataFrame({"_cell": np.zeros(0, np.int64), "value": np.zeros(0), "count": np.zeros(0)})
