@@ -23,15 +23,16 @@ import pyarrow.compute as pc
 
 from migdata._kernels.text import arrow_text
 
-def first_per_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def first_per_case(df: pd.DataFrame, keys: list[str], starts: np.ndarray | None = None) -> pd.DataFrame:
     """``df.drop_duplicates(subset=keys, keep="first")`` (same rows, same order, same index).
+    ``starts``: ``run_starts(df, keys)`` when the caller has them.
 
     Only the rows that start a run of equal keys are hashed: a case's records are contiguous in
     the files we read, so 16 M person lines give 3.5 M run starts, and none is hashed when their
     ids are seen to be distinct without it (:func:`_increasing_ids`). A row equal to the row
     before it is a duplicate of whatever that row duplicates, so dropping it first changes
     nothing."""
-    heads = df.iloc[run_starts(df, keys)]
+    heads = df.iloc[run_starts(df, keys) if starts is None else starts]
     return heads if _increasing_ids(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
 
 

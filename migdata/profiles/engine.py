@@ -883,7 +883,8 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
         if not keys:
             raise DataError("MD501", file=profile.path, where=f"[tables.{tname}]",
                             reason=f"one row per case needs keys = [...]: the reader gave no case id for {src}")
-        df = first_per_case(df, keys).assign(_in_from=True)
+        starts = run_starts(df, keys)  # the runs of cases, found once for the rows and the aggregates
+        df = first_per_case(df, keys, starts).assign(_in_from=True)
         for j in joins:  # cases that only the joined tables have
             other = raw[j].drop_duplicates(subset=keys, keep="first")
             extra = other.merge(df[keys], on=keys, how="left", indicator=True)
@@ -895,7 +896,7 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
             m = _Mapper(profile, tname, df, codebook, report, src)
             m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
         df = df.drop(columns=["_in_from"])
-        df = _case_aggregates(tspec, raw[src], keys, df)
+        df = _case_aggregates(tspec, raw[src], keys, df, starts)
     for j in joins:
         other = raw[j]
         drop = [c for c in other.columns if c in df.columns and c not in keys]
@@ -915,21 +916,23 @@ def _aggregated(spec: dict[str, Any]) -> str:
     return f"{spec['from']}@{spec['aggregate']}"
 
 
-def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str], cases: pd.DataFrame
-                     ) -> pd.DataFrame:
+def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str], cases: pd.DataFrame,
+                     starts: np.ndarray | None = None) -> pd.DataFrame:
     """``cases`` (one row per case) with a column per ``aggregate`` column spec: the item
     combined over all the case's rows of ``rows`` (missing values skipped, as pandas'
     ``groupby(keys)[item].agg(how)``), e.g. a household weight that is the mean of its members'
     person weights. Cases without rows in ``rows`` get a missing value.
 
     A case's rows are contiguous in the files we read: when the runs of equal keys are distinct
-    cases, each run is reduced in one array pass (:func:`migdata._kernels.keys.run_reduce`)."""
+    cases, each run is reduced in one array pass (:func:`migdata._kernels.keys.run_reduce`).
+    ``starts``: ``run_starts(rows, keys)`` when the caller has them."""
     specs = [s for s in tspec["columns"].values() if s.get("aggregate") and s.get("from") in rows.columns]
     if not specs:
         return cases
     out = cases.copy(deep=False)
-    starts = run_starts(rows, keys)
-    heads = rows.iloc[starts]
+    starts = run_starts(rows, keys) if starts is None else starts
+    # the heads' keys and row numbers only: the rows' other columns are not looked at
+    heads = rows[[*keys, *(["_source_row"] if "_source_row" in rows.columns else [])]].iloc[starts]
     n_runs = len(starts)
     by_runs = (n_runs <= len(cases) and runs_are_cases(heads, keys) and "_source_row" in rows.columns
                and np.array_equal(cases["_source_row"].to_numpy()[:n_runs], heads["_source_row"].to_numpy()))
