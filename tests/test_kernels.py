@@ -156,9 +156,11 @@ def _rjust(v, w) -> str | None:
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("case", ["fits", "negative", "too wide", "floats", "text part", "no width"])
-def test_padded_join_equals_python_formatting(seed, order, case):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_padded_join_equals_python_formatting(seed, order, case, narrow):
     """Both the byte-matrix path (non-negative integers that fit, members' rows repeating an
-    id) and the Arrow path (every other case) give what Python's formatting gives."""
+    id) and the Arrow path (every other case) give what Python's formatting gives, for 64-bit
+    parts and for the narrow ones a reader gives (Int8 region, Int32 number)."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(0, 40))
     regions = _values(rng, n, [4, 13, 1])
@@ -168,8 +170,8 @@ def test_padded_join_equals_python_formatting(seed, order, case):
     rows = _order(list(zip(regions, hh)), order, rng) if order == "shuffled" else \
         sorted(zip(regions, hh), key=lambda r: tuple((x is None, str(x)) for x in r))
     widths = [2, None if case == "no width" else 5]
-    reg = pd.Series([r for r, _ in rows], dtype="Int64")
-    dtype = {"floats": "float64", "text part": "string"}.get(case, "Int64")
+    reg = pd.Series([r for r, _ in rows], dtype="Int8" if narrow else "Int64")
+    dtype = {"floats": "float64", "text part": "string"}.get(case, "Int32" if narrow else "Int64")
     second = pd.Series([np.nan if h is None and dtype == "float64" else h for _, h in rows], dtype=dtype)
     index = pd.RangeIndex(n) + 3
     got = padded_join([reg, second], widths, "-", index)
