@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from migdata._kernels.codes import factorize
 from migdata._kernels.codes import isin as kernel_isin
-from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case, hash_rows
+from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case, hash_rows, run_starts
 from migdata._kernels.parallel import imap_in_threads, map_in_threads
 from migdata._kernels.text import arrow_text, constant_text, isin_text, map_text, padded_join, take_text
 
@@ -421,3 +421,29 @@ def test_count_byte_counts_as_bytes_count(seed, monkeypatch):
     for data in (raw, bytearray(raw), memoryview(raw)):
         assert text.count_byte(data) == raw.count(b"\n")
         assert text.count_byte(data, 0xFF) == raw.count(b"\xff")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("dtypes", [("Int8", "Int32"), ("Int64", "int64"), ("UInt16", "string"), ("float64", "Int16")])
+def test_run_starts_equals_the_pandas_formula(seed, dtypes):
+    """Where a run of equal keys starts, a missing key starting one, for masked and plain
+    integer keys (compared at their own width), text and floats: the formula of its docstring."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 50))
+    cols = {}
+    for i, dt in enumerate(dtypes):
+        # runs of equal values, as a file's cases come; a missing value (0 under the mask)
+        # before or after a 0
+        heads = _values(rng, n, [0, 1, 5, 99], 0.0 if dt == "int64" else 0.3)
+        vals = [v for v in heads for _ in range(int(rng.integers(1, 4)))][:n]
+        if dt == "string":
+            vals = [None if v is None else f"k{v}" for v in vals]
+        if dt == "float64":
+            vals = [np.nan if v is None else float(v) for v in vals]
+        cols[f"k{i}"] = pd.Series(vals, dtype=dt)
+    df = pd.DataFrame(cols)
+    keys = list(df.columns)
+    # (an NA comparison, as text keys give at the first row or beside a missing key, starts a run)
+    want = np.flatnonzero(df[keys].ne(df[keys].shift()).fillna(True).astype(bool).any(axis=1)
+                          | df[keys].isna().any(axis=1))
+    assert run_starts(df, keys).tolist() == want.tolist()

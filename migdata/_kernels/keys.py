@@ -47,7 +47,13 @@ def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
             if isinstance(df[k].dtype, pd.StringDtype):  # text ids: Arrow compares ×8 faster
                 same &= ~_runs(arrow_text(df[k]))[1:]
                 continue
-            a = df[k].array
+            col = df[k]
+            if pd.api.types.is_integer_dtype(col.dtype):  # at the column's own width, no masked arrays
+                na = col.isna().to_numpy(dtype=bool)
+                v = col.to_numpy(dtype=np.dtype(getattr(col.dtype, "numpy_dtype", col.dtype)), na_value=0)
+                same &= (v[1:] == v[:-1]) & ~na[1:] & ~na[:-1]  # a missing key starts a run
+                continue
+            a = col.array
             eq = pd.array(a[1:] == a[:-1], dtype="boolean")  # NA (a missing key) starts a run
             same &= eq.to_numpy(dtype=bool, na_value=False)
         start[1:] = ~same
