@@ -369,3 +369,38 @@ def test_profile_parses_and_is_complete_count():
     p = load_profile("cbms_2022_hpq")
     assert p.complete_count and p.reader == "cspro" and p.round == "2022"
     assert p.tables["persons"]["join"] == ["SECTION_B", "SECTION_C", "SECTION_E"]
+
+
+def test_skip_rules_quote_the_first_answered_item(tmp_path):
+    """A child of 3 with Section B and E answers breaks MD550 (B01-B05 before 5), MD551
+    (B06-B10 before 15) and MD557 (Section E before 5); each problem quotes the first item of
+    its list that the child's line answers, read here from the line's own columns (B01_MIG
+    blanked, so that the first answered item is a later one)."""
+    from migdata.profiles.cbms_2022_hpq import B01_B05, B06_B10, E_ITEMS
+
+    dat = tmp_path / "s.dat"
+    write_cbms(dat, 30, seed=21)
+    lines = dat.read_bytes().decode("utf-8-sig").split("\n")[:-1]
+    lay = Layout()
+    # the first person: the first line of Sections A, B and E of the first household (occurrence 1)
+    a = next(i for i, ln in enumerate(lines) if ln[0] == lay.record("SECTION_A").type_value)
+    b = next(i for i, ln in enumerate(lines) if ln[0] == lay.record("SECTION_B").type_value)
+    e = next(i for i, ln in enumerate(lines) if ln[0] == lay.record("SECTION_E").type_value)
+    assert lines[a][1:28] == lines[b][1:28] == lines[e][1:28]
+    _edit(lines, a, "A07_AGE", "3")
+    _edit(lines, b, "B01_MIG", " ")
+    dat.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+
+    def first(line: str, items: list[str]) -> str:
+        for name in items:
+            it = lay.item(name)
+            if line.ljust(it.start - 1 + it.length)[it.start - 1:it.start - 1 + it.length].strip():
+                return name
+        raise AssertionError("nothing answered")
+
+    probs = import_files([dat, _need(SAMPLE / DCF)], "cbms_2022_hpq").report.to_frame()
+    for code, line, items in (("MD550", lines[b], B01_B05), ("MD551", lines[b], B06_B10),
+                              ("MD557", lines[e], E_ITEMS)):
+        hit = probs[probs["code"] == code]
+        assert list(hit["value"]) == [first(line, items)], code
+    assert first(lines[b], B01_B05) != "B01_MIG"

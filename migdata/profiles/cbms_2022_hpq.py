@@ -131,23 +131,42 @@ class _Reporter:
         self.source = source
 
     def rows(self, code: str, frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str,
-             row_col: str, action: str = "set_missing", value_col: str | None = None, **fields: Any) -> None:
-        sel = frame.loc[np.asarray(mask, dtype=bool)]
+             row_col: str, action: str = "set_missing", value_col: str | None = None,
+             values: Any = None, **fields: Any) -> None:
+        """Report the rows of ``frame`` where ``mask``; the values quoted are column
+        ``value_col`` (default ``column``) of the frame, or ``values`` (one per row of the
+        frame, or a function giving them for the rows of a mask: computed only when a row
+        is reported)."""
+        m = np.asarray(mask, dtype=bool)
+        if not m.any():  # (a record of no row records nothing)
+            return
+        sel = frame.loc[m]
+        if values is not None:
+            got = values(m) if callable(values) else np.asarray(values, dtype=object)[m]
+            vals = pd.Series(np.asarray(got, dtype=object), index=sel.index)
+        else:
+            vals = sel.get(value_col or column)
         line = sel["LNO"] if "LNO" in sel else pd.Series(None, index=sel.index, dtype=object)
         self.report.record(code, table="persons", source_file=self.source, column=column, action=action,
-                           rows=sel[row_col], values=sel.get(value_col or column),
+                           rows=sel[row_col], values=vals,
                            records="household " + sel["hh_id"].astype(str) + " line " + line.astype(str),
                            each={"hh_id": sel["hh_id"], "line": line}, **fields)
 
 
-def _first_answered(frame: pd.DataFrame, items: list[str]) -> tuple[pd.Series, pd.Series]:
-    """Per row: whether any item is answered, and the name of the first answered item."""
+def _first_answered(frame: pd.DataFrame, items: list[str]) -> tuple[pd.Series, Any]:
+    """Per row: whether any item is answered, and a function giving the name of the first
+    answered item of the rows of a mask (None where none is): it is only asked when a rule is
+    broken, so the common clean file never looks for it."""
     present = [c for c in items if c in frame.columns]
     if not present:
-        return pd.Series(False, index=frame.index), pd.Series(None, index=frame.index, dtype=object)
-    ans = frame[present].notna()
-    anyans = ans.any(axis=1)
-    first = ans.idxmax(axis=1).where(anyans, None)
+        return (pd.Series(False, index=frame.index),
+                lambda m: np.full(int(np.count_nonzero(m)), None, dtype=object))
+    anyans = frame[present].notna().any(axis=1)
+
+    def first(m: np.ndarray) -> np.ndarray:
+        ans = frame.loc[m, present].notna()
+        return ans.idxmax(axis=1).where(ans.any(axis=1), None).to_numpy(dtype=object)
+
     return anyans, first
 
 
@@ -209,12 +228,12 @@ def _places(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
             texts, idx = _distinct_codes(_num(f, item).to_numpy(), kind == want, width)
             vals, bad = read(texts)  # per distinct code; bad: not in the reference
             shown = np.array(texts + [None], dtype=object)[idx]
-            rep.rows(code, f.assign(_code=shown), np.append(bad, False)[idx], item, "_row_B", value_col="_code")
+            rep.rows(code, f, np.append(bad, False)[idx], item, "_row_B", values=shown)
             p[column] = np.array([pd.NA if pd.isna(v) else v for v in vals] + [pd.NA], dtype=object)[idx]
     src = pd.Series(p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None).to_numpy(),
                     index=f.index)
     iso_s, bad_c = _iso(src)
-    rep.rows("MD556", f.assign(_code=src), bad_c, "B09_COUNTRY", "_row_B", value_col="_code")
+    rep.rows("MD556", f, bad_c, "B09_COUNTRY", "_row_B", values=src.to_numpy(dtype=object))
     p["of_country"] = iso_s.astype(STRING).to_numpy()
 
 
@@ -249,22 +268,22 @@ def _skip_rules(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
 
     any_b1, first_b1 = _first_answered(f, B01_B05)
     m = ((age < 5) & any_b1).to_numpy()
-    rep.rows("MD550", f.assign(_item=first_b1), m, "B01-B05", "_row_B", value_col="_item")
+    rep.rows("MD550", f, m, "B01-B05", "_row_B", values=first_b1)
     blank(m, TIDY_B01_B05)
 
     any_b6, first_b6 = _first_answered(f, B06_B10)
     m = ((age < 15) & any_b6).to_numpy()
-    rep.rows("MD551", f.assign(_item=first_b6), m, "B06-B10", "_row_B", value_col="_item")
+    rep.rows("MD551", f, m, "B06-B10", "_row_B", values=first_b6)
     blank(m, TIDY_B06_B10)
 
     any_b7, first_b7 = _first_answered(f, B06_B10[1:])
     m = ((b06 == 7) & (age >= 15) & any_b7).to_numpy()
-    rep.rows("MD552", f.assign(_item=first_b7), m, "B07-B10", "_row_B", value_col="_item")
+    rep.rows("MD552", f, m, "B07-B10", "_row_B", values=first_b7)
     blank(m, TIDY_B06_B10[1:])
 
     any_b78, first_b78 = _first_answered(f, ["B07_LEAVE_MONTH", "B07_LEAVE_YR", "B08_STAY"])
     m = (b06.isin([3, 4, 5, 6]) & (age >= 15) & any_b78).to_numpy()
-    rep.rows("MD553", f.assign(_item=first_b78, _b06=b06), m, "B07-B08", "_row_B", value_col="_item")
+    rep.rows("MD553", f, m, "B07-B08", "_row_B", values=first_b78)
     blank(m, ["departure_month", "departure_year", "months_abroad"])
 
     m = ((b06 == 5) & (age >= 15) & _num(f, "B10_PTSENDMNY").notna()).to_numpy()
@@ -278,7 +297,7 @@ def _lf_status(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
     e01, e03, e25, e32 = (_num(f, c) for c in E_ITEMS)
     any_e, first_e = _first_answered(f, E_ITEMS)
     skipped = (b06.isin(OF_NO_SECTION_E) | (age < 5)) & any_e
-    rep.rows("MD557", f.assign(_item=first_e), skipped.to_numpy(), "Section E", "_row_E", value_col="_item")
+    rep.rows("MD557", f, skipped.to_numpy(), "Section E", "_row_E", values=first_e)
     answered = any_e & (age >= 15) & ~skipped
     emp = (e01 == 1) | (e03 == 1)
     unemp = ~emp & (e25 == 1) & (e32 == 1)
