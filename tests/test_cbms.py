@@ -404,3 +404,24 @@ def test_skip_rules_quote_the_first_answered_item(tmp_path):
         hit = probs[probs["code"] == code]
         assert list(hit["value"]) == [first(line, items)], code
     assert first(lines[b], B01_B05) != "B01_MIG"
+
+
+def test_household_sums_count_the_first_block_of_a_repeated_case():
+    """Section H as a repeating record (a dictionary with several per case): a household's
+    income and cash from abroad sum the records of its case's first block; a later block of the
+    same case id (``_occ`` numbered from 1 again) is not added. Hand count: case 1 has 100 + 20
+    in its first block and 999 in a later one; case 2 has 5 + 7."""
+    from migdata.profiles.cbms_2022_hpq import ID, _hh_id, _households
+
+    ids = {c: [4, 10, 1, 1, 1, 1, 1, 1][i] for i, c in enumerate(ID)}
+    case1, case2 = dict(ids), dict(ids, HSN=2)
+    rows = [dict(case1, _occ=1, H05_SOURCESOFINCOME=100.0, H3G_CASHRECEIPTS=1.0),
+            dict(case1, _occ=2, H05_SOURCESOFINCOME=20.0, H3G_CASHRECEIPTS=None),
+            dict(case2, _occ=1, H05_SOURCESOFINCOME=5.0, H3G_CASHRECEIPTS=None),
+            dict(case2, _occ=2, H05_SOURCESOFINCOME=7.0, H3G_CASHRECEIPTS=None),
+            dict(case1, _occ=1, H05_SOURCESOFINCOME=999.0, H3G_CASHRECEIPTS=50.0)]
+    sh = pd.DataFrame(rows)
+    h = pd.DataFrame({"hh_id": _hh_id(pd.DataFrame([case1, case2]))})
+    _households(h, {"SECTION_H": sh})
+    assert h["income"].tolist() == [120.0, 12.0]
+    assert h["cash_abroad"].iloc[0] == 1.0 and pd.isna(h["cash_abroad"].iloc[1])

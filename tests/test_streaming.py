@@ -428,3 +428,48 @@ def test_chunks_of_a_stream_with_short_reads_equal_those_of_whole_reads(planted,
     short = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
     assert short == whole and len(whole) > 3
     assert b"".join(c[1] for c in short) == dat.read_bytes()
+
+
+def repeated_cbms(folder: Path, seed: int) -> list[Path]:
+    """A generated CBMS file in which five cases come back later in the file (in the same chunk
+    or another one) with a different Section H income: the defect class "a case repeated with
+    other values" (a second export appended, a case keyed twice), by a seeded loop."""
+    from migdata.sample.cbms import Layout
+    from migdata.sample.dataset import write_cbms
+
+    folder.mkdir(parents=True, exist_ok=True)
+    dat = folder / "cbms.dat"
+    write_cbms(dat, 150, seed=seed)
+    raw = dat.read_bytes()
+    lines = raw[3:].split(b"\n")[:-1]
+    blocks, cur, key = [], [], None
+    for ln in lines:  # cases: the 27 id characters after the record type
+        if ln[1:28] != key and cur:
+            blocks.append(cur)
+            cur = []
+        key = ln[1:28]
+        cur.append(ln)
+    blocks.append(cur)
+    rng = np.random.default_rng(seed)
+    h, htype = Layout().item("H05_SOURCESOFINCOME"), Layout().record("SECTION_H").type_value.encode()
+    out = list(blocks)
+    for i in rng.choice(len(blocks), 5, replace=False):
+        copy = []
+        for ln in blocks[i]:
+            if ln[:1] == htype:
+                ln = ln.ljust(h.start - 1 + h.length)
+                income = str(int(rng.integers(1000, 99999))).rjust(h.length).encode()
+                ln = ln[:h.start - 1] + income + ln[h.start - 1 + h.length:]
+            copy.append(ln)
+        out.insert(int(rng.integers(i + 1, len(out) + 1)), copy)
+    dat.write_bytes(raw[:3] + b"\n".join(ln for b in out for ln in b) + b"\n")
+    return [dat, SAMPLE.parent / "cbms_2022_hpq_layout.dcf"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cases_repeated_with_other_values(tmp_path, seed):
+    """A repeated case is the household of its first block in memory and chunk by chunk alike:
+    its later block's income is not added to it (in memory it was, doubling the income, while a
+    streaming import kept the first chunk's; found by this generator)."""
+    same_import(tmp_path, repeated_cbms(tmp_path / "in", seed), "cbms_2022_hpq",
+                ["lenient", "reject", "strict"][seed], 90_000)

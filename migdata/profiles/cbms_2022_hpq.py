@@ -6,7 +6,7 @@
 - OWWA and PhilHealth membership of persons from the household's Section P member lists
   (P02.1C, P02.1G: two-digit line numbers, as PSA's validation scripts read them);
 - ``cash_abroad`` and ``income`` summed over the case's Section H records (when a file has
-  several);
+  several), those of the case's first block when its id comes back later in the file;
 - the skip rules of DOMAIN.md §2.2.5 (PSA ``rcbms-app`` validation scripts), each violation
   reported with the household, line, item and value (MD550-MD559) and the answer set missing.
 
@@ -604,8 +604,18 @@ def _mpi(h: pd.DataFrame, p: pd.DataFrame, settings: dict[str, Any]) -> None:
 
 
 def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+    """``cash_abroad`` and ``income`` summed over the Section H records of the case's first
+    block. A case whose id comes back later in the file (MD406) is the household of its first
+    block, as its household row is: the records of a later block are not added to it (a second
+    copy of a household would double its income), whichever chunk of a streaming import holds
+    them."""
     if "SECTION_H" in raw and len(raw["SECTION_H"]) != raw["SECTION_H"][ID].drop_duplicates().shape[0]:
         sh = raw["SECTION_H"].assign(hh_id=_hh_id(raw["SECTION_H"]))
+        if "_occ" in sh.columns:  # a repeating record: a block's records are numbered from 1
+            block = (pd.to_numeric(sh["_occ"]) == 1).astype(int).groupby(sh["hh_id"]).cumsum()
+            sh = sh[(block <= 1).to_numpy()]
+        else:  # one record per block
+            sh = sh[~sh["hh_id"].duplicated().to_numpy()]
         sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)
         h["cash_abroad"] = h["hh_id"].map(sums["H3G_CASHRECEIPTS"]).to_numpy()
         h["income"] = h["hh_id"].map(sums["H05_SOURCESOFINCOME"]).to_numpy()
