@@ -477,7 +477,9 @@ def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.nd
     line, first = np.unique(np.concatenate(rows), return_index=True)
     rec = np.repeat(np.arange(len(names)), [len(r) for r in rows])[first]
     buf = np.frombuffer(ch.data, dtype=np.uint8)
-    starts = np.r_[0, np.flatnonzero(buf == 10) + 1]
+    # the file's first line starts after its UTF-8 byte-order mark, as the reader reads it
+    bom = 3 if ch.bytes_before == 0 and bytes(buf[:3]) == b"\xef\xbb\xbf" else 0
+    starts = np.r_[bom, np.flatnonzero(buf == 10) + 1]
     at = starts[line - ch.lines_before - 1]
     key = _id_bytes(buf, at, ids).view(f"S{len(ids)}").ravel()
     heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])

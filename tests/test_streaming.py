@@ -473,3 +473,27 @@ def test_cases_repeated_with_other_values(tmp_path, seed):
     streaming import kept the first chunk's; found by this generator)."""
     same_import(tmp_path, repeated_cbms(tmp_path / "in", seed), "cbms_2022_hpq",
                 ["lenient", "reject", "strict"][seed], 90_000)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_case_blocks_read_ids_after_the_byte_order_mark(tmp_path, bom):
+    """The first chunk's first case block is keyed by the first case's id, whether or not the
+    file starts with a UTF-8 byte-order mark (CSPro writes one): the id is read after it."""
+    from migdata.importer import fit_cspro_files, identifier_sources
+    from migdata.profiles import load_profile
+    from migdata.readers.cspro import read_cspro
+    from migdata.streaming import _case_blocks, _id_offsets, chunks
+
+    raw = SAMPLE.read_bytes()
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    dat = tmp_path / "cbms.dat"
+    dat.write_bytes(bom + body)
+    (tmp_path / "cbms_2022_hpq_layout.dcf").write_bytes((SAMPLE.parent / "cbms_2022_hpq_layout.dcf").read_bytes())
+    prof = load_profile("cbms_2022_hpq")
+    f, d, opts, _ = fit_cspro_files(prof, [dat], dict(prof.reader_options), identifier_sources(prof))[0]
+    ch = next(iter(chunks(f, d, 200_000)))
+    tables, _ = read_cspro(f, d, data=ch.data, lines_before=ch.lines_before, bytes_before=ch.bytes_before, **opts)
+    keys, first, _, _ = _case_blocks(d, ch, tables)
+    first_line = body.split(b"\n", 1)[0]
+    assert bytes(keys[0]) == bytes(first_line[i] for i in _id_offsets(d))
+    assert first[0] == 1 and bytes(keys[1]) != bytes(keys[0])
