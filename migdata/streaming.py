@@ -55,7 +55,7 @@ import pyarrow as pa
 
 from migdata._kernels.text import count_byte, string_buffers
 from migdata.errors import UsageError
-from migdata.model.report import POLICIES, ImportReport, Problem
+from migdata.model.report import POLICIES, ImportReport, Problem, quoted_values
 
 #: Bytes of text per chunk: about 2.7 M persons in the LFS layout, 250,000 in the CBMS layout.
 CHUNK_BYTES = 256 << 20
@@ -377,7 +377,7 @@ class _StoredChecker:
         if not mask.any():
             return
         rows = self.fetch(mask)
-        vals = values[mask].to_numpy() if values is not None else [None] * len(rows)
+        vals = quoted_values(values[mask]) if values is not None else [None] * len(rows)
         keycols = [c for c in self.key if c in rows.columns]
         self.report.record(
             code, table=self.table, column=column, action=action,

@@ -131,3 +131,16 @@ def test_validation_problems_beyond_the_cap_are_counted():
     assert len(out.report.problems) == 1000
     assert out.report.unlisted == {("MD105", "persons", "age", "set_missing"): 500}
     assert out.persons["age"].isna().sum() == n  # all blanked, listed or not
+
+
+def test_a_quoted_value_does_not_depend_on_the_other_rows():
+    """A duplicate line number is quoted as the integer it is, though another row's line number
+    is missing (whose numpy form would turn the whole column into floats: 1.0)."""
+    hh = pd.DataFrame({"hh_id": ["a", "b"], "weight": [1.0, 1.0], "source": ["t", "t"]})
+    pp = pd.DataFrame({"hh_id": ["a", "a", "b"], "line_no": pd.array([1, 1, None], dtype="Int32"),
+                       "sex": ["male", "female", "male"], "age": [30, 31, 5],
+                       "relationship": ["head", "spouse", "head"]})
+    data = validate(HouseholdData({"households": hh, "persons": pp}, provenance={"sources": ["t"]}))
+    dup = [p for p in data.report.problems if p.code == "MD109"]
+    assert [p.value for p in dup] == [1] and type(dup[0].value) is int
+    assert "line_no 1," in dup[0].message

@@ -497,3 +497,44 @@ def test_case_blocks_read_ids_after_the_byte_order_mark(tmp_path, bom):
     first_line = body.split(b"\n", 1)[0]
     assert bytes(keys[0]) == bytes(first_line[i] for i in _id_offsets(d))
     assert first[0] == 1 and bytes(keys[1]) != bytes(keys[0])
+
+
+def repeated_lfs(folder: Path, seed: int) -> list[Path]:
+    """The planted LFS file with six more cases repeated later in the file, a few digits of each
+    copied line changed after the id (a second interview keyed again): the same defect class as
+    :func:`repeated_cbms`, with changed answers anywhere in the line."""
+    dat, dcf = planted_lfs(folder, 5000, seed=seed)
+    raw = dat.read_bytes()
+    lines = raw[3:].split(b"\n")[:-1]
+    blocks, cur, key = [], [], None
+    for ln in lines:
+        if ln[1:8] + ln[25:30] != key and cur:
+            blocks.append(cur)
+            cur = []
+        key = ln[1:8] + ln[25:30]
+        cur.append(ln)
+    blocks.append(cur)
+    rng = np.random.default_rng(seed + 50)
+
+    def changed(ln: bytes) -> bytes:
+        b = bytearray(ln)
+        for _ in range(int(rng.integers(1, 6))):
+            pos = int(rng.integers(30, len(b))) if len(b) > 30 else None
+            if pos is not None and chr(b[pos]).isdigit():
+                b[pos] = ord(str(int(rng.integers(0, 10))))
+        return bytes(b)
+
+    out = list(blocks)
+    for i in rng.choice(len(blocks) // 2, 6, replace=False):
+        copy = [changed(ln) if rng.random() < 0.5 else ln for ln in blocks[i]]
+        out.insert(int(rng.integers(len(out) // 2, len(out))), copy)
+    dat.write_bytes(raw[:3] + b"\n".join(ln for b in out for ln in b) + b"\n")
+    return [dat, dcf]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_cases_repeated_with_changed_answers(tmp_path, seed):
+    """Seed 2 found a problem's value quoted as 1.0 in memory and 1 chunk by chunk (an integer
+    column with a missing value elsewhere turned float): values are now quoted row by row."""
+    same_import(tmp_path, repeated_lfs(tmp_path / "in", seed), _bench_import().bench_profile(),
+                "lenient", 120_000)

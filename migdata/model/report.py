@@ -105,6 +105,19 @@ def _positional(v: Any) -> pd.Series:
     return pd.Series(list(v) if isinstance(v, (list, tuple)) else v)
 
 
+def quoted_values(s: pd.Series) -> np.ndarray:
+    """The values of a column's offending rows as a problem quotes them: each row's own value,
+    one object per row. An integer column with a missing value elsewhere stays integer (its
+    numpy form would be float: ``1.0``), so a value reads the same whichever rows are read
+    with it (a whole table in memory, one chunk of a streaming import).
+
+    Example:
+        >>> quoted_values(pd.Series([1, None, 3], dtype="Int32")).tolist()
+        [1, <NA>, 3]
+    """
+    return s.to_numpy(dtype=object)
+
+
 def _plain(v: Any) -> Any:
     """A missing value as None, a numpy scalar as its Python value (messages and JSON)."""
     if v is None or isinstance(v, (list, tuple, dict)):

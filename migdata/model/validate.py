@@ -42,7 +42,7 @@ from migdata._kernels.text import isin_text, take_text
 from migdata.errors import DataError, UsageError
 from migdata.model import codes as codelists
 from migdata.model.data import HouseholdData
-from migdata.model.report import POLICIES, ImportReport
+from migdata.model.report import POLICIES, ImportReport, quoted_values
 from migdata.model.schema import BOOL, FLOAT, INT, STRING, columns, schema
 
 _TRUE = {"1", "true", "yes", "y", "t", "oo"}
@@ -99,7 +99,7 @@ class _Checker:
             code, table=self.table, column=column, action=action,
             rows=df["_source_row"].to_numpy()[idx] if "_source_row" in df else None,
             source_file=df["_source_file"].to_numpy()[idx] if "_source_file" in df else self.source_file,
-            values=values.to_numpy()[idx] if values is not None else [None] * len(idx),
+            values=quoted_values(values.iloc[idx]) if values is not None else [None] * len(idx),
             records=df[keys].iloc[idx] if keys else None,
             mask=True if column in self.masked else (False if column in self.key else None), **fields)
 

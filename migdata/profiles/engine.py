@@ -103,7 +103,7 @@ from migdata._kernels.text import constant_text, map_text, padded_join, take_tex
 from migdata.errors import DataError, MigdataError
 from migdata.model import codes as codelists
 from migdata.model.privacy import looks_personal
-from migdata.model.report import ImportReport
+from migdata.model.report import ImportReport, quoted_values
 from migdata.model.spec import LinkSpec
 from migdata.model.spec import DesignSpec
 from migdata.profiles import free_text
@@ -427,7 +427,7 @@ class _Mapper:
             code, table=self.t, column=column, action=action,
             rows=raw["_source_row"].to_numpy()[idx] if "_source_row" in raw else None,
             source_file=raw["_source_file"].to_numpy()[idx] if "_source_file" in raw else self.cb.source,
-            values=values.to_numpy()[idx], mask=withhold, **fields)
+            values=quoted_values(values.iloc[idx]), mask=withhold, **fields)
 
     def column(self, name: str, spec: dict[str, Any]) -> pd.Series | None:
         n = len(self.raw)
