@@ -430,6 +430,29 @@ def test_chunks_of_a_stream_with_short_reads_equal_those_of_whole_reads(planted,
     assert b"".join(c[1] for c in short) == dat.read_bytes()
 
 
+def _blocks(lines: list[bytes], key) -> list[list[bytes]]:
+    """The runs of consecutive lines with the same ``key(line)`` (a file's case blocks)."""
+    blocks, cur, last = [], [], None
+    for ln in lines:
+        if key(ln) != last and cur:
+            blocks.append(cur)
+            cur = []
+        last = key(ln)
+        cur.append(ln)
+    blocks.append(cur)
+    return blocks
+
+
+def _changed(ln: bytes, rng: np.random.Generator) -> bytes:
+    """``ln`` with one to five of its digits after column 30 redrawn (answers keyed again)."""
+    b = bytearray(ln)
+    for _ in range(int(rng.integers(1, 6))):
+        pos = int(rng.integers(30, len(b))) if len(b) > 30 else None
+        if pos is not None and chr(b[pos]).isdigit():
+            b[pos] = ord(str(int(rng.integers(0, 10))))
+    return bytes(b)
+
+
 def repeated_cbms(folder: Path, seed: int) -> list[Path]:
     """A generated CBMS file in which five cases come back later in the file (in the same chunk
     or another one) with a different Section H income: the defect class "a case repeated with
@@ -442,14 +465,7 @@ def repeated_cbms(folder: Path, seed: int) -> list[Path]:
     write_cbms(dat, 150, seed=seed)
     raw = dat.read_bytes()
     lines = raw[3:].split(b"\n")[:-1]
-    blocks, cur, key = [], [], None
-    for ln in lines:  # cases: the 27 id characters after the record type
-        if ln[1:28] != key and cur:
-            blocks.append(cur)
-            cur = []
-        key = ln[1:28]
-        cur.append(ln)
-    blocks.append(cur)
+    blocks = _blocks(lines, lambda ln: ln[1:28])  # cases: the 27 id characters after the record type
     rng = np.random.default_rng(seed)
     h, htype = Layout().item("H05_SOURCESOFINCOME"), Layout().record("SECTION_H").type_value.encode()
     out = list(blocks)
@@ -506,27 +522,12 @@ def repeated_lfs(folder: Path, seed: int) -> list[Path]:
     dat, dcf = planted_lfs(folder, 5000, seed=seed)
     raw = dat.read_bytes()
     lines = raw[3:].split(b"\n")[:-1]
-    blocks, cur, key = [], [], None
-    for ln in lines:
-        if ln[1:8] + ln[25:30] != key and cur:
-            blocks.append(cur)
-            cur = []
-        key = ln[1:8] + ln[25:30]
-        cur.append(ln)
-    blocks.append(cur)
+    blocks = _blocks(lines, lambda ln: ln[1:8] + ln[25:30])
     rng = np.random.default_rng(seed + 50)
-
-    def changed(ln: bytes) -> bytes:
-        b = bytearray(ln)
-        for _ in range(int(rng.integers(1, 6))):
-            pos = int(rng.integers(30, len(b))) if len(b) > 30 else None
-            if pos is not None and chr(b[pos]).isdigit():
-                b[pos] = ord(str(int(rng.integers(0, 10))))
-        return bytes(b)
 
     out = list(blocks)
     for i in rng.choice(len(blocks) // 2, 6, replace=False):
-        copy = [changed(ln) if rng.random() < 0.5 else ln for ln in blocks[i]]
+        copy = [_changed(ln, rng) if rng.random() < 0.5 else ln for ln in blocks[i]]
         out.insert(int(rng.integers(len(out) // 2, len(out))), copy)
     dat.write_bytes(raw[:3] + b"\n".join(ln for b in out for ln in b) + b"\n")
     return [dat, dcf]
@@ -550,27 +551,12 @@ def repeated_cbms_changed(folder: Path, seed: int) -> list[Path]:
     write_cbms(dat, 120, seed=seed)
     raw = dat.read_bytes()
     lines = raw[3:].split(b"\n")[:-1]
-    blocks, cur, key = [], [], None
-    for ln in lines:
-        if ln[1:28] != key and cur:
-            blocks.append(cur)
-            cur = []
-        key = ln[1:28]
-        cur.append(ln)
-    blocks.append(cur)
+    blocks = _blocks(lines, lambda ln: ln[1:28])
     rng = np.random.default_rng(seed)
-
-    def changed(ln: bytes) -> bytes:
-        b = bytearray(ln)
-        for _ in range(int(rng.integers(1, 6))):
-            pos = int(rng.integers(30, len(b))) if len(b) > 30 else None
-            if pos is not None and chr(b[pos]).isdigit():
-                b[pos] = ord(str(int(rng.integers(0, 10))))
-        return bytes(b)
 
     out = list(blocks)
     for i in rng.choice(len(blocks), 6, replace=False):
-        copy = [changed(ln) if rng.random() < 0.5 else ln for ln in blocks[i]]
+        copy = [_changed(ln, rng) if rng.random() < 0.5 else ln for ln in blocks[i]]
         if rng.random() < 0.3:
             copy = copy[: int(rng.integers(1, len(copy) + 1))]
         out.insert(int(rng.integers(i + 1, len(out) + 1)), copy)
