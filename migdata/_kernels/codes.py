@@ -45,15 +45,22 @@ def _numpy_dtype(s: pd.Series) -> np.dtype:
     return np.dtype(getattr(s.dtype, "numpy_dtype", s.dtype))
 
 
+def own_width(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """An integer column's values at its own width (a missing value read as 0) and its missing
+    mask: ``(s.fillna(0).to_numpy(<its numpy dtype>), s.isna().to_numpy())``. A file's codes are
+    8, 16 or 32 bits; a 64-bit copy would cost two to eight times the memory passes."""
+    return s.to_numpy(dtype=_numpy_dtype(s), na_value=0), s.isna().to_numpy(dtype=bool)
+
+
 def _narrow(s: pd.Series) -> tuple[np.ndarray, Any] | None:
     """The direct path of :func:`factorize` for 8- and 16-bit integers (the reader's codes),
     None when a value is negative. Every possible value is a slot of a table of 256 or 65,536,
     so the values are read at their own width: no 64-bit copy, no pass to find the range,
     and missing values (read as 0) are taken out of slot 0's count, not out of the rows."""
-    na = s.isna().to_numpy(dtype=bool)
+    v, na = own_width(s)
     missing = int(na.sum())
-    width = _numpy_dtype(s)
-    v = s.to_numpy(dtype=width, na_value=0).view(f"u{width.itemsize}")
+    width = v.dtype
+    v = v.view(f"u{width.itemsize}")
     counts = np.bincount(v, minlength=1 << (8 * width.itemsize))
     counts[0] -= missing
     if width.kind == "i" and counts[len(counts) // 2:].any():  # a negative value: hashed

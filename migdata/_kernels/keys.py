@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from migdata._kernels.codes import own_width
 from migdata._kernels.text import arrow_text
 
 def first_per_case(df: pd.DataFrame, keys: list[str], starts: np.ndarray | None = None) -> pd.DataFrame:
@@ -49,8 +50,7 @@ def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
                 continue
             col = df[k]
             if pd.api.types.is_integer_dtype(col.dtype):  # at the column's own width, no masked arrays
-                na = col.isna().to_numpy(dtype=bool)
-                v = col.to_numpy(dtype=np.dtype(getattr(col.dtype, "numpy_dtype", col.dtype)), na_value=0)
+                v, na = own_width(col)
                 same &= (v[1:] == v[:-1]) & ~na[1:] & ~na[:-1]  # a missing key starts a run
                 continue
             a = col.array

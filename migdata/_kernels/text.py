@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from migdata._kernels.codes import factorize
+from migdata._kernels.codes import factorize, own_width
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -160,13 +160,11 @@ def _padded_digits(cols: Sequence[pd.Series], widths: Sequence[int | None], sep:
     for col, w in zip(cols, widths):
         if not pd.api.types.is_integer_dtype(col.dtype):
             return None
-        # at the column's own width (a file's codes are 8, 16 or 32 bits): a quarter to an
-        # eighth of the memory passes of 64-bit copies; the digits widen only the run heads
-        v = col.to_numpy(dtype=np.dtype(getattr(col.dtype, "numpy_dtype", col.dtype)), na_value=0)
+        v, na = own_width(col)  # the digits widen only the run heads
         if len(v) and (int(v.min()) < 0 or int(v.max()) >= 10 ** int(w)):
             return None
         vals.append(v)
-        missing |= col.isna().to_numpy(dtype=bool)
+        missing |= na
     change = np.zeros(n, dtype=bool)
     change[:1] = True
     for v in vals:
