@@ -41,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import shutil
 import tempfile
@@ -297,15 +298,59 @@ def _merge_reader(reports: list[ImportReport], d: Any) -> list[Problem]:
     return out
 
 
-def _merge_steps(reports: list[ImportReport]) -> list[Problem]:
+def _merge_steps(reports: list[ImportReport], rank: Any = None) -> list[Problem]:
     """Problems of one step (profile and hooks, or value checks) of every chunk: each kind
-    (code, table, column, action) in the order it first appears, its problems in chunk order
-    (file order)."""
+    (code, table, column, action) in the order the chunks agree on (:func:`_merged_order`; ties
+    by ``rank``, a kind's place among the step's rules, then by first appearance), its problems
+    in chunk order (file order)."""
     groups: dict[tuple, list[Problem]] = {}
+    seqs = []
     for r in reports:
+        seq: dict[tuple, None] = {}
         for p in r.problems:
-            groups.setdefault((p.code, p.table, p.column, p.action), []).append(p)
-    return [p for ps in groups.values() for p in ps]
+            k = (p.code, p.table, p.column, p.action)
+            groups.setdefault(k, []).append(p)
+            seq[k] = None
+        seqs.append(list(seq))
+    return [p for k in _merged_order(list(groups), seqs, rank) for p in groups[k]]
+
+
+def _merged_order(kinds: list[tuple], seqs: list[list[tuple]], place: Any = None) -> list[tuple]:
+    """``kinds`` in the order the chunks' own orders ``seqs`` agree on: a kind that any chunk
+    lists before another comes before it (one read of the whole file lists the kinds in the
+    order of the steps that find them, and each chunk lists a part of that order). Kinds no
+    chunk shows together go by ``place`` (a function of a kind: its step's place) when given,
+    then by first appearance, as do contradictions. A kind found only in a later chunk thus
+    takes its place among the kinds of the chunks before it."""
+    first = {k: i for i, k in enumerate(kinds)}
+    order = sorted(kinds, key=lambda k: (place(k), first[k]) if place else first[k])
+    rank = {k: i for i, k in enumerate(order)}
+    kinds = order
+    after: dict[tuple, set[tuple]] = {k: set() for k in kinds}
+    n_before = dict.fromkeys(kinds, 0)
+    for seq in seqs:
+        for a, b in zip(seq, seq[1:]):
+            if b not in after[a]:
+                after[a].add(b)
+                n_before[b] += 1
+    ready = [rank[k] for k in kinds if not n_before[k]]
+    heapq.heapify(ready)
+    out: list[tuple] = []
+    while len(out) < len(kinds):
+        if not ready:  # a contradiction (a cycle): the first kind not yet placed
+            ready = [min(rank[k] for k in kinds if n_before[k] > 0)]
+            n_before[kinds[ready[0]]] = 0
+        k = kinds[heapq.heappop(ready)]
+        if n_before[k] < 0:
+            continue
+        n_before[k] = -1  # placed
+        out.append(k)
+        for b in after[k]:
+            if n_before[b] > 0:
+                n_before[b] -= 1
+                if not n_before[b]:
+                    heapq.heappush(ready, rank[b])
+    return out
 
 
 # ----------------------------------------------------------------------------- the rows of all chunks
@@ -777,6 +822,8 @@ class _Import:
                 if tspec.get("one_per_case") and tname in tidy and "_source_row" in tidy[tname]:
                     rows = tidy[tname]["_source_row"].to_numpy(dtype="int64", na_value=-1)
                     tidy[tname] = tidy[tname][~_in_blocks(rows, *repeated)].reset_index(drop=True)
+                    # and its problems: in memory the later copy's row never existed
+                    rep_map.drop_rows(tname, lambda r: _in_blocks(r, *repeated))
             checked = None  # checked again, on the rows that stay
         if self.policy == "reject":
             for rep in (rep_read, rep_map):  # each marks its own problems' rows as rejected
@@ -894,12 +941,14 @@ class _Import:
 
     def _merge_before_keys(self) -> None:
         """The report up to the rules between rows, merged from the chunks."""
+        from migdata.profiles.engine import step_order
+
         r = self.report
         for d, reports in self.read_reports:
             r.extend_problems(_merge_reader(reports, d), reports)
         for key, (read, kept, rejected) in self.lines.items():
             r.set_counts(key, read=read, kept=kept, rejected=rejected)
-        r.extend_problems(_merge_steps(self.steps["map"]), self.steps["map"])
+        r.extend_problems(_merge_steps(self.steps["map"], step_order(self.prof)), self.steps["map"])
         r.notes += self.notes
         self.n_before_validate, self.listed_before_validate = r.n_problems, len(r.problems)
         if self.failed:

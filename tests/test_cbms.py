@@ -412,6 +412,7 @@ def test_household_sums_count_the_first_block_of_a_repeated_case():
     same case id (``_occ`` numbered from 1 again) is not added. Hand count: case 1 has 100 + 20
     in its first block and 999 in a later one; case 2 has 5 + 7."""
     from migdata.profiles.cbms_2022_hpq import ID, _hh_id, _households
+    from migdata.profiles.engine import CaseBlocks
 
     ids = {c: [4, 10, 1, 1, 1, 1, 1, 1][i] for i, c in enumerate(ID)}
     case1, case2 = dict(ids), dict(ids, HSN=2)
@@ -420,8 +421,9 @@ def test_household_sums_count_the_first_block_of_a_repeated_case():
             dict(case2, _occ=1, H05_SOURCESOFINCOME=5.0, H3G_CASHRECEIPTS=None),
             dict(case2, _occ=2, H05_SOURCESOFINCOME=7.0, H3G_CASHRECEIPTS=None),
             dict(case1, _occ=1, H05_SOURCESOFINCOME=999.0, H3G_CASHRECEIPTS=50.0)]
-    sh = pd.DataFrame(rows)
+    sh = pd.DataFrame(rows).assign(_source_row=[1, 2, 3, 4, 5])  # the reader's line numbers
     h = pd.DataFrame({"hh_id": _hh_id(pd.DataFrame([case1, case2]))})
-    _households(h, {"SECTION_H": sh})
+    raw = {"SECTION_H": sh}
+    _households(h, raw, CaseBlocks.of_raw(raw, ID))
     assert h["income"].tolist() == [120.0, 12.0]
     assert h["cash_abroad"].iloc[0] == 1.0 and pd.isna(h["cash_abroad"].iloc[1])

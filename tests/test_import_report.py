@@ -46,6 +46,30 @@ def test_merged_reports_keep_one_cap():
 
 
 
+def test_rows_dropped_from_a_report_listed_or_counted():
+    """Problems of rows a later step removes (a repeated case's later household, in a streaming
+    import) are forgotten whether listed or counted beyond the cap; other tables keep theirs."""
+    r = ImportReport(max_listed=2)
+    r.record("MD504", table="households", column="tenure", rows=[3, 5, 8, 9], values=["X"] * 4,
+             action="set_missing")
+    r.record("MD504", table="persons", column="sex", rows=[8], values=["X"], action="set_missing")
+    r.drop_rows("households", lambda rows: (rows >= 5) & (rows < 9))
+    assert [(p.table, p.source_row) for p in r.problems] == [("households", 3), ("persons", 8)]
+    assert r.unlisted == {("MD504", "households", "tenure", "set_missing"): 1} and r.n_problems == 3
+    assert sorted(row for *_, row in r.rows_with(["MD504"])) == [3, 8, 9]
+    r.record("MD504", table="households", column="tenure", rows=[10], values=["X"], action="set_missing")
+    assert [p.source_row for p in r.problems] == [3, 8, 10]  # the freed place of the cap is used
+
+
+def test_a_line_number_from_a_float_column_reads_as_a_whole_number():
+    """Line numbers of a column with gaps (a left join) are floats: the message says row 5114."""
+    r = ImportReport()
+    r.record("MD504", table="persons", column="sex", rows=pd.Series([5114.0, float("nan")]),
+             values=["X", "Y"], action="set_missing")
+    assert [p.source_row for p in r.problems] == [5114, None]
+    assert "row 5114 of" in r.problems[0].message and "5114.0" not in r.problems[0].message
+
+
 def test_chunk_reports_merged_in_order_equal_one_report():
     """A streaming import records each chunk in its own report and merges them in file order
     (``extend_problems``, with what each chunk counted but did not list): the same listed

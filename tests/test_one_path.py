@@ -41,7 +41,7 @@ def workbook_csv(store: Path, tmp: Path, name: str, *args: str) -> pd.DataFrame:
     out = tmp / f"{name}.xlsx"
     run_cli("indicators", str(store), "--out", str(out), "--csv", *args)
     return pd.read_csv(out.with_suffix(".csv"), dtype={"area_code": str, "parent_code": str, "category": str},
-                       keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+                       keep_default_na=False, na_values=[""], encoding="utf-8-sig", low_memory=False)  # one type per column
 
 
 def report_rows(p: MigrationProfile) -> pd.DataFrame:

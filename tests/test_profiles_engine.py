@@ -277,3 +277,95 @@ def test_columns_mapped_in_threads_report_exactly_as_one_at_a_time(monkeypatch):
     threaded = import_files(files, "cbms_2022_hpq").report
     assert len(serial.problems) > 10
     assert [p.message for p in threaded.problems] == [p.message for p in serial.problems]
+
+
+@pytest.mark.parametrize("files", [1, 2])
+def test_a_repeated_case_joins_its_own_records(files):
+    """Hand-made lines of one file (or the same lines in two files): case 1's persons (record
+    A, line and occurrence) and their B records, case 2, then case 1 keyed again with another
+    answer for person 1 and no B record for person 2. Each copy's persons take the B records of
+    their own block: the later person 1 is female (line 8) and the later person 2 lacks a B
+    record (MD507 at line 9, column B), as the streaming import, which sees the blocks in
+    different chunks, joins them."""
+    from migdata.profiles.engine import apply_profile
+    from migdata.readers.codebook import Codebook
+
+    prof = parse_profile('''
+[profile]
+name = "blocks"
+reader = "csv"
+[tables.persons]
+from = "A"
+join = ["B"]
+keys = ["HH", "_occ"]
+[tables.persons.columns]
+hh_id = "HH"
+line_no = "_occ"
+sex = { from = "SEX", codes = { 1 = "male", 2 = "female" } }
+''')
+    a = pd.DataFrame({"HH": [1, 1, 2, 1, 1], "_occ": [1, 2, 1, 1, 2], "_source_row": [1, 3, 5, 7, 9]})
+    b = pd.DataFrame({"HH": [1, 1, 2, 1], "_occ": [1, 2, 1, 1], "SEX": [1, 2, 1, 2], "_source_row": [2, 4, 6, 8]})
+    want_sex = ["male", "female", "male", "female", None]
+    want_507 = [9]
+    if files == 2:  # line numbers start again in the second file: blocks are per file
+        a = pd.concat([a.assign(_source_file="f1"), a.assign(_source_file="f2")], ignore_index=True)
+        b = pd.concat([b.assign(_source_file="f1"), b.assign(_source_file="f2")], ignore_index=True)
+        want_sex, want_507 = want_sex * 2, want_507 * 2
+    cb = Codebook("blocks.csv", "csv")
+    out = apply_profile(prof, {"A": a, "B": b}, cb)["persons"]
+    assert [None if pd.isna(v) else v for v in out["sex"]] == want_sex
+    assert [(p.code, p.source_row, p.column) for p in cb.report.problems] == [("MD507", r, "B") for r in want_507]
+
+
+def test_a_repeated_case_aggregates_its_first_block():
+    """One row per case with a household weight that is the mean of its persons' weights: case
+    1 (weights 10, 20), case 2 (30), case 1 keyed again (100, 200). The row kept for case 1 is
+    its first, and so is its weight: (10 + 20) / 2 = 15, as a streaming import that reads the
+    second copy in another chunk (and drops it as a duplicate) stores it; not the mean of all
+    four (82.5)."""
+    from migdata.profiles.engine import apply_profile
+    from migdata.readers.codebook import Codebook
+
+    prof = parse_profile('''
+[profile]
+name = "agg"
+reader = "csv"
+[tables.households]
+from = "A"
+one_per_case = true
+keys = ["HH"]
+[tables.households.columns]
+hh_id = "HH"
+weight = { from = "W", aggregate = "mean" }
+''')
+    a = pd.DataFrame({"HH": [1, 1, 2, 1, 1], "W": [10.0, 20, 30, 100, 200], "_source_row": [1, 2, 3, 4, 5]})
+    out = apply_profile(prof, {"A": a}, Codebook("agg.csv", "csv"))["households"]
+    assert out["weight"].tolist() == [15.0, 30.0]
+
+
+def test_case_blocks_by_hand():
+    """Lines 1-7 of one file, records A and B: case (1, 1) on lines 1-2, case (1, blank) on
+    3-4 (a blank id part equals a blank, as the reader compares ids), (1, 1) again on 5, (2, 1)
+    on 6 and (1, 1) on 7: blocks 0, 0, 1, 1, 2, 3, 4; the first of case (1, 1) is block 0. The
+    same lines in a second file are blocks of their own (5-9, line numbers start again), and
+    copies of the first file's cases, as one row per case keeps the first file's row."""
+    from migdata.profiles.engine import CaseBlocks
+
+    a = pd.DataFrame({"R": pd.array([1, 1, 2], dtype="Int16"), "H": pd.array([1, None, 1], dtype="Int16"),
+                      "_source_row": [1, 3, 6]})
+    b = pd.DataFrame({"R": pd.array([1, 1, 1, 1], dtype="Int16"), "H": pd.array([1, None, 1, 1], dtype="Int16"),
+                      "_source_row": [2, 4, 5, 7]})
+    cb = CaseBlocks.of_raw({"A": a, "B": b}, ["R", "H", "_occ"])
+    assert cb.repeated
+    assert cb.block(a).tolist() == [0, 1, 3] and cb.block(b).tolist() == [0, 1, 2, 4]
+    assert cb.first(b).tolist() == [True, True, False, False]
+    assert cb.block(pd.DataFrame({"_source_row": [8]})).tolist() == [-1]  # a line no table has
+    two = {"A": pd.concat([a.assign(_source_file="f1"), a.assign(_source_file="f2")], ignore_index=True),
+           "B": pd.concat([b.assign(_source_file="f1"), b.assign(_source_file="f2")], ignore_index=True)}
+    cb2 = CaseBlocks.of_raw(two, ["R", "H"])
+    assert cb2.block(two["B"]).tolist() == [0, 1, 2, 4, 5, 6, 7, 9]
+    assert cb2.first(two["B"]).tolist() == [True, True, False, False] + [False] * 4
+    # text ids (a CSV reader's) are compared as text; no repeated case: every row is a first
+    c = pd.DataFrame({"ID": ["x", "x", "y"], "_source_row": [1, 2, 3]})
+    cb3 = CaseBlocks.of_raw({"C": c}, ["ID"])
+    assert not cb3.repeated and cb3.block(c).tolist() == [0, 0, 1] and cb3.first(c).all()

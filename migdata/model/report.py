@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -237,9 +237,10 @@ class ImportReport:
     def _append(self, code: str, table: str, column: str | None, action: str, source_file: Any,
                 row: Any, value: Any, record: str | None, fields: dict[str, Any]) -> Problem:
         src = None if source_file is None else str(source_file)
+        row = None if row is None else int(row)  # a line number reads 5114 from a float column too
         msg = render(code, table=table, file=src, row=row, column=column, value=value,
                      record=record, **fields)
-        p = Problem(code, table, src, None if row is None else int(row), column, value, rule(code),
+        p = Problem(code, table, src, row, column, value, rule(code),
                     msg, action, record)
         self.problems.append(p)
         return p
@@ -284,6 +285,42 @@ class ImportReport:
                 self.unlisted[ukey] = self.unlisted.get(ukey, 0) + n
             for rkey, parts in r._unlisted_rows.items():
                 self._unlisted_rows.setdefault(rkey, []).extend(parts)
+
+    def drop_rows(self, table: str, inside: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Forget the problems of ``table`` whose source row is ``inside`` (a function of an
+        array of rows giving a mask), listed or counted: rows a later step removes as if never
+        read (the later copy of a repeated case, in a streaming import).
+
+        Example:
+            >>> r = ImportReport()
+            >>> _ = r.record("MD507", table="households", rows=[3, 9], values=["a", "b"], other="B")
+            >>> r.drop_rows("households", lambda rows: rows > 5)
+            >>> [p.source_row for p in r.problems]
+            [3]
+        """
+        mine = [i for i, p in enumerate(self.problems) if p.table == table and p.source_row is not None]
+        out = np.zeros(len(self.problems), dtype=bool)
+        if mine:
+            out[mine] = inside(np.array([self.problems[i].source_row for i in mine], dtype=np.int64))
+        for i in np.flatnonzero(out):
+            p = self.problems[i]
+            self._listed[(p.code, p.table, p.column)] -= 1
+        self.problems = [p for p, o in zip(self.problems, out) if not o]
+        for (code, t, column, f), parts in self._unlisted_rows.items():
+            if t != table:
+                continue
+            rows = np.concatenate(parts) if parts else np.zeros(0)
+            gone = inside(np.nan_to_num(rows, nan=-1).astype(np.int64)) & ~np.isnan(rows)
+            if not gone.any():
+                continue
+            self._unlisted_rows[(code, t, column, f)] = [rows[~gone]]
+            n = int(gone.sum())
+            for ukey in [k for k in self.unlisted if k[:3] == (code, t, column)]:
+                d = min(n, self.unlisted[ukey])
+                self.unlisted[ukey] -= d
+                n -= d
+                if not self.unlisted[ukey]:
+                    del self.unlisted[ukey]
 
     @property
     def n_problems(self) -> int:

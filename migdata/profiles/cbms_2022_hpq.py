@@ -35,7 +35,7 @@ import pandas as pd
 from migdata._kernels.text import isin_text, string_buffers
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
-from migdata.profiles.engine import code_table
+from migdata.profiles.engine import CaseBlocks, code_table, join_records
 
 ID = ["REG_PSGC", "PROV_PSGC", "CITY_MUN_PSGC", "BRGY_PSGC", "EAN", "BSN", "HUSN", "HSN"]
 WIDTHS = [2, 2, 2, 3, 6, 4, 4, 4]
@@ -171,32 +171,37 @@ def _first_answered(frame: pd.DataFrame, items: list[str]) -> tuple[pd.Series, A
 
 
 def _person_frame(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Section A rows with their B, C, E items (occurrence-aligned) and each record's file line."""
+    """Section A rows with their B, C, E items (occurrence-aligned, within the case's block when
+    its id is keyed again later: :func:`migdata.profiles.engine.join_records`) and each record's
+    file line."""
     keys = ID + ["_occ"]
     a = raw["SECTION_A"]
-    cols = [c for c in keys + ["_source_row", "LNO", "A07_AGE"] if c in a.columns]
-    f = a[cols].rename(columns={"_source_row": "_row_A"})
+    cols = [c for c in keys + ["_source_row", "_source_file", "LNO", "A07_AGE"] if c in a.columns]
+    f = a[cols]
     for rec, tag in (("SECTION_B", "B"), ("SECTION_C", "C"), ("SECTION_E", "E")):
         if rec not in raw:
             continue
         r = raw[rec]
-        take = [c for c in r.columns if c not in f.columns or c in keys]
-        take = [c for c in take if c != "_source_file"]
-        r = r[take].rename(columns={"_source_row": f"_row_{tag}"})
-        f = f.merge(r, on=[k for k in keys if k in r.columns], how="left", sort=False)
+        take = [c for c in r.columns if c not in f.columns or c in keys or c in ("_source_row", "_source_file")]
+        r = r[take].assign(**{f"_row_{tag}": r["_source_row"]})
+        f = join_records(raw, f, r, [k for k in keys if k in r.columns]).drop(columns=["_joined"])
+    f = f.rename(columns={"_source_row": "_row_A"}).drop(columns=["_source_file"], errors="ignore")
     f["hh_id"] = _hh_id(f)
     return f
 
 
 def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
-    """Section B/C/E occurrences with no Section A occurrence (no roster line to belong to)."""
+    """Section B/C/E occurrences with no Section A occurrence in their case block (no roster line
+    to belong to)."""
     keys = ID + ["_occ"]
-    a = raw["SECTION_A"][keys].assign(_has_a=True)
+    a = raw["SECTION_A"]
+    a = a[[c for c in keys + ["_source_row", "_source_file"] if c in a.columns]]
     for rec in ("SECTION_B", "SECTION_C", "SECTION_E"):
         if rec not in raw or raw[rec].empty:
             continue
-        r = raw[rec][keys + ["_source_row"]].merge(a, on=keys, how="left")
-        miss = r["_has_a"].isna().to_numpy()
+        r = raw[rec][[c for c in keys + ["_source_row", "_source_file"] if c in raw[rec].columns]]
+        r = join_records(raw, r, a, keys)
+        miss = ~r["_joined"].to_numpy()
         if miss.any():
             r = r.assign(hh_id=_hh_id(r), LNO=r["_occ"])
             rep.rows("MD559", r, miss, "_occ", "_source_row", action="kept", record_type=rec)
@@ -603,19 +608,17 @@ def _mpi(h: pd.DataFrame, p: pd.DataFrame, settings: dict[str, Any]) -> None:
     h["mpi_poor"] = poor
 
 
-def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+def _households(h: pd.DataFrame, raw: dict[str, pd.DataFrame], blocks: CaseBlocks | None) -> None:
     """``cash_abroad`` and ``income`` summed over the Section H records of the case's first
     block. A case whose id comes back later in the file (MD406) is the household of its first
     block, as its household row is: the records of a later block are not added to it (a second
     copy of a household would double its income), whichever chunk of a streaming import holds
     them."""
     if "SECTION_H" in raw and len(raw["SECTION_H"]) != raw["SECTION_H"][ID].drop_duplicates().shape[0]:
-        sh = raw["SECTION_H"].assign(hh_id=_hh_id(raw["SECTION_H"]))
-        if "_occ" in sh.columns:  # a repeating record: a block's records are numbered from 1
-            block = (pd.to_numeric(sh["_occ"]) == 1).astype(int).groupby(sh["hh_id"]).cumsum()
-            sh = sh[(block <= 1).to_numpy()]
-        else:  # one record per block
-            sh = sh[~sh["hh_id"].duplicated().to_numpy()]
+        sh = raw["SECTION_H"]
+        if blocks is not None:
+            sh = sh[blocks.first(sh)]
+        sh = sh.assign(hh_id=_hh_id(sh))
         sums = sh.groupby("hh_id")[["H3G_CASHRECEIPTS", "H05_SOURCESOFINCOME"]].sum(min_count=1)
         h["cash_abroad"] = h["hh_id"].map(sums["H3G_CASHRECEIPTS"]).to_numpy()
         h["income"] = h["hh_id"].map(sums["H05_SOURCESOFINCOME"]).to_numpy()
@@ -645,8 +648,11 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     out["persons"] = p
     if "households" in tables:
         h = tables["households"].copy()
-        _households(h, raw)
+        # a case keyed again later (MD406) is the household of its first copy: its row, income
+        # and deprivations are that copy's (a streaming import reads the copies apart)
+        blocks = CaseBlocks.if_repeated(raw, ID, codebook)
+        _households(h, raw, blocks)
         _poverty(h, settings)
-        _mpi(h, p, settings)
+        _mpi(h, p if blocks is None else p[blocks.first(p)], settings)
         out["households"] = h
     return out

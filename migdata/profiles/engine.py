@@ -55,6 +55,8 @@ Table keys: ``from`` (raw table), ``one_per_case`` / ``from_persons`` (one row p
 first row wins; the cases are those of ``from`` and of every ``join`` table), ``keys`` (raw
 case-id columns; default: the reader's), ``join`` (raw tables left-joined on the case id; cases
 without a match are kept and reported, MD507; cases without a ``from`` row are reported, MD513).
+A case id keyed again later in the file (MD406) is a block of its own: its rows join the
+records of their block, and a case's ``aggregate`` reads its first block (the row kept).
 
 Columns whose name starts with ``_`` are scratch columns for a hooks module (``hooks =
 "module"`` with ``derive(tables, raw, codebook, report)``, and ``profile=`` when it takes it:
@@ -96,7 +98,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata._kernels.codes import factorize
+from migdata._kernels.codes import factorize, own_width
 from migdata._kernels.keys import first_per_case, run_reduce, run_starts, runs_are_cases
 from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import constant_text, map_text, padded_join, take_text
@@ -896,19 +898,146 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
             m = _Mapper(profile, tname, df, codebook, report, src)
             m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
         df = df.drop(columns=["_in_from"])
-        df = _case_aggregates(tspec, raw[src], keys, df, starts)
+        df = _case_aggregates(tspec, raw[src], keys, df, starts, lambda: CaseBlocks.of_raw(raw, keys))
     for j in joins:
-        other = raw[j]
-        drop = [c for c in other.columns if c in df.columns and c not in keys]
-        right = other.drop(columns=drop).drop_duplicates(subset=keys, keep="first").assign(_joined=True)
-        merged = df.merge(right, on=keys, how="left", sort=False)
-        miss = merged["_joined"].isna().to_numpy()
+        merged = join_records(raw, df, raw[j], keys)
+        miss = ~merged["_joined"].to_numpy(dtype=bool, na_value=False)
         if miss.any():
             m = _Mapper(profile, tname, merged, codebook, report, src)
-            m.problem_rows("MD507", miss, "case id", _case_text(merged, keys), "kept", other=j)
+            # one kind of problem per joined record (its column is the record's name), as the
+            # reader's MD411 is per record type: each is listed and capped on its own
+            m.problem_rows("MD507", miss, j, _case_text(merged, keys), "kept", other=j)
         df = merged.drop(columns=["_joined"])
         df.index = range(len(df))
     return df
+
+
+def join_records(raw: dict[str, pd.DataFrame], df: pd.DataFrame, other: pd.DataFrame, keys: list[str]
+                 ) -> pd.DataFrame:
+    """``df`` left-joined with the first row of ``other`` per case id ``keys`` (columns of
+    ``other`` that ``df`` has, other than the keys, are not taken), with a boolean ``_joined``
+    column: the one rule for joining a case's records, used by the engine and by hooks.
+
+    A case id keyed again later in the file (the reader's MD406) is a block of its own: the rows
+    of each block join the records of that block (from the reader's line
+    numbers in ``raw``: :class:`CaseBlocks`), as a streaming import that reads the blocks in different chunks joins
+    them. Otherwise ``pandas.merge(df, other.drop_duplicates(keys), on=keys, how="left")``.
+
+    Example:
+        >>> a = pd.DataFrame({"HH": [1, 2, 1], "_source_row": [1, 3, 5]})
+        >>> b = pd.DataFrame({"HH": [1, 2, 1], "X": ["x1", "x2", "x1 again"], "_source_row": [2, 4, 6]})
+        >>> join_records({"A": a, "B": b}, a, b, ["HH"])["X"].tolist()
+        ['x1', 'x2', 'x1 again']
+    """
+    right = other.drop(columns=[c for c in other.columns if c in df.columns and c not in keys])
+    on = keys
+    firsts = first_per_case(right, keys)  # (a file's ids in order are seen distinct without hashing)
+    blocks = CaseBlocks.of_raw(raw, keys) if len(firsts) < len(right) else None
+    if blocks is not None and blocks.repeated:
+        on = [*keys, "_block"]
+        df = df.assign(_block=blocks.block(df))
+        right = right.assign(_block=blocks.block(other))  # the same rows, with their line numbers
+        firsts = right.drop_duplicates(subset=on, keep="first")
+    right = firsts.assign(_joined=True)
+    merged = df.merge(right, on=on, how="left", sort=False)
+    merged["_joined"] = merged["_joined"].notna()
+    return merged.drop(columns=["_block"], errors="ignore")
+
+
+class CaseBlocks:
+    """The blocks of a file's lines: runs of lines of one case id, all record types together, in
+    file order. A case id keyed again later in the file (the reader's MD406) has several blocks;
+    the first is the case (its household row is kept), each block's records belong together, as
+    a streaming import sees them chunk by chunk. Built from the reader's line numbers
+    (``_source_row``, and ``_source_file`` with several files) of every raw table: the one rule
+    for "which copy of a case is this row of", used by the engine and by hooks.
+
+    Example:
+        >>> a = pd.DataFrame({"HH": [1, 2, 1], "_source_row": [1, 3, 5]})
+        >>> b = pd.DataFrame({"HH": [1, 2, 1], "_source_row": [2, 4, 6]})
+        >>> cb = CaseBlocks.of_raw({"A": a, "B": b}, ["HH"])
+        >>> cb.repeated, cb.block(b).tolist(), cb.first(a).tolist()
+        (True, [0, 1, 2], [True, True, False])
+    """
+
+    def __init__(self, at: np.ndarray, block: np.ndarray, files: pd.Index | None, first: np.ndarray) -> None:
+        self._at, self._block, self._files = at, block, files
+        self._first = first  # per block: the first of its case
+        #: whether some case id has more than one block
+        self.repeated = not bool(first.all())
+
+    @classmethod
+    def of_raw(cls, raw: dict[str, pd.DataFrame], keys: list[str]) -> "CaseBlocks | None":
+        """The blocks of the case id ``keys`` (the reader's occurrence number ``_occ`` left out);
+        None when the raw tables lack the reader's line numbers or the case id."""
+        case = [k for k in keys if k != "_occ"]
+        multi = any("_source_file" in t for t in raw.values())
+        where = ["_source_file", "_source_row"] if multi else ["_source_row"]
+        if not case or any(c not in t.columns for t in raw.values() for c in where):
+            return None
+        parts = [t for t in raw.values() if all(c in t.columns for c in case) and len(t)]
+        if not parts:
+            return None
+        files = pd.Index(pd.unique(np.concatenate([t["_source_file"].astype(str).to_numpy() for t in parts]))) \
+            if multi else None
+        at = np.concatenate([cls._where(t, files) for t in parts])
+        order = np.argsort(at, kind="stable")  # each table is in file order: a merge of sorted runs
+        at = at[order]
+        head = np.zeros(len(at), dtype=bool)
+        head[:1] = True
+        for c in case:  # a new block where the id changes from the line before
+            cols = [t[c] for t in parts]
+            if all(pd.api.types.is_integer_dtype(x.dtype) for x in cols):  # the reader's codes: no hashing
+                got = [own_width(x) for x in cols]
+                v = np.concatenate([g[0].astype(np.int64, copy=False) for g in got])[order]
+                na = np.concatenate([g[1] for g in got])[order]
+            else:
+                v, _ = pd.factorize(pd.concat(cols, ignore_index=True), use_na_sentinel=True)
+                v = v[order]
+                na = np.zeros(len(v), dtype=bool)  # (missing is code -1)
+            head[1:] |= (v[1:] != v[:-1]) | (na[1:] != na[:-1])  # a blank part equals a blank, as the reader reads ids
+        if multi:
+            head[1:] |= (at[1:] >> 40) != (at[:-1] >> 40)
+        block = np.cumsum(head) - 1
+        heads = pd.concat([t[case] for t in parts], ignore_index=True).iloc[order[head]]
+        return cls(at, block, files, ~heads.duplicated().to_numpy())
+
+    @classmethod
+    def if_repeated(cls, raw: dict[str, pd.DataFrame], keys: list[str], codebook: Codebook | None
+                    ) -> "CaseBlocks | None":
+        """:meth:`of_raw`, or None without building it when the CSPro reader of ``codebook``
+        found no case id in two blocks (it reports each as MD406): the blocks are only needed
+        for a repeated case, and the reader's finding costs nothing."""
+        report = getattr(codebook, "report", None)
+        if getattr(codebook, "format", None) == "cspro" and report is not None and not (
+                any(p.code == "MD406" for p in report.problems) or any(k[0] == "MD406" for k in report.unlisted)):
+            return None
+        blocks = cls.of_raw(raw, keys)
+        return blocks if blocks is not None and blocks.repeated else None
+
+    @staticmethod
+    def _where(df: pd.DataFrame, files: pd.Index | None) -> np.ndarray:
+        """A line's place in the files as one integer: file number << 40 | line number."""
+        row = pd.to_numeric(df["_source_row"]).to_numpy(dtype="int64", na_value=-1)
+        if files is None:
+            return row
+        return (files.get_indexer(df["_source_file"].astype(str)).astype(np.int64) << 40) | row
+
+    def block(self, df: pd.DataFrame) -> np.ndarray:
+        """The block number of each row of ``df`` (a raw or tidy table with the reader's line
+        numbers); -1 for a line the raw tables do not have."""
+        at = self._where(df, self._files)
+        pos = np.minimum(np.searchsorted(self._at, at), max(len(self._at) - 1, 0))
+        ok = (self._at[pos] == at) if len(self._at) else np.zeros(len(at), dtype=bool)
+        return np.where(ok, self._block[pos] if len(self._at) else -1, -1)
+
+    def first(self, df: pd.DataFrame) -> np.ndarray:
+        """Whether each row of ``df`` lies in the first block of its case (all True when no case
+        id is repeated)."""
+        if not self.repeated:
+            return np.ones(len(df), dtype=bool)
+        b = self.block(df)
+        return np.where(b >= 0, self._first[np.maximum(b, 0)], True)
 
 
 def _aggregated(spec: dict[str, Any]) -> str:
@@ -917,7 +1046,7 @@ def _aggregated(spec: dict[str, Any]) -> str:
 
 
 def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str], cases: pd.DataFrame,
-                     starts: np.ndarray | None = None) -> pd.DataFrame:
+                     starts: np.ndarray | None = None, blocks: Any = None) -> pd.DataFrame:
     """``cases`` (one row per case) with a column per ``aggregate`` column spec: the item
     combined over all the case's rows of ``rows`` (missing values skipped, as pandas'
     ``groupby(keys)[item].agg(how)``), e.g. a household weight that is the mean of its members'
@@ -925,7 +1054,9 @@ def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str],
 
     A case's rows are contiguous in the files we read: when the runs of equal keys are distinct
     cases, each run is reduced in one array pass (:func:`migdata._kernels.keys.run_reduce`).
-    ``starts``: ``run_starts(rows, keys)`` when the caller has them."""
+    ``starts``: ``run_starts(rows, keys)`` when the caller has them. ``blocks``: a function
+    returning the :class:`CaseBlocks` of the raw tables; with it, a case repeated later in the file
+    is combined over its first block only (the case as first keyed, whose row the table keeps)."""
     specs = [s for s in tspec["columns"].values() if s.get("aggregate") and s.get("from") in rows.columns]
     if not specs:
         return cases
@@ -936,6 +1067,9 @@ def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str],
     n_runs = len(starts)
     by_runs = (n_runs <= len(cases) and runs_are_cases(heads, keys) and "_source_row" in rows.columns
                and np.array_equal(cases["_source_row"].to_numpy()[:n_runs], heads["_source_row"].to_numpy()))
+    first_rows = rows
+    if not by_runs and blocks is not None and (cb := blocks()) is not None:
+        first_rows = rows[cb.first(rows)]
     for spec in specs:
         item, how = spec["from"], spec["aggregate"]
         if by_runs:
@@ -944,7 +1078,7 @@ def _case_aggregates(tspec: dict[str, Any], rows: pd.DataFrame, keys: list[str],
             vals[:n_runs] = run_reduce(v, starts, how)
             out[_aggregated(spec)] = vals
             continue
-        agg = rows.groupby(keys, sort=False, dropna=False)[item].agg(how)
+        agg = first_rows.groupby(keys, sort=False, dropna=False)[item].agg(how)
         pos = agg.index.get_indexer(pd.MultiIndex.from_frame(cases[keys]) if len(keys) > 1
                                     else pd.Index(cases[keys[0]]))
         vals = agg.to_numpy()[np.maximum(pos, 0)]
@@ -1064,6 +1198,42 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         if scratch:
             out[name] = df.drop(columns=scratch)
     return out
+
+
+def step_order(profile: Profile) -> Any:
+    """The place of a kind of problem ``(code, table, column, action)`` among the steps of
+    :func:`apply_profile`, which finds them in this order: per tidy table in the profile's order,
+    the source rows (missing raw tables MD502, cases without a ``from`` row MD513, cases without
+    a joined record MD507, per record), then the columns in the profile's order; then the hooks
+    and the redaction (no place: they come last, in the order found). A streaming import merges
+    its chunks' problems by this order where no chunk shows two kinds together.
+
+    Example:
+        >>> prof = parse_profile('[profile]\\nname = "t"\\n[tables.persons]\\nfrom = "A"\\n'
+        ...                      '[tables.persons.columns]\\nhh_id = "HH"\\nsex = "SEX"\\n')
+        >>> order = step_order(prof)
+        >>> order(("MD504", "persons", "sex", "set_missing")) > order(("MD504", "persons", "hh_id", "set_missing"))
+        True
+    """
+    tables = {t: i for i, t in enumerate(profile.tables)}
+    columns = {t: {c: i for i, c in enumerate(spec["columns"])} for t, spec in profile.tables.items()}
+    joins = {t: {j: i for i, j in enumerate(spec.get("join", []))} for t, spec in profile.tables.items()}
+    last = (len(tables), 0, 0)
+
+    def rank(kind: tuple) -> tuple[int, int, int]:
+        code, table, column = kind[0], kind[1], kind[2]
+        if table not in tables:
+            return last
+        ti = tables[table]
+        if code in ("MD502", "MD513"):
+            return (ti, 0, 0 if code == "MD502" else 1)
+        if code == "MD507" and column in joins[table]:
+            return (ti, 0, 2 + joins[table][column])
+        if column in columns[table]:
+            return (ti, 1, columns[table][column])
+        return last
+
+    return rank
 
 
 def _load_hooks(profile: Profile) -> Any:
