@@ -823,7 +823,7 @@ class _Import:
                     rows = tidy[tname]["_source_row"].to_numpy(dtype="int64", na_value=-1)
                     tidy[tname] = tidy[tname][~_in_blocks(rows, *repeated)].reset_index(drop=True)
                     # and its problems: in memory the later copy's row never existed
-                    rep_map.drop_rows(tname, lambda r: _in_blocks(r, *repeated))
+                    rep_map.drop_rows(tname, lambda at: _in_blocks(at["_source_row"].to_numpy(), *repeated))
             checked = None  # checked again, on the rows that stay
         if self.policy == "reject":
             for rep in (rep_read, rep_map):  # each marks its own problems' rows as rejected

@@ -53,7 +53,7 @@ def test_rows_dropped_from_a_report_listed_or_counted():
     r.record("MD504", table="households", column="tenure", rows=[3, 5, 8, 9], values=["X"] * 4,
              action="set_missing")
     r.record("MD504", table="persons", column="sex", rows=[8], values=["X"], action="set_missing")
-    r.drop_rows("households", lambda rows: (rows >= 5) & (rows < 9))
+    r.drop_rows("households", lambda at: ((at["_source_row"] >= 5) & (at["_source_row"] < 9)).to_numpy())
     assert [(p.table, p.source_row) for p in r.problems] == [("households", 3), ("persons", 8)]
     assert r.unlisted == {("MD504", "households", "tenure", "set_missing"): 1} and r.n_problems == 3
     assert sorted(row for *_, row in r.rows_with(["MD504"])) == [3, 8, 9]

@@ -564,14 +564,16 @@ def repeated_cbms_changed(folder: Path, seed: int) -> list[Path]:
     return [dat, SAMPLE.parent / "cbms_2022_hpq_layout.dcf"]
 
 
-@pytest.mark.parametrize("seed", [0, 4, 6, 9, 10, 15])
+@pytest.mark.parametrize("seed", [0, 4, 6, 9, 10, 15, 56])
 def test_cases_repeated_with_changed_answers_cbms(tmp_path, seed):
     """What this generator found (each seed failed before its fix): in memory a later copy's
     persons were joined with the first copy's Section B/C/E records (seed 4: their own values
     unreported; seed 10: a place code, also by the hook's own join, and its line quoted as
     5114.0), a household's deprivation score counted both copies' persons (seed 6), a streaming
     import reported the later copy's household records although it keeps the first (seed 6),
-    and kinds of problems found in different chunks were merged in another order (seeds 9, 15)."""
+    kinds of problems found in different chunks were merged in another order (seeds 9, 15), and
+    a household whose own (first) copy lacks a record was joined with a later copy's in memory,
+    but only when another case's copies made the joined table hold a case id twice (seed 56)."""
     same_import(tmp_path, repeated_cbms_changed(tmp_path / "in", seed), "cbms_2022_hpq", "lenient", 70_000)
 
 
@@ -591,3 +593,51 @@ def test_kinds_of_problems_merged_in_the_order_the_chunks_agree_on(kinds, seqs, 
     from migdata.streaming import _merged_order
 
     assert _merged_order(kinds, seqs) == want
+
+
+def test_a_later_copy_matches_its_member_lists_with_its_own_roster(tmp_path):
+    """A case of the sample with a Section P record (the SSS and other member lists, P02.1)
+    keyed again at the end of the file with two persons of its own (lines 97 and 98, which the
+    first copy lacks, so validation keeps them) and no Section P: those persons' membership is
+    unknown (missing), in memory as chunk by chunk. Before, in memory, lists were matched with
+    every copy of the case, so the first copy's Section P made them "not a member" (False).
+    A problem of the copy's household records (its list naming lines 97 and 05; its roster
+    lacks 05) is not reported: the copy's household row is not kept (MD406)."""
+    raw = SAMPLE.read_bytes()
+    bom = raw[:3] if raw.startswith(b"\xef\xbb\xbf") else b""
+    lines = raw[len(bom):].split(b"\n")[:-1]
+    blocks = _blocks(lines, lambda ln: ln[1:28])
+    block = next(b for b in blocks if sum(ln[:1] == b"1" for ln in b) >= 2 and any(ln[:1] == b"M" for ln in b))
+    hh_id = block[0][1:28].decode()
+
+    def copy_of(with_list: bool) -> list[bytes]:
+        out, seen = [], {}
+        for ln in block:
+            t = ln[:1]
+            seen[t] = seen.get(t, 0) + 1
+            if t in b"1346" and seen[t] > 2:  # Sections A, B, C, E of persons 3 and later
+                continue
+            if t == b"1":
+                ln = ln[:28] + (b"97", b"98")[seen[t] - 1] + ln[30:]
+            if t == b"M":
+                if not with_list:
+                    continue
+                ln = ln[:35] + b"9705".ljust(30) + ln[65:]
+            out.append(ln)
+        return out
+
+    for with_list in (False, True):
+        dat = tmp_path / f"in{with_list}" / "cbms.dat"
+        dat.parent.mkdir()
+        dat.write_bytes(bom + b"\n".join(lines + copy_of(with_list)) + b"\n")
+        files = [dat, SAMPLE.parent / "cbms_2022_hpq_layout.dcf"]
+        same_import(tmp_path / f"s{with_list}", files, "cbms_2022_hpq", "lenient", 70_000)
+        mem = migdata.import_files(files, "cbms_2022_hpq", policy="lenient")
+        p = mem.persons[mem.persons["hh_id"].astype(str) == hh_id].set_index("line_no")
+        assert {97, 98} <= set(p.index)
+        if not with_list:
+            assert p.loc[[97, 98], "sss_member"].isna().all()
+            assert p.drop(index=[97, 98])["sss_member"].notna().all()  # the first copy's answered P
+        else:
+            assert p.loc[97, "sss_member"] == True and p.loc[98, "sss_member"] == False  # noqa: E712
+            assert not [q for q in mem.report.problems if q.code == "MD558"]

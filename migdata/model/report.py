@@ -286,22 +286,25 @@ class ImportReport:
             for rkey, parts in r._unlisted_rows.items():
                 self._unlisted_rows.setdefault(rkey, []).extend(parts)
 
-    def drop_rows(self, table: str, inside: Callable[[np.ndarray], np.ndarray]) -> None:
-        """Forget the problems of ``table`` whose source row is ``inside`` (a function of an
-        array of rows giving a mask), listed or counted: rows a later step removes as if never
-        read (the later copy of a repeated case, in a streaming import).
+    def drop_rows(self, table: str, inside: Callable[[pd.DataFrame], np.ndarray]) -> None:
+        """Forget the problems of ``table`` located ``inside`` (a function of a frame of
+        locations, columns ``_source_row`` and ``_source_file``, giving a mask), listed or
+        counted: rows a later step removes as if never read (a later copy of a repeated case's
+        household row).
 
         Example:
             >>> r = ImportReport()
             >>> _ = r.record("MD507", table="households", rows=[3, 9], values=["a", "b"], other="B")
-            >>> r.drop_rows("households", lambda rows: rows > 5)
+            >>> r.drop_rows("households", lambda at: at["_source_row"].to_numpy() > 5)
             >>> [p.source_row for p in r.problems]
             [3]
         """
         mine = [i for i, p in enumerate(self.problems) if p.table == table and p.source_row is not None]
         out = np.zeros(len(self.problems), dtype=bool)
         if mine:
-            out[mine] = inside(np.array([self.problems[i].source_row for i in mine], dtype=np.int64))
+            out[mine] = inside(pd.DataFrame({
+                "_source_row": np.array([self.problems[i].source_row for i in mine], dtype=np.int64),
+                "_source_file": [self.problems[i].source_file for i in mine]}))
         for i in np.flatnonzero(out):
             p = self.problems[i]
             self._listed[(p.code, p.table, p.column)] -= 1
@@ -310,7 +313,10 @@ class ImportReport:
             if t != table:
                 continue
             rows = np.concatenate(parts) if parts else np.zeros(0)
-            gone = inside(np.nan_to_num(rows, nan=-1).astype(np.int64)) & ~np.isnan(rows)
+            known = ~np.isnan(rows)
+            gone = np.zeros(len(rows), dtype=bool)
+            gone[known] = inside(pd.DataFrame({"_source_row": rows[known].astype(np.int64),
+                                               "_source_file": [f] * int(known.sum())}))
             if not gone.any():
                 continue
             self._unlisted_rows[(code, t, column, f)] = [rows[~gone]]

@@ -170,7 +170,7 @@ def _first_answered(frame: pd.DataFrame, items: list[str]) -> tuple[pd.Series, A
     return anyans, first
 
 
-def _person_frame(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _person_frame(raw: dict[str, pd.DataFrame], blocks: CaseBlocks | None) -> pd.DataFrame:
     """Section A rows with their B, C, E items (occurrence-aligned, within the case's block when
     its id is keyed again later: :func:`migdata.profiles.engine.join_records`) and each record's
     file line."""
@@ -184,13 +184,13 @@ def _person_frame(raw: dict[str, pd.DataFrame]) -> pd.DataFrame:
         r = raw[rec]
         take = [c for c in r.columns if c not in f.columns or c in keys or c in ("_source_row", "_source_file")]
         r = r[take].assign(**{f"_row_{tag}": r["_source_row"]})
-        f = join_records(raw, f, r, [k for k in keys if k in r.columns]).drop(columns=["_joined"])
+        f = join_records(f, r, [k for k in keys if k in r.columns], blocks).drop(columns=["_joined"])
     f = f.rename(columns={"_source_row": "_row_A"}).drop(columns=["_source_file"], errors="ignore")
     f["hh_id"] = _hh_id(f)
     return f
 
 
-def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None) -> None:
     """Section B/C/E occurrences with no Section A occurrence in their case block (no roster line
     to belong to)."""
     keys = ID + ["_occ"]
@@ -200,7 +200,7 @@ def _orphans(raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
         if rec not in raw or raw[rec].empty:
             continue
         r = raw[rec][[c for c in keys + ["_source_row", "_source_file"] if c in raw[rec].columns]]
-        r = join_records(raw, r, a, keys)
+        r = join_records(r, a, keys, blocks)
         miss = ~r["_joined"].to_numpy()
         if miss.any():
             r = r.assign(hh_id=_hh_id(r), LNO=r["_occ"])
@@ -328,15 +328,20 @@ def _line_lists(sp: pd.DataFrame, item: str) -> pd.DataFrame:
     k = np.arange(len(row)) - np.repeat(np.cumsum(pairs) - pairs, pairs)  # pair number in its list
     at = offsets[row] + 2 * k
     line = (data[at].astype(np.int64) - 48) * 10 + (data[at + 1].astype(np.int64) - 48)
-    return pd.DataFrame({"hh_id": sp["hh_id"].to_numpy()[row], "line": line,
-                         "_source_row": sp["_source_row"].to_numpy()[row]}, index=row)
+    out = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy()[row], "line": line,
+                        "_source_row": sp["_source_row"].to_numpy()[row]}, index=row)
+    if "_key" in sp.columns:  # the copy of a repeated case the list belongs to (_copy_keys)
+        out["_key"] = sp["_key"].to_numpy()[row]
+    return out
 
 
 def _line_lists_text(sp: pd.DataFrame, item: str) -> pd.DataFrame:
     """:func:`_line_lists` with regular expressions, row by row."""
     digits = sp[item].astype("string").str.replace(r"\D", "", regex=True).fillna("")
     lists = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy(), "line": digits.str.findall(r"\d\d").to_numpy(),
-                          "_source_row": sp["_source_row"].to_numpy()}).explode("line").dropna(subset=["line"])
+                          "_source_row": sp["_source_row"].to_numpy(),
+                          **({"_key": sp["_key"].to_numpy()} if "_key" in sp.columns else {})}
+                         ).explode("line").dropna(subset=["line"])
     lists["line"] = lists["line"].astype(int)
     return lists
 
@@ -350,7 +355,7 @@ def _mark(p: pd.DataFrame, roster: pd.DataFrame, households: pd.Index, lists: pd
     The (household, line) pairs are matched as integer codes: the roster's households and the
     lines of both sides factorised together, equal to a left merge of the roster with the
     distinct list entries (and of the entries with the roster), tested against it."""
-    lists = lists.drop_duplicates(["hh_id", "line"])
+    lists = lists.drop_duplicates(["_key" if "_key" in lists.columns else "hh_id", "line"])
     r_key, l_key = _pair_keys(roster, households, lists)
     flag = np.isin(r_key, l_key[l_key >= 0]).astype(object)
     flag[~answered] = None
@@ -367,7 +372,7 @@ def _pair_keys(roster: pd.DataFrame, households: pd.Index, lists: pd.DataFrame) 
     equal keys; a roster row without a line is -1, a list entry of a household not on the roster
     -2 (they match nothing)."""
     r_hh = roster["_hh"].to_numpy()
-    l_hh = households.get_indexer(pd.Index(lists["hh_id"].astype(object)))
+    l_hh = households.get_indexer(pd.Index(lists["_key" if "_key" in lists.columns else "hh_id"].astype(object)))
     nr = len(roster)
     l_code, _ = pd.factorize(np.r_[roster["line"].to_numpy(dtype="float64"),
                                    lists["line"].to_numpy(dtype="float64")])
@@ -379,30 +384,44 @@ def _pair_keys(roster: pd.DataFrame, households: pd.Index, lists: pd.DataFrame) 
 
 
 def _roster(p: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
-    """Each person's household id, line and household code (``_hh``), and the households the
-    codes index: factorised once for every list matched against them (the index builds its
-    hash table once)."""
-    hh = p["hh_id"].astype(str).to_numpy()
+    """Each person's household id (its copy's key, :func:`_copy_keys`, for a repeated case),
+    line and household code (``_hh``), and the households the codes index: factorised once for
+    every list matched against them (the index builds its hash table once)."""
+    hh = (p["_key"] if "_key" in p.columns else p["hh_id"]).astype(str).to_numpy()
     codes, households = pd.factorize(hh)
     out = pd.DataFrame({"hh_id": hh, "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy(),
                         "_hh": codes})
     return out, pd.Index(households)
 
 
-def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
-    """Person flags from the Section P member lists (P02.1: members, dependants, beneficiaries)."""
+def _copy_keys(df: pd.DataFrame, blocks: CaseBlocks | None) -> pd.DataFrame:
+    """``df`` (rows with ``hh_id`` and the reader's line numbers) with ``_key``: the household id,
+    and for the rows of a later copy of a repeated case (MD406) the id and the copy's block, so
+    that a list is matched with the roster of its own copy. Unchanged when no case is repeated."""
+    if blocks is None:
+        return df
+    later = ~blocks.first(df)
+    key = df["hh_id"].astype(str).to_numpy(dtype=object).copy()
+    key[later] = key[later] + "#" + blocks.block(df.loc[later]).astype(str).astype(object)
+    return df.assign(_key=key)
+
+
+def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None) -> None:
+    """Person flags from the Section P member lists (P02.1: members, dependants, beneficiaries),
+    each list matched with its own copy's roster."""
     if "SECTION_P" not in raw or raw["SECTION_P"].empty:
         return
     sp = raw["SECTION_P"].copy()
     sp["hh_id"] = _hh_id(sp)
-    roster, households = _roster(p)
-    has_p = isin_text(roster["hh_id"], sp["hh_id"].drop_duplicates())
+    sp = _copy_keys(sp, blocks)
+    roster, households = _roster(_copy_keys(p, blocks))
+    has_p = isin_text(roster["hh_id"], sp["_key" if blocks is not None else "hh_id"].drop_duplicates())
     for item, col in P02_LISTS.items():
         if item in sp.columns:
             _mark(p, roster, households, _line_lists(sp, item), has_p, col, item, rep)
 
 
-def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> None:
+def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None) -> None:
     """Person flags from the Section L1 occurrences (one listed member per occurrence and list:
     L02 pregnant in the past 3 years, L07 pregnant now, L09 breastfeeding, L16 with a disability,
     L34 ill or injured in the past 12 months), gated by the household's Section L answer; and
@@ -416,22 +435,24 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter) -> No
         p["difficulty"] = np.where(severe, True, np.where(complete, False, None)).astype(object)
     if "SECTION_L" not in raw or "SECTION_L1" not in raw:
         return
-    sl = raw["SECTION_L"].assign(hh_id=lambda d: _hh_id(d))
+    sl = _copy_keys(raw["SECTION_L"].assign(hh_id=lambda d: _hh_id(d)), blocks)
     l1 = raw["SECTION_L1"]
-    l1 = l1.assign(hh_id=_hh_id(l1))
-    roster, households = _roster(p)
+    l1 = _copy_keys(l1.assign(hh_id=_hh_id(l1)), blocks)
+    roster, households = _roster(_copy_keys(p, blocks))
+    by = "_key" if blocks is not None else "hh_id"
     age = pd.to_numeric(p["age"], errors="coerce").to_numpy()
     female10 = (p["sex"].astype(object) == "female").to_numpy() & (age >= 10)
     for item, (gate, col, women) in L1_LISTS.items():
         if item not in l1.columns or gate not in sl.columns:
             continue
         ans = pd.to_numeric(sl[gate], errors="coerce").isin([1, 2])
-        answered = isin_text(roster["hh_id"], sl.loc[ans, "hh_id"].drop_duplicates()).copy()
+        answered = isin_text(roster["hh_id"], sl.loc[ans, by].drop_duplicates()).copy()
         if women:
             answered &= female10
         lines = pd.to_numeric(l1[item], errors="coerce")
         lists = pd.DataFrame({"hh_id": l1["hh_id"].to_numpy(), "line": lines.to_numpy(),
-                              "_source_row": l1["_source_row"].to_numpy()}).dropna(subset=["line"])
+                              "_source_row": l1["_source_row"].to_numpy(), "_key": l1[by].to_numpy()}
+                             ).dropna(subset=["line"])
         lists["line"] = lists["line"].astype(int)
         _mark(p, roster, households, lists, answered, col, item, rep)
 
@@ -632,25 +653,26 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     settings = profile.settings if profile is not None else _settings()
     rep = _Reporter(report, getattr(codebook, "source", None))
     p = tables["persons"].copy()
-    f = _person_frame(raw)
+    # a case keyed again later in the file (MD406) is one household, of its first copy: each
+    # copy's records belong together, and the household's row, income and deprivations are the
+    # first copy's (as a streaming import that reads the copies in different chunks sees them)
+    blocks = CaseBlocks.if_repeated(raw, ID, codebook)
+    f = _person_frame(raw, blocks)
     # the engine keeps Section A's line order; align by Section A's file line to be safe
     rows = pd.to_numeric(p["_source_row"]).to_numpy()
     f = f.drop_duplicates("_row_A").set_index("_row_A").reindex(rows)
     f["_row_A"] = rows
     f.index = p.index
-    _orphans(raw, rep)
+    _orphans(raw, rep, blocks)
     _places(p, f, rep)
     _skip_rules(p, f, rep)
     _lf_status(p, f, rep)
-    _members(p, raw, rep)
-    _health(p, raw, rep)
+    _members(p, raw, rep, blocks)
+    _health(p, raw, rep, blocks)
     out = dict(tables)
     out["persons"] = p
     if "households" in tables:
         h = tables["households"].copy()
-        # a case keyed again later (MD406) is the household of its first copy: its row, income
-        # and deprivations are that copy's (a streaming import reads the copies apart)
-        blocks = CaseBlocks.if_repeated(raw, ID, codebook)
         _households(h, raw, blocks)
         _poverty(h, settings)
         _mpi(h, p if blocks is None else p[blocks.first(p)], settings)

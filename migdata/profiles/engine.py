@@ -869,6 +869,13 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
                         available=", ".join(sorted(raw)) or "none")
     df = raw[src]
     keys = _case_keys(src, tspec, codebook, df)
+    found: list[CaseBlocks | None] = []
+
+    def blocks() -> CaseBlocks | None:  # built once, when a join or an aggregate needs it
+        if not found:
+            found.append(CaseBlocks.if_repeated(raw, keys, codebook))
+        return found[0]
+
     joins = []
     for j in tspec.get("join", []):
         if j not in raw:
@@ -898,9 +905,9 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
             m = _Mapper(profile, tname, df, codebook, report, src)
             m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
         df = df.drop(columns=["_in_from"])
-        df = _case_aggregates(tspec, raw[src], keys, df, starts, lambda: CaseBlocks.of_raw(raw, keys))
+        df = _case_aggregates(tspec, raw[src], keys, df, starts, lambda: blocks())
     for j in joins:
-        merged = join_records(raw, df, raw[j], keys)
+        merged = join_records(df, raw[j], keys, blocks())
         miss = ~merged["_joined"].to_numpy(dtype=bool, na_value=False)
         if miss.any():
             m = _Mapper(profile, tname, merged, codebook, report, src)
@@ -912,33 +919,34 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
     return df
 
 
-def join_records(raw: dict[str, pd.DataFrame], df: pd.DataFrame, other: pd.DataFrame, keys: list[str]
+def join_records(df: pd.DataFrame, other: pd.DataFrame, keys: list[str], blocks: "CaseBlocks | None"
                  ) -> pd.DataFrame:
     """``df`` left-joined with the first row of ``other`` per case id ``keys`` (columns of
     ``other`` that ``df`` has, other than the keys, are not taken), with a boolean ``_joined``
     column: the one rule for joining a case's records, used by the engine and by hooks.
 
-    A case id keyed again later in the file (the reader's MD406) is a block of its own: the rows
-    of each block join the records of that block (from the reader's line
-    numbers in ``raw``: :class:`CaseBlocks`), as a streaming import that reads the blocks in different chunks joins
-    them. Otherwise ``pandas.merge(df, other.drop_duplicates(keys), on=keys, how="left")``.
+    With ``blocks`` (:meth:`CaseBlocks.if_repeated` of the raw tables: a case id is keyed again
+    later in the file, the reader's MD406), the rows of each block join the records of that
+    block, as a streaming import that reads the blocks in different chunks joins them, so a row
+    whose block lacks the record is not joined (whichever table has the repeated case). Without,
+    ``pandas.merge(df, other.drop_duplicates(keys), on=keys, how="left")``.
 
     Example:
         >>> a = pd.DataFrame({"HH": [1, 2, 1], "_source_row": [1, 3, 5]})
         >>> b = pd.DataFrame({"HH": [1, 2, 1], "X": ["x1", "x2", "x1 again"], "_source_row": [2, 4, 6]})
-        >>> join_records({"A": a, "B": b}, a, b, ["HH"])["X"].tolist()
+        >>> join_records(a, b, ["HH"], CaseBlocks.of_raw({"A": a, "B": b}, ["HH"]))["X"].tolist()
         ['x1', 'x2', 'x1 again']
     """
     right = other.drop(columns=[c for c in other.columns if c in df.columns and c not in keys])
     on = keys
-    firsts = first_per_case(right, keys)  # (a file's ids in order are seen distinct without hashing)
-    blocks = CaseBlocks.of_raw(raw, keys) if len(firsts) < len(right) else None
     if blocks is not None and blocks.repeated:
         on = [*keys, "_block"]
         df = df.assign(_block=blocks.block(df))
         right = right.assign(_block=blocks.block(other))  # the same rows, with their line numbers
-        firsts = right.drop_duplicates(subset=on, keep="first")
-    right = firsts.assign(_joined=True)
+        right = right.drop_duplicates(subset=on, keep="first")
+    else:
+        right = first_per_case(right, keys)  # (a file's ids in order are seen distinct without hashing)
+    right = right.assign(_joined=True)
     merged = df.merge(right, on=on, how="left", sort=False)
     merged["_joined"] = merged["_joined"].notna()
     return merged.drop(columns=["_block"], errors="ignore")
@@ -1187,10 +1195,13 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         hooks = _load_hooks(profile)
         # hooks that take the profile read its settings ([poverty], ...) from the file applied
         takes_profile = "profile" in inspect.signature(hooks.derive).parameters
-        res = (hooks.derive(out, raw, codebook, report, profile=profile) if takes_profile
-               else hooks.derive(out, raw, codebook, report))
+        local = ImportReport()
+        res = (hooks.derive(out, raw, codebook, local, profile=profile) if takes_profile
+               else hooks.derive(out, raw, codebook, local))
         if res is not None:
             out = res
+        _forget_later_copies(profile, raw, codebook, local)
+        report.extend(local)
     if not keep_identifiers:
         free_text.redact_tables(profile, out, codebook.source, report)
     for name, df in out.items():  # scratch columns ("_x") are for hooks only
@@ -1198,6 +1209,22 @@ def apply_profile(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Code
         if scratch:
             out[name] = df.drop(columns=scratch)
     return out
+
+
+def _forget_later_copies(profile: Profile, raw: dict[str, pd.DataFrame], codebook: Codebook,
+                         report: ImportReport) -> None:
+    """A case keyed again later in the file (MD406) has one row per case, its first copy's: the
+    problems a hook found on a one-row-per-case table at a later copy's lines are forgotten, as
+    that copy's row is never built (and a streaming import, which builds it in a later chunk,
+    drops it with its problems)."""
+    for tname, tspec in profile.tables.items():
+        if not (tspec.get("one_per_case") or tspec.get("from_persons")) or tspec["from"] not in raw:
+            continue
+        if not any(p.table == tname for p in report.problems) and not any(k[1] == tname for k in report.unlisted):
+            continue
+        blocks = CaseBlocks.if_repeated(raw, _case_keys(tspec["from"], tspec, codebook, raw[tspec["from"]]), codebook)
+        if blocks is not None:
+            report.drop_rows(tname, lambda at: ~blocks.first(at))
 
 
 def step_order(profile: Profile) -> Any:
