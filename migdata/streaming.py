@@ -18,9 +18,11 @@ integers per row:
   written with it, and the problems are listed with the rows' key values read back from small
   key files kept beside the chunks.
 - **The report** is the in-memory import's: the problems of each step are merged in file order
-  (reader, profile and hooks, value checks, the rules between rows), and the counts add up. A
-  case whose id reappears in a later chunk (``MD406``) is counted once, as in memory; the
-  records of its later block that the profile joins by occurrence are those of that block.
+  (reader, profile and hooks, value checks, the rules between rows; the kinds of problems in
+  the order the chunks agree on, ties in the profile's step order), and the counts add up. A
+  case whose id reappears in a later chunk (``MD406``) is counted once, as in memory: its
+  household row and that row's problems are the first copy's, and the records each copy joins
+  are its own block's (:class:`migdata.profiles.engine.CaseBlocks`, the rule in memory too).
 - **Worker processes** (``workers``: two for a file of more than two chunks, by default): what a chunk gives on its own (its rows read, mapped by the profile and checked row
   by row, its case blocks) is prepared in other processes, while this one registers each chunk's
   ids against the chunks before it and writes it, in file order, so the result is the one
