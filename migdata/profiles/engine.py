@@ -55,7 +55,7 @@ Table keys: ``from`` (raw table), ``one_per_case`` / ``from_persons`` (one row p
 first row wins; the cases are those of ``from`` and of every ``join`` table), ``keys`` (raw
 case-id columns; default: the reader's), ``join`` (raw tables left-joined on the case id; cases
 without a match are kept and reported, MD507; cases without a ``from`` row are reported, MD513).
-A case id keyed again later in the file (MD406) is a block of its own: its rows join the
+A case id keyed again later in a CSPro file (MD406) is a block of its own: its rows join the
 records of their block, and a case's ``aggregate`` reads its first block (the row kept).
 
 Columns whose name starts with ``_`` are scratch columns for a hooks module (``hooks =
@@ -926,7 +926,7 @@ def join_records(df: pd.DataFrame, other: pd.DataFrame, keys: list[str], blocks:
     column: the one rule for joining a case's records, used by the engine and by hooks.
 
     With ``blocks`` (:meth:`CaseBlocks.if_repeated` of the raw tables: a case id is keyed again
-    later in the file, the reader's MD406), the rows of each block join the records of that
+    later in a CSPro file, the reader's MD406), the rows of each block join the records of that
     block, as a streaming import that reads the blocks in different chunks joins them, so a row
     whose block lacks the record is not joined (whichever table has the repeated case). Without,
     ``pandas.merge(df, other.drop_duplicates(keys), on=keys, how="left")``.
@@ -1013,11 +1013,13 @@ class CaseBlocks:
     @classmethod
     def if_repeated(cls, raw: dict[str, pd.DataFrame], keys: list[str], codebook: Codebook | None
                     ) -> "CaseBlocks | None":
-        """:meth:`of_raw`, or None without building it when the CSPro reader of ``codebook``
-        found no case id in two blocks (it reports each as MD406): the blocks are only needed
-        for a repeated case, and the reader's finding costs nothing."""
+        """:meth:`of_raw` when the CSPro reader of ``codebook`` found a case id in two blocks (it
+        reports each as MD406), else None, without building anything. Only a CSPro file numbers
+        the lines of all its record types in one sequence, in which a case is one run of lines;
+        in other files (a spreadsheet per table, a person file sorted by something else) a case
+        whose rows are apart is not a second copy of it."""
         report = getattr(codebook, "report", None)
-        if getattr(codebook, "format", None) == "cspro" and report is not None and not (
+        if getattr(codebook, "format", None) != "cspro" or report is None or not (
                 any(p.code == "MD406" for p in report.problems) or any(k[0] == "MD406" for k in report.unlisted)):
             return None
         blocks = cls.of_raw(raw, keys)
