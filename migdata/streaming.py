@@ -943,6 +943,7 @@ class _Import:
 
     def _merge_before_keys(self) -> None:
         """The report up to the rules between rows, merged from the chunks."""
+        from migdata.model.validate import check_order
         from migdata.profiles.engine import step_order
 
         r = self.report
@@ -955,8 +956,8 @@ class _Import:
         self.n_before_validate, self.listed_before_validate = r.n_problems, len(r.problems)
         if self.failed:
             return
-        r.extend_problems(_merge_steps(self.steps["hh"]), self.steps["hh"])
-        r.extend_problems(_merge_steps(self.steps["pp"]), self.steps["pp"])
+        r.extend_problems(_merge_steps(self.steps["hh"], check_order("households")), self.steps["hh"])
+        r.extend_problems(_merge_steps(self.steps["pp"], check_order("persons")), self.steps["pp"])
 
     # -- the rules between rows --------------------------------------------------------------
     def check_keys(self, writer: Any) -> None:

@@ -270,6 +270,36 @@ def _check_table(df: pd.DataFrame, table: str, report: ImportReport, policy: str
     return ck
 
 
+# the order in which _coerce finds a column's problems
+_CODE_ORDER = {c: i for i, c in enumerate(["MD103", "MD117", "MD105", "MD118", "MD106", "MD104"])}
+
+
+def check_order(table: str) -> Any:
+    """The place of a kind of problem ``(code, table, column, action)`` among the checks of
+    :func:`_check_table` on ``table``, which finds them column by column in the schema's order
+    (within a column, type before range before code list), then missing keys (MD107). A
+    streaming import merges its chunks' problems by this order where no chunk shows two kinds
+    together.
+
+    Example:
+        >>> order = check_order("persons")
+        >>> order(("MD105", "persons", "age", "set_missing")) < order(("MD105", "persons", "family_no", "set_missing"))
+        True
+    """
+    cols = {c: i for i, c in enumerate(columns(table))}
+    last = (len(cols) + 1, 0)
+
+    def rank(kind: tuple) -> tuple[int, int]:
+        code, column = kind[0], kind[2]
+        if code == "MD107":
+            return (len(cols), 0)
+        if column in cols:
+            return (cols[column], _CODE_ORDER.get(code, len(_CODE_ORDER)))
+        return last
+
+    return rank
+
+
 def _check_psgc(ck: _Checker) -> None:
     """Unknown PSGC codes are reported; area columns are derived from ``psgc`` when absent.
 
