@@ -297,7 +297,6 @@ def test_a_repeated_case_joins_its_own_records(files):
     record (MD507 at line 9, column B), as the streaming import, which sees the blocks in
     different chunks, joins them."""
     from migdata.profiles.engine import apply_profile
-    from migdata.readers.codebook import Codebook
 
     prof = parse_profile('''
 [profile]
