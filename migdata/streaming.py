@@ -325,9 +325,8 @@ def _merged_order(kinds: list[tuple], seqs: list[list[tuple]], place: Any = None
     then by first appearance, as do contradictions. A kind found only in a later chunk thus
     takes its place among the kinds of the chunks before it."""
     first = {k: i for i, k in enumerate(kinds)}
-    order = sorted(kinds, key=lambda k: (place(k), first[k]) if place else first[k])
-    rank = {k: i for i, k in enumerate(order)}
-    kinds = order
+    kinds = sorted(kinds, key=lambda k: (place(k), first[k]) if place else first[k])
+    rank = {k: i for i, k in enumerate(kinds)}
     after: dict[tuple, set[tuple]] = {k: set() for k in kinds}
     n_before = dict.fromkeys(kinds, 0)
     for seq in seqs:

@@ -328,6 +328,12 @@ class ImportReport:
                 if not self.unlisted[ukey]:
                     del self.unlisted[ukey]
 
+    def has(self, code: str) -> bool:
+        """Whether a problem with ``code`` was recorded, listed or counted (e.g. the reader's
+        MD406: a case id keyed again later in the file)."""
+        return any(k[0] == code and n > 0 for k, n in self._listed.items()) or any(
+            k[0] == code for k in self.unlisted)
+
     @property
     def n_problems(self) -> int:
         """Problems listed plus problems counted but not listed."""

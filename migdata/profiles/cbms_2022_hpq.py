@@ -355,7 +355,7 @@ def _mark(p: pd.DataFrame, roster: pd.DataFrame, households: pd.Index, lists: pd
     The (household, line) pairs are matched as integer codes: the roster's households and the
     lines of both sides factorised together, equal to a left merge of the roster with the
     distinct list entries (and of the entries with the roster), tested against it."""
-    lists = lists.drop_duplicates(["_key" if "_key" in lists.columns else "hh_id", "line"])
+    lists = lists.drop_duplicates([_key_column(lists), "line"])
     r_key, l_key = _pair_keys(roster, households, lists)
     flag = np.isin(r_key, l_key[l_key >= 0]).astype(object)
     flag[~answered] = None
@@ -372,7 +372,7 @@ def _pair_keys(roster: pd.DataFrame, households: pd.Index, lists: pd.DataFrame) 
     equal keys; a roster row without a line is -1, a list entry of a household not on the roster
     -2 (they match nothing)."""
     r_hh = roster["_hh"].to_numpy()
-    l_hh = households.get_indexer(pd.Index(lists["_key" if "_key" in lists.columns else "hh_id"].astype(object)))
+    l_hh = households.get_indexer(pd.Index(lists[_key_column(lists)].astype(object)))
     nr = len(roster)
     l_code, _ = pd.factorize(np.r_[roster["line"].to_numpy(dtype="float64"),
                                    lists["line"].to_numpy(dtype="float64")])
@@ -387,11 +387,17 @@ def _roster(p: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     """Each person's household id (its copy's key, :func:`_copy_keys`, for a repeated case),
     line and household code (``_hh``), and the households the codes index: factorised once for
     every list matched against them (the index builds its hash table once)."""
-    hh = (p["_key"] if "_key" in p.columns else p["hh_id"]).astype(str).to_numpy()
+    hh = p[_key_column(p)].astype(str).to_numpy()
     codes, households = pd.factorize(hh)
     out = pd.DataFrame({"hh_id": hh, "line": pd.to_numeric(p["line_no"], errors="coerce").to_numpy(),
                         "_hh": codes})
     return out, pd.Index(households)
+
+
+def _key_column(df: pd.DataFrame) -> str:
+    """The column a row's household is matched by: its copy's key (:func:`_copy_keys`) when the
+    frame has one, else ``hh_id``."""
+    return "_key" if "_key" in df.columns else "hh_id"
 
 
 def _copy_keys(df: pd.DataFrame, blocks: CaseBlocks | None) -> pd.DataFrame:
@@ -415,7 +421,7 @@ def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, bloc
     sp["hh_id"] = _hh_id(sp)
     sp = _copy_keys(sp, blocks)
     roster, households = _roster(_copy_keys(p, blocks))
-    has_p = isin_text(roster["hh_id"], sp["_key" if blocks is not None else "hh_id"].drop_duplicates())
+    has_p = isin_text(roster["hh_id"], sp[_key_column(sp)].drop_duplicates())
     for item, col in P02_LISTS.items():
         if item in sp.columns:
             _mark(p, roster, households, _line_lists(sp, item), has_p, col, item, rep)
@@ -439,14 +445,14 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, block
     l1 = raw["SECTION_L1"]
     l1 = _copy_keys(l1.assign(hh_id=_hh_id(l1)), blocks)
     roster, households = _roster(_copy_keys(p, blocks))
-    by = "_key" if blocks is not None else "hh_id"
+    by = _key_column(l1)
     age = pd.to_numeric(p["age"], errors="coerce").to_numpy()
     female10 = (p["sex"].astype(object) == "female").to_numpy() & (age >= 10)
     for item, (gate, col, women) in L1_LISTS.items():
         if item not in l1.columns or gate not in sl.columns:
             continue
         ans = pd.to_numeric(sl[gate], errors="coerce").isin([1, 2])
-        answered = isin_text(roster["hh_id"], sl.loc[ans, by].drop_duplicates()).copy()
+        answered = isin_text(roster["hh_id"], sl.loc[ans, _key_column(sl)].drop_duplicates()).copy()
         if women:
             answered &= female10
         lines = pd.to_numeric(l1[item], errors="coerce")

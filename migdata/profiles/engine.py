@@ -85,6 +85,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -869,12 +870,8 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
                         available=", ".join(sorted(raw)) or "none")
     df = raw[src]
     keys = _case_keys(src, tspec, codebook, df)
-    found: list[CaseBlocks | None] = []
-
-    def blocks() -> CaseBlocks | None:  # built once, when a join or an aggregate needs it
-        if not found:
-            found.append(CaseBlocks.if_repeated(raw, keys, codebook))
-        return found[0]
+    # built once, when a join or an aggregate needs it
+    blocks = functools.cache(lambda: CaseBlocks.if_repeated(raw, keys, codebook))
 
     joins = []
     for j in tspec.get("join", []):
@@ -905,10 +902,10 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
             m = _Mapper(profile, tname, df, codebook, report, src)
             m.problem_rows("MD513", lacking, "case id", _case_text(df, keys), "kept", other=src)
         df = df.drop(columns=["_in_from"])
-        df = _case_aggregates(tspec, raw[src], keys, df, starts, lambda: blocks())
+        df = _case_aggregates(tspec, raw[src], keys, df, starts, blocks)
     for j in joins:
         merged = join_records(df, raw[j], keys, blocks())
-        miss = ~merged["_joined"].to_numpy(dtype=bool, na_value=False)
+        miss = ~merged["_joined"].to_numpy()
         if miss.any():
             m = _Mapper(profile, tname, merged, codebook, report, src)
             # one kind of problem per joined record (its column is the record's name), as the
@@ -1019,8 +1016,7 @@ class CaseBlocks:
         in other files (a spreadsheet per table, a person file sorted by something else) a case
         whose rows are apart is not a second copy of it."""
         report = getattr(codebook, "report", None)
-        if getattr(codebook, "format", None) != "cspro" or report is None or not (
-                any(p.code == "MD406" for p in report.problems) or any(k[0] == "MD406" for k in report.unlisted)):
+        if getattr(codebook, "format", None) != "cspro" or report is None or not report.has("MD406"):
             return None
         blocks = cls.of_raw(raw, keys)
         return blocks if blocks is not None and blocks.repeated else None
