@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migdata._kernels.codes import factorize
+from migdata._kernels.codes import interval_codes
 from migdata._kernels.codes import isin as kernel_isin
 from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case, hash_rows, run_starts
 from migdata._kernels.parallel import imap_in_threads, map_in_threads
@@ -342,6 +343,28 @@ def test_isin_equals_numpy_isin(seed, dtype):
              list(rng.integers(-3, 12, rng.integers(1, 6)))]
     for test in tests:
         np.testing.assert_array_equal(kernel_isin(values, test), np.isin(values, test), err_msg=str(test))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("dtype", ["Int8", "Int16", "Int32", "Int64", "int8", "int64", "uint8", "float64", "object"])
+def test_interval_codes_equal_searchsorted(seed, dtype):
+    """Ages grouped between whole cuts (``model.agegroups.age_group``): the table of whole values
+    gives each row the interval the float search gives; negative ages, missing ages, halves and
+    an upper bound take their own paths."""
+    rng = np.random.default_rng(seed)
+    lo = 0 if dtype == "uint8" or seed % 2 else -3
+    v = rng.integers(lo, 120, 3_000)
+    s = pd.Series(list(v), dtype=object) if dtype == "object" else pd.Series(v).astype(dtype)
+    if dtype[0] == "I" or dtype == "float64":
+        s.iloc[rng.integers(0, len(s), 300)] = None
+    if dtype == "float64" and seed % 3 == 0:
+        s = s + 0.5
+    for cuts, upper in (([0, 15, 25, 60], None), ([0, 5, 10, 15, 18, 65], 100), ([3, 4, 99], 50), ([0], None)):
+        a = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        idx = np.searchsorted(np.asarray(cuts, dtype="float64"), a, side="right") - 1
+        bad = np.isnan(a) | (idx < 0) | ((a >= upper) if upper is not None else False)
+        np.testing.assert_array_equal(interval_codes(s, np.asarray(cuts), upper), np.where(bad, -1, idx),
+                                      err_msg=f"{cuts} {upper}")
 
 
 @pytest.mark.parametrize("ahead", [0, 1, 2, 5])

@@ -134,7 +134,6 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
 
     # Rule 1: through the nuclear family (A04 4/5 -> family head/spouse/partner A04 1/2/3).
     fam_ok = ~np.isnan(fam) & (hpos >= 0)
-    fam_key = np.where(fam_ok, hpos.astype("int64") * 1000 + np.nan_to_num(fam).astype("int64"), -1)
     fam_parent = fam_ok & np.isin(a04, [1, 2, 3])
     fam_child = fam_ok & np.isin(a04, [4, 5])
 
@@ -142,14 +141,23 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
     hh_parent = _is(rel_s, ["head", "spouse"]) & (hpos >= 0)
     hh_child = _is(rel_s, ["child"]) & ~fam_child & (hpos >= 0)
 
-    def link(parent: np.ndarray, child: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, ...]:
+    def fam_key(rows: np.ndarray) -> np.ndarray:
+        """Household position x family number of ``rows`` (only parents' and children's rows
+        are keyed: most persons are neither)."""
+        return hpos[rows].astype("int64") * 1000 + fam[rows].astype("int64")
+
+    def hh_key(rows: np.ndarray) -> np.ndarray:
+        return hpos[rows].astype("int64")
+
+    def link(parent: np.ndarray, child: np.ndarray, key: Any) -> tuple[np.ndarray, ...]:
         """For each child: has a linked parent; father abroad; mother abroad."""
         nc = int(child.sum())
-        kp, kc = key[parent], key[child]
+        prow = np.flatnonzero(parent)
+        kp, kc = key(prow), key(np.flatnonzero(child))
         if len(kp) == 0:
             return np.zeros(nc, bool), np.zeros(nc, bool), np.zeros(nc, bool)
         top = int(max(kp.max(), kc.max(initial=0))) + 1
-        if min(int(kp.min()), int(kc.min(initial=0))) >= 0 and top <= _TABLE_KEYS * len(key):
+        if min(int(kp.min()), int(kc.min(initial=0))) >= 0 and top <= _TABLE_KEYS * n:
             # keys that are household positions index a table of their own: no hashing (the
             # same answers as the distinct keys below)
             inv, size = kp, top
@@ -158,15 +166,15 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
             uniq, inv = np.unique(kp, return_inverse=True)
             size = len(uniq)
             pos = pd.Index(uniq).get_indexer(kc)
-        fa = np.bincount(inv, weights=male_of[parent], minlength=size) > 0
-        mo = np.bincount(inv, weights=female_of[parent], minlength=size) > 0
+        fa = np.bincount(inv, weights=male_of[prow], minlength=size) > 0
+        mo = np.bincount(inv, weights=female_of[prow], minlength=size) > 0
         found = pos >= 0
         p = np.where(found, pos, 0)
         return found, found & fa[p], found & mo[p]
 
     # codes into PARENT_ABROAD: 0 none, 1 father, 2 mother, 3 both, 4 parent_unlisted
     out = np.full(n, 4, dtype=np.int8)
-    for parent, child, key in ((fam_parent, fam_child, fam_key), (hh_parent, hh_child, hpos.astype("int64"))):
+    for parent, child, key in ((fam_parent, fam_child, fam_key), (hh_parent, hh_child, hh_key)):
         cidx = np.flatnonzero(child)
         if len(cidx) == 0:
             continue

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from migdata._kernels.keys import lexsort_ints
-from migdata._kernels.parallel import imap_in_threads
+from migdata._kernels.parallel import imap_in_threads, map_in_threads
 from migdata.areas import levels as area_levels
 from migdata.areas.levels import LEVELS, NATIONAL_CODE, NATIONAL_NAME
 from migdata.errors import DataError, UsageError
@@ -933,7 +933,12 @@ def _assemble(parts: list[dict[str, Any]], inds: list[Indicator], by: list[str],
     cols = OUT_COLUMNS + by + VALUE_COLUMNS
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c in VALUE_COLUMNS[1:10] else object) for c in cols})
-    cat_ = parts[0] if len(parts) == 1 else {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if len(parts) == 1:
+        cat_ = parts[0]
+    else:  # column by column on two threads: the copy is mostly the kernel mapping fresh pages
+        keys = list(parts[0])
+        cat_ = dict(zip(keys, map_in_threads(lambda k: np.concatenate([p[k] for p in parts]), keys,
+                                             parallel=sum(len(p[keys[0]]) for p in parts) > 100_000)))
     ids = [i.id for i in inds]
     out: dict[str, Any] = {
         "indicator_id": pd.Categorical.from_codes(cat_["indicator_id"], categories=pd.Index(ids, dtype=object)),

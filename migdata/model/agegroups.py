@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.codes import interval_codes
 from migdata.errors import UsageError
 
 SCHEMES: dict[str, list[int]] = {
@@ -64,12 +65,7 @@ def age_group(age: Iterable[float] | pd.Series, scheme: str | Sequence[int] = "b
             raise UsageError("MD004", what="age cut points", value=list(scheme),
                              choices="increasing whole numbers starting at 0 or more, e.g. 0,15,30,60")
     labels = _labels(cuts, upper)
-    a = pd.to_numeric(pd.Series(age), errors="coerce").to_numpy(dtype="float64")
-    idx = np.searchsorted(np.asarray(cuts, dtype="float64"), a, side="right") - 1
-    bad = np.isnan(a) | (idx < 0)
-    if upper is not None:
-        bad |= a >= upper
-    codes = np.where(bad, -1, idx)
+    codes = interval_codes(age if isinstance(age, pd.Series) else pd.Series(age), np.asarray(cuts), upper)
     index = age.index if isinstance(age, pd.Series) else None
     cat = pd.Categorical.from_codes(codes, categories=labels, ordered=True)
     return pd.Series(cat, index=index, name="age_group")

@@ -66,7 +66,11 @@ def household_positions(households: pd.DataFrame, units: pd.DataFrame) -> np.nda
     if len(hu) == len(h) and not hu.null_count and not h.null_count \
             and bool(pc.all(pc.equal(hu, h)).as_py()) and (len(h) < 2 or bool(
                 pc.all(pc.not_equal(h.slice(1), h.slice(0, len(h) - 1))).as_py())):
-        pos_heads = np.arange(len(h), dtype=np.int64)  # ids in the households' order, one run each
+        # ids in the households' order, one run each: a run's number is its household's position
+        # (= np.arange(len(h))[np.cumsum(start) - 1], without the gather)
+        pos = np.cumsum(start)
+        pos -= 1
+        return pos
     else:
         if pc.count_distinct(h).as_py() != len(h) - h.null_count or h.null_count:
             # ids repeat (an unvalidated table): pandas names the problem as before
