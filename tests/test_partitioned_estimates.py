@@ -92,6 +92,34 @@ def test_counts_by_blocks_of_rows_equal_counts_over_all_rows(sample_stores, monk
     assert_same_table(migdata.indicators.compute(data, level="barangay", by=["sex", "age_group"]), one)
 
 
+def test_blocks_of_households_give_the_whole_partition(sample_stores, monkeypatch):
+    # a partition of more than BLOCK_PERSONS persons is evaluated a block of whole households at
+    # a time and the blocks' sums reduced: the raw table (estimates, counts, cell keys, largest
+    # contributions, medians, categories) of one pass over all rows, whatever the block size
+    from migdata.indicators import evaluate
+
+    whole, _ = sample_stores
+    data = migdata.load(whole)
+    monkeypatch.setattr(evaluate, "BLOCK_PERSONS", 1 << 40)
+    one = migdata.indicators.compute(data, level="barangay", by=["sex", "age_group"])
+    n = len(data.persons)
+    for size in (n // 7, n // 2 - 1, 500):
+        blocks = evaluate.household_blocks(data, "barangay", size)
+        assert len(blocks) > 1
+        # whole households, every row once, in order; a barangay never spans two blocks
+        assert pd.concat([b.households for b in blocks]).reset_index(drop=True).equals(data.households)
+        assert pd.concat([b.persons for b in blocks]).reset_index(drop=True).equals(data.persons)
+        ends = [b.households["barangay"].astype(str) for b in blocks]
+        assert all(a.iloc[-1] != b.iloc[0] for a, b in zip(ends, ends[1:]))
+        monkeypatch.setattr(evaluate, "BLOCK_PERSONS", size)
+        assert_same_table(migdata.indicators.compute(data, level="barangay", by=["sex", "age_group"]), one)
+    # persons out of their households' order: no cut is safe, the partition stays whole
+    shuffled = migdata.model.HouseholdData({"households": data.households,
+                                            "persons": data.persons.sample(frac=1, random_state=1)},
+                                           provenance=data.provenance)
+    assert evaluate.household_blocks(shuffled, "barangay", 500) == [shuffled]
+
+
 def test_generated_two_million_person_store(tmp_path):
     data = _bench_indicators().generate(2_000_000, seed=9)
     whole = data.save(tmp_path / "whole")
