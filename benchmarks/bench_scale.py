@@ -106,8 +106,6 @@ def say(msg: str) -> None:
 
 # ----------------------------------------------------------------------------- store
 def store(args: argparse.Namespace) -> None:
-    import numpy as np
-    import pandas as pd
 
     import bench_indicators as bi
     from migdata.model import partitions

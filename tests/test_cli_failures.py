@@ -16,7 +16,6 @@ import pytest
 
 from migdata.cli import main
 from migdata.errors import render
-from migdata.model import HouseholdData, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"

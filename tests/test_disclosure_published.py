@@ -5,7 +5,6 @@ of the method, never the perturbed numbers themselves)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -7,7 +7,6 @@ import math
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 from openpyxl import load_workbook
 

@@ -5,7 +5,6 @@ every expected value is written here by hand from the rows of the fixture."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -352,7 +352,6 @@ def _member(line, rel, sex, age, **more):
 def test_rider_household_ids_and_duplicates_hand_fixture(tmp_path):
     """Three hand-written households: one with a CBMS case id, one without, and a second interview
     of the first barangay/household number (a duplicate household, reported and rejected)."""
-    from migdata.errors import render as _render
     from migdata.importer import import_files
 
     base = {"consent": "1", "rem_received": "2", "has_account": "2"}

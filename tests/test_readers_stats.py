@@ -13,7 +13,6 @@ an explicit encoding (``tegulu.sav``/``hebrews.sav`` declare UTF-8).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

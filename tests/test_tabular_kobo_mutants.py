@@ -9,7 +9,6 @@ member are located MD errors, never a crash.
 from __future__ import annotations
 
 import csv
-import io
 import random
 import zipfile
 from pathlib import Path

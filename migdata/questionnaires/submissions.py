@@ -46,7 +46,7 @@ from migdata.publish.safe import guard_sheet
 from migdata.questionnaires.form import (META_TYPES, NO_DATA, SELECT_MULTIPLE, SELECT_ONE, Element,
                                          Form, load_form)
 from migdata.questionnaires.xlsform import FORMS, form_module
-from migdata.questionnaires.xpath import boolean, evaluate, string, truthy
+from migdata.questionnaires.xpath import evaluate, string, truthy
 
 #: Reference date of generated submissions (fixed, so a seed always gives the same data).
 REFERENCE_DATE = dt.date(2026, 11, 2)

@@ -51,8 +51,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import zipfile
