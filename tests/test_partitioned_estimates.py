@@ -120,6 +120,35 @@ def test_blocks_of_households_give_the_whole_partition(sample_stores, monkeypatc
     assert evaluate.household_blocks(shuffled, "barangay", 500) == [shuffled]
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_blocks_of_households_on_perturbed_datasets(sample_stores, monkeypatch, seed):
+    # the class of inputs the cut must survive (seeded): households without persons, households
+    # whose barangay is missing, barangays out of order (a barangay then spans blocks), and
+    # random block sizes; blocked or not, the same raw table
+    from migdata.indicators import evaluate
+
+    rng = np.random.default_rng(seed)
+    whole, _ = sample_stores
+    data = migdata.load(whole)
+    hh, pp = data.households.copy(), data.persons
+    keep_hh = rng.random(len(hh)) > 0.05
+    gone = set(hh.loc[~keep_hh, "hh_id"])
+    pp = pp[~pp["hh_id"].isin(gone)].reset_index(drop=True)  # those households keep no person
+    hh.loc[rng.random(len(hh)) < 0.02, "barangay"] = None
+    if seed % 2:  # whole households moved, persons following: barangays no longer in runs
+        order = rng.permutation(len(hh))
+        hh = hh.iloc[order].reset_index(drop=True)
+        pos = pd.Series(np.arange(len(hh)), index=hh["hh_id"])
+        pp = pp.iloc[np.argsort(pos[pp["hh_id"]].to_numpy(), kind="stable")].reset_index(drop=True)
+    d = migdata.model.HouseholdData({"households": hh, "persons": pp}, provenance=data.provenance)
+    monkeypatch.setattr(evaluate, "BLOCK_PERSONS", 1 << 40)
+    one = migdata.indicators.compute(d, level="barangay", by=["sex", "age_group"])
+    size = int(rng.integers(200, len(pp) // 3))
+    assert len(evaluate.household_blocks(d, "barangay", size)) > 1
+    monkeypatch.setattr(evaluate, "BLOCK_PERSONS", size)
+    assert_same_table(migdata.indicators.compute(d, level="barangay", by=["sex", "age_group"]), one)
+
+
 def test_generated_two_million_person_store(tmp_path):
     data = _bench_indicators().generate(2_000_000, seed=9)
     whole = data.save(tmp_path / "whole")
