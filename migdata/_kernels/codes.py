@@ -130,7 +130,7 @@ def interval_codes(s: pd.Series, cuts: np.ndarray, upper: int | None = None) -> 
     cuts = np.asarray(cuts, dtype=np.int64)
     if len(cuts) < 127 and pd.api.types.is_integer_dtype(s.dtype) and len(s):
         v, na = own_width(s)
-        lo, hi = (int(v.min()), int(v.max())) if len(v) else (0, 0)
+        lo, hi = int(v.min()), int(v.max())
         if lo >= 0 and hi < _INTERVAL_TABLE:
             whole = np.arange(hi + 1)
             lut = (np.searchsorted(cuts, whole, side="right") - 1).astype(np.int8)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from typing import Any, Collection, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,8 @@ def _parent_abroad(pp: pd.DataFrame, hpos: np.ndarray, is_of: np.ndarray) -> pd.
     def hh_key(rows: np.ndarray) -> np.ndarray:
         return hpos[rows].astype("int64")
 
-    def link(parent: np.ndarray, child: np.ndarray, key: Any) -> tuple[np.ndarray, ...]:
+    def link(parent: np.ndarray, child: np.ndarray, key: Callable[[np.ndarray], np.ndarray]
+             ) -> tuple[np.ndarray, ...]:
         """For each child: has a linked parent; father abroad; mother abroad."""
         nc = int(child.sum())
         prow = np.flatnonzero(parent)

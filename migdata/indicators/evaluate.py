@@ -52,10 +52,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from migdata._kernels.keys import lexsort_ints
+from migdata._kernels.keys import lexsort_ints, run_starts
 from migdata._kernels.parallel import imap_in_threads, map_in_threads
 from migdata.areas import levels as area_levels
 from migdata.areas.levels import LEVELS, NATIONAL_CODE, NATIONAL_NAME
@@ -415,11 +413,7 @@ def household_blocks(data: Any, level: str, size: int) -> list[Any]:
     if hpos[0] < 0 or (np.diff(hpos) < 0).any():
         return [data]  # orphans or another order: one block (no cut is safe)
     col = area_levels.COLUMN.get(level)
-    if col in hh.columns:
-        a = pa.array(hh[col].astype("string[pyarrow]"))
-        change = np.flatnonzero(pc.not_equal(a[1:], a[:-1]).fill_null(True).to_numpy(zero_copy_only=False)) + 1
-    else:
-        change = np.arange(1, len(hh))
+    change = run_starts(hh, [col])[1:] if col in hh.columns else np.arange(1, len(hh))
     nb = -(-len(pp) // size)
     cuts = [0]
     for j in range(1, nb):
@@ -511,12 +505,30 @@ def _remap(frame: pd.DataFrame, area: np.ndarray, dims: dict[str, np.ndarray],
     return out
 
 
-def _merged(ind: Indicator, res: list[dict[str, Any]], amaps: list[np.ndarray],
-            dmaps: dict[str, list[np.ndarray]]) -> dict[str, Any]:
-    """One indicator's stage-1 results of several partitions (``res``, with the maps of their
-    area and dim codes to merged ones) as one result in the merged codes: categories merged
-    (which occur anywhere), cells with the same codes added (``cells.combine``), histograms
-    put together. The one reduction of :func:`finish` and :func:`reduce_partials`."""
+def _unit_spaces(plan: Plan, partials: Sequence[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Per unit: the partials that evaluated it, their merged :class:`CellSpace` and the maps of
+    each partial's area and dim codes to the merged ones (:func:`cells.merge_spaces`)."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for unit in {ind.unit for ind in plan.inds}:
+        have = [p for p in partials if unit in p["areas"]]
+        if have:
+            names = list(have[0]["dims"][unit])
+            out[unit] = (have, *cells.merge_spaces([p["areas"][unit] for p in have], plan.levels,
+                                                   {b: [p["dims"][unit][b] for p in have] for b in names}))
+    return out
+
+
+def _merged(ind: Indicator, unit_space: tuple[Any, ...], take: bool = False) -> dict[str, Any] | None:
+    """One indicator's stage-1 results of several partitions as one result in the merged codes
+    of ``unit_space`` (:func:`_unit_spaces`): categories merged (which occur anywhere), cells
+    with the same codes added (``cells.combine``), histograms put together; None when no
+    partition has the indicator. ``take``: the results are taken out of the partials (freed
+    once merged). The one reduction of :func:`finish` and :func:`reduce_partials`."""
+    have, _, amaps, dmaps = unit_space
+    idx = [i for i, p in enumerate(have) if ind.id in p["inds"]]
+    if not idx:
+        return None
+    res = [have[i]["inds"].pop(ind.id) if take else have[i]["inds"][ind.id] for i in idx]
     dims = res[0]["dims"]
     out: dict[str, Any] = {"dims": dims}
     catmaps: list[np.ndarray | None] = [None] * len(res)
@@ -531,7 +543,7 @@ def _merged(ind: Indicator, res: list[dict[str, Any]], amaps: list[np.ndarray],
         pos = {c: i for i, c in enumerate(codes)}
         catmaps = [np.array([pos[c] for c in r["multi"]], dtype=np.int64) for r in res]
         out["multi"] = codes
-    remap = [(am, {d: dmaps[d][i] for d in dims}, cm) for i, (am, cm) in enumerate(zip(amaps, catmaps))]
+    remap = [(amaps[i], {d: dmaps[d][i] for d in dims}, cm) for i, cm in zip(idx, catmaps)]
     if ind.statistic == "median":
         out["hist"] = pd.concat([_remap(r["hist"], *rm) for r, rm in zip(res, remap)], ignore_index=True)
         return out
@@ -552,22 +564,14 @@ def reduce_partials(plan: Plan, partials: Sequence[dict[str, Any]]) -> dict[str,
     the blocks of a partition where they are computed, so the reduction sees one result per
     partition."""
     out: dict[str, Any] = {"areas": {}, "dims": {}, "inds": {}}
-    for unit in {ind.unit for ind in plan.inds}:
-        have = [p for p in partials if unit in p["areas"]]
-        if not have:
-            continue
-        names = list(have[0]["dims"][unit])
-        space, amaps, dmaps = cells.merge_spaces([p["areas"][unit] for p in have], plan.levels,
-                                                 {b: [p["dims"][unit][b] for p in have] for b in names})
+    spaces = _unit_spaces(plan, partials)
+    for unit, (_, space, _, _) in spaces.items():
         out["areas"][unit] = cells.area_table(space, plan.levels)
         out["dims"][unit] = space.dims
-        for ind in plan.inds:
-            if ind.unit != unit:
-                continue
-            idx = [i for i, p in enumerate(have) if ind.id in p["inds"]]
-            if idx:
-                out["inds"][ind.id] = _merged(ind, [have[i]["inds"][ind.id] for i in idx], [amaps[i] for i in idx],
-                                              {d: [dmaps[d][i] for i in idx] for d in dmaps})
+    for ind in plan.inds:
+        m = _merged(ind, spaces[ind.unit]) if ind.unit in spaces else None
+        if m is not None:
+            out["inds"][ind.id] = m
     return out
 
 
@@ -599,24 +603,17 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
     ``(indicator, None)`` for an indicator with no unit in any partition. Only one indicator's
     rows are held at a time (a national table is published batch by batch)."""
     by = plan.by
-    spaces: dict[str, tuple[CellSpace, list[np.ndarray], dict[str, list[np.ndarray]]]] = {}
-    for unit in {ind.unit for ind in plan.inds}:
-        have = [p for p in partials if unit in p["areas"]]
-        if have:
-            names = list(have[0]["dims"][unit])
-            spaces[unit] = cells.merge_spaces([p["areas"][unit] for p in have], plan.levels,
-                                              {b: [p["dims"][unit][b] for p in have] for b in names})
+    spaces = _unit_spaces(plan, partials)
+
     def numeric(ind: Indicator) -> tuple[Any, ...] | None:
         """The indicator's cube from its partition sums (None: no unit in any partition)."""
-        unit = ind.unit
-        have = [p for p in partials if unit in p["areas"]]
-        idx = [i for i, p in enumerate(have) if ind.id in p["inds"]]
-        if not idx:
+        if ind.unit not in spaces:
             return None
-        space, amaps, dmaps = spaces[unit]
+        space = spaces[ind.unit][1]
         # taken out of the partials: an indicator's partition sums are freed once it is finished
-        m = _merged(ind, [have[i]["inds"].pop(ind.id) for i in idx], [amaps[i] for i in idx],
-                    {d: [dmaps[d][i] for i in idx] for d in dmaps})
+        m = _merged(ind, spaces[ind.unit], take=True)
+        if m is None:
+            return None
         dims = m["dims"]
         cat_info = multi_info = None
         zeros = False
