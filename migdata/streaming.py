@@ -481,8 +481,8 @@ def _prepare(task: _Task, ch: Chunk) -> _Ready:
     f, d = task.file, task.dictionary
     rep_read = ImportReport()
     raw, cb = read_cspro(f, d, rep_read, data=ch.data, lines_before=ch.lines_before,
-                         bytes_before=ch.bytes_before, **task.opts)
-    blocks = _case_blocks(d, ch, raw)
+                         bytes_before=ch.bytes_before, case_blocks=True, **task.opts)
+    blocks, cb.case_blocks = cb.case_blocks, None
     if task.multi:  # as the rows of several files joined in memory: the file's name as text
         for name, df in raw.items():
             raw[name] = df.assign(_source_file=np.full(len(df), str(f), dtype=object))
@@ -507,29 +507,6 @@ def _check(tidy: dict[str, pd.DataFrame], policy: str, src: str | None) -> tuple
     psgc_reject = hh.reject & ~before
     hh.reject = before
     return hh, pp, rep_hh, rep_pp, rep_psgc, psgc_reject
-
-
-def _case_blocks(d: Any, ch: Chunk, raw: dict[str, pd.DataFrame]) -> tuple[np.ndarray, ...] | None:
-    """The chunk's case blocks (runs of lines of one case id, the lines in file order): the id
-    of each block (bytes), its first file line and record type, and the line after the chunk's
-    last (a block holds the lines from its first up to the next block's first). None: no case
-    id or no line."""
-    ids = _id_offsets(d)
-    names = [name for name, t in raw.items() if "_source_row" in t and len(t)]
-    if not ids or not names:
-        return None
-    rows = [raw[name]["_source_row"].to_numpy(dtype=np.int64) for name in names]
-    # each line once, in file order, with the first record type that has it
-    line, first = np.unique(np.concatenate(rows), return_index=True)
-    rec = np.repeat(np.arange(len(names)), [len(r) for r in rows])[first]
-    buf = np.frombuffer(ch.data, dtype=np.uint8)
-    # the file's first line starts after its UTF-8 byte-order mark, as the reader reads it
-    bom = 3 if ch.bytes_before == 0 and bytes(buf[:3]) == b"\xef\xbb\xbf" else 0
-    starts = np.r_[bom, np.flatnonzero(buf == 10) + 1]
-    at = starts[line - ch.lines_before - 1]
-    key = _id_bytes(buf, at, ids).view(f"S{len(ids)}").ravel()
-    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    return key[heads], line[heads], np.asarray(names, dtype=object)[rec[heads]], np.int64(line[-1] + 1)
 
 
 def _id_bytes(buf: np.ndarray, at: np.ndarray, ids: Sequence[int]) -> np.ndarray:

@@ -491,28 +491,83 @@ def test_cases_repeated_with_other_values(tmp_path, seed):
                 ["lenient", "reject", "strict"][seed], 90_000)
 
 
+def _case_blocks_from_text(d, ch, raw):
+    """The reference for the reader's case blocks (``read_cspro(..., case_blocks=True)``): the
+    lines of the tables read, in file order, each keyed by the bytes of the case-id columns at
+    its start in the chunk's text (a second scan of the text, as the streaming import did)."""
+    from migdata.streaming import _id_bytes, _id_offsets
+
+    ids = _id_offsets(d)
+    names = [name for name, t in raw.items() if "_source_row" in t and len(t)]
+    if not ids or not names:
+        return None
+    rows = [raw[name]["_source_row"].to_numpy(dtype=np.int64) for name in names]
+    line, first = np.unique(np.concatenate(rows), return_index=True)
+    rec = np.repeat(np.arange(len(names)), [len(r) for r in rows])[first]
+    buf = np.frombuffer(ch.data, dtype=np.uint8)
+    bom = 3 if ch.bytes_before == 0 and bytes(buf[:3]) == b"\xef\xbb\xbf" else 0
+    starts = np.r_[bom, np.flatnonzero(buf == 10) + 1]
+    key = _id_bytes(buf, starts[line - ch.lines_before - 1], ids).view(f"S{len(ids)}").ravel()
+    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    return key[heads], line[heads], np.asarray(names, dtype=object)[rec[heads]], np.int64(line[-1] + 1)
+
+
+def _reader_case_blocks(files, chunk_bytes):
+    """(reader's blocks, reference blocks) of each chunk of a generated file."""
+    from migdata.importer import fit_cspro_files, identifier_sources
+    from migdata.profiles import load_profile
+    from migdata.readers.cspro import read_cspro
+    from migdata.streaming import chunks
+
+    prof = load_profile("cbms_2022_hpq")
+    f, d, opts, _ = fit_cspro_files(prof, files, dict(prof.reader_options), identifier_sources(prof))[0]
+    for ch in chunks(f, d, chunk_bytes):
+        tables, cb = read_cspro(f, d, data=ch.data, lines_before=ch.lines_before,
+                                bytes_before=ch.bytes_before, case_blocks=True, **opts)
+        yield cb.case_blocks, _case_blocks_from_text(d, ch, tables)
+
+
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_case_blocks_read_ids_after_the_byte_order_mark(tmp_path, bom):
     """The first chunk's first case block is keyed by the first case's id, whether or not the
     file starts with a UTF-8 byte-order mark (CSPro writes one): the id is read after it."""
-    from migdata.importer import fit_cspro_files, identifier_sources
-    from migdata.profiles import load_profile
-    from migdata.readers.cspro import read_cspro
-    from migdata.streaming import _case_blocks, _id_offsets, chunks
+    from migdata.streaming import _id_offsets
+    from migdata.readers.cspro import read_dictionary
 
     raw = SAMPLE.read_bytes()
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     dat = tmp_path / "cbms.dat"
     dat.write_bytes(bom + body)
-    (tmp_path / "cbms_2022_hpq_layout.dcf").write_bytes((SAMPLE.parent / "cbms_2022_hpq_layout.dcf").read_bytes())
-    prof = load_profile("cbms_2022_hpq")
-    f, d, opts, _ = fit_cspro_files(prof, [dat], dict(prof.reader_options), identifier_sources(prof))[0]
-    ch = next(iter(chunks(f, d, 200_000)))
-    tables, _ = read_cspro(f, d, data=ch.data, lines_before=ch.lines_before, bytes_before=ch.bytes_before, **opts)
-    keys, first, _, _ = _case_blocks(d, ch, tables)
+    dcf = tmp_path / "cbms_2022_hpq_layout.dcf"
+    dcf.write_bytes((SAMPLE.parent / "cbms_2022_hpq_layout.dcf").read_bytes())
+    (keys, first, _, _), _ = next(_reader_case_blocks([dat, dcf], 200_000))
     first_line = body.split(b"\n", 1)[0]
-    assert bytes(keys[0]) == bytes(first_line[i] for i in _id_offsets(d))
+    assert bytes(keys[0]) == bytes(first_line[i] for i in _id_offsets(read_dictionary(dcf)))
     assert first[0] == 1 and bytes(keys[1]) != bytes(keys[0])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_reader_case_blocks_equal_the_ids_read_again_from_the_text(tmp_path, seed):
+    """The reader's case blocks, built from the per-line keys it decodes anyway, equal the ids
+    read again at each line's start in the chunk's text, chunk by chunk, on seeded files of
+    the classes that make blocks: cases repeated with other values, with changed answers and
+    cut short, bad Section A values, the dirty sample (unknown record types, short lines), with
+    and without a byte-order mark, in chunks of random size."""
+    rng = np.random.default_rng(seed)
+    gen = [repeated_cbms, repeated_cbms_changed, planted_kinds, lambda folder, s: [DIRTY]][seed % 4]
+    files = gen(tmp_path / "in", seed)
+    if seed % 3 == 0:  # without the byte-order mark the generators write
+        raw = files[0].read_bytes()
+        dat = tmp_path / "nobom.dat"
+        dat.write_bytes(raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)
+        files = [dat, SAMPLE.parent / "cbms_2022_hpq_layout.dcf"]
+    n = 0
+    for got, want in _reader_case_blocks(files, int(rng.integers(20_000, 400_000))):
+        assert (got is None) == (want is None)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        n += 1
+    assert n >= 1
 
 
 def repeated_lfs(folder: Path, seed: int) -> list[Path]:

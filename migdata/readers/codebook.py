@@ -54,6 +54,8 @@ class Codebook:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-table info (keys, record type)
     report: ImportReport = field(default_factory=ImportReport)
     notes: list[str] = field(default_factory=list)
+    #: a CSPro file's case blocks when the reader was asked for them (``read_cspro(..., case_blocks=True)``)
+    case_blocks: Any = field(default=None, compare=False, repr=False)
 
     def add(self, var: Variable) -> None:
         self.variables.append(var)

@@ -668,6 +668,7 @@ def read_cspro(
     data: Any = None,
     lines_before: int = 0,
     bytes_before: int = 0,
+    case_blocks: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], Codebook]:
     """Read a CSPro fixed-width data file with its dictionary.
 
@@ -680,6 +681,8 @@ def read_cspro(
     ``records`` limits the record types returned (other types are still counted as read);
     ``skip_items`` are never decoded, not even to report a bad value (the importer passes the
     direct identifiers a profile drops, so that no message can quote them).
+    ``case_blocks``: also set ``codebook.case_blocks`` (:func:`case_blocks`), the runs of lines
+    of one case id among the lines of the tables returned.
 
     Example:
         >>> tables, cb = read_cspro("Popstan Census.dat", "Census Dictionary.dcf")  # doctest: +SKIP
@@ -779,6 +782,7 @@ def read_cspro(
                       length=rec.length, dictionary=d.path or d.name)
         tables, n_kept = _tables(d, plans, rd, rows, parts, probs, check_value_sets, max_problems,
                                  pool)
+        blocks = _case_blocks(rd, plans, lines_before) if case_blocks else None
         if lines_before:
             for t in tables.values():
                 t["_source_row"] += lines_before
@@ -787,6 +791,7 @@ def read_cspro(
             pool.shutdown(wait=True, cancel_futures=True)
     report.set_counts(f"lines of {path.name}", read=n_lines, kept=n_kept, rejected=n_lines - n_kept)
     cb = _codebook(d, src, report, tables)
+    cb.case_blocks = blocks
     return tables, cb
 
 
@@ -895,6 +900,33 @@ def _tables(d: CsproDictionary, plans: dict[str, _RecordPlan], rd: _Reader,
                 probs.add("MD411", rec.name, int(li + 1), None, rd.key_text(li),
                           "kept", record=rec.name)
     return tables, n_valid
+
+
+def _case_blocks(rd: "_Reader", plans: dict[str, _RecordPlan], lines_before: int = 0
+                   ) -> tuple[np.ndarray, ...] | None:
+    """The case blocks of the lines read (runs of lines of one case id, all the record types
+    returned together, in file order), from the per-line record types and case keys the reader
+    has already built: the id of each block (bytes), its first line (1-based, counting
+    ``lines_before``), the record name of that line, and the line after the last. None: no case
+    id or no line. Equals, and replaces, looking the lines up again in the text: the ids'
+    bytes at each line's start (tested against it)."""
+    if not rd.key_words:
+        return None
+    wanted = np.zeros(len(rd.records) + 1, dtype=bool)  # (index -1, a rejected line: the last)
+    wanted[[i for i, r in enumerate(rd.records) if r.type_value in plans]] = True
+    lines = np.flatnonzero(wanted[rd.line_rec])
+    if not len(lines):
+        return None
+    K = rd.case_key[:, lines]
+    head = np.ones(len(lines), dtype=bool)
+    for k in range(len(K)):
+        head[1:] &= K[k, 1:] == K[k, :-1]
+    head[1:] = ~head[1:]
+    heads = lines[head]
+    ids = np.ascontiguousarray(rd.case_key[:, heads].T).view(np.uint8)
+    ids = np.ascontiguousarray(ids.reshape(len(heads), -1)[:, rd.key_pos]).view(f"S{len(rd.key_pos)}").ravel()
+    names = np.asarray([r.name for r in rd.records], dtype=object)[rd.line_rec[heads]]
+    return ids, heads + 1 + lines_before, names, np.int64(lines[-1] + 2 + lines_before)
 
 
 def _duplicated_rows(K: np.ndarray) -> np.ndarray:
