@@ -72,12 +72,16 @@ _COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".lz4": "lz4"}
 # ----------------------------------------------------------------------------- chunks of cases
 @dataclass
 class Chunk:
-    """The bytes of consecutive whole cases of a file, with the lines and bytes before them."""
+    """The bytes of consecutive whole cases of a file, with the lines and bytes before them.
+
+    ``file``: the plain (uncompressed) file the bytes are at offset ``bytes_before`` of, so that
+    another process can read them itself (:meth:`text`) instead of receiving them."""
 
     data: Any
     lines_before: int
     bytes_before: int
     n_bytes: int = 0  # of a chunk without its data (:meth:`light`)
+    file: str | None = None
 
     @property
     def size(self) -> int:
@@ -85,7 +89,33 @@ class Chunk:
 
     def light(self) -> "Chunk":
         """The chunk without its bytes (what the writer side keeps of a chunk sent to a worker)."""
-        return Chunk(None, self.lines_before, self.bytes_before, len(self.data))
+        return Chunk(None, self.lines_before, self.bytes_before, self.size)
+
+    def portable(self) -> "Chunk":
+        """The chunk as sent to another process: where its bytes are in a plain file, or else a
+        copy of them (the reader of :func:`chunks` reuses its buffer for the next chunk)."""
+        if self.file is not None:
+            return Chunk(None, self.lines_before, self.bytes_before, self.size, self.file)
+        return Chunk(bytes(self.data), self.lines_before, self.bytes_before)
+
+    def text(self, buffer: bytearray | None = None) -> Any:
+        """The chunk's bytes: its data, or read from its file into ``buffer`` (grown when too
+        small; a process that prepares chunk after chunk passes the same one, so its memory is
+        touched once, not once per chunk)."""
+        if self.data is not None:
+            return self.data
+        if self.file is None:
+            raise ValueError("a chunk without its bytes or its file")
+        if buffer is None or len(buffer) < self.n_bytes:
+            buffer = bytearray(self.n_bytes)
+        view = memoryview(buffer)[:self.n_bytes]
+        with open(self.file, "rb") as fh:
+            fh.seek(self.bytes_before)
+            got = _read_into(fh, view)
+        if got != self.n_bytes:
+            raise OSError(f"{self.file}: {self.n_bytes} bytes expected at offset {self.bytes_before}, "
+                          f"{got} read (the file changed during the import)")
+        return view
 
 
 def _tail_cut(buf: np.ndarray, d: Any, window: int = 4 << 20) -> tuple[int, np.ndarray]:
@@ -157,55 +187,65 @@ def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
     return int(hit[-1]) if len(hit) else 0
 
 
-def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: bool = False) -> Iterator[Chunk]:
     """The chunks of a CSPro data file (plain or compressed, see the module docstring): each
-    about ``chunk_bytes`` of text, cut between two cases, never inside one."""
+    about ``chunk_bytes`` of text, cut between two cases, never inside one. A chunk of a plain
+    file names the file (:attr:`Chunk.file`).
+
+    ``reuse``: every chunk's data is a view of one buffer, which the next chunk is read into, so
+    a chunk's data is valid only until the next chunk is asked for (the import prepares, or
+    sends, each chunk before it asks for the next): the buffer's memory is touched once, not
+    once per chunk."""
     path = Path(path)
     codec = _COMPRESSED.get(path.suffix.lower())
     stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+    plain = None if codec else str(path)
     try:
-        carry = b""
+        store, n_carry = bytearray(0), 0  # the carried tail of the last window is at the front
         lines_before = bytes_before = 0
         while True:
-            # The window is read after the carried tail of the last one, in place (no copy of
-            # the block to join them), and becomes the chunk by truncation (no copy of the part
-            # before the cut): one copy of the text, the read, per chunk.
-            want = max(chunk_bytes - len(carry), 1 << 20)
-            data = bytearray(len(carry) + want)
-            data[:len(carry)] = carry
-            view = memoryview(data)[len(carry):]
+            # The window is read after the carried tail, in place (no copy of the block to join
+            # them), and the chunk is a view of it up to the cut: one copy of the text, the read.
+            want = max(chunk_bytes - n_carry, 1 << 20)
+            if not reuse or len(store) < n_carry + want:
+                grown = bytearray(n_carry + want)
+                grown[:n_carry] = memoryview(store)[:n_carry]
+                store = grown
+            view = memoryview(store)[n_carry:n_carry + want]
             got = _read_into(stream, view)
             view.release()
-            del data[len(carry) + got:]
-            eof = got == 0
-            carry = b""
-            if not data:
+            size = n_carry + got
+            if not size:
                 break
-            if eof:
-                yield Chunk(data, lines_before, bytes_before)
+            data = memoryview(store)[:size]
+            if got == 0:  # the end of the file: the rest is the last chunk
+                yield Chunk(data, lines_before, bytes_before, file=plain)
                 break
-            if b"\n" not in data:  # (stops at the first newline; a count reads it all)
-                carry = data
+            if store.find(b"\n", 0, size) < 0:  # (stops at the first newline)
+                n_carry = size
                 continue
             buf = np.frombuffer(data, dtype=np.uint8)
             cut_line, complete = _tail_cut(buf, d)
             if cut_line == 0:  # one case fills the window: read more before cutting
-                if len(data) > 16 * chunk_bytes:
+                if size > 16 * chunk_bytes:
                     cut_line = len(complete) - 1  # pathological: no case boundary; cut at a line
                 else:
-                    buf = complete = None  # type: ignore[assignment]
-                    carry = data
+                    buf = complete = data = None  # type: ignore[assignment]
+                    n_carry = size
                     continue
             cut = int(complete[cut_line])
-            buf = complete = None  # type: ignore[assignment]  # (no view may hold the buffer it cuts)
-            carry = bytes(data[cut:])
-            del data[cut:]
-            out = Chunk(data, lines_before, bytes_before)
-            lines_before += count_byte(data)
+            buf = complete = None  # type: ignore[assignment]
+            out = Chunk(data[:cut], lines_before, bytes_before, file=plain)
+            lines_before += count_byte(out.data)
             bytes_before += cut
-            data = None  # type: ignore[assignment]  # not held while the chunk is used
+            data = None  # type: ignore[assignment]
             yield out
-            out = None  # type: ignore[assignment]
+            out = None  # type: ignore[assignment]  # not held while the next chunk is read
+            n_carry = size - cut
+            if reuse:
+                store[:n_carry] = store[cut:size]
+            else:  # the chunk given out keeps its bytes: the tail goes to a new buffer
+                store = bytearray(memoryview(store)[cut:size])
     finally:
         stream.close()
 
@@ -470,7 +510,7 @@ class _Ready:
     checked: tuple[Any, ...] | None
 
 
-def _prepare(task: _Task, ch: Chunk) -> _Ready:
+def _prepare(task: _Task, ch: Chunk, buffer: bytearray | None = None) -> _Ready:
     """What a chunk gives on its own, whatever the chunks before it: its rows read and mapped by
     the profile, its case blocks, and the rules within a row (every policy but ``reject``, where
     value problems remove rows first). Nothing of the import's state is read or changed, so
@@ -480,7 +520,7 @@ def _prepare(task: _Task, ch: Chunk) -> _Ready:
 
     f, d = task.file, task.dictionary
     rep_read = ImportReport()
-    raw, cb = read_cspro(f, d, rep_read, data=ch.data, lines_before=ch.lines_before,
+    raw, cb = read_cspro(f, d, rep_read, data=ch.text(buffer), lines_before=ch.lines_before,
                          bytes_before=ch.bytes_before, case_blocks=True, **task.opts)
     blocks, cb.case_blocks = cb.case_blocks, None
     if task.multi:  # as the rows of several files joined in memory: the file's name as text
@@ -535,6 +575,7 @@ def _in_blocks(rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarr
 
 
 _TASK: _Task | None = None  # a worker process's task (set once by its initializer)
+_TEXT: bytearray | None = None  # a worker process's buffer for the text of the chunks it reads
 
 
 def _worker_init(task: _Task) -> None:
@@ -543,8 +584,12 @@ def _worker_init(task: _Task) -> None:
 
 
 def _worker_prepare(ch: Chunk) -> _Ready:
+    global _TEXT
     assert _TASK is not None
-    return _prepare(_TASK, ch)
+    if ch.data is None and (_TEXT is None or len(_TEXT) < ch.n_bytes):
+        _TEXT = bytearray(ch.n_bytes + (1 << 20))
+    # (the result is sent back before the next chunk is read into the same buffer)
+    return _prepare(_TASK, ch, _TEXT)
 
 
 def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int, notes: list[str] | None = None
@@ -623,6 +668,7 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     try:
         pending: deque = deque()
         for ch in it:  # (an error reading the file is raised as it is, never taken for the workers')
+            ch = ch.portable()  # (the next chunk is read into the same buffer)
             first.append(ch)
             try:
                 with _main_not_run_again():  # the workers start with the first submissions
@@ -636,6 +682,7 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
             ch, fut = pending.popleft()
             nxt = next(it, None)  # read while the workers work
             if nxt is not None:
+                nxt = nxt.portable()
                 if not proven:
                     first.append(nxt)
                 pending.append((nxt.light(), pool.submit(_worker_prepare, nxt)))
@@ -766,7 +813,7 @@ class _Import:
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))
             task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
-            for ch, ready in _prepared(task, chunks(f, d, chunk_bytes), workers, self.notes):
+            for ch, ready in _prepared(task, chunks(f, d, chunk_bytes, reuse=True), workers, self.notes):
                 self.chunk(f, ready, reports, writer, staging)
                 done += ch.size
                 ready = None  # type: ignore[assignment]  # (not held while the next is prepared)

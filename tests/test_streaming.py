@@ -392,8 +392,8 @@ def test_an_error_reading_the_file_stops_the_import(tmp_path, monkeypatch, worke
 
     real = S.chunks
 
-    def breaks(path, d, chunk_bytes):
-        for i, ch in enumerate(real(path, d, chunk_bytes)):
+    def breaks(path, d, chunk_bytes, **kw):
+        for i, ch in enumerate(real(path, d, chunk_bytes, **kw)):
             if i == 1:
                 raise OSError(5, "Input/output error")
             yield ch
@@ -428,6 +428,34 @@ def test_chunks_of_a_stream_with_short_reads_equal_those_of_whole_reads(planted,
     short = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
     assert short == whole and len(whole) > 3
     assert b"".join(c[1] for c in short) == dat.read_bytes()
+
+
+@pytest.mark.parametrize("size", [50_000, 137_000])
+def test_chunks_read_into_one_buffer_equal_fresh_ones_and_their_file_offsets(planted, tmp_path, size):
+    # the import reads every chunk into one buffer and sends a worker where the chunk lies in
+    # the file: each chunk, taken before the next is read, equals the chunk read into its own
+    # buffer, and the bytes a worker reads back at its offset; a compressed file's chunks are
+    # sent as copies of their bytes
+    import gzip
+
+    import migdata.streaming as S
+
+    dat, dcf = planted
+    d = read_dictionary(dcf)
+    fresh = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, size)]
+    reused, back = [], []
+    for c in S.chunks(dat, d, size, reuse=True):
+        reused.append((c.bytes_before, bytes(c.data), c.lines_before))
+        p = c.portable()
+        assert p.data is None and p.file == str(dat) and p.size == len(c.data)
+        back.append(bytes(p.text(bytearray(7))))  # (a buffer too small is replaced)
+    assert reused == fresh and len(fresh) > 3
+    assert back == [f[1] for f in fresh]
+    gz = tmp_path / "lfs.dat.gz"
+    gz.write_bytes(gzip.compress(dat.read_bytes()))
+    sent = [c.portable() for c in S.chunks(gz, d, size, reuse=True)]
+    assert [(c.bytes_before, bytes(c.data), c.lines_before) for c in sent] == fresh
+    assert all(c.file is None for c in sent)
 
 
 def _blocks(lines: list[bytes], key) -> list[list[bytes]]:
