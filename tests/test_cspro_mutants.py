@@ -286,8 +286,9 @@ def _line_count(raw: bytes) -> int:
     return raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_seeded_data_mutants_never_crash_and_count_every_line(seed, tmp_path, capsys):
+def _mutant_data(seed: int) -> bytes:
+    """The CBMS sample's first 2,500 lines with 25 seeded defects: bad numbers (signs, exponents,
+    non-ASCII), cut, joined, lengthened and emptied lines, unknown record types."""
     rng = random.Random(seed)
     d, items = _layout()
     lines = DATA.read_bytes().split(b"\n")[:2500]
@@ -313,7 +314,13 @@ def test_seeded_data_mutants_never_crash_and_count_every_line(seed, tmp_path, ca
         else:
             ln = bytearray()
         lines[k] = bytes(ln)
-    raw = b"\n".join(lines)
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_seeded_data_mutants_never_crash_and_count_every_line(seed, tmp_path, capsys):
+    d, _ = _layout()
+    raw = _mutant_data(seed)
     f = tmp_path / "hpq.dat"
     f.write_bytes(raw)
     (tmp_path / "hpq.dcf").write_bytes(LAYOUT.read_bytes())
@@ -325,6 +332,42 @@ def test_seeded_data_mutants_never_crash_and_count_every_line(seed, tmp_path, ca
     out = capsys.readouterr()
     assert e.value.code in (0, 1, 2) and "Traceback" not in out.err + out.out, out.err
     assert "Internal error" not in out.err
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_gathered_at_each_records_width_read_as_at_the_widest(seed, tmp_path, monkeypatch):
+    """The reader gathers a line's head for every line and the rest at its own record's width;
+    on seeded mutants with non-ASCII text (names with ñ, a non-ASCII byte in an id or a
+    number) the tables and the report equal those of gathering every line at the widest
+    record's width, as it did."""
+    import migdata.readers.cspro as C
+
+    rng = random.Random(100 + seed)
+    lines = _mutant_data(seed).split(b"\n")
+    decoded = [k for k, ln in enumerate(lines) if ln[:1] in (b"1", b"3", b"4", b"6", b"B", b"M")]
+    for i in range(16):  # a character of two bytes for a blank and the byte after it: later items move
+        k = rng.choice(decoded) if i % 4 else rng.randrange(len(lines))
+        pos = rng.randrange(1, 60) if i % 4 else rng.randrange(len(lines[k]) + 1)  # (also in the id)
+        lines[k] = lines[k][:pos] + rng.choice(["ñ", "Ñ", "é", "ü"]).encode() + lines[k][pos + 2:]
+    f = tmp_path / "hpq.dat"
+    f.write_bytes(b"\n".join(lines))
+    d, _ = _layout()
+    got, cb = read_cspro(f, d)
+    init = C._Reader.__init__
+
+    def widest(self, *a, **kw):  # every line gathered at the widest width, the records' rows taken from it
+        init(self, *a, **kw)
+        self.hw = self.wp
+        self.rec_wp = dict.fromkeys(self.rec_wp, self.wp)
+
+    monkeypatch.setattr(C._Reader, "__init__", widest)
+    monkeypatch.setattr(C._Reader, "rows", lambda self, rec, M, s, sel, c0: M[sel])
+    want, cb_want = read_cspro(f, d)
+    assert sorted(got) == sorted(want)
+    for name in want:
+        pd.testing.assert_frame_equal(got[name], want[name])
+    assert [p.__dict__ for p in cb.report.problems] == [p.__dict__ for p in cb_want.report.problems]
+    assert cb.report.problems  # (the mutants are reported)
 
 
 def test_numbers_beyond_integer_range_in_a_wide_item(tmp_path):

@@ -37,6 +37,47 @@ def first_per_case(df: pd.DataFrame, keys: list[str], starts: np.ndarray | None 
     return heads if _increasing_ids(heads, keys) else heads.drop_duplicates(subset=keys, keep="first")
 
 
+def packed_keys(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray] | None:
+    """One int64 code per row of each frame for the integer key columns ``keys``: two rows (of
+    any of the frames) get the same code exactly when all their keys are equal, so merging on
+    the code equals ``pd.merge(..., on=keys)``. Each key is offset by its smallest value and the
+    keys are combined in mixed radix (their ranges over all the frames), which a survey file's
+    small id items fit in 63 bits. None (use the keys themselves) when a key is not an integer
+    column, has a missing value, or the ranges do not fit.
+
+    Merging on one int64 column spares pandas factorising each of a case id's eight or nine
+    columns (a CBMS chunk's joins: 0.45 to 0.2 s)."""
+    if not keys or not frames:
+        return None
+    cols = []
+    for k in keys:
+        parts = []
+        for df in frames:
+            if k not in df or not pd.api.types.is_integer_dtype(df[k].dtype):
+                return None
+            v, na = own_width(df[k])
+            if na.any():
+                return None
+            parts.append(v)
+        cols.append(parts)
+    lo = [min((int(p.min()) for p in parts if len(p)), default=0) for parts in cols]
+    span = [max((int(p.max()) for p in parts if len(p)), default=0) - m + 1 for parts, m in zip(cols, lo)]
+    total = 1
+    for r in span:
+        total *= max(r, 1)
+    if total >= 1 << 62:
+        return None
+    out = []
+    for j in range(len(frames)):
+        code = np.zeros(len(frames[j]), dtype=np.int64)
+        for parts, m, r in zip(cols, lo, span):
+            code *= r
+            code += parts[j].astype(np.int64, copy=False)
+            code -= m
+        out.append(code)
+    return out
+
+
 def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Positions where a run of equal keys starts (a missing key starts a run): in pandas,
     ``np.flatnonzero(df[keys].ne(df[keys].shift()).any(axis=1) | df[keys].isna().any(axis=1))``."""

@@ -441,6 +441,13 @@ class _Reader:
             masks[kpos[c // 8], c % 8] = 0xFF
         self.key_masks = masks.view(np.uint64).ravel()
         self.key_pos = [kpos[c // 8] * 8 + c % 8 for c in self.id_cols]
+        # the head of a line (its case id and record type) is read for every line; the rest of a
+        # line only for the records decoded, each as wide as its own fields reach (a CBMS file's
+        # widest record is 888 bytes, most of its lines far shorter: gathering every line at the
+        # widest record's width copied four times the text)
+        head = max(self.id_cols + [self.rts + self.rtl - 1, 0]) + 1
+        self.hw = min(-(-head // 8) * 8, wp)
+        self.rec_wp = {t: min(max(-(-p.end // 8) * 8, self.hw), wp) for t, p in plans.items()}
         self.line_rec = np.full(n_lines, -1, dtype=np.int16)  # record per line (-1 rejected)
         # With one record type, the numeric columns are written straight into arrays with a row
         # per line (rejected lines are dropped at the end), not joined from chunks: no second
@@ -465,6 +472,29 @@ class _Reader:
         b = np.ascontiguousarray(self.case_key[:, line]).view(np.uint8)
         return bytes(b[self.key_pos]).decode("latin-1")
 
+    def rows(self, rec: Record, M: np.ndarray, s: np.ndarray, sel: np.ndarray, c0: int) -> np.ndarray:
+        """The lines ``sel`` of a chunk (first line ``c0``, line starts ``s``, heads ``M``) of one
+        record type, each as wide as the record's fields reach, non-ASCII lines re-aligned.
+        Equals ``M[sel]`` of the chunk's lines gathered at the widest record's width."""
+        R = _matrix(self.buf, s[sel], self.rec_wp[rec.type_value])
+        self.realign(R, c0 + sel)
+        return R
+
+    def realign(self, M: np.ndarray, lines: np.ndarray) -> None:
+        """Rows of ``M`` (the windows of ``lines``, ascending) that hold non-ASCII text, re-aligned
+        character by character (each non-ASCII character one substitute byte), in place."""
+        k0, k1 = np.searchsorted(self.uni_keys, [lines[0], lines[-1] + 1]) if len(lines) else (0, 0)
+        if k1 <= k0:
+            return
+        keys = self.uni_keys[k0:k1]
+        pos = np.searchsorted(lines, keys)
+        for li, row in zip(keys.tolist(), pos.tolist()):
+            if row < len(lines) and lines[row] == li:
+                text = self.uni_lines[li][:M.shape[1]]
+                enc = bytes(ord(ch) if ord(ch) < 128 else _SUB for ch in text)
+                M[row, :] = 32
+                M[row, :len(enc)] = np.frombuffer(enc, dtype=np.uint8)
+
     def types(self, M: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """Record index of each line (-1 unknown); the type is blank where the line is shorter."""
         rts, rtl, n = self.rts, self.rtl, len(M)
@@ -487,8 +517,8 @@ class _Reader:
     def chunk(self, c0: int, c1: int) -> _Chunk:
         """Decode lines ``c0 .. c1-1``: runs in a worker thread (numpy releases the GIL)."""
         out = _Chunk()
-        wp, rts, rtl = self.wp, self.rts, self.rtl
-        M = _matrix(self.buf, _starts(self.nl, c0, c1), wp)
+        rts, rtl = self.rts, self.rtl
+        M = _matrix(self.buf, _starts(self.nl, c0, c1), self.hw)  # the lines' heads
         s, lens = _bounds(self.buf, self.nl, self.n, c0, c1, M)
         blens = lens  # byte lengths; ``lens`` counts characters once non-ASCII lines are re-aligned
         out.end = int(s[-1] + lens[-1])
@@ -497,12 +527,9 @@ class _Reader:
         k0, k1 = np.searchsorted(self.uni_keys, [c0, c1])
         if k1 > k0:
             lens = lens.copy()
+            self.realign(M, np.arange(c0, c1))
             for li in self.uni_keys[k0:k1].tolist():
-                text = self.uni_lines[li]
-                enc = bytes(ord(ch) if ord(ch) < 128 else _SUB for ch in text[:wp])
-                M[li - c0, :] = 32
-                M[li - c0, :len(enc)] = np.frombuffer(enc, dtype=np.uint8)
-                lens[li - c0] = len(text)
+                lens[li - c0] = len(self.uni_lines[li])
         if self.key_words:
             M64 = M.view(np.uint64)
             for k, w in enumerate(self.key_words):
@@ -540,7 +567,7 @@ class _Reader:
                     out.too_long[rec.name] = (first, int(over.sum()), int(blens[sel[over]].max()))
             if plan is None or not len(sel):
                 continue
-            R = M if full else M[sel]
+            R = M if full and self.rec_wp[rec.type_value] == self.hw else self.rows(rec, M, s, sel, c0)
             # a whole chunk's lines are kept as their range: a file of one record type then
             # needs no array of row numbers at all
             out.rows[rec.type_value] = (c0, c1) if full else c0 + sel
