@@ -47,6 +47,9 @@ def test_pair_keys_match_as_the_merges_did(seed):
                           "line": rng.integers(0, 14, m), "_source_row": np.arange(m)})
     lists = lists.drop_duplicates(["hh_id", "line"])
     r_key, l_key = H._pair_keys(roster, households, lists)
+    # the households' roster codes looked up once per record and carried by the lists: the same keys
+    r2, l2 = H._pair_keys(roster, households, lists.assign(_hh=H._household_codes(households, lists)))
+    assert (r2 == r_key).all() and (l2 == l_key).all()
     hit, unknown_rows = _merge_reference(roster, lists)
     assert (np.isin(r_key, l_key[l_key >= 0]) == hit).all()
     unknown = ~np.isin(l_key, r_key[r_key >= 0])
@@ -64,4 +67,6 @@ def test_member_lists_read_as_the_regular_expressions_did(seed):
     sp = pd.DataFrame({"hh_id": pd.Series([f"{i:027d}" for i in range(n)], dtype="str"),
                        "_source_row": np.arange(n, dtype=np.int64) * 3, "P02_1A_SSS": pd.Series(vals, dtype=object)},
                       index=np.arange(n) + 5)
+    if seed % 2:  # the households' roster codes are carried along
+        sp["_hh"] = rng.integers(-1, 50, n)
     pd.testing.assert_frame_equal(H._line_lists(sp, "P02_1A_SSS"), H._line_lists_text(sp, "P02_1A_SSS"))

@@ -504,3 +504,54 @@ def test_packed_keys_merge_as_the_keys_do(seed):
     huge = pd.DataFrame({"a": np.array([0, 2**32], dtype=np.int64), "b": np.array([0, 2**31], dtype=np.int64)})
     assert packed_keys([huge], ["a", "b"]) is None  # 2**33 x 2**31 codes do not fit in 62 bits
     assert packed_keys([huge.assign(b=0)], ["a", "b"]) is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_left_join_codes_equals_the_merge(seed):
+    """:func:`left_join_codes` equals a left merge on the codes (same columns, dtypes, order and
+    index) when every row matches: the same codes in the same order, or shuffled; and gives None
+    when a row has no match."""
+    from migdata._kernels.keys import left_join_codes
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 2000))
+    b = rng.choice(10 * n, n, replace=False).astype(np.int64)
+    right = pd.DataFrame({"y": pd.array(rng.integers(0, 9, n), dtype="Int8"), "z": rng.random(n),
+                          "t": pd.array(rng.choice(["a", None, "c"], n), dtype="string"),
+                          "_joined": True}, index=rng.permutation(n) + 7)
+    for a in (b.copy(), rng.permutation(b), rng.choice(b, int(rng.integers(1, 3 * n)))):
+        df = pd.DataFrame({"x": rng.integers(0, 5, len(a)), "w": pd.array(rng.random(len(a)) < 0.5)},
+                          index=np.arange(len(a)) * 3)
+        want = df.assign(_k=a).merge(right.assign(_k=b), on="_k", how="left", sort=False).drop(columns="_k")
+        pd.testing.assert_frame_equal(left_join_codes(df, right, a, b), want)
+    assert left_join_codes(df, right, np.r_[a, 10 * n + 1], b) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_join_records_equals_the_merge_of_first_records(seed):
+    """``join_records`` without repeated cases equals its docstring's merge with the first
+    record per case, on seeded record tables: records missing, several per case, cases out of
+    order, a missing id part."""
+    from migdata.profiles.engine import join_records
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    ids = pd.DataFrame({"R": pd.array(rng.integers(1, 4, n), dtype="Int8"),
+                        "H": pd.array(rng.integers(1, 60, n), dtype="Int16"),
+                        "_occ": rng.integers(1, 4, n).astype(np.int16)})
+    ids = ids.drop_duplicates().reset_index(drop=True)
+    if seed % 2 == 0:
+        ids = ids.sort_values(["R", "H", "_occ"]).reset_index(drop=True)
+    other = ids.sample(frac=float(rng.uniform(0.3, 1.0)), replace=seed % 3 == 0, random_state=seed)
+    if seed % 2 == 0:
+        other = other.sort_values(["R", "H", "_occ"], kind="stable")
+    other = other.assign(V=rng.integers(0, 100, len(other)), _source_row=np.arange(len(other)) + 1000)
+    df = ids.assign(A=rng.random(len(ids)), _source_row=np.arange(len(ids)) + 1)
+    if seed == 5:
+        df.loc[0, "H"] = pd.NA
+    keys = ["R", "H", "_occ"]
+    got = join_records(df, other, keys, None)
+    right = other.drop(columns=["_source_row"]).drop_duplicates(keys).assign(_joined=True)
+    want = df.merge(right, on=keys, how="left", sort=False)
+    want["_joined"] = want["_joined"].notna()
+    pd.testing.assert_frame_equal(got, want)

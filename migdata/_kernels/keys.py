@@ -78,6 +78,26 @@ def packed_keys(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray]
     return out
 
 
+def left_join_codes(df: pd.DataFrame, right: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> pd.DataFrame | None:
+    """``df.assign(_k=a).merge(right.assign(_k=b), on="_k", how="left", sort=False)`` without the
+    ``_k`` column, for codes ``b`` distinct (one row of ``right`` per code) and column names
+    that the two frames do not share; None when some row of ``df`` has no match (the caller
+    merges: pandas then decides the missing values' types).
+
+    A file's records of one case follow each other, so the rows of two record types of a clean
+    file often have the same codes in the same order: then ``right``'s columns are put beside
+    ``df``'s as they are (no hash table, no copy); otherwise its rows are taken by position."""
+    if len(a) == len(b) and np.array_equal(a, b):
+        taken = right
+    else:
+        at = pd.Index(b).get_indexer(a)
+        if len(at) and at.min() < 0:
+            return None
+        taken = right.take(at)
+    out = pd.concat([df.reset_index(drop=True), taken.reset_index(drop=True)], axis=1)
+    return out
+
+
 def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """Positions where a run of equal keys starts (a missing key starts a run): in pandas,
     ``np.flatnonzero(df[keys].ne(df[keys].shift()).any(axis=1) | df[keys].isna().any(axis=1))``."""

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata._kernels.text import isin_text, string_buffers
+from migdata._kernels.text import string_buffers
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
 from migdata.profiles.engine import CaseBlocks, code_table, join_records
@@ -330,6 +330,8 @@ def _line_lists(sp: pd.DataFrame, item: str) -> pd.DataFrame:
     line = (data[at].astype(np.int64) - 48) * 10 + (data[at + 1].astype(np.int64) - 48)
     out = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy()[row], "line": line,
                         "_source_row": sp["_source_row"].to_numpy()[row]}, index=row)
+    if "_hh" in sp.columns:  # the household's roster code (:func:`_household_codes`)
+        out["_hh"] = sp["_hh"].to_numpy()[row]
     if "_key" in sp.columns:  # the copy of a repeated case the list belongs to (_copy_keys)
         out["_key"] = sp["_key"].to_numpy()[row]
     return out
@@ -340,7 +342,8 @@ def _line_lists_text(sp: pd.DataFrame, item: str) -> pd.DataFrame:
     digits = sp[item].astype("string").str.replace(r"\D", "", regex=True).fillna("")
     lists = pd.DataFrame({"hh_id": sp["hh_id"].to_numpy(), "line": digits.str.findall(r"\d\d").to_numpy(),
                           "_source_row": sp["_source_row"].to_numpy(),
-                          **({"_key": sp["_key"].to_numpy()} if "_key" in sp.columns else {})}
+                          **({"_key": sp["_key"].to_numpy()} if "_key" in sp.columns else {}),
+                          **({"_hh": sp["_hh"].to_numpy()} if "_hh" in sp.columns else {})}
                          ).explode("line").dropna(subset=["line"])
     lists["line"] = lists["line"].astype(int)
     return lists
@@ -372,7 +375,7 @@ def _pair_keys(roster: pd.DataFrame, households: pd.Index, lists: pd.DataFrame) 
     equal keys; a roster row without a line is -1, a list entry of a household not on the roster
     -2 (they match nothing)."""
     r_hh = roster["_hh"].to_numpy()
-    l_hh = households.get_indexer(pd.Index(lists[_key_column(lists)].astype(object)))
+    l_hh = lists["_hh"].to_numpy() if "_hh" in lists.columns else _household_codes(households, lists)
     nr = len(roster)
     l_code, _ = pd.factorize(np.r_[roster["line"].to_numpy(dtype="float64"),
                                    lists["line"].to_numpy(dtype="float64")])
@@ -394,6 +397,11 @@ def _roster(p: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     return out, pd.Index(households)
 
 
+def _household_codes(households: pd.Index, df: pd.DataFrame) -> np.ndarray:
+    """The roster's code (:func:`_roster`) of each row's household (-1: not on the roster)."""
+    return households.get_indexer(pd.Index(df[_key_column(df)].astype(object)))
+
+
 def _key_column(df: pd.DataFrame) -> str:
     """The column a row's household is matched by: its copy's key (:func:`_copy_keys`) when the
     frame has one, else ``hh_id``."""
@@ -412,22 +420,26 @@ def _copy_keys(df: pd.DataFrame, blocks: CaseBlocks | None) -> pd.DataFrame:
     return df.assign(_key=key)
 
 
-def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None) -> None:
+def _members(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None,
+             roster_: tuple[pd.DataFrame, pd.Index]) -> None:
     """Person flags from the Section P member lists (P02.1: members, dependants, beneficiaries),
-    each list matched with its own copy's roster."""
+    each list matched with its own copy's roster (``roster_``: :func:`_roster` of the persons).
+    A household's roster code is looked up once per record, not once per list."""
     if "SECTION_P" not in raw or raw["SECTION_P"].empty:
         return
     sp = raw["SECTION_P"].copy()
     sp["hh_id"] = _hh_id(sp)
     sp = _copy_keys(sp, blocks)
-    roster, households = _roster(_copy_keys(p, blocks))
-    has_p = isin_text(roster["hh_id"], sp[_key_column(sp)].drop_duplicates())
+    roster, households = roster_
+    sp["_hh"] = _household_codes(households, sp)
+    has_p = np.isin(roster["_hh"].to_numpy(), sp["_hh"].to_numpy())  # (a code -1 is no roster's)
     for item, col in P02_LISTS.items():
         if item in sp.columns:
             _mark(p, roster, households, _line_lists(sp, item), has_p, col, item, rep)
 
 
-def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None) -> None:
+def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, blocks: CaseBlocks | None,
+            roster_: tuple[pd.DataFrame, pd.Index]) -> None:
     """Person flags from the Section L1 occurrences (one listed member per occurrence and list:
     L02 pregnant in the past 3 years, L07 pregnant now, L09 breastfeeding, L16 with a disability,
     L34 ill or injured in the past 12 months), gated by the household's Section L answer; and
@@ -444,7 +456,8 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, block
     sl = _copy_keys(raw["SECTION_L"].assign(hh_id=lambda d: _hh_id(d)), blocks)
     l1 = raw["SECTION_L1"]
     l1 = _copy_keys(l1.assign(hh_id=_hh_id(l1)), blocks)
-    roster, households = _roster(_copy_keys(p, blocks))
+    roster, households = roster_
+    r_hh, sl_hh, l1_hh = roster["_hh"].to_numpy(), _household_codes(households, sl), _household_codes(households, l1)
     by = _key_column(l1)
     age = pd.to_numeric(p["age"], errors="coerce").to_numpy()
     female10 = (p["sex"].astype(object) == "female").to_numpy() & (age >= 10)
@@ -452,12 +465,13 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, block
         if item not in l1.columns or gate not in sl.columns:
             continue
         ans = pd.to_numeric(sl[gate], errors="coerce").isin([1, 2])
-        answered = isin_text(roster["hh_id"], sl.loc[ans, _key_column(sl)].drop_duplicates()).copy()
+        answered = np.isin(r_hh, sl_hh[ans.to_numpy()])  # (a code -1 is no roster's)
         if women:
             answered &= female10
         lines = pd.to_numeric(l1[item], errors="coerce")
         lists = pd.DataFrame({"hh_id": l1["hh_id"].to_numpy(), "line": lines.to_numpy(),
-                              "_source_row": l1["_source_row"].to_numpy(), "_key": l1[by].to_numpy()}
+                              "_source_row": l1["_source_row"].to_numpy(), "_key": l1[by].to_numpy(),
+                              "_hh": l1_hh}
                              ).dropna(subset=["line"])
         lists["line"] = lists["line"].astype(int)
         _mark(p, roster, households, lists, answered, col, item, rep)
@@ -673,8 +687,9 @@ def derive(tables: dict[str, pd.DataFrame], raw: dict[str, pd.DataFrame], codebo
     _places(p, f, rep)
     _skip_rules(p, f, rep)
     _lf_status(p, f, rep)
-    _members(p, raw, rep, blocks)
-    _health(p, raw, rep, blocks)
+    roster = _roster(_copy_keys(p, blocks))  # (once for every member list)
+    _members(p, raw, rep, blocks, roster)
+    _health(p, raw, rep, blocks, roster)
     out = dict(tables)
     out["persons"] = p
     if "households" in tables:

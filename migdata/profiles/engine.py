@@ -100,7 +100,7 @@ import numpy as np
 import pandas as pd
 
 from migdata._kernels.codes import factorize, own_width
-from migdata._kernels.keys import first_per_case, packed_keys, run_reduce, run_starts, runs_are_cases
+from migdata._kernels.keys import first_per_case, left_join_codes, packed_keys, run_reduce, run_starts, runs_are_cases
 from migdata._kernels.parallel import map_in_threads
 from migdata._kernels.text import constant_text, map_text, padded_join, take_text
 from migdata.errors import DataError, MigdataError
@@ -941,14 +941,22 @@ def join_records(df: pd.DataFrame, other: pd.DataFrame, keys: list[str], blocks:
         df = df.assign(_block=blocks.block(df))
         right = right.assign(_block=blocks.block(other))  # the same rows, with their line numbers
         right = right.drop_duplicates(subset=on, keep="first")
-    else:
-        right = first_per_case(right, keys)  # (a file's ids in order are seen distinct without hashing)
-    right = right.assign(_joined=True)
     packed = packed_keys([df, right], on)
+    if blocks is None or not blocks.repeated:
+        # a file's ids in order are seen distinct without hashing: increasing codes, or else
+        # the runs of equal ids (:func:`first_per_case`)
+        if packed is None or not (packed[1][1:] > packed[1][:-1]).all():
+            right = first_per_case(right, keys)
+            packed = packed_keys([df, right], on)
+    right = right.assign(_joined=True)
+    merged = None
     if packed is not None:  # the same rows joined, on one int64 column
-        merged = df.assign(_key=packed[0]).merge(right.drop(columns=on).assign(_key=packed[1]),
-                                                 on="_key", how="left", sort=False).drop(columns="_key")
-    else:
+        right = right.drop(columns=on)
+        merged = left_join_codes(df, right, *packed)
+        if merged is None:
+            merged = df.assign(_key=packed[0]).merge(right.assign(_key=packed[1]), on="_key", how="left",
+                                                     sort=False).drop(columns="_key")
+    if merged is None:
         merged = df.merge(right, on=on, how="left", sort=False)
     merged["_joined"] = merged["_joined"].notna()
     return merged.drop(columns=["_block"], errors="ignore")

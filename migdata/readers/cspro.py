@@ -448,6 +448,8 @@ class _Reader:
         head = max(self.id_cols + [self.rts + self.rtl - 1, 0]) + 1
         self.hw = min(-(-head // 8) * 8, wp)
         self.rec_wp = {t: min(max(-(-p.end // 8) * 8, self.hw), wp) for t, p in plans.items()}
+        if len(self.records) == 1 and len(self.rec_wp) == 1:  # one record type: one gather per line
+            self.hw = next(iter(self.rec_wp.values()))
         self.line_rec = np.full(n_lines, -1, dtype=np.int16)  # record per line (-1 rejected)
         # With one record type, the numeric columns are written straight into arrays with a row
         # per line (rejected lines are dropped at the end), not joined from chunks: no second
