@@ -88,8 +88,9 @@ class Chunk:
         return len(self.data) if self.data is not None else self.n_bytes
 
     def light(self) -> "Chunk":
-        """The chunk without its bytes (what the writer side keeps of a chunk sent to a worker)."""
-        return Chunk(None, self.lines_before, self.bytes_before, self.size)
+        """The chunk without its bytes (what the writer side keeps of a chunk sent to a worker):
+        where they are in a plain file, if they are."""
+        return Chunk(None, self.lines_before, self.bytes_before, self.size, self.file)
 
     def portable(self) -> "Chunk":
         """The chunk as sent to another process: where its bytes are in a plain file, or else a
@@ -505,7 +506,7 @@ class _Ready:
     rep_read: ImportReport
     cb: Any
     blocks: tuple[np.ndarray, ...] | None
-    tidy: dict[str, pd.DataFrame]
+    tidy: dict[str, pd.DataFrame] | None  # None: not sent back (see _worker_prepare)
     rep_map: ImportReport
     checked: tuple[Any, ...] | None
 
@@ -589,7 +590,13 @@ def _worker_prepare(ch: Chunk) -> _Ready:
     if ch.data is None and (_TEXT is None or len(_TEXT) < ch.n_bytes):
         _TEXT = bytearray(ch.n_bytes + (1 << 20))
     # (the result is sent back before the next chunk is read into the same buffer)
-    return _prepare(_TASK, ch, _TEXT)
+    ready = _prepare(_TASK, ch, _TEXT)
+    if ready.checked is not None and ch.file is not None:
+        # the checked tables are what the importing process writes: the mapped ones are only
+        # needed again for a chunk that repeats an earlier chunk's case (a defect, rare), which
+        # it then prepares again from the file; half the data is sent back
+        ready.tidy = None
+    return ready
 
 
 def _prepared(task: _Task, chunks_: Iterable[Chunk], workers: int, notes: list[str] | None = None
@@ -814,15 +821,17 @@ class _Import:
             self.read_reports.append((d, reports))
             task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
             for ch, ready in _prepared(task, chunks(f, d, chunk_bytes, reuse=True), workers, self.notes):
-                self.chunk(f, ready, reports, writer, staging)
+                self.chunk(f, ready, reports, writer, staging, lambda: _prepare(task, ch).tidy)
                 done += ch.size
                 ready = None  # type: ignore[assignment]  # (not held while the next is prepared)
                 self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
         self._merge_before_keys()
 
-    def chunk(self, f: Path, ready: _Ready, reports: list[ImportReport], writer: Any, staging: Path) -> None:
+    def chunk(self, f: Path, ready: _Ready, reports: list[ImportReport], writer: Any, staging: Path,
+              again: Callable[[], dict[str, pd.DataFrame]]) -> None:
         """Register and write a prepared chunk (:func:`_prepare`), in file order: the steps that
-        depend on the chunks before it."""
+        depend on the chunks before it. ``again``: the chunk's mapped tables, prepared again
+        (when the worker did not send them back)."""
         from migdata.importer import _reject_value_problems
 
         rep_read, rep_map, tidy = ready.rep_read, ready.rep_map, ready.tidy
@@ -840,6 +849,8 @@ class _Import:
         rep_map.notes = []
         self.steps["map"].append(rep_map)
         checked = ready.checked
+        if tidy is None and (len(repeated[0]) or checked is None):
+            tidy = again()
         if len(repeated[0]):
             # one row per case over the whole file, the first: a case whose id an earlier chunk
             # had keeps that chunk's row (as the profile engine keeps the first in memory)
