@@ -381,3 +381,28 @@ def test_case_blocks_by_hand():
     c = pd.DataFrame({"ID": ["x", "x", "y"], "_source_row": [1, 2, 3]})
     cb3 = CaseBlocks.of_raw({"C": c}, ["ID"])
     assert not cb3.repeated and cb3.block(c).tolist() == [0, 0, 1] and cb3.first(c).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cases_only_a_joined_record_has_equal_the_merge(seed):
+    """The cases that only a joined record type has (one row per case, their first) are those of
+    ``drop_duplicates`` and a merge with an indicator, in the same order, on seeded tables: some
+    cases in both, repeated records, an id part missing (the merge itself then)."""
+    import numpy as np
+
+    from migdata.profiles.engine import _cases_not_in
+
+    rng = np.random.default_rng(seed)
+    keys = ["R", "H"]
+    n = int(rng.integers(0, 300))
+    other = pd.DataFrame({"R": pd.array(rng.integers(1, 3, n), dtype="Int8"),
+                          "H": pd.array(rng.integers(1, 80, n), dtype="Int16"),
+                          "_source_row": np.arange(n) * 2 + 1, "V": rng.random(n)})
+    m = int(rng.integers(0, 120))
+    df = pd.DataFrame({"R": pd.array(rng.integers(1, 3, m), dtype="Int8"),
+                       "H": pd.array(rng.integers(1, 80, m), dtype="Int16")}).drop_duplicates()
+    if seed == 4 and n:
+        other.loc[other.index[0], "H"] = pd.NA
+    want = other.drop_duplicates(subset=keys, keep="first").merge(df[keys], on=keys, how="left", indicator=True)
+    want = want.loc[want["_merge"] == "left_only", keys + ["_source_row"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(_cases_not_in(other, df, keys), want)

@@ -892,9 +892,7 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
         starts = run_starts(df, keys)  # the runs of cases, found once for the rows and the aggregates
         df = first_per_case(df, keys, starts).assign(_in_from=True)
         for j in joins:  # cases that only the joined tables have
-            other = raw[j].drop_duplicates(subset=keys, keep="first")
-            extra = other.merge(df[keys], on=keys, how="left", indicator=True)
-            extra = extra.loc[extra["_merge"] == "left_only", keys + ["_source_row"]]
+            extra = _cases_not_in(raw[j], df, keys)
             if len(extra):
                 df = pd.concat([df, extra.assign(_in_from=False)], ignore_index=True)
         lacking = ~df["_in_from"].astype(bool).to_numpy()
@@ -914,6 +912,25 @@ def _source_table(profile: Profile, tname: str, tspec: dict[str, Any], raw: dict
         df = merged.drop(columns=["_joined"])
         df.index = range(len(df))
     return df
+
+
+def _cases_not_in(other: pd.DataFrame, df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The first row (its ``keys`` and ``_source_row``) of each case of ``other`` that ``df``
+    lacks, in ``other``'s order, with a new index: ``other.drop_duplicates(keys)`` merged with
+    ``df[keys]`` (one row per case) and kept where only ``other`` has the case; on the packed
+    keys when they fit (:func:`migdata._kernels.keys.packed_keys`), the same rows."""
+    cols = keys + ["_source_row"]
+    packed = packed_keys([other, df], keys)
+    if packed is None:
+        extra = other.drop_duplicates(subset=keys, keep="first").merge(df[keys], on=keys, how="left", indicator=True)
+        return extra.loc[extra["_merge"] == "left_only", cols].reset_index(drop=True)
+    oc, dc = packed
+    keep = ~np.isin(oc, dc)
+    if keep.any():
+        first = np.zeros(len(oc), dtype=bool)
+        first[np.unique(oc, return_index=True)[1]] = True
+        keep &= first
+    return other.loc[keep, cols].reset_index(drop=True)
 
 
 def join_records(df: pd.DataFrame, other: pd.DataFrame, keys: list[str], blocks: "CaseBlocks | None"
