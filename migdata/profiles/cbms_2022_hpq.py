@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata._kernels.text import string_buffers
+from migdata._kernels.text import string_buffers, take_text
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
 from migdata.profiles.engine import CaseBlocks, code_table, join_records
@@ -234,7 +234,7 @@ def _places(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
             vals, bad = read(texts)  # per distinct code; bad: not in the reference
             shown = np.array(texts + [None], dtype=object)[idx]
             rep.rows(code, f, np.append(bad, False)[idx], item, "_row_B", values=shown)
-            p[column] = np.array([pd.NA if pd.isna(v) else v for v in vals] + [pd.NA], dtype=object)[idx]
+            p[column] = take_text(list(vals), idx, p.index)  # (idx len(texts): not used, missing)
     src = pd.Series(p["of_country_src"].astype(object).where(p["of_country_src"].notna(), None).to_numpy(),
                     index=f.index)
     iso_s, bad_c = _iso(src)
