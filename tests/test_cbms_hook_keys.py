@@ -70,3 +70,24 @@ def test_member_lists_read_as_the_regular_expressions_did(seed):
     if seed % 2:  # the households' roster codes are carried along
         sp["_hh"] = rng.integers(-1, 50, n)
     pd.testing.assert_frame_equal(H._line_lists(sp, "P02_1A_SSS"), H._line_lists_text(sp, "P02_1A_SSS"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_positions_equal_the_index_lookup(seed):
+    """A person's household position (Arrow's hash) equals pandas' index lookup of the ids as
+    text, with ids absent, missing (seed 3: pandas' rules) and repeated (seed 5: pandas' error)."""
+    rng = np.random.default_rng(300 + seed)
+    ids = pd.Series([f"{i:027d}" for i in rng.choice(10 ** 6, 200, replace=False)], dtype="string")
+    of = pd.Series(rng.choice(list(ids) + ["999999999999999999999999999"], 700), dtype="string")
+    if seed == 3:
+        of[:5] = pd.NA
+        ids[0] = pd.NA
+    if seed == 5:
+        ids[1] = ids[0]
+        with pytest.raises(Exception):
+            pd.Index(ids.astype(str)).get_indexer(of.astype(str))
+        with pytest.raises(Exception):
+            H._positions(ids, of)
+        return
+    want = pd.Index(ids.astype(str)).get_indexer(of.astype(str))
+    assert (H._positions(ids, of) == want).all() and (want == -1).any()

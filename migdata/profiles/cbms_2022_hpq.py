@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata._kernels.text import string_buffers, take_text
+from migdata._kernels.text import arrow_text, string_buffers, take_text
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
 from migdata.profiles.engine import CaseBlocks, code_table, join_records
@@ -306,8 +306,9 @@ def _lf_status(p: pd.DataFrame, f: pd.DataFrame, rep: _Reporter) -> None:
     answered = any_e & (age >= 15) & ~skipped
     emp = (e01 == 1) | (e03 == 1)
     unemp = ~emp & (e25 == 1) & (e32 == 1)
-    status = np.where(emp, "employed", np.where(unemp, "unemployed", "not_in_labour_force"))
-    p["lf_status"] = pd.Series(np.where(answered, status, None), index=p.index, dtype=object).to_numpy()
+    status = np.where(emp, 0, np.where(unemp, 1, 2))
+    p["lf_status"] = take_text(["employed", "unemployed", "not_in_labour_force"],
+                               np.where(answered, status, -1), p.index)
 
 
 def _line_lists(sp: pd.DataFrame, item: str) -> pd.DataFrame:
@@ -557,6 +558,19 @@ def _bool(df: pd.DataFrame, col: str) -> tuple[np.ndarray, np.ndarray]:
     return s.fillna(False).to_numpy(dtype=bool), s.notna().to_numpy(dtype=bool)
 
 
+def _positions(ids: pd.Series, of: pd.Series) -> np.ndarray:
+    """``pd.Index(ids.astype(str)).get_indexer(of.astype(str))``: the position of each id of
+    ``of`` among ``ids`` (-1: absent). Arrow's hash of the text where no id is missing and
+    ``ids`` are distinct (no Python string per row); pandas' otherwise (its rules for missing
+    ids and its error for repeated ones)."""
+    import pyarrow.compute as pc
+
+    a, b = arrow_text(ids), arrow_text(of)
+    if a.null_count or b.null_count or len(pc.unique(a)) != len(a):
+        return pd.Index(ids.astype(str)).get_indexer(of.astype(str))
+    return pc.fill_null(pc.index_in(b, value_set=a), -1).to_numpy(zero_copy_only=False).astype(np.intp)
+
+
 def mpi_deprivations(h: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
     """The household deprivations of the multidimensional poverty measure (``[mpi]`` of the
     profile): True deprived, False not, missing when the data cannot say. Definitions follow the
@@ -579,7 +593,7 @@ def mpi_deprivations(h: pd.DataFrame, p: pd.DataFrame) -> pd.DataFrame:
         [False, False, True]
     """
     n = len(h)
-    hh = pd.Index(h["hh_id"].astype(str)).get_indexer(p["hh_id"].astype(str))
+    hh = _positions(h["hh_id"], p["hh_id"])
     age = pd.to_numeric(p["age"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     out = pd.DataFrame(index=h.index)
 
