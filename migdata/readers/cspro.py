@@ -80,7 +80,7 @@ CHUNK_LINES = 1 << 16  # lines decoded at once: a chunk's matrices (a few MB) st
 CHUNK_BYTES = 1 << 26  # at most this many bytes in one chunk's matrix (fewer lines when wide)
 MAX_ABSENT = 1000  # item occurrences beyond every line of a file before the dictionary is wrong
 THREADS = 2  # chunks decoded at once (numpy releases the GIL in the array work)
-_BLOCK = 1 << 20  # bytes scanned for newlines by one task (the comparison's temporary stays in cache)
+_BLOCK = 1 << 22  # bytes scanned for newlines by one task (the comparison's temporary stays in cache)
 MAX_EXACT_DIGITS = 15  # float64 holds every integer up to 15 digits exactly
 _SUB = 0x1A  # placeholder for a non-ASCII character (keeps character positions)
 
