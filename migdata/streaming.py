@@ -82,6 +82,7 @@ class Chunk:
     bytes_before: int
     n_bytes: int = 0  # of a chunk without its data (:meth:`light`)
     file: str | None = None
+    at: int | None = None  # where in ``file`` the bytes are, when not at ``bytes_before`` (:class:`_Spool`)
 
     @property
     def size(self) -> int:
@@ -90,7 +91,7 @@ class Chunk:
     def light(self) -> "Chunk":
         """The chunk without its bytes (what the writer side keeps of a chunk sent to a worker):
         where they are in a plain file, if they are."""
-        return Chunk(None, self.lines_before, self.bytes_before, self.size, self.file)
+        return Chunk(None, self.lines_before, self.bytes_before, self.size, self.file, self.at)
 
     def portable(self) -> "Chunk":
         """The chunk as sent to another process: where its bytes are in a plain file, or else a
@@ -111,7 +112,7 @@ class Chunk:
             buffer = bytearray(self.n_bytes)
         view = memoryview(buffer)[:self.n_bytes]
         with open(self.file, "rb") as fh:
-            fh.seek(self.bytes_before)
+            fh.seek(self.bytes_before if self.at is None else self.at)
             got = _read_into(fh, view)
         if got != self.n_bytes:
             raise OSError(f"{self.file}: {self.n_bytes} bytes expected at offset {self.bytes_before}, "
@@ -646,6 +647,50 @@ def _main_not_run_again() -> Iterator[None]:
             main.__dict__.update(saved)
 
 
+class _Spool:
+    """Where the text of a compressed file's chunks is put for the worker processes: a few files
+    in shared memory (``/dev/shm``), written in turn, which the workers read as they read a
+    plain file's chunks (:meth:`Chunk.text`). Sent through the pipe instead, the text was copied
+    four times (a copy of the buffer, the pickle, the pipe both ways), into fresh memory each.
+
+    A slot is written again only after the chunk that used it came back (``slots``: the chunks
+    in flight, and the one being read), so a chunk's slot still holds its text while the
+    importing process handles its result. :meth:`open` gives None where there is no
+    ``/dev/shm`` or too little room in it: the text is then sent."""
+
+    def __init__(self, folder: Path, slots: int) -> None:
+        self.folder, self.slots, self.n = folder, slots, 0
+
+    @classmethod
+    def open(cls, slots: int, chunk_bytes: int) -> "_Spool | None":
+        shm = Path("/dev/shm")
+        try:
+            if not shm.is_dir() or shutil.disk_usage(shm).free < 2 * slots * (chunk_bytes + (16 << 20)):
+                return None
+            return cls(Path(tempfile.mkdtemp(prefix="migdata-chunks-", dir=shm)), slots)
+        except OSError:
+            return None
+
+    def put(self, ch: Chunk) -> Chunk:
+        """The chunk as sent: its text written to the next slot (in place: the slot's memory is
+        reused), the chunk pointing at it."""
+        path = self.folder / f"slot-{self.n % self.slots}"
+        self.n += 1
+        with open(path, "r+b" if path.exists() else "wb") as fh:
+            fh.write(ch.data)
+            fh.truncate(len(ch.data))
+        return Chunk(None, ch.lines_before, ch.bytes_before, ch.size, str(path), 0)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _in_memory(chunks_: list[Chunk]) -> list[Chunk]:
+    """Chunks whose text is in a :class:`_Spool` slot, with their text read back (the slots go
+    with the workers; a plain file's chunks are read at their offset again)."""
+    return [Chunk(bytes(c.text()), c.lines_before, c.bytes_before) if c.at is not None else c for c in chunks_]
+
+
 class _NoWorkers(Exception):
     """Worker processes failed before any chunk was prepared; ``chunks``: those sent to them."""
 
@@ -662,6 +707,16 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     from concurrent.futures.process import BrokenProcessPool
 
     first: list[Chunk] = []  # kept whole until a worker has proved it works
+    spool: _Spool | None = None
+
+    def portable(ch: Chunk) -> Chunk:
+        nonlocal spool
+        if ch.file is not None or ch.data is None:
+            return ch.portable()
+        if spool is None:
+            spool = _Spool.open(workers + 2, len(ch.data))
+        return spool.put(ch) if spool is not None else ch.portable()
+
     cannot = (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError,
               RuntimeError, BrokenProcessPool)
     try:
@@ -670,18 +725,18 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
         ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(task,))
     except cannot as exc:
-        raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+        raise _NoWorkers(f"{type(exc).__name__}: {exc}", _in_memory(first)) from None
     proven = False
     try:
         pending: deque = deque()
         for ch in it:  # (an error reading the file is raised as it is, never taken for the workers')
-            ch = ch.portable()  # (the next chunk is read into the same buffer)
+            ch = portable(ch)  # (the next chunk is read into the same buffer)
             first.append(ch)
             try:
                 with _main_not_run_again():  # the workers start with the first submissions
                     fut = pool.submit(_worker_prepare, ch)
             except cannot as exc:
-                raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+                raise _NoWorkers(f"{type(exc).__name__}: {exc}", _in_memory(first)) from None
             pending.append((ch.light(), fut))
             if len(pending) > workers:
                 break
@@ -689,7 +744,7 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
             ch, fut = pending.popleft()
             nxt = next(it, None)  # read while the workers work
             if nxt is not None:
-                nxt = nxt.portable()
+                nxt = portable(nxt)
                 if not proven:
                     first.append(nxt)
                 pending.append((nxt.light(), pool.submit(_worker_prepare, nxt)))
@@ -698,13 +753,15 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
             except BrokenProcessPool as exc:
                 if proven:
                     raise
-                raise _NoWorkers(f"{type(exc).__name__}: {exc}", first) from None
+                raise _NoWorkers(f"{type(exc).__name__}: {exc}", _in_memory(first)) from None
             if not proven:
                 proven, first = True, []
             fut = None
             yield ch, ready
     finally:  # an error or an import abandoned: chunks not started yet are not prepared
         pool.shutdown(wait=True, cancel_futures=True)
+        if spool is not None:
+            spool.close()
 
 
 # ----------------------------------------------------------------------------- the import

@@ -165,14 +165,30 @@ def test_strict_rules_between_rows_only(tmp_path):
     same_import(tmp_path, [dat, dcf], bi.bench_profile(), "strict", 60_000)
 
 
-def test_compressed_file_gives_the_same_store(tmp_path, planted):
+@pytest.mark.parametrize("workers", [0, 2])
+def test_compressed_file_gives_the_same_store(tmp_path, planted, workers, monkeypatch):
+    # with workers, a compressed file's chunks reach them through files in shared memory
+    # (:class:`_Spool`), which are gone after the import
+    import glob
+
+    import migdata.streaming as S
+
+    spooled = []
+    put = S._Spool.put
+    monkeypatch.setattr(S._Spool, "put", lambda self, ch: spooled.append(ch.size) or put(self, ch))
     dat, dcf = planted
     gz = tmp_path / "planted.dat.gz"
     gz.write_bytes(gzip.compress(dat.read_bytes()))
     (tmp_path / "lfs.dcf").write_bytes(dcf.read_bytes())
     prof = _bench_import().bench_profile()
-    a = import_stream([dat, dcf], prof, tmp_path / "plain", chunk_bytes=500_000)
-    b = import_stream([gz], prof, tmp_path / "gz", chunk_bytes=500_000)
+    before = set(glob.glob("/dev/shm/migdata-chunks-*"))
+    a = import_stream([dat, dcf], prof, tmp_path / "plain", chunk_bytes=500_000, workers=workers)
+    b = import_stream([gz], prof, tmp_path / "gz", chunk_bytes=500_000, workers=workers)
+    assert set(glob.glob("/dev/shm/migdata-chunks-*")) == before
+    probe = S._Spool.open(1, 1)
+    if probe is not None:
+        probe.close()
+    assert bool(spooled) == (workers > 0 and probe is not None)
     def located(report):  # the same problems, at the same lines (the file names differ)
         return [(p.code, p.table, p.source_row, p.column, str(p.value), p.action) for p in report.problems]
 
@@ -180,6 +196,31 @@ def test_compressed_file_gives_the_same_store(tmp_path, planted):
     for name in ("households", "persons"):
         pd.testing.assert_frame_equal(b.read().tables[name].drop(columns=["_source_file"], errors="ignore"),
                                       a.read().tables[name].drop(columns=["_source_file"], errors="ignore"))
+
+
+def test_spooled_chunks_read_back_as_sent(tmp_path, planted):
+    # a compressed file's chunk written to a shared-memory slot is read back by a worker (or,
+    # where the workers failed, by this process) as the bytes it had; slots are reused in turn
+    import migdata.streaming as S
+
+    dat, dcf = planted
+    d = read_dictionary(dcf)
+    spool = S._Spool.open(3, 200_000)
+    if spool is None:
+        pytest.skip("no /dev/shm with room on this machine: chunks are sent through the pipe instead")
+    try:
+        sent, want = [], []
+        for c in S.chunks(dat, d, 50_000, reuse=True):
+            want.append((c.lines_before, c.bytes_before, bytes(c.data)))
+            sent.append(spool.put(c))
+            got = sent[-1]
+            assert got.data is None and bytes(got.text()) == want[-1][2]
+        assert len({c.file for c in sent}) == 3 and len(sent) > 3
+        back = S._in_memory(sent[-3:])
+        assert [(c.lines_before, c.bytes_before, bytes(c.data)) for c in back] == want[-3:]
+    finally:
+        spool.close()
+    assert not spool.folder.exists()
 
 
 def test_chunks_never_cut_a_case(planted):
