@@ -361,9 +361,9 @@ def _mark(p: pd.DataFrame, roster: pd.DataFrame, households: pd.Index, lists: pd
     distinct list entries (and of the entries with the roster), tested against it."""
     lists = lists.drop_duplicates([_key_column(lists), "line"])
     r_key, l_key = _pair_keys(roster, households, lists)
-    flag = np.isin(r_key, l_key[l_key >= 0]).astype(object)
-    flag[~answered] = None
-    p[col] = flag
+    # a nullable boolean column as the schema wants it (an object column of True/False/None
+    # costs the validation a conversion per value)
+    p[col] = pd.arrays.BooleanArray(np.isin(r_key, l_key[l_key >= 0]), ~np.asarray(answered, dtype=bool))
     unknown = ~np.isin(l_key, r_key[r_key >= 0])
     for rec in lists[unknown].to_dict("records"):
         rep.report.add("MD558", table="households", source_file=rep.source,
@@ -451,7 +451,8 @@ def _health(p: pd.DataFrame, raw: dict[str, pd.DataFrame], rep: _Reporter, block
         v = p[wg].apply(pd.to_numeric, errors="coerce")
         severe = v.isin([3, 4]).any(axis=1)
         complete = v.isin([1, 2, 3, 4]).all(axis=1)
-        p["difficulty"] = np.where(severe, True, np.where(complete, False, None)).astype(object)
+        sev = severe.to_numpy(dtype=bool)
+        p["difficulty"] = pd.arrays.BooleanArray(sev, ~(sev | complete.to_numpy(dtype=bool)))
     if "SECTION_L" not in raw or "SECTION_L1" not in raw:
         return
     sl = _copy_keys(raw["SECTION_L"].assign(hh_id=lambda d: _hh_id(d)), blocks)
