@@ -528,16 +528,14 @@ class _Mapper:
         items = spec.get("yes_items") or {c: c for c in spec["any_of"]}
         yes = np.column_stack([self._matches(name, c, spec["yes"]) for c in items])
         answered = np.column_stack([self._matches(name, c, "answered") for c in items]).any(axis=1)
-        if "any_of" in spec:
-            out = yes.any(axis=1).astype(object)
-        else:  # the few distinct yes-patterns are turned into text once each
-            bits = (yes * (1 << np.arange(yes.shape[1], dtype=np.int64))).sum(axis=1)
-            uniq, inv = np.unique(bits, return_inverse=True)
-            names = list(items.values())
-            out = np.array([" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq],
-                           dtype=object)[inv.reshape(-1)]
-        out[~answered] = None
-        return pd.Series(out, index=self.raw.index)
+        if "any_of" in spec:  # (typed at once: an object column is converted value by value)
+            return pd.Series(pd.arrays.BooleanArray(yes.any(axis=1), ~answered), index=self.raw.index)
+        # the few distinct yes-patterns are turned into text once each
+        bits = (yes * (1 << np.arange(yes.shape[1], dtype=np.int64))).sum(axis=1)
+        uniq, inv = np.unique(bits, return_inverse=True)
+        names = list(items.values())
+        labels = [" ".join(nm for j, nm in enumerate(names) if u >> j & 1) for u in uniq.tolist()]
+        return take_text(labels, np.where(answered, inv.reshape(-1), -1), self.raw.index)
 
     def _choice(self, choice: Any, s: pd.Series) -> pd.Series:
         """``choice``: whether a select_multiple answer (space-separated choice names) holds
