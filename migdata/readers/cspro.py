@@ -548,8 +548,11 @@ class _Reader:
                 val = bytes(M[li, rts:rts + rtl]).decode("latin-1")
                 out.add("MD401", "lines", int(c0 + li + 1), "record type", val, "rejected",
                         start=rts + 1, length=rtl)
+        if not one:  # each record type's lines, ascending: np.flatnonzero(types == ri), in one sort
+            order = np.argsort(types, kind="stable")
+            ends = np.cumsum(np.bincount(types.astype(np.int64) + 1, minlength=len(self.records) + 1))
         for ri, rec in enumerate(self.records):
-            sel = np.arange(len(types)) if one else np.flatnonzero(types == ri)
+            sel = np.arange(len(types)) if one else order[ends[ri]:ends[ri + 1]]
             if not len(sel):
                 continue
             plan = self.plans.get(rec.type_value)
