@@ -35,7 +35,8 @@ integers per row:
   (:class:`_Spool`). It sends back the checked tables only: a chunk that repeats an earlier
   chunk's case is prepared again here.
 - **Killed mid-way**, the import leaves the old store untouched (the store is written in a
-  temporary folder and swapped in at the end, as :meth:`HouseholdData.save` does).
+  temporary folder and swapped in at the end, as :meth:`HouseholdData.save` does); the shared
+  memory it held for a compressed file's chunks is freed by the next import.
 
 Files may be compressed (``.gz``, ``.zst``, ``.bz2``, ``.lz4``: decompressed by pyarrow as they
 are read), which a 110 GB national file in the CBMS layout needs on most disks.
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -666,14 +668,25 @@ class _Spool:
         self.folder, self.slots, self.n = folder, slots, 0
 
     @classmethod
-    def open(cls, slots: int, chunk_bytes: int) -> "_Spool | None":
-        shm = Path("/dev/shm")
+    def open(cls, slots: int, chunk_bytes: int, shm: Path = Path("/dev/shm")) -> "_Spool | None":
         try:
-            if not shm.is_dir() or shutil.disk_usage(shm).free < 2 * slots * (chunk_bytes + (16 << 20)):
+            if not shm.is_dir():
                 return None
-            return cls(Path(tempfile.mkdtemp(prefix="migdata-chunks-", dir=shm)), slots)
+            cls._remove_orphans(shm)
+            if shutil.disk_usage(shm).free < 2 * slots * (chunk_bytes + (16 << 20)):
+                return None
+            return cls(Path(tempfile.mkdtemp(prefix=f"migdata-chunks-{os.getpid()}-", dir=shm)), slots)
         except OSError:
             return None
+
+    @staticmethod
+    def _remove_orphans(shm: Path) -> None:
+        """Slots left by an import that was killed (its process is gone): shared memory is RAM,
+        kept until the machine restarts."""
+        for folder in shm.glob("migdata-chunks-*-*"):
+            pid = folder.name.split("-")[2]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
 
     def put(self, ch: Chunk) -> Chunk:
         """The chunk as sent: its text written to the next slot (in place: the slot's memory is
@@ -687,6 +700,17 @@ class _Spool:
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _in_memory(chunks_: list[Chunk]) -> list[Chunk]:

@@ -223,6 +223,29 @@ def test_spooled_chunks_read_back_as_sent(tmp_path, planted):
     assert not spool.folder.exists()
 
 
+def test_slots_of_a_killed_import_are_removed_by_the_next(tmp_path):
+    # shared memory is RAM until the machine restarts: the folders of an import whose process
+    # is gone are removed when the next import opens its slots; a running one's are kept
+    import os
+    import subprocess
+    import sys
+
+    import migdata.streaming as S
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    dead = tmp_path / f"migdata-chunks-{gone}-abc"
+    live = tmp_path / f"migdata-chunks-{os.getpid()}-def"
+    other = tmp_path / "migdata-chunks-notapid-x"
+    for f in (dead, live, other):
+        f.mkdir()
+        (f / "slot-0").write_bytes(b"x")
+    spool = S._Spool.open(2, 1000, shm=tmp_path)
+    assert spool is not None
+    spool.close()
+    assert not dead.exists() and live.exists() and other.exists()
+
+
 def test_chunks_never_cut_a_case(planted):
     # every chunk starts a new case, whatever the chunk size; together they are the file
     dat, dcf = planted
