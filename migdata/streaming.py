@@ -103,7 +103,7 @@ class Chunk:
         """The chunk as sent to another process: where its bytes are in a plain file, or else a
         copy of them (the reader of :func:`chunks` reuses its buffer for the next chunk)."""
         if self.file is not None:
-            return Chunk(None, self.lines_before, self.bytes_before, self.size, self.file)
+            return self.light()
         return Chunk(bytes(self.data), self.lines_before, self.bytes_before)
 
     def text(self, buffer: bytearray | None = None) -> Any:
@@ -117,11 +117,12 @@ class Chunk:
         if buffer is None or len(buffer) < self.n_bytes:
             buffer = bytearray(self.n_bytes)
         view = memoryview(buffer)[:self.n_bytes]
+        offset = self.bytes_before if self.at is None else self.at
         with open(self.file, "rb") as fh:
-            fh.seek(self.bytes_before if self.at is None else self.at)
+            fh.seek(offset)
             got = _read_into(fh, view)
         if got != self.n_bytes:
-            raise OSError(f"{self.file}: {self.n_bytes} bytes expected at offset {self.bytes_before}, "
+            raise OSError(f"{self.file}: {self.n_bytes} bytes expected at offset {offset}, "
                           f"{got} read (the file changed during the import)")
         return view
 
@@ -736,13 +737,14 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
 
     first: list[Chunk] = []  # kept whole until a worker has proved it works
     spool: _Spool | None = None
+    spool_tried = False
 
     def portable(ch: Chunk) -> Chunk:
-        nonlocal spool
-        if ch.file is not None or ch.data is None:
+        nonlocal spool, spool_tried
+        if ch.file is not None:
             return ch.portable()
-        if spool is None:
-            spool = _Spool.open(workers + 2, len(ch.data))
+        if not spool_tried:  # (once: without room in shared memory the text is sent)
+            spool, spool_tried = _Spool.open(workers + 2, len(ch.data)), True
         return spool.put(ch) if spool is not None else ch.portable()
 
     cannot = (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError,

@@ -46,7 +46,8 @@ def packed_keys(frames: list[pd.DataFrame], keys: list[str]) -> list[np.ndarray]
     column, has a missing value, or the ranges do not fit.
 
     Merging on one int64 column spares pandas factorising each of a case id's eight or nine
-    columns (a CBMS chunk's joins: 0.45 to 0.2 s)."""
+    columns (a CBMS chunk's join of Section B with Section A: 28 to 7 ms, with
+    :func:`left_join_codes`)."""
     if not keys or not frames:
         return None
     cols = []
@@ -94,8 +95,7 @@ def left_join_codes(df: pd.DataFrame, right: pd.DataFrame, a: np.ndarray, b: np.
         if len(at) and at.min() < 0:
             return None
         taken = right.take(at)
-    out = pd.concat([df.reset_index(drop=True), taken.reset_index(drop=True)], axis=1)
-    return out
+    return pd.concat([df.reset_index(drop=True), taken.reset_index(drop=True)], axis=1)
 
 
 def run_starts(df: pd.DataFrame, keys: list[str]) -> np.ndarray:

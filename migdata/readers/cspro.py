@@ -713,7 +713,7 @@ def read_cspro(
     ``records`` limits the record types returned (other types are still counted as read);
     ``skip_items`` are never decoded, not even to report a bad value (the importer passes the
     direct identifiers a profile drops, so that no message can quote them).
-    ``case_blocks``: also set ``codebook.case_blocks`` (:func:`case_blocks`), the runs of lines
+    ``case_blocks``: also set ``codebook.case_blocks`` (:func:`_case_blocks`), the runs of lines
     of one case id among the lines of the tables returned.
 
     Example:
@@ -935,7 +935,7 @@ def _tables(d: CsproDictionary, plans: dict[str, _RecordPlan], rd: _Reader,
 
 
 def _case_blocks(rd: "_Reader", plans: dict[str, _RecordPlan], lines_before: int = 0
-                   ) -> tuple[np.ndarray, ...] | None:
+                 ) -> tuple[np.ndarray, ...] | None:
     """The case blocks of the lines read (runs of lines of one case id, all the record types
     returned together, in file order), from the per-line record types and case keys the reader
     has already built: the id of each block (bytes), its first line (1-based, counting
