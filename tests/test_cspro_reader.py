@@ -312,6 +312,7 @@ def test_chunks_and_threads_do_not_change_the_result(tmp_path, monkeypatch):
     """Chunks are decoded on a thread pool and joined in order: a file cut into many chunks
     gives the same tables and the same problems, in the same (line) order, as one chunk."""
     import migdata.readers.cspro as cspro
+    from migdata._kernels import parallel
 
     lines = []
     for h in range(1, 41):
@@ -331,7 +332,7 @@ def test_chunks_and_threads_do_not_change_the_result(tmp_path, monkeypatch):
 
     def read(chunk_lines, threads):
         monkeypatch.setattr(cspro, "CHUNK_LINES", chunk_lines)
-        monkeypatch.setattr(cspro, "THREADS", threads)
+        monkeypatch.setattr(parallel, "THREADS", threads)
         tables, cb = _read(tmp_path, data)
         probs = [(p.code, p.source_row, p.column, p.value, p.message) for p in cb.report.problems]
         return tables, probs, cb.report.counts

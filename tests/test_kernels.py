@@ -331,6 +331,21 @@ def test_map_in_threads_equals_map_and_raises_the_first_error_in_order(parallel)
     assert e.value.args == (3,)
 
 
+def test_one_thread_maps_in_the_calling_thread(monkeypatch):
+    # a worker process that already fills a core sets one thread: the maps then run in it
+    import threading
+
+    from migdata._kernels import parallel
+
+    monkeypatch.setattr(parallel, "THREADS", parallel.THREADS)  # restored after the test
+    parallel.set_threads(0)
+    assert parallel.THREADS == 1
+    me = threading.get_ident()
+    got = map_in_threads(lambda x: (x * 3, threading.get_ident()), list(range(9)), parallel=True)
+    assert [g[0] for g in got] == [x * 3 for x in range(9)]
+    assert {g[1] for g in got} == {me}
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "float64"])
 def test_isin_equals_numpy_isin(seed, dtype):

@@ -348,6 +348,21 @@ def test_in_blocks_equals_isin_of_the_blocks_lines():
     assert np.array_equal(_in_blocks(rows, first, end), np.isin(rows, lines))
 
 
+@pytest.mark.parametrize("cores,workers,threads", [(2, 2, 1), (8, 2, 4), (1, 2, 1), (None, 2, 1), (4, 0, 4)])
+def test_worker_processes_share_the_cores_out(monkeypatch, cores, workers, threads):
+    # each worker runs its reader and maps on the cores left to it: two workers on two cores run
+    # one thread each (two threads each only compete for the cores, a third more CPU per chunk)
+    from migdata import streaming
+    from migdata._kernels import parallel
+
+    monkeypatch.setattr(streaming.os, "cpu_count", lambda: cores)
+    assert streaming._threads_per_worker(workers) == threads
+    monkeypatch.setattr(parallel, "THREADS", parallel.THREADS)  # restored after the test
+    monkeypatch.setattr(streaming, "_TASK", None)
+    streaming._worker_init("task", streaming._threads_per_worker(workers))
+    assert parallel.THREADS == threads and streaming._TASK == "task"
+
+
 def test_without_worker_processes_the_file_is_read_here(tmp_path, monkeypatch):
     # a machine where processes cannot start: the same store and report, and a note saying why
     import concurrent.futures

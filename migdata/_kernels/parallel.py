@@ -18,13 +18,20 @@ R = TypeVar("R")
 THREADS = 2  # the machines this runs on have two cores or more; more threads only contend
 
 
+def set_threads(n: int) -> None:
+    """Threads each map (and the CSPro reader) uses in this process from now on: 1 in worker
+    processes that already fill the cores, where threads would only compete for them."""
+    global THREADS
+    THREADS = max(1, int(n))
+
+
 def map_in_threads(fn: Callable[[T], R], items: Iterable[T], parallel: bool = True) -> list[R]:
     """``list(map(fn, items))``: results in the order of ``items``, and the first exception in
     that order is raised. With ``parallel``, :data:`THREADS` items are computed at a time, so
     ``fn`` must not share mutable state between items (give each its own report and merge the
     reports in order afterwards)."""
     items = list(items)
-    if not parallel or len(items) < 2:
+    if not parallel or len(items) < 2 or THREADS < 2:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(THREADS) as pool:
         return list(pool.map(fn, items))

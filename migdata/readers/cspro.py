@@ -59,6 +59,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from migdata._kernels import parallel
 from migdata.errors import DataError, UsageError
 from migdata.model.report import ImportReport
 from migdata.readers.codebook import Codebook, Variable
@@ -79,7 +80,6 @@ __all__ = ["CsproDictionary", "Item", "Level", "Record", "Value", "ValueSet", "f
 CHUNK_LINES = 1 << 16  # lines decoded at once: a chunk's matrices (a few MB) stay in cache
 CHUNK_BYTES = 1 << 26  # at most this many bytes in one chunk's matrix (fewer lines when wide)
 MAX_ABSENT = 1000  # item occurrences beyond every line of a file before the dictionary is wrong
-THREADS = 2  # chunks decoded at once (numpy releases the GIL in the array work)
 _BLOCK = 1 << 22  # bytes scanned for newlines by one task (the comparison's temporary stays in cache)
 MAX_EXACT_DIGITS = 15  # float64 holds every integer up to 15 digits exactly
 _SUB = 0x1A  # placeholder for a non-ASCII character (keeps character positions)
@@ -733,7 +733,8 @@ def read_cspro(
     keep_records = None if records is None else set(records)
     skip = set(skip_items or ())
 
-    pool = ThreadPoolExecutor(THREADS) if THREADS > 1 else None
+    threads = parallel.THREADS  # chunks decoded at once (numpy releases the GIL in the array work)
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
     try:
         buf, off, nl, top, hi = _load(path, pool, data)
         n = len(buf)
@@ -800,7 +801,7 @@ def read_cspro(
                 merge(rd.chunk(c0, c1))
                 continue
             pending.append(pool.submit(rd.chunk, c0, c1))
-            if len(pending) > 2 * THREADS:
+            if len(pending) > 2 * threads:
                 merge(pending.popleft().result())
         while pending:
             merge(pending.popleft().result())
