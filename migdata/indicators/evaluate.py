@@ -403,12 +403,11 @@ def household_blocks(data: Any, level: str, size: int) -> list[Any]:
     """``data`` as blocks of whole households of about ``size`` persons each, cut where the
     ``level`` area changes when it can (a cell then lies in one block); ``[data]`` when it is
     small, has other unit tables, or its persons do not follow its households in order (the
-    order a store keeps). A block costs less per person than a larger one (its temporaries
-    reuse freed memory), so anything above ``size`` is cut, into blocks of at least half of it."""
+    order a store keeps)."""
     names = {"person": "persons", "household": "households", **data.provenance.units}
     hh_name, pp_name = names["household"], names["person"]
     hh, pp = data.tables.get(hh_name), data.tables.get(pp_name)
-    if hh is None or pp is None or len(pp) <= size or "hh_id" not in pp.columns:
+    if hh is None or pp is None or len(pp) < 2 * size or "hh_id" not in pp.columns:
         return [data]
     hpos = household_positions(hh, pp)
     if hpos[0] < 0 or (np.diff(hpos) < 0).any():
