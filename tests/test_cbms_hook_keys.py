@@ -10,11 +10,15 @@ import pytest
 import migdata.profiles.cbms_2022_hpq as H
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(9))
 def test_household_id_equals_the_items_as_text(seed):
     rng = np.random.default_rng(seed)
     n = 500
     df = pd.DataFrame({c: pd.array(rng.integers(0, 10 ** w, n), dtype="Int64") for c, w in zip(H.ID, H.WIDTHS)})
+    if seed >= 3:  # households' rows in runs (members, list entries), as in a file: formatted once a run
+        df = df.iloc[np.sort(rng.integers(0, n // 5, n))].reset_index(drop=True)
+        if seed == 6:  # a run split by a one-digit change in the middle
+            df.loc[n // 2:, "HSN"] = (df.loc[n // 2:, "HSN"] + 1) % 10 ** 4
     if seed % 3 == 1:
         df.loc[rng.choice(n, 5, replace=False), H.ID[rng.integers(len(H.ID))]] = pd.NA
     if seed % 3 == 2:

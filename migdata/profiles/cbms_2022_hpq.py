@@ -87,7 +87,7 @@ def _hh_id(df: pd.DataFrame) -> pd.Series:
     """The household id: the identification items as text, each padded with zeros to its width,
     joined. Equals :func:`_hh_id_text` (tested against it); for items that are all present and
     fit their widths it is two whole numbers (area, then the rest: 9 and 18 digits) formatted by
-    Arrow, instead of a Python string per item and row."""
+    Arrow, instead of a Python string per item and row, once per run of equal ids."""
     vals = []
     for c, w in zip(ID, WIDTHS):
         v = pd.to_numeric(df[c], errors="coerce") if c in df.columns else None
@@ -100,14 +100,26 @@ def _hh_id(df: pd.DataFrame) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def number(items: range) -> pa.Array:
+    def number(items: range) -> np.ndarray:
         out = np.zeros(len(df), dtype=np.int64)
         for i in items:
             out = out * 10 ** WIDTHS[i] + vals[i]
-        return pc.utf8_lpad(pc.cast(pa.array(out), pa.string()), sum(WIDTHS[i] for i in items), "0")
+        return out
 
-    text = pc.binary_join_element_wise(number(range(4)), number(range(4, len(ID))), "")
-    return pd.Series(pd.array(text, dtype=pd.StringDtype(na_value=np.nan)), index=df.index)
+    def text(v: np.ndarray, items: range) -> pa.Array:
+        return pc.utf8_lpad(pc.cast(pa.array(v), pa.string()), sum(WIDTHS[i] for i in items), "0")
+
+    area, rest = number(range(4)), number(range(4, len(ID)))
+    # a household's rows stand together (its members, its list entries): its id is formatted
+    # once, at the first row of each run, and repeated
+    head = np.flatnonzero(np.r_[True, (area[1:] != area[:-1]) | (rest[1:] != rest[:-1])]) if len(df) else \
+        np.zeros(0, dtype=np.int64)
+    if 2 * len(head) < len(df):
+        ids = pc.binary_join_element_wise(text(area[head], range(4)), text(rest[head], range(4, len(ID))), "")
+        out = ids.take(pa.array(np.repeat(np.arange(len(head)), np.diff(np.r_[head, len(df)]))))
+    else:
+        out = pc.binary_join_element_wise(text(area, range(4)), text(rest, range(4, len(ID))), "")
+    return pd.Series(pd.array(out, dtype=pd.StringDtype(na_value=np.nan)), index=df.index)
 
 
 def _hh_id_text(df: pd.DataFrame) -> pd.Series:
