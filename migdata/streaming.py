@@ -594,6 +594,7 @@ def _worker_init(task: _Task, threads: int) -> None:
     # (measured on a 2-core machine: the reader took a third more CPU per chunk on two threads)
     from migdata._kernels import parallel
     parallel.set_threads(threads)
+    parallel.keep_freed_memory()  # (a worker is ours alone; each chunk reuses the last one's memory)
 
 
 def _threads_per_worker(workers: int) -> int:

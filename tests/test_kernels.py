@@ -346,6 +346,20 @@ def test_one_thread_maps_in_the_calling_thread(monkeypatch):
     assert {g[1] for g in got} == {me}
 
 
+def test_a_worker_keeps_its_freed_memory_where_the_c_library_allows_it():
+    # glibc takes the settings (mallopt returns 1 for each); another C library: nothing changes.
+    # In a process of its own: the setting stays for the life of the process it is made in.
+    import platform
+    import subprocess
+    import sys
+
+    code = ("from migdata._kernels.parallel import keep_freed_memory; import numpy as np; "
+            "ok = keep_freed_memory(); a = np.ones(50_000_000); del a; b = np.ones(1 << 20); "
+            "print(ok, float(b.sum()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(platform.libc_ver()[0] == "glibc"), str(float(1 << 20))]
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "float64"])
 def test_isin_equals_numpy_isin(seed, dtype):

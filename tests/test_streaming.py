@@ -359,8 +359,10 @@ def test_worker_processes_share_the_cores_out(monkeypatch, cores, workers, threa
     assert streaming._threads_per_worker(workers) == threads
     monkeypatch.setattr(parallel, "THREADS", parallel.THREADS)  # restored after the test
     monkeypatch.setattr(streaming, "_TASK", None)
+    kept = []  # (not in this test process: it would keep its freed memory to its end)
+    monkeypatch.setattr(parallel, "keep_freed_memory", lambda: kept.append(True) or True)
     streaming._worker_init("task", streaming._threads_per_worker(workers))
-    assert parallel.THREADS == threads and streaming._TASK == "task"
+    assert parallel.THREADS == threads and streaming._TASK == "task" and kept == [True]
 
 
 def test_without_worker_processes_the_file_is_read_here(tmp_path, monkeypatch):
