@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import mmap
 import os
 import shutil
 import tempfile
@@ -114,10 +115,14 @@ class Chunk:
             return self.data
         if self.file is None:
             raise ValueError("a chunk without its bytes or its file")
+        offset = self.bytes_before if self.at is None else self.at
+        if self.at is None:  # a plain data file: its pages, mapped (not a spool slot, rewritten)
+            mapped = _mapped(self.file, offset, self.n_bytes)
+            if mapped is not None:
+                return mapped
         if buffer is None or len(buffer) < self.n_bytes:
             buffer = bytearray(self.n_bytes)
         view = memoryview(buffer)[:self.n_bytes]
-        offset = self.bytes_before if self.at is None else self.at
         with open(self.file, "rb") as fh:
             fh.seek(offset)
             got = _read_into(fh, view)
@@ -125,6 +130,24 @@ class Chunk:
             raise OSError(f"{self.file}: {self.n_bytes} bytes expected at offset {offset}, "
                           f"{got} read (the file changed during the import)")
         return view
+
+
+def _mapped(path: str, offset: int, length: int) -> memoryview | None:
+    """Bytes ``offset .. offset + length`` of the file at ``path``, mapped into memory (read-only;
+    unmapped once the view and its slices are gone); None where they cannot be mapped (beyond
+    the end of the file, a file that cannot be mapped). A chunk's text is then a view of the
+    operating system's cache of the file, where reading it copied each chunk into a buffer (a
+    quarter of the importing process's time). As the CSPro reader does with a whole file, a
+    mapping assumes that no program shortens the file while it is imported."""
+    if length <= 0:
+        return None
+    at = offset - offset % mmap.ALLOCATIONGRANULARITY  # a mapping starts on a page boundary
+    try:
+        with open(path, "rb") as fh:
+            m = mmap.mmap(fh.fileno(), offset + length - at, access=mmap.ACCESS_READ, offset=at)
+    except (OSError, ValueError, OverflowError):
+        return None
+    return memoryview(m)[offset - at:]
 
 
 def _tail_cut(buf: np.ndarray, d: Any, window: int = 4 << 20) -> tuple[int, np.ndarray]:
@@ -207,6 +230,9 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
     once per chunk."""
     path = Path(path)
     codec = _COMPRESSED.get(path.suffix.lower())
+    if not codec and _mapped(str(path), 0, 1) is not None:
+        yield from _mapped_chunks(path, d, chunk_bytes)
+        return
     stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
     plain = None if codec else str(path)
     try:
@@ -257,6 +283,46 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
                 store = bytearray(memoryview(store)[cut:size])
     finally:
         stream.close()
+
+
+def _mapped_chunks(path: Path, d: Any, chunk_bytes: int) -> Iterator[Chunk]:
+    """:func:`chunks` of a plain file, each window a mapping of the file (:func:`_mapped`): the
+    same chunks, cut by the same rule at the same places, where reading copied each window."""
+    n, plain = path.stat().st_size, str(path)
+    start = n_carry = lines_before = 0  # the window starts at ``start``, its first ``n_carry`` bytes seen
+    while True:
+        want = max(chunk_bytes - n_carry, 1 << 20)
+        got = min(want, n - start - n_carry)
+        size = n_carry + got
+        if not size:
+            break
+        data = _mapped(plain, start, size)
+        if data is None:
+            raise OSError(f"{plain}: {size} bytes expected at offset {start} (the file changed during the import)")
+        if got == 0:  # the end of the file: the rest is the last chunk
+            yield Chunk(data, lines_before, start, file=plain)
+            break
+        if data.obj.find(b"\n", start % mmap.ALLOCATIONGRANULARITY) < 0:  # (stops at the first newline)
+            n_carry = size
+            continue
+        buf = np.frombuffer(data, dtype=np.uint8)
+        cut_line, complete = _tail_cut(buf, d)
+        if cut_line == 0:  # one case fills the window: look further before cutting
+            if size > 16 * chunk_bytes:
+                cut_line = len(complete) - 1  # pathological: no case boundary; cut at a line
+            else:
+                buf = complete = data = None  # type: ignore[assignment]
+                n_carry = size
+                continue
+        cut = int(complete[cut_line])
+        buf = complete = None  # type: ignore[assignment]
+        out = Chunk(data[:cut], lines_before, start, file=plain)
+        lines_before += count_byte(out.data)
+        data = None  # type: ignore[assignment]
+        yield out
+        out = None  # type: ignore[assignment]
+        start += cut
+        n_carry = size - cut
 
 
 def _read_into(stream: Any, view: memoryview) -> int:

@@ -505,10 +505,42 @@ def test_chunks_of_a_stream_with_short_reads_equal_those_of_whole_reads(planted,
     dat, dcf = planted
     d = read_dictionary(dcf)
     whole = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
+    monkeypatch.setattr(S, "_mapped", lambda *a: None)  # a file that cannot be mapped is read
     monkeypatch.setattr(S, "open", lambda path, mode: _ShortReads(path, 997), raising=False)
     short = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
     assert short == whole and len(whole) > 3
     assert b"".join(c[1] for c in short) == dat.read_bytes()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mapped_chunks_equal_chunks_read_into_a_buffer(planted, tmp_path, monkeypatch, seed):
+    # a plain file's windows are mappings of it (no copy), where they were read into a buffer:
+    # the same chunks (cuts, bytes, lines before) and the same text for a worker, whatever the
+    # chunk size, with a byte-order mark, a last line without its newline, text without newlines
+    import migdata.streaming as S
+
+    dat, dcf = planted
+    d = read_dictionary(dcf)
+    rng = np.random.default_rng(seed)
+    data = dat.read_bytes()
+    cases = {"bom.dat": b"\xef\xbb\xbf" + data, "no_last_newline.dat": data.rstrip(b"\n"),
+             "one_line.dat": data[:30_000].replace(b"\n", b" "), "empty.dat": b""}
+    files = [dat]
+    for name, text in cases.items():
+        (tmp_path / name).write_bytes(text)
+        files.append(tmp_path / name)
+    for f in files:
+        for size in rng.integers(200, 300_000, 3).tolist():
+            mapped = [(c.bytes_before, bytes(c.data), c.lines_before, c.file) for c in S.chunks(f, d, size)]
+            texts = [bytes(c.light().text()) for c in S.chunks(f, d, size)]
+            with monkeypatch.context() as m:
+                m.setattr(S, "_mapped", lambda *a: None)
+                read = [(c.bytes_before, bytes(c.data), c.lines_before, c.file)
+                        for c in S.chunks(f, d, size, reuse=True)]
+                read_back = [bytes(c.light().text(bytearray(3))) for c in S.chunks(f, d, size)]
+            assert mapped == read, (f.name, size)
+            assert texts == read_back == [r[1] for r in read]
+            assert b"".join(r[1] for r in read) == f.read_bytes()
 
 
 @pytest.mark.parametrize("size", [50_000, 137_000])
