@@ -30,10 +30,12 @@ integers per row:
   pipeline was measured: no gain). The workers are forked by a fresh server process
   (``forkserver``), never from this one, whose Arrow threads may hold a lock, and they do not
   run the user's script again (a script needs no ``if __name__ == "__main__":`` guard).
-  A worker reads a plain file's chunk itself, at the chunk's offset, into a buffer it reuses;
-  a compressed file's chunks reach it through a few reused files in shared memory
-  (:class:`_Spool`). It sends back the checked tables only: a chunk that repeats an earlier
-  chunk's case is prepared again here.
+  A plain file's chunks are mappings of the file (:func:`_mapped`), here to cut cases and count
+  lines and in a worker to read the chunk at its offset: no copy of the text is made; a
+  compressed file's chunks reach a worker through a few reused files in shared memory
+  (:class:`_Spool`). A worker runs one thread when the workers fill the cores, keeps the memory
+  it frees for its next chunk, and sends back the checked tables only: a chunk that repeats an
+  earlier chunk's case is prepared again here.
 - **Killed mid-way**, the import leaves the old store untouched (the store is written in a
   temporary folder and swapped in at the end, as :meth:`HouseholdData.save` does); the shared
   memory it held for a compressed file's chunks is freed by the next import.
