@@ -224,41 +224,30 @@ def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
 def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: bool = False) -> Iterator[Chunk]:
     """The chunks of a CSPro data file (plain or compressed, see the module docstring): each
     about ``chunk_bytes`` of text, cut between two cases, never inside one. A chunk of a plain
-    file names the file (:attr:`Chunk.file`).
+    file names the file (:attr:`Chunk.file`) and is a view of its mapping (:func:`_mapped`).
 
-    ``reuse``: every chunk's data is a view of one buffer, which the next chunk is read into, so
-    a chunk's data is valid only until the next chunk is asked for (the import prepares, or
-    sends, each chunk before it asks for the next): the buffer's memory is touched once, not
-    once per chunk."""
+    ``reuse`` (a file read, not mapped: compressed, or one that cannot be mapped): every chunk's
+    data is a view of one buffer, which the next chunk is read into, so a chunk's data is valid
+    only until the next chunk is asked for (the import prepares, or sends, each chunk before it
+    asks for the next): the buffer's memory is touched once, not once per chunk."""
     path = Path(path)
     codec = _COMPRESSED.get(path.suffix.lower())
-    if not codec and _mapped(str(path), 0, 1) is not None:
-        yield from _mapped_chunks(path, d, chunk_bytes)
-        return
-    stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+    mapped = not codec and _mapped(str(path), 0, 1) is not None
+    win: _MappedWindows | _ReadWindows = _MappedWindows(path) if mapped else _ReadWindows(path, codec, reuse)
     plain = None if codec else str(path)
     try:
-        store, n_carry = bytearray(0), 0  # the carried tail of the last window is at the front
-        lines_before = bytes_before = 0
+        start = n_carry = lines_before = 0  # the window starts at byte ``start``; ``n_carry`` seen
         while True:
-            # The window is read after the carried tail, in place (no copy of the block to join
-            # them), and the chunk is a view of it up to the cut: one copy of the text, the read.
+            # the window: the carried tail of the last one, then up to ``want`` bytes more
             want = max(chunk_bytes - n_carry, 1 << 20)
-            if not reuse or len(store) < n_carry + want:
-                grown = bytearray(n_carry + want)
-                grown[:n_carry] = memoryview(store)[:n_carry]
-                store = grown
-            view = memoryview(store)[n_carry:n_carry + want]
-            got = _read_into(stream, view)
-            view.release()
+            data, got = win.window(start, n_carry, want)
             size = n_carry + got
             if not size:
                 break
-            data = memoryview(store)[:size]
             if got == 0:  # the end of the file: the rest is the last chunk
-                yield Chunk(data, lines_before, bytes_before, file=plain)
+                yield Chunk(data, lines_before, start, file=plain)
                 break
-            if store.find(b"\n", 0, size) < 0:  # (stops at the first newline)
+            if not win.has_newline(data):
                 n_carry = size
                 continue
             buf = np.frombuffer(data, dtype=np.uint8)
@@ -272,59 +261,77 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
                     continue
             cut = int(complete[cut_line])
             buf = complete = None  # type: ignore[assignment]
-            out = Chunk(data[:cut], lines_before, bytes_before, file=plain)
+            out = Chunk(data[:cut], lines_before, start, file=plain)
             lines_before += count_byte(out.data)
-            bytes_before += cut
             data = None  # type: ignore[assignment]
             yield out
             out = None  # type: ignore[assignment]  # not held while the next chunk is read
+            win.carry(cut, size)
+            start += cut
             n_carry = size - cut
-            if reuse:
-                store[:n_carry] = store[cut:size]
-            else:  # the chunk given out keeps its bytes: the tail goes to a new buffer
-                store = bytearray(memoryview(store)[cut:size])
     finally:
-        stream.close()
+        win.close()
 
 
-def _mapped_chunks(path: Path, d: Any, chunk_bytes: int) -> Iterator[Chunk]:
-    """:func:`chunks` of a plain file, each window a mapping of the file (:func:`_mapped`): the
-    same chunks, cut by the same rule at the same places, where reading copied each window."""
-    n, plain = path.stat().st_size, str(path)
-    start = n_carry = lines_before = 0  # the window starts at ``start``, its first ``n_carry`` bytes seen
-    while True:
-        want = max(chunk_bytes - n_carry, 1 << 20)
-        got = min(want, n - start - n_carry)
-        size = n_carry + got
-        if not size:
-            break
-        data = _mapped(plain, start, size)
+class _MappedWindows:
+    """The windows of :func:`chunks` over a plain file: views of its mapping, no copy."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.n = str(path), path.stat().st_size
+
+    def window(self, start: int, n_carry: int, want: int) -> tuple[memoryview | None, int]:
+        got = max(min(want, self.n - start - n_carry), 0)
+        if not n_carry + got:
+            return None, 0
+        data = _mapped(self.path, start, n_carry + got)
         if data is None:
-            raise OSError(f"{plain}: {size} bytes expected at offset {start} (the file changed during the import)")
-        if got == 0:  # the end of the file: the rest is the last chunk
-            yield Chunk(data, lines_before, start, file=plain)
-            break
-        if data.obj.find(b"\n", start % mmap.ALLOCATIONGRANULARITY) < 0:  # (stops at the first newline)
-            n_carry = size
-            continue
-        buf = np.frombuffer(data, dtype=np.uint8)
-        cut_line, complete = _tail_cut(buf, d)
-        if cut_line == 0:  # one case fills the window: look further before cutting
-            if size > 16 * chunk_bytes:
-                cut_line = len(complete) - 1  # pathological: no case boundary; cut at a line
-            else:
-                buf = complete = data = None  # type: ignore[assignment]
-                n_carry = size
-                continue
-        cut = int(complete[cut_line])
-        buf = complete = None  # type: ignore[assignment]
-        out = Chunk(data[:cut], lines_before, start, file=plain)
-        lines_before += count_byte(out.data)
-        data = None  # type: ignore[assignment]
-        yield out
-        out = None  # type: ignore[assignment]
-        start += cut
-        n_carry = size - cut
+            raise OSError(f"{self.path}: {n_carry + got} bytes expected at offset {start} "
+                          "(the file changed during the import)")
+        return data, got
+
+    @staticmethod
+    def has_newline(data: memoryview) -> bool:
+        # (the mapping from its page boundary to the window's end; stops at the first newline)
+        m = data.obj
+        return m.find(b"\n", len(m) - len(data)) >= 0
+
+    def carry(self, cut: int, size: int) -> None:
+        pass  # the next window is mapped from the cut
+
+    def close(self) -> None:
+        pass
+
+
+class _ReadWindows:
+    """The windows of :func:`chunks` read from a stream (a compressed file, or a plain one that
+    cannot be mapped) into a buffer: the carried tail of the last window at its front, the next
+    bytes read after it in place (no copy of the block to join them)."""
+
+    def __init__(self, path: Path, codec: str | None, reuse: bool) -> None:
+        self.stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+        self.reuse, self.store = reuse, bytearray(0)
+
+    def window(self, start: int, n_carry: int, want: int) -> tuple[memoryview, int]:
+        if not self.reuse or len(self.store) < n_carry + want:
+            grown = bytearray(n_carry + want)
+            grown[:n_carry] = memoryview(self.store)[:n_carry]
+            self.store = grown
+        view = memoryview(self.store)[n_carry:n_carry + want]
+        got = _read_into(self.stream, view)
+        view.release()
+        return memoryview(self.store)[:n_carry + got], got
+
+    def has_newline(self, data: memoryview) -> bool:
+        return self.store.find(b"\n", 0, len(data)) >= 0  # (stops at the first newline)
+
+    def carry(self, cut: int, size: int) -> None:
+        if self.reuse:
+            self.store[:size - cut] = self.store[cut:size]
+        else:  # the chunk given out keeps its bytes: the tail goes to a new buffer
+            self.store = bytearray(memoryview(self.store)[cut:size])
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _read_into(stream: Any, view: memoryview) -> int:
