@@ -659,7 +659,7 @@ def _in_blocks(rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarr
 
 
 _TASK: _Task | None = None  # a worker process's task (set once by its initializer)
-_TEXT: bytearray | None = None  # a worker process's buffer for the text of the chunks it reads
+_TEXT: bytearray | None = None  # a worker process's buffer for the chunks it reads from the spool
 
 
 def _worker_init(task: _Task, threads: int) -> None:
@@ -680,7 +680,8 @@ def _threads_per_worker(workers: int) -> int:
 def _worker_prepare(ch: Chunk) -> _Ready:
     global _TEXT
     assert _TASK is not None
-    if ch.data is None and (_TEXT is None or len(_TEXT) < ch.n_bytes):
+    # a buffer for chunks read from a spool slot (a plain file's chunks are mapped: no buffer)
+    if ch.data is None and ch.at is not None and (_TEXT is None or len(_TEXT) < ch.n_bytes):
         _TEXT = bytearray(ch.n_bytes + (1 << 20))
     # (the result is sent back before the next chunk is read into the same buffer)
     ready = _prepare(_TASK, ch, _TEXT)
