@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from migdata._kernels.keys import run_starts
 from migdata._kernels.text import arrow_text, string_buffers, take_text
 from migdata.errors import MigdataError
 from migdata.model.report import ImportReport
@@ -112,8 +113,7 @@ def _hh_id(df: pd.DataFrame) -> pd.Series:
     area, rest = number(range(4)), number(range(4, len(ID)))
     # a household's rows stand together (its members, its list entries): its id is formatted
     # once, at the first row of each run, and repeated
-    head = np.flatnonzero(np.r_[True, (area[1:] != area[:-1]) | (rest[1:] != rest[:-1])]) if len(df) else \
-        np.zeros(0, dtype=np.int64)
+    head = run_starts(df, ID)
     if 2 * len(head) < len(df):
         ids = pc.binary_join_element_wise(text(area[head], range(4)), text(rest[head], range(4, len(ID))), "")
         out = ids.take(pa.array(np.repeat(np.arange(len(head)), np.diff(np.r_[head, len(df)]))))
