@@ -35,7 +35,6 @@ from migdata.progress import Progress, as_progress
 from migdata.profiles.engine import Profile, apply_profile
 from migdata.readers import get_reader, reader_for
 from migdata.readers.codebook import Codebook
-from migdata._kernels.parallel import small_pages
 
 #: reader problems that blank one value of a row (rejected under the "reject" policy)
 VALUE_PROBLEMS = {"MD402", "MD404", "MD504", "MD506", "MD201", "MD202", "MD204", "MD205"}
@@ -264,7 +263,6 @@ def _as_role(tables: dict[str, pd.DataFrame], cb: Codebook, role: str) -> dict[s
     return {role: df}
 
 
-@small_pages()
 def import_files(paths: str | Path | Iterable[str | Path], profile: str | Path | Profile,
                  policy: str = "lenient", keep_identifiers: bool = False,
                  progress: Progress | None = None, reference_date: str | None = None,

@@ -65,7 +65,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from migdata._kernels.parallel import small_pages
 from migdata._kernels.text import count_byte, string_buffers
 from migdata.errors import UsageError
 from migdata.model.report import POLICIES, ImportReport, Problem, quoted_values
@@ -678,7 +677,6 @@ def _threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(workers, 1))
 
 
-@small_pages()
 def _worker_prepare(ch: Chunk) -> _Ready:
     global _TEXT
     assert _TASK is not None
@@ -884,7 +882,6 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
 
 
 # ----------------------------------------------------------------------------- the import
-@small_pages()
 def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: str | Path,
                   policy: str = "lenient", keep_identifiers: bool = False,
                   progress: Progress | None = None, reference_date: str | None = None,

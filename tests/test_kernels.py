@@ -10,7 +10,6 @@ which the shortcuts exploit, and shuffled orders, which take the general path.
 from __future__ import annotations
 
 import contextlib
-import time
 
 import numpy as np
 import pandas as pd
@@ -359,95 +358,6 @@ def test_a_worker_keeps_its_freed_memory_where_the_c_library_allows_it():
             "print(ok, float(b.sum()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == [str(platform.libc_ver()[0] == "glibc"), str(float(1 << 20))]
-
-
-def _hugepages() -> bool:
-    """numpy's huge-page setting now (read by setting it and setting it back)."""
-    from numpy._core.multiarray import _set_madvise_hugepage
-
-    before = _set_madvise_hugepage(True)
-    _set_madvise_hugepage(before)
-    return bool(before)
-
-
-@pytest.mark.parametrize("before", [True, False])
-def test_small_pages_restore_numpys_setting_when_the_last_block_ends(before):
-    # two threads' blocks overlap: the first to end must not give the other huge pages back
-    import threading
-
-    from numpy._core.multiarray import _set_madvise_hugepage
-
-    from migdata._kernels.parallel import small_pages
-
-    old = _set_madvise_hugepage(before)
-    try:
-        a_in, a_out, b_done = threading.Event(), threading.Event(), threading.Event()
-        seen: dict[str, bool] = {}
-
-        def b() -> None:
-            a_in.wait()
-            with small_pages():
-                a_out.set()  # A ends its block while B is inside its own
-                time.sleep(0.05)
-                seen["b after a ended"] = _hugepages()
-            b_done.set()
-
-        t = threading.Thread(target=b)
-        t.start()
-        with small_pages():
-            seen["a"] = _hugepages()
-            with small_pages():  # nested in one thread too
-                pass
-            seen["a after nested"] = _hugepages()
-            a_in.set()
-            a_out.wait()
-        t.join()
-        assert b_done.is_set()
-        assert seen == {"a": False, "a after nested": False, "b after a ended": False}
-        assert _hugepages() is before
-        with pytest.raises(KeyError):  # an exception in the block restores it too
-            with small_pages():
-                raise KeyError("x")
-        assert _hugepages() is before
-    finally:
-        _set_madvise_hugepage(old)
-
-
-def test_the_heavy_steps_run_in_small_pages(monkeypatch, tmp_path):
-    # the in-memory and streaming imports, the catalogue over a store's partitions and
-    # disclosure control (where a fresh process pays for the first touch of its memory); the
-    # setting is the caller's again afterwards
-    from pathlib import Path
-
-    import migdata
-    import migdata.importer as importer
-    from migdata.indicators import derive
-    from migdata.profiles import engine
-    from migdata.publish import disclosure
-    from migdata.streaming import import_stream
-
-    seen: dict[str, list[bool]] = {}
-
-    def spy(mod, name, fn):
-        def wrapped(*a, **k):
-            seen.setdefault(name, []).append(_hugepages())
-            return fn(*a, **k)
-        monkeypatch.setattr(mod, name, wrapped)
-
-    spy(importer, "apply_profile", importer.apply_profile)
-    spy(engine, "apply_profile", engine.apply_profile)  # (the streaming import's, looked up per chunk)
-    spy(derive, "units", derive.units)
-    spy(disclosure, "_protect", disclosure._protect)
-    outside = _hugepages()
-    src = Path(__file__).resolve().parents[1] / "sample_data" / "cbms_2022_hpq.dat"
-    data = migdata.import_files([src], "cbms_2022_hpq")
-    data.save(tmp_path / "store", partition_by="province")
-    migdata.compute(str(tmp_path / "store"), ids=["OF02"], level="city", cache=False)
-    import_stream([src], "cbms_2022_hpq", tmp_path / "streamed", workers=0, chunk_bytes=1 << 20)
-    assert set(seen) == {"apply_profile", "units", "_protect"}, seen
-    assert not any(v for vals in seen.values() for v in vals), seen
-    assert len(seen["apply_profile"]) > 2  # the in-memory import and the streamed chunks
-    assert _hugepages() is outside
 
 
 @pytest.mark.parametrize("seed", range(6))

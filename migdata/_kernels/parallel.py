@@ -1,6 +1,5 @@
 """A map over threads, for work that is numpy, pandas and Arrow array operations (they release
-the GIL, so a large table keeps both cores of a small machine busy), and the process settings
-such work runs with (threads, how freed memory is kept, page sizes).
+the GIL, so a large table keeps both cores of a small machine busy).
 
 Example:
     >>> map_in_threads(lambda x: x * x, [1, 2, 3], parallel=True)
@@ -9,10 +8,8 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -46,63 +43,6 @@ def keep_freed_memory() -> bool:
     # 1 GB free and grown 256 MB at a time
     return all(mallopt(opt, value) == 1 for opt, value in
                ((m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 256 << 20)))
-
-
-#: Whether :func:`small_pages` asks numpy for small pages (see there): measured on the 2-core /
-#: 24 GB virtual machine the targets are set on. False leaves numpy's own choice.
-SMALL_PAGES = True
-_small_lock = threading.Lock()
-_small_depth = 0
-_small_before: bool | None = None
-
-
-def _madvise_hugepage(enabled: bool) -> bool | None:
-    """numpy's switch for asking the kernel for huge pages for its large arrays; returns the
-    setting before (None where numpy has no such switch, and nothing is changed)."""
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:
-        return None
-    return bool(_set_madvise_hugepage(enabled))
-
-
-@contextmanager
-def small_pages() -> Iterator[None]:
-    """Within the block, numpy's new large arrays use the kernel's ordinary 4 KB pages instead of
-    huge pages (numpy's default, ``NUMPY_MADVISE_HUGEPAGE``); the setting before is restored
-    when the last block open in the process (on any thread) ends.
-
-    Why: on a virtual machine that hands free memory back to its host (a balloon driver with
-    free page reporting, as on the 2-core / 24 GB machine the targets are set on), the first
-    touch of a huge page costs the host's work too. A fresh 2 GB array took 2.0-3.9 s of
-    kernel time there in huge pages against 0.7-0.9 s in small ones, and the full 16.2 M-person
-    catalogue, whose peak is fresh memory, spent 8-9 s of its 38 s of CPU in the kernel
-    (3.7-4.4 s in small pages; wall time x0.87, BENCHMARKS.md). Huge pages only pay off for an
-    array touched again and again, which a catalogue's temporaries are not.
-
-    Example:
-        >>> import numpy as np
-        >>> with small_pages():
-        ...     a = np.ones(1 << 24)
-        >>> float(a.sum())
-        16777216.0
-    """
-    global _small_depth, _small_before
-    if not SMALL_PAGES:
-        yield
-        return
-    with _small_lock:
-        if _small_depth == 0:
-            _small_before = _madvise_hugepage(False)
-        _small_depth += 1
-    try:
-        yield
-    finally:
-        with _small_lock:
-            _small_depth -= 1
-            if _small_depth == 0 and _small_before is not None:
-                _madvise_hugepage(_small_before)
-                _small_before = None
 
 
 def map_in_threads(fn: Callable[[T], R], items: Iterable[T], parallel: bool = True) -> list[R]:

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from migdata._kernels.keys import lexsort_ints, run_starts
-from migdata._kernels.parallel import imap_in_threads, map_in_threads, small_pages
+from migdata._kernels.parallel import imap_in_threads, map_in_threads
 from migdata.areas import levels as area_levels
 from migdata.areas.levels import LEVELS, NATIONAL_CODE, NATIONAL_NAME
 from migdata.errors import DataError, UsageError
@@ -838,38 +838,27 @@ def _evaluate(dataset: Any, ids: Any, level: str, by: Any, age_scheme: Any, poli
             import functools
 
             task = functools.partial(partition_task, cache=cache)
-            with small_pages():
-                partials = get_engine(engine).map_partitions(task, store, plan, say)
+            partials = get_engine(engine).map_partitions(task, store, plan, say)
         else:
-            with small_pages():
-                partials = [partial(plan, dataset, say)]
+            partials = [partial(plan, dataset, say)]
         if batches:
             reg = _registry(by)
-            parts = finish_each(plan, partials, reg)
-            while True:
-                with small_pages():  # (not while the caller holds the batch)
-                    got = next(parts, None)
-                    if got is None:
-                        break
-                    ind, part = got
-                    if part is None:
-                        extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
-                        continue
-                    part["indicator_id"] = np.zeros_like(part["indicator_id"])
-                    out = _assemble([part], [ind], by, reg, source, period)
-                    out.attrs.update(attrs())
+            for ind, part in finish_each(plan, partials, reg):
+                if part is None:
+                    extra_nc.append((ind.id, ind.name, "not computable", NO_UNITS))
+                    continue
+                part["indicator_id"] = np.zeros_like(part["indicator_id"])
+                out = _assemble([part], [ind], by, reg, source, period)
+                out.attrs.update(attrs())
                 yield out
             final.update(attrs())
             return
-        with small_pages():
-            results, done, missing, reg = finish(plan, partials)
+        results, done, missing, reg = finish(plan, partials)
         extra_nc += missing
     else:
-        with small_pages():
-            results, done, missing, reg = _survey_all(plan, dataset, policy, say)
+        results, done, missing, reg = _survey_all(plan, dataset, policy, say)
         extra_nc += missing
-    with small_pages():
-        out = _assemble(results, done, by, reg, source, period)
+    out = _assemble(results, done, by, reg, source, period)
     out.attrs.update(attrs())
     final.update(out.attrs)
     yield out
@@ -929,10 +918,9 @@ def partition_task(store: Any, partition: Any, plan: Plan, cache: bool = True) -
     from migdata.model.partitions import Store, cached
 
     st = store if isinstance(store, Store) else Store(store)
-    with small_pages():  # (on a cluster's worker too: see small_pages)
-        if not cache:
-            return partial(plan, st.read([partition]))
-        return cached(st, partition, ("partial", plan), lambda: partial(plan, st.read([partition])))
+    if not cache:
+        return partial(plan, st.read([partition]))
+    return cached(st, partition, ("partial", plan), lambda: partial(plan, st.read([partition])))
 
 
 def _open(dataset: Any) -> Any:

@@ -115,7 +115,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from migdata._kernels.parallel import map_in_threads, small_pages
+from migdata._kernels.parallel import map_in_threads
 from migdata.errors import UsageError
 from migdata.indicators.evaluate import HIDDEN_COLUMNS
 
@@ -400,15 +400,6 @@ def control(table: pd.DataFrame, k: int = 3, D: int | None = None, V: float | No
     if missing:
         raise UsageError("MD709", columns=", ".join(missing))
     pt = ptable(Dv, Vv, js)
-    with small_pages():
-        out = _protect(table, k, pt)
-    out.attrs = dict(table.attrs)
-    out.attrs["disclosure"] = {"method": "cell key", "k": int(k)}
-    return out
-
-
-def _protect(table: pd.DataFrame, k: int, pt: PTable) -> pd.DataFrame:
-    """:func:`control`'s rows: the table's blocks of rows protected on two threads."""
     n = len(table)
     if n <= BLOCK_ROWS:
         out = _control(table, k, pt)
@@ -422,6 +413,8 @@ def _protect(table: pd.DataFrame, k: int, pt: PTable) -> pd.DataFrame:
             out = pd.concat(map_in_threads(lambda t: _control(t, k, pt), blocks), ignore_index=True)
         except UsageError:  # the message names the table's first bad row and counts them all
             out = _control(table, k, pt)
+    out.attrs = dict(table.attrs)
+    out.attrs["disclosure"] = {"method": "cell key", "k": int(k)}
     return out
 
 
