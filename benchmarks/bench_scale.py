@@ -149,10 +149,13 @@ def store(args: argparse.Namespace) -> None:
 def _catalogue_once(path: str, engine=None, level: str = "barangay"):
     import migdata
 
-    t, c = time.perf_counter(), time.process_time()
+    t, c, k = time.perf_counter(), time.process_time(), os.times().system
     table = migdata.compute(path, level=level, by=["sex", "age_group"], age_scheme="broad", k=3,
                             engine=engine, cache=False)
     table.attrs["cpu"] = time.process_time() - c  # this process's CPU (the machine is shared)
+    # the kernel's share: on this virtual machine the first touches of fresh memory cost 2-5x
+    # more in some states of the host than in others (results/scale.md, afternoon of 7 December)
+    table.attrs["kernel"] = os.times().system - k
     return time.perf_counter() - t, table
 
 
@@ -191,7 +194,8 @@ def catalogue(args: argparse.Namespace) -> None:
     for r in range(args.repeat if not args.parquet else 0):
         t, table = _catalogue_once(args.store, level=args.level)
         times.append(t)
-        say(f"  migdata full catalogue (local engine, partition by partition): {t:.1f} s (CPU {table.attrs['cpu']:.1f} s), "
+        say(f"  migdata full catalogue (local engine, partition by partition): {t:.1f} s (CPU {table.attrs['cpu']:.1f} s, "
+            f"of it the kernel's {table.attrs['kernel']:.1f} s), "
             f"{len(table):,} rows, "
             f"{table['indicator_id'].nunique()} indicators, suppressed {int(table['suppressed'].sum()):,}; "
             f"peak RSS {rss_gb():.2f} GB; load {load()}")
