@@ -270,7 +270,7 @@ def _sort_key(key: Sequence[str | None]) -> tuple:
 
 def base_manifest(data: Any) -> dict[str, Any]:
     """The manifest fields of a dataset that do not depend on how its tables are stored."""
-    from migdata import __version__
+    from migdata._version import __version__
     from migdata.model import data as store
 
     prov = data.provenance
@@ -495,7 +495,7 @@ def cached(store: "Store", partition: Partition, what: Any, compute: Any) -> Any
     import hashlib
     import pickle
 
-    from migdata import __version__
+    from migdata._version import __version__
 
     h = hashlib.sha256(pickle.dumps((what, __version__), protocol=4))
     for table in sorted(partition.files):
@@ -523,7 +523,7 @@ def cached(store: "Store", partition: Partition, what: Any, compute: Any) -> Any
 def _city_of(code: str) -> str | None:
     """The city/municipality of a barangay code (None when the reference does not know it)."""
     try:
-        from migdata import areas
+        import migdata.areas as areas
 
         up = areas.rollup(pd.Series([code], dtype="object"), "city_mun", errors="coerce").iloc[0]
         return None if pd.isna(up) else str(up)

@@ -308,7 +308,7 @@ def _check_psgc(ck: _Checker) -> None:
     if "psgc" not in ck.df.columns:
         return
     try:
-        from migdata import areas
+        import migdata.areas as areas
     except ImportError:  # pragma: no cover - areas ships with the package
         return
     ref = areas.reference()
