@@ -114,11 +114,11 @@ def _hh_id(df: pd.DataFrame) -> pd.Series:
     # a household's rows stand together (its members, its list entries): its id is formatted
     # once, at the first row of each run, and repeated
     head = run_starts(df, ID)
-    if 2 * len(head) < len(df):
-        ids = pc.binary_join_element_wise(text(area[head], range(4)), text(rest[head], range(4, len(ID))), "")
-        out = ids.take(pa.array(np.repeat(np.arange(len(head)), np.diff(np.r_[head, len(df)]))))
-    else:
-        out = pc.binary_join_element_wise(text(area, range(4)), text(rest, range(4, len(ID))), "")
+    runs = 2 * len(head) < len(df)
+    at = head if runs else slice(None)
+    out = pc.binary_join_element_wise(text(area[at], range(4)), text(rest[at], range(4, len(ID))), "")
+    if runs:
+        out = out.take(pa.array(np.repeat(np.arange(len(head)), np.diff(np.r_[head, len(df)]))))
     return pd.Series(pd.array(out, dtype=pd.StringDtype(na_value=np.nan)), index=df.index)
 
 
