@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -374,11 +375,27 @@ def make_file(args: argparse.Namespace) -> tuple[list[Path], object]:
     suffix = {"zstd": ".zst", "gzip": ".gz", None: ""}[args.compression]
     dat = work / f"cbms_2022_hpq.dat{suffix}"
     if not dat.exists():
-        code = ("import sys, time; from migdata.sample.scale import write_cbms_scale; t=time.perf_counter(); "
-                f"c=write_cbms_scale({str(dat)!r}, {args.persons}, seed=2022, region={args.region!r}, "
-                f"compression={args.compression!r}); "
-                "print('generated', c, round(time.perf_counter()-t, 1), 's', flush=True)")
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        # ``--generators`` child processes write consecutive parts at once (the same bytes as
+        # one process: ``write_cbms_scale(part=...)``), joined in order into the one file
+        k = max(args.generators, 1)
+        parts = [dat.with_name(f"{dat.name}.{i}") for i in range(k)]
+        t = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", (
+            "import time; from migdata.sample.scale import write_cbms_scale; t=time.perf_counter(); "
+            f"c=write_cbms_scale({str(parts[i])!r}, {args.persons}, seed=2022, region={args.region!r}, "
+            f"compression={args.compression!r}, part=({i}, {k})); "
+            f"print('generated part {i}', c, round(time.perf_counter()-t, 1), 's', flush=True)")], cwd=ROOT)
+            for i in range(k)]
+        if any(p.wait() for p in procs):
+            raise SystemExit("generation failed")
+        with open(dat.with_name(dat.name + ".tmp"), "wb") as out:
+            for part in parts:
+                with open(part, "rb") as fh:
+                    shutil.copyfileobj(fh, out, 16 << 20)
+                part.unlink()
+        dat.with_name(dat.name + ".tmp").replace(dat)
+        say(f"generated {dat.name} ({dat.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - t:.0f} s "
+            f"with {k} process(es)")
     return [dat], "cbms_2022_hpq"
 
 
@@ -451,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--persons", type=int, default=1_000_000)
     a.add_argument("--region", default=None)
     a.add_argument("--compression", choices=["zstd", "gzip"], default=None)
+    a.add_argument("--generators", type=int, default=1, help="processes writing the CBMS file (parts joined)")
     a.add_argument("--workdir", required=True)
     a.add_argument("--chunk-mb", type=int, default=256)
     a.add_argument("--workers", type=int, default=2, help="processes preparing chunks (0: none)")

@@ -162,7 +162,7 @@ def _chunks(counts: np.ndarray, size: int) -> list[np.ndarray]:
 def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: str | None = None,
                      chunk_households: int = DEFAULT_CHUNK, compression: str | None = None,
                      progress: Callable[[int, int, str], None] | None = None,
-                     ref: pd.DataFrame | None = None) -> dict[str, int]:
+                     ref: pd.DataFrame | None = None, part: tuple[int, int] = (0, 1)) -> dict[str, int]:
     """Write about ``persons`` persons of CBMS 2022 cases to ``path`` (and the layout's
     dictionary beside it, :data:`DICTIONARY`); returns the counts written (households,
     persons, lines, bytes of text).
@@ -171,6 +171,11 @@ def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: s
     ``"zstd"`` or ``"gzip"`` (written with pyarrow's codecs; the importer reads such files), or
     None for plain text. ``progress(done, total, message)`` is called after each chunk with
     households written.
+
+    ``part=(i, k)`` writes only the ``i``-th of ``k`` consecutive runs of chunks (the byte-order
+    mark with the first), so ``k`` processes can write a national file at once: the parts
+    joined in order are the whole file's bytes (compressed: one zstd/gzip frame per part, which
+    decompress to the whole as one stream). The counts returned are the part's.
     """
     import pyarrow as pa
 
@@ -184,12 +189,20 @@ def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: s
     enc = CaseEncoder()
     households = max(int(round(persons / MEAN_SIZE)), 1)
     counts = np.random.default_rng([seed, 0]).multinomial(households, bgy["population"] / bgy["population"].sum())
+    i, k = part
+    if not 0 <= i < k:
+        raise ValueError(f"part {part}: want (i, k) with 0 <= i < k")
+    groups = _chunks(counts, chunk_households)
+    lo, hi = len(groups) * i // k, len(groups) * (i + 1) // k
     tmp = path.with_name(path.name + ".part")
     totals = {"households": 0, "persons": 0, "lines": 0, "bytes": 0}
     sink = pa.CompressedOutputStream(str(tmp), compression) if compression else open(tmp, "wb")
     try:
-        sink.write(b"\xef\xbb\xbf")
-        for c, group in enumerate(_chunks(counts, chunk_households)):
+        if i == 0:
+            sink.write(b"\xef\xbb\xbf")
+            totals["bytes"] += 3
+        for c in range(lo, hi):
+            group = groups[c]
             rng = np.random.default_rng([seed, 1, c])
             h, p = dataset.make_chunk(rng, bgy, np.repeat(group, counts[group]), places)
             h = h.assign(MODE=1, AGREE_INT=1)
@@ -207,7 +220,6 @@ def write_cbms_scale(path: str | Path, persons: int, seed: int = 2022, region: s
         sink.close()
     tmp.replace(path)
     cbms.write_dictionary(path.parent)
-    totals["bytes"] += 3
     return totals
 
 
