@@ -16,6 +16,11 @@ Subcommands (figures go to ``BENCHMARKS.md`` and ``benchmarks/results/scale.md``
                 partitioned store: first (cell sums computed and kept) and again (kept sums),
                 and the whole HTML report (notebook); peer: the same tables from the whole store
                 loaded in memory (``--in-memory``).
+``registry``    the streaming import's exact registry of household ids (``_Registry``) fed a
+                national census's ids chunk by chunk (27.5 M by default, 30,500 per chunk of
+                128k persons, each chunk looked up, then added); peers in the same process: one
+                sorted array that takes each chunk by ``np.insert`` (the registry before its
+                runs) and, with ``--dict``, a Python dict.
 ``import``      streaming import of a CSPro file (``--layout lfs``: the import benchmark's LFS
                 generator, ``--layout cbms``: ``migdata.sample.scale``) vs the in-memory import of
                 the same file (``--in-memory``, when it fits).
@@ -433,6 +438,64 @@ def import_(args: argparse.Namespace) -> None:
     say(f"median {statistics.median(times):.1f} s; peak RSS {rss_gb():.2f} GB")
 
 
+def registry(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from migdata.streaming import _Registry
+
+    class OneArray:  # the peer: one sorted array, each chunk's keys inserted (copies all keys)
+        def __init__(self):
+            self.keys, self.vals = np.zeros(0, dtype="S1"), np.zeros(0, dtype=np.int64)
+
+        def lookup(self, keys):
+            if not len(self.keys):
+                return np.full(len(keys), -1, dtype=np.int64)
+            k = keys.astype(self.keys.dtype)
+            pos = np.minimum(np.searchsorted(self.keys, k), len(self.keys) - 1)
+            return np.where(self.keys[pos] == k, self.vals[pos], -1)
+
+        def add(self, keys, vals):
+            order = np.argsort(keys, kind="stable")
+            k = keys[order].astype(f"S{max(self.keys.dtype.itemsize, keys.dtype.itemsize)}")
+            pos = np.searchsorted(self.keys.astype(k.dtype), k)
+            self.keys, self.vals = np.insert(self.keys.astype(k.dtype), pos, k), np.insert(self.vals, pos, vals[order])
+
+    class Dict:
+        def __init__(self):
+            self.d = {}
+
+        def lookup(self, keys):
+            return np.array([self.d.get(k, -1) for k in keys.tolist()], dtype=np.int64)
+
+        def add(self, keys, vals):
+            self.d.update(zip(keys.tolist(), vals.tolist()))
+
+    per = args.chunk
+    chunks = -(-args.keys // per)
+    # CBMS case ids (28 digits here) rise through the file, as PSA's files are sorted by area
+    ids = [np.char.zfill(np.arange(c * per, min((c + 1) * per, args.keys)).astype("S12"), 28).astype("S28")
+           for c in range(chunks)]
+    peers = {"migdata _Registry": _Registry, "one sorted array (np.insert)": OneArray}
+    if args.dict:
+        peers["Python dict"] = Dict
+    results = {}
+    for name, cls in peers.items():
+        reg = cls()
+        t, cpu = time.perf_counter(), time.process_time()
+        found = 0
+        for c, k in enumerate(ids):
+            found += int((reg.lookup(k) >= 0).sum())
+            reg.add(k, np.arange(c * per, c * per + len(k), dtype=np.int64))
+        last = reg.lookup(ids[0])  # the first chunk's ids, found at the end
+        dt = time.perf_counter() - t
+        results[name] = last
+        say(f"  {name}: {args.keys:,} ids in {chunks:,} chunks: {dt:.1f} s (CPU {time.process_time() - cpu:.1f} s), "
+            f"{found} found again (0 expected); peak RSS {rss_gb():.2f} GB; load {load()}")
+        del reg
+    first = next(iter(results.values()))
+    assert all((v == first).all() for v in results.values()) and (first == np.arange(len(first))).all()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -463,6 +526,10 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--area", default="0403400000")
     a.add_argument("--html", default=None)
     a.add_argument("--in-memory", action="store_true")
+    a = sub.add_parser("registry")
+    a.add_argument("--keys", type=int, default=27_500_000)
+    a.add_argument("--chunk", type=int, default=30_500)
+    a.add_argument("--dict", action="store_true")
     a = sub.add_parser("import")
     a.add_argument("--layout", choices=["lfs", "cbms"], default="lfs")
     a.add_argument("--persons", type=int, default=1_000_000)
@@ -477,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     say(f"bench_scale {args.cmd}: {json.dumps({k: v for k, v in vars(args).items() if k != 'cmd'})}")
     {"store": store, "catalogue": catalogue, "distributed": distributed, "report": report,
-     "import": import_, "cells11": cells11}[args.cmd](args)
+     "import": import_, "cells11": cells11, "registry": registry}[args.cmd](args)
     return 0
 
 

@@ -12,7 +12,7 @@ integers per row:
 - **Rules between rows** (:func:`migdata.model.validate.check_keys`: duplicate household ids,
   duplicate person lines, persons without a household, several heads, empty households) run
   once, after the last chunk, on integer codes of all the rows: household ids are kept as exact
-  byte strings in a sorted registry (:class:`_Registry`, about 30 bytes per household), persons
+  byte strings in a registry of sorted runs (:class:`_Registry`, about 30 bytes per household), persons
   as the code of their household and their line number. The rows those rules reject are then
   removed from the parts already written, persons whose household lies in another chunk are
   written with it, and the problems are listed with the rows' key values read back from small
@@ -370,34 +370,46 @@ def fixed_bytes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Registry:
-    """Exact byte-string keys (sorted) with an integer value each: the household ids seen so
-    far and the global row of each one's first household. Equals a dict from id to first row,
-    in a few bytes per key instead of a Python object."""
+    """Exact byte-string keys with an integer value each: the household ids seen so far and the
+    global row of each one's first household. Equals a dict from id to first row, in a few bytes
+    per key instead of a Python object.
+
+    Kept as a few sorted runs, each at least twice the size of the next newer one (a
+    log-structured merge): a chunk's keys are sorted on their own and merged into the runs of
+    similar size, so each key is copied O(log n) times. One sorted array that took each chunk's
+    keys by ``np.insert`` copied every key on every chunk: quadratic, 33 s for 10 M keys and
+    minutes for the 27.5 M households of a national census (``bench_scale.py registry``)."""
 
     def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype="S1")
-        self.vals = np.zeros(0, dtype=np.int64)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted keys, values), oldest first
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The value of each key (-1 where absent)."""
-        if not len(self.keys) or not len(keys):
-            return np.full(len(keys), -1, dtype=np.int64)
-        w = max(self.keys.dtype.itemsize, keys.dtype.itemsize)
-        k, ks = keys.astype(f"S{w}"), self.keys.astype(f"S{w}", copy=False)
-        pos = np.minimum(np.searchsorted(ks, k), len(ks) - 1)
-        return np.where(ks[pos] == k, self.vals[pos], -1)
+        out = np.full(len(keys), -1, dtype=np.int64)
+        if not len(keys):
+            return out
+        for j, (ks, vs) in enumerate(self.runs):
+            if ks.dtype.itemsize < keys.dtype.itemsize:  # widened once, kept wide
+                ks = ks.astype(keys.dtype)
+                self.runs[j] = (ks, vs)
+            k = keys.astype(ks.dtype, copy=False)
+            pos = np.minimum(np.searchsorted(ks, k), len(ks) - 1)
+            hit = ks[pos] == k
+            out[hit] = vs[pos[hit]]  # a key is in one run at most (only new keys are added)
+        return out
 
     def add(self, keys: np.ndarray, vals: np.ndarray) -> None:
         """Add keys that are not registered yet (distinct), with their values."""
         if not len(keys):
             return
-        w = max(self.keys.dtype.itemsize, keys.dtype.itemsize)
         order = np.argsort(keys, kind="stable")
-        k, v = keys[order].astype(f"S{w}"), vals[order]
-        ks = self.keys.astype(f"S{w}", copy=False)
-        pos = np.searchsorted(ks, k)
-        self.keys = np.insert(ks, pos, k)
-        self.vals = np.insert(self.vals, pos, v)
+        self.runs.append((keys[order], np.asarray(vals)[order]))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) < 2 * len(self.runs[-1][0]):
+            (ka, va), (kb, vb) = self.runs[-2], self.runs.pop()
+            w = max(ka.dtype.itemsize, kb.dtype.itemsize)
+            ka, kb = ka.astype(f"S{w}", copy=False), kb.astype(f"S{w}", copy=False)
+            pos = np.searchsorted(ka, kb)  # a linear merge of two sorted runs
+            self.runs[-1] = (np.insert(ka, pos, kb), np.insert(va, pos, vb))
 
 
 # ----------------------------------------------------------------------------- merged report

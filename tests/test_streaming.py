@@ -305,6 +305,37 @@ def test_fixed_bytes_and_registry_equal_plain_python():
                 np.array([ref[k] for k in new], dtype=np.int64))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_registry_equals_a_dict_over_many_chunks(seed):
+    """The registry's sorted runs answer as a dict from key to value, chunk after chunk: keys of
+    changing widths, chunks of very different sizes (empty too), ids in file order or shuffled,
+    lookups of keys seen long before; and it keeps few runs (each at least twice the next)."""
+    rng = np.random.default_rng(seed)
+    reg, ref = _Registry(), {}
+    shuffled = seed % 2 == 1
+    nxt = 0
+    for chunk in range(300):
+        size = int(rng.choice([0, 1, 3, 40, 400]))
+        width = int(rng.integers(1, 5)) if chunk < 150 else int(rng.integers(3, 14))
+        fresh = [f"{nxt + i:0{width}d}".encode() for i in range(size)]
+        nxt += size
+        old = [k for k in rng.choice(list(ref), min(len(ref), 20), replace=False)] if ref else []
+        batch = fresh + [bytes(k) for k in old] + [b"absent" + bytes([65 + chunk % 26])]
+        if shuffled:
+            batch = [batch[i] for i in rng.permutation(len(batch))]
+        keys = np.array(batch, dtype="S")
+        assert reg.lookup(keys).tolist() == [ref.get(k, -1) for k in batch]
+        new = list(dict.fromkeys(k for k in batch if k not in ref and not k.startswith(b"absent")))
+        for k in new:
+            ref[k] = int(rng.integers(0, 1 << 40))
+        reg.add(np.array(new, dtype="S") if new else np.zeros(0, dtype="S1"),
+                np.array([ref[k] for k in new], dtype=np.int64))
+        sizes = [len(k) for k, _ in reg.runs]
+        assert all(a >= 2 * b for a, b in zip(sizes, sizes[1:])) and sum(sizes) == len(ref)
+    every = list(ref)
+    assert reg.lookup(np.array(every, dtype="S")).tolist() == [ref[k] for k in every]
+
+
 @pytest.mark.parametrize("cut", [1, 2, 1000, 20000, None])
 def test_case_cut_from_the_end_equals_the_whole_chunk(cut):
     """The last case boundary found window by window from the end is the one found over every
