@@ -493,20 +493,28 @@ def _merged_order(kinds: list[tuple], seqs: list[list[tuple]], place: Any = None
 # ----------------------------------------------------------------------------- the rows of all chunks
 @dataclass
 class _Rows:
-    """What the rules between rows need of every row of one table, over all chunks."""
+    """What the rules between rows need of every row of one table, over all chunks: each array
+    field a list of the chunks' arrays until :meth:`cat` joins it into one."""
 
     table: str
-    code: list[np.ndarray] = field(default_factory=list)      # households: first row of the id
-    reject: list[np.ndarray] = field(default_factory=list)    # rejected by the rules of one row
-    part: list[np.ndarray] = field(default_factory=list)      # partition number written to (-1: not written)
-    line: list[np.ndarray] = field(default_factory=list)      # persons: line number
-    head: list[np.ndarray] = field(default_factory=list)      # persons: is the head
+    code: list[np.ndarray] | np.ndarray = field(default_factory=list)      # households: first row of the id
+    reject: list[np.ndarray] | np.ndarray = field(default_factory=list)    # rejected by the rules of one row
+    part: list[np.ndarray] | np.ndarray = field(default_factory=list)      # partition number written to (-1: not written)
+    line: list[np.ndarray] | np.ndarray = field(default_factory=list)      # persons: line number
+    head: list[np.ndarray] | np.ndarray = field(default_factory=list)      # persons: is the head
     key_files: list[Path] = field(default_factory=list)       # per chunk: key columns, row order
     offsets: list[int] = field(default_factory=lambda: [0])   # first global row of each chunk
 
     def cat(self, name: str) -> np.ndarray:
+        """The chunks' arrays of ``name`` as one, kept in their place: the pieces are freed
+        (a national census's persons would otherwise be held twice) and a later call returns
+        the same array."""
         parts = getattr(self, name)
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        if isinstance(parts, np.ndarray):
+            return parts
+        out = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        setattr(self, name, out)
+        return out
 
 
 class _StoredChecker:
@@ -924,7 +932,9 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
     provenance = provenance_of(prof, files, policy, keep_identifiers, reference_date)
     job = _Import(prof, files, provenance, policy, keep_identifiers, levels, progress, reader_options)
     writer = partitions.PartitionWriter(out, provenance.dataset_id, force, levels)
-    staging = Path(tempfile.mkdtemp(prefix=".migdata-keys-", dir=writer.tmp.parent))
+    from migdata.model.data import new_work_folder
+
+    staging = new_work_folder(writer.target)  # removed below; by the next import if this one is killed
     try:
         job.run(writer, staging, chunk_bytes, workers)
         if job.failed:
@@ -1011,6 +1021,7 @@ class _Import:
                 done += ch.size
                 ready = None  # type: ignore[assignment]  # (not held while the next is prepared)
                 self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
+            self.case_keys.pop(str(f), None)  # a file's case ids matter only while it is read
         self._merge_before_keys()
 
     def chunk(self, f: Path, ready: _Ready, reports: list[ImportReport], writer: Any, staging: Path,
@@ -1201,6 +1212,7 @@ class _Import:
                 _, first, inv = np.unique(pids[lost], return_index=True, return_inverse=True)
                 rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")  # order of first appearance
                 orphan_rows, orphan_codes = prow[lost], n_hh + rank[inv.reshape(-1)]
+        self.registry = _Registry()  # its last use: ~1 GB for a national census, freed before the rules
         pp_code = pcode.copy()
         pp_code[orphan_rows] = orphan_codes
         keys = HouseholdKeys.from_codes(hcode, pcode, pp_code)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -284,6 +286,35 @@ def test_killed_import_leaves_the_old_store(tmp_path, planted, monkeypatch):
     assert after == before
     assert migdata.load(tmp_path / "s").dataset_id == store.dataset_id
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # no temporary folder left
+
+
+_DIES_MID_IMPORT = r"""
+import os, sys
+import migdata.streaming as streaming
+real, calls = streaming._Import.chunk, []
+def dies(self, *a, **k):
+    calls.append(1)
+    if len(calls) == 3:
+        os._exit(9)  # killed: no handler, no finally runs
+    return real(self, *a, **k)
+streaming._Import.chunk = dies
+streaming.import_stream([sys.argv[1]], sys.argv[2], sys.argv[3], chunk_bytes=700_000, force=True, workers=0)
+"""
+
+
+def test_what_a_killed_import_leaves_the_next_import_removes(tmp_path):
+    """A streaming import killed mid-way (its key files and half-written store beside the target)
+    leaves the old store; the next import of the target removes both folders of the dead
+    process, so a killed national import does not leave gigabytes behind."""
+    store = import_stream([SAMPLE], "cbms_2022_hpq", tmp_path / "s")
+    r = subprocess.run([sys.executable, "-c", _DIES_MID_IMPORT, str(SAMPLE), "cbms_2022_hpq",
+                        str(tmp_path / "s")], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 9, r.stderr[-2000:]
+    left = sorted(p.name.split("-")[0] for p in tmp_path.iterdir())
+    assert left == [".s.tmp", ".s.work", "s"]  # the dead import's folders, the old store intact
+    assert migdata.load(tmp_path / "s").dataset_id == store.dataset_id
+    import_stream([SAMPLE], "cbms_2022_hpq", tmp_path / "s", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
 
 
 def test_fixed_bytes_and_registry_equal_plain_python():

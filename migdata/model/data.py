@@ -350,8 +350,9 @@ def _store_files(manifest: dict[str, Any]) -> set[str]:
 # renamed aside to ``.<name>.old-<pid>-<random>`` first; a process killed between the two renames
 # leaves the new store complete in its ``.tmp-`` folder, and the next open or save of ``<name>``
 # moves it into place (:func:`_recover`). Hidden folders of processes that no longer run are
-# removed at the next save (:func:`_clean_stale`). The process id in the name tells a folder in
-# use from one left by a killed import.
+# removed at the next save (:func:`_clean_stale`), with the working folders of a streaming
+# import (``.<name>.work-<pid>-<random>``, :func:`new_work_folder`). The process id in the name
+# tells a folder in use from one left by a killed import.
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _RENAME_SWAP = 2  # macOS sys/stdio.h
@@ -385,6 +386,13 @@ def _new_temp(target: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
 
 
+def new_work_folder(target: Path) -> Path:
+    """A new hidden folder beside ``target`` for an import's working files (a streaming import's
+    key files). The import removes it; one left by a killed import is removed at the next save
+    of ``target``, as the store folders of dead processes are (:func:`_clean_stale`)."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.work-{os.getpid()}-", dir=target.parent))
+
+
 def _swap_in(tmp: Path, target: Path) -> None:
     """Put the complete store ``tmp`` at ``target``; the store that was there is removed after."""
     if not target.exists():
@@ -404,14 +412,14 @@ def _swap_in(tmp: Path, target: Path) -> None:
 
 
 def _hidden(target: Path) -> list[tuple[Path, str, int | None]]:
-    """Hidden work folders of ``target``: (path, "tmp" or "old", process id or None)."""
+    """Hidden folders of ``target``: (path, "tmp", "old" or "work", process id or None)."""
     out = []
     try:
         siblings = list(target.parent.iterdir())
     except OSError:
         return out
     for p in siblings:
-        for kind in ("tmp", "old"):
+        for kind in ("tmp", "old", "work"):
             prefix = f".{target.name}.{kind}-"
             if p.name.startswith(prefix) and p.is_dir() and not p.is_symlink():
                 pid = p.name[len(prefix):].split("-")[0]
@@ -454,7 +462,8 @@ def _recover(target: Path) -> bool:
     store into place (the new one if it is complete, else the old one). True if one was moved."""
     if target.exists() or target.is_symlink():
         return False
-    found = [(p, kind) for p, kind, pid in _hidden(target) if _stale(p, pid) and _complete(p)]
+    found = [(p, kind) for p, kind, pid in _hidden(target)
+             if kind != "work" and _stale(p, pid) and _complete(p)]
     # the new store (a complete .tmp- folder) wins over the old one; then the newest
     found.sort(key=lambda pk: (pk[1] != "tmp", -pk[0].stat().st_mtime))
     for p, _ in found:
