@@ -62,6 +62,8 @@ class TreeRss:
         import threading
 
         self.peak = 0.0
+        self.at_mark: float | None = None  # the summed RSS when :meth:`mark` was called
+        self.after_mark = 0.0  # and its peak since
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -94,7 +96,15 @@ class TreeRss:
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self._tree_kb() / 1024 ** 2)
+            now = self._tree_kb() / 1024 ** 2
+            self.peak = max(self.peak, now)
+            if self.at_mark is not None:
+                self.after_mark = max(self.after_mark, now)
+
+    def mark(self) -> None:
+        """Start following the peak from here on (a phase of the job, e.g. after the chunks)."""
+        if self.at_mark is None:
+            self.at_mark = self.after_mark = self._tree_kb() / 1024 ** 2
 
     def stop(self) -> float:
         self._stop.set()
@@ -424,8 +434,12 @@ def import_(args: argparse.Namespace) -> None:
     for _ in range(args.repeat):
         tree = TreeRss()
         t, cpu = time.perf_counter(), time.process_time()
+        # the rules between rows run after the last chunk, on every row's codes: their memory
+        # grows with the whole file, where the chunks' does not
         st = import_stream(files, profile, Path(args.workdir) / "store", force=True, chunk_bytes=args.chunk_mb << 20,
-                           workers=args.workers)
+                           workers=args.workers,
+                           progress=lambda msg, done=None, total=None: tree.mark()
+                           if msg.startswith("checking ids") else None)
         dt = time.perf_counter() - t
         times.append(dt)
         c = st.report.counts
@@ -434,6 +448,8 @@ def import_(args: argparse.Namespace) -> None:
             f"{c['households']['kept']:,} households, {len(st.partitions)} partitions, "
             f"{len(st.report.problems)} problems; peak RSS {rss_gb():.2f} GB"
             + f", this process and its workers together {tree.stop():.2f} GB (sampled)"
+            + (f" (after the chunks: {tree.at_mark:.2f} GB when the rules between rows began, "
+               f"peak {tree.after_mark:.2f} GB)" if tree.at_mark is not None else "")
             + f"; load {load()}")
     say(f"median {statistics.median(times):.1f} s; peak RSS {rss_gb():.2f} GB")
 
