@@ -391,9 +391,10 @@ def make_file(args: argparse.Namespace) -> tuple[list[Path], object]:
     dat = work / f"cbms_2022_hpq.dat{suffix}"
     if not dat.exists():
         # ``--generators`` child processes write consecutive parts at once (the same bytes as
-        # one process: ``write_cbms_scale(part=...)``), joined in order into the one file
+        # one process: ``write_cbms_scale(part=...)``), joined in order into the one file; one
+        # process writes the file itself (no copy)
         k = max(args.generators, 1)
-        parts = [dat.with_name(f"{dat.name}.{i}") for i in range(k)]
+        parts = [dat] if k == 1 else [dat.with_name(f"{dat.name}.{i}") for i in range(k)]
         t = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, "-c", (
             "import time; from migdata.sample.scale import write_cbms_scale; t=time.perf_counter(); "
@@ -403,12 +404,13 @@ def make_file(args: argparse.Namespace) -> tuple[list[Path], object]:
             for i in range(k)]
         if any(p.wait() for p in procs):
             raise SystemExit("generation failed")
-        with open(dat.with_name(dat.name + ".tmp"), "wb") as out:
-            for part in parts:
-                with open(part, "rb") as fh:
-                    shutil.copyfileobj(fh, out, 16 << 20)
-                part.unlink()
-        dat.with_name(dat.name + ".tmp").replace(dat)
+        if k > 1:
+            with open(dat.with_name(dat.name + ".tmp"), "wb") as out:
+                for part in parts:
+                    with open(part, "rb") as fh:
+                        shutil.copyfileobj(fh, out, 16 << 20)
+                    part.unlink()
+            dat.with_name(dat.name + ".tmp").replace(dat)
         say(f"generated {dat.name} ({dat.stat().st_size / 1e9:.1f} GB) in {time.perf_counter() - t:.0f} s "
             f"with {k} process(es)")
     return [dat], "cbms_2022_hpq"

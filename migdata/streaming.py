@@ -917,6 +917,7 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
     (:class:`~migdata.errors.DataError` MD119 with the report, as ``import_files``)."""
     from migdata.importer import _paths, import_files, provenance_of, strict_error
     from migdata.model import partitions
+    from migdata.model.data import new_work_folder
     from migdata.profiles import load_profile
 
     if policy not in POLICIES:
@@ -932,8 +933,6 @@ def import_stream(paths: str | Path | Iterable[str | Path], profile: Any, out: s
     provenance = provenance_of(prof, files, policy, keep_identifiers, reference_date)
     job = _Import(prof, files, provenance, policy, keep_identifiers, levels, progress, reader_options)
     writer = partitions.PartitionWriter(out, provenance.dataset_id, force, levels)
-    from migdata.model.data import new_work_folder
-
     staging = new_work_folder(writer.target)  # removed below; by the next import if this one is killed
     try:
         job.run(writer, staging, chunk_bytes, workers)

@@ -381,16 +381,21 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0  # EINVAL/ENOSYS (a file system without the call): the caller falls back
 
 
+def _hidden_folder(target: Path, kind: str) -> Path:
+    """A new hidden folder ``.<name>.<kind>-<pid>-<random>`` beside ``target`` (see :func:`_hidden`)."""
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{kind}-{os.getpid()}-", dir=target.parent))
+
+
 def _new_temp(target: Path) -> Path:
     """A new hidden folder beside ``target`` for a store being written."""
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    return _hidden_folder(target, "tmp")
 
 
 def new_work_folder(target: Path) -> Path:
     """A new hidden folder beside ``target`` for an import's working files (a streaming import's
     key files). The import removes it; one left by a killed import is removed at the next save
     of ``target``, as the store folders of dead processes are (:func:`_clean_stale`)."""
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.work-{os.getpid()}-", dir=target.parent))
+    return _hidden_folder(target, "work")
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
