@@ -32,8 +32,8 @@ integers per row:
   run the user's script again (a script needs no ``if __name__ == "__main__":`` guard).
   A plain file's chunks are mappings of the file (:func:`_mapped`), here to cut cases and count
   lines and in a worker to read the chunk at its offset: no copy of the text is made; a
-  compressed file's chunks reach a worker through a few reused files in shared memory
-  (:class:`_Spool`). A worker runs one thread when the workers fill the cores, keeps the memory
+  compressed file is decompressed straight into a few reused files in shared memory
+  (:class:`_Spool`), which the workers map in turn. A worker runs one thread when the workers fill the cores, keeps the memory
   it frees for its next chunk, and sends back the checked tables only: a chunk that repeats an
   earlier chunk's case is prepared again here.
 - **Killed mid-way**, the import leaves the old store untouched (the store is written in a
@@ -109,17 +109,19 @@ class Chunk:
             return self.light()
         return Chunk(bytes(self.data), self.lines_before, self.bytes_before)
 
-    def text(self, buffer: bytearray | None = None) -> Any:
+    def text(self, buffer: bytearray | None = None, *, map_slot: bool = False) -> Any:
         """The chunk's bytes: its data, or read from its file into ``buffer`` (grown when too
         small; a process that prepares chunk after chunk passes the same one, so its memory is
-        touched once, not once per chunk)."""
+        touched once, not once per chunk). A plain file's bytes are mapped, not read; a spool
+        slot's only with ``map_slot``, by a worker process, whose results are copies sent back
+        before the slot is written again (here they could outlive the slot's text)."""
         if self.data is not None:
             return self.data
         if self.file is None:
             raise ValueError("a chunk without its bytes or its file")
         offset = self.bytes_before if self.at is None else self.at
-        if self.at is None:  # a plain data file: its pages, mapped (not a spool slot, rewritten)
-            mapped = _mapped(self.file, offset, self.n_bytes)
+        if self.at is None or map_slot:
+            mapped = _mapped(self.file, offset, self.n_bytes, populate=self.at is not None)
             if mapped is not None:
                 return mapped
         if buffer is None or len(buffer) < self.n_bytes:
@@ -134,7 +136,20 @@ class Chunk:
         return view
 
 
-def _mapped(path: str, offset: int, length: int) -> memoryview | None:
+#: Linux's flag that maps a file's pages at once (not one fault at a time); 0 elsewhere.
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def _map(fileno: int, length: int, offset: int = 0, *, write: bool = False, populate: bool = False) -> mmap.mmap:
+    """A shared mapping of ``length`` bytes of an open file from ``offset``; ``populate``: its
+    pages filled in at once where the system can (Linux)."""
+    if populate and _POPULATE:
+        return mmap.mmap(fileno, length, offset=offset, flags=mmap.MAP_SHARED | _POPULATE,
+                         prot=mmap.PROT_READ | (mmap.PROT_WRITE if write else 0))
+    return mmap.mmap(fileno, length, offset=offset, access=mmap.ACCESS_WRITE if write else mmap.ACCESS_READ)
+
+
+def _mapped(path: str, offset: int, length: int, populate: bool = False) -> memoryview | None:
     """Bytes ``offset .. offset + length`` of the file at ``path``, mapped into memory (read-only;
     unmapped once the view and its slices are gone); None where they cannot be mapped (beyond
     the end of the file, a file that cannot be mapped). A chunk's text is then a view of the
@@ -146,7 +161,7 @@ def _mapped(path: str, offset: int, length: int) -> memoryview | None:
     at = offset - offset % mmap.ALLOCATIONGRANULARITY  # a mapping starts on a page boundary
     try:
         with open(path, "rb") as fh:
-            m = mmap.mmap(fh.fileno(), offset + length - at, access=mmap.ACCESS_READ, offset=at)
+            m = _map(fh.fileno(), offset + length - at, at, populate=populate)
     except (OSError, ValueError, OverflowError):
         return None
     return memoryview(m)[offset - at:]
@@ -221,7 +236,8 @@ def _last_cut(buf: np.ndarray, starts: np.ndarray, d: Any) -> int:
     return int(hit[-1]) if len(hit) else 0
 
 
-def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: bool = False) -> Iterator[Chunk]:
+def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: bool = False,
+           spool: "_Spool | None" = None) -> Iterator[Chunk]:
     """The chunks of a CSPro data file (plain or compressed, see the module docstring): each
     about ``chunk_bytes`` of text, cut between two cases, never inside one. A chunk of a plain
     file names the file (:attr:`Chunk.file`) and is a view of its mapping (:func:`_mapped`).
@@ -229,12 +245,17 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
     ``reuse`` (a file read, not mapped: compressed, or one that cannot be mapped): every chunk's
     data is a view of one buffer, which the next chunk is read into, so a chunk's data is valid
     only until the next chunk is asked for (the import prepares, or sends, each chunk before it
-    asks for the next): the buffer's memory is touched once, not once per chunk."""
+    asks for the next): the buffer's memory is touched once, not once per chunk.
+
+    ``spool`` (a file read, for worker processes): the text is read straight into the spool's
+    slots in turn (:class:`_Spool`), and each chunk names its slot (:attr:`Chunk.file`, at 0),
+    so neither this process nor a worker copies it again."""
     path = Path(path)
     codec = _COMPRESSED.get(path.suffix.lower())
     mapped = not codec and _mapped(str(path), 0, 1) is not None
-    win: _MappedWindows | _ReadWindows = _MappedWindows(path) if mapped else _ReadWindows(path, codec, reuse)
-    plain = None if codec else str(path)
+    win: _MappedWindows | _ReadWindows | _SpoolWindows = (
+        _MappedWindows(path) if mapped else _SpoolWindows(path, codec, spool) if spool is not None
+        else _ReadWindows(path, codec, reuse))
     try:
         start = n_carry = lines_before = 0  # the window starts at byte ``start``; ``n_carry`` seen
         while True:
@@ -245,7 +266,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
             if not size:
                 break
             if got == 0:  # the end of the file: the rest is the last chunk
-                yield Chunk(data, lines_before, start, file=plain)
+                yield Chunk(data, lines_before, start, **win.where())
                 break
             if not win.has_newline(data):
                 n_carry = size
@@ -261,7 +282,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
                     continue
             cut = int(complete[cut_line])
             buf = complete = None  # type: ignore[assignment]
-            out = Chunk(data[:cut], lines_before, start, file=plain)
+            out = Chunk(data[:cut], lines_before, start, **win.where())
             lines_before += count_byte(out.data)
             data = None  # type: ignore[assignment]
             yield out
@@ -278,6 +299,10 @@ class _MappedWindows:
 
     def __init__(self, path: Path) -> None:
         self.path, self.n = str(path), path.stat().st_size
+
+    def where(self) -> dict[str, Any]:
+        """Where the current window's chunk lies (:attr:`Chunk.file`, :attr:`Chunk.at`)."""
+        return {"file": self.path}
 
     def window(self, start: int, n_carry: int, want: int) -> tuple[memoryview | None, int]:
         got = max(min(want, self.n - start - n_carry), 0)
@@ -310,6 +335,10 @@ class _ReadWindows:
     def __init__(self, path: Path, codec: str | None, reuse: bool) -> None:
         self.stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
         self.reuse, self.store = reuse, bytearray(0)
+        self.plain = None if codec else str(path)
+
+    def where(self) -> dict[str, Any]:
+        return {"file": self.plain}  # (a compressed file's chunk is its data alone)
 
     def window(self, start: int, n_carry: int, want: int) -> tuple[memoryview, int]:
         if not self.reuse or len(self.store) < n_carry + want:
@@ -332,6 +361,47 @@ class _ReadWindows:
 
     def close(self) -> None:
         self.stream.close()
+
+
+class _SpoolWindows:
+    """The windows of :func:`chunks` read from a stream straight into the slots of a
+    :class:`_Spool`, in turn: the carried tail of the last window copied to the front of the
+    next slot, the next bytes read after it in place. Where a worker read the slot, the text
+    was written to it and read back from it: two copies of every byte of the file (a tenth of
+    the import's time). One slot is mapped here at a time (as one buffer was)."""
+
+    def __init__(self, path: Path, codec: str | None, spool: "_Spool") -> None:
+        self.stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+        self.spool, self.n = spool, 0
+        self.view: memoryview | None = None  # the current window's slot, mapped
+        self.tail = b""  # the bytes after the last chunk's cut, for the next slot
+
+    def window(self, start: int, n_carry: int, want: int) -> tuple[memoryview, int]:
+        if self.view is None or len(self.view) < n_carry + want:  # a new slot, or this one grows
+            self.view = None
+            self.view = self.spool.slot(self.n, n_carry + want)
+            if self.tail:
+                self.view[:n_carry] = self.tail
+                self.tail = b""
+        view = self.view[n_carry:n_carry + want]
+        got = _read_into(self.stream, view)
+        view.release()
+        return self.view[:n_carry + got], got
+
+    def has_newline(self, data: memoryview) -> bool:
+        return self.view.obj.find(b"\n", 0, len(data)) >= 0  # type: ignore[union-attr]
+
+    def where(self) -> dict[str, Any]:
+        return {"file": str(self.spool.path(self.n)), "at": 0}
+
+    def carry(self, cut: int, size: int) -> None:
+        self.tail = bytes(self.view[cut:size])  # type: ignore[index]
+        self.view = None  # (unmapped with the chunk's last view)
+        self.n += 1
+
+    def close(self) -> None:
+        self.stream.close()
+        self.view = None
 
 
 def _read_into(stream: Any, view: memoryview) -> int:
@@ -614,17 +684,18 @@ class _Ready:
     checked: tuple[Any, ...] | None
 
 
-def _prepare(task: _Task, ch: Chunk, buffer: bytearray | None = None) -> _Ready:
+def _prepare(task: _Task, ch: Chunk, map_slot: bool = False) -> _Ready:
     """What a chunk gives on its own, whatever the chunks before it: its rows read and mapped by
     the profile, its case blocks, and the rules within a row (every policy but ``reject``, where
     value problems remove rows first). Nothing of the import's state is read or changed, so
-    chunks are prepared in other processes while the one before is written."""
+    chunks are prepared in other processes while the one before is written. ``map_slot``: see
+    :meth:`Chunk.text`."""
     from migdata.profiles.engine import apply_profile
     from migdata.readers.cspro import read_cspro
 
     f, d = task.file, task.dictionary
     rep_read = ImportReport()
-    raw, cb = read_cspro(f, d, rep_read, data=ch.text(buffer), lines_before=ch.lines_before,
+    raw, cb = read_cspro(f, d, rep_read, data=ch.text(map_slot=map_slot), lines_before=ch.lines_before,
                          bytes_before=ch.bytes_before, case_blocks=True, **task.opts)
     blocks, cb.case_blocks = cb.case_blocks, None
     if task.multi:  # as the rows of several files joined in memory: the file's name as text
@@ -679,7 +750,6 @@ def _in_blocks(rows: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarr
 
 
 _TASK: _Task | None = None  # a worker process's task (set once by its initializer)
-_TEXT: bytearray | None = None  # a worker process's buffer for the chunks it reads from the spool
 
 
 def _worker_init(task: _Task, threads: int) -> None:
@@ -698,13 +768,9 @@ def _threads_per_worker(workers: int) -> int:
 
 
 def _worker_prepare(ch: Chunk) -> _Ready:
-    global _TEXT
     assert _TASK is not None
-    # a buffer for chunks read from a spool slot (a plain file's chunks are mapped: no buffer)
-    if ch.data is None and ch.at is not None and (_TEXT is None or len(_TEXT) < ch.n_bytes):
-        _TEXT = bytearray(ch.n_bytes + (1 << 20))
-    # (the result is sent back before the next chunk is read into the same buffer)
-    ready = _prepare(_TASK, ch, _TEXT)
+    # (the result is sent back before the chunk's spool slot is written again)
+    ready = _prepare(_TASK, ch, map_slot=True)
     if ready.checked is not None and ch.file is not None:
         # the checked tables are what the importing process writes: the mapped ones are only
         # needed again for a chunk that repeats an earlier chunk's case (a defect, rare), which
@@ -761,10 +827,11 @@ def _main_not_run_again() -> Iterator[None]:
 
 
 class _Spool:
-    """Where the text of a compressed file's chunks is put for the worker processes: a few files
-    in shared memory (``/dev/shm``), written in turn, which the workers read as they read a
-    plain file's chunks (:meth:`Chunk.text`). Sent through the pipe instead, the text was copied
-    four times (a copy of the buffer, the pickle, the pipe both ways), into fresh memory each.
+    """Where the text of a compressed file's chunks is decompressed for the worker processes
+    (:class:`_SpoolWindows`): a few files in shared memory (``/dev/shm``), written in turn, which
+    the workers map as they map a plain file's chunks (:meth:`Chunk.text`). Sent through the
+    pipe instead, the text was copied four times (a copy of the buffer, the pickle, the pipe
+    both ways), into fresh memory each.
 
     A slot is written again only after the chunk that used it came back (``slots``: the chunks
     in flight, and the one being read), so a chunk's slot still holds its text while the
@@ -772,7 +839,7 @@ class _Spool:
     ``/dev/shm`` or too little room in it: the text is then sent."""
 
     def __init__(self, folder: Path, slots: int) -> None:
-        self.folder, self.slots, self.n = folder, slots, 0
+        self.folder, self.slots = folder, slots
 
     @classmethod
     def open(cls, slots: int, chunk_bytes: int, shm: Path = Path("/dev/shm")) -> "_Spool | None":
@@ -795,15 +862,21 @@ class _Spool:
             if pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def put(self, ch: Chunk) -> Chunk:
-        """The chunk as sent: its text written to the next slot (in place: the slot's memory is
-        reused), the chunk pointing at it."""
-        path = self.folder / f"slot-{self.n % self.slots}"
-        self.n += 1
-        with open(path, "r+b" if path.exists() else "wb") as fh:
-            fh.write(ch.data)
-            fh.truncate(len(ch.data))
-        return Chunk(None, ch.lines_before, ch.bytes_before, ch.size, str(path), 0)
+    def path(self, n: int) -> Path:
+        """The file of the ``n``-th chunk's slot."""
+        return self.folder / f"slot-{n % self.slots}"
+
+    def slot(self, n: int, size: int) -> memoryview:
+        """The ``n``-th chunk's slot, mapped for writing, at least ``size`` bytes. A slot's file
+        only grows (a worker's mapping of a shorter file would fault past its end). The mapping
+        goes with the chunk's last view (this process holds one slot, as it held one buffer),
+        and is filled in at once (``MAP_POPULATE``: a page at a time, the kernel's faults took
+        as long as the copy this saves)."""
+        with open(self.path(n), "a+b") as fh:
+            have = os.fstat(fh.fileno()).st_size
+            if have < size:
+                fh.truncate(size)
+            return memoryview(_map(fh.fileno(), max(have, size), write=True, populate=True))
 
     def close(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -842,16 +915,8 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     from concurrent.futures.process import BrokenProcessPool
 
     first: list[Chunk] = []  # kept whole until a worker has proved it works
-    spool: _Spool | None = None
-    spool_tried = False
+    # (a chunk is sent as where it lies, in its file or a spool slot, or else as a copy of its text)
 
-    def portable(ch: Chunk) -> Chunk:
-        nonlocal spool, spool_tried
-        if ch.file is not None:
-            return ch.portable()
-        if not spool_tried:  # (once: without room in shared memory the text is sent)
-            spool, spool_tried = _Spool.open(workers + 2, len(ch.data)), True
-        return spool.put(ch) if spool is not None else ch.portable()
 
     cannot = (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError,
               RuntimeError, BrokenProcessPool)
@@ -867,7 +932,7 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     try:
         pending: deque = deque()
         for ch in it:  # (an error reading the file is raised as it is, never taken for the workers')
-            ch = portable(ch)  # (the next chunk is read into the same buffer)
+            ch = ch.portable()  # (the next chunk is read into the same buffer)
             first.append(ch)
             try:
                 with _main_not_run_again():  # the workers start with the first submissions
@@ -881,7 +946,7 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
             ch, fut = pending.popleft()
             nxt = next(it, None)  # read while the workers work
             if nxt is not None:
-                nxt = portable(nxt)
+                nxt = nxt.portable()
                 if not proven:
                     first.append(nxt)
                 pending.append((nxt.light(), pool.submit(_worker_prepare, nxt)))
@@ -897,8 +962,6 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
             yield ch, ready
     finally:  # an error or an import abandoned: chunks not started yet are not prepared
         pool.shutdown(wait=True, cancel_futures=True)
-        if spool is not None:
-            spool.close()
 
 
 # ----------------------------------------------------------------------------- the import
@@ -1015,11 +1078,20 @@ class _Import:
             reports: list[ImportReport] = []
             self.read_reports.append((d, reports))
             task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
-            for ch, ready in _prepared(task, chunks(f, d, chunk_bytes, reuse=True), workers, self.notes):
-                self.chunk(f, ready, reports, writer, staging, lambda: _prepare(task, ch).tidy)
-                done += ch.size
-                ready = None  # type: ignore[assignment]  # (not held while the next is prepared)
-                self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
+            # a compressed file's text reaches the workers through shared memory (a plain file's
+            # chunks are read where they lie in the file)
+            spool = (_Spool.open(workers + 2, chunk_bytes) if workers and f.suffix.lower() in _COMPRESSED
+                     else None)
+            try:
+                for ch, ready in _prepared(task, chunks(f, d, chunk_bytes, reuse=True, spool=spool), workers,
+                                           self.notes):
+                    self.chunk(f, ready, reports, writer, staging, lambda: _prepare(task, ch).tidy)
+                    done += ch.size
+                    ready = None  # type: ignore[assignment]  # (not held while the next is prepared)
+                    self.progress(f"importing {f.name} (chunk by chunk)", min(done, total), total)
+            finally:
+                if spool is not None:
+                    spool.close()
             self.case_keys.pop(str(f), None)  # a file's case ids matter only while it is read
         self._merge_before_keys()
 

@@ -176,8 +176,8 @@ def test_compressed_file_gives_the_same_store(tmp_path, planted, workers, monkey
     import migdata.streaming as S
 
     spooled = []
-    put = S._Spool.put
-    monkeypatch.setattr(S._Spool, "put", lambda self, ch: spooled.append(ch.size) or put(self, ch))
+    slot = S._Spool.slot
+    monkeypatch.setattr(S._Spool, "slot", lambda self, n, size: spooled.append(n) or slot(self, n, size))
     dat, dcf = planted
     gz = tmp_path / "planted.dat.gz"
     gz.write_bytes(gzip.compress(dat.read_bytes()))
@@ -201,25 +201,36 @@ def test_compressed_file_gives_the_same_store(tmp_path, planted, workers, monkey
 
 
 def test_spooled_chunks_read_back_as_sent(tmp_path, planted):
-    # a compressed file's chunk written to a shared-memory slot is read back by a worker (or,
-    # where the workers failed, by this process) as the bytes it had; slots are reused in turn
+    # a compressed file is decompressed straight into shared-memory slots, in turn: each chunk,
+    # taken before the next is read, is the bytes of the chunk read on its own; a worker maps
+    # it (or, where the workers failed, this process reads it back) as those bytes while the
+    # slots after it are written; slots grow and are reused
+    import gzip
+
     import migdata.streaming as S
 
     dat, dcf = planted
     d = read_dictionary(dcf)
+    gz = tmp_path / "planted.dat.gz"
+    gz.write_bytes(gzip.compress(dat.read_bytes()))
     spool = S._Spool.open(3, 200_000)
     if spool is None:
         pytest.skip("no /dev/shm with room on this machine: chunks are sent through the pipe instead")
     try:
-        sent, want = [], []
-        for c in S.chunks(dat, d, 50_000, reuse=True):
-            want.append((c.lines_before, c.bytes_before, bytes(c.data)))
-            sent.append(spool.put(c))
-            got = sent[-1]
-            assert got.data is None and bytes(got.text()) == want[-1][2]
-        assert len({c.file for c in sent}) == 3 and len(sent) > 3
-        back = S._in_memory(sent[-3:])
-        assert [(c.lines_before, c.bytes_before, bytes(c.data)) for c in back] == want[-3:]
+        for size in (50_000, 2_000, 137_000):  # (2,000: a case fills the window, which grows)
+            want = [(c.lines_before, c.bytes_before, bytes(c.data)) for c in S.chunks(dat, d, size)]
+            sent, live = [], []
+            for c in S.chunks(gz, d, size, reuse=True, spool=spool):
+                assert (c.lines_before, c.bytes_before, bytes(c.data)) == want[len(sent)]
+                p = c.portable()
+                assert p.data is None and p.at == 0 and p.file == str(spool.path(len(sent)))
+                sent.append(p)
+                live.append(p)
+                live = live[-3:]  # a chunk in flight: its slot is not written again for 3 chunks
+                assert [bytes(x.text(map_slot=True)) for x in live] == [w[2] for w in want[len(sent) - len(live):len(sent)]]
+            assert len(sent) == len(want) > 3 and len({c.file for c in sent}) == 3
+            back = S._in_memory(sent[-3:])
+            assert [(c.lines_before, c.bytes_before, bytes(c.data)) for c in back] == want[-3:]
     finally:
         spool.close()
     assert not spool.folder.exists()
@@ -567,7 +578,7 @@ def test_chunks_of_a_stream_with_short_reads_equal_those_of_whole_reads(planted,
     dat, dcf = planted
     d = read_dictionary(dcf)
     whole = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
-    monkeypatch.setattr(S, "_mapped", lambda *a: None)  # a file that cannot be mapped is read
+    monkeypatch.setattr(S, "_mapped", lambda *a, **k: None)  # a file that cannot be mapped is read
     monkeypatch.setattr(S, "open", lambda path, mode: _ShortReads(path, 997), raising=False)
     short = [(c.bytes_before, bytes(c.data), c.lines_before) for c in S.chunks(dat, d, 50_000)]
     assert short == whole and len(whole) > 3
@@ -596,7 +607,7 @@ def test_mapped_chunks_equal_chunks_read_into_a_buffer(planted, tmp_path, monkey
             mapped = [(c.bytes_before, bytes(c.data), c.lines_before, c.file) for c in S.chunks(f, d, size)]
             texts = [bytes(c.light().text()) for c in S.chunks(f, d, size)]
             with monkeypatch.context() as m:
-                m.setattr(S, "_mapped", lambda *a: None)
+                m.setattr(S, "_mapped", lambda *a, **k: None)
                 read = [(c.bytes_before, bytes(c.data), c.lines_before, c.file)
                         for c in S.chunks(f, d, size, reuse=True)]
                 read_back = [bytes(c.light().text(bytearray(3))) for c in S.chunks(f, d, size)]
