@@ -559,14 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--workers", type=int, default=2, help="processes preparing chunks (0: none)")
     a.add_argument("--repeat", type=int, default=1)
     a.add_argument("--in-memory", action="store_true")
-    ap.add_argument("--as-api", action="store_true",
-                    help="keep the C library's memory settings (a user's script); by default this "
-                         "process keeps the memory it frees, as the migdata command does (cli.main)")
     args = ap.parse_args(argv)
-    if not args.as_api:
-        from migdata._kernels.parallel import keep_freed_memory
-
-        keep_freed_memory()
     say(f"bench_scale {args.cmd}: {json.dumps({k: v for k, v in vars(args).items() if k != 'cmd'})}")
     {"store": store, "catalogue": catalogue, "distributed": distributed, "report": report,
      "import": import_, "cells11": cells11, "registry": registry}[args.cmd](args)

@@ -553,12 +553,7 @@ def _quiet_unraisable(unraisable: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning expected errors into one message and an exit code."""
-    from migdata._kernels import parallel
-
     sys.unraisablehook = _quiet_unraisable
-    # the command is a process of its own: its large arrays reuse the memory it frees (the
-    # kernel zeroing fresh pages took a tenth of a regional catalogue's time)
-    parallel.keep_freed_memory()
     try:
         cli.main(args=argv, prog_name="migdata", standalone_mode=False)
     except click.exceptions.Abort:

@@ -34,16 +34,6 @@ def test_help_and_version(capsys):
     assert code == 0 and "migdata" in out
 
 
-def test_the_command_keeps_the_memory_it_frees(capsys, monkeypatch):
-    # (the setting itself: test_kernels.test_a_worker_keeps_its_freed_memory_...)
-    from migdata._kernels import parallel
-
-    kept = []
-    monkeypatch.setattr(parallel, "keep_freed_memory", lambda: kept.append(True) or True)
-    code, _, _ = run(capsys, "--version")
-    assert code == 0 and kept == [True]
-
-
 def test_unknown_command_is_a_usage_error(capsys):
     code, _, err = run(capsys, "frobnicate")
     assert code == 2 and "No such command" in err

@@ -29,8 +29,7 @@ def keep_freed_memory() -> bool:
     """Have the C library keep the memory this process frees for its next allocations instead of
     handing it back to the kernel, which zeroes every page again when it is asked for anew (a
     quarter of a streaming-import worker's time went to the kernel). For processes that are
-    migdata's alone (the import's workers, the ``migdata`` command), never a user's (a notebook,
-    a script calling the API): the process keeps its peak memory.
+    migdata's alone (the import's workers), never a user's: the process keeps its peak memory.
     glibc only (``mallopt``); elsewhere nothing changes and False is returned."""
     import ctypes
     import ctypes.util
