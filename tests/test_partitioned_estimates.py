@@ -120,28 +120,6 @@ def test_blocks_of_households_give_the_whole_partition(sample_stores, monkeypatc
     assert evaluate.household_blocks(shuffled, "barangay", 500) == [shuffled]
 
 
-def test_blocks_of_a_store_are_computed_on_the_engines_threads(sample_stores, monkeypatch):
-    # the local engine hands the blocks of every partition in flight to its computing threads
-    # (its other threads read the partitions and reduce their blocks): the raw table of each
-    # partition in one pass
-    import threading
-
-    from migdata.indicators import evaluate
-
-    _, parts = sample_stores
-    monkeypatch.setattr(evaluate, "BLOCK_PERSONS", 1 << 40)
-    one = migdata.compute(parts, level="barangay", by=["sex", "age_group"], cache=False)
-    where = []
-    real = evaluate._partial
-    monkeypatch.setattr(evaluate, "_partial", lambda plan, data, progress=None:
-                        where.append(threading.current_thread().name) or real(plan, data, progress))
-    monkeypatch.setattr(evaluate, "BLOCK_PERSONS", 300)
-    got = migdata.compute(parts, level="barangay", by=["sex", "age_group"], cache=False)
-    assert_same_table(got, one)
-    assert len(where) > len(Store(parts).partitions)  # (blocks: more than one per partition)
-    assert all(name.startswith("migdata-blocks") for name in where)
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_blocks_of_households_on_perturbed_datasets(sample_stores, monkeypatch, seed):
     # the class of inputs the cut must survive (seeded): households without persons, households

@@ -369,7 +369,7 @@ class Plan:
     key: str
 
 
-def partial(plan: Plan, data: Any, progress: Any = None, pool: Any = None) -> dict[str, Any]:
+def partial(plan: Plan, data: Any, progress: Any = None) -> dict[str, Any]:
     """Stage 1 of every indicator of ``plan`` on one partition of a complete count (or on a
     whole dataset in memory): the derived unit tables, then for each indicator the sums of its
     finest cells (:func:`migdata.survey.cells.stage1`; value histograms for medians) with the
@@ -380,23 +380,15 @@ def partial(plan: Plan, data: Any, progress: Any = None, pool: Any = None) -> di
     households at a time and the blocks' sums reduced (:func:`reduce_partials`): the same sums.
 
     An indicator with no unit of the partition in its universe is absent from ``"inds"``.
-    ``progress(message, done, total)`` hears each indicator.
-
-    ``pool`` (an executor, the engine's: :meth:`migdata.survey.engine.LocalEngine.map_partitions`):
-    the blocks are evaluated there, beside the blocks of the other partitions in flight, so the
-    threads stay busy until the last block of the last partition (one partition a thread left a
-    core idle for its whole length); the calling thread reads and reduces."""
+    ``progress(message, done, total)`` hears each indicator."""
     blocks = household_blocks(data, plan.levels[0], BLOCK_PERSONS)
     if len(blocks) == 1:
-        return _partial(plan, data, progress) if pool is None else pool.submit(_partial, plan, data).result()
-
-    def one(j: int) -> dict[str, Any]:
-        say = None if progress is None or pool is not None else \
-            (lambda msg, done, total: progress(msg, j * total + done, len(blocks) * total))
-        return _partial(plan, blocks[j], say)
-
-    parts = [one(j) for j in range(len(blocks))] if pool is None else list(pool.map(one, range(len(blocks))))
-    blocks = None  # type: ignore[assignment]  # (the blocks' tables go before the reduction)
+        return _partial(plan, data, progress)
+    parts = []
+    for j, block in enumerate(blocks):
+        say = None if progress is None else \
+            (lambda msg, done, total, j=j: progress(msg, j * total + done, len(blocks) * total))
+        parts.append(_partial(plan, block, say))
     return reduce_partials(plan, parts)
 
 
@@ -914,11 +906,10 @@ def _survey_all(plan: Plan, dataset: Any, policy: Any, progress: Any
     return results, done, missing, reg
 
 
-def partition_task(store: Any, partition: Any, plan: Plan, cache: bool = True, pool: Any = None) -> dict[str, Any]:
+def partition_task(store: Any, partition: Any, plan: Plan, cache: bool = True) -> dict[str, Any]:
     """Stage 1 (:func:`partial`) of one partition of a store: what an engine runs per partition.
     ``store`` is a :class:`~migdata.model.partitions.Store` or its folder (a worker of a
-    distributed engine opens it itself); ``pool``: where its blocks are evaluated (see
-    :func:`partial`).
+    distributed engine opens it itself).
 
     The result is kept in the store's cache (:func:`migdata.model.partitions.cached`), under a
     key made of the plan and the partition's file checksums: computing the same tables again
@@ -928,8 +919,8 @@ def partition_task(store: Any, partition: Any, plan: Plan, cache: bool = True, p
 
     st = store if isinstance(store, Store) else Store(store)
     if not cache:
-        return partial(plan, st.read([partition]), pool=pool)
-    return cached(st, partition, ("partial", plan), lambda: partial(plan, st.read([partition]), pool=pool))
+        return partial(plan, st.read([partition]))
+    return cached(st, partition, ("partial", plan), lambda: partial(plan, st.read([partition])))
 
 
 def _open(dataset: Any) -> Any:

@@ -60,19 +60,15 @@ class LocalEngine:
 
     def map_partitions(self, task: Callable[..., Any], store: Any, plan: Any,
                        progress: Progress | None = None) -> list[Any]:
-        """``task(store, partition, plan, pool=work)`` for every partition of ``store``; results in
-        partition order (largest partitions started first). ``work``: an executor of ``threads``
-        threads the tasks hand their blocks to (``evaluate.partial``), while ``threads`` others
-        read partitions and reduce their blocks' sums: the computing threads take the blocks of
-        every partition in flight, so they finish together."""
+        """``task(store, partition, plan)`` for every partition of ``store``; results in
+        partition order (largest partitions started first, so the threads finish together)."""
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         parts = list(store.partitions)
         out: list[Any] = [None] * len(parts)
         order = sorted(range(len(parts)), key=lambda i: -sum(parts[i].rows.values()))
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="migdata-blocks") as work, \
-                ThreadPoolExecutor(self.threads, thread_name_prefix="migdata-partitions") as pool:
-            futures = {pool.submit(task, store, parts[i], plan, pool=work): i for i in order}
+        with ThreadPoolExecutor(self.threads) as pool:
+            futures = {pool.submit(task, store, parts[i], plan): i for i in order}
             for done, fut in enumerate(as_completed(futures), start=1):
                 out[futures[fut]] = fut.result()
                 if progress is not None:
