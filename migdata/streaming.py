@@ -78,6 +78,16 @@ Progress = Callable[..., None]
 _COMPRESSED = {".gz": "gzip", ".zst": "zstd", ".bz2": "bz2", ".lz4": "lz4"}
 
 
+def _codec(path: Path) -> str | None:
+    """The compression of a data file, by its extension (None: plain text)."""
+    return _COMPRESSED.get(path.suffix.lower())
+
+
+def _open_stream(path: Path, codec: str | None) -> Any:
+    """The file as a stream of its (decompressed) bytes."""
+    return pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+
+
 # ----------------------------------------------------------------------------- chunks of cases
 @dataclass
 class Chunk:
@@ -109,12 +119,11 @@ class Chunk:
             return self.light()
         return Chunk(bytes(self.data), self.lines_before, self.bytes_before)
 
-    def text(self, buffer: bytearray | None = None, *, map_slot: bool = False) -> Any:
-        """The chunk's bytes: its data, or read from its file into ``buffer`` (grown when too
-        small; a process that prepares chunk after chunk passes the same one, so its memory is
-        touched once, not once per chunk). A plain file's bytes are mapped, not read; a spool
-        slot's only with ``map_slot``, by a worker process, whose results are copies sent back
-        before the slot is written again (here they could outlive the slot's text)."""
+    def text(self, *, map_slot: bool = False) -> Any:
+        """The chunk's bytes: its data, or read from its file. A plain file's bytes are mapped,
+        not read; a spool slot's only with ``map_slot``, by a worker process, whose results are
+        copies sent back before the slot is written again (here they could outlive the slot's
+        text)."""
         if self.data is not None:
             return self.data
         if self.file is None:
@@ -124,9 +133,7 @@ class Chunk:
             mapped = _mapped(self.file, offset, self.n_bytes, populate=self.at is not None)
             if mapped is not None:
                 return mapped
-        if buffer is None or len(buffer) < self.n_bytes:
-            buffer = bytearray(self.n_bytes)
-        view = memoryview(buffer)[:self.n_bytes]
+        view = memoryview(bytearray(self.n_bytes))
         with open(self.file, "rb") as fh:
             fh.seek(offset)
             got = _read_into(fh, view)
@@ -251,7 +258,7 @@ def chunks(path: str | Path, d: Any, chunk_bytes: int = CHUNK_BYTES, *, reuse: b
     slots in turn (:class:`_Spool`), and each chunk names its slot (:attr:`Chunk.file`, at 0),
     so neither this process nor a worker copies it again."""
     path = Path(path)
-    codec = _COMPRESSED.get(path.suffix.lower())
+    codec = _codec(path)
     mapped = not codec and _mapped(str(path), 0, 1) is not None
     win: _MappedWindows | _ReadWindows | _SpoolWindows = (
         _MappedWindows(path) if mapped else _SpoolWindows(path, codec, spool) if spool is not None
@@ -333,7 +340,7 @@ class _ReadWindows:
     bytes read after it in place (no copy of the block to join them)."""
 
     def __init__(self, path: Path, codec: str | None, reuse: bool) -> None:
-        self.stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+        self.stream = _open_stream(path, codec)
         self.reuse, self.store = reuse, bytearray(0)
         self.plain = None if codec else str(path)
 
@@ -371,14 +378,14 @@ class _SpoolWindows:
     the import's time). One slot is mapped here at a time (as one buffer was)."""
 
     def __init__(self, path: Path, codec: str | None, spool: "_Spool") -> None:
-        self.stream = pa.input_stream(str(path), compression=codec) if codec else open(path, "rb")
+        self.stream = _open_stream(path, codec)
         self.spool, self.n = spool, 0
         self.view: memoryview | None = None  # the current window's slot, mapped
         self.tail = b""  # the bytes after the last chunk's cut, for the next slot
 
     def window(self, start: int, n_carry: int, want: int) -> tuple[memoryview, int]:
         if self.view is None or len(self.view) < n_carry + want:  # a new slot, or this one grows
-            self.view = None
+            self.view = None  # (the smaller mapping goes before the larger is made)
             self.view = self.spool.slot(self.n, n_carry + want)
             if self.tail:
                 self.view[:n_carry] = self.tail
@@ -917,7 +924,6 @@ def _in_workers(task: _Task, it: Iterator[Chunk], workers: int) -> Iterator[tupl
     first: list[Chunk] = []  # kept whole until a worker has proved it works
     # (a chunk is sent as where it lies, in its file or a spool slot, or else as a copy of its text)
 
-
     cannot = (OSError, NotImplementedError, ImportError, pickle.PicklingError, TypeError, AttributeError,
               RuntimeError, BrokenProcessPool)
     try:
@@ -1080,8 +1086,7 @@ class _Import:
             task = _Task(self.prof, f, d, fopts, len(data_files) > 1, self.keep_identifiers, self.policy, self.src)
             # a compressed file's text reaches the workers through shared memory (a plain file's
             # chunks are read where they lie in the file)
-            spool = (_Spool.open(workers + 2, chunk_bytes) if workers and f.suffix.lower() in _COMPRESSED
-                     else None)
+            spool = _Spool.open(workers + 2, chunk_bytes) if workers and _codec(f) else None
             try:
                 for ch, ready in _prepared(task, chunks(f, d, chunk_bytes, reuse=True, spool=spool), workers,
                                            self.notes):
