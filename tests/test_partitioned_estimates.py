@@ -476,6 +476,48 @@ def test_batches_are_the_table_one_indicator_at_a_time(sample_stores, raw):
     pd.testing.assert_frame_equal(attrs["not_computable"], whole.attrs["not_computable"])
 
 
+@pytest.mark.parametrize("raw", [True, False])
+def test_no_indicator_table_is_held_while_the_next_is_finished(sample_stores, tmp_path, monkeypatch, raw):
+    """A national table is written one indicator at a time so that only one is in memory: every
+    table made before is gone (no reference left anywhere) when the next indicator is labelled,
+    whether the batches are read as they come or written to Parquet."""
+    import weakref
+
+    from migdata.indicators import evaluate
+    from migdata.publish import tables
+
+    made: list[weakref.ref] = []
+    alive_at_label: list[int] = []
+    assemble, label = evaluate._assemble, evaluate._label
+
+    def tracked_assemble(*a, **k):
+        out = assemble(*a, **k)
+        made.append(weakref.ref(out))
+        return out
+
+    def tracked_label(*a, **k):
+        alive_at_label.append(sum(r() is not None for r in made))
+        return label(*a, **k)
+
+    monkeypatch.setattr(evaluate, "_assemble", tracked_assemble)
+    monkeypatch.setattr(evaluate, "_label", tracked_label)
+    _, parts = sample_stores
+    kw = dict(level="barangay", by=["sex", "age_group"], cache=False)
+    if raw:
+        for batch in evaluate.compute_batches(parts, **kw):
+            del batch  # as a writer does once a batch is written
+    else:
+        def published():  # each protected batch as it goes to the writer, tracked the same way
+            for batch in tables.compute_batches(parts, **kw):
+                made.append(weakref.ref(batch))
+                yield batch
+                del batch
+
+        tables.write_parquet(published(), tmp_path / "t.parquet")
+    assert len(made) > 5
+    assert alive_at_label == [0] * len(alive_at_label)
+
+
 def test_parquet_tables_equal_the_published_csv(sample_stores, tmp_path):
     """``migdata indicators STORE --out X.parquet`` writes, batch by batch, the rows and values of
     the CSV the same command writes in one piece."""

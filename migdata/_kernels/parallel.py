@@ -45,6 +45,28 @@ def keep_freed_memory() -> bool:
                ((m_mmap_threshold, 32 << 20), (m_trim_threshold, 1 << 30), (m_top_pad, 256 << 20)))
 
 
+def release_freed_memory() -> bool:
+    """Hand the memory this process has freed back to the kernel now (glibc ``malloc_trim``).
+    Arrays below glibc's mmap threshold (up to 32 MB once a larger block was freed) come from the
+    heap, whose freed pages glibc keeps: between two national indicators of tens of millions of
+    rows that is gigabytes the next one would add to the peak (results/scale.md, "Late evening of 7 December").
+    Elsewhere nothing happens and False is returned.
+
+    Example:
+        >>> release_freed_memory() in (True, False)
+        True
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
+    return True
+
+
 def map_in_threads(fn: Callable[[T], R], items: Iterable[T], parallel: bool = True) -> list[R]:
     """``list(map(fn, items))``: results in the order of ``items``, and the first exception in
     that order is raised. With ``parallel``, :data:`THREADS` items are computed at a time, so
