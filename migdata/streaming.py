@@ -1269,6 +1269,7 @@ class _Import:
     # -- the rules between rows --------------------------------------------------------------
     def check_keys(self, writer: Any) -> None:
         from migdata._kernels.keys import HouseholdKeys
+        from migdata._kernels.parallel import release_freed_memory
         from migdata.model.validate import check_keys
 
         hcode = self.hh.cat("code")
@@ -1289,6 +1290,9 @@ class _Import:
                 rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")  # order of first appearance
                 orphan_rows, orphan_codes = prow[lost], n_hh + rank[inv.reshape(-1)]
         self.registry = _Registry()  # its last use: ~1 GB for a national census, freed before the rules
+        # with the chunks' freed heap (a third of the process at 10 M persons) handed back: the
+        # rules' arrays of every row come on top of what is left
+        release_freed_memory()
         pp_code = pcode.copy()
         pp_code[orphan_rows] = orphan_codes
         keys = HouseholdKeys.from_codes(hcode, pcode, pp_code)

@@ -31,12 +31,8 @@ def keep_freed_memory() -> bool:
     quarter of a streaming-import worker's time went to the kernel). For processes that are
     migdata's alone (the import's workers), never a user's: the process keeps its peak memory.
     glibc only (``mallopt``); elsewhere nothing changes and False is returned."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return False
     m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
     # arrays up to 32 MB (glibc's largest threshold) from the heap, which is trimmed only past
@@ -49,22 +45,29 @@ def release_freed_memory() -> bool:
     """Hand the memory this process has freed back to the kernel now (glibc ``malloc_trim``).
     Arrays below glibc's mmap threshold (up to 32 MB once a larger block was freed) come from the
     heap, whose freed pages glibc keeps: between two national indicators of tens of millions of
-    rows that is gigabytes the next one would add to the peak (results/scale.md, "Late evening of 7 December").
+    rows that is gigabytes the next one would add to the peak (results/scale.md, "Late evening of
+    7 December").
     Elsewhere nothing happens and False is returned.
 
     Example:
-        >>> release_freed_memory() in (True, False)
-        True
+        >>> _ = release_freed_memory()  # True where the C library is glibc
     """
+    trim = _glibc("malloc_trim")
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
+def _glibc(name: str) -> Callable[..., int] | None:
+    """The C library's function ``name`` (None where the library has none: not glibc)."""
     import ctypes
     import ctypes.util
 
     try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
-        return False
-    trim(0)
-    return True
+        return None
 
 
 def map_in_threads(fn: Callable[[T], R], items: Iterable[T], parallel: bool = True) -> list[R]:
