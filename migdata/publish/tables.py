@@ -143,7 +143,8 @@ def write_parquet(batches: Iterable[pd.DataFrame], path: str | os.PathLike[str])
                     writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                 writer.write_table(pa.table([batch[n].cast(schema.field(n).type) for n in schema.names],
                                             schema=schema))
-                # a batch is a view of its indicator's whole table: let go before the next is made
+                # the batch and its Arrow copy go before the next is made (a national indicator's
+                # next batch may be its successor's, finished meanwhile)
                 table = batch = None
         finally:
             if writer is not None:
