@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from migdata._kernels.parallel import release_freed_memory
 from migdata._kernels.text import count_byte, string_buffers
 from migdata.errors import UsageError
 from migdata.model.report import POLICIES, ImportReport, Problem, quoted_values
@@ -1269,7 +1270,6 @@ class _Import:
     # -- the rules between rows --------------------------------------------------------------
     def check_keys(self, writer: Any) -> None:
         from migdata._kernels.keys import HouseholdKeys
-        from migdata._kernels.parallel import release_freed_memory
         from migdata.model.validate import check_keys
 
         hcode = self.hh.cat("code")

@@ -44,10 +44,9 @@ def keep_freed_memory() -> bool:
 def release_freed_memory() -> bool:
     """Hand the memory this process has freed back to the kernel now (glibc ``malloc_trim``).
     Arrays below glibc's mmap threshold (up to 32 MB once a larger block was freed) come from the
-    heap, whose freed pages glibc keeps: between two national indicators of tens of millions of
-    rows that is gigabytes the next one would add to the peak (results/scale.md, "Late evening of
-    7 December").
-    Elsewhere nothing happens and False is returned.
+    heap, whose freed pages glibc keeps: gigabytes at national scale that the next step (the next
+    indicator, the import's rules between rows) would add to the peak (results/scale.md, "Late
+    evening of 7 December"). Elsewhere nothing happens and False is returned.
 
     Example:
         >>> _ = release_freed_memory()  # True where the C library is glibc
