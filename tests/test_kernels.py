@@ -22,7 +22,7 @@ from migdata._kernels.codes import factorize
 from migdata._kernels.codes import interval_codes
 from migdata._kernels.codes import isin as kernel_isin
 from migdata._kernels.keys import HouseholdKeys, duplicated_pairs, first_per_case, hash_rows, run_starts
-from migdata._kernels.parallel import imap_in_threads, map_in_threads
+from migdata._kernels.parallel import help_others, imap_in_threads, map_in_threads, map_shared
 from migdata._kernels.text import arrow_text, constant_text, isin_text, map_text, padded_join, take_text
 
 SEEDS = range(12)
@@ -451,6 +451,60 @@ def test_imap_in_threads_equals_the_plain_generator(ahead, seed):
             got.append((i, r))
     want = [(i, i * i) for i in range(n if bad < 0 else bad)]
     assert got == want
+
+
+@pytest.mark.parametrize("helpers", [0, 1, 2])
+@pytest.mark.parametrize("seed", range(4))
+def test_map_shared_equals_map_with_or_without_helpers(helpers, seed):
+    """Items of random cost come back in order whoever computed them; an error is raised, the
+    first in item order, only once every item is done; with threads waiting in help_others,
+    they take items (the caller's own thread computes the rest) and return once told to."""
+    import threading
+    import time
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 14))
+    delays = 0.01 + rng.random(n) * 0.02
+    bad = sorted(rng.choice(n, size=min(n, 2), replace=False).tolist()) if n and seed % 2 else []
+    ran: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+    waiting = threading.Barrier(helpers + 1)
+
+    def help_() -> None:
+        waiting.wait()
+        help_others(stop.is_set, poll=0.01)
+
+    threads = [threading.Thread(target=help_) for _ in range(helpers)]
+    for t in threads:
+        t.start()
+    waiting.wait()
+    time.sleep(0.02)  # the helpers are waiting for items
+
+    def fn(i: int) -> int:
+        time.sleep(delays[i])
+        with lock:
+            ran[i] = threading.get_ident()
+        if i in bad:
+            raise ValueError(i)
+        return i * i
+
+    try:
+        with pytest.raises(ValueError) if bad else contextlib.nullcontext() as err:
+            assert map_shared(fn, range(n)) == [i * i for i in range(n)]
+        if bad:
+            assert err.value.args == (bad[0],)
+        assert sorted(ran) == list(range(n))  # every item ran once, failing or not
+        me = threading.get_ident()
+        if helpers and n >= 4:
+            assert any(t != me for t in ran.values())  # the helpers took some
+        if not helpers:
+            assert all(t == me for t in ran.values())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    assert not any(t.is_alive() for t in threads)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -120,6 +120,37 @@ def test_blocks_of_households_give_the_whole_partition(sample_stores, monkeypatc
     assert evaluate.household_blocks(shuffled, "barangay", 500) == [shuffled]
 
 
+def test_shared_blocks_and_rows_ordered_on_threads_give_one_threads_table(sample_stores, monkeypatch):
+    # a store's partitions cut in blocks that the engine's idle thread takes, and each
+    # indicator's rows put in order on the look-ahead threads: the table of one thread doing
+    # everything in turn, with the same label lists (the categories' order of every column)
+    from migdata.indicators import evaluate
+    from migdata.survey.engine import LocalEngine
+
+    _, parts = sample_stores
+    args = dict(level="barangay", by=["sex", "age_group"], cache=False)
+    monkeypatch.setattr(evaluate, "LOOKAHEAD", 0)
+    one = migdata.indicators.compute(parts, engine=LocalEngine(1), **args)
+    monkeypatch.setattr(evaluate, "LOOKAHEAD", 2)
+    monkeypatch.setattr(evaluate, "BLOCK_PERSONS", 250)
+    threads_of_blocks = []
+    shared = evaluate.map_shared
+
+    def record(fn, items):
+        import threading
+
+        seen = set()
+        out = shared(lambda x: (seen.add(threading.get_ident()), fn(x))[1], items)
+        threads_of_blocks.append(len(seen))
+        return out
+
+    monkeypatch.setattr(evaluate, "map_shared", record)
+    two = migdata.indicators.compute(parts, engine=LocalEngine(2), **args)
+    assert max(threads_of_blocks) >= 1 and len(threads_of_blocks) == len(Store(parts).partitions)
+    pd.testing.assert_frame_equal(one, two)  # categorical columns: the same categories in order
+    pd.testing.assert_frame_equal(one.attrs["not_computable"], two.attrs["not_computable"])
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_blocks_of_households_on_perturbed_datasets(sample_stores, monkeypatch, seed):
     # the class of inputs the cut must survive (seeded): households without persons, households

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -113,3 +114,89 @@ def imap_in_threads(fn: Callable[[T], R], items: Iterable[T], ahead: int = 0) ->
 
 
 _END = object()
+
+
+class _Job:
+    """The items of one :func:`map_shared` call, and what became of each."""
+
+    def __init__(self, fn: Callable[[T], R], items: list[T]) -> None:
+        self.fn, self.items = fn, items
+        self.next = 0  # the first item no thread has taken
+        self.left = len(items)  # items not finished
+        self.results: list = [None] * len(items)
+        self.errors: list = [None] * len(items)
+
+
+_JOBS: list[_Job] = []  # the open map_shared calls, oldest first
+_CV = threading.Condition()
+
+
+def _take(jobs: list[_Job]) -> tuple[_Job, int] | None:
+    """The next item of the first of ``jobs`` that has one left, marked taken (hold ``_CV``)."""
+    for job in jobs:
+        if job.next < len(job.items):
+            job.next += 1
+            return job, job.next - 1
+    return None
+
+
+def _run(job: _Job, i: int) -> None:
+    try:
+        r, err = job.fn(job.items[i]), None
+    except BaseException as exc:  # raised by the caller of map_shared, in item order
+        r, err = None, exc
+    with _CV:
+        job.results[i], job.errors[i] = r, err
+        job.left -= 1
+        _CV.notify_all()
+
+
+def map_shared(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``list(map(fn, items))``, computed by the calling thread while threads waiting in
+    :func:`help_others` take items too: the blocks of the last partition of a store are then
+    computed on both cores instead of one. Results are in the order of ``items``; the first
+    exception in that order is raised once every item is done. With no helper it is the plain
+    loop on the calling thread. ``fn`` must not share mutable state between items.
+
+    Example:
+        >>> map_shared(lambda x: x * 2, [1, 2, 3])
+        [2, 4, 6]
+    """
+    job = _Job(fn, list(items))
+    with _CV:
+        _JOBS.append(job)
+        _CV.notify_all()
+    try:
+        while True:
+            with _CV:
+                got = _take([job])
+            if got is None:
+                break
+            _run(*got)
+        with _CV:  # items a helper took may still be running
+            while job.left:
+                _CV.wait()
+    finally:
+        with _CV:
+            _JOBS.remove(job)
+    for err in job.errors:
+        if err is not None:
+            raise err
+    return job.results
+
+
+def help_others(done: Callable[[], bool], poll: float = 0.05) -> None:
+    """Take items of the open :func:`map_shared` calls of other threads, oldest call first,
+    until ``done()`` is true (checked at least every ``poll`` seconds while there is nothing to
+    take). A thread of a pool runs this once its own tasks are all started."""
+    while True:
+        with _CV:
+            got = None
+            while not done():
+                got = _take(_JOBS)
+                if got is not None:
+                    break
+                _CV.wait(poll)
+            if got is None:
+                return
+        _run(*got)

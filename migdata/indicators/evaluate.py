@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from migdata._kernels.keys import lexsort_ints, run_starts
-from migdata._kernels.parallel import imap_in_threads, map_in_threads, release_freed_memory
+from migdata._kernels.parallel import imap_in_threads, map_in_threads, map_shared, release_freed_memory
 from migdata.areas import levels as area_levels
 from migdata.areas.levels import LEVELS, NATIONAL_CODE, NATIONAL_NAME
 from migdata.errors import DataError, UsageError
@@ -384,12 +384,15 @@ def partial(plan: Plan, data: Any, progress: Any = None) -> dict[str, Any]:
     blocks = household_blocks(data, plan.levels[0], BLOCK_PERSONS)
     if len(blocks) == 1:
         return _partial(plan, data, progress)
-    parts = []
-    for j, block in enumerate(blocks):
+
+    def one(item: tuple[int, Any]) -> dict[str, Any]:
+        j, block = item
         say = None if progress is None else \
-            (lambda msg, done, total, j=j: progress(msg, j * total + done, len(blocks) * total))
-        parts.append(_partial(plan, block, say))
-    return reduce_partials(plan, parts)
+            (lambda msg, done, total: progress(msg, j * total + done, len(blocks) * total))
+        return _partial(plan, block, say)
+
+    # the engine's threads that have no partition left compute blocks of this one
+    return reduce_partials(plan, map_shared(one, enumerate(blocks)))
 
 
 #: Persons per block of :func:`partial`. A block's 64-bit arrays (12 MB) stay below the size
@@ -400,14 +403,15 @@ BLOCK_PERSONS = 1_500_000
 
 
 def household_blocks(data: Any, level: str, size: int) -> list[Any]:
-    """``data`` as blocks of whole households of about ``size`` persons each, cut where the
-    ``level`` area changes when it can (a cell then lies in one block); ``[data]`` when it is
-    small, has other unit tables, or its persons do not follow its households in order (the
-    order a store keeps)."""
+    """``data`` as blocks of whole households of at most about ``size`` persons each, cut where
+    the ``level`` area changes when it can (a cell then lies in one block); ``[data]`` when it
+    has at most ``size`` persons, has other unit tables, or its persons do not follow its
+    households in order (the order a store keeps). A partition of 1.5-3 M persons is cut in two
+    as well: the engine's other thread then has a block to take when it is the last one."""
     names = {"person": "persons", "household": "households", **data.provenance.units}
     hh_name, pp_name = names["household"], names["person"]
     hh, pp = data.tables.get(hh_name), data.tables.get(pp_name)
-    if hh is None or pp is None or len(pp) < 2 * size or "hh_id" not in pp.columns:
+    if hh is None or pp is None or len(pp) <= size or "hh_id" not in pp.columns:
         return [data]
     hpos = household_positions(hh, pp)
     if hpos[0] < 0 or (np.diff(hpos) < 0).any():
@@ -654,7 +658,17 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
                 cube["_" + c_] = cube.pop(c_)
         if ind.category and not zeros:
             cube["_sparse"] = 1.0  # the list's categories have rows only where they occur
-        return cube, space, dims, cat_info, multi_info
+        rows = _label_rows(cube, space, by, dims, plan.levels_of[ind.id], reg, reliability.COMPLETE_COUNT)
+        return rows, cat_info, multi_info
+
+    # Every label the rows use but the categories' enters the shared lists now, in indicator
+    # order, so that the rows can be put in order on other threads (_label)
+    for ind in plan.inds:
+        if ind.unit in spaces:
+            res = next((p["inds"][ind.id] for p in spaces[ind.unit][0] if ind.id in p["inds"]), None)
+            if res is not None:
+                _register(reg, spaces[ind.unit][1], plan.levels_of[ind.id], by, res["dims"],
+                          reliability.COMPLETE_COUNT)
 
     # Small results (a region): the next indicators' cubes are computed on the other core while
     # one is labelled. A national result is finished one indicator at a time (memory).
@@ -666,14 +680,11 @@ def finish_each(plan: Plan, partials: Sequence[dict[str, Any]], reg: dict[str, _
         if got is None:
             yield ind, None
             continue
-        cube, space, dims, cat_info, multi_info = got
+        rows, cat_info, multi_info = got
         got = None
-        part = _label(cube, ind, space, by, dims, cat_info, multi_info, plan.levels_of[ind.id],
-                      reg, ind_code, flag=reliability.COMPLETE_COUNT)
+        part = _label_categories(rows, cat_info, multi_info, reg, ind_code)
+        rows = None
         ind_code += 1
-        # the cube goes before the part is assembled (a national distribution's cube holds
-        # gigabytes); the assembled table shares the part's arrays
-        cube = None
         yield ind, part
         part = None
         if not ahead:
@@ -995,7 +1006,43 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
     ``flag``: one reliability flag for every row (complete counts) instead of a ``flag`` column.
 
     Returns plain arrays (integer codes into the shared label lists in ``reg``); ``compute``
-    assembles one frame for all indicators at the end."""
+    assembles one frame for all indicators at the end. The labels of the areas and ``by``
+    values enter ``reg`` first (:func:`_register`), then the rows are put in order
+    (:func:`_label_rows`, which only reads ``reg``) and the categories' labels enter last
+    (:func:`_label_categories`): :func:`finish_each` orders rows on other threads and keeps the
+    two registrations in indicator order, so the label lists are the same either way."""
+    _register(reg, fr, levels, by, dims, flag)
+    out = _label_rows(cube, fr, by, dims, levels, reg, flag)
+    return _label_categories(out, cat, multi, reg, ind_code)
+
+
+def _register(reg: dict[str, _Labels], fr: CellSpace, levels: list[str], by: list[str],
+              dims: list[str], flag: str | None) -> None:
+    """Enter the labels one indicator's rows use (areas of ``levels`` and their parents, the
+    values of ``dims``, ``flag``) into ``reg``, in the order :func:`_label` always has, and keep
+    the area and parent codes in ``fr.cache``."""
+    for i, lv in enumerate(levels):
+        if ("area", lv) not in fr.cache:
+            fr.cache[("area", lv)] = reg["area"].codes(fr.up_labels[lv])
+        if i + 1 < len(levels):
+            hi = levels[i + 1]
+            if ("parent", lv, hi) not in fr.cache:
+                # parent of each level-lv area, through the finest areas inside it
+                par = np.full(len(fr.up_labels[lv]), -1, dtype=np.int64)
+                par[fr.up[lv]] = reg["area"].codes(fr.up_labels[hi])[fr.up[hi]]
+                fr.cache[("parent", lv, hi)] = par
+    for b in by:
+        if b in dims:
+            reg[b].codes([TOTAL] + fr.dims[b].labels)
+    if flag is not None:
+        reg["flag"].code(flag)
+
+
+def _label_rows(cube: pd.DataFrame, fr: CellSpace, by: list[str], dims: list[str],
+                levels: list[str], reg: dict[str, _Labels], flag: str | None = None) -> dict[str, Any]:
+    """:func:`_label` but the indicator and category codes: ``"category"`` holds the cube's
+    own category codes in row order. With ``flag``, reads ``reg`` and ``fr.cache`` as
+    :func:`_register` left them, so several indicators may be put in order at once."""
     lev_idx = cube["area_level"].to_numpy().astype(np.int64)  # index in LEVELS (coarse first)
     lev_code = lev_idx
     alev = cube["_alev"].to_numpy().astype(np.int64)
@@ -1004,36 +1051,22 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
     parent = np.full(len(cube), reg["area"].code(""), dtype=np.int64)
     for i, lv in enumerate(levels):
         sel = lev_idx == LEVELS.index(lv)
-        if ("area", lv) not in fr.cache:
-            fr.cache[("area", lv)] = reg["area"].codes(fr.up_labels[lv])
         area[sel] = fr.cache[("area", lv)][alev[sel]]
         if i + 1 < len(levels):
-            hi = levels[i + 1]
-            if ("parent", lv, hi) not in fr.cache:
-                # parent of each level-lv area, through the finest areas inside it
-                par = np.full(len(fr.up_labels[lv]), -1, dtype=np.int64)
-                par[fr.up[lv]] = reg["area"].codes(fr.up_labels[hi])[fr.up[hi]]
-                fr.cache[("parent", lv, hi)] = par
-            parent[sel] = fr.cache[("parent", lv, hi)][alev[sel]]
+            parent[sel] = fr.cache[("parent", lv, levels[i + 1])][alev[sel]]
     keys = [cube["_cat"].to_numpy().astype(np.int64)]
     keys += [cube[d].to_numpy().astype(np.int64) for d in reversed(dims)]
     keys += [area, lev_code]
     order = lexsort_ints(keys)
     n = len(order)
-    out: dict[str, Any] = {"indicator_id": np.full(n, ind_code), "area_level": lev_code[order],
-                           "area_code": area[order], "parent_code": parent[order]}
+    out: dict[str, Any] = {"area_level": lev_code[order], "area_code": area[order], "parent_code": parent[order]}
     for b in by:
         if b in dims:
             g = reg[b].codes([TOTAL] + fr.dims[b].labels)
             out[b] = g[cube[b].to_numpy().astype(np.int64)[order] + 1]
         else:
             out[b] = np.full(n, reg[b].code(TOTAL))
-    if cat is not None or multi is not None:
-        labels = cat[1] if cat is not None else multi[0]
-        g = reg["category"].codes(labels) if len(labels) else np.zeros(1, dtype=np.int64)
-        out["category"] = g[cube["_cat"].to_numpy().astype(np.int64)[order]]
-    else:
-        out["category"] = np.full(n, reg["category"].code(""))
+    out["category"] = keys[0][order]
     for c in ("estimate", "se", "ci_low", "ci_high", "cv", "n", "numerator", "denominator", "units",
               *HIDDEN_COLUMNS):
         # each column leaves the cube as it is taken (a national cube holds gigabytes; callers
@@ -1046,6 +1079,20 @@ def _label(cube: pd.DataFrame, ind: Indicator, fr: CellSpace, by: list[str], dim
         uniq, inv = np.unique(flags.to_numpy()[order].astype(str), return_inverse=True)
         out["flag"] = reg["flag"].codes(uniq)[inv]
     return out
+
+
+def _label_categories(out: dict[str, Any], cat: Any, multi: Any, reg: dict[str, _Labels],
+                      ind_code: int) -> dict[str, Any]:
+    """The rows of :func:`_label_rows` with their indicator code and their categories' labels
+    entered into ``reg`` (in place; returned)."""
+    n = len(out["area_level"])
+    if cat is not None or multi is not None:
+        labels = cat[1] if cat is not None else multi[0]
+        g = reg["category"].codes(labels) if len(labels) else np.zeros(1, dtype=np.int64)
+        out["category"] = g[out["category"]]
+    else:
+        out["category"] = np.full(n, reg["category"].code(""))
+    return {"indicator_id": np.full(n, ind_code), **out}
 
 
 def _assemble(parts: list[dict[str, Any]], inds: list[Indicator], by: list[str], reg: dict[str, _Labels],

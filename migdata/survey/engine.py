@@ -61,14 +61,21 @@ class LocalEngine:
     def map_partitions(self, task: Callable[..., Any], store: Any, plan: Any,
                        progress: Progress | None = None) -> list[Any]:
         """``task(store, partition, plan)`` for every partition of ``store``; results in
-        partition order (largest partitions started first, so the threads finish together)."""
+        partition order (largest partitions started first, so the threads finish together).
+        A thread with no partition left to start computes blocks of the partitions still
+        running (:func:`migdata._kernels.parallel.help_others`)."""
         from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        from migdata._kernels.parallel import help_others
 
         parts = list(store.partitions)
         out: list[Any] = [None] * len(parts)
         order = sorted(range(len(parts)), key=lambda i: -sum(parts[i].rows.values()))
         with ThreadPoolExecutor(self.threads) as pool:
             futures = {pool.submit(task, store, parts[i], plan): i for i in order}
+            # started (first in, first out) as the threads run out of partitions
+            for _ in range(self.threads - 1):
+                pool.submit(help_others, lambda: all(f.done() for f in futures))
             for done, fut in enumerate(as_completed(futures), start=1):
                 out[futures[fut]] = fut.result()
                 if progress is not None:
