@@ -1020,7 +1020,7 @@ def _register(reg: dict[str, _Labels], fr: CellSpace, levels: list[str], by: lis
               dims: list[str], flag: str | None) -> None:
     """Enter the labels one indicator's rows use (areas of ``levels`` and their parents, the
     values of ``dims``, ``flag``) into ``reg``, in the order :func:`_label` always has, and keep
-    the area and parent codes in ``fr.cache``."""
+    the codes of the areas, their parents and the ``dims`` values in ``fr.cache``."""
     for i, lv in enumerate(levels):
         if ("area", lv) not in fr.cache:
             fr.cache[("area", lv)] = reg["area"].codes(fr.up_labels[lv])
@@ -1032,8 +1032,8 @@ def _register(reg: dict[str, _Labels], fr: CellSpace, levels: list[str], by: lis
                 par[fr.up[lv]] = reg["area"].codes(fr.up_labels[hi])[fr.up[hi]]
                 fr.cache[("parent", lv, hi)] = par
     for b in by:
-        if b in dims:
-            reg[b].codes([TOTAL] + fr.dims[b].labels)
+        if b in dims and ("dim", b) not in fr.cache:
+            fr.cache[("dim", b)] = reg[b].codes([TOTAL] + fr.dims[b].labels)
     if flag is not None:
         reg["flag"].code(flag)
 
@@ -1062,8 +1062,7 @@ def _label_rows(cube: pd.DataFrame, fr: CellSpace, by: list[str], dims: list[str
     out: dict[str, Any] = {"area_level": lev_code[order], "area_code": area[order], "parent_code": parent[order]}
     for b in by:
         if b in dims:
-            g = reg[b].codes([TOTAL] + fr.dims[b].labels)
-            out[b] = g[cube[b].to_numpy().astype(np.int64)[order] + 1]
+            out[b] = fr.cache[("dim", b)][cube[b].to_numpy().astype(np.int64)[order] + 1]
         else:
             out[b] = np.full(n, reg[b].code(TOTAL))
     out["category"] = keys[0][order]
